@@ -1,0 +1,46 @@
+"""Generated corpora for tests: real text shapes with a known answer."""
+
+from __future__ import annotations
+
+import gzip
+import random
+from collections import Counter
+from pathlib import Path
+
+GROUPS = 6
+WORDS_PER_GROUP = 10
+FILLERS = ("the", "of", "and", "a")
+
+
+def group_of(word: str) -> int | None:
+    """'g3w7' -> 3; None for fillers and rare words."""
+    if word.startswith("g") and "w" in word:
+        return int(word[1 : word.index("w")])
+    return None
+
+
+def write_planted_corpus(root: Path, files: int = 4, sentences_per_file: int = 2500, seed: int = 7,
+                         compress: tuple[str, ...] = ("", ".gz")) -> Counter:
+    """Write `files` files (alternating plain / .gz) of planted-group sentences; returns the token counts.
+
+    Each sentence draws 12 words from one group plus two fillers; each file also holds a few
+    words seen once (below any sensible min_count).
+    """
+    rng = random.Random(seed)
+    counts: Counter = Counter()
+    root.mkdir(parents=True, exist_ok=True)
+    for f in range(files):
+        lines = []
+        for s in range(sentences_per_file):
+            g = rng.randrange(GROUPS)
+            tokens = [f"g{g}w{rng.randrange(WORDS_PER_GROUP)}" for _ in range(12)] + rng.sample(FILLERS, 2)
+            rng.shuffle(tokens)
+            if s % 500 == 0:
+                tokens.append(f"rare{f}x{s}")
+            lines.append(" ".join(tokens))
+            counts.update(tokens)
+        text = ("\n".join(lines) + "\n").encode("utf-8")
+        suffix = compress[f % len(compress)]
+        path = root / f"part-{f:03d}.txt{suffix}"
+        path.write_bytes(gzip.compress(text) if suffix == ".gz" else text)
+    return counts

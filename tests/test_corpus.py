@@ -1,0 +1,141 @@
+"""Corpus listing and streaming: gensim LineSentence semantics, nothing cut, bounded memory, clear errors."""
+
+import gzip
+import tracemalloc
+
+import pytest
+import smart_open
+from gensim.models.word2vec import LineSentence
+from gensim.test.utils import datapath
+
+from w2v import CorpusError
+from w2v import corpus as corpus_module
+from w2v.corpus import ReadOptions, Shard, ShardSentences, assign_shards, iter_sentences, list_shards
+
+
+def sentences_of(path, **options):
+    return list(iter_sentences(list_shards([str(path)])[0], ReadOptions(**options)))
+
+
+def test_sentences_equal_gensim_linesentence_on_real_text():
+    path = datapath("lee_background.cor")
+    assert sentences_of(path) == list(LineSentence(path))
+
+
+def test_sample_corpus_is_the_real_text_shipped_with_gensim():
+    shards = list_shards(["sample:"])
+    assert [s.uri.rsplit("/", 1)[1] for s in shards] == ["head500.noblanks.cor", "lee_background.cor"]
+    assert list_shards(["sample:lee.cor"])[0].uri.endswith("lee.cor")
+    with pytest.raises(CorpusError, match="no test file 'nope.txt'"):
+        list_shards(["sample:nope.txt"])
+
+
+def test_long_lines_become_several_sentences_never_cut(tmp_path):
+    words = [f"w{i}" for i in range(25_000)]
+    path = tmp_path / "long.txt"
+    path.write_text(" ".join(words) + "\nshort line\n")
+    got = sentences_of(path)
+    assert [len(s) for s in got] == [10_000, 10_000, 5_000, 2]
+    assert sum(got[:3], []) == words
+
+
+def test_block_boundaries_never_split_a_word(tmp_path, monkeypatch):
+    monkeypatch.setattr(corpus_module, "BLOCK_CHARS", 7)
+    text = "hello world foo\r\nbar  baz qux quux\n\n\tlast line, no newline"
+    path = tmp_path / "c.txt"
+    path.write_text(text, newline="")
+    expected = [line.split() for line in text.split("\n") if line.split()]
+    assert sentences_of(path) == expected
+
+
+def test_lowercase_option(tmp_path):
+    path = tmp_path / "c.txt"
+    path.write_text("The Cat SAT\n")
+    assert sentences_of(path, lowercase=True) == [["the", "cat", "sat"]]
+    assert sentences_of(path) == [["The", "Cat", "SAT"]]
+
+
+@pytest.mark.parametrize("suffix", [".gz", ".bz2", ".xz", ".zst"])
+def test_compressed_files_read_like_plain_ones(tmp_path, suffix):
+    source = datapath("lee_background.cor")
+    target = tmp_path / f"lee.cor{suffix}"
+    with open(source, "rb") as src, smart_open.open(str(target), "wb") as dst:
+        dst.write(src.read())
+    assert sentences_of(target) == sentences_of(source)
+
+
+def test_a_huge_line_streams_in_bounded_memory(tmp_path, monkeypatch):
+    """16 MB on one line, no newline: peak Python memory stays a small multiple of the block."""
+    monkeypatch.setattr(corpus_module, "BLOCK_CHARS", 1 << 16)
+    path = tmp_path / "one-line.txt"
+    with open(path, "w") as f:
+        for i in range(16 * 2**20 // 64):
+            f.write("abcdefg " * 8)
+    tracemalloc.start()
+    words = sum(len(s) for s in iter_sentences(list_shards([str(path)])[0]))
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert words == 16 * 2**20 // 8
+    assert peak < 4 * 2**20, f"peak {peak / 2**20:.1f} MiB for a 16 MiB line"
+
+
+def test_listing_directories_globs_and_files(tmp_path):
+    (tmp_path / "a").mkdir()
+    (tmp_path / "a" / "x.txt").write_text("one\n")
+    (tmp_path / "a" / "y.txt.gz").write_bytes(gzip.compress(b"two\n"))
+    (tmp_path / "a" / ".hidden").write_text("skip me\n")
+    (tmp_path / "b.txt").write_text("three\n")
+    by_dir = [s.uri for s in list_shards([str(tmp_path / "a")])]
+    assert [u.rsplit("/", 1)[1] for u in by_dir] == ["x.txt", "y.txt.gz"]
+    by_glob = [s.uri for s in list_shards([str(tmp_path / "**" / "*.txt")])]
+    assert [u.rsplit("/", 1)[1] for u in by_glob] == ["x.txt", "b.txt"]
+    assert len(list_shards([str(tmp_path / "b.txt")])) == 1
+
+
+def test_missing_paths_duplicates_and_empty_corpora_are_named(tmp_path):
+    with pytest.raises(CorpusError, match="nope.txt: no such file"):
+        list_shards([str(tmp_path / "nope.txt")])
+    with pytest.raises(CorpusError, match=r"\*.zzz: the pattern matches no file"):
+        list_shards([str(tmp_path / "*.zzz")])
+    (tmp_path / "a.txt").write_text("x\n")
+    with pytest.raises(CorpusError, match="a.txt is given twice"):
+        list_shards([str(tmp_path / "a.txt"), str(tmp_path)])
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    (empty / "zero.txt").write_text("")
+    with pytest.raises(CorpusError, match="every file is empty"):
+        list_shards([str(empty)])
+
+
+def test_non_utf8_bytes_name_the_file_or_are_replaced(tmp_path):
+    path = tmp_path / "latin1.txt"
+    path.write_bytes("café au lait\n".encode("latin-1"))
+    with pytest.raises(CorpusError, match="latin1.txt is not valid UTF-8.*--unicode-errors replace"):
+        sentences_of(path)
+    assert sentences_of(path, unicode_errors="replace") == [["caf\ufffd", "au", "lait"]]
+
+
+@pytest.mark.parametrize("suffix", [".gz", ".bz2", ".xz"])
+def test_corrupt_archives_name_the_file(tmp_path, suffix):
+    good = tmp_path / f"good.txt{suffix}"
+    with smart_open.open(str(good), "wb") as f:
+        f.write(b"some words here\n" * 5000)
+    bad = tmp_path / f"bad.txt{suffix}"
+    bad.write_bytes(good.read_bytes()[: good.stat().st_size // 2])  # truncated
+    with pytest.raises(CorpusError, match=f"bad.txt{suffix} is a corrupt or truncated archive"):
+        sentences_of(bad)
+
+
+def test_shard_assignment_balances_bytes_largest_first():
+    shards = [Shard(f"s{i}", size, 0) for i, size in enumerate([100, 90, 40, 30, 30, 10])]
+    plan = assign_shards(shards, 2)
+    loads = [sum(s.size for s in p) for p in plan]
+    assert max(loads) <= 1.1 * sum(loads) / 2  # largest-first greedy: within 10% of an even split
+    assert sorted(s.uri for p in plan for s in p) == sorted(s.uri for s in shards)
+
+
+def test_shard_sentences_is_reiterable(tmp_path):
+    path = tmp_path / "c.txt"
+    path.write_text("a b\nc\n")
+    stream = ShardSentences(list_shards([str(path)]))
+    assert list(stream) == list(stream) == [["a", "b"], ["c"]]

@@ -1,0 +1,175 @@
+"""`w2v` command line: train on a Ray cluster (or an embedded one), query an artifact.
+
+    w2v train sample: --out demo-artifact            # embedded Ray, the corpus shipped with gensim
+    w2v train s3-or-local-paths... --out DIR --config jobs/sample.yaml --epochs 10
+    w2v neighbors demo-artifact the city war
+
+The CLI is the only place (with `jobs/`) that configures logging and starts Ray. Every W2VError
+becomes one line on stderr and exit code 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from typing import Any, Sequence
+
+from .errors import W2VError
+
+logger = logging.getLogger("w2v")
+
+EXIT_BAD_INPUT = 2
+
+
+def add_train_arguments(parser: argparse.ArgumentParser) -> None:
+    """`w2v train` and `python -m jobs.train` share these flags; absent flags keep YAML/default values."""
+    s = argparse.SUPPRESS
+    parser.add_argument("corpus", nargs="*", default=s,
+                        help="corpus files, directories (recursive) or globs; .gz/.bz2/.xz/.zst by extension; "
+                             "'sample:' is the real text shipped with gensim")
+    parser.add_argument("--out", default=s, help="artifact directory (refused if it holds files, see --overwrite)")
+    parser.add_argument("--config", default=None, help="YAML job config with the same keys; flags override it")
+    # model (gensim 4 names and defaults)
+    g = parser.add_argument_group("model (gensim 4 names and defaults)")
+    g.add_argument("--vector-size", type=int, default=s, help="dimensions per word (default 100)")
+    g.add_argument("--window", type=int, default=s, help="max distance between context and target word (default 5)")
+    g.add_argument("--min-count", type=int, default=s, help="drop words seen fewer times in the corpus (default 5)")
+    g.add_argument("--max-final-vocab", type=int, default=s,
+                   help="keep at most this many words, raising min-count like gensim (default: no limit)")
+    g.add_argument("--epochs", type=int, default=s, help="passes over the corpus (default 5)")
+    g.add_argument("--sg", action=argparse.BooleanOptionalAction, default=s, help="skip-gram (default: CBOW)")
+    g.add_argument("--hs", action=argparse.BooleanOptionalAction, default=s,
+                   help="hierarchical softmax (default: off)")
+    g.add_argument("--negative", type=int, default=s, help="negative samples per word, 0 = none (default 5)")
+    g.add_argument("--sample", type=float, default=s, help="downsampling threshold for frequent words (default 1e-3)")
+    g.add_argument("--alpha", type=float, default=s, help="initial learning rate (default 0.025)")
+    g.add_argument("--min-alpha", type=float, default=s, help="final learning rate (default 0.0001)")
+    g.add_argument("--seed", type=int, default=s, help="random seed of the weights (default 1)")
+    # corpus reading
+    g = parser.add_argument_group("corpus reading")
+    g.add_argument("--lowercase", action=argparse.BooleanOptionalAction, default=s, help="lowercase all text")
+    g.add_argument("--unicode-errors", choices=("strict", "replace", "ignore"), default=s,
+                   help="non-UTF-8 bytes: strict = fail naming the file (default), replace or ignore them")
+    # cluster
+    g = parser.add_argument_group("cluster")
+    g.add_argument("--actors", type=int, default=s, help="trainer actors, one per node (default: every node)")
+    g.add_argument("--workers", type=int, default=s, help="gensim threads per actor (default: the node's CPUs)")
+    g.add_argument("--address", default=s,
+                   help="Ray cluster address (default: $RAY_ADDRESS when set, else start Ray embedded)")
+    g.add_argument("--sync-words", type=int, default=s,
+                   help="words each actor trains between weight syncs with 2+ actors (default 20000)")
+    # output
+    g = parser.add_argument_group("output")
+    g.add_argument("--overwrite", action=argparse.BooleanOptionalAction, default=s,
+                   help="replace an artifact already at --out")
+    g.add_argument("--eval", action=argparse.BooleanOptionalAction, default=s,
+                   help="run the TensorFlow evaluation task (default: on; --no-eval skips it)")
+    g.add_argument("--eval-cpus", type=float, default=s, help="CPUs of the evaluation task (default 1)")
+    g.add_argument("--eval-gpus", type=float, default=s, help="GPUs of the evaluation task (default 0)")
+    g.add_argument("--eval-seed", type=int, default=s, help="seed choosing the evaluation words (default 0)")
+    parser.add_argument("-q", "--quiet", action="store_true", help="warnings and errors only")
+
+
+def config_from_args(args: argparse.Namespace):
+    """The TrainConfig from parsed flags over an optional YAML file."""
+    from .config import TrainConfig
+
+    given: dict[str, Any] = {k: v for k, v in vars(args).items() if k not in ("config", "quiet", "command", "func")}
+    if not given.get("corpus", True):
+        given.pop("corpus")  # no positional corpus: keep the YAML's
+    if args.config:
+        return TrainConfig.from_yaml(args.config, overrides=given)
+    return TrainConfig.from_mapping(given, source="command line")
+
+
+def configure_logging(quiet: bool = False) -> None:
+    logging.basicConfig(level=logging.WARNING if quiet else logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S")
+    logging.getLogger("gensim").setLevel(logging.WARNING)
+    logging.getLogger("smart_open").setLevel(logging.WARNING)
+
+
+def init_ray(address: str | None) -> None:
+    """Join the cluster at `address` or $RAY_ADDRESS; with neither, start Ray embedded in this process."""
+    import ray
+
+    if ray.is_initialized():
+        return
+    if address or os.environ.get("RAY_ADDRESS"):
+        ray.init(address=address or None, log_to_driver=True)
+    else:
+        ray.init(include_dashboard=False, log_to_driver=True)
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from . import job
+    from .evaluate import format_neighbors
+
+    config = config_from_args(args)
+    shards = job.preflight(config)  # bad paths and occupied outputs fail before Ray starts
+    init_ray(config.address)
+    result = job.run(config, shards)
+    m = result.manifest
+    t = m["training"]
+    print(f"\nartifact: {result.out}")
+    print(f"vocabulary: {m['vocabulary']['size']:,} words x {m['vector_size']} dims; corpus {m['corpus']['words']:,} "
+          f"words in {len(m['corpus']['shards'])} shard(s)")
+    print(f"training: {t['words']:,} words in {t['seconds']:.1f} s ({t['words_per_s']:,} words/s) on "
+          f"{len(t['actors'])} actor(s), {t['rounds']} round(s), sync {t['sync_seconds']:.1f} s")
+    print("timings: " + ", ".join(f"{k} {v:.1f} s" for k, v in m["timings"].items()))
+    if result.evaluation:
+        print("nearest neighbours (cosine):")
+        for line in format_neighbors(result.evaluation["neighbors"]):
+            print("  " + line)
+    elif m.get("evaluation") and m["evaluation"].get("error"):
+        print(f"evaluation FAILED: {m['evaluation']['error']}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def cmd_neighbors(args: argparse.Namespace) -> int:
+    from .evaluate import nearest_neighbors
+    from .export import load_arrays
+
+    words, _, vectors = load_arrays(args.artifact)
+    index = {w: i for i, w in enumerate(words)}
+    missing = [w for w in args.words if w not in index]
+    if missing:
+        raise W2VError(f"not in the vocabulary of {args.artifact}: {', '.join(missing)}")
+    rows = [index[w] for w in args.words]
+    found, cosines = nearest_neighbors(vectors, rows, k=args.k)
+    for word, idx, cos in zip(args.words, found, cosines):
+        print(f"{word}: " + ", ".join(f"{words[int(j)]} ({c:.2f})" for j, c in zip(idx, cos)))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="w2v", description="Distributed word2vec training on Ray with gensim.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("train", help="train vectors and write an artifact",
+                       formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    add_train_arguments(p)
+    p.set_defaults(func=cmd_train)
+    p = sub.add_parser("neighbors", help="nearest words of some words in an artifact (cosine)")
+    p.add_argument("artifact", help="artifact directory")
+    p.add_argument("words", nargs="+", help="words to look up")
+    p.add_argument("-k", type=int, default=8, help="neighbours per word")
+    p.add_argument("-q", "--quiet", action="store_true", help="warnings and errors only")
+    p.set_defaults(func=cmd_neighbors)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    configure_logging(quiet=args.quiet)
+    try:
+        return args.func(args)
+    except W2VError as exc:
+        print(f"w2v: error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+
+
+if __name__ == "__main__":
+    sys.exit(main())

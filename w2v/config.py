@@ -1,0 +1,194 @@
+"""The one training configuration, validated at the door.
+
+The CLI, YAML job configs and the Python API all build the same frozen `TrainConfig`, so a bad
+value is rejected once, before any cluster work starts, with a message naming the key. Names and
+defaults are gensim 4's (`vector_size`, `epochs`, ...); `gensim_kwargs` is the only place that turns
+the config into gensim arguments.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping
+
+from .errors import ConfigError
+
+# gensim cuts sentences longer than this silently (MAX_WORDS_IN_BATCH); we split them instead.
+MAX_SENTENCE_WORDS = 10_000
+
+UNICODE_ERROR_POLICIES = ("strict", "replace", "ignore")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything a training job needs; saved as JSON inside the artifact's manifest."""
+
+    corpus: tuple[str, ...]  # paths, directories or globs
+    out: str  # artifact directory
+    # --- gensim Word2Vec parameters (gensim 4 names and defaults) ---
+    vector_size: int = 100
+    window: int = 5
+    min_count: int = 5
+    max_final_vocab: int | None = None
+    epochs: int = 5
+    sg: bool = False  # skip-gram; CBOW when False
+    hs: bool = False  # hierarchical softmax
+    negative: int = 5
+    sample: float = 1e-3
+    alpha: float = 0.025
+    min_alpha: float = 0.0001
+    seed: int = 1
+    # --- corpus reading ---
+    lowercase: bool = False
+    unicode_errors: str = "strict"  # strict: fail naming the file; replace/ignore: decode anyway
+    # --- cluster ---
+    actors: int | None = None  # None: one per alive Ray node
+    workers: int | None = None  # gensim threads per actor; None: the node's CPUs
+    address: str | None = None  # None: $RAY_ADDRESS if set, else an embedded local Ray
+    sync_words: int = 20_000  # words each actor trains between weight syncs (with 2+ actors)
+    # --- output ---
+    overwrite: bool = False
+    eval: bool = True
+    eval_cpus: float = 1.0
+    eval_gpus: float = 0.0
+    eval_seed: int = 0
+
+    def __post_init__(self) -> None:
+        _validate(self)
+
+    # ------------------------------------------------------------------ construction
+    @classmethod
+    def from_mapping(cls, values: Mapping[str, Any], source: str = "config") -> "TrainConfig":
+        """Build from a plain mapping (YAML, parsed CLI flags), rejecting unknown keys and wrong types.
+
+        >>> TrainConfig.from_mapping({"corpus": ["a.txt"], "out": "o", "epochs": 2}).epochs
+        2
+        """
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - names)
+        if unknown:
+            raise ConfigError(
+                f"{source}: unknown key(s) {', '.join(unknown)}; valid keys: {', '.join(sorted(names))}"
+            )
+        hints = typing.get_type_hints(cls)
+        kwargs: dict[str, Any] = {}
+        for key, value in values.items():
+            kwargs[key] = _coerce(key, value, hints[key], source)
+        for required in ("corpus", "out"):
+            if required not in kwargs:
+                raise ConfigError(f"{source}: '{required}' is required")
+        return cls(**kwargs)
+
+    @classmethod
+    def from_yaml(cls, path: str | Path, overrides: Mapping[str, Any] | None = None) -> "TrainConfig":
+        """Read a YAML job config; `overrides` (e.g. CLI flags) win over the file's keys."""
+        import yaml
+
+        path = Path(path)
+        try:
+            loaded = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        except FileNotFoundError:
+            raise ConfigError(f"config file {path} does not exist") from None
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"config file {path} is not valid YAML: {exc}") from None
+        if not isinstance(loaded, dict):
+            raise ConfigError(f"config file {path} must hold a mapping of keys, not {type(loaded).__name__}")
+        return cls.from_mapping({**loaded, **(overrides or {})}, source=str(path))
+
+    # ------------------------------------------------------------------ use
+    def gensim_kwargs(self, workers: int) -> dict[str, Any]:
+        """Arguments for `gensim.models.Word2Vec(...)` in a trainer actor.
+
+        The vocabulary is built by w2v (global counts, `min_count` and `max_final_vocab` already
+        applied, deterministic order), so gensim gets min_count=1 and sorted_vocab=0: it must keep
+        our row order exactly.
+        """
+        return dict(
+            vector_size=self.vector_size,
+            window=self.window,
+            min_count=1,
+            sg=int(self.sg),
+            hs=int(self.hs),
+            negative=self.negative,
+            sample=self.sample,
+            alpha=self.alpha,
+            min_alpha=self.min_alpha,
+            seed=self.seed,
+            workers=workers,
+            epochs=self.epochs,
+            sorted_vocab=0,
+            max_final_vocab=None,
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        """The parameters as saved in the manifest (no address: it may hold a token or host)."""
+        data = dataclasses.asdict(self)
+        data.pop("address")
+        data["corpus"] = list(self.corpus)
+        return data
+
+
+def _coerce(key: str, value: Any, hint: Any, source: str) -> Any:
+    """Check `value` against the field's type; the only conversions are list->tuple and int->float."""
+    origin = typing.get_origin(hint)
+    optional = origin in (typing.Union, types.UnionType) and type(None) in typing.get_args(hint)
+    if optional:
+        if value is None:
+            return None
+        hint = next(a for a in typing.get_args(hint) if a is not type(None))
+        origin = typing.get_origin(hint)
+    if origin is tuple:  # corpus: one string or a list of strings
+        items = [value] if isinstance(value, str) else value
+        if not isinstance(items, (list, tuple)) or not all(isinstance(i, str) for i in items):
+            raise ConfigError(f"{source}: '{key}' must be a path or a list of paths, got {value!r}")
+        return tuple(items)
+    if hint is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"{source}: '{key}' must be true or false, got {value!r}")
+        return value
+    if hint is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{source}: '{key}' must be an integer, got {value!r}")
+        return value
+    if hint is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(f"{source}: '{key}' must be a number, got {value!r}")
+        return float(value)
+    if hint is str:
+        if not isinstance(value, str):
+            raise ConfigError(f"{source}: '{key}' must be a string, got {value!r}")
+        return value
+    return value
+
+
+def _validate(c: TrainConfig) -> None:
+    """Reject impossible or absurd values, one clear message per parameter."""
+
+    def need(ok: bool, key: str, why: str) -> None:
+        if not ok:
+            raise ConfigError(f"{key}={getattr(c, key)!r}: {why}")
+
+    need(len(c.corpus) > 0 and all(c.corpus), "corpus", "give at least one corpus path")
+    need(bool(c.out), "out", "give an output directory")
+    need(1 <= c.vector_size <= 10_000, "vector_size", "must be between 1 and 10000")
+    need(1 <= c.window <= 1_000, "window", "must be between 1 and 1000")
+    need(c.min_count >= 1, "min_count", "must be at least 1")
+    need(c.max_final_vocab is None or c.max_final_vocab >= 1, "max_final_vocab", "must be at least 1")
+    need(1 <= c.epochs <= 10_000, "epochs", "must be between 1 and 10000")
+    need(0 <= c.negative <= 1_000, "negative", "must be between 0 and 1000")
+    if not c.hs and c.negative == 0:
+        raise ConfigError("negative=0 and hs=false: one of negative sampling or hierarchical softmax is needed")
+    need(0.0 <= c.sample < 1.0, "sample", "must be in [0, 1)")
+    need(0.0 < c.alpha <= 1.0, "alpha", "must be in (0, 1]")
+    need(0.0 <= c.min_alpha <= c.alpha, "min_alpha", f"must be in [0, alpha={c.alpha}]")
+    need(c.seed >= 0, "seed", "must be >= 0")
+    need(c.unicode_errors in UNICODE_ERROR_POLICIES, "unicode_errors", f"must be one of {UNICODE_ERROR_POLICIES}")
+    need(c.actors is None or c.actors >= 1, "actors", "must be at least 1")
+    need(c.workers is None or 1 <= c.workers <= 1_024, "workers", "must be between 1 and 1024")
+    need(c.sync_words >= 100, "sync_words", "must be at least 100 words")
+    need(c.eval_cpus > 0, "eval_cpus", "must be > 0")
+    need(c.eval_gpus >= 0, "eval_gpus", "must be >= 0")

@@ -1,0 +1,194 @@
+"""From corpus paths to shards, and from a shard to a stream of sentences.
+
+A sentence is one line split on whitespace (gensim `LineSentence` semantics). A line longer than
+`MAX_SENTENCE_WORDS` becomes several sentences: gensim would silently cut it. Files are read in
+blocks of `BLOCK_CHARS` characters, so memory does not grow with the file nor with the line
+(text8 is a single line of 100M characters).
+
+This module does not count or train: `vocab` and `train` consume the sentences it yields.
+"""
+
+from __future__ import annotations
+
+import bz2
+import gzip
+import logging
+import lzma
+import os
+import zlib
+from dataclasses import dataclass
+from typing import Iterator, Sequence
+
+from . import storage
+from .config import MAX_SENTENCE_WORDS
+from .errors import CorpusError, StorageError
+
+logger = logging.getLogger(__name__)
+
+BLOCK_CHARS = 1 << 20  # characters decoded per read
+MAX_TOKEN_CHARS = 1 << 20  # a "word" longer than this is cut: it is garbage, and memory stays bounded
+
+# The real text shipped with gensim, used as the default demo corpus: 500 Wikipedia articles and
+# the Lee news background corpus (about 390,000 words together).
+SAMPLE_FILES = ("head500.noblanks.cor", "lee_background.cor")
+SAMPLE_PREFIX = "sample:"
+
+
+@dataclass(frozen=True)
+class Shard:
+    """One unit of reading work: a whole file (byte ranges come with big-corpus support)."""
+
+    uri: str
+    size: int  # bytes on storage (compressed size for compressed files)
+    mtime: float
+
+
+@dataclass(frozen=True)
+class ReadOptions:
+    """How text becomes tokens; identical for counting and training, or the vocabulary lies."""
+
+    lowercase: bool = False
+    unicode_errors: str = "strict"
+    max_sentence_words: int = MAX_SENTENCE_WORDS
+
+
+def resolve_sample(entry: str) -> list[str]:
+    """`sample:` -> the bundled gensim files; `sample:NAME` -> that one file of gensim's test data.
+
+    >>> [os.path.basename(p) for p in resolve_sample("sample:")]
+    ['head500.noblanks.cor', 'lee_background.cor']
+    """
+    from gensim.test.utils import datapath
+
+    names = entry[len(SAMPLE_PREFIX) :].split(",") if entry != SAMPLE_PREFIX else list(SAMPLE_FILES)
+    paths = [datapath(n) for n in names if n]
+    for p in paths:
+        if not os.path.isfile(p):
+            raise CorpusError(f"{entry}: gensim ships no test file {os.path.basename(p)!r}")
+    return paths
+
+
+def list_shards(entries: Sequence[str]) -> list[Shard]:
+    """Expand corpus entries (files, directories, globs, `sample:`) into shards, in a stable order.
+
+    Raises CorpusError when an entry matches nothing, when the same file is given twice, or when
+    every file is empty.
+    """
+    shards: list[Shard] = []
+    seen: dict[str, str] = {}  # uri -> the entry that produced it
+    for entry in entries:
+        targets = resolve_sample(entry) if entry.startswith(SAMPLE_PREFIX) else [entry]
+        for target in targets:
+            try:
+                infos = storage.list_files(target)
+            except StorageError as exc:
+                raise CorpusError(f"corpus path {exc}") from None
+            if not infos:
+                raise CorpusError(f"corpus path {target}: no files found")
+            for info in infos:
+                if info.uri in seen:
+                    raise CorpusError(
+                        f"corpus file {info.uri} is given twice (by {seen[info.uri]!r} and {entry!r})"
+                    )
+                seen[info.uri] = entry
+                shards.append(Shard(uri=info.uri, size=info.size, mtime=info.mtime))
+    if not shards or all(s.size == 0 for s in shards):
+        raise CorpusError(f"corpus {', '.join(entries)}: every file is empty")
+    skipped = [s for s in shards if s.size == 0]
+    for s in skipped:
+        logger.warning("skipping empty corpus file %s", s.uri)
+    return [s for s in shards if s.size > 0]
+
+
+def assign_shards(shards: Sequence[Shard], actors: int) -> list[list[Shard]]:
+    """Balance shards over actors by bytes: largest first, each to the least loaded actor.
+
+    >>> [[s.size for s in a] for a in assign_shards([Shard("a", 5, 0), Shard("b", 3, 0), Shard("c", 3, 0)], 2)]
+    [[5], [3, 3]]
+    """
+    if actors < 1:
+        raise ValueError("actors must be >= 1")
+    loads = [0] * actors
+    plan: list[list[Shard]] = [[] for _ in range(actors)]
+    for shard in sorted(shards, key=lambda s: (-s.size, s.uri)):
+        i = min(range(actors), key=lambda j: (loads[j], j))
+        plan[i].append(shard)
+        loads[i] += shard.size
+    return plan
+
+
+def _blocks(shard: Shard, options: ReadOptions) -> Iterator[str]:
+    """Decoded text blocks of one shard; decoding and archive errors name the file."""
+    try:
+        with storage.open(shard.uri, "rt", encoding="utf-8", errors=options.unicode_errors, newline="") as f:
+            while True:
+                block = f.read(BLOCK_CHARS)
+                if not block:
+                    return
+                yield block.lower() if options.lowercase else block
+    except UnicodeDecodeError as exc:
+        raise CorpusError(
+            f"corpus file {shard.uri} is not valid UTF-8 ({exc.reason} at byte {exc.start} of a block); "
+            f"fix the file or pass --unicode-errors replace"
+        ) from None
+    except (EOFError, gzip.BadGzipFile, lzma.LZMAError, zlib.error) as exc:
+        raise CorpusError(f"corpus file {shard.uri} is a corrupt or truncated archive: {exc}") from None
+    except OSError as exc:
+        if isinstance(exc, (FileNotFoundError, PermissionError)):
+            raise CorpusError(f"corpus file {shard.uri} cannot be read: {exc.strerror}") from None
+        raise CorpusError(f"corpus file {shard.uri} is a corrupt or truncated archive: {exc}") from None
+    except Exception as exc:  # zstandard raises its own ZstdError
+        if type(exc).__name__ == "ZstdError":
+            raise CorpusError(f"corpus file {shard.uri} is a corrupt or truncated archive: {exc}") from None
+        raise
+
+
+def _split_full(pending: list[str], limit: int) -> Iterator[list[str]]:
+    """Yield `limit`-word sentences while more than `limit` words are pending; return the rest."""
+    while len(pending) > limit:
+        yield pending[:limit]
+        pending = pending[limit:]
+    return pending
+
+
+def iter_sentences(shard: Shard, options: ReadOptions = ReadOptions()) -> Iterator[list[str]]:
+    """Sentences of one shard: each line split on whitespace, long lines split every N words.
+
+    Memory is bounded by BLOCK_CHARS + N words, whatever the line length.
+    """
+    limit = options.max_sentence_words
+    pending: list[str] = []  # tokens of the line being read, not yet yielded
+    tail = ""  # a token cut by the block boundary, completed by the next block
+    for block in _blocks(shard, options):
+        lines = (tail + block).split("\n")
+        tail = ""
+        last = lines.pop()  # the unfinished line (empty when the block ends with a newline)
+        for line in lines:
+            pending.extend(line.split())
+            pending = yield from _split_full(pending, limit)
+            if pending:
+                yield pending
+            pending = []
+        if last and not last[-1].isspace():
+            head = last.rsplit(None, 1)
+            last, tail = ("", head[0]) if len(head) == 1 else head
+            if len(tail) > MAX_TOKEN_CHARS:
+                last, tail = last + " " + tail[:MAX_TOKEN_CHARS], tail[MAX_TOKEN_CHARS:]
+        pending.extend(last.split())
+        pending = yield from _split_full(pending, limit)
+    pending.extend(tail.split())
+    pending = yield from _split_full(pending, limit)
+    if pending:
+        yield pending
+
+
+class ShardSentences:
+    """Re-iterable sentences over several shards in order (gensim rejects one-shot generators)."""
+
+    def __init__(self, shards: Sequence[Shard], options: ReadOptions = ReadOptions()):
+        self.shards = list(shards)  # read in this order, every iteration
+        self.options = options  # tokenization, the same as the vocabulary pass
+
+    def __iter__(self) -> Iterator[list[str]]:
+        for shard in self.shards:
+            yield from iter_sentences(shard, self.options)

@@ -1,0 +1,200 @@
+"""The artifact: what other teams load, and the only way w2v writes it.
+
+An artifact is a directory:
+
+- `vectors.npy`   float32 V x D, row i = word i (numpy, TensorFlow, Keras);
+- `vocab.tsv`     `word<TAB>count`, one line per row, same order;
+- `vectors.bin`   word2vec C binary format (gensim `KeyedVectors.load_word2vec_format(binary=True)`);
+- `eval.json`     the evaluation (when it ran);
+- `manifest.json` parameters, shards, counts, timings, versions and the sha256 of every other file.
+
+Files are staged, then published with the manifest last: a directory without `manifest.json` is
+an incomplete artifact, and `load` refuses it. Loading needs no pickle: `load` builds gensim
+`KeyedVectors` from `vectors.npy` + `vocab.tsv` after checking their checksums.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import logging
+import os
+import shutil
+from typing import Any, Sequence
+
+import numpy as np
+
+from . import storage
+from .errors import ArtifactError, StorageError
+
+logger = logging.getLogger(__name__)
+
+FORMAT_VERSION = 1
+MANIFEST = "manifest.json"
+VECTORS_NPY = "vectors.npy"
+VOCAB_TSV = "vocab.tsv"
+VECTORS_BIN = "vectors.bin"
+EVAL_JSON = "eval.json"
+
+
+def check_output(out_uri: str, overwrite: bool) -> None:
+    """Refuse an output location that already holds files, unless overwriting was asked for.
+
+    Called before any work starts, so a job never trains for hours towards a refused output.
+    """
+    if storage.scheme(out_uri) == "file" and os.path.isfile(storage.backend(out_uri).path(out_uri)):
+        raise StorageError(f"--out {out_uri} is a file; give a directory")
+    names = storage.list_names(out_uri)
+    if names and not overwrite:
+        what = "an artifact" if MANIFEST in names else f"{len(names)} file(s)"
+        raise StorageError(f"--out {out_uri} already holds {what}; pass --overwrite to replace it or choose another")
+
+
+def keyed_vectors(words: Sequence[str], counts: Sequence[int], vectors: np.ndarray):
+    """gensim KeyedVectors with our row order and the corpus counts (gensim's `count` attribute)."""
+    from gensim.models import KeyedVectors
+
+    kv = KeyedVectors(vector_size=vectors.shape[1], count=0, dtype=np.float32)
+    kv.add_vectors(list(words), np.asarray(vectors, dtype=np.float32))
+    kv.allocate_vecattrs(attrs=["count"], types=[np.int64])
+    kv.expandos["count"][:] = np.asarray(counts, dtype=np.int64)
+    return kv
+
+
+def sha256_file(path: str) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def write_artifact(out_uri: str, words: Sequence[str], counts: Sequence[int], vectors: np.ndarray,
+                   manifest: dict[str, Any], evaluation: dict[str, Any] | None, overwrite: bool) -> dict[str, Any]:
+    """Stage every file, checksum it, then publish to `out_uri` with the manifest last.
+
+    Returns the manifest as written (with `files`: name -> bytes and sha256).
+    """
+    if vectors.shape != (len(words), vectors.shape[1]) or len(words) != len(counts):
+        raise ValueError(f"{len(words)} words, {len(counts)} counts and a {vectors.shape} matrix do not agree")
+    staging = storage.staging_dir(out_uri)
+    try:
+        np.save(os.path.join(staging, VECTORS_NPY), np.ascontiguousarray(vectors, dtype=np.float32))
+        with open(os.path.join(staging, VOCAB_TSV), "w", encoding="utf-8", newline="\n") as f:
+            f.writelines(f"{w}\t{c}\n" for w, c in zip(words, counts))
+        keyed_vectors(words, counts, vectors).save_word2vec_format(os.path.join(staging, VECTORS_BIN), binary=True)
+        if evaluation is not None:
+            _write_json(os.path.join(staging, EVAL_JSON), evaluation)
+        names = sorted(os.listdir(staging))
+        files = {n: {"bytes": os.path.getsize(os.path.join(staging, n)), "sha256": sha256_file(os.path.join(staging, n))}
+                 for n in names}
+        written = {"format_version": FORMAT_VERSION, **manifest, "files": files}
+        _write_json(os.path.join(staging, MANIFEST), written)
+        _clear_previous(out_uri, keep=set(names), overwrite=overwrite)
+        storage.publish(staging, out_uri, names + [MANIFEST], last=MANIFEST)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)  # gone already after a successful publish
+    logger.info("artifact written to %s (%d words x %d)", out_uri, len(words), vectors.shape[1])
+    return written
+
+
+def _clear_previous(out_uri: str, keep: set[str], overwrite: bool) -> None:
+    """Before replacing an artifact: drop its manifest first (it becomes incomplete), then its stale files."""
+    names = storage.list_names(out_uri)
+    if not names:
+        return
+    if not overwrite:  # something appeared since check_output: never clobber it
+        raise StorageError(f"--out {out_uri} is no longer empty; pass --overwrite to replace it")
+    old_files: list[str] = []
+    if MANIFEST in names:
+        try:
+            old_files = list(read_manifest(out_uri).get("files", {}))
+        except ArtifactError:
+            old_files = []
+        storage.remove(storage.join(out_uri, MANIFEST))
+    for name in old_files:
+        if name not in keep and name in names:
+            storage.remove(storage.join(out_uri, name))
+
+
+def _write_json(path: str, data: Any) -> None:
+    with open(path, "w", encoding="utf-8") as f:
+        json.dump(data, f, indent=2, sort_keys=False, default=_json_default)
+        f.write("\n")
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, (np.integer,)):
+        return int(value)
+    if isinstance(value, (np.floating,)):
+        return float(value)
+    if isinstance(value, (set, tuple)):
+        return list(value)
+    raise TypeError(f"not JSON serializable: {type(value).__name__}")
+
+
+# ---------------------------------------------------------------------- reading
+
+
+def read_manifest(uri: str) -> dict[str, Any]:
+    """The artifact's manifest; an ArtifactError when there is none (incomplete artifact)."""
+    path = storage.join(uri, MANIFEST)
+    try:
+        with storage.open(path, "rb") as f:
+            return json.loads(f.read().decode("utf-8"))
+    except StorageError:
+        raise ArtifactError(f"{uri}: no {MANIFEST}: not an artifact, or an incomplete one") from None
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ArtifactError(f"{path}: not valid JSON: {exc}") from None
+
+
+def _read_verified(uri: str, name: str, manifest: dict[str, Any]) -> bytes:
+    """One artifact file's bytes, checked against the manifest's sha256."""
+    files = manifest.get("files", {})
+    expected = files.get(name)  # None with checksums switched off
+    if name not in files:
+        raise ArtifactError(f"{uri}: {MANIFEST} lists no {name}")
+    try:
+        with storage.open(storage.join(uri, name), "rb") as f:
+            data = f.read()
+    except StorageError:
+        raise ArtifactError(f"{storage.join(uri, name)}: missing, but listed in {MANIFEST}") from None
+    if expected is not None and hashlib.sha256(data).hexdigest() != expected["sha256"]:
+        raise ArtifactError(f"{storage.join(uri, name)}: sha256 does not match {MANIFEST}: the file was altered")
+    return data
+
+
+def verify(uri: str) -> dict[str, Any]:
+    """Check every file listed in the manifest; returns the manifest or raises ArtifactError."""
+    manifest = read_manifest(uri)
+    for name in manifest.get("files", {}):
+        _read_verified(uri, name, manifest)
+    return manifest
+
+
+def load_arrays(uri: str, verify_checksums: bool = True) -> tuple[list[str], list[int], np.ndarray]:
+    """(words, counts, vectors) of an artifact, checksums verified."""
+    manifest = read_manifest(uri)
+    if not verify_checksums:  # trust the files: skips hashing, which takes a while on big artifacts
+        manifest = {"files": {n: None for n in (VECTORS_NPY, VOCAB_TSV)}}
+    npy, tsv = (_read_verified(uri, n, manifest) for n in (VECTORS_NPY, VOCAB_TSV))
+    vectors = np.load(io.BytesIO(npy), allow_pickle=False)
+    words, counts = [], []
+    for line in tsv.decode("utf-8").splitlines():
+        word, _, count = line.rpartition("\t")
+        words.append(word)
+        counts.append(int(count))
+    if vectors.shape[0] != len(words):
+        raise ArtifactError(f"{uri}: {VECTORS_NPY} has {vectors.shape[0]} rows but {VOCAB_TSV} {len(words)} words")
+    return words, counts, vectors
+
+
+def load(uri: str, verify_checksums: bool = True):
+    """gensim `KeyedVectors` of an artifact (local path or URI), without pickle.
+
+    >>> kv = load("artifacts/demo")                      # doctest: +SKIP
+    >>> kv.most_similar("king", topn=3)                  # doctest: +SKIP
+    """
+    words, counts, vectors = load_arrays(uri, verify_checksums)
+    return keyed_vectors(words, counts, vectors)
