@@ -50,5 +50,5 @@ def trained_artifact(ray_cluster, planted_corpus, tmp_path_factory):
     root, _ = planted_corpus
     out = tmp_path_factory.mktemp("artifacts") / "planted"
     config = TrainConfig(corpus=(str(root),), out=str(out), vector_size=32, window=5, min_count=5, epochs=5,
-                         seed=3, sync_words=20_000)
+                         seed=3)
     return run(config)

@@ -20,11 +20,12 @@ def group_of(word: str) -> int | None:
 
 
 def write_planted_corpus(root: Path, files: int = 4, sentences_per_file: int = 2500, seed: int = 7,
-                         compress: tuple[str, ...] = ("", ".gz")) -> Counter:
+                         compress: tuple[str, ...] = ("", ".gz"), groups_by_file: bool = False) -> Counter:
     """Write `files` files (alternating plain / .gz) of planted-group sentences; returns the token counts.
 
     Each sentence draws 12 words from one group plus two fillers; each file also holds a few
-    words seen once (below any sensible min_count).
+    words seen once (below any sensible min_count). With `groups_by_file`, file f holds only the
+    groups g with g % files == f: no single file teaches every group.
     """
     rng = random.Random(seed)
     counts: Counter = Counter()
@@ -32,7 +33,7 @@ def write_planted_corpus(root: Path, files: int = 4, sentences_per_file: int = 2
     for f in range(files):
         lines = []
         for s in range(sentences_per_file):
-            g = rng.randrange(GROUPS)
+            g = rng.choice(range(f, GROUPS, files)) if groups_by_file else rng.randrange(GROUPS)
             tokens = [f"g{g}w{rng.randrange(WORDS_PER_GROUP)}" for _ in range(12)] + rng.sample(FILLERS, 2)
             rng.shuffle(tokens)
             if s % 500 == 0:

@@ -1,4 +1,4 @@
-"""The combine step and the global schedule, without Ray."""
+"""The delta exchange, without Ray: every actor's change is applied once to everyone."""
 
 import numpy as np
 import pytest
@@ -6,50 +6,72 @@ import pytest
 from w2v import sync
 
 
-def weights(value: float, shape=(4, 3)) -> sync.Weights:
+def weights(value: float, shape=(6, 3)) -> sync.Weights:
     return {"vectors": np.full(shape, value, np.float32), "syn1neg": np.full(shape, -value, np.float32)}
 
 
-def test_delta_sum_applies_every_actors_change():
-    combiner = sync.DeltaSum(weights(1.0))
-    new = combiner.combine([weights(1.5), weights(0.75), weights(1.0)])
-    # base 1 + (0.5) + (-0.25) + 0
-    np.testing.assert_allclose(new["vectors"], 1.25)
-    np.testing.assert_allclose(new["syn1neg"], -1.25)
-    assert combiner.base is new
+def test_exchange_applies_every_actors_change_to_everyone():
+    start = weights(1.0)
+    actors = [weights(1.0) for _ in range(3)]
+    trackers = [sync.DeltaTracker(a) for a in actors]
+    global_weights = weights(1.0)
+    # Local training: each actor changes its own copy.
+    for k, a in enumerate(actors):
+        a["vectors"] += 0.1 * (k + 1)
+        a["syn1neg"][k] -= 1.0
+    for rows in sync.row_slices(6, row_bytes=3 * 4 * 2, max_bytes=48):  # 2 rows per slice
+        deltas = [t.take(a, rows) for t, a in zip(trackers, actors)]
+        total = sync.sum_deltas(deltas)
+        for name in total:
+            global_weights[name][rows] += total[name]
+        for t, a in zip(trackers, actors):
+            t.apply(a, rows, total)
+    expected_vectors = start["vectors"] + 0.1 + 0.2 + 0.3
+    for a in actors + [global_weights]:
+        np.testing.assert_allclose(a["vectors"], expected_vectors, rtol=1e-6)
+        np.testing.assert_allclose(a["syn1neg"][:3], -2.0)
+        np.testing.assert_allclose(a["syn1neg"][3:], -1.0)
 
 
-def test_delta_sum_of_one_actor_is_that_actor_bit_for_bit():
-    actor = {"vectors": np.random.default_rng(0).standard_normal((5, 2)).astype(np.float32)}
-    new = sync.DeltaSum({"vectors": np.zeros((5, 2), np.float32)}).combine([actor])
-    assert np.array_equal(new["vectors"], actor["vectors"])
+def test_training_during_an_exchange_is_not_lost():
+    """Updates made between take and apply stay local and travel in the next exchange."""
+    a, b = weights(0.0), weights(0.0)
+    ta, tb = sync.DeltaTracker(a), sync.DeltaTracker(b)
+    rows = slice(0, 6)
+    a["vectors"] += 1.0
+    total = sync.sum_deltas([ta.take(a, rows), tb.take(b, rows)])
+    a["vectors"] += 0.5  # gensim kept training on actor a
+    ta.apply(a, rows, total)
+    tb.apply(b, rows, total)
+    np.testing.assert_allclose(b["vectors"], 1.0)
+    total = sync.sum_deltas([ta.take(a, rows), tb.take(b, rows)])
+    ta.apply(a, rows, total)
+    tb.apply(b, rows, total)
+    np.testing.assert_allclose(a["vectors"], 1.5)
+    np.testing.assert_allclose(b["vectors"], 1.5)
+
+
+def test_read_only_deltas_from_the_object_store_are_fine():
+    deltas = [weights(1.0), weights(2.0)]
+    for d in deltas:
+        for array in d.values():
+            array.setflags(write=False)
+    np.testing.assert_allclose(sync.sum_deltas(deltas)["vectors"], 3.0)
 
 
 def test_divergence_is_an_error_not_a_silent_nan():
     with pytest.raises(FloatingPointError, match="'vectors'"):
-        sync.DeltaSum(weights(0.0)).combine([weights(np.inf), weights(1.0)])
+        sync.sum_deltas([weights(np.inf), weights(1.0)])
 
 
-def test_read_only_actor_arrays_are_fine():
-    actor = weights(2.0)
-    for a in actor.values():
-        a.setflags(write=False)  # arrays from the Ray object store are read-only
-    sync.DeltaSum(weights(1.0)).combine([actor, weights(1.0)])
+def test_slices_cover_every_row_once_within_the_size_bound():
+    slices = sync.row_slices(1_000_003, row_bytes=2 * 300 * 4)
+    assert slices[0].start == 0 and slices[-1].stop == 1_000_003
+    assert all(a.stop == b.start for a, b in zip(slices, slices[1:]))
+    assert all((s.stop - s.start) * 2 * 300 * 4 <= sync.MAX_SLICE_BYTES for s in slices)
 
 
-def test_round_learning_rates_tile_one_global_schedule():
-    alpha, min_alpha, epochs, rounds = 0.025, 0.0001, 3, 4
-    slices = [sync.round_alphas(alpha, min_alpha, e, epochs, r, rounds) for e in range(epochs) for r in range(rounds)]
-    assert slices[0][0] == alpha
-    assert slices[-1][1] == pytest.approx(min_alpha)
-    for (_, end), (start, _) in zip(slices, slices[1:]):
-        assert end == pytest.approx(start)  # contiguous
-    assert all(s > e for s, e in slices)  # decreasing
-
-
-def test_rounds_keep_every_actor_near_sync_words():
-    assert sync.rounds_per_epoch([1_000_000], 20_000) == 1  # one actor: no sync needed
-    rounds = sync.rounds_per_epoch([90_000, 120_000], 20_000)
-    assert rounds == 6
-    budgets = [sync.round_budget(120_000, rounds, r) for r in range(rounds)]
-    assert budgets[:-1] == [20_000] * 5 and budgets[-1] is None
+def test_learning_rate_is_linear_and_monotone():
+    rates = [sync.learning_rate(0.025, 0.0001, p / 100) for p in range(101)]
+    assert rates[0] == 0.025 and rates[-1] == pytest.approx(0.0001)
+    assert all(a > b for a, b in zip(rates, rates[1:]))

@@ -40,3 +40,10 @@ def test_same_words_as_gensim_with_min_count_and_max_final_vocab():
 
 def test_merging_shard_counts():
     assert merge_counts([{"a": 1}, {"a": 2, "b": 1}, {}]) == {"a": 3, "b": 1}
+
+
+def test_vocabulary_does_not_depend_on_shard_order():
+    parts = [{"x": 3, "y": 2, "z": 3}, {"y": 1, "w": 5, "x": 1}]
+    one = Vocabulary.from_counts(merge_counts(parts), min_count=1)
+    other = Vocabulary.from_counts(merge_counts(reversed(parts)), min_count=1)
+    assert one == other and one.words == ("w", "x", "y", "z")

@@ -58,8 +58,11 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--workers", type=int, default=s, help="gensim threads per actor (default: the node's CPUs)")
     g.add_argument("--address", default=s,
                    help="Ray cluster address (default: $RAY_ADDRESS when set, else start Ray embedded)")
-    g.add_argument("--sync-words", type=int, default=s,
-                   help="words each actor trains between weight syncs with 2+ actors (default 20000)")
+    g.add_argument("--sync-interval", type=float, default=s,
+                   help="seconds between weight exchanges with 2+ actors; 0 = back to back (default 0.1)")
+    g.add_argument("--spool-dir", default=s,
+                   help="local directory where each actor spools its shards for gensim's corpus_file mode "
+                        "(default: the system temp dir); needs the node's share of the corpus, uncompressed")
     # output
     g = parser.add_argument_group("output")
     g.add_argument("--overwrite", action=argparse.BooleanOptionalAction, default=s,
@@ -117,7 +120,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     print(f"vocabulary: {m['vocabulary']['size']:,} words x {m['vector_size']} dims; corpus {m['corpus']['words']:,} "
           f"words in {len(m['corpus']['shards'])} shard(s)")
     print(f"training: {t['words']:,} words in {t['seconds']:.1f} s ({t['words_per_s']:,} words/s) on "
-          f"{len(t['actors'])} actor(s), {t['rounds']} round(s), sync {t['sync_seconds']:.1f} s")
+          f"{len(t['actors'])} actor(s), {t['exchanges']} exchange(s), sync {100 * t['sync_share']:.0f}% of actor time")
     print("timings: " + ", ".join(f"{k} {v:.1f} s" for k, v in m["timings"].items()))
     if result.evaluation:
         print("nearest neighbours (cosine):")

@@ -49,7 +49,8 @@ class TrainConfig:
     actors: int | None = None  # None: one per alive Ray node
     workers: int | None = None  # gensim threads per actor; None: the node's CPUs
     address: str | None = None  # None: $RAY_ADDRESS if set, else an embedded local Ray
-    sync_words: int = 20_000  # words each actor trains between weight syncs (with 2+ actors)
+    sync_interval: float = 0.1  # seconds between delta exchanges (with 2+ actors); 0 = back to back
+    spool_dir: str | None = None  # where actors spool their shards for corpus_file mode; None: system temp
     # --- output ---
     overwrite: bool = False
     eval: bool = True
@@ -189,6 +190,6 @@ def _validate(c: TrainConfig) -> None:
     need(c.unicode_errors in UNICODE_ERROR_POLICIES, "unicode_errors", f"must be one of {UNICODE_ERROR_POLICIES}")
     need(c.actors is None or c.actors >= 1, "actors", "must be at least 1")
     need(c.workers is None or 1 <= c.workers <= 1_024, "workers", "must be between 1 and 1024")
-    need(c.sync_words >= 100, "sync_words", "must be at least 100 words")
+    need(0.0 <= c.sync_interval <= 3600.0, "sync_interval", "must be between 0 and 3600 seconds")
     need(c.eval_cpus > 0, "eval_cpus", "must be > 0")
     need(c.eval_gpus >= 0, "eval_gpus", "must be >= 0")

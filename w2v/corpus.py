@@ -192,3 +192,34 @@ class ShardSentences:
     def __iter__(self) -> Iterator[list[str]]:
         for shard in self.shards:
             yield from iter_sentences(shard, self.options)
+
+
+@dataclass(frozen=True)
+class SpoolStats:
+    """What `spool` wrote."""
+
+    path: str
+    words: int  # tokens written (gensim's `total_words` for corpus_file training)
+    sentences: int  # lines written
+    bytes: int  # size of the spool file
+
+
+def spool(shards: Sequence[Shard], options: ReadOptions, path: str) -> SpoolStats:
+    """Write the shards' sentences to one local, uncompressed file: one sentence per line.
+
+    gensim's `corpus_file` mode trains from such a file without the GIL (it scales with cores,
+    the iterable mode does not), but it needs a local plain file: this turns any shard (compressed,
+    remote, huge lines) into one. Lines hold at most `max_sentence_words` words, so gensim cuts
+    nothing; tokens never contain whitespace, so re-splitting gives the same sentences.
+    """
+    words = sentences = 0
+    try:
+        with open(path, "w", encoding="utf-8", newline="\n", buffering=1 << 20) as out:
+            for sentence in ShardSentences(shards, options):
+                out.write(" ".join(sentence))
+                out.write("\n")
+                words += len(sentence)
+                sentences += 1
+    except OSError as exc:
+        raise CorpusError(f"cannot write the local spool file {path}: {exc.strerror} (see --spool-dir)") from None
+    return SpoolStats(path=path, words=words, sentences=sentences, bytes=os.path.getsize(path))

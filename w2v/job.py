@@ -87,7 +87,7 @@ def run(config: TrainConfig, shards: list[corpus.Shard] | None = None) -> JobRes
                 len(vocab), config.vector_size, 2 * memory / 2**20, (len(plan) + 1) * memory / 2**20)
 
     logger.info("stage 3/5: training %d epoch(s) on %d actor(s)", config.epochs, len(plan))
-    result = train.train(config, vocab, plan, {sc.uri: sc.words for sc in shard_counts}, placement)
+    result = train.train(config, vocab, plan, placement)
     lap("train")
 
     evaluation, eval_error = None, None

@@ -1,44 +1,34 @@
-"""How K actors' weights become one model: the round schedule and the combine step.
+"""How K actors' weights become one model: asynchronous delta exchange.
 
-Training runs in rounds. In a round every actor trains on its next `sync_words` words from the
-same starting weights (the base), then the driver combines the actors' weights into a new base
-that every actor starts the next round from. The combine rule is the delta sum,
+The design (chosen by measurement; see README "Distributed training"):
 
-    base' = base + sum_k (w_k - base),
+- Every actor trains gensim without stopping: one `train(corpus_file=...)` call over all epochs
+  in a background thread, on a local spool of its shards. There are no `train()` restarts per
+  round (each costs thread start-up), and gensim's `corpus_file` mode runs without the GIL, so it
+  scales with the node's cores.
+- Every `sync_interval` seconds the driver runs one exchange, slice of rows by slice of rows:
+  each actor hands over what it changed since the last exchange (its delta), the driver sums the
+  deltas, and every actor adds the others' deltas into its live weights, while gensim keeps
+  training (hogwild, as gensim's own threads already are). The driver keeps the global weights:
+  initial + every delta. Summing deltas applies every actor's updates as if one process had made
+  them; averaging them (Spark MLlib) would divide each actor's progress by K.
+- One global learning-rate schedule: each actor decays linearly from `alpha` to `min_alpha` over
+  its own words of all epochs; shards are balanced by bytes, so every actor is at the same point of
+  the global schedule at the same share of the job.
 
-i.e. every actor's updates are applied to the shared weights, as if one process had made them.
-Averaging instead (Spark MLlib's rule) divides each actor's progress by K and loses most of the
-quality; the delta sum keeps it when rounds are short (see the distributed-training issue).
-
-One global linear learning-rate schedule runs from `alpha` to `min_alpha` over all words of all
-epochs: each round gets the slice of it that its share of the words covers.
-
-Everything here is pure (numpy only), so it is tested without Ray. `train` owns the actors and
-calls these functions; a better synchronization design replaces this module behind the same
-three names: `rounds_per_epoch`, `round_alphas`, `DeltaSum`.
+Everything here is pure numpy, tested without Ray: `DeltaTracker` is the actor's side,
+`row_slices` and `sum_deltas` the driver's. `train` owns the actors and the loop.
 """
 
 from __future__ import annotations
 
-import math
 from typing import Sequence
 
 import numpy as np
 
 Weights = dict[str, np.ndarray]  # "vectors" (input vectors) and "syn1neg" and/or "syn1" (output)
 
-
-def rounds_per_epoch(actor_words: Sequence[int], sync_words: int) -> int:
-    """Rounds per epoch so no actor trains more than about `sync_words` words between syncs.
-
-    One actor never needs to sync: one round per epoch.
-
-    >>> rounds_per_epoch([100_000], 20_000), rounds_per_epoch([100_000, 50_000], 20_000)
-    (1, 5)
-    """
-    if len(actor_words) <= 1:
-        return 1
-    return max(1, math.ceil(max(actor_words) / sync_words))
+MAX_SLICE_BYTES = 32 * 2**20  # one exchange message per actor holds at most this much
 
 
 def learning_rate(alpha: float, min_alpha: float, progress: float) -> float:
@@ -51,25 +41,14 @@ def learning_rate(alpha: float, min_alpha: float, progress: float) -> float:
     return alpha - (alpha - min_alpha) * progress
 
 
-def round_alphas(alpha: float, min_alpha: float, epoch: int, epochs: int, round_index: int,
-                 rounds: int) -> tuple[float, float]:
-    """The (start, end) learning rate of one round: its slice of the global schedule.
+def row_slices(rows: int, row_bytes: int, max_bytes: int = MAX_SLICE_BYTES) -> list[slice]:
+    """Split the rows so one slice of every matrix fits in `max_bytes`: bounded message size.
 
-    >>> round_alphas(0.025, 0.0, epoch=1, epochs=2, round_index=0, rounds=2)
-    (0.0125, 0.00625)
+    >>> row_slices(10, row_bytes=800, max_bytes=3200)
+    [slice(0, 4, None), slice(4, 8, None), slice(8, 10, None)]
     """
-    start = (epoch + round_index / rounds) / epochs
-    end = (epoch + (round_index + 1) / rounds) / epochs
-    return learning_rate(alpha, min_alpha, start), learning_rate(alpha, min_alpha, end)
-
-
-def round_budget(words: int, rounds: int, round_index: int) -> int | None:
-    """Words an actor trains in a round; None for the last round (train to the epoch's end).
-
-    >>> [round_budget(10, 3, r) for r in range(3)]
-    [4, 4, None]
-    """
-    return None if round_index == rounds - 1 else math.ceil(words / rounds)
+    per_slice = max(1, max_bytes // max(row_bytes, 1))
+    return [slice(start, min(start + per_slice, rows)) for start in range(0, rows, per_slice)]
 
 
 def nbytes(weights: Weights) -> int:
@@ -77,28 +56,44 @@ def nbytes(weights: Weights) -> int:
     return sum(a.nbytes for a in weights.values())
 
 
-class DeltaSum:
-    """The combine step: base' = base + sum_k (w_k - base).
+def sum_deltas(deltas: Sequence[Weights]) -> Weights:
+    """The sum of every actor's delta for one slice (arrays may be read-only, from the object store)."""
+    total = {name: np.array(array, dtype=np.float32, copy=True) for name, array in deltas[0].items()}
+    for delta in deltas[1:]:
+        for name, array in delta.items():
+            total[name] += array
+    for name, array in total.items():
+        if not np.isfinite(array).all():
+            raise FloatingPointError(f"the summed '{name}' deltas are not finite: lower alpha or sync_interval")
+    return total
 
-    The driver keeps the base (one copy of the weights). With one actor the combine is that
-    actor's weights, bit for bit.
+
+class DeltaTracker:
+    """An actor's side of the exchange: its changes since the last exchange, and the others' changes.
+
+    `reference` is what the weights would be without local training since the last exchange; the
+    delta is `weights - reference`. After `take`, the actor keeps its own delta until `apply`
+    receives the sum over all actors, so it adds only the others' part.
     """
 
-    def __init__(self, base: Weights):
-        self.base: Weights = {k: np.array(v, dtype=np.float32, copy=True) for k, v in base.items()}
+    def __init__(self, weights: Weights):
+        self.reference: Weights = {k: np.array(v, copy=True) for k, v in weights.items()}
+        self.taken: dict[int, Weights] = {}  # slice start -> own delta handed over, not yet applied
 
-    def combine(self, actor_weights: Sequence[Weights]) -> Weights:
-        """Apply every actor's change since the base; returns (and keeps) the new base."""
-        if len(actor_weights) == 1:
-            self.base = {k: np.array(v, copy=True) for k, v in actor_weights[0].items()}
-            return self.base
-        for name, base in self.base.items():
-            total = np.zeros_like(base)
-            for weights in actor_weights:
-                total += weights[name]
-            # sum_k (w_k - base) == sum_k w_k - K * base; one pass, no per-actor temporaries
-            total -= len(actor_weights) * base
-            base += total
-            if not np.isfinite(base).all():
-                raise FloatingPointError(f"combined '{name}' weights are not finite: lower alpha or sync_words")
-        return self.base
+    def take(self, weights: Weights, rows: slice) -> Weights:
+        """The local change of these rows since the last exchange (the live weights keep training)."""
+        delta = {}
+        for name, live in weights.items():
+            snapshot = np.array(live[rows], copy=True)
+            delta[name] = snapshot - self.reference[name][rows]
+            self.reference[name][rows] = snapshot
+        self.taken[rows.start] = delta
+        return delta
+
+    def apply(self, weights: Weights, rows: slice, total: Weights) -> None:
+        """Add everyone else's change of these rows: `total` minus what this actor handed over."""
+        own = self.taken.pop(rows.start)
+        for name, live in weights.items():
+            others = total[name] - own[name]
+            live[rows] += others
+            self.reference[name][rows] += others

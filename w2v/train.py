@@ -1,31 +1,37 @@
 """Train gensim Word2Vec on K Ray actors, one per node, and return one set of vectors.
 
-Each `TrainerActor` owns a gensim model built from the same global vocabulary and seed, and
-streams its own shards into gensim's Cython workers (workers = the node's CPUs). The driver runs
-the rounds: every actor trains its next slice of words from the shared base, then `sync` combines
-their weights. This module places actors, runs rounds and reports progress; the combine rule and
-the schedule live in `sync`.
+Each `TrainerActor` spools its shards to a local file (`corpus.spool`), builds a gensim model from
+the global vocabulary and seed (row i is the same word everywhere), and trains every epoch in one
+`train(corpus_file=...)` call on a background thread, with the node's cores as gensim workers.
+The driver meanwhile runs the delta exchange of `sync` every `sync_interval` seconds and shows
+progress. This module places actors and runs the loop; the exchange rules live in `sync`.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import resource
+import shutil
 import socket
 import sys
+import tempfile
+import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any, Iterator, Sequence
+from typing import Any, Sequence
 
 import numpy as np
 
 from . import sync
 from .config import TrainConfig
-from .corpus import ReadOptions, Shard, ShardSentences
+from .corpus import ReadOptions, Shard, spool
 from .errors import ConfigError
 from .vocab import Vocabulary
 
 logger = logging.getLogger(__name__)
+
+STATUS_POLL_SECONDS = 0.5  # how often the driver looks at progress when there is nothing to exchange
 
 
 def gensim_fast_version() -> int:
@@ -42,93 +48,119 @@ def read_options(config: TrainConfig) -> ReadOptions:
     return ReadOptions(lowercase=config.lowercase, unicode_errors=config.unicode_errors)
 
 
-class _RoundWindow:
-    """The next `budget` words of a running sentence stream, as a re-iterable for gensim.
+def peak_rss_bytes() -> int:
+    """This process's peak resident memory (Linux reports kilobytes)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
-    gensim iterates its corpus once per `train(epochs=1)` call; it rejects bare generators, so this
-    object hands it a fresh generator over the shared stream. `words` counts what was taken.
-    """
 
-    def __init__(self, stream: Iterator[list[str]], budget: int | None):
-        self.stream = stream  # the actor's sentence iterator for the current epoch
-        self.budget = budget  # words to take; None: all that is left of the epoch
-        self.words = 0  # tokens handed to gensim so far
-        self.sentences = 0
+class _EpochRecorder:
+    """gensim callback: when each epoch ended and the (racy, rough) cumulative training loss."""
 
-    def __iter__(self) -> Iterator[list[str]]:
-        for sentence in self.stream:
-            self.words += len(sentence)
-            self.sentences += 1
-            yield sentence
-            if self.budget is not None and self.words >= self.budget:
-                return
+    def __init__(self):
+        self.ends: list[tuple[float, float]] = []  # (perf_counter at epoch end, cumulative loss)
+
+    def on_epoch_end(self, model) -> None:
+        self.ends.append((time.perf_counter(), float(model.get_latest_training_loss())))
+
+    def on_epoch_begin(self, model) -> None:
+        pass
+
+    def on_train_begin(self, model) -> None:
+        pass
+
+    def on_train_end(self, model) -> None:
+        pass
 
 
 class TrainerActor:
     """One per node: a gensim model over this node's shards. Thin: the logic is in `sync`/`corpus`."""
 
-    def __init__(self, config: TrainConfig, vocab: Vocabulary, shards: Sequence[Shard], workers: int,
-                 epoch_words: int):
+    def __init__(self, config: TrainConfig, vocab: Vocabulary, shards: Sequence[Shard], workers: int):
         from gensim.models import Word2Vec
 
+        self.config = config  # the job's parameters
+        self.shards = list(shards)  # this actor's shards, spooled in this order
         self.model = Word2Vec(**config.gensim_kwargs(workers))  # untrained: vocabulary comes next
         self.model.build_vocab_from_freq(vocab.word_freq())
         if self.model.wv.index_to_key != list(vocab.words):
             raise RuntimeError("gensim reordered the vocabulary; rows would not match across actors")
-        self.sentences = ShardSentences(shards, read_options(config))  # this actor's shards, in order
-        self.epoch_words = epoch_words  # tokens in this actor's shards (from the vocabulary pass)
-        self.stream: Iterator[list[str]] | None = None  # the current epoch's sentences
-        self.epoch_taken = 0  # tokens taken from the current epoch's stream
+        self.spool_dir = tempfile.mkdtemp(prefix="w2v-spool-", dir=config.spool_dir)  # removed by close()
+        self.spooled: Any = None  # SpoolStats once prepare() ran
+        self.tracker: sync.DeltaTracker | None = None  # exchange bookkeeping, from start()
+        self.thread: threading.Thread | None = None  # gensim's train() call
+        self.recorder = _EpochRecorder()  # epoch ends and loss
+        self.started = 0.0  # perf_counter when training started
+        self.finished: float | None = None  # perf_counter when train() returned
+        self.error: str | None = None  # train() failure, reported by status()
+        self.sync_seconds = 0.0  # time spent in take/apply (competes with training for CPU)
 
     def info(self) -> dict[str, Any]:
         """Where this actor runs and whether gensim's compiled routines are in use."""
         import ray
 
-        return {
-            "node_id": ray.get_runtime_context().get_node_id(),
-            "hostname": socket.gethostname(),
-            "pid": os.getpid(),
-            "gensim_fast_version": gensim_fast_version(),
-            "shards": len(self.sentences.shards),
-            "epoch_words": self.epoch_words,
-        }
+        return {"node_id": ray.get_runtime_context().get_node_id(), "hostname": socket.gethostname(),
+                "pid": os.getpid(), "gensim_fast_version": gensim_fast_version(), "shards": len(self.shards),
+                "workers": self.model.workers}
+
+    def prepare(self) -> dict[str, Any]:
+        """Spool the shards to a local plain file for gensim's corpus_file mode."""
+        started = time.perf_counter()
+        self.spooled = spool(self.shards, read_options(self.config), os.path.join(self.spool_dir, "corpus.txt"))
+        return {"words": self.spooled.words, "sentences": self.spooled.sentences, "bytes": self.spooled.bytes,
+                "seconds": round(time.perf_counter() - started, 3)}
 
     def weights(self) -> sync.Weights:
-        """The model's trainable matrices (input vectors and output layer)."""
+        """The model's trainable matrices (input vectors and output layer), live."""
         found = {"vectors": self.model.wv.vectors}
         for name in ("syn1neg", "syn1"):
             if hasattr(self.model, name):
                 found[name] = getattr(self.model, name)
         return found
 
-    def train_round(self, base: sync.Weights | None, new_epoch: bool, start_alpha: float, end_alpha: float,
-                    budget: int | None) -> tuple[dict[str, Any], sync.Weights]:
-        """Load the base, train the next `budget` words (None: to the epoch's end), return the weights."""
-        if base is not None:
+    def start(self, initial: sync.Weights | None) -> None:
+        """Load the shared initial weights, then train every epoch on a background thread."""
+        if initial is not None:
             for name, array in self.weights().items():
-                np.copyto(array, base[name])  # object-store arrays are read-only: copy into ours
-        if new_epoch:
-            self.stream = iter(self.sentences)
-            self.epoch_taken = 0
-        window = _RoundWindow(self.stream, budget)
-        expected = budget if budget is not None else max(1, self.epoch_words - self.epoch_taken)
-        # gensim falls back to its own alpha when given 0.0 ("start_alpha or self.alpha"): set both.
-        self.model.alpha, self.model.min_alpha = start_alpha, end_alpha
-        started = time.perf_counter()
-        trained, raw = self.model.train(
-            window, total_words=expected, epochs=1, start_alpha=start_alpha, end_alpha=end_alpha,
-            compute_loss=True,
-        ) if self.epoch_words else (0, 0)
-        seconds = time.perf_counter() - started
-        self.epoch_taken += window.words
-        metrics = {
-            "words": window.words,
-            "sentences": window.sentences,
-            "trained_words": trained,
-            "train_seconds": seconds,
-            "loss": float(self.model.get_latest_training_loss()),
-        }
-        return metrics, self.weights()
+                np.copyto(array, initial[name])  # object-store arrays are read-only: copy into ours
+        self.tracker = sync.DeltaTracker(self.weights())
+        self.started = time.perf_counter()
+        self.thread = threading.Thread(target=self._train, name="gensim-train", daemon=True)
+        self.thread.start()
+
+    def _train(self) -> None:
+        try:
+            if self.spooled.words:
+                self.model.train(corpus_file=self.spooled.path, total_words=self.spooled.words,
+                                 epochs=self.config.epochs, start_alpha=self.config.alpha,
+                                 end_alpha=self.config.min_alpha, compute_loss=True, callbacks=[self.recorder])
+        except Exception as exc:  # reported to the driver by status()
+            self.error = f"{type(exc).__name__}: {exc}"
+        finally:
+            self.finished = time.perf_counter()
+
+    def take(self, start: int, stop: int) -> sync.Weights:
+        """This actor's change of rows [start, stop) since the last exchange."""
+        began = time.perf_counter()
+        delta = self.tracker.take(self.weights(), slice(start, stop))
+        self.sync_seconds += time.perf_counter() - began
+        return delta
+
+    def apply(self, start: int, stop: int, total: sync.Weights) -> None:
+        """Add the other actors' change of rows [start, stop)."""
+        began = time.perf_counter()
+        self.tracker.apply(self.weights(), slice(start, stop), total)
+        self.sync_seconds += time.perf_counter() - began
+
+    def status(self) -> dict[str, Any]:
+        """Progress: epochs done, whether train() returned, errors, timings, memory."""
+        now = self.finished or time.perf_counter()
+        return {"epochs_done": len(self.recorder.ends), "done": self.finished is not None, "error": self.error,
+                "seconds": round(now - self.started, 3), "sync_seconds": round(self.sync_seconds, 3),
+                "epoch_ends": [round(t - self.started, 3) for t, _ in self.recorder.ends],
+                "loss": [loss for _, loss in self.recorder.ends], "peak_rss": peak_rss_bytes()}
+
+    def close(self) -> None:
+        shutil.rmtree(self.spool_dir, ignore_errors=True)
 
 
 @dataclass
@@ -136,9 +168,9 @@ class TrainResult:
     """The combined vectors and what the training saw."""
 
     vectors: np.ndarray  # V x D float32, row i = vocab.words[i]
-    actors: list[dict[str, Any]]  # per actor: node, shards, words
-    stats: dict[str, Any] = field(default_factory=dict)  # rounds, words, bytes exchanged, timings
-    epochs: list[dict[str, Any]] = field(default_factory=list)  # per epoch: words/s, loss, sync share
+    actors: list[dict[str, Any]]  # per actor: node, shards, words, timings, peak memory
+    stats: dict[str, Any] = field(default_factory=dict)  # words, exchanges, bytes, timings
+    epochs: list[dict[str, Any]] = field(default_factory=list)  # per epoch: words/s, loss
 
 
 def alive_nodes() -> list[dict[str, Any]]:
@@ -172,48 +204,57 @@ def place_actors(config: TrainConfig, nodes: Sequence[dict[str, Any]], shards: i
 class _Progress:
     """A progress bar on a terminal; one log line per epoch always (readable in `ray job logs`)."""
 
-    def __init__(self, total_words: int):
+    def __init__(self, epochs: int):
         from tqdm import tqdm
 
-        self.bar = tqdm(total=total_words, unit="w", unit_scale=True, dynamic_ncols=True,
-                        disable=not sys.stderr.isatty(), desc="training")
+        self.epochs = epochs
+        self.logged = 0  # epochs already logged
+        self.bar = tqdm(total=epochs, unit="epoch", dynamic_ncols=True, disable=not sys.stderr.isatty(),
+                        desc="training")
 
-    def update(self, words: int, epoch: int, epochs: int, words_per_s: float, sync_share: float) -> None:
-        self.bar.set_postfix_str(f"epoch {epoch + 1}/{epochs} {words_per_s:,.0f} w/s sync {sync_share:.0%}",
-                                 refresh=False)
-        self.bar.update(words)
+    def update(self, statuses: Sequence[dict[str, Any]], words_per_epoch: int, sync_share: float) -> None:
+        done = min(s["epochs_done"] for s in statuses)  # the slowest actor sets the pace
+        elapsed = max(s["seconds"] for s in statuses)
+        rate = done * words_per_epoch / elapsed if done and elapsed else 0.0
+        eta = (self.epochs - done) * elapsed / done if done else float("nan")
+        self.bar.set_postfix_str(f"{rate:,.0f} w/s sync {sync_share:.0%} eta {eta:.0f}s", refresh=False)
+        self.bar.update(done - self.bar.n)
+        while self.logged < done:
+            self.logged += 1
+            logger.info("epoch %d/%d done: %s words/s, sync %.0f%% of actor time, eta %.0f s",
+                        self.logged, self.epochs, f"{rate:,.0f}", 100 * sync_share, eta)
 
     def close(self) -> None:
         self.bar.close()
 
 
 def train(config: TrainConfig, vocab: Vocabulary, plan: Sequence[Sequence[Shard]],
-          shard_words: dict[str, int], nodes: Sequence[dict[str, Any]]) -> TrainResult:
-    """Run every round on one actor per planned node; returns the combined vectors.
-
-    `plan[k]` are actor k's shards, `nodes[k]` its node, `shard_words` the tokens of each shard.
-    """
+          nodes: Sequence[dict[str, Any]]) -> TrainResult:
+    """Train on one actor per planned node (`plan[k]` are actor k's shards, `nodes[k]` its node)."""
     import ray
     from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
-    epoch_words = [sum(shard_words[s.uri] for s in shards) for shards in plan]
     vocab_ref = ray.put(vocab)
     actor_cls = ray.remote(TrainerActor)
     actors = [
         actor_cls.options(
             num_cpus=min(node["workers"], node["cpus"]),
             scheduling_strategy=NodeAffinitySchedulingStrategy(node["node_id"], soft=False),
-        ).remote(config, vocab_ref, list(shards), node["workers"], words)
-        for node, shards, words in zip(nodes, plan, epoch_words)
+        ).remote(config, vocab_ref, list(shards), node["workers"])
+        for node, shards in zip(nodes, plan)
     ]
     try:
-        return _run_rounds(config, actors, epoch_words)
+        return _run(config, actors, vocab)
     finally:
+        try:
+            ray.get([a.close.remote() for a in actors], timeout=60)
+        except Exception:  # the actor may be dead already; its spool dir is in a temp dir
+            pass
         for actor in actors:
             ray.kill(actor)
 
 
-def _run_rounds(config: TrainConfig, actors: list, epoch_words: list[int]) -> TrainResult:
+def _run(config: TrainConfig, actors: list, vocab: Vocabulary) -> TrainResult:
     import ray
 
     try:
@@ -224,66 +265,89 @@ def _run_rounds(config: TrainConfig, actors: list, epoch_words: list[int]) -> Tr
         if info["gensim_fast_version"] < 0:
             logger.error("!!! gensim on %s runs WITHOUT its compiled routines: training will be ~100x slower",
                          info["hostname"])
-    for k, info in enumerate(infos):
-        logger.info("actor %d on %s (node %s): %d shard(s), %d words per epoch",
-                    k, info["hostname"], info["node_id"][:8], info["shards"], info["epoch_words"])
+    spool_started = time.perf_counter()
+    spooled = ray.get([a.prepare.remote() for a in actors])
+    spool_seconds = time.perf_counter() - spool_started
+    for k, (info, sp) in enumerate(zip(infos, spooled)):
+        logger.info("actor %d on %s (node %s, %d workers): %d shard(s) spooled, %d words, %.1f MB in %.1f s",
+                    k, info["hostname"], info["node_id"][:8], info["workers"], info["shards"], sp["words"],
+                    sp["bytes"] / 1e6, sp["seconds"])
 
-    rounds = sync.rounds_per_epoch(epoch_words, config.sync_words)
-    combiner = sync.DeltaSum(ray.get(actors[0].weights.remote()))
-    exchanged = 0  # bytes moved between actors and the driver
-    sync_seconds = 0.0
-    totals = {"words": 0, "trained_words": 0, "sentences": 0}
-    epochs: list[dict[str, Any]] = []
-    progress = _Progress(total_words=sum(epoch_words) * config.epochs)
+    # Every actor starts from actor 0's seeded weights; the driver keeps the global weights.
+    initial = ray.get(actors[0].weights.remote())
+    global_weights = {name: np.array(a, copy=True) for name, a in initial.items()}
+    initial_ref = ray.put(global_weights)
+    ray.get([a.start.remote(initial_ref) for a in actors])
+    del initial_ref, initial
+
+    exchange = len(actors) > 1
+    slices = sync.row_slices(len(vocab), sum(a.shape[1] * 4 for a in global_weights.values()))
+    words_per_epoch = sum(sp["words"] for sp in spooled)
+    exchanges = exchanged_bytes = 0
     started = time.perf_counter()
+    progress = _Progress(config.epochs)
     try:
-        for epoch in range(config.epochs):
-            epoch_started, epoch_sync, epoch_words_done, epoch_loss = time.perf_counter(), 0.0, 0, 0.0
-            for r in range(rounds):
-                round_started = time.perf_counter()
-                start_alpha, end_alpha = sync.round_alphas(config.alpha, config.min_alpha, epoch, config.epochs,
-                                                           r, rounds)
-                # Round 0 of the job needs no base: every actor starts from the same seeded weights.
-                base_ref = None if (epoch == 0 and r == 0) else ray.put(combiner.base)
-                results = ray.get([
-                    a.train_round.remote(base_ref, r == 0, start_alpha, end_alpha,
-                                         sync.round_budget(words, rounds, r))
-                    for a, words in zip(actors, epoch_words)
-                ])
-                combiner.combine([weights for _, weights in results])
-                # Sync time: the round's wall time not spent in the slowest actor's gensim call
-                # (weights in and out of the object store, copying, combining).
-                epoch_sync += time.perf_counter() - round_started - max(m["train_seconds"] for m, _ in results)
-                exchanged += (2 if base_ref is not None else 1) * len(actors) * sync.nbytes(combiner.base)
-                words = sum(m["words"] for m, _ in results)
-                for key in totals:
-                    totals[key] += sum(m[key] for m, _ in results)
-                epoch_words_done += words
-                epoch_loss += sum(m["loss"] for m, _ in results)
-                elapsed = time.perf_counter() - epoch_started
-                progress.update(words, epoch, config.epochs, epoch_words_done / max(elapsed, 1e-9),
-                                epoch_sync / max(elapsed, 1e-9))
-            seconds = time.perf_counter() - epoch_started
-            sync_seconds += epoch_sync
-            epochs.append({"epoch": epoch + 1, "words": epoch_words_done, "seconds": round(seconds, 3),
-                           "words_per_s": round(epoch_words_done / max(seconds, 1e-9)),
-                           "sync_share": round(epoch_sync / max(seconds, 1e-9), 4), "loss": epoch_loss})
-            eta = (time.perf_counter() - started) / (epoch + 1) * (config.epochs - epoch - 1)
-            logger.info("epoch %d/%d: %d words in %.1f s (%s words/s), sync %.0f%% of time, loss %.4g, eta %.0f s",
-                        epoch + 1, config.epochs, epoch_words_done, seconds,
-                        f"{epochs[-1]['words_per_s']:,}", 100 * epochs[-1]["sync_share"], epoch_loss, eta)
+        while True:
+            round_started = time.perf_counter()
+            statuses = ray.get([a.status.remote() for a in actors])
+            failed = [s["error"] for s in statuses if s["error"]]
+            if failed:
+                raise RuntimeError(f"gensim training failed in an actor: {failed[0]}")
+            all_done = all(s["done"] for s in statuses)
+            if exchange:  # one more exchange after the last actor finished: it collects the final deltas
+                for rows in slices:
+                    deltas = ray.get([a.take.remote(rows.start, rows.stop) for a in actors])
+                    total = sync.sum_deltas(deltas)
+                    for name, array in total.items():
+                        global_weights[name][rows] += array
+                    total_ref = ray.put(total)
+                    ray.get([a.apply.remote(rows.start, rows.stop, total_ref) for a in actors])
+                    exchanged_bytes += 2 * len(actors) * sync.nbytes(total)
+                exchanges += 1
+            actor_seconds = max(s["seconds"] for s in statuses)
+            share = sum(s["sync_seconds"] for s in statuses) / max(len(actors) * actor_seconds, 1e-9)
+            progress.update(statuses, words_per_epoch, share)
+            if all_done:
+                break
+            pause = (config.sync_interval if exchange else STATUS_POLL_SECONDS) - (time.perf_counter() - round_started)
+            if pause > 0:
+                time.sleep(pause)
+        final = ray.get([a.status.remote() for a in actors])
+        if not exchange:  # one actor: its weights are the model
+            global_weights = {name: np.array(a, copy=True) for name, a in ray.get(actors[0].weights.remote()).items()}
     finally:
         progress.close()
     seconds = time.perf_counter() - started
+    train_seconds = max(s["seconds"] for s in final)
+    sync_seconds = sum(s["sync_seconds"] for s in final) / len(final)
+    words = words_per_epoch * config.epochs
     stats = {
-        **totals,
-        "rounds_per_epoch": rounds,
-        "rounds": rounds * config.epochs,
+        "words": words,
         "seconds": round(seconds, 3),
-        "words_per_s": round(totals["words"] / max(seconds, 1e-9)),
+        "words_per_s": round(words / max(train_seconds, 1e-9)),
+        "spool_seconds": round(spool_seconds, 3),
+        "exchanges": exchanges,
+        "sync_interval": config.sync_interval,
         "sync_seconds": round(sync_seconds, 3),
-        "bytes_exchanged": exchanged,
-        "bytes_per_word": round(exchanged / max(totals["words"], 1), 2),
+        "sync_share": round(sync_seconds / max(train_seconds, 1e-9), 4),
+        "bytes_exchanged": exchanged_bytes,
+        "bytes_per_word": round(exchanged_bytes / max(words, 1), 2),
     }
-    actors_out = [{**info, "epoch_words": w} for info, w in zip(infos, epoch_words)]
-    return TrainResult(vectors=combiner.base["vectors"], actors=actors_out, stats=stats, epochs=epochs)
+    actors_out = [{**info, **{f"spool_{k}": v for k, v in sp.items()}, "train_seconds": s["seconds"],
+                   "sync_seconds": s["sync_seconds"], "peak_rss": s["peak_rss"]}
+                  for info, sp, s in zip(infos, spooled, final)]
+    return TrainResult(vectors=global_weights["vectors"], actors=actors_out, stats=stats,
+                       epochs=_epoch_stats(final, words_per_epoch))
+
+
+def _epoch_stats(statuses: Sequence[dict[str, Any]], words_per_epoch: int) -> list[dict[str, Any]]:
+    """Per epoch: when the slowest actor finished it, words/s over it, and gensim's rough running loss."""
+    epochs, previous_end = [], 0.0
+    for e in range(min(len(s["epoch_ends"]) for s in statuses)):
+        end = max(s["epoch_ends"][e] for s in statuses)
+        seconds = max(end - previous_end, 1e-9)
+        epochs.append({"epoch": e + 1, "words": words_per_epoch, "seconds": round(seconds, 3),
+                       "words_per_s": round(words_per_epoch / seconds),
+                       "loss": round(sum(s["loss"][e] for s in statuses), 1)})
+        previous_end = end
+    return epochs
