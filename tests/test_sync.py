@@ -75,3 +75,25 @@ def test_learning_rate_is_linear_and_monotone():
     rates = [sync.learning_rate(0.025, 0.0001, p / 100) for p in range(101)]
     assert rates[0] == 0.025 and rates[-1] == pytest.approx(0.0001)
     assert all(a > b for a, b in zip(rates, rates[1:]))
+
+
+def test_frequency_tiers_sync_hot_rows_every_time_and_every_row_within_16_exchanges():
+    vocab = 1_000
+    seen = [0] * vocab
+    for n in range(1, 17):
+        ranges = sync.tier_ranges(vocab, n)
+        assert ranges[0][0] == 0 and ranges[0][1] >= vocab // 16  # the hottest rows, every time
+        for start, stop in ranges:
+            for row in range(start, stop):
+                seen[row] += 1
+    assert min(seen) == 1 and seen[0] == 16  # cold rows once per 16 exchanges, hot rows every time
+    assert sync.tier_ranges(vocab, 7, final=True) == [(0, vocab)]
+    assert sync.tier_ranges(vocab, 0) == [(0, vocab)]
+    moved = sum(stop - start for n in range(1, 17) for start, stop in sync.tier_ranges(vocab, n))
+    assert moved / (16 * vocab) < 0.2  # about 3/16 of the rows per exchange
+
+
+def test_exchange_slices_split_tiers_into_bounded_messages():
+    slices = sync.exchange_slices(100_000, row_bytes=800, exchange=16, max_bytes=8_000_000)
+    assert slices[0].start == 0 and slices[-1].stop == 100_000
+    assert all((s.stop - s.start) * 800 <= 8_000_000 for s in slices)

@@ -134,7 +134,7 @@ def test_three_nodes_combined_model_beats_each_actors_local_model(ray_cluster, t
     for shard in shards:  # each actor's model, trained alone on its shard (no exchange)
         actor = TrainerActor(config, vocab, [shard], workers=1)
         actor.prepare()
-        actor.start(None)
+        actor.start(None, exchange=False)
         actor.thread.join()
         local.append(planted_precision(list(vocab.words), actor.weights()["vectors"]))
         actor.close()

@@ -50,6 +50,7 @@ class TrainConfig:
     workers: int | None = None  # gensim threads per actor; None: the node's CPUs
     address: str | None = None  # None: $RAY_ADDRESS if set, else an embedded local Ray
     sync_interval: float = 0.1  # seconds between delta exchanges (with 2+ actors); 0 = back to back
+    sync_tiers: int = 5  # frequency tiers: hot rows every exchange, the coldest every 2**(tiers-1)-th; 1 = all rows
     spool_dir: str | None = None  # where actors spool their shards for corpus_file mode; None: system temp
     # --- output ---
     overwrite: bool = False
@@ -191,5 +192,6 @@ def _validate(c: TrainConfig) -> None:
     need(c.actors is None or c.actors >= 1, "actors", "must be at least 1")
     need(c.workers is None or 1 <= c.workers <= 1_024, "workers", "must be between 1 and 1024")
     need(0.0 <= c.sync_interval <= 3600.0, "sync_interval", "must be between 0 and 3600 seconds")
+    need(1 <= c.sync_tiers <= 12, "sync_tiers", "must be between 1 and 12")
     need(c.eval_cpus > 0, "eval_cpus", "must be > 0")
     need(c.eval_gpus >= 0, "eval_gpus", "must be >= 0")

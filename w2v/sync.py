@@ -12,6 +12,11 @@ The design (chosen by measurement; see README "Distributed training"):
   training (hogwild, as gensim's own threads already are). The driver keeps the global weights:
   initial + every delta. Summing deltas applies every actor's updates as if one process had made
   them; averaging them (Spark MLlib) would divide each actor's progress by K.
+- Frequency tiers: rows are sorted by corpus count, so the hot rows are a prefix of the matrix.
+  The first V/16 rows are exchanged every time, the next tiers (each twice as wide) every 2nd,
+  4th, 8th and 16th time, and all rows at the last exchange: about 3/16 of the matrix per
+  exchange instead of all of it. Frequent words, which change fastest, sync most often (Intel's
+  pWord2Vec does the same); a row's changes accumulate in its delta until its turn, nothing is lost.
 - One global learning-rate schedule: each actor decays linearly from `alpha` to `min_alpha` over
   its own words of all epochs; shards are balanced by bytes, so every actor is at the same point of
   the global schedule at the same share of the job.
@@ -22,13 +27,15 @@ Everything here is pure numpy, tested without Ray: `DeltaTracker` is the actor's
 
 from __future__ import annotations
 
+import math
 from typing import Sequence
 
 import numpy as np
 
 Weights = dict[str, np.ndarray]  # "vectors" (input vectors) and "syn1neg" and/or "syn1" (output)
 
-MAX_SLICE_BYTES = 32 * 2**20  # one exchange message per actor holds at most this much
+MAX_SLICE_BYTES = 8 * 2**20  # one exchange message per actor holds at most this much: bounds transient memory
+TIERS = 5  # frequency tiers: the hottest V/16 rows sync every exchange, all rows every 16th
 
 
 def learning_rate(alpha: float, min_alpha: float, progress: float) -> float:
@@ -49,6 +56,32 @@ def row_slices(rows: int, row_bytes: int, max_bytes: int = MAX_SLICE_BYTES) -> l
     """
     per_slice = max(1, max_bytes // max(row_bytes, 1))
     return [slice(start, min(start + per_slice, rows)) for start in range(0, rows, per_slice)]
+
+
+def tier_ranges(vocab_size: int, exchange: int, tiers: int = TIERS, final: bool = False) -> list[tuple[int, int]]:
+    """Row ranges due at exchange number `exchange` (0, 1, ...): tier t every 2**t exchanges.
+
+    Tier 0 is rows [0, V/2**(tiers-1)); tier t >= 1 doubles the covered prefix. `final` gives all rows.
+
+    >>> tier_ranges(160, 0), tier_ranges(160, 1), tier_ranges(160, 2)
+    ([(0, 160)], [(0, 10)], [(0, 20)])
+    >>> tier_ranges(160, 8), tier_ranges(160, 5, final=True)
+    ([(0, 80)], [(0, 160)])
+    """
+    if final or exchange == 0:  # the first exchange also covers every row: all actors agree early
+        return [(0, vocab_size)]
+    bounds = [math.ceil(vocab_size / 2 ** (tiers - 1 - t)) for t in range(tiers)]  # prefix ends, V/16 .. V
+    due = max(t for t in range(tiers) if exchange % 2**t == 0)  # the coldest tier due now
+    return [(0, bounds[due])] if bounds[due] > 0 else []
+
+
+def exchange_slices(vocab_size: int, row_bytes: int, exchange: int, final: bool = False, tiers: int = TIERS,
+                    max_bytes: int = MAX_SLICE_BYTES) -> list[slice]:
+    """The row slices one exchange moves: its due tiers, cut to bounded message sizes."""
+    slices = []
+    for start, stop in tier_ranges(vocab_size, exchange, tiers=tiers, final=final):
+        slices.extend(slice(start + s.start, start + s.stop) for s in row_slices(stop - start, row_bytes, max_bytes))
+    return slices
 
 
 def nbytes(weights: Weights) -> int:

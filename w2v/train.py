@@ -49,8 +49,24 @@ def read_options(config: TrainConfig) -> ReadOptions:
 
 
 def peak_rss_bytes() -> int:
-    """This process's peak resident memory (Linux reports kilobytes)."""
+    """This process's peak resident memory (Linux reports kilobytes).
+
+    It counts the pages of Ray's shared-memory object store that the process touched, so an
+    actor that exchanges weights looks bigger than what it owns: see `private_rss_bytes`.
+    """
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+def private_rss_bytes() -> int:
+    """Resident memory private to this process (RssAnon: no shared object-store or file pages), Linux."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("RssAnon:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0
 
 
 class _EpochRecorder:
@@ -93,6 +109,7 @@ class TrainerActor:
         self.finished: float | None = None  # perf_counter when train() returned
         self.error: str | None = None  # train() failure, reported by status()
         self.sync_seconds = 0.0  # time spent in take/apply (competes with training for CPU)
+        self.peak_private = private_rss_bytes()  # the largest RssAnon seen at any call (sampled)
 
     def info(self) -> dict[str, Any]:
         """Where this actor runs and whether gensim's compiled routines are in use."""
@@ -117,12 +134,16 @@ class TrainerActor:
                 found[name] = getattr(self.model, name)
         return found
 
-    def start(self, initial: sync.Weights | None) -> None:
-        """Load the shared initial weights, then train every epoch on a background thread."""
+    def start(self, initial: sync.Weights | None, exchange: bool) -> None:
+        """Load the shared initial weights, then train every epoch on a background thread.
+
+        With `exchange`, a DeltaTracker keeps the reference copy deltas are measured against (one
+        more copy of the matrices); a lone actor needs none.
+        """
         if initial is not None:
             for name, array in self.weights().items():
                 np.copyto(array, initial[name])  # object-store arrays are read-only: copy into ours
-        self.tracker = sync.DeltaTracker(self.weights())
+        self.tracker = sync.DeltaTracker(self.weights()) if exchange else None
         self.started = time.perf_counter()
         self.thread = threading.Thread(target=self._train, name="gensim-train", daemon=True)
         self.thread.start()
@@ -142,6 +163,7 @@ class TrainerActor:
         """This actor's change of rows [start, stop) since the last exchange."""
         began = time.perf_counter()
         delta = self.tracker.take(self.weights(), slice(start, stop))
+        self.peak_private = max(self.peak_private, private_rss_bytes())
         self.sync_seconds += time.perf_counter() - began
         return delta
 
@@ -153,11 +175,13 @@ class TrainerActor:
 
     def status(self) -> dict[str, Any]:
         """Progress: epochs done, whether train() returned, errors, timings, memory."""
+        self.peak_private = max(self.peak_private, private_rss_bytes())
         now = self.finished or time.perf_counter()
         return {"epochs_done": len(self.recorder.ends), "done": self.finished is not None, "error": self.error,
                 "seconds": round(now - self.started, 3), "sync_seconds": round(self.sync_seconds, 3),
                 "epoch_ends": [round(t - self.started, 3) for t, _ in self.recorder.ends],
-                "loss": [loss for _, loss in self.recorder.ends], "peak_rss": peak_rss_bytes()}
+                "loss": [loss for _, loss in self.recorder.ends], "peak_rss": peak_rss_bytes(),
+                "peak_private_rss": self.peak_private}
 
     def close(self) -> None:
         shutil.rmtree(self.spool_dir, ignore_errors=True)
@@ -274,14 +298,16 @@ def _run(config: TrainConfig, actors: list, vocab: Vocabulary) -> TrainResult:
                     sp["bytes"] / 1e6, sp["seconds"])
 
     # Every actor starts from actor 0's seeded weights; the driver keeps the global weights.
-    initial = ray.get(actors[0].weights.remote())
-    global_weights = {name: np.array(a, copy=True) for name, a in initial.items()}
-    initial_ref = ray.put(global_weights)
-    ray.get([a.start.remote(initial_ref) for a in actors])
-    del initial_ref, initial
-
     exchange = len(actors) > 1
-    slices = sync.row_slices(len(vocab), sum(a.shape[1] * 4 for a in global_weights.values()))
+    if exchange:
+        global_weights = {name: np.array(a, copy=True) for name, a in ray.get(actors[0].weights.remote()).items()}
+        initial_ref = ray.put(global_weights)
+        ray.get([a.start.remote(initial_ref, True) for a in actors])
+        del initial_ref
+    else:
+        ray.get(actors[0].start.remote(None, False))
+        global_weights = {}
+    row_bytes = sum(a.shape[1] * 4 for a in global_weights.values())  # of all matrices; 0 without exchange
     words_per_epoch = sum(sp["words"] for sp in spooled)
     exchanges = exchanged_bytes = 0
     started = time.perf_counter()
@@ -295,7 +321,8 @@ def _run(config: TrainConfig, actors: list, vocab: Vocabulary) -> TrainResult:
                 raise RuntimeError(f"gensim training failed in an actor: {failed[0]}")
             all_done = all(s["done"] for s in statuses)
             if exchange:  # one more exchange after the last actor finished: it collects the final deltas
-                for rows in slices:
+                for rows in sync.exchange_slices(len(vocab), row_bytes, exchanges, final=all_done,
+                                                   tiers=config.sync_tiers):
                     deltas = ray.get([a.take.remote(rows.start, rows.stop) for a in actors])
                     total = sync.sum_deltas(deltas)
                     for name, array in total.items():
@@ -328,13 +355,15 @@ def _run(config: TrainConfig, actors: list, vocab: Vocabulary) -> TrainResult:
         "spool_seconds": round(spool_seconds, 3),
         "exchanges": exchanges,
         "sync_interval": config.sync_interval,
+        "sync_tiers": config.sync_tiers,
         "sync_seconds": round(sync_seconds, 3),
         "sync_share": round(sync_seconds / max(train_seconds, 1e-9), 4),
         "bytes_exchanged": exchanged_bytes,
         "bytes_per_word": round(exchanged_bytes / max(words, 1), 2),
     }
     actors_out = [{**info, **{f"spool_{k}": v for k, v in sp.items()}, "train_seconds": s["seconds"],
-                   "sync_seconds": s["sync_seconds"], "peak_rss": s["peak_rss"]}
+                   "sync_seconds": s["sync_seconds"], "peak_rss": s["peak_rss"],
+                   "peak_private_rss": s["peak_private_rss"]}
                   for info, sp, s in zip(infos, spooled, final)]
     return TrainResult(vectors=global_weights["vectors"], actors=actors_out, stats=stats,
                        epochs=_epoch_stats(final, words_per_epoch))

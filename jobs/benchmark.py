@@ -1,0 +1,252 @@
+"""Benchmark: one gensim process against w2v with K = 1, 2, 4 actors on simulated nodes, in one run.
+
+    python -m jobs.benchmark                                # Wikipedia samples shipped with gensim
+    python -m jobs.benchmark --repeat 4 --epochs 5          # the same text 4 times over
+    python -m jobs.benchmark --corpus /data/text8 --actors 1 2 4 8 --json results.json
+
+Every run uses the same corpus files, parameters and total cores: gensim gets `--cores` workers;
+w2v with K actors runs on a fresh `ray.cluster_utils.Cluster` of K nodes on this machine with
+cores/K CPUs each (at least 1). The machines here are shared and noisy: compare the ratios within
+one run, not absolute numbers across runs. Quality is scored with gensim's own evaluators on
+`questions-words.txt` (analogy accuracy, restrict_vocab 30000), `wordsim353.tsv` and
+`simlex999.txt` (Spearman rho).
+
+The default corpus is the real English that ships with gensim: the Wikipedia sample
+(`enwiki-...-shortened.bz2`, text extracted with gensim's WikiCorpus), 500 Wikipedia articles
+(`head500.noblanks.cor`, stemmed) and the Lee news corpus: about 845,000 words. That is small for
+analogies (a few percent for any trainer): use `--corpus` with a bigger one for sharper numbers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import multiprocessing
+import os
+import resource
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+logger = logging.getLogger("w2v.benchmark")
+
+WIKI_SAMPLE = "enwiki-latest-pages-articles1.xml-p000000010p000030302-shortened.bz2"
+PARTS = 8  # corpus files: every K in 1, 2, 4, 8 gets equal shares
+
+
+def default_corpus(cache: Path) -> list[Path]:
+    """The gensim-shipped Wikipedia samples as plain text files (the bz2 dump extracted once)."""
+    from gensim.corpora.wikicorpus import WikiCorpus
+    from gensim.test.utils import datapath
+
+    wiki = cache / "enwiki-sample.txt"
+    if not wiki.exists():
+        corpus = WikiCorpus(datapath(WIKI_SAMPLE), dictionary={}, processes=1)
+        with open(wiki.with_suffix(".tmp"), "w", encoding="utf-8") as f:
+            for tokens in corpus.get_texts():
+                f.write(" ".join(tokens) + "\n")
+        os.replace(wiki.with_suffix(".tmp"), wiki)
+    return [wiki, Path(datapath("head500.noblanks.cor")), Path(datapath("lee_background.cor"))]
+
+
+def prepare(sources: list[Path], repeat: int, workdir: Path) -> tuple[Path, Path]:
+    """Deal the source lines round-robin into PARTS files (w2v's shards) and one joined file (gensim's)."""
+    from w2v.corpus import ReadOptions, ShardSentences, list_shards
+
+    parts_dir = workdir / "parts"
+    parts_dir.mkdir()
+    joined = workdir / "joined.txt"
+    outs = [open(parts_dir / f"part-{i:02d}.txt", "w", encoding="utf-8") for i in range(PARTS)]
+    with open(joined, "w", encoding="utf-8") as all_out:
+        n = 0
+        for _ in range(repeat):
+            for sentence in ShardSentences(list_shards([str(s) for s in sources]), ReadOptions()):
+                line = " ".join(sentence) + "\n"
+                outs[n % PARTS].write(line)
+                all_out.write(line)
+                n += 1
+    for f in outs:
+        f.close()
+    return parts_dir, joined
+
+
+def _gensim_child(mode: str, corpus: str, params: dict, cores: int, out: str, seed: int, queue) -> None:
+    """Train plain gensim in a fresh process (so its peak RSS is its own) and save the vectors."""
+    from gensim.models import Word2Vec
+    from gensim.models.word2vec import LineSentence
+
+    started = time.perf_counter()
+    model = Word2Vec(vector_size=params["vector_size"], window=params["window"], min_count=params["min_count"],
+                     negative=params["negative"], sample=params["sample"], sg=0, workers=cores, seed=seed,
+                     epochs=params["epochs"])
+    if mode == "corpus_file":
+        model.build_vocab(corpus_file=corpus)
+    else:
+        model.build_vocab(LineSentence(corpus))
+    vocab_done = time.perf_counter()
+    kwargs = {"corpus_file": corpus} if mode == "corpus_file" else {"corpus_iterable": LineSentence(corpus)}
+    model.train(**kwargs, total_words=model.corpus_total_words, total_examples=model.corpus_count,
+                epochs=model.epochs)
+    done = time.perf_counter()
+    model.wv.save(out)
+    memory = model.estimate_memory()
+    queue.put({"wall": done - started, "train": done - vocab_done, "words": model.corpus_total_words * model.epochs,
+               "peak_rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
+               "model_bytes": memory["total"]})
+
+
+def run_gensim(mode: str, corpus: Path, params: dict, cores: int, workdir: Path, seed: int) -> dict:
+    ctx = multiprocessing.get_context("spawn")
+    queue = ctx.Queue()
+    out = str(workdir / f"gensim-{mode}.kv")
+    child = ctx.Process(target=_gensim_child, args=(mode, str(corpus), params, cores, out, seed, queue))
+    child.start()
+    result = queue.get()
+    child.join()
+    from gensim.models import KeyedVectors
+
+    return {**result, "kv": KeyedVectors.load(out)}
+
+
+def run_w2v(actors: int, parts: Path, params: dict, cores: int, workdir: Path, sync_interval: float,
+            seed: int, tiers: int) -> dict:
+    """One w2v job on a fresh simulated cluster of `actors` nodes."""
+    import ray
+    from ray.cluster_utils import Cluster
+
+    import w2v
+    from w2v import TrainConfig
+    from w2v.job import run
+
+    per_node = max(1, cores // actors)
+    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": per_node, "include_dashboard": False,
+                                                            "object_store_memory": 512 * 2**20})
+    for _ in range(actors - 1):
+        cluster.add_node(num_cpus=per_node, object_store_memory=512 * 2**20)
+    cluster.wait_for_nodes()
+    ray.init(address=cluster.address, log_to_driver=False, logging_level=logging.WARNING)
+    try:
+        out = workdir / f"w2v-k{actors}"
+        config = TrainConfig(corpus=(str(parts),), out=str(out), actors=actors, eval=False, seed=seed, overwrite=True, sync_tiers=tiers,
+                             sync_interval=sync_interval, **params)
+        started = time.perf_counter()
+        result = run(config)
+        wall = time.perf_counter() - started
+    finally:
+        ray.shutdown()
+        cluster.shutdown()
+    training = result.manifest["training"]
+    return {"wall": wall, "train": max(a["train_seconds"] for a in training["actors"]), "words": training["words"],
+            "peak_rss": max(a["peak_rss"] for a in training["actors"]), "kv": w2v.load(str(out)),
+            "peak_private": max(a["peak_private_rss"] for a in training["actors"]),
+            "bytes_per_word": training["bytes_per_word"], "sync_share": training["sync_share"],
+            "exchanges": training["exchanges"], "spool": training["spool_seconds"], "workers": per_node}
+
+
+def quality(kv, restrict_vocab: int) -> dict:
+    """gensim's own evaluators: analogy accuracy, wordsim353 and simlex999 Spearman rho."""
+    from gensim.test.utils import datapath
+
+    analogy, _ = kv.evaluate_word_analogies(datapath("questions-words.txt"), restrict_vocab=restrict_vocab)
+    wordsim = kv.evaluate_word_pairs(datapath("wordsim353.tsv"), restrict_vocab=restrict_vocab)[1][0]
+    simlex = kv.evaluate_word_pairs(datapath("simlex999.txt"), restrict_vocab=restrict_vocab)[1][0]
+    return {"analogy": analogy, "wordsim353": wordsim, "simlex999": simlex}
+
+
+def median_row(trials: list[dict]) -> dict:
+    """The median of every numeric metric over the trials."""
+    import statistics
+
+    return {key: statistics.median(t[key] for t in trials) for key, value in trials[0].items()
+            if isinstance(value, (int, float))}
+
+
+def table(rows: list[dict], baseline: dict) -> str:
+    """A markdown table with ratios to the gensim corpus_file baseline."""
+    head = ("| run | analogy | wordsim353 | simlex999 | words/s | x gensim | wall s | train s | "
+            "bytes/word | sync share | peak RSS/actor MB | private MB | private / (1.3 model + 256 MB) |")
+    lines = [head, "|" + "---|" * (head.count("|") - 1)]
+    for r in rows:
+        wps = r["words"] / r["train"]
+        budget = 1.3 * baseline["model_bytes"] + 256 * 2**20
+        private = r.get("peak_private", r["peak_rss"])  # gensim runs alone: its RSS is all private
+        lines.append(
+            f"| {r['name']} | {r['analogy']:.2%} | {r['wordsim353']:.3f} | {r['simlex999']:.3f} | {wps:,.0f} | "
+            f"{wps / (baseline['words'] / baseline['train']):.2f} | {r['wall']:.1f} | {r['train']:.1f} | "
+            f"{r.get('bytes_per_word', 0):.0f} | {r.get('sync_share', 0):.1%} | {r['peak_rss'] / 2**20:.0f} | "
+            f"{private / 2**20:.0f} | {private / budget:.2f} |")
+    return "\n".join(lines)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--corpus", nargs="*", help="corpus files (default: the Wikipedia samples shipped with gensim)")
+    parser.add_argument("--repeat", type=int, default=1, help="repeat the corpus this many times (default 1)")
+    parser.add_argument("--actors", type=int, nargs="+", default=[1, 2, 4], help="K values to run (default 1 2 4)")
+    parser.add_argument("--cores", type=int, default=os.cpu_count(), help="total cores for every run")
+    parser.add_argument("--epochs", type=int, default=5)
+    parser.add_argument("--vector-size", type=int, default=100)
+    parser.add_argument("--window", type=int, default=5)
+    parser.add_argument("--negative", type=int, default=5)
+    parser.add_argument("--min-count", type=int, default=5)
+    parser.add_argument("--sample", type=float, default=1e-3)
+    parser.add_argument("--sync-interval", type=float, nargs="+", default=[0.1],
+                        help="w2v seconds between exchanges; several values give one row each (default 0.1)")
+    parser.add_argument("--sync-tiers", type=int, nargs="+", default=[5],
+                        help="w2v frequency tiers; several values give one row each (default 5)")
+    parser.add_argument("--trials", type=int, default=1,
+                        help="runs of every row with seeds 1..N; the table shows medians (default 1)")
+    parser.add_argument("--restrict-vocab", type=int, default=30000, help="analogy/pair evaluation vocabulary")
+    parser.add_argument("--no-iterable", action="store_true", help="skip gensim's iterable-mode run")
+    parser.add_argument("--json", help="also write the results as JSON to this file")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s", datefmt="%H:%M:%S")
+    for noisy in ("gensim", "w2v", "smart_open"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+    params = {"vector_size": args.vector_size, "window": args.window, "negative": args.negative,
+              "min_count": args.min_count, "sample": args.sample, "epochs": args.epochs}
+    cache = Path(tempfile.gettempdir()) / "w2v-bench-cache"
+    cache.mkdir(exist_ok=True)
+    sources = [Path(p) for p in args.corpus] if args.corpus else default_corpus(cache)
+    with tempfile.TemporaryDirectory(prefix="w2v-bench-") as tmp:
+        workdir = Path(tmp)
+        parts, joined = prepare(sources, args.repeat, workdir)
+        logger.info("corpus: %s (%.1f MB, %d part files), cores %d, %s", ", ".join(s.name for s in sources),
+                    joined.stat().st_size / 1e6, PARTS, args.cores, params)
+        runs: list[tuple[str, callable]] = []
+        for mode in ["corpus_file"] + ([] if args.no_iterable else ["iterable"]):
+            runs.append((f"gensim {mode} ({args.cores} workers)",
+                         lambda seed, mode=mode: run_gensim(mode, joined, params, args.cores, workdir, seed)))
+        for k in args.actors:
+            variants = [(i, t) for i in args.sync_interval for t in args.sync_tiers] if k > 1 else [(0.1, 1)]
+            for interval, tiers in variants:
+                name = f"w2v K={k} ({max(1, args.cores // k)} workers/node)"
+                if k > 1 and (len(args.sync_interval) > 1 or len(args.sync_tiers) > 1):
+                    name += f" sync {interval}s/{tiers} tiers"
+                runs.append((name, lambda seed, k=k, interval=interval, tiers=tiers:
+                             run_w2v(k, parts, params, args.cores, workdir, interval, seed, tiers)))
+        rows = []
+        for name, runner in runs:
+            trials = []
+            for trial in range(args.trials):
+                logger.info("%s, trial %d/%d", name, trial + 1, args.trials)
+                r = runner(1 + trial)
+                trials.append({**{k: v for k, v in r.items() if k != "kv"}, **quality(r["kv"], args.restrict_vocab)})
+            rows.append({"name": name, "trials": trials, **median_row(trials)})
+        baseline = rows[0]
+    print()
+    print(f"corpus: {', '.join(s.name for s in sources)} x{args.repeat}, {int(baseline['words']) // args.epochs:,} "
+          f"words per epoch; {params}; {args.cores} cores in all; medians of {args.trials} trial(s)")
+    print(f"gensim model size (matrices + tables): {baseline['model_bytes'] / 2**20:.1f} MB; "
+          f"driver peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**10:.0f} MB")
+    print(table(rows, baseline))
+    if args.json:
+        Path(args.json).write_text(json.dumps(rows, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
