@@ -30,7 +30,9 @@ import tempfile
 import time
 from pathlib import Path
 
-logger = logging.getLogger("w2v.benchmark")
+from jobs.peers import PEERS, RUNNERS, PeerMissing, run_peer
+
+logger = logging.getLogger("benchmark")  # not under "w2v", whose INFO lines the benchmark hides
 
 WIKI_SAMPLE = "enwiki-latest-pages-articles1.xml-p000000010p000030302-shortened.bz2"
 PARTS = 8  # corpus files: every K in 1, 2, 4, 8 gets equal shares
@@ -80,6 +82,7 @@ def _gensim_child(mode: str, corpus: str, params: dict, cores: int, out: str, se
     started = time.perf_counter()
     model = Word2Vec(vector_size=params["vector_size"], window=params["window"], min_count=params["min_count"],
                      negative=params["negative"], sample=params["sample"], sg=0, workers=cores, seed=seed,
+                     alpha=params["alpha"],
                      epochs=params["epochs"])
     if mode == "corpus_file":
         model.build_vocab(corpus_file=corpus)
@@ -142,6 +145,8 @@ def run_w2v(actors: int, parts: Path, params: dict, cores: int, workdir: Path, s
             "peak_rss": max(a["peak_rss"] for a in training["actors"]), "kv": w2v.load(str(out)),
             "peak_private": max(a["peak_private_rss"] for a in training["actors"]),
             "bytes_per_word": training["bytes_per_word"], "sync_share": training["sync_share"],
+            "link_bytes_per_word": training["busiest_link_bytes"] / max(training["words"], 1),
+            "slice_bytes": training["slice_bytes_per_exchange"], "interval": sync_interval,
             "exchanges": training["exchanges"], "spool": training["spool_seconds"], "workers": per_node}
 
 
@@ -164,20 +169,104 @@ def median_row(trials: list[dict]) -> dict:
 
 
 def table(rows: list[dict], baseline: dict) -> str:
-    """A markdown table with ratios to the gensim corpus_file baseline."""
-    head = ("| run | analogy | wordsim353 | simlex999 | words/s | x gensim | wall s | train s | "
-            "bytes/word | sync share | peak RSS/actor MB | private MB | private / (1.3 model + 256 MB) |")
+    """A markdown table with ratios to the gensim corpus_file baseline and to the first w2v row."""
+    head = ("| run | analogy | wordsim353 | simlex999 | words/s | x gensim | x w2v | wall s | train s | spool s | "
+            "bytes/word | busiest link B/word | sync share | peak RSS/actor MB | private MB | private / (1.3 model + 256 MB) |")
     lines = [head, "|" + "---|" * (head.count("|") - 1)]
+    reference = next((r for r in rows if r["name"].startswith("w2v") and "missing" not in r), baseline)
     for r in rows:
+        if "missing" in r:
+            lines.append(f"| {r['name']} | missing |" + " |" * (head.count("|") - 3))
+            continue
         wps = r["words"] / r["train"]
         budget = 1.3 * baseline["model_bytes"] + 256 * 2**20
         private = r.get("peak_private", r["peak_rss"])  # gensim runs alone: its RSS is all private
         lines.append(
             f"| {r['name']} | {r['analogy']:.2%} | {r['wordsim353']:.3f} | {r['simlex999']:.3f} | {wps:,.0f} | "
-            f"{wps / (baseline['words'] / baseline['train']):.2f} | {r['wall']:.1f} | {r['train']:.1f} | "
-            f"{r.get('bytes_per_word', 0):.0f} | {r.get('sync_share', 0):.1%} | {r['peak_rss'] / 2**20:.0f} | "
+            f"{wps / (baseline['words'] / baseline['train']):.2f} | {wps / (reference['words'] / reference['train']):.2f} | {r['wall']:.1f} | {r['train']:.1f} | "
+            f"{r.get('spool', 0):.1f} | "
+            f"{r.get('bytes_per_word', 0):.0f} | {r.get('link_bytes_per_word', 0):.0f} | {r.get('sync_share', 0):.1%} | {r['peak_rss'] / 2**20:.0f} | "
             f"{private / 2**20:.0f} | {private / budget:.2f} |")
     return "\n".join(lines)
+
+
+def projection(rows: list[dict], nodes=(4, 16, 64), link_gbps: float = 10.0) -> str:
+    """Projected parallel efficiency (`w2v.sync.projected_efficiency`) from each multi-actor row's
+    measured exchange size per round and sync share, for reduce-scatter and for a driver star."""
+    from w2v.sync import projected_efficiency
+
+    head = "| from run | slice MB/exchange | sync share | " + " | ".join(
+        f"{n} nodes (star)" for n in nodes) + " |"
+    lines = [head, "|" + "---|" * (head.count("|") - 1)]
+    for r in rows:
+        if not r.get("slice_bytes"):
+            continue
+        cells = [f"{projected_efficiency(n, r['slice_bytes'], r['interval'], r['sync_share'], link_gbps * 1e9 / 8):.0%} "
+                 f"({projected_efficiency(n, r['slice_bytes'], r['interval'], r['sync_share'], link_gbps * 1e9 / 8, star=True):.0%})"
+                 for n in nodes]
+        lines.append(f"| {r['name']} | {r['slice_bytes'] / 1e6:.1f} | {r['sync_share']:.1%} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def run_other(peer: str, corpus: Path, params: dict, cores: int, workdir: Path, seed: int) -> dict:
+    """One peer (`jobs.peers`) in a fresh process; its vectors loaded back for the evaluation."""
+    from gensim.models import KeyedVectors
+
+    out = str(workdir / f"{peer}.kv")
+    result = run_peer(RUNNERS[peer], corpus=str(corpus), params=params, threads=cores, out=out, seed=seed)
+    return {**result, "kv": KeyedVectors.load(out)}
+
+
+def machine() -> str:
+    """Cores, memory and CPU model of this machine, for the table's heading."""
+    import platform
+
+    model = ""
+    try:
+        model = next(line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    return f"{os.cpu_count()} cores ({model or platform.processor()}), {memory:.0f} GiB, {platform.system()}"
+
+
+def write_csv(rows: list[dict], baseline: dict, path: str) -> None:
+    import csv
+
+    keys = ["name", "analogy", "wordsim353", "simlex999", "words_per_s", "x_gensim", "wall", "train", "peak_rss",
+            "bytes_per_word", "sync_share", "missing"]
+    with open(path, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=keys, extrasaction="ignore")
+        writer.writeheader()
+        for r in rows:
+            row = dict(r)
+            if "missing" not in r:
+                row["words_per_s"] = round(r["words"] / r["train"])
+                row["x_gensim"] = round(row["words_per_s"] / (baseline["words"] / baseline["train"]), 3)
+            writer.writerow(row)
+
+
+def bar_chart(rows: list[dict], path: str) -> None:
+    """Two bar charts side by side: words/s and analogy accuracy per run."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    done = [r for r in rows if "missing" not in r]
+    names = [r["name"] for r in done]
+    fig, (speed, accuracy) = plt.subplots(1, 2, figsize=(12, 0.5 * len(done) + 2))
+    speed.barh(names, [r["words"] / r["train"] for r in done], color="tab:blue")
+    speed.set_xlabel("words/s (training)")
+    accuracy.barh(names, [100 * r["analogy"] for r in done], color="tab:green")
+    accuracy.set_xlabel("analogy accuracy (%)")
+    accuracy.set_yticklabels([])
+    for axis in (speed, accuracy):
+        axis.invert_yaxis()
+    fig.suptitle(f"w2v benchmark: {machine()}")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
 
 
 def main(argv=None) -> int:
@@ -192,6 +281,10 @@ def main(argv=None) -> int:
     parser.add_argument("--negative", type=int, default=5)
     parser.add_argument("--min-count", type=int, default=5)
     parser.add_argument("--sample", type=float, default=1e-3)
+    parser.add_argument("--alpha", type=float, default=0.025, help="starting learning rate, for every trainer")
+    parser.add_argument("--peers", nargs="*", default=list(PEERS), choices=PEERS,
+                        help="other tools to run beside gensim (default: all; '--peers' alone: none); "
+                             "install them with pip install -e '.[bench]'")
     parser.add_argument("--sync-interval", type=float, nargs="+", default=[0.1],
                         help="w2v seconds between exchanges; several values give one row each (default 0.1)")
     parser.add_argument("--sync-tiers", type=int, nargs="+", default=[5],
@@ -201,13 +294,15 @@ def main(argv=None) -> int:
     parser.add_argument("--restrict-vocab", type=int, default=30000, help="analogy/pair evaluation vocabulary")
     parser.add_argument("--no-iterable", action="store_true", help="skip gensim's iterable-mode run")
     parser.add_argument("--json", help="also write the results as JSON to this file")
+    parser.add_argument("--csv", help="also write the table as CSV to this file")
+    parser.add_argument("--png", help="also draw words/s and analogy accuracy per run as a bar chart PNG")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s", datefmt="%H:%M:%S")
     for noisy in ("gensim", "w2v", "smart_open"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
     params = {"vector_size": args.vector_size, "window": args.window, "negative": args.negative,
-              "min_count": args.min_count, "sample": args.sample, "epochs": args.epochs}
+              "min_count": args.min_count, "sample": args.sample, "epochs": args.epochs, "alpha": args.alpha}
     cache = Path(tempfile.gettempdir()) / "w2v-bench-cache"
     cache.mkdir(exist_ok=True)
     sources = [Path(p) for p in args.corpus] if args.corpus else default_corpus(cache)
@@ -220,6 +315,9 @@ def main(argv=None) -> int:
         for mode in ["corpus_file"] + ([] if args.no_iterable else ["iterable"]):
             runs.append((f"gensim {mode} ({args.cores} workers)",
                          lambda seed, mode=mode: run_gensim(mode, joined, params, args.cores, workdir, seed)))
+        for peer in args.peers:
+            runs.append((f"{peer} ({args.cores} threads)", lambda seed, peer=peer: run_other(
+                peer, joined, params, args.cores, workdir, seed)))
         for k in args.actors:
             variants = [(i, t) for i in args.sync_interval for t in args.sync_tiers] if k > 1 else [(0.1, 1)]
             for interval, tiers in variants:
@@ -231,20 +329,40 @@ def main(argv=None) -> int:
         rows = []
         for name, runner in runs:
             trials = []
-            for trial in range(args.trials):
-                logger.info("%s, trial %d/%d", name, trial + 1, args.trials)
-                r = runner(1 + trial)
-                trials.append({**{k: v for k, v in r.items() if k != "kv"}, **quality(r["kv"], args.restrict_vocab)})
-            rows.append({"name": name, "trials": trials, **median_row(trials)})
+            try:
+                for trial in range(args.trials):
+                    logger.info("%s, trial %d/%d", name, trial + 1, args.trials)
+                    r = runner(1 + trial)
+                    trials.append({**{k: v for k, v in r.items() if k != "kv"}, **quality(r["kv"], args.restrict_vocab)})
+            except (PeerMissing, RuntimeError) as exc:  # a peer that cannot run is reported, not dropped
+                logger.warning("%s: %s", name, exc)
+                rows.append({"name": name, "missing": str(exc)})
+                continue
+            rows.append({"name": name, "trials": trials, **median_row(trials),
+                         **({"note": trials[0]["note"]} if "note" in trials[0] else {})})
         baseline = rows[0]
+        for r in rows:  # every trainer read the same corpus the same number of times
+            if "missing" not in r:
+                r.setdefault("words", baseline["words"])
     print()
     print(f"corpus: {', '.join(s.name for s in sources)} x{args.repeat}, {int(baseline['words']) // args.epochs:,} "
           f"words per epoch; {params}; {args.cores} cores in all; medians of {args.trials} trial(s)")
     print(f"gensim model size (matrices + tables): {baseline['model_bytes'] / 2**20:.1f} MB; "
           f"driver peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**10:.0f} MB")
+    print(f"machine: {machine()}")
     print(table(rows, baseline))
+    for r in rows:
+        if r.get("note") or r.get("missing"):
+            print(f"- {r['name']}: {r.get('note') or 'MISSING: ' + r['missing']}")
+    print()
+    print("projected efficiency on 10 Gb/s links, reduce-scatter (driver star in brackets); see README 'Scaling model':")
+    print(projection(rows))
     if args.json:
-        Path(args.json).write_text(json.dumps(rows, indent=2))
+        Path(args.json).write_text(json.dumps({"machine": machine(), "params": params, "rows": rows}, indent=2))
+    if args.csv:
+        write_csv(rows, baseline, args.csv)
+    if args.png:
+        bar_chart(rows, args.png)
     return 0
 
 

@@ -97,3 +97,28 @@ def test_exchange_slices_split_tiers_into_bounded_messages():
     slices = sync.exchange_slices(100_000, row_bytes=800, exchange=16, max_bytes=8_000_000)
     assert slices[0].start == 0 and slices[-1].stop == 100_000
     assert all((s.stop - s.start) * 800 <= 8_000_000 for s in slices)
+
+
+def test_reduce_scatter_pieces_sum_to_the_same_total_as_one_sum():
+    """Actor j sums piece j of every delta; the concatenated pieces equal the whole sum."""
+    rng = np.random.default_rng(0)
+    rows = slice(100, 137)
+    deltas = [{"vectors": rng.normal(size=(37, 4)).astype(np.float32),
+               "syn1neg": rng.normal(size=(37, 4)).astype(np.float32)} for _ in range(3)]
+    pieces = sync.split_rows(rows, 3)
+    assert [p.stop - p.start for p in pieces] == [13, 12, 12] and pieces[-1].stop == rows.stop
+    by_actor = [sync.cut(d, pieces, rows.start) for d in deltas]
+    sums = [sync.sum_deltas([by_actor[a][j] for a in range(3)]) for j in range(3)]
+    whole = sync.sum_deltas(deltas)
+    for name in whole:
+        np.testing.assert_allclose(sync.concat(sums)[name], whole[name], rtol=1e-6)
+
+
+def test_reduce_scatter_keeps_the_busiest_link_flat_as_actors_grow():
+    slice_bytes = 64 * 2**20
+    busiest = [sync.round_bytes(k, slice_bytes)["busiest_link"] for k in (2, 4, 16, 64)]
+    assert max(busiest) <= 2 * slice_bytes  # each way, whatever K is
+    star = [sync.round_bytes(k, slice_bytes)["star_busiest_link"] for k in (2, 4, 16, 64)]
+    assert star[-1] == 64 * slice_bytes  # the driver's link, through which every delta would pass
+    assert sync.projected_efficiency(16, slice_bytes, 0.1, 0.05) > 2 * sync.projected_efficiency(
+        16, slice_bytes, 0.1, 0.05, star=True)

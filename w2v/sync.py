@@ -12,6 +12,11 @@ The design (chosen by measurement; see README "Distributed training"):
   training (hogwild, as gensim's own threads already are). The driver keeps the global weights:
   initial + every delta. Summing deltas applies every actor's updates as if one process had made
   them; averaging them (Spark MLlib) would divide each actor's progress by K.
+- Reduce-scatter through Ray's object store, not through the driver: each exchanged slice is cut
+  into K pieces, actor j sums piece j of every actor's delta and hands its summed piece to every
+  actor (and to the driver, which keeps the global weights). The busiest link carries about 3x the
+  slice whatever K is; sending every delta to the driver would put 2K slices on the driver's link
+  and stop scaling at a few nodes (see `round_bytes` and README "Scaling model").
 - Frequency tiers: rows are sorted by corpus count, so the hot rows are a prefix of the matrix.
   The first V/16 rows are exchanged every time, the next tiers (each twice as wide) every 2nd,
   4th, 8th and 16th time, and all rows at the last exchange: about 3/16 of the matrix per
@@ -22,7 +27,7 @@ The design (chosen by measurement; see README "Distributed training"):
   the global schedule at the same share of the job.
 
 Everything here is pure numpy, tested without Ray: `DeltaTracker` is the actor's side,
-`row_slices` and `sum_deltas` the driver's. `train` owns the actors and the loop.
+`exchange_slices`, `split_rows` and `sum_deltas` the exchange's. `train` owns the actors and the loop.
 """
 
 from __future__ import annotations
@@ -82,6 +87,68 @@ def exchange_slices(vocab_size: int, row_bytes: int, exchange: int, final: bool 
     for start, stop in tier_ranges(vocab_size, exchange, tiers=tiers, final=final):
         slices.extend(slice(start + s.start, start + s.stop) for s in row_slices(stop - start, row_bytes, max_bytes))
     return slices
+
+
+def split_rows(rows: slice, parts: int) -> list[slice]:
+    """Cut a row slice into `parts` contiguous, near-equal pieces: piece j is reduced by actor j.
+
+    >>> split_rows(slice(10, 17), 3)
+    [slice(10, 13, None), slice(13, 15, None), slice(15, 17, None)]
+    """
+    size, extra = divmod(rows.stop - rows.start, parts)
+    bounds = [rows.start]
+    for j in range(parts):
+        bounds.append(bounds[-1] + size + (1 if j < extra else 0))
+    return [slice(a, b) for a, b in zip(bounds, bounds[1:])]
+
+
+def cut(weights: Weights, pieces: Sequence[slice], offset: int) -> list[Weights]:
+    """The pieces of a slice's arrays (`offset` is the slice's first row); views, no copies."""
+    return [{name: a[p.start - offset : p.stop - offset] for name, a in weights.items()} for p in pieces]
+
+
+def concat(pieces: Sequence[Weights]) -> Weights:
+    """The inverse of `cut`: one slice's arrays from its pieces, in order."""
+    return {name: np.concatenate([p[name] for p in pieces]) for name in pieces[0]}
+
+
+def round_bytes(actors: int, slice_bytes: int) -> dict[str, int]:
+    """Bytes one exchange of a `slice_bytes` slice moves, in all and on the busiest process's link.
+
+    Reduce-scatter through the object store: actor k sends piece j of its delta to actor j (K-1
+    pieces of B/K), actor j sends the summed piece j to the K-1 others and to the driver. The
+    driver receives one copy of the sum (B) whatever K is. Star (every delta to the driver, the
+    sum back to every actor) would put K*B each way on the driver's link.
+
+    >>> round_bytes(4, 400)
+    {'slice': 400, 'total': 2800, 'busiest_link': 700, 'star_busiest_link': 1600}
+    """
+    piece = slice_bytes // actors
+    deltas = actors * (actors - 1) * piece  # pieces that leave their actor
+    sums = actors * (actors - 1) * piece + slice_bytes  # summed pieces to the other actors and the driver
+    # Links are full duplex: an owner sends its K-1 foreign pieces and its sum to K-1 actors and the
+    # driver (2K-1 pieces out) and receives 2(K-1) pieces. With a star the driver receives K slices.
+    busiest = (2 * actors - 1) * piece
+    return {"slice": slice_bytes, "total": deltas + sums, "busiest_link": max(busiest, slice_bytes),
+            "star_busiest_link": actors * slice_bytes}
+
+
+def projected_efficiency(nodes: int, slice_bytes: float, interval: float, sync_share: float,
+                         link_bytes_per_s: float = 10e9 / 8, star: bool = False) -> float:
+    """Parallel efficiency at `nodes` nodes, at the quality of the measured sync interval.
+
+    E(K) = (1 - s) * min(1, t / (L(K) / bw)): s is the share of an actor's time spent on
+    exchange arithmetic (measured), t the sync interval, L(K) the bytes of one exchange on the
+    busiest link (`round_bytes`), bw the link speed. While one exchange fits in the interval it
+    runs beside training and costs only s; past that, keeping the words between exchanges (the
+    quality) would mean waiting for the network.
+
+    >>> round(projected_efficiency(16, 32e6, 0.1, 0.05), 3), round(projected_efficiency(16, 32e6, 0.1, 0.05, star=True), 3)
+    (0.95, 0.232)
+    """
+    moved = round_bytes(nodes, int(slice_bytes))
+    link = moved["star_busiest_link"] if star else moved["busiest_link"]
+    return (1.0 - sync_share) * min(1.0, interval / (link / link_bytes_per_s))
 
 
 def nbytes(weights: Weights) -> int:

@@ -159,18 +159,30 @@ class TrainerActor:
         finally:
             self.finished = time.perf_counter()
 
-    def take(self, start: int, stop: int) -> sync.Weights:
-        """This actor's change of rows [start, stop) since the last exchange."""
+    def take(self, start: int, stop: int, parts: int) -> list[sync.Weights] | sync.Weights:
+        """This actor's change of rows [start, stop) since the last exchange, cut in `parts` pieces.
+
+        Called with num_returns=parts: piece j goes straight to actor j, which reduces it.
+        """
         began = time.perf_counter()
-        delta = self.tracker.take(self.weights(), slice(start, stop))
+        rows = slice(start, stop)
+        delta = self.tracker.take(self.weights(), rows)
+        pieces = sync.cut(delta, sync.split_rows(rows, parts), start)
         self.peak_private = max(self.peak_private, private_rss_bytes())
         self.sync_seconds += time.perf_counter() - began
-        return delta
+        return pieces if parts > 1 else pieces[0]
 
-    def apply(self, start: int, stop: int, total: sync.Weights) -> None:
-        """Add the other actors' change of rows [start, stop)."""
+    def reduce(self, *pieces: sync.Weights) -> sync.Weights:
+        """The sum of every actor's delta for the piece this actor owns."""
         began = time.perf_counter()
-        self.tracker.apply(self.weights(), slice(start, stop), total)
+        total = sync.sum_deltas(pieces)
+        self.sync_seconds += time.perf_counter() - began
+        return total
+
+    def apply(self, start: int, stop: int, *sums: sync.Weights) -> None:
+        """Add the other actors' change of rows [start, stop), from the owners' summed pieces."""
+        began = time.perf_counter()
+        self.tracker.apply(self.weights(), slice(start, stop), sync.concat(sums))
         self.sync_seconds += time.perf_counter() - began
 
     def status(self) -> dict[str, Any]:
@@ -309,7 +321,7 @@ def _run(config: TrainConfig, actors: list, vocab: Vocabulary) -> TrainResult:
         global_weights = {}
     row_bytes = sum(a.shape[1] * 4 for a in global_weights.values())  # of all matrices; 0 without exchange
     words_per_epoch = sum(sp["words"] for sp in spooled)
-    exchanges = exchanged_bytes = 0
+    exchanges = exchanged_bytes = busiest_link_bytes = slice_bytes = 0
     started = time.perf_counter()
     progress = _Progress(config.epochs)
     try:
@@ -323,13 +335,10 @@ def _run(config: TrainConfig, actors: list, vocab: Vocabulary) -> TrainResult:
             if exchange:  # one more exchange after the last actor finished: it collects the final deltas
                 for rows in sync.exchange_slices(len(vocab), row_bytes, exchanges, final=all_done,
                                                    tiers=config.sync_tiers):
-                    deltas = ray.get([a.take.remote(rows.start, rows.stop) for a in actors])
-                    total = sync.sum_deltas(deltas)
-                    for name, array in total.items():
-                        global_weights[name][rows] += array
-                    total_ref = ray.put(total)
-                    ray.get([a.apply.remote(rows.start, rows.stop, total_ref) for a in actors])
-                    exchanged_bytes += 2 * len(actors) * sync.nbytes(total)
+                    moved = _exchange(actors, rows, global_weights)
+                    exchanged_bytes += moved["total"]
+                    busiest_link_bytes += moved["busiest_link"]
+                    slice_bytes += moved["slice"]
                 exchanges += 1
             actor_seconds = max(s["seconds"] for s in statuses)
             share = sum(s["sync_seconds"] for s in statuses) / max(len(actors) * actor_seconds, 1e-9)
@@ -360,6 +369,8 @@ def _run(config: TrainConfig, actors: list, vocab: Vocabulary) -> TrainResult:
         "sync_share": round(sync_seconds / max(train_seconds, 1e-9), 4),
         "bytes_exchanged": exchanged_bytes,
         "bytes_per_word": round(exchanged_bytes / max(words, 1), 2),
+        "busiest_link_bytes": busiest_link_bytes,
+        "slice_bytes_per_exchange": round(slice_bytes / max(exchanges, 1)),  # the summed delta, per exchange
     }
     actors_out = [{**info, **{f"spool_{k}": v for k, v in sp.items()}, "train_seconds": s["seconds"],
                    "sync_seconds": s["sync_seconds"], "peak_rss": s["peak_rss"],
@@ -367,6 +378,25 @@ def _run(config: TrainConfig, actors: list, vocab: Vocabulary) -> TrainResult:
                   for info, sp, s in zip(infos, spooled, final)]
     return TrainResult(vectors=global_weights["vectors"], actors=actors_out, stats=stats,
                        epochs=_epoch_stats(final, words_per_epoch))
+
+
+def _exchange(actors: list, rows: slice, global_weights: sync.Weights) -> dict[str, int]:
+    """One reduce-scatter exchange of `rows`: deltas go actor to actor, the driver gets one sum.
+
+    The driver only passes object references around; the arrays move between the actors'
+    object stores. It fetches the summed pieces once, to keep the global weights.
+    """
+    import ray
+
+    k = len(actors)
+    pieces = [a.take.options(num_returns=k).remote(rows.start, rows.stop, k) for a in actors]  # [actor][owner]
+    sums = [owner.reduce.remote(*[pieces[a][j] for a in range(k)]) for j, owner in enumerate(actors)]
+    applied = [a.apply.remote(rows.start, rows.stop, *sums) for a in actors]
+    total = sync.concat(ray.get(sums))
+    for name, array in total.items():
+        global_weights[name][rows] += array
+    ray.get(applied)
+    return sync.round_bytes(k, sync.nbytes(total))
 
 
 def _epoch_stats(statuses: Sequence[dict[str, Any]], words_per_epoch: int) -> list[dict[str, Any]]:
