@@ -287,8 +287,8 @@ def main(argv=None) -> int:
                              "install them with pip install -e '.[bench]'")
     parser.add_argument("--sync-interval", type=float, nargs="+", default=[0.1],
                         help="w2v seconds between exchanges; several values give one row each (default 0.1)")
-    parser.add_argument("--sync-tiers", type=int, nargs="+", default=[5],
-                        help="w2v frequency tiers; several values give one row each (default 5)")
+    parser.add_argument("--sync-tiers", type=int, nargs="+", default=[7],
+                        help="w2v frequency tiers; several values give one row each (default 7)")
     parser.add_argument("--trials", type=int, default=1,
                         help="runs of every row with seeds 1..N; the table shows medians (default 1)")
     parser.add_argument("--restrict-vocab", type=int, default=30000, help="analogy/pair evaluation vocabulary")

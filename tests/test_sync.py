@@ -81,7 +81,7 @@ def test_frequency_tiers_sync_hot_rows_every_time_and_every_row_within_16_exchan
     vocab = 1_000
     seen = [0] * vocab
     for n in range(1, 17):
-        ranges = sync.tier_ranges(vocab, n)
+        ranges = sync.tier_ranges(vocab, n, tiers=5)
         assert ranges[0][0] == 0 and ranges[0][1] >= vocab // 16  # the hottest rows, every time
         for start, stop in ranges:
             for row in range(start, stop):
@@ -89,12 +89,14 @@ def test_frequency_tiers_sync_hot_rows_every_time_and_every_row_within_16_exchan
     assert min(seen) == 1 and seen[0] == 16  # cold rows once per 16 exchanges, hot rows every time
     assert sync.tier_ranges(vocab, 7, final=True) == [(0, vocab)]
     assert sync.tier_ranges(vocab, 0) == [(0, vocab)]
-    moved = sum(stop - start for n in range(1, 17) for start, stop in sync.tier_ranges(vocab, n))
+    moved = sum(stop - start for n in range(1, 17) for start, stop in sync.tier_ranges(vocab, n, tiers=5))
     assert moved / (16 * vocab) < 0.2  # about 3/16 of the rows per exchange
+    moved = sum(stop - start for n in range(1, 65) for start, stop in sync.tier_ranges(vocab, n))
+    assert moved / (64 * vocab) < 0.07  # the default, 7 tiers: about 1/16
 
 
 def test_exchange_slices_split_tiers_into_bounded_messages():
-    slices = sync.exchange_slices(100_000, row_bytes=800, exchange=16, max_bytes=8_000_000)
+    slices = sync.exchange_slices(100_000, row_bytes=800, exchange=16, tiers=5, max_bytes=8_000_000)
     assert slices[0].start == 0 and slices[-1].stop == 100_000
     assert all((s.stop - s.start) * 800 <= 8_000_000 for s in slices)
 
@@ -111,7 +113,29 @@ def test_reduce_scatter_pieces_sum_to_the_same_total_as_one_sum():
     sums = [sync.sum_deltas([by_actor[a][j] for a in range(3)]) for j in range(3)]
     whole = sync.sum_deltas(deltas)
     for name in whole:
-        np.testing.assert_allclose(sync.concat(sums)[name], whole[name], rtol=1e-6)
+        np.testing.assert_allclose(np.concatenate([p[name] for p in sums]), whole[name], rtol=1e-6)
+
+
+def test_applying_the_summed_pieces_equals_applying_the_whole_sum():
+    rng = np.random.default_rng(1)
+    start = {"vectors": rng.normal(size=(10, 3)).astype(np.float32)}
+    actors = [{"vectors": start["vectors"].copy()} for _ in range(2)]
+    trackers = [sync.DeltaTracker(a) for a in actors]
+    for k, a in enumerate(actors):
+        a["vectors"][2:9] += k + 1.0
+    rows = slice(2, 9)
+    deltas = [t.take(a, rows) for t, a in zip(trackers, actors)]
+    pieces = sync.split_rows(rows, 2)
+    sums = [sync.sum_deltas([sync.cut(d, pieces, rows.start)[j] for d in deltas]) for j in range(2)]
+    whole = sync.sum_deltas(deltas)  # before apply, which reuses the actor's own delta buffer
+    trackers[0].apply(actors[0], rows, *sums)  # in pieces
+    trackers[1].apply(actors[1], rows, whole)
+    for a in actors:
+        np.testing.assert_allclose(a["vectors"][2:9], start["vectors"][2:9] + 3.0, rtol=1e-6)
+        np.testing.assert_allclose(a["vectors"][[0, 1, 9]], start["vectors"][[0, 1, 9]])
+    with pytest.raises(ValueError, match="cover 3 rows"):
+        trackers[0].take(actors[0], rows)
+        trackers[0].apply(actors[0], rows, sums[1])
 
 
 def test_reduce_scatter_keeps_the_busiest_link_flat_as_actors_grow():

@@ -62,7 +62,7 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
                    help="seconds between weight exchanges with 2+ actors; 0 = back to back (default 0.1)")
     g.add_argument("--sync-tiers", type=int, default=s,
                    help="frequency tiers of the exchange: the hottest V/16 rows every time, the coldest every "
-                        "2**(tiers-1)-th exchange; 1 = every row every time (default 5)")
+                        "2**(tiers-1)-th exchange; 1 = every row every time (default 7)")
     g.add_argument("--spool-dir", default=s,
                    help="local directory where each actor spools its shards for gensim's corpus_file mode "
                         "(default: the system temp dir); needs the node's share of the corpus, uncompressed")

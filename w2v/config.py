@@ -50,7 +50,7 @@ class TrainConfig:
     workers: int | None = None  # gensim threads per actor; None: the node's CPUs
     address: str | None = None  # None: $RAY_ADDRESS if set, else an embedded local Ray
     sync_interval: float = 0.1  # seconds between delta exchanges (with 2+ actors); 0 = back to back
-    sync_tiers: int = 5  # frequency tiers: hot rows every exchange, the coldest every 2**(tiers-1)-th; 1 = all rows
+    sync_tiers: int = 7  # frequency tiers: hot rows every exchange, the coldest every 2**(tiers-1)-th; 1 = all rows
     spool_dir: str | None = None  # where actors spool their shards for corpus_file mode; None: system temp
     # --- output ---
     overwrite: bool = False

@@ -18,10 +18,12 @@ The design (chosen by measurement; see README "Distributed training"):
   slice whatever K is; sending every delta to the driver would put 2K slices on the driver's link
   and stop scaling at a few nodes (see `round_bytes` and README "Scaling model").
 - Frequency tiers: rows are sorted by corpus count, so the hot rows are a prefix of the matrix.
-  The first V/16 rows are exchanged every time, the next tiers (each twice as wide) every 2nd,
-  4th, 8th and 16th time, and all rows at the last exchange: about 3/16 of the matrix per
-  exchange instead of all of it. Frequent words, which change fastest, sync most often (Intel's
-  pWord2Vec does the same); a row's changes accumulate in its delta until its turn, nothing is lost.
+  With T tiers the first V/2**(T-1) rows are exchanged every time, the next tiers (each twice as
+  wide) every 2nd, 4th, ... time, and all rows at the first and last exchange. With the default
+  T=7 (chosen by measurement, README "Distributed training") an exchange moves V/16 of the rows
+  on average instead of all of them. Frequent words, which change fastest, sync most often
+  (Intel's pWord2Vec does the same); a row's changes accumulate in its delta until its turn,
+  nothing is lost.
 - One global learning-rate schedule: each actor decays linearly from `alpha` to `min_alpha` over
   its own words of all epochs; shards are balanced by bytes, so every actor is at the same point of
   the global schedule at the same share of the job.
@@ -40,7 +42,7 @@ import numpy as np
 Weights = dict[str, np.ndarray]  # "vectors" (input vectors) and "syn1neg" and/or "syn1" (output)
 
 MAX_SLICE_BYTES = 8 * 2**20  # one exchange message per actor holds at most this much: bounds transient memory
-TIERS = 5  # frequency tiers: the hottest V/16 rows sync every exchange, all rows every 16th
+TIERS = 7  # frequency tiers: the hottest V/64 rows sync every exchange, all rows every 64th
 
 
 def learning_rate(alpha: float, min_alpha: float, progress: float) -> float:
@@ -68,14 +70,14 @@ def tier_ranges(vocab_size: int, exchange: int, tiers: int = TIERS, final: bool 
 
     Tier 0 is rows [0, V/2**(tiers-1)); tier t >= 1 doubles the covered prefix. `final` gives all rows.
 
-    >>> tier_ranges(160, 0), tier_ranges(160, 1), tier_ranges(160, 2)
+    >>> tier_ranges(160, 0, tiers=5), tier_ranges(160, 1, tiers=5), tier_ranges(160, 2, tiers=5)
     ([(0, 160)], [(0, 10)], [(0, 20)])
-    >>> tier_ranges(160, 8), tier_ranges(160, 5, final=True)
+    >>> tier_ranges(160, 8, tiers=5), tier_ranges(160, 5, tiers=5, final=True)
     ([(0, 80)], [(0, 160)])
     """
     if final or exchange == 0:  # the first exchange also covers every row: all actors agree early
         return [(0, vocab_size)]
-    bounds = [math.ceil(vocab_size / 2 ** (tiers - 1 - t)) for t in range(tiers)]  # prefix ends, V/16 .. V
+    bounds = [math.ceil(vocab_size / 2 ** (tiers - 1 - t)) for t in range(tiers)]  # prefix ends, V/2**(T-1) .. V
     due = max(t for t in range(tiers) if exchange % 2**t == 0)  # the coldest tier due now
     return [(0, bounds[due])] if bounds[due] > 0 else []
 
@@ -105,11 +107,6 @@ def split_rows(rows: slice, parts: int) -> list[slice]:
 def cut(weights: Weights, pieces: Sequence[slice], offset: int) -> list[Weights]:
     """The pieces of a slice's arrays (`offset` is the slice's first row); views, no copies."""
     return [{name: a[p.start - offset : p.stop - offset] for name, a in weights.items()} for p in pieces]
-
-
-def concat(pieces: Sequence[Weights]) -> Weights:
-    """The inverse of `cut`: one slice's arrays from its pieces, in order."""
-    return {name: np.concatenate([p[name] for p in pieces]) for name in pieces[0]}
 
 
 def round_bytes(actors: int, slice_bytes: int) -> dict[str, int]:
@@ -181,19 +178,33 @@ class DeltaTracker:
         self.taken: dict[int, Weights] = {}  # slice start -> own delta handed over, not yet applied
 
     def take(self, weights: Weights, rows: slice) -> Weights:
-        """The local change of these rows since the last exchange (the live weights keep training)."""
+        """The local change of these rows since the last exchange (the live weights keep training).
+
+        Two passes over the rows: the live rows are read once (gensim may be writing them), and the
+        reference moves by exactly the delta handed over.
+        """
         delta = {}
         for name, live in weights.items():
-            snapshot = np.array(live[rows], copy=True)
-            delta[name] = snapshot - self.reference[name][rows]
-            self.reference[name][rows] = snapshot
+            delta[name] = live[rows] - self.reference[name][rows]
+            self.reference[name][rows] += delta[name]
         self.taken[rows.start] = delta
         return delta
 
-    def apply(self, weights: Weights, rows: slice, total: Weights) -> None:
-        """Add everyone else's change of these rows: `total` minus what this actor handed over."""
+    def apply(self, weights: Weights, rows: slice, *totals: Weights) -> None:
+        """Add everyone else's change of these rows: the summed delta minus what this actor handed over.
+
+        `totals` are the summed delta of `rows` in consecutive pieces (one piece per reducing actor,
+        or one for all). The actor's own delta buffer is reused for the difference: no allocation.
+        """
         own = self.taken.pop(rows.start)
+        offset = 0
+        for piece in totals:
+            n = len(next(iter(piece.values())))
+            for name, mine in own.items():
+                np.subtract(piece[name], mine[offset : offset + n], out=mine[offset : offset + n])
+            offset += n
+        if offset != rows.stop - rows.start:
+            raise ValueError(f"the summed pieces cover {offset} rows, the exchanged slice {rows.stop - rows.start}")
         for name, live in weights.items():
-            others = total[name] - own[name]
-            live[rows] += others
-            self.reference[name][rows] += others
+            live[rows] += own[name]
+            self.reference[name][rows] += own[name]

@@ -182,7 +182,7 @@ class TrainerActor:
     def apply(self, start: int, stop: int, *sums: sync.Weights) -> None:
         """Add the other actors' change of rows [start, stop), from the owners' summed pieces."""
         began = time.perf_counter()
-        self.tracker.apply(self.weights(), slice(start, stop), sync.concat(sums))
+        self.tracker.apply(self.weights(), slice(start, stop), *sums)
         self.sync_seconds += time.perf_counter() - began
 
     def status(self) -> dict[str, Any]:
@@ -392,11 +392,14 @@ def _exchange(actors: list, rows: slice, global_weights: sync.Weights) -> dict[s
     pieces = [a.take.options(num_returns=k).remote(rows.start, rows.stop, k) for a in actors]  # [actor][owner]
     sums = [owner.reduce.remote(*[pieces[a][j] for a in range(k)]) for j, owner in enumerate(actors)]
     applied = [a.apply.remote(rows.start, rows.stop, *sums) for a in actors]
-    total = sync.concat(ray.get(sums))
-    for name, array in total.items():
-        global_weights[name][rows] += array
+    offset, slice_bytes = rows.start, 0
+    for piece in ray.get(sums):
+        n = len(piece["vectors"])
+        for name, array in piece.items():
+            global_weights[name][offset : offset + n] += array
+        offset, slice_bytes = offset + n, slice_bytes + sync.nbytes(piece)
     ray.get(applied)
-    return sync.round_bytes(k, sync.nbytes(total))
+    return sync.round_bytes(k, slice_bytes)
 
 
 def _epoch_stats(statuses: Sequence[dict[str, Any]], words_per_epoch: int) -> list[dict[str, Any]]:
