@@ -1,10 +1,13 @@
-"""Benchmark: one gensim process against w2v with K = 1, 2, 4 actors on simulated nodes, in one run.
+"""Benchmark: gensim, the C tool, fastText and Spark MLlib against w2v with K = 1, 2, 4 actors, in one run.
 
+    pip install -e '.[bench]'                               # the peers (Spark needs Java 17)
     python -m jobs.benchmark                                # Wikipedia samples shipped with gensim
-    python -m jobs.benchmark --repeat 4 --epochs 5          # the same text 4 times over
-    python -m jobs.benchmark --corpus /data/text8 --actors 1 2 4 8 --json results.json
+    python -m jobs.benchmark --repeat 8 --trials 3 --png bench.png --csv bench.csv --json bench.json
+    python -m jobs.benchmark --corpus /data/text8 --actors 1 2 4 8 --peers
+    python -m jobs.benchmark --actors 4 --sync-interval 0.05 0.1 --sync-tiers 5 7 --peers   # sync variants
 
-Every run uses the same corpus files, parameters and total cores: gensim gets `--cores` workers;
+Every run uses the same corpus files, parameters and total cores: gensim and the peers
+(`jobs/peers.py`; a peer that is not installed is reported as missing) get `--cores` threads;
 w2v with K actors runs on a fresh `ray.cluster_utils.Cluster` of K nodes on this machine with
 cores/K CPUs each (at least 1). The machines here are shared and noisy: compare the ratios within
 one run, not absolute numbers across runs. Quality is scored with gensim's own evaluators on
