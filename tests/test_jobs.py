@@ -191,3 +191,14 @@ def test_submit_refuses_bad_arguments_before_uploading(tmp_path, capsys):
     assert "unknown key(s) epochz" in capsys.readouterr().err
     assert main(["submit", "--address", "http://127.0.0.1:9", "--", "c.txt", "--out", "o"]) == 2
     assert "cannot reach the Ray Jobs API at http://127.0.0.1:9" in capsys.readouterr().err
+
+
+def test_readme_shows_the_cluster_workflow():
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Running on a cluster", 1)[1].split("\n## ", 1)[0]
+    for command in ("ray up cluster.yaml", "--working-dir . -- \\\n    python -m jobs.train --config jobs/sample.yaml",
+                    "ray job logs --address", "--follow", "ray job stop", "ray rsync-down cluster.yaml",
+                    "export RAY_AUTH_MODE=token", "w2v submit --"):
+        assert command in section, command
+    for path in JOB_CONFIGS:
+        assert f"jobs/{path.name}" in section, path.name

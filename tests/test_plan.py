@@ -39,6 +39,8 @@ def test_calibration_trains_gensim_on_a_sample(tmp_path):
     rate = calibrate(config, shards, ReadOptions(), words=20_000)
     assert rate > 1_000  # words/s of compiled gensim on one thread: far above this on any machine
     assert calibrate(config, shards[:1], ReadOptions(max_sentence_words=5), words=10) == 0.0  # too few to time
+    gone = [Shard(str(tmp_path / "deleted.txt"), 10, 0)]  # only on other nodes: no estimate, no failure
+    assert calibrate(config, gone, ReadOptions()) == 0.0
 
 
 def test_plan_lines_name_every_number():
@@ -48,7 +50,7 @@ def test_plan_lines_name_every_number():
                 words_per_s_per_thread=400_000.0, train_seconds=3.9)
     text = "\n".join(plan.lines())
     for expected in ("3 shard(s), 3.0 MiB on 2 actor(s), 8 gensim thread(s)", "actor 0 on node aaaaaaaa: 2 shard(s), 2.0 MiB",
-                     "20,000 words x 100 dims", "1,234,567 words per epoch", "40.0 MiB per actor, 30.0 MiB on the driver",
+                     "20,000 words x 100 dims", "1,234,567 words per epoch", "40.0 MiB per actor, 30.0 MiB on the driver (each includes 155.0 MiB",
                      "4 s of training for 5 epoch(s)", "400,000 words/s per thread"):
         assert expected in text, expected
     assert np.isclose(plan.to_json()["train_seconds"], 3.9)

@@ -69,6 +69,7 @@ def client(address: str):
     """A JobSubmissionClient that sends the token when one is found (a cluster without auth ignores it)."""
     from ray.job_submission import JobSubmissionClient
 
+    logging.getLogger("ray").setLevel(logging.WARNING)  # upload chatter (after import: Ray sets it there)
     token = auth_token()
     headers = {"Authorization": f"Bearer {token}"} if token else None
     try:
