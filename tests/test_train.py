@@ -12,7 +12,7 @@ from w2v import ConfigError, TrainConfig
 from w2v.job import run
 
 from w2v.corpus import list_shards
-from w2v.train import TrainerActor, read_options
+from w2v.train import TrainerActor, place_actors, read_options
 from w2v.vocab import Vocabulary, count_shard, merge_counts
 
 from .corpora import GROUPS, group_of, write_planted_corpus
@@ -158,3 +158,5 @@ def test_trainer_nodes_are_the_ones_with_the_cluster_resource():
     # Without the resource anywhere (a laptop, the test cluster): every alive node with a CPU.
     plain = trainer_nodes([_node("a", cpus=1), _node("b", cpus=3), _node("gpu-only", cpus=0)])
     assert [n["node_id"] for n in plain] == ["b", "a"] and not any(n["resource"] for n in plain)
+    with pytest.raises(ConfigError, match=r"actors=3: .* 2 alive trainer node\(s\) \(resource w2v_node\)"):
+        place_actors(TrainConfig(corpus=("c",), out="o", actors=3), picked, shards=10)

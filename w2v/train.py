@@ -241,7 +241,8 @@ def place_actors(config: TrainConfig, nodes: Sequence[dict[str, Any]], shards: i
     if wanted > len(nodes):
         raise ConfigError(
             f"actors={wanted}: one trainer actor runs per node and the cluster has {len(nodes)} alive "
-            f"node(s) with CPUs; add nodes or lower --actors"
+            + (f"trainer node(s) (resource {NODE_RESOURCE})" if nodes[0].get("resource") else "node(s) with CPUs")
+            + "; add nodes or lower --actors"
         )
     if wanted > shards:
         logger.warning("actors=%d but the corpus has %d file(s): training with %d actor(s)", wanted, shards, shards)
