@@ -38,7 +38,12 @@ def test_train_from_yaml_with_flag_overrides(ray_cluster, planted_corpus, tmp_pa
     out = tmp_path / "art"
     assert main(["train", "--config", str(config), "--out", str(out), "--epochs", "1", "--no-eval", "-q"]) == 0
     printed = capsys.readouterr().out
-    assert f"artifact: {out}" in printed and "x 8 dims" in printed and "in 2 shard(s)" in printed
+    assert f"artifact: {out} (on " in printed and "x 8 dims" in printed and "in 2 shard(s)" in printed
+    # Per-stage timings, and a total that is their sum.
+    stages = {line.split()[0]: float(line.split()[1]) for line in printed.split("timings:\n", 1)[1].splitlines()
+              if line.startswith("  ") and line.split()[0] in ("list", "vocabulary", "plan", "train", "export", "total")}
+    assert set(stages) == {"list", "vocabulary", "plan", "train", "export", "total"}
+    assert abs(sum(v for k, v in stages.items() if k != "total") - stages["total"]) < 0.35  # rounding of 5 stages
     assert (out / "manifest.json").exists() and not (out / "eval.json").exists()
 
 
@@ -51,3 +56,34 @@ def test_neighbors_command(trained_artifact, capsys):
     assert main(["neighbors", trained_artifact.out, "g0w1", "zzz"]) == 2
     err = capsys.readouterr().err
     assert "not in the vocabulary" in err and "zzz" in err
+
+
+def test_output_under_a_file_is_refused_before_ray_starts(tmp_path, capsys):
+    (tmp_path / "c.txt").write_text("a b c\n")
+    (tmp_path / "blocker").write_text("a file, not a directory")
+    assert main(["train", str(tmp_path / "c.txt"), "--out", str(tmp_path / "blocker" / "art")]) == 2
+    assert "is a file, not a directory" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_dry_run_prints_the_plan_and_writes_nothing(ray_cluster, planted_corpus, tmp_path, capsys):
+    root, counts = planted_corpus
+    out = tmp_path / "art"
+    assert main(["train", str(root), "--out", str(out), "--min-count", "5", "--dry-run"]) == 0
+    printed = capsys.readouterr().out
+    vocab = sum(1 for c in counts.values() if c >= 5)
+    assert "plan: 4 shard(s)" in printed and "on 2 actor(s)" in printed
+    assert f"vocabulary: {vocab:,} words x 100 dims" in printed and f"{sum(counts.values()):,} words per epoch" in printed
+    assert "memory (estimate):" in printed and "time (estimate):" in printed
+    assert "dry run: the config is valid, 4 corpus file(s) were read" in printed
+    assert not out.exists()
+
+
+@pytest.mark.slow
+def test_dry_run_rejects_a_min_count_beyond_every_count(ray_cluster, planted_corpus, tmp_path, capsys):
+    root, counts = planted_corpus
+    too_high = max(counts.values()) + 1
+    assert main(["train", str(root), "--out", str(tmp_path / "art"), "--min-count", str(too_high), "--dry-run"]) == 2
+    err = capsys.readouterr().err
+    assert f"min_count={too_high}: no word of the corpus is that frequent" in err
+    assert f"appears {max(counts.values())} times" in err

@@ -75,3 +75,39 @@ def test_yaml_errors_name_the_file(tmp_path):
 def test_to_json_leaves_out_the_address():
     data = make(address="ray://user:token@head:10001").to_json()
     assert "address" not in data and data["corpus"] == ["c.txt"]
+
+
+def test_yaml_key_given_twice_is_named(tmp_path):
+    path = tmp_path / "twice.yaml"
+    path.write_text("corpus: [a]\nout: o\nwindow: 3\nwindow: 8\n")
+    with pytest.raises(ConfigError, match=r"twice\.yaml: key 'window' is given twice \(line 4\)"):
+        TrainConfig.from_yaml(path)
+
+
+def test_yaml_exponent_without_a_dot_gets_a_hint(tmp_path):
+    path = tmp_path / "job.yaml"
+    path.write_text("corpus: [a]\nout: o\nsample: 1e-4\n")
+    with pytest.raises(ConfigError, match=r"'sample' must be a number, got the string '1e-4'.*write 1\.0e-4"):
+        TrainConfig.from_yaml(path)
+    path.write_text("corpus: [a]\nout: o\nsample: 1.0e-4\n")
+    assert TrainConfig.from_yaml(path).sample == 1e-4
+
+
+@pytest.mark.parametrize(
+    "overrides, message",
+    [
+        ({"window": "5"}, "'window' must be an integer, got '5'"),
+        ({"alpha": "fast"}, "'alpha' must be a number, got 'fast'"),
+        ({"hs": "yes"}, "'hs' must be true or false"),
+        ({"corpus": [1, 2]}, "'corpus' must be a path or a list of paths"),
+        ({"vector_size": -3}, "vector_size=-3"),
+        ({"negative": -1}, "negative=-1"),
+        ({"negative": 0, "hs": True}, None),  # hierarchical softmax alone is fine
+    ],
+)
+def test_more_wrong_types_and_values(overrides, message):
+    if message is None:
+        assert make(**overrides).hs
+        return
+    with pytest.raises(ConfigError, match=message):
+        make(**overrides)

@@ -12,7 +12,7 @@ from w2v import ConfigError, TrainConfig
 from w2v.job import run
 
 from w2v.corpus import list_shards
-from w2v.train import TrainerActor, read_options
+from w2v.train import TrainerActor, place_actors, read_options
 from w2v.vocab import Vocabulary, count_shard, merge_counts
 
 from .corpora import GROUPS, group_of, write_planted_corpus
@@ -144,3 +144,22 @@ def test_three_nodes_combined_model_beats_each_actors_local_model(ray_cluster, t
     print(f"planted precision@5: combined {combined:.2f}, local-only {[round(p, 2) for p in local]}")
     assert combined >= 0.9, combined
     assert all(p < combined - 0.3 for p in local), (combined, local)
+
+
+def _node(node_id, cpus=2, alive=True, **resources):
+    return {"NodeID": node_id, "Alive": alive, "NodeManagerAddress": "10.0.0.1",
+            "Resources": {"CPU": cpus, **resources}}
+
+
+def test_trainer_nodes_are_the_ones_with_the_cluster_resource():
+    from w2v.train import NODE_RESOURCE, trainer_nodes
+
+    nodes = [_node("head", cpus=4), _node("w1", cpus=16, **{NODE_RESOURCE: 1}),
+             _node("w2", cpus=16, alive=False, **{NODE_RESOURCE: 1}), _node("w3", cpus=8, **{NODE_RESOURCE: 1})]
+    picked = trainer_nodes(nodes)
+    assert [n["node_id"] for n in picked] == ["w1", "w3"] and all(n["resource"] for n in picked)
+    # Without the resource anywhere (a laptop, the test cluster): every alive node with a CPU.
+    plain = trainer_nodes([_node("a", cpus=1), _node("b", cpus=3), _node("gpu-only", cpus=0)])
+    assert [n["node_id"] for n in plain] == ["b", "a"] and not any(n["resource"] for n in plain)
+    with pytest.raises(ConfigError, match=r"actors=3: .* 2 alive trainer node\(s\) \(resource w2v_node\)"):
+        place_actors(TrainConfig(corpus=("c",), out="o", actors=3), picked, shards=10)

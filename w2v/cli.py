@@ -2,6 +2,8 @@
 
     w2v train sample: --out demo-artifact            # embedded Ray, the corpus shipped with gensim
     w2v train s3-or-local-paths... --out DIR --config jobs/sample.yaml --epochs 10
+    w2v train --config jobs/sample.yaml --out demo-artifact --dry-run   # the plan only, nothing trained
+    w2v submit --address http://HEAD:8265 -- --config jobs/text8.yaml   # a job on a cluster, followed
     w2v neighbors demo-artifact the city war
 
 The CLI is the only place (with `jobs/`) that configures logging and starts Ray. Every W2VError
@@ -75,6 +77,9 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--eval-cpus", type=float, default=s, help="CPUs of the evaluation task (default 1)")
     g.add_argument("--eval-gpus", type=float, default=s, help="GPUs of the evaluation task (default 0)")
     g.add_argument("--eval-seed", type=int, default=s, help="seed choosing the evaluation words (default 0)")
+    parser.add_argument("--dry-run", action="store_true",
+                        help="check the config, the output location and the corpus (one counting pass on the "
+                             "cluster) and print the plan; train nothing, write nothing")
     parser.add_argument("-q", "--quiet", action="store_true", help="warnings and errors only")
 
 
@@ -82,7 +87,7 @@ def config_from_args(args: argparse.Namespace):
     """The TrainConfig from parsed flags over an optional YAML file."""
     from .config import TrainConfig
 
-    given: dict[str, Any] = {k: v for k, v in vars(args).items() if k not in ("config", "quiet", "command", "func")}
+    given: dict[str, Any] = {k: v for k, v in vars(args).items() if k not in ("config", "quiet", "command", "func", "dry_run")}
     if not given.get("corpus", True):
         given.pop("corpus")  # no positional corpus: keep the YAML's
     if args.config:
@@ -116,23 +121,89 @@ def cmd_train(args: argparse.Namespace) -> int:
     config = config_from_args(args)
     shards = job.preflight(config)  # bad paths and occupied outputs fail before Ray starts
     init_ray(config.address)
+    if args.dry_run:
+        plan = job.dry_run(config, shards)
+        print("\n".join(plan.lines()))
+        print(f"dry run: the config is valid, {plan.shards} corpus file(s) were read, and {config.out} can take "
+              f"the artifact; nothing was trained or written")
+        return 0
     result = job.run(config, shards)
     m = result.manifest
     t = m["training"]
-    print(f"\nartifact: {result.out}")
-    print(f"vocabulary: {m['vocabulary']['size']:,} words x {m['vector_size']} dims; corpus {m['corpus']['words']:,} "
+    print(f"\nvocabulary: {m['vocabulary']['size']:,} words x {m['vector_size']} dims; corpus {m['corpus']['words']:,} "
           f"words in {len(m['corpus']['shards'])} shard(s)")
     print(f"training: {t['words']:,} words in {t['seconds']:.1f} s ({t['words_per_s']:,} words/s) on "
           f"{len(t['actors'])} actor(s), {t['exchanges']} exchange(s), sync {100 * t['sync_share']:.0f}% of actor time")
-    print("timings: " + ", ".join(f"{k} {v:.1f} s" for k, v in m["timings"].items()))
+    if result.plan.train_seconds:
+        print(f"estimated before training: {result.plan.train_seconds:.1f} s of training")
+    print("\n".join(format_timings(result.timings)))
     if result.evaluation:
         print("nearest neighbours (cosine):")
         for line in format_neighbors(result.evaluation["neighbors"]):
             print("  " + line)
-    elif m.get("evaluation") and m["evaluation"].get("error"):
+    print(f"artifact: {artifact_uri(result.out)}")
+    if m.get("evaluation") and m["evaluation"].get("error"):
         print(f"evaluation FAILED: {m['evaluation']['error']}", file=sys.stderr)
         return 1
     return 0
+
+
+def format_timings(timings: dict[str, float]) -> list[str]:
+    """Seconds per stage and their share of the total, one line each.
+
+    >>> format_timings({"list": 1.0, "train": 3.0})
+    ['timings:', '  list          1.0 s   25%', '  train         3.0 s   75%', '  total         4.0 s']
+    """
+    total = sum(timings.values())
+    lines = ["timings:"]
+    lines += [f"  {stage:<10} {seconds:6.1f} s  {100 * seconds / max(total, 1e-9):3.0f}%" for stage, seconds in timings.items()]
+    lines.append(f"  {'total':<10} {total:6.1f} s")
+    return lines
+
+
+def artifact_uri(out: str) -> str:
+    """Where the artifact is, absolute: a job's log is read far from its working directory."""
+    from . import storage
+
+    if storage.scheme(out) != "file":
+        return out
+    import socket
+
+    return f"{os.path.abspath(storage.backend(out).path(out))} (on {socket.gethostname()})"
+
+
+def cmd_submit(args: argparse.Namespace) -> int:
+    from . import submit
+
+    train_args = list(args.train_args)
+    if train_args[:1] == ["--"]:
+        train_args = train_args[1:]
+    if not train_args:
+        raise W2VError("give the training arguments after --, e.g. w2v submit -- --config jobs/sample.yaml")
+    # Validate the arguments here, with the files of the working directory, before uploading anything.
+    parsed = _train_parser().parse_args(train_args)
+    if parsed.config and not os.path.isabs(parsed.config):
+        parsed.config = os.path.join(args.working_dir, parsed.config)
+    config_from_args(parsed)
+    bad = [item for item in args.env if "=" not in item]
+    if bad:
+        raise W2VError(f"--env {bad[0]!r}: write KEY=VALUE")
+    env = dict(item.split("=", 1) for item in args.env)
+    address = submit.job_address(args.address)
+    client, job_id = submit.submit(address, train_args, args.working_dir, python=args.python,
+                                   submission_id=args.submission_id, env=env)
+    print(f"submitted job {job_id} to {address}")
+    print(f"  follow:  ray job logs --address {address} --follow {job_id}")
+    print(f"  stop:    ray job stop --address {address} {job_id}")
+    if args.no_wait:
+        return 0
+    try:
+        status = submit.follow(client, job_id)
+    except KeyboardInterrupt:
+        print(f"\nstopped following; job {job_id} keeps running (stop it with the command above)", file=sys.stderr)
+        return 130
+    print(f"job {job_id}: {status}")
+    return 0 if status == "SUCCEEDED" else 1
 
 
 def cmd_neighbors(args: argparse.Namespace) -> int:
@@ -151,7 +222,15 @@ def cmd_neighbors(args: argparse.Namespace) -> int:
     return 0
 
 
+def _train_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="w2v train", formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    add_train_arguments(p)
+    return p
+
+
 def build_parser() -> argparse.ArgumentParser:
+    from .submit import DEFAULT_ADDRESS
+
     parser = argparse.ArgumentParser(prog="w2v", description="Distributed word2vec training on Ray with gensim.")
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("train", help="train vectors and write an artifact",
@@ -164,6 +243,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-k", type=int, default=8, help="neighbours per word")
     p.add_argument("-q", "--quiet", action="store_true", help="warnings and errors only")
     p.set_defaults(func=cmd_neighbors)
+    p = sub.add_parser("submit", help="run `python -m jobs.train ARGS` as a Ray job and follow its logs",
+                       description="Validates the training arguments here, uploads the working directory, "
+                                   "submits the job, prints its logs until it ends; exit code 0 when it "
+                                   "SUCCEEDED, 1 otherwise.")
+    p.add_argument("--address", default=None,
+                   help=f"Ray Jobs API (dashboard) address (default: $RAY_API_SERVER_ADDRESS, else {DEFAULT_ADDRESS})")
+    p.add_argument("--working-dir", default=".", help="directory uploaded with the job (this repository)")
+    p.add_argument("--python", default="python", help="the Python that runs the job on the head node")
+    p.add_argument("--submission-id", default=None, help="job id to use (default: Ray picks one)")
+    p.add_argument("--env", action="append", default=[], metavar="KEY=VALUE",
+                   help="environment variable for the job and its actors (repeatable)")
+    p.add_argument("--no-wait", action="store_true", help="print the job id and return without following")
+    p.add_argument("-q", "--quiet", action="store_true", help="warnings and errors only")
+    p.add_argument("train_args", nargs=argparse.REMAINDER, help="-- then the arguments of `w2v train`")
+    p.set_defaults(func=cmd_submit)
     return parser
 
 

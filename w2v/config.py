@@ -91,10 +91,13 @@ class TrainConfig:
         import yaml
 
         path = Path(path)
+        loader = _unique_key_loader()
         try:
-            loaded = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+            loaded = yaml.load(path.read_text(encoding="utf-8"), Loader=loader) or {}
         except FileNotFoundError:
             raise ConfigError(f"config file {path} does not exist") from None
+        except _DuplicateKey as exc:
+            raise ConfigError(f"config file {path}: {exc}") from None
         except yaml.YAMLError as exc:
             raise ConfigError(f"config file {path} is not valid YAML: {exc}") from None
         if not isinstance(loaded, dict):
@@ -134,6 +137,41 @@ class TrainConfig:
         return data
 
 
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _with_dot(text: str) -> str:
+    """'1e-3' -> '1.0e-3', the spelling YAML reads as a number."""
+    mantissa, _, exponent = text.lower().partition("e")
+    return f"{mantissa if '.' in mantissa else mantissa + '.0'}e{exponent}" if exponent else text
+
+
+class _DuplicateKey(Exception):
+    pass
+
+
+def _unique_key_loader():
+    """A YAML SafeLoader that refuses a key given twice (plain YAML keeps the last one silently)."""
+    import yaml
+
+    class Loader(yaml.SafeLoader):
+        def construct_mapping(self, node, deep=False):
+            seen: set = set()
+            for key_node, _ in node.value:
+                key = self.construct_object(key_node, deep=deep)
+                if key in seen:
+                    raise _DuplicateKey(f"key '{key}' is given twice (line {key_node.start_mark.line + 1})")
+                seen.add(key)
+            return super().construct_mapping(node, deep=deep)
+
+    return Loader
+
+
 def _coerce(key: str, value: Any, hint: Any, source: str) -> Any:
     """Check `value` against the field's type; the only conversions are list->tuple and int->float."""
     origin = typing.get_origin(hint)
@@ -157,6 +195,9 @@ def _coerce(key: str, value: Any, hint: Any, source: str) -> Any:
             raise ConfigError(f"{source}: '{key}' must be an integer, got {value!r}")
         return value
     if hint is float:
+        if isinstance(value, str) and _is_number(value):  # YAML 1.1 reads 1e-3 (no dot) as a string
+            raise ConfigError(f"{source}: '{key}' must be a number, got the string {value!r}; "
+                              f"YAML needs a dot in exponent notation: write {_with_dot(value)}")
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ConfigError(f"{source}: '{key}' must be a number, got {value!r}")
         return float(value)

@@ -13,11 +13,25 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
-from . import __version__, corpus, evaluate, export, train
+from . import __version__, corpus, evaluate, export, storage, train
 from .config import TrainConfig
-from .vocab import build_vocabulary
+from .plan import ActorPlan, Plan, calibrate, estimate_memory, estimate_train_seconds
+from .vocab import Vocabulary, ShardCount, build_vocabulary
 
 logger = logging.getLogger(__name__)
+
+
+class _Stopwatch:
+    """Seconds per stage, written into a dict the caller keeps (stages may span functions)."""
+
+    def __init__(self, timings: dict[str, float]):
+        self.timings = timings  # stage -> seconds
+        self.clock = time.perf_counter()  # when the current stage began
+
+    def lap(self, stage: str) -> None:
+        now = time.perf_counter()
+        self.timings[stage] = round(now - self.clock, 3)
+        self.clock = now
 
 
 @dataclass
@@ -27,6 +41,20 @@ class JobResult:
     out: str  # the artifact's location
     manifest: dict[str, Any]  # as written in manifest.json
     evaluation: dict[str, Any] | None  # as written in eval.json, None with --no-eval or on error
+    plan: Plan  # what the job announced before training
+    timings: dict[str, float]  # seconds per stage, the export included (the manifest's stop before it)
+
+
+@dataclass
+class Prepared:
+    """Stages 1-2 done: the shards placed on actors and the global vocabulary counted."""
+
+    shards: list[corpus.Shard]
+    placement: list[dict[str, Any]]  # per actor: node_id, cpus, workers
+    assignment: list[list[corpus.Shard]]  # per actor: its shards
+    vocab: Vocabulary
+    shard_counts: list[ShardCount]
+    plan: Plan
 
 
 def versions() -> dict[str, str]:
@@ -46,7 +74,57 @@ def preflight(config: TrainConfig) -> list[corpus.Shard]:
     The CLI runs them before starting Ray, so bad input fails in a second, not after start-up.
     """
     export.check_output(config.out, config.overwrite)
+    storage.check_writable(config.out)
     return corpus.list_shards(config.corpus)
+
+
+def prepare(config: TrainConfig, shards: list[corpus.Shard], timings: dict[str, float]) -> Prepared:
+    """List, place and count (stages 1-2), then compute the plan; adds each stage's seconds to `timings`.
+
+    The counting pass reads the whole corpus on the cluster, so after it every shard is known to be
+    readable and decodable, and the vocabulary size in the plan is exact.
+    """
+    watch = _Stopwatch(timings)
+
+    if train.gensim_fast_version() < 0:
+        logger.error("!!! gensim's compiled routines are NOT in use on the driver: "
+                     "reinstall gensim from a wheel; training will be ~100x slower")
+    logger.info("stage 1/5: planning %d shard(s) of %s", len(shards), ", ".join(config.corpus))
+    placement = train.place_actors(config, train.alive_nodes(), len(shards))
+    assignment = corpus.assign_shards(shards, len(placement))
+    watch.lap("list")
+
+    logger.info("stage 2/5: counting words (one task per shard)")
+    options = train.read_options(config)
+    vocab, shard_counts = build_vocabulary(shards, options, config.min_count, config.max_final_vocab)
+    watch.lap("vocabulary")
+
+    actor_memory, driver_memory = estimate_memory(config, len(vocab), vocab.raw_distinct, len(placement))
+    rate = calibrate(config, shards, options)
+    threads = sum(n["workers"] for n in placement)
+    plan = Plan(
+        shards=len(shards), bytes=sum(s.size for s in shards),
+        actors=tuple(ActorPlan(node=n["node_id"], workers=n["workers"], shards=len(p), bytes=sum(s.size for s in p))
+                     for n, p in zip(placement, assignment)),
+        corpus_words=vocab.raw_words, distinct_words=vocab.raw_distinct, vocab_size=len(vocab),
+        effective_min_count=vocab.effective_min_count, vector_size=config.vector_size, epochs=config.epochs,
+        actor_memory=actor_memory, driver_memory=driver_memory, words_per_s_per_thread=rate,
+        train_seconds=estimate_train_seconds(vocab.raw_words, config.epochs, rate, threads),
+    )
+    watch.lap("plan")
+    for line in plan.lines():
+        logger.info("%s", line)
+    return Prepared(shards, placement, assignment, vocab, shard_counts, plan)
+
+
+def dry_run(config: TrainConfig, shards: list[corpus.Shard] | None = None) -> Plan:
+    """Everything before training: output check, listing, placement, the counting pass, the plan.
+
+    Nothing is trained or written. Raises W2VError where a real run would.
+    """
+    if shards is None:
+        shards = preflight(config)
+    return prepare(config, shards, {}).plan
 
 
 def run(config: TrainConfig, shards: list[corpus.Shard] | None = None) -> JobResult:
@@ -57,38 +135,16 @@ def run(config: TrainConfig, shards: list[corpus.Shard] | None = None) -> JobRes
     import ray
 
     timings: dict[str, float] = {}
-    started = clock = time.perf_counter()
-
-    def lap(stage: str) -> None:
-        nonlocal clock
-        now = time.perf_counter()
-        timings[stage] = round(now - clock, 3)
-        clock = now
-
+    started = time.perf_counter()
     if shards is None:
         shards = preflight(config)
-    if train.gensim_fast_version() < 0:
-        logger.error("!!! gensim's compiled routines are NOT in use on the driver: "
-                     "reinstall gensim from a wheel; training will be ~100x slower")
-    logger.info("stage 1/5: planning %d shard(s) of %s", len(shards), ", ".join(config.corpus))
-    placement = train.place_actors(config, train.alive_nodes(), len(shards))
-    plan = corpus.assign_shards(shards, len(placement))
-    logger.info("plan: %d shard(s), %d bytes, %d actor(s): %s", len(shards), sum(s.size for s in shards),
-                len(plan), "; ".join(f"actor {k}: {len(p)} shard(s) {sum(s.size for s in p):,} bytes "
-                                     f"{n['workers']} workers" for k, (p, n) in enumerate(zip(plan, placement))))
-    lap("list")
+    p = prepare(config, shards, timings)
+    vocab, shard_counts = p.vocab, p.shard_counts
+    watch = _Stopwatch(timings)  # continues after stages 1-2
 
-    logger.info("stage 2/5: counting words (one task per shard)")
-    vocab, shard_counts = build_vocabulary(shards, train.read_options(config), config.min_count,
-                                           config.max_final_vocab)
-    lap("vocabulary")
-    memory = 2 * len(vocab) * config.vector_size * 4
-    logger.info("model: %d words x %d dims: %.1f MiB per actor, about %.1f MiB on the driver",
-                len(vocab), config.vector_size, 2 * memory / 2**20, (len(plan) + 1) * memory / 2**20)
-
-    logger.info("stage 3/5: training %d epoch(s) on %d actor(s)", config.epochs, len(plan))
-    result = train.train(config, vocab, plan, placement)
-    lap("train")
+    logger.info("stage 3/5: training %d epoch(s) on %d actor(s)", config.epochs, len(p.assignment))
+    result = train.train(config, vocab, p.assignment, p.placement)
+    watch.lap("train")
 
     evaluation, eval_error = None, None
     if config.eval:
@@ -100,17 +156,17 @@ def run(config: TrainConfig, shards: list[corpus.Shard] | None = None) -> JobRes
         except Exception as exc:  # publish the trained vectors anyway; the error goes in the manifest
             eval_error = f"{type(exc).__name__}: {exc}".splitlines()[0]
             logger.error("evaluation failed: %s", eval_error)
-        lap("evaluate")
+        watch.lap("evaluate")
 
     logger.info("stage 5/5: writing the artifact to %s", config.out)
-    by_uri = {s.uri: s for s in shards}
+    by_uri = {s.uri: s for s in p.shards}
     manifest = {
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "parameters": config.to_json(),
         "corpus": {
             "shards": [{**sc.summary(), "bytes": by_uri[sc.uri].size, "mtime": by_uri[sc.uri].mtime}
                        for sc in shard_counts],
-            "bytes": sum(s.size for s in shards),
+            "bytes": p.plan.bytes,
             "words": vocab.raw_words,
             "sentences": sum(sc.sentences for sc in shard_counts),
         },
@@ -122,10 +178,12 @@ def run(config: TrainConfig, shards: list[corpus.Shard] | None = None) -> JobRes
                        {"file": export.EVAL_JSON, "seconds": evaluation["runtime"]["seconds"]} if evaluation else None),
         "versions": {**versions(), **({"tensorflow": evaluation["runtime"]["tensorflow"]} if evaluation else {})},
         "gensim_fast_version": train.gensim_fast_version(),
+        "plan": p.plan.to_json(),
     }
     # The export is not timed: the manifest is written within it.
     manifest["timings"] = {**timings, "total_before_export": round(time.perf_counter() - started, 3)}
     written = export.write_artifact(config.out, vocab.words, vocab.counts, result.vectors, manifest,
                                     evaluation, config.overwrite)
-    return JobResult(out=config.out, manifest=written, evaluation=evaluation)
+    watch.lap("export")
+    return JobResult(out=config.out, manifest=written, evaluation=evaluation, plan=p.plan, timings=timings)
 

@@ -90,6 +90,15 @@ class LocalBackend:
     def exists(self, uri: str) -> bool:
         return os.path.exists(self.path(uri))
 
+    def check_writable(self, uri: str) -> None:
+        """The nearest existing directory at or above `uri` accepts new files (nothing is created)."""
+        path = Path(os.path.expanduser(self.path(uri))).absolute()
+        existing = next(p for p in (path, *path.parents) if p.exists())
+        if not existing.is_dir():
+            raise StorageError(f"{uri}: {existing} is a file, not a directory")
+        if not os.access(existing, os.W_OK | os.X_OK):
+            raise StorageError(f"{uri}: permission denied: cannot create files in {existing}")
+
     def list_names(self, uri: str) -> list[str]:
         path = self.path(uri)
         return sorted(os.listdir(path)) if os.path.isdir(path) else []
@@ -157,6 +166,11 @@ def join(uri: str, name: str) -> str:
     's3://b/artifacts/manifest.json'
     """
     return uri.rstrip("/") + "/" + name
+
+
+def check_writable(uri: str) -> None:
+    """Raise StorageError unless an artifact could be written at `uri` (checked before any work)."""
+    backend(uri).check_writable(uri)
 
 
 def list_names(uri: str) -> list[str]:

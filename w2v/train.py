@@ -31,6 +31,12 @@ from .vocab import Vocabulary
 
 logger = logging.getLogger(__name__)
 
+# The custom Ray resource of nodes meant for a trainer actor (`resources: {w2v_node: 1}` in
+# cluster.yaml). When any alive node has it, only such nodes train and each actor claims the one
+# unit, so two trainer actors can never share a node; without it (a laptop, a test cluster)
+# every node with a CPU trains.
+NODE_RESOURCE = "w2v_node"
+
 STATUS_POLL_SECONDS = 0.5  # how often the driver looks at progress when there is nothing to exchange
 
 
@@ -210,14 +216,32 @@ class TrainResult:
 
 
 def alive_nodes() -> list[dict[str, Any]]:
-    """Alive Ray nodes that have CPUs, largest first: {'node_id', 'cpus', 'address'}."""
+    """The alive Ray nodes that may run a trainer actor, largest first (see `trainer_nodes`)."""
     import ray
 
+    return trainer_nodes(ray.nodes())
+
+
+def trainer_nodes(ray_nodes: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """From `ray.nodes()`: alive nodes with a CPU, only those with NODE_RESOURCE when any has it.
+
+    Returns {'node_id', 'cpus', 'address', 'resource'}, most CPUs first; 'resource' says whether
+    the actor must claim NODE_RESOURCE.
+
+    >>> n = lambda i, **r: {"NodeID": i, "Alive": True, "NodeManagerAddress": "h", "Resources": {"CPU": 4, **r}}
+    >>> [x["node_id"] for x in trainer_nodes([n("head"), n("w1", w2v_node=1)])]
+    ['w1']
+    >>> [x["node_id"] for x in trainer_nodes([n("a"), n("b")])]
+    ['a', 'b']
+    """
     nodes = [
-        {"node_id": n["NodeID"], "cpus": int(n["Resources"].get("CPU", 0)), "address": n["NodeManagerAddress"]}
-        for n in ray.nodes()
+        {"node_id": n["NodeID"], "cpus": int(n["Resources"].get("CPU", 0)), "address": n["NodeManagerAddress"],
+         "resource": n["Resources"].get(NODE_RESOURCE, 0) >= 1}
+        for n in ray_nodes
         if n.get("Alive") and n["Resources"].get("CPU", 0) >= 1
     ]
+    if any(n["resource"] for n in nodes):
+        nodes = [n for n in nodes if n["resource"]]
     return sorted(nodes, key=lambda n: (-n["cpus"], n["node_id"]))
 
 
@@ -229,7 +253,8 @@ def place_actors(config: TrainConfig, nodes: Sequence[dict[str, Any]], shards: i
     if wanted > len(nodes):
         raise ConfigError(
             f"actors={wanted}: one trainer actor runs per node and the cluster has {len(nodes)} alive "
-            f"node(s) with CPUs; add nodes or lower --actors"
+            + (f"trainer node(s) (resource {NODE_RESOURCE})" if nodes[0].get("resource") else "node(s) with CPUs")
+            + "; add nodes or lower --actors"
         )
     if wanted > shards:
         logger.warning("actors=%d but the corpus has %d file(s): training with %d actor(s)", wanted, shards, shards)
@@ -275,6 +300,7 @@ def train(config: TrainConfig, vocab: Vocabulary, plan: Sequence[Sequence[Shard]
     actors = [
         actor_cls.options(
             num_cpus=min(node["workers"], node["cpus"]),
+            resources={NODE_RESOURCE: 1} if node.get("resource") else None,
             scheduling_strategy=NodeAffinitySchedulingStrategy(node["node_id"], soft=False),
         ).remote(config, vocab_ref, list(shards), node["workers"])
         for node, shards in zip(nodes, plan)

@@ -1,0 +1,106 @@
+"""Submit `python -m jobs.train` to a Ray cluster through the Jobs API, and follow it.
+
+`w2v submit` is `ray job submit --working-dir . -- python -m jobs.train ...` with three things
+added: the training arguments are validated on the laptop first (a typo fails in a second, not
+after the upload); the cluster's token is found and sent (Ray 2.60 clusters use token auth, and
+the Jobs client only sends a token when `RAY_AUTH_MODE=token` is set); the exit code is the job's
+(0 when it SUCCEEDED, 1 when it FAILED or was STOPPED), so scripts can chain on it.
+
+This module does not train: the job's driver runs `jobs/train.py` on the cluster's head node.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import shlex
+import sys
+import time
+from pathlib import Path
+from typing import IO, Sequence
+
+from .errors import W2VError
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_ADDRESS = "http://127.0.0.1:8265"  # the dashboard of a local head, as `ray start --head` prints
+# Never uploaded with the working directory (.gitignore'd files are skipped by Ray as well).
+EXCLUDES = [".git", ".venv", "**/__pycache__", "*.npy", "*.bin"]
+TERMINAL = ("SUCCEEDED", "FAILED", "STOPPED")
+
+
+def job_address(address: str | None) -> str:
+    """The Jobs API address: the flag, else $RAY_API_SERVER_ADDRESS, else an http $RAY_ADDRESS, else local.
+
+    >>> job_address("http://head:8265")
+    'http://head:8265'
+    """
+    if address:
+        return address
+    for name in ("RAY_API_SERVER_ADDRESS", "RAY_ADDRESS"):
+        value = os.environ.get(name, "")
+        if value.startswith(("http://", "https://")):
+            return value
+    return DEFAULT_ADDRESS
+
+
+def auth_token() -> str | None:
+    """The cluster token, looked up where Ray looks: $RAY_AUTH_TOKEN, $RAY_AUTH_TOKEN_PATH, ~/.ray/auth_token."""
+    if os.environ.get("RAY_AUTH_TOKEN"):
+        return os.environ["RAY_AUTH_TOKEN"].strip()
+    path = Path(os.environ.get("RAY_AUTH_TOKEN_PATH") or Path.home() / ".ray" / "auth_token").expanduser()
+    try:
+        return path.read_text(encoding="utf-8").strip() or None
+    except OSError:
+        return None
+
+
+def entrypoint(train_args: Sequence[str], python: str = "python") -> str:
+    """The job's shell command.
+
+    >>> entrypoint(["--config", "jobs/sample.yaml", "--out", "/tmp/a b"])
+    "python -m jobs.train --config jobs/sample.yaml --out '/tmp/a b'"
+    """
+    return shlex.join([python, "-m", "jobs.train", *train_args])
+
+
+def client(address: str):
+    """A JobSubmissionClient that sends the token when one is found (a cluster without auth ignores it)."""
+    from ray.job_submission import JobSubmissionClient
+
+    logging.getLogger("ray").setLevel(logging.WARNING)  # upload chatter (after import: Ray sets it there)
+    token = auth_token()
+    headers = {"Authorization": f"Bearer {token}"} if token else None
+    try:
+        return JobSubmissionClient(address, headers=headers)
+    except Exception as exc:  # ConnectionError, AuthenticationError, ...: one readable line
+        raise W2VError(f"cannot reach the Ray Jobs API at {address}: {str(exc).splitlines()[0]}") from None
+
+
+def submit(address: str, train_args: Sequence[str], working_dir: str, python: str = "python",
+           submission_id: str | None = None, env: dict[str, str] | None = None) -> tuple[object, str]:
+    """Upload `working_dir` and start `python -m jobs.train ARGS`; returns (client, job id)."""
+    c = client(address)
+    runtime_env: dict = {"working_dir": working_dir, "excludes": EXCLUDES}
+    if env:
+        runtime_env["env_vars"] = dict(env)
+    job_id = c.submit_job(entrypoint=entrypoint(train_args, python), runtime_env=runtime_env,
+                          submission_id=submission_id)
+    return c, job_id
+
+
+def follow(c, job_id: str, out: IO[str] = sys.stdout, poll_seconds: float = 1.0) -> str:
+    """Print the job's logs as they come until it ends; returns its final status name."""
+
+    async def tail() -> None:
+        async for chunk in c.tail_job_logs(job_id):
+            out.write(chunk)
+            out.flush()
+
+    asyncio.run(tail())
+    while True:  # the log stream closes when the job ends; its status may lag a moment
+        status = str(c.get_job_status(job_id).value)
+        if status in TERMINAL:
+            return status
+        time.sleep(poll_seconds)
