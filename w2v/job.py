@@ -13,8 +13,9 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
-from . import __version__, corpus, evaluate, export, train
+from . import __version__, checkpoint, corpus, evaluate, export, train
 from .config import TrainConfig
+from .errors import ConfigError, StorageError
 from .vocab import build_vocabulary
 
 logger = logging.getLogger(__name__)
@@ -45,8 +46,45 @@ def preflight(config: TrainConfig) -> list[corpus.Shard]:
 
     The CLI runs them before starting Ray, so bad input fails in a second, not after start-up.
     """
+    location = config.checkpoint_location
+    if config.resume and not checkpoint.exists(location):
+        raise ConfigError(f"--resume: there is no checkpoint in {location} (see --checkpoint-dir)")
+    if not config.resume and not config.overwrite and checkpoint.exists(location):
+        raise StorageError(f"{location} holds a checkpoint of an unfinished job: pass --resume to continue it, "
+                           f"or --overwrite to start over")
     export.check_output(config.out, config.overwrite)
-    return corpus.list_shards(config.corpus)
+    shards = corpus.list_shards(config.corpus)
+    if config.resume:  # a changed corpus or parameters is refused now, not after counting
+        latest = checkpoint.latest(location)
+        if latest is None:
+            raise ConfigError(f"--resume: no complete checkpoint in {location}")
+        checkpoint.check_resumable(latest.state, checkpoint.identity(config, shards), location)
+    return shards
+
+
+def resume_point(config: TrainConfig, identity: dict[str, Any]) -> checkpoint.Checkpoint | None:
+    """The checkpoint `--resume` continues (checked against this job), or None for a fresh start.
+
+    A fresh start with --overwrite drops the checkpoints of the job it replaces.
+    """
+    location = config.checkpoint_location
+    if not config.resume:
+        if checkpoint.exists(location):
+            checkpoint.remove_all(location)
+        return None
+    found = checkpoint.latest(location)
+    if found is None:
+        raise ConfigError(f"--resume: no complete checkpoint in {location}")
+    checkpoint.check_resumable(found.state, identity, location)
+    return found
+
+
+def checkpointer(config: TrainConfig, identity: dict[str, Any], resumed: checkpoint.Checkpoint | None):
+    """A Checkpointer at `checkpoint_interval`, or the do-nothing one when checkpoints are off."""
+    if config.checkpoint_interval <= 0:
+        return checkpoint.NullCheckpointer()
+    return checkpoint.Checkpointer(config.checkpoint_location, config.checkpoint_interval, identity,
+                                   first_number=resumed.number + 1 if resumed else 1)
 
 
 def run(config: TrainConfig, shards: list[corpus.Shard] | None = None) -> JobResult:
@@ -81,13 +119,23 @@ def run(config: TrainConfig, shards: list[corpus.Shard] | None = None) -> JobRes
     logger.info("stage 2/5: counting words (one task per shard)")
     vocab, shard_counts = build_vocabulary(shards, train.read_options(config), config.min_count,
                                            config.max_final_vocab)
+    skipped = {sc.uri for sc in shard_counts if sc.skipped}
+    if skipped:  # --on-bad-shard skip: train on the good shards only
+        good = [s for s in shards if s.uri not in skipped]
+        placement = placement[: len(good)]
+        plan = corpus.assign_shards(good, len(placement))
+        logger.warning("%d corrupt shard(s) skipped: %s", len(skipped), ", ".join(sorted(skipped)))
+    identity = {**checkpoint.identity(config, shards),
+                "vocabulary": checkpoint.vocabulary_fingerprint(vocab.words, vocab.counts)}
+    resumed = resume_point(config, identity)
     lap("vocabulary")
     memory = 2 * len(vocab) * config.vector_size * 4
     logger.info("model: %d words x %d dims: %.1f MiB per actor, about %.1f MiB on the driver",
                 len(vocab), config.vector_size, 2 * memory / 2**20, (len(plan) + 1) * memory / 2**20)
 
     logger.info("stage 3/5: training %d epoch(s) on %d actor(s)", config.epochs, len(plan))
-    result = train.train(config, vocab, plan, placement)
+    result = train.train(config, vocab, plan, placement, resume=resumed,
+                         checkpointer=checkpointer(config, identity, resumed))
     lap("train")
 
     evaluation, eval_error = None, None
@@ -112,12 +160,18 @@ def run(config: TrainConfig, shards: list[corpus.Shard] | None = None) -> JobRes
                        for sc in shard_counts],
             "bytes": sum(s.size for s in shards),
             "words": vocab.raw_words,
+            "kept_words": vocab.retained_words,
             "sentences": sum(sc.sentences for sc in shard_counts),
+            "bad_lines": sum(sc.bad_lines for sc in shard_counts),
+            "unicode_errors": config.unicode_errors,
+            "skipped_shards": sorted(skipped),
         },
         "vocabulary": {"size": len(vocab), "distinct_words": vocab.raw_distinct,
                        "effective_min_count": vocab.effective_min_count, "retained_words": vocab.retained_words},
         "vector_size": config.vector_size,
-        "training": {**result.stats, "actors": result.actors, "epochs": result.epochs},
+        "training": {**result.stats, "actors": result.actors, "epochs": result.epochs,
+                     "resumed_from": ({"checkpoint": resumed.number, "epoch": resumed.epoch,
+                                       "words_done": resumed.state["position"]["words_done"]} if resumed else None)},
         "evaluation": ({"error": eval_error} if eval_error else
                        {"file": export.EVAL_JSON, "seconds": evaluation["runtime"]["seconds"]} if evaluation else None),
         "versions": {**versions(), **({"tensorflow": evaluation["runtime"]["tensorflow"]} if evaluation else {})},
@@ -127,5 +181,6 @@ def run(config: TrainConfig, shards: list[corpus.Shard] | None = None) -> JobRes
     manifest["timings"] = {**timings, "total_before_export": round(time.perf_counter() - started, 3)}
     written = export.write_artifact(config.out, vocab.words, vocab.counts, result.vectors, manifest,
                                     evaluation, config.overwrite)
+    checkpoint.remove_all(config.checkpoint_location)  # the artifact is published: the job is done
     return JobResult(out=config.out, manifest=written, evaluation=evaluation)
 
