@@ -96,3 +96,12 @@ def test_preflight_wants_a_checkpoint_for_resume_and_protects_one_without(tmp_pa
         preflight(make(tmp_path, resume=True, window=3))
     meta = tmp_path / "out.checkpoint" / "ckpt-000001.json"
     assert json.loads(meta.read_text())["identity"]["parameters"]["window"] == 5
+
+
+def test_resume_refuses_a_different_vocabulary(tmp_path):
+    config, shards = make(tmp_path), [Shard("/c/a.txt", 10, 1.0)]
+    then = {**checkpoint.identity(config, shards), "vocabulary": checkpoint.vocabulary_fingerprint(["a"], [5])}
+    now = {**checkpoint.identity(config, shards), "vocabulary": checkpoint.vocabulary_fingerprint(["a"], [6])}
+    with pytest.raises(ConfigError, match="the vocabulary differs"):
+        checkpoint.check_resumable({"identity": then}, now, "loc")
+    assert checkpoint.latest_state(str(tmp_path / "none")) is None

@@ -198,3 +198,108 @@ def test_an_actor_process_that_dies_is_restarted_and_the_job_finishes(ray_cluste
           f"planted precision@5 {precision:.2f}")
     assert precision >= 0.9
     assert not Path(config.checkpoint_location).exists()  # the job finished: its checkpoints are gone
+
+
+def _wait_for_checkpoint(location: str, epoch: int, timeout: float = 60.0) -> dict:
+    """The position of the first checkpoint at `epoch` or later (polls the checkpoint directory)."""
+    from w2v import checkpoint
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = checkpoint.latest(location)
+        if found is not None and found.epoch >= epoch:
+            return found.state["position"]
+        time.sleep(0.05)
+    raise AssertionError(f"no checkpoint at epoch {epoch} in {location} within {timeout} s")
+
+
+@pytest.mark.slow
+def test_a_node_that_leaves_gets_its_shards_reassigned_and_the_job_finishes(ray_cluster, planted_corpus, tmp_path):
+    """Three actors on three nodes; the third node is removed from the cluster mid-training: a replacement
+    actor on a remaining node takes its shards from the last full exchange, and the vectors are still good."""
+    root, _ = planted_corpus
+    third = ray_cluster.add_node(num_cpus=1, object_store_memory=256 * 2**20)
+    ray_cluster.wait_for_nodes()
+    config = TrainConfig(corpus=(str(root),), out=str(tmp_path / "art"), actors=3, vector_size=32, epochs=60,
+                         seed=3, eval=False, checkpoint_interval=0.2)
+    removed = {}
+
+    def remove_third_node():
+        removed["position"] = _wait_for_checkpoint(config.checkpoint_location, epoch=3)
+        ray_cluster.remove_node(third)
+        removed["at"] = time.monotonic()
+
+    remover = threading.Thread(target=remove_third_node, daemon=True)
+    remover.start()
+    try:
+        manifest = run(config).manifest
+    finally:
+        remover.join(timeout=60)
+        if "at" not in removed:
+            ray_cluster.remove_node(third)
+    faults = manifest["training"]["faults"]
+    assert faults["replacements"] == 1, faults
+    event = faults["events"][0]
+    assert event["kind"] == "replaced" and event["old_node"] == third.node_id and event["node"] != third.node_id
+    assert event["restart_epoch"] >= 3
+    actors = manifest["training"]["actors"]
+    assert third.node_id not in {a["node_id"] for a in actors}
+    assert sum(a["spool_words"] for a in actors) == manifest["corpus"]["words"]  # every shard still trained
+    kv = w2v.load(config.out)
+    precision = planted_precision(kv.index_to_key, kv.vectors)
+    print(f"\nnode removed at checkpoint epoch {removed['position']['epoch']}: actor {event['actor']} replaced on "
+          f"node {event['node'][:8]} in {event['seconds']} s, from epoch {event['restart_epoch']}, "
+          f"{event['words_retrained']} words retrained, planted precision@5 {precision:.2f}")
+    assert precision >= 0.9
+
+
+@pytest.mark.slow
+def test_a_killed_driver_resumes_from_its_checkpoint(ray_cluster, planted_corpus, tmp_path, capsys):
+    """The driver runs as its own process on the cluster and is SIGKILLed after a checkpoint; `--resume`
+    refuses other parameters or a changed corpus, then continues from the checkpoint and finishes."""
+    import shutil
+
+    from w2v import checkpoint
+
+    root = tmp_path / "corpus"
+    shutil.copytree(planted_corpus[0], root)
+    out = tmp_path / "art"
+    argv = ["train", str(root), "--out", str(out), "--address", ray_cluster.address, "--vector-size", "32",
+            "--epochs", "60", "--seed", "3", "--checkpoint-interval", "0.3", "--no-eval"]
+    log = open(tmp_path / "driver.log", "w")
+    driver = subprocess.Popen([sys.executable, "-m", "w2v.cli", *argv], stdout=log, stderr=subprocess.STDOUT,
+                              env={**os.environ, "PYTHONPATH": str(REPO)}, cwd=tmp_path)
+    try:
+        position = _wait_for_checkpoint(f"{out}.checkpoint", epoch=5, timeout=120)
+    finally:
+        driver.kill()
+        driver.wait(timeout=30)
+    assert driver.returncode == -9, (tmp_path / "driver.log").read_text()[-2000:]
+    assert not (out / "manifest.json").exists()  # no artifact from the killed driver
+    killed_at = checkpoint.latest(f"{out}.checkpoint")
+
+    assert main([*argv, "--resume", "--epochs", "61"]) == 2
+    assert "epochs: 60 in the checkpoint, 61 now" in capsys.readouterr().err
+    touched = root / "part-002.txt"
+    stat = touched.stat()
+    os.utime(touched, (stat.st_atime, stat.st_mtime + 10))
+    assert main([*argv, "--resume"]) == 2
+    assert "the corpus changed since the checkpoint" in capsys.readouterr().err
+    os.utime(touched, (stat.st_atime, stat.st_mtime))
+    assert main([*argv]) == 2  # a fresh start would throw the checkpoint away: it needs --overwrite
+    assert "holds a checkpoint of an unfinished job: pass --resume" in capsys.readouterr().err
+
+    assert main([*argv, "--resume", "-q"]) == 0
+    manifest = json.loads((out / "manifest.json").read_text())
+    training = manifest["training"]
+    assert training["resumed_from"]["checkpoint"] == killed_at.number
+    assert training["start_epoch"] == killed_at.epoch >= position["epoch"] >= 5
+    per_epoch = manifest["corpus"]["words"]
+    assert training["words_trained_this_run"] == per_epoch * (60 - killed_at.epoch)
+    assert not Path(f"{out}.checkpoint").exists()
+    kv = w2v.load(str(out))
+    precision = planted_precision(kv.index_to_key, kv.vectors)
+    print(f"\ndriver killed after checkpoint {killed_at.number} (epoch {killed_at.epoch} of 60); resumed: "
+          f"{training['words_trained_this_run']} words trained by the second driver, "
+          f"planted precision@5 {precision:.2f}")
+    assert precision >= 0.9

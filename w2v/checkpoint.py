@@ -94,6 +94,9 @@ def check_resumable(state: dict[str, Any], expected: dict[str, Any], location: s
         raise ConfigError(f"--resume: the corpus changed since the checkpoint in {location} was written "
                           f"({then.get('shards')} file(s) then, {now['shards']} now, or their sizes or times "
                           f"differ); rerun on the same files, or without --resume (with --overwrite)")
+    if "vocabulary" in then and "vocabulary" in now and then["vocabulary"] != now["vocabulary"]:
+        raise ConfigError(f"--resume: the vocabulary differs from the one of the checkpoint in {location}, "
+                          f"although the corpus and parameters agree; rerun without --resume (with --overwrite)")
 
 
 class NullCheckpointer:
@@ -184,6 +187,17 @@ def latest(location: str) -> Checkpoint | None:
         with np.load(io.BytesIO(data), allow_pickle=False) as arrays:
             weights = {name: arrays[name] for name in arrays.files}
         return Checkpoint(number=number, weights=weights, state=state)
+    return None
+
+
+def latest_state(location: str) -> dict[str, Any] | None:
+    """The newest checkpoint's JSON (position and identity) without reading its weights: a cheap check."""
+    for number in _numbers(location):
+        try:
+            with storage.open(storage.join(location, _names(number)[1]), "rb") as f:
+                return json.loads(f.read().decode("utf-8"))
+        except (StorageError, OSError, ValueError) as exc:
+            logger.warning("ignoring checkpoint %d in %s: %s", number, location, exc)
     return None
 
 

@@ -55,10 +55,10 @@ def preflight(config: TrainConfig) -> list[corpus.Shard]:
     export.check_output(config.out, config.overwrite)
     shards = corpus.list_shards(config.corpus)
     if config.resume:  # a changed corpus or parameters is refused now, not after counting
-        latest = checkpoint.latest(location)
-        if latest is None:
-            raise ConfigError(f"--resume: no complete checkpoint in {location}")
-        checkpoint.check_resumable(latest.state, checkpoint.identity(config, shards), location)
+        state = checkpoint.latest_state(location)
+        if state is None:
+            raise ConfigError(f"--resume: no readable checkpoint in {location}")
+        checkpoint.check_resumable(state, checkpoint.identity(config, shards), location)
     return shards
 
 

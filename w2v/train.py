@@ -351,6 +351,13 @@ def train(config: TrainConfig, vocab: Vocabulary, plan: Sequence[Sequence[Shard]
         training.close()
 
 
+def _actor_gone() -> tuple[type[Exception], ...]:
+    """What ray.get raises for a call to an actor that died, is restarting, or cannot be placed again."""
+    import ray
+
+    return ray.exceptions.RayActorError, ray.exceptions.ActorUnschedulableError
+
+
 class _Training:
     """The driver's side of one training run: actors, global weights, position, faults."""
 
@@ -493,7 +500,7 @@ class _Training:
                 status = ray.get(ref)
                 if status["pid"] != self.infos[k]["pid"]:  # Ray restarted it between two of our calls
                     raise RuntimeError(f"trainer actor {k} runs in a new process (pid {status['pid']})")
-            except (ray.exceptions.RayActorError, RuntimeError) as exc:
+            except (*_actor_gone(), RuntimeError) as exc:
                 self._recover(k, exc)
                 status = ray.get(self.actors[k].status.remote())
             statuses.append(status)
@@ -515,7 +522,7 @@ class _Training:
             for k, ref in zip(members, [self.actors[k].take.remote(rows.start, rows.stop) for k in members]):
                 try:
                     delta = ray.get(ref)
-                except ray.exceptions.RayActorError:
+                except _actor_gone():
                     delta = None
                 if delta is None:  # dead, or restarted by Ray and not started again yet
                     lost.add(k)
@@ -532,7 +539,7 @@ class _Training:
                                           for k in receivers]):
                 try:
                     applied = ray.get(ref)
-                except ray.exceptions.RayActorError:
+                except _actor_gone():
                     applied = False
                 if not applied:
                     lost.add(k)
@@ -590,7 +597,7 @@ class _Training:
             try:
                 info = ray.get(self.actors[k].info.remote(), timeout=10)
                 break
-            except (ray.exceptions.RayActorError, ray.exceptions.GetTimeoutError) as exc:
+            except (*_actor_gone(), ray.exceptions.GetTimeoutError) as exc:
                 if time.monotonic() > deadline:
                     raise RuntimeError(f"trainer actor {k} did not come back within {RECOVERY_SECONDS:.0f} s: "
                                        f"{str(exc).splitlines()[0]}") from None
