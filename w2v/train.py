@@ -100,7 +100,8 @@ def gensim_fast_version() -> int:
 
 def read_options(config: TrainConfig) -> ReadOptions:
     """The tokenization shared by the vocabulary pass and training."""
-    return ReadOptions(lowercase=config.lowercase, unicode_errors=config.unicode_errors)
+    return ReadOptions(lowercase=config.lowercase, unicode_errors=config.unicode_errors,
+                       on_bad_shard=config.on_bad_shard)
 
 
 def peak_rss_bytes() -> int:
@@ -197,7 +198,7 @@ class TrainerActor:
         started = time.perf_counter()
         self.spooled = spool(self.shards, read_options(self.config), os.path.join(self.spool_dir, "corpus.txt"))
         return {"words": self.spooled.words, "sentences": self.spooled.sentences, "bytes": self.spooled.bytes,
-                "seconds": round(time.perf_counter() - started, 3)}
+                "bad_lines": self.spooled.bad_lines, "seconds": round(time.perf_counter() - started, 3)}
 
     def weights(self) -> sync.Weights:
         """The model's trainable matrices (input vectors and output layer), live."""
