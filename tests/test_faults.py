@@ -26,6 +26,12 @@ from .test_train import planted_precision
 REPO = Path(__file__).resolve().parents[1]
 
 
+def precision_of(out: str) -> float:
+    """Planted-group precision@5 of an artifact's vectors (1.0: every neighbour from the word's group)."""
+    kv = w2v.load(out)
+    return planted_precision(kv.index_to_key, kv.vectors)
+
+
 # ---------------------------------------------------------------------- pure parts (no Ray)
 
 
@@ -191,8 +197,7 @@ def test_an_actor_process_that_dies_is_restarted_and_the_job_finishes(ray_cluste
     words_0 = manifest["training"]["actors"][0]["spool_words"]
     assert faults["words_retrained"] == (event["epochs_done_before"] + 1 - event["restart_epoch"]) * words_0
     assert manifest["training"]["actors"][0]["restarted"] is True
-    kv = w2v.load(config.out)
-    precision = planted_precision(kv.index_to_key, kv.vectors)
+    precision = precision_of(config.out)
     print(f"\n{actors} actor(s), actor 0 killed after epoch 12: restarted at epoch {event['restart_epoch']} in "
           f"{event['seconds']} s, {faults['words_retrained']} words retrained, "
           f"planted precision@5 {precision:.2f}")
@@ -245,8 +250,7 @@ def test_a_node_that_leaves_gets_its_shards_reassigned_and_the_job_finishes(ray_
     actors = manifest["training"]["actors"]
     assert third.node_id not in {a["node_id"] for a in actors}
     assert sum(a["spool_words"] for a in actors) == manifest["corpus"]["words"]  # every shard still trained
-    kv = w2v.load(config.out)
-    precision = planted_precision(kv.index_to_key, kv.vectors)
+    precision = precision_of(config.out)
     print(f"\nnode removed at checkpoint epoch {removed['position']['epoch']}: actor {event['actor']} replaced on "
           f"node {event['node'][:8]} in {event['seconds']} s, from epoch {event['restart_epoch']}, "
           f"{event['words_retrained']} words retrained, planted precision@5 {precision:.2f}")
@@ -297,8 +301,7 @@ def test_a_killed_driver_resumes_from_its_checkpoint(ray_cluster, planted_corpus
     per_epoch = manifest["corpus"]["words"]
     assert training["words_trained_this_run"] == per_epoch * (60 - killed_at.epoch)
     assert not Path(f"{out}.checkpoint").exists()
-    kv = w2v.load(str(out))
-    precision = planted_precision(kv.index_to_key, kv.vectors)
+    precision = precision_of(str(out))
     print(f"\ndriver killed after checkpoint {killed_at.number} (epoch {killed_at.epoch} of 60); resumed: "
           f"{training['words_trained_this_run']} words trained by the second driver, "
           f"planted precision@5 {precision:.2f}")
