@@ -313,19 +313,21 @@ def place_actors(config: TrainConfig, nodes: Sequence[dict[str, Any]], shards: i
 class _Progress:
     """A progress bar on a terminal; one log line per epoch always (readable in `ray job logs`)."""
 
-    def __init__(self, epochs: int):
+    def __init__(self, epochs: int, first_epoch: int = 0):
         from tqdm import tqdm
 
         self.epochs = epochs
-        self.logged = 0  # epochs already logged
-        self.bar = tqdm(total=epochs, unit="epoch", dynamic_ncols=True, disable=not sys.stderr.isatty(),
-                        desc="training")
+        self.first_epoch = first_epoch  # epochs done before this run (--resume)
+        self.logged = first_epoch  # epochs already logged
+        self.bar = tqdm(total=epochs, initial=first_epoch, unit="epoch", dynamic_ncols=True,
+                        disable=not sys.stderr.isatty(), desc="training")
 
     def update(self, statuses: Sequence[dict[str, Any]], words_per_epoch: int, sync_share: float) -> None:
         done = min(s["epochs_done"] for s in statuses)  # the slowest actor sets the pace
         elapsed = max(s["seconds"] for s in statuses)
-        rate = done * words_per_epoch / elapsed if done and elapsed else 0.0
-        eta = (self.epochs - done) * elapsed / done if done else float("nan")
+        trained = done - self.first_epoch  # epochs trained by this run
+        rate = trained * words_per_epoch / elapsed if trained > 0 and elapsed else 0.0
+        eta = (self.epochs - done) * elapsed / trained if trained > 0 else float("nan")
         self.bar.set_postfix_str(f"{rate:,.0f} w/s sync {sync_share:.0%} eta {eta:.0f}s", refresh=False)
         self.bar.update(done - self.bar.n)
         while self.logged < done:
@@ -426,7 +428,7 @@ class _Training:
         words_per_epoch = sum(sp["words"] for sp in self.spooled)
         exchanges = exchanged_bytes = 0
         started = time.perf_counter()
-        progress = _Progress(self.config.epochs)
+        progress = _Progress(self.config.epochs, self.start_epoch)
         try:
             while True:
                 round_started = time.perf_counter()
@@ -627,10 +629,12 @@ class _Training:
         train_seconds = max(s["seconds"] for s in final)
         sync_seconds = sum(s["sync_seconds"] for s in final) / len(final)
         words = words_per_epoch * config.epochs
+        retrained = sum(e["words_retrained"] for e in self.events)
+        trained = words_per_epoch * (config.epochs - self.start_epoch) + retrained  # by this driver's actors
         stats = {
             "words": words,
             "seconds": round(seconds, 3),
-            "words_per_s": round(words / max(train_seconds, 1e-9)),
+            "words_per_s": round(trained / max(train_seconds, 1e-9)),
             "spool_seconds": round(spool_seconds, 3),
             "exchanges": exchanges,
             "sync_interval": config.sync_interval,
@@ -640,12 +644,11 @@ class _Training:
             "bytes_exchanged": exchanged_bytes,
             "bytes_per_word": round(exchanged_bytes / max(words, 1), 2),
             "start_epoch": self.start_epoch,
-            "words_trained_this_run": words_per_epoch * (config.epochs - self.start_epoch)
-            + sum(e["words_retrained"] for e in self.events),
+            "words_trained_this_run": trained,
             "checkpoints": self.checkpointer.saved,
             "faults": {"restarts": sum(e["kind"] == "restarted" for e in self.events),
                        "replacements": sum(e["kind"] == "replaced" for e in self.events),
-                       "words_retrained": sum(e["words_retrained"] for e in self.events),
+                       "words_retrained": retrained,
                        "events": self.events},
         }
         actors_out = [{**info, **{f"spool_{k}": v for k, v in sp.items()}, "train_seconds": s["seconds"],
