@@ -260,7 +260,8 @@ def test_a_node_that_leaves_gets_its_shards_reassigned_and_the_job_finishes(ray_
 @pytest.mark.slow
 def test_a_killed_driver_resumes_from_its_checkpoint(ray_cluster, planted_corpus, tmp_path, capsys):
     """The driver runs as its own process on the cluster and is SIGKILLed after a checkpoint; `--resume`
-    refuses other parameters or a changed corpus, then continues from the checkpoint and finishes."""
+    refuses other parameters or a changed corpus, then continues from the checkpoint on one actor instead
+    of two (cluster settings may change) and finishes."""
     import shutil
 
     from w2v import checkpoint
@@ -293,9 +294,10 @@ def test_a_killed_driver_resumes_from_its_checkpoint(ray_cluster, planted_corpus
     assert main([*argv]) == 2  # a fresh start would throw the checkpoint away: it needs --overwrite
     assert "holds a checkpoint of an unfinished job: pass --resume" in capsys.readouterr().err
 
-    assert main([*argv, "--resume", "-q"]) == 0
+    assert main([*argv, "--resume", "--actors", "1", "-q"]) == 0  # the cluster may change: one actor now
     manifest = json.loads((out / "manifest.json").read_text())
     training = manifest["training"]
+    assert len(training["actors"]) == 1
     assert training["resumed_from"]["checkpoint"] == killed_at.number
     assert training["start_epoch"] == killed_at.epoch >= position["epoch"] >= 5
     per_epoch = manifest["corpus"]["words"]
