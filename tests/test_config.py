@@ -40,6 +40,9 @@ def test_unknown_key_is_named():
         ({"sample": 1.5}, "sample"),
         ({"actors": 0}, "actors=0"),
         ({"unicode_errors": "maybe"}, "unicode_errors"),
+        ({"on_bad_shard": "maybe"}, "on_bad_shard"),
+        ({"checkpoint_interval": -1}, "checkpoint_interval"),
+        ({"max_restarts": -1}, "max_restarts"),
         ({"epochs": "5"}, "'epochs' must be an integer"),
         ({"sg": 1}, "'sg' must be true or false"),
         ({"corpus": []}, "corpus"),
@@ -111,3 +114,8 @@ def test_more_wrong_types_and_values(overrides, message):
         return
     with pytest.raises(ConfigError, match=message):
         make(**overrides)
+
+
+def test_checkpoints_go_beside_the_artifact_unless_placed():
+    assert make(out="art/run1/").checkpoint_location == "art/run1.checkpoint"
+    assert make(checkpoint_dir="/ckpt").checkpoint_location == "/ckpt"

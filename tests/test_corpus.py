@@ -115,17 +115,6 @@ def test_non_utf8_bytes_name_the_file_or_are_replaced(tmp_path):
     assert sentences_of(path, unicode_errors="replace") == [["caf\ufffd", "au", "lait"]]
 
 
-@pytest.mark.parametrize("suffix", [".gz", ".bz2", ".xz"])
-def test_corrupt_archives_name_the_file(tmp_path, suffix):
-    good = tmp_path / f"good.txt{suffix}"
-    with smart_open.open(str(good), "wb") as f:
-        f.write(b"some words here\n" * 5000)
-    bad = tmp_path / f"bad.txt{suffix}"
-    bad.write_bytes(good.read_bytes()[: good.stat().st_size // 2])  # truncated
-    with pytest.raises(CorpusError, match=f"bad.txt{suffix} is a corrupt or truncated archive"):
-        sentences_of(bad)
-
-
 def test_shard_assignment_balances_bytes_largest_first():
     shards = [Shard(f"s{i}", size, 0) for i, size in enumerate([100, 90, 40, 30, 30, 10])]
     plan = assign_shards(shards, 2)
@@ -139,3 +128,114 @@ def test_shard_sentences_is_reiterable(tmp_path):
     path.write_text("a b\nc\n")
     stream = ShardSentences(list_shards([str(path)]))
     assert list(stream) == list(stream) == [["a", "b"], ["c"]]
+
+
+def read_with_stats(path, **options):
+    from w2v.corpus import ReadStats
+
+    stats = ReadStats()
+    sentences = list(iter_sentences(list_shards([str(path)])[0], ReadOptions(**options), stats))
+    return sentences, stats
+
+
+def test_crlf_line_ends_read_like_lf(tmp_path):
+    text = "the cat sat\non the mat\n\nend\n"
+    lf, crlf = tmp_path / "lf.txt", tmp_path / "crlf.txt"
+    lf.write_bytes(text.encode())
+    crlf.write_bytes(text.replace("\n", "\r\n").encode())
+    assert sentences_of(crlf) == sentences_of(lf) == [["the", "cat", "sat"], ["on", "the", "mat"], ["end"]]
+
+
+def test_non_utf8_policies_are_applied_per_line_and_counted(tmp_path):
+    path = tmp_path / "mixed.txt"
+    path.write_bytes(b"good line\ncaf\xe9 au lait\nstill good\n\xff\xfe binary\xff\n")
+    with pytest.raises(CorpusError, match=r"mixed.txt is not valid UTF-8 \(byte 0xe9 on line 2\)"):
+        read_with_stats(path)
+    got, stats = read_with_stats(path, unicode_errors="replace")
+    assert got == [["good", "line"], ["caf\ufffd", "au", "lait"], ["still", "good"], ["\ufffd\ufffd", "binary\ufffd"]]
+    assert (stats.lines, stats.bad_lines) == (4, 2)
+    got, stats = read_with_stats(path, unicode_errors="ignore")
+    assert got == [["good", "line"], ["caf", "au", "lait"], ["still", "good"], ["binary"]]
+    assert stats.bad_lines == 2
+    got, stats = read_with_stats(path, unicode_errors="skip")
+    assert got == [["good", "line"], ["still", "good"]]
+    assert (stats.lines, stats.bad_lines) == (4, 2)
+
+
+def test_skip_drops_a_bad_line_that_spans_blocks(tmp_path, monkeypatch):
+    monkeypatch.setattr(corpus_module, "BLOCK_CHARS", 8)
+    path = tmp_path / "c.txt"
+    path.write_bytes(b"first line ok\nthis line is long and \xff bad in its middle\nlast one\nno newline \xff")
+    got, stats = read_with_stats(path, unicode_errors="skip")
+    assert got == [["first", "line", "ok"], ["last", "one"]]
+    assert (stats.lines, stats.bad_lines) == (4, 2)
+
+
+def _reference(data: bytes, policy: str, limit: int = 10_000) -> tuple[list[list[str]], int]:
+    """Whole-file reference: split on b"\\n", decode each line alone, apply the policy."""
+    import re
+
+    sentences, bad = [], 0
+    lines = data.split(b"\n")
+    if lines and lines[-1] == b"":
+        lines.pop()
+    for raw in lines:
+        line = raw.decode("utf-8", "surrogateescape")
+        if re.search("[\udc80-\udcff]", line):
+            bad += 1
+            if policy == "skip":
+                continue
+            line = re.sub("[\udc80-\udcff]", "\ufffd" if policy == "replace" else "", line)
+        tokens = line.split()
+        sentences.extend(tokens[i : i + limit] for i in range(0, len(tokens), limit))
+    return sentences, bad
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_fuzzed_dirty_text_streams_like_the_whole_file_reference(tmp_path, monkeypatch, seed):
+    """Random dirty text (bad bytes, CRLF, NUL, tabs, unicode spaces, blank and long lines) read in tiny
+    blocks gives exactly the sentences and bad-line count of a whole-file reference, for every policy."""
+    import random
+
+    rng = random.Random(seed)
+    monkeypatch.setattr(corpus_module, "BLOCK_CHARS", rng.choice([5, 7, 16, 64]))
+    pieces = [b"word", b"caf\xc3\xa9", b"\xe2\x82\xac", b"\xff", b"\xc3", b"\x00", b" ", b"  ", b"\t", b"\r\n",
+              b"\n", b"\n\n", b"\xe3\x80\x80", b"na\xefve", b"x" * 30]
+    data = b"".join(rng.choice(pieces) for _ in range(rng.randrange(50, 400)))
+    path = tmp_path / f"fuzz{seed}.txt"
+    path.write_bytes(data)
+    for policy in ("replace", "ignore", "skip"):
+        got, stats = read_with_stats(path, unicode_errors=policy, max_sentence_words=7)
+        expected, bad = _reference(data, policy, limit=7)
+        assert got == expected, policy
+        assert stats.bad_lines == bad, policy
+    if _reference(data, "replace")[1]:
+        with pytest.raises(CorpusError, match=f"fuzz{seed}.txt is not valid UTF-8"):
+            read_with_stats(path)
+    else:
+        assert read_with_stats(path)[0] == _reference(data, "strict", limit=10_000)[0]
+
+
+@pytest.mark.parametrize("suffix", [".gz", ".bz2", ".xz"])
+def test_a_corrupt_archive_fails_by_default_and_is_skipped_on_request(tmp_path, suffix):
+    from w2v.errors import BadShardError
+    from w2v.vocab import count_shard
+
+    good = tmp_path / f"good.txt{suffix}"
+    with smart_open.open(str(good), "wb") as f:
+        f.write(b"some words here\n" * 5000)
+    bad = tmp_path / f"bad.txt{suffix}"
+    bad.write_bytes(good.read_bytes()[: good.stat().st_size // 2])  # truncated
+    shard = list_shards([str(bad)])[0]
+    with pytest.raises(BadShardError, match=f"bad.txt{suffix} is a corrupt .*--on-bad-shard skip"):
+        count_shard(shard, ReadOptions())
+    skipped = count_shard(shard, ReadOptions(on_bad_shard="skip"))
+    assert (skipped.words, skipped.sentences) == (0, 0) and "corrupt or truncated" in skipped.skipped
+    assert count_shard(list_shards([str(good)])[0], ReadOptions(on_bad_shard="skip")).words == 15_000
+
+
+def test_zero_byte_files_are_skipped_beside_real_ones(tmp_path):
+    (tmp_path / "empty.txt").write_bytes(b"")
+    (tmp_path / "empty.txt.gz").write_bytes(b"")
+    (tmp_path / "real.txt").write_text("a b\n")
+    assert [s.uri.rsplit("/", 1)[1] for s in list_shards([str(tmp_path)])] == ["real.txt"]

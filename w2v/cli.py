@@ -52,8 +52,11 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     # corpus reading
     g = parser.add_argument_group("corpus reading")
     g.add_argument("--lowercase", action=argparse.BooleanOptionalAction, default=s, help="lowercase all text")
-    g.add_argument("--unicode-errors", choices=("strict", "replace", "ignore"), default=s,
-                   help="non-UTF-8 bytes: strict = fail naming the file (default), replace or ignore them")
+    g.add_argument("--unicode-errors", choices=("strict", "replace", "ignore", "skip"), default=s,
+                   help="non-UTF-8 bytes: strict = fail naming the file and line (default), replace or ignore "
+                        "them, skip = drop the line; lines with bad bytes are counted in the manifest")
+    g.add_argument("--on-bad-shard", choices=("fail", "skip"), default=s,
+                   help="a corrupt or truncated archive: fail naming it (default) or skip it (listed in the manifest)")
     # cluster
     g = parser.add_argument_group("cluster")
     g.add_argument("--actors", type=int, default=s, help="trainer actors, one per node (default: every node)")
@@ -68,6 +71,15 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--spool-dir", default=s,
                    help="local directory where each actor spools its shards for gensim's corpus_file mode "
                         "(default: the system temp dir); needs the node's share of the corpus, uncompressed")
+    # faults
+    g = parser.add_argument_group("faults")
+    g.add_argument("--checkpoint-interval", type=float, default=s,
+                   help="seconds between checkpoints of the global weights; 0 = none (default 60)")
+    g.add_argument("--checkpoint-dir", default=s, help="where checkpoints go (default: <out>.checkpoint)")
+    g.add_argument("--resume", action=argparse.BooleanOptionalAction, default=s,
+                   help="continue from the last checkpoint; refused if the parameters or the corpus changed")
+    g.add_argument("--max-restarts", type=int, default=s,
+                   help="times Ray restarts a dead trainer actor before the job fails (default 3)")
     # output
     g = parser.add_argument_group("output")
     g.add_argument("--overwrite", action=argparse.BooleanOptionalAction, default=s,

@@ -20,7 +20,12 @@ from .errors import ConfigError
 # gensim cuts sentences longer than this silently (MAX_WORDS_IN_BATCH); we split them instead.
 MAX_SENTENCE_WORDS = 10_000
 
-UNICODE_ERROR_POLICIES = ("strict", "replace", "ignore")
+UNICODE_ERROR_POLICIES = ("strict", "replace", "ignore", "skip")  # skip: drop lines with bad bytes
+BAD_SHARD_POLICIES = ("fail", "skip")  # a corrupt or truncated archive: stop naming it, or leave it out
+
+# Parameters that shape the vectors: `--resume` refuses a checkpoint written with other values.
+RESUME_KEYS = ("vector_size", "window", "min_count", "max_final_vocab", "epochs", "sg", "hs", "negative", "sample",
+               "alpha", "min_alpha", "seed", "lowercase", "unicode_errors", "on_bad_shard")
 
 
 @dataclass(frozen=True)
@@ -44,7 +49,8 @@ class TrainConfig:
     seed: int = 1
     # --- corpus reading ---
     lowercase: bool = False
-    unicode_errors: str = "strict"  # strict: fail naming the file; replace/ignore: decode anyway
+    unicode_errors: str = "strict"  # strict: fail naming the file; replace/ignore: decode anyway; skip: drop the line
+    on_bad_shard: str = "fail"  # a corrupt/truncated archive: fail naming it, or skip it (counted in the manifest)
     # --- cluster ---
     actors: int | None = None  # None: one per alive Ray node
     workers: int | None = None  # gensim threads per actor; None: the node's CPUs
@@ -52,6 +58,11 @@ class TrainConfig:
     sync_interval: float = 0.1  # seconds between delta exchanges (with 2+ actors); 0 = back to back
     sync_tiers: int = 7  # frequency tiers: hot rows every exchange, the coldest every 2**(tiers-1)-th; 1 = all rows
     spool_dir: str | None = None  # where actors spool their shards for corpus_file mode; None: system temp
+    # --- faults ---
+    checkpoint_interval: float = 60.0  # seconds between checkpoints of the global weights; 0 = none
+    checkpoint_dir: str | None = None  # None: "<out>.checkpoint" beside the artifact
+    resume: bool = False  # continue from the last checkpoint (same parameters and corpus, or refused)
+    max_restarts: int = 3  # times Ray restarts a dead trainer actor; a lost node's shards go to a replacement
     # --- output ---
     overwrite: bool = False
     eval: bool = True
@@ -128,6 +139,11 @@ class TrainConfig:
             sorted_vocab=0,
             max_final_vocab=None,
         )
+
+    @property
+    def checkpoint_location(self) -> str:
+        """Where checkpoints go: `checkpoint_dir`, or beside the artifact so `out` stays a clean artifact."""
+        return self.checkpoint_dir or self.out.rstrip("/") + ".checkpoint"
 
     def to_json(self) -> dict[str, Any]:
         """The parameters as saved in the manifest (no address: it may hold a token or host)."""
@@ -230,6 +246,10 @@ def _validate(c: TrainConfig) -> None:
     need(0.0 <= c.min_alpha <= c.alpha, "min_alpha", f"must be in [0, alpha={c.alpha}]")
     need(c.seed >= 0, "seed", "must be >= 0")
     need(c.unicode_errors in UNICODE_ERROR_POLICIES, "unicode_errors", f"must be one of {UNICODE_ERROR_POLICIES}")
+    need(c.on_bad_shard in BAD_SHARD_POLICIES, "on_bad_shard", f"must be one of {BAD_SHARD_POLICIES}")
+    need(0.0 <= c.checkpoint_interval <= 7 * 86400.0, "checkpoint_interval", "must be between 0 and 604800 seconds")
+    need(c.checkpoint_dir is None or bool(c.checkpoint_dir), "checkpoint_dir", "give a directory or leave it out")
+    need(0 <= c.max_restarts <= 1_000, "max_restarts", "must be between 0 and 1000")
     need(c.actors is None or c.actors >= 1, "actors", "must be at least 1")
     need(c.workers is None or 1 <= c.workers <= 1_024, "workers", "must be between 1 and 1024")
     need(0.0 <= c.sync_interval <= 3600.0, "sync_interval", "must be between 0 and 3600 seconds")

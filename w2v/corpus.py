@@ -15,13 +15,14 @@ import gzip
 import logging
 import lzma
 import os
+import re
 import zlib
 from dataclasses import dataclass
 from typing import Iterator, Sequence
 
 from . import storage
 from .config import MAX_SENTENCE_WORDS
-from .errors import CorpusError, StorageError
+from .errors import BadShardError, CorpusError, StorageError
 
 logger = logging.getLogger(__name__)
 
@@ -32,6 +33,11 @@ MAX_TOKEN_CHARS = 1 << 20  # a "word" longer than this is cut: it is garbage, an
 # the Lee news background corpus (about 390,000 words together).
 SAMPLE_FILES = ("head500.noblanks.cor", "lee_background.cor")
 SAMPLE_PREFIX = "sample:"
+
+# Text is decoded with errors="surrogateescape": each byte that is not UTF-8 becomes one lone
+# surrogate in this range, which valid UTF-8 can never produce. So a line holds bad bytes exactly
+# when it holds one of these, and the unicode_errors policy is applied (and counted) per line.
+_BAD_BYTES = re.compile("[\udc80-\udcff]")
 
 
 @dataclass(frozen=True)
@@ -48,8 +54,17 @@ class ReadOptions:
     """How text becomes tokens; identical for counting and training, or the vocabulary lies."""
 
     lowercase: bool = False
-    unicode_errors: str = "strict"
+    unicode_errors: str = "strict"  # strict | replace | ignore | skip (the line); see config
     max_sentence_words: int = MAX_SENTENCE_WORDS
+    on_bad_shard: str = "fail"  # fail | skip: what `vocab.count_shard` does with a corrupt archive
+
+
+@dataclass
+class ReadStats:
+    """What one pass over a shard met, filled in while its sentences are read."""
+
+    lines: int = 0  # lines read ("\n"-terminated, plus a last one without a newline)
+    bad_lines: int = 0  # lines that held bytes that are not UTF-8 (replaced, ignored or skipped)
 
 
 def resolve_sample(entry: str) -> list[str]:
@@ -120,27 +135,42 @@ def assign_shards(shards: Sequence[Shard], actors: int) -> list[list[Shard]]:
 def _blocks(shard: Shard, options: ReadOptions) -> Iterator[str]:
     """Decoded text blocks of one shard; decoding and archive errors name the file."""
     try:
-        with storage.open(shard.uri, "rt", encoding="utf-8", errors=options.unicode_errors, newline="") as f:
+        with storage.open(shard.uri, "rt", encoding="utf-8", errors="surrogateescape", newline="") as f:
             while True:
                 block = f.read(BLOCK_CHARS)
                 if not block:
                     return
                 yield block.lower() if options.lowercase else block
-    except UnicodeDecodeError as exc:
-        raise CorpusError(
-            f"corpus file {shard.uri} is not valid UTF-8 ({exc.reason} at byte {exc.start} of a block); "
-            f"fix the file or pass --unicode-errors replace"
-        ) from None
     except (EOFError, gzip.BadGzipFile, lzma.LZMAError, zlib.error) as exc:
-        raise CorpusError(f"corpus file {shard.uri} is a corrupt or truncated archive: {exc}") from None
+        raise _bad_archive(shard, exc) from None
     except OSError as exc:
         if isinstance(exc, (FileNotFoundError, PermissionError)):
             raise CorpusError(f"corpus file {shard.uri} cannot be read: {exc.strerror}") from None
-        raise CorpusError(f"corpus file {shard.uri} is a corrupt or truncated archive: {exc}") from None
+        raise _bad_archive(shard, exc) from None
     except Exception as exc:  # zstandard raises its own ZstdError
         if type(exc).__name__ == "ZstdError":
-            raise CorpusError(f"corpus file {shard.uri} is a corrupt or truncated archive: {exc}") from None
+            raise _bad_archive(shard, exc) from None
         raise
+
+
+def _bad_archive(shard: Shard, exc: Exception) -> BadShardError:
+    return BadShardError(f"corpus file {shard.uri} is a corrupt or truncated archive ({exc}); "
+                         f"replace it or pass --on-bad-shard skip")
+
+
+def _clean(text: str, shard: Shard, policy: str, line_number: int) -> str:
+    r"""Apply the unicode_errors policy to text holding bad bytes (escaped as lone surrogates).
+
+    >>> _clean("caf\udce9 au lait", Shard("x", 1, 0), "replace", 1) == "caf\ufffd au lait"
+    True
+    """
+    if policy == "replace":
+        return _BAD_BYTES.sub("\ufffd", text)
+    if policy in ("ignore", "skip"):  # skip: the caller drops the line; the text is not used
+        return _BAD_BYTES.sub("", text)
+    byte = ord(_BAD_BYTES.search(text).group()) - 0xDC00
+    raise CorpusError(f"corpus file {shard.uri} is not valid UTF-8 (byte 0x{byte:02x} on line {line_number}); "
+                      f"fix the file or pass --unicode-errors replace|ignore|skip")
 
 
 def _split_full(pending: list[str], limit: int) -> Iterator[list[str]]:
@@ -151,24 +181,46 @@ def _split_full(pending: list[str], limit: int) -> Iterator[list[str]]:
     return pending
 
 
-def iter_sentences(shard: Shard, options: ReadOptions = ReadOptions()) -> Iterator[list[str]]:
+def iter_sentences(shard: Shard, options: ReadOptions = ReadOptions(),
+                   stats: ReadStats | None = None) -> Iterator[list[str]]:
     """Sentences of one shard: each line split on whitespace, long lines split every N words.
 
-    Memory is bounded by BLOCK_CHARS + N words, whatever the line length.
+    Memory is bounded by BLOCK_CHARS + N words, whatever the line length. CRLF line ends need no
+    care: "\r" is whitespace. Lines with bytes that are not UTF-8 follow `options.unicode_errors`
+    and are counted in `stats.bad_lines`; `skip` drops such a line whole, except the pieces of a
+    line longer than a block that were already yielded.
     """
+    stats = stats if stats is not None else ReadStats()
+    policy = options.unicode_errors
     limit = options.max_sentence_words
     pending: list[str] = []  # tokens of the line being read, not yet yielded
     tail = ""  # a token cut by the block boundary, completed by the next block
+    line_bad = False  # the line being read (spanning blocks) held bad bytes
     for block in _blocks(shard, options):
-        lines = (tail + block).split("\n")
+        text = tail + block
+        has_bad = _BAD_BYTES.search(text) is not None  # one C-speed scan per block in the common case
+        lines = text.split("\n")
         tail = ""
         last = lines.pop()  # the unfinished line (empty when the block ends with a newline)
         for line in lines:
+            stats.lines += 1
+            if has_bad and _BAD_BYTES.search(line):
+                line, line_bad = _clean(line, shard, policy, stats.lines), True
+            if line_bad:
+                stats.bad_lines += 1
+                line_bad = False
+                if policy == "skip":
+                    pending = []
+                    continue
             pending.extend(line.split())
             pending = yield from _split_full(pending, limit)
             if pending:
                 yield pending
             pending = []
+        if has_bad and _BAD_BYTES.search(last):
+            last, line_bad = _clean(last, shard, policy, stats.lines + 1), True
+        if line_bad and policy == "skip":
+            pending, last = [], ""
         if last and not last[-1].isspace():
             head = last.rsplit(None, 1)
             last, tail = ("", head[0]) if len(head) == 1 else head
@@ -176,6 +228,12 @@ def iter_sentences(shard: Shard, options: ReadOptions = ReadOptions()) -> Iterat
                 last, tail = last + " " + tail[:MAX_TOKEN_CHARS], tail[MAX_TOKEN_CHARS:]
         pending.extend(last.split())
         pending = yield from _split_full(pending, limit)
+    if tail or pending or line_bad:
+        stats.lines += 1  # the last line had no newline
+        if line_bad:
+            stats.bad_lines += 1
+            if policy == "skip":
+                return
     pending.extend(tail.split())
     pending = yield from _split_full(pending, limit)
     if pending:
@@ -202,6 +260,7 @@ class SpoolStats:
     words: int  # tokens written (gensim's `total_words` for corpus_file training)
     sentences: int  # lines written
     bytes: int  # size of the spool file
+    bad_lines: int = 0  # lines with bytes that are not UTF-8 (see ReadOptions.unicode_errors)
 
 
 def spool(shards: Sequence[Shard], options: ReadOptions, path: str) -> SpoolStats:
@@ -213,13 +272,16 @@ def spool(shards: Sequence[Shard], options: ReadOptions, path: str) -> SpoolStat
     nothing; tokens never contain whitespace, so re-splitting gives the same sentences.
     """
     words = sentences = 0
+    stats = ReadStats()
     try:
         with open(path, "w", encoding="utf-8", newline="\n", buffering=1 << 20) as out:
-            for sentence in ShardSentences(shards, options):
-                out.write(" ".join(sentence))
-                out.write("\n")
-                words += len(sentence)
-                sentences += 1
+            for shard in shards:
+                for sentence in iter_sentences(shard, options, stats):
+                    out.write(" ".join(sentence))
+                    out.write("\n")
+                    words += len(sentence)
+                    sentences += 1
     except OSError as exc:
         raise CorpusError(f"cannot write the local spool file {path}: {exc.strerror} (see --spool-dir)") from None
-    return SpoolStats(path=path, words=words, sentences=sentences, bytes=os.path.getsize(path))
+    return SpoolStats(path=path, words=words, sentences=sentences, bytes=os.path.getsize(path),
+                      bad_lines=stats.bad_lines)

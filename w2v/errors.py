@@ -17,6 +17,10 @@ class CorpusError(W2VError):
     """A corpus path is missing, empty, unreadable, not UTF-8 or a corrupt archive."""
 
 
+class BadShardError(CorpusError):
+    """A corpus file is a corrupt or truncated archive: `--on-bad-shard skip` may leave it out."""
+
+
 class StorageError(W2VError):
     """A location cannot be listed, read or written (missing, exists already, denied)."""
 

@@ -13,8 +13,9 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
-from . import __version__, corpus, evaluate, export, storage, train
+from . import __version__, checkpoint, corpus, evaluate, export, storage, train
 from .config import TrainConfig
+from .errors import ConfigError, StorageError
 from .plan import ActorPlan, Plan, calibrate, estimate_memory, estimate_train_seconds
 from .vocab import Vocabulary, ShardCount, build_vocabulary
 
@@ -49,9 +50,10 @@ class JobResult:
 class Prepared:
     """Stages 1-2 done: the shards placed on actors and the global vocabulary counted."""
 
-    shards: list[corpus.Shard]
+    shards: list[corpus.Shard]  # every listed shard, skipped ones included (the manifest lists them)
+    skipped: set[str]  # URIs of corrupt shards dropped under --on-bad-shard skip
     placement: list[dict[str, Any]]  # per actor: node_id, cpus, workers
-    assignment: list[list[corpus.Shard]]  # per actor: its shards
+    assignment: list[list[corpus.Shard]]  # per actor: its shards (the readable ones)
     vocab: Vocabulary
     shard_counts: list[ShardCount]
     plan: Plan
@@ -73,9 +75,46 @@ def preflight(config: TrainConfig) -> list[corpus.Shard]:
 
     The CLI runs them before starting Ray, so bad input fails in a second, not after start-up.
     """
+    location = config.checkpoint_location
+    if config.resume and not checkpoint.exists(location):
+        raise ConfigError(f"--resume: there is no checkpoint in {location} (see --checkpoint-dir)")
+    if not config.resume and not config.overwrite and checkpoint.exists(location):
+        raise StorageError(f"{location} holds a checkpoint of an unfinished job: pass --resume to continue it, "
+                           f"or --overwrite to start over")
     export.check_output(config.out, config.overwrite)
     storage.check_writable(config.out)
-    return corpus.list_shards(config.corpus)
+    shards = corpus.list_shards(config.corpus)
+    if config.resume:  # a changed corpus or parameters is refused now, not after counting
+        state = checkpoint.latest_state(location)
+        if state is None:
+            raise ConfigError(f"--resume: no readable checkpoint in {location}")
+        checkpoint.check_resumable(state, checkpoint.identity(config, shards), location)
+    return shards
+
+
+def resume_point(config: TrainConfig, identity: dict[str, Any]) -> checkpoint.Checkpoint | None:
+    """The checkpoint `--resume` continues (checked against this job), or None for a fresh start.
+
+    A fresh start with --overwrite drops the checkpoints of the job it replaces.
+    """
+    location = config.checkpoint_location
+    if not config.resume:
+        if checkpoint.exists(location):
+            checkpoint.remove_all(location)
+        return None
+    found = checkpoint.latest(location)
+    if found is None:
+        raise ConfigError(f"--resume: no complete checkpoint in {location}")
+    checkpoint.check_resumable(found.state, identity, location)
+    return found
+
+
+def checkpointer(config: TrainConfig, identity: dict[str, Any], resumed: checkpoint.Checkpoint | None):
+    """A Checkpointer at `checkpoint_interval`, or the do-nothing one when checkpoints are off."""
+    if config.checkpoint_interval <= 0:
+        return checkpoint.NullCheckpointer()
+    return checkpoint.Checkpointer(config.checkpoint_location, config.checkpoint_interval, identity,
+                                   first_number=resumed.number + 1 if resumed else 1)
 
 
 def prepare(config: TrainConfig, shards: list[corpus.Shard], timings: dict[str, float]) -> Prepared:
@@ -97,10 +136,16 @@ def prepare(config: TrainConfig, shards: list[corpus.Shard], timings: dict[str, 
     logger.info("stage 2/5: counting words (one task per shard)")
     options = train.read_options(config)
     vocab, shard_counts = build_vocabulary(shards, options, config.min_count, config.max_final_vocab)
+    skipped = {sc.uri for sc in shard_counts if sc.skipped}
+    if skipped:  # --on-bad-shard skip: train on the good shards only
+        good = [s for s in shards if s.uri not in skipped]
+        placement = placement[: len(good)]
+        assignment = corpus.assign_shards(good, len(placement))
+        logger.warning("%d corrupt shard(s) skipped: %s", len(skipped), ", ".join(sorted(skipped)))
     watch.lap("vocabulary")
 
     actor_memory, driver_memory = estimate_memory(config, len(vocab), vocab.raw_distinct, len(placement))
-    rate = calibrate(config, shards, options)
+    rate = calibrate(config, [s for s in shards if s.uri not in skipped], options)
     threads = sum(n["workers"] for n in placement)
     plan = Plan(
         shards=len(shards), bytes=sum(s.size for s in shards),
@@ -114,7 +159,7 @@ def prepare(config: TrainConfig, shards: list[corpus.Shard], timings: dict[str, 
     watch.lap("plan")
     for line in plan.lines():
         logger.info("%s", line)
-    return Prepared(shards, placement, assignment, vocab, shard_counts, plan)
+    return Prepared(shards, skipped, placement, assignment, vocab, shard_counts, plan)
 
 
 def dry_run(config: TrainConfig, shards: list[corpus.Shard] | None = None) -> Plan:
@@ -142,8 +187,13 @@ def run(config: TrainConfig, shards: list[corpus.Shard] | None = None) -> JobRes
     vocab, shard_counts = p.vocab, p.shard_counts
     watch = _Stopwatch(timings)  # continues after stages 1-2
 
+    identity = {**checkpoint.identity(config, shards),
+                "vocabulary": checkpoint.vocabulary_fingerprint(vocab.words, vocab.counts)}
+    resumed = resume_point(config, identity)
+
     logger.info("stage 3/5: training %d epoch(s) on %d actor(s)", config.epochs, len(p.assignment))
-    result = train.train(config, vocab, p.assignment, p.placement)
+    result = train.train(config, vocab, p.assignment, p.placement, resume=resumed,
+                         checkpointer=checkpointer(config, identity, resumed))
     watch.lap("train")
 
     evaluation, eval_error = None, None
@@ -168,12 +218,18 @@ def run(config: TrainConfig, shards: list[corpus.Shard] | None = None) -> JobRes
                        for sc in shard_counts],
             "bytes": p.plan.bytes,
             "words": vocab.raw_words,
+            "kept_words": vocab.retained_words,
             "sentences": sum(sc.sentences for sc in shard_counts),
+            "bad_lines": sum(sc.bad_lines for sc in shard_counts),
+            "unicode_errors": config.unicode_errors,
+            "skipped_shards": sorted(p.skipped),
         },
         "vocabulary": {"size": len(vocab), "distinct_words": vocab.raw_distinct,
                        "effective_min_count": vocab.effective_min_count, "retained_words": vocab.retained_words},
         "vector_size": config.vector_size,
-        "training": {**result.stats, "actors": result.actors, "epochs": result.epochs},
+        "training": {**result.stats, "actors": result.actors, "epochs": result.epochs,
+                     "resumed_from": ({"checkpoint": resumed.number, "epoch": resumed.epoch,
+                                       "words_done": resumed.state["position"]["words_done"]} if resumed else None)},
         "evaluation": ({"error": eval_error} if eval_error else
                        {"file": export.EVAL_JSON, "seconds": evaluation["runtime"]["seconds"]} if evaluation else None),
         "versions": {**versions(), **({"tensorflow": evaluation["runtime"]["tensorflow"]} if evaluation else {})},
@@ -184,6 +240,7 @@ def run(config: TrainConfig, shards: list[corpus.Shard] | None = None) -> JobRes
     manifest["timings"] = {**timings, "total_before_export": round(time.perf_counter() - started, 3)}
     written = export.write_artifact(config.out, vocab.words, vocab.counts, result.vectors, manifest,
                                     evaluation, config.overwrite)
+    checkpoint.remove_all(config.checkpoint_location)  # the artifact is published: the job is done
     watch.lap("export")
     return JobResult(out=config.out, manifest=written, evaluation=evaluation, plan=p.plan, timings=timings)
 

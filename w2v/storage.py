@@ -194,3 +194,12 @@ def publish(staging: str, out_uri: str, names: Iterable[str], last: str) -> None
     for name in ordered:
         b.publish_file(os.path.join(staging, name), out_uri, name)
     shutil.rmtree(staging, ignore_errors=True)
+
+
+def remove_dir(uri: str) -> None:
+    """Remove a directory-like location once its files are removed (a no-op where none exist)."""
+    b = backend(uri)
+    try:
+        os.rmdir(b.path(uri))
+    except OSError:
+        pass

@@ -190,6 +190,12 @@ class DeltaTracker:
         self.taken[rows.start] = delta
         return delta
 
+    def untake(self, start: int) -> None:
+        """Take back the delta handed over for the slice at `start`: it travels with the next exchange."""
+        own = self.taken.pop(start)
+        for name, delta in own.items():
+            self.reference[name][start : start + len(delta)] -= delta
+
     def apply(self, weights: Weights, rows: slice, *totals: Weights) -> None:
         """Add everyone else's change of these rows: the summed delta minus what this actor handed over.
 

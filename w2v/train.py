@@ -5,6 +5,15 @@ the global vocabulary and seed (row i is the same word everywhere), and trains e
 `train(corpus_file=...)` call on a background thread, with the node's cores as gensim workers.
 The driver meanwhile runs the delta exchange of `sync` every `sync_interval` seconds and shows
 progress. This module places actors and runs the loop; the exchange rules live in `sync`.
+
+Faults: the driver always holds the global weights (initial + every delta), and remembers each
+actor's epochs done at the last exchange that covered every row. An actor whose process dies is
+restarted by Ray (`max_restarts`); one whose node is gone is replaced by a new actor on an alive
+node. Either way it spools its shards again and trains its remaining epochs from the current
+global weights, with the learning rate at that point of the global schedule (`epoch_schedule`).
+The epoch that was in flight is trained again: the manifest counts those words
+(`words_retrained`). Checkpoints (`checkpoint`) store the same global weights and
+position, so a new driver can `--resume`.
 """
 
 from __future__ import annotations
@@ -24,6 +33,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from . import sync
+from .checkpoint import Checkpoint, NullCheckpointer
 from .config import TrainConfig
 from .corpus import ReadOptions, Shard, spool
 from .errors import ConfigError
@@ -38,6 +48,51 @@ logger = logging.getLogger(__name__)
 NODE_RESOURCE = "w2v_node"
 
 STATUS_POLL_SECONDS = 0.5  # how often the driver looks at progress when there is nothing to exchange
+RECOVERY_SECONDS = 120.0  # how long the driver waits for a dead actor to come back before failing the job
+# Test hook (fault injection): "K:E" makes trainer actor K's first incarnation exit its process
+# (os._exit, as a crash would) right after epoch E ends. Read by the driver, never set in production.
+FAULT_ENV = "W2V_TEST_ACTOR_EXIT"
+
+
+def epoch_schedule(alpha: float, min_alpha: float, epochs: int, start_epoch: int) -> tuple[int, float, float]:
+    """(epochs left, start alpha, end alpha) to train from `start_epoch` on the global linear schedule.
+
+    A restarted or resumed actor continues the same monotone decay instead of starting again at alpha.
+
+    >>> epoch_schedule(0.025, 0.0, 5, 0), epoch_schedule(0.025, 0.0, 5, 2), epoch_schedule(0.025, 0.0, 5, 5)
+    ((5, 0.025, 0.0), (3, 0.015, 0.0), (0, 0.0, 0.0))
+    """
+    start_epoch = min(max(start_epoch, 0), epochs)
+    start_alpha = round(sync.learning_rate(alpha, min_alpha, start_epoch / epochs), 12)
+    return epochs - start_epoch, start_alpha, min_alpha
+
+
+def words_retrained(epochs_done: int, finished: bool, restart_epoch: int, words_per_epoch: int) -> int:
+    """Words trained again after a restart: the epochs done since `restart_epoch`, plus the one in flight.
+
+    `epochs_done` is what the driver saw last (it looks every sync interval), and gensim's
+    corpus_file mode reports progress only at epoch ends, so the epoch in flight counts whole.
+
+    >>> words_retrained(3, False, 2, 100), words_retrained(5, True, 5, 100)
+    (200, 0)
+    """
+    begun = epochs_done if finished else epochs_done + 1
+    return max(begun - restart_epoch, 0) * words_per_epoch
+
+
+def parse_fault_hook(value: str | None) -> dict[int, int]:
+    """`W2V_TEST_ACTOR_EXIT` -> {actor index: epoch after which its first incarnation exits}.
+
+    >>> parse_fault_hook("1:2"), parse_fault_hook(None)
+    ({1: 2}, {})
+    """
+    if not value:
+        return {}
+    try:
+        actor, epoch = (int(part) for part in value.split(":"))
+    except ValueError:
+        raise ConfigError(f"{FAULT_ENV}={value!r}: expected ACTOR:EPOCH, e.g. 1:2") from None
+    return {actor: epoch}
 
 
 def gensim_fast_version() -> int:
@@ -51,7 +106,8 @@ def gensim_fast_version() -> int:
 
 def read_options(config: TrainConfig) -> ReadOptions:
     """The tokenization shared by the vocabulary pass and training."""
-    return ReadOptions(lowercase=config.lowercase, unicode_errors=config.unicode_errors)
+    return ReadOptions(lowercase=config.lowercase, unicode_errors=config.unicode_errors,
+                       on_bad_shard=config.on_bad_shard)
 
 
 def peak_rss_bytes() -> int:
@@ -78,11 +134,16 @@ def private_rss_bytes() -> int:
 class _EpochRecorder:
     """gensim callback: when each epoch ended and the (racy, rough) cumulative training loss."""
 
-    def __init__(self):
+    def __init__(self, exit_after_epoch: int | None = None):
         self.ends: list[tuple[float, float]] = []  # (perf_counter at epoch end, cumulative loss)
+        self.first_epoch = 0  # epochs done before this train() call (a restart or resume)
+        self.exit_after_epoch = exit_after_epoch  # fault injection (FAULT_ENV): die after this epoch
 
     def on_epoch_end(self, model) -> None:
         self.ends.append((time.perf_counter(), float(model.get_latest_training_loss())))
+        if self.exit_after_epoch is not None and self.first_epoch + len(self.ends) >= self.exit_after_epoch:
+            logger.warning("fault injection: exiting the actor process after epoch %d", self.exit_after_epoch)
+            os._exit(1)
 
     def on_epoch_begin(self, model) -> None:
         pass
@@ -94,10 +155,21 @@ class _EpochRecorder:
         pass
 
 
+def _was_restarted() -> bool:
+    """True inside a Ray actor whose constructor runs again after its process died."""
+    try:
+        import ray
+
+        return bool(ray.get_runtime_context().was_current_actor_reconstructed)
+    except Exception:  # not in a Ray actor (tests build TrainerActor directly)
+        return False
+
+
 class TrainerActor:
     """One per node: a gensim model over this node's shards. Thin: the logic is in `sync`/`corpus`."""
 
-    def __init__(self, config: TrainConfig, vocab: Vocabulary, shards: Sequence[Shard], workers: int):
+    def __init__(self, config: TrainConfig, vocab: Vocabulary, shards: Sequence[Shard], workers: int,
+                 exit_after_epoch: int | None = None):
         from gensim.models import Word2Vec
 
         self.config = config  # the job's parameters
@@ -110,7 +182,9 @@ class TrainerActor:
         self.spooled: Any = None  # SpoolStats once prepare() ran
         self.tracker: sync.DeltaTracker | None = None  # exchange bookkeeping, from start()
         self.thread: threading.Thread | None = None  # gensim's train() call
-        self.recorder = _EpochRecorder()  # epoch ends and loss
+        self.restarted = _was_restarted()  # Ray re-ran this constructor after the process died
+        self.recorder = _EpochRecorder(None if self.restarted else exit_after_epoch)  # epoch ends and loss
+        self.start_epoch = 0  # the global epoch training starts at (after a restart or resume)
         self.started = 0.0  # perf_counter when training started
         self.finished: float | None = None  # perf_counter when train() returned
         self.error: str | None = None  # train() failure, reported by status()
@@ -123,14 +197,14 @@ class TrainerActor:
 
         return {"node_id": ray.get_runtime_context().get_node_id(), "hostname": socket.gethostname(),
                 "pid": os.getpid(), "gensim_fast_version": gensim_fast_version(), "shards": len(self.shards),
-                "workers": self.model.workers}
+                "workers": self.model.workers, "restarted": self.restarted}
 
     def prepare(self) -> dict[str, Any]:
         """Spool the shards to a local plain file for gensim's corpus_file mode."""
         started = time.perf_counter()
         self.spooled = spool(self.shards, read_options(self.config), os.path.join(self.spool_dir, "corpus.txt"))
         return {"words": self.spooled.words, "sentences": self.spooled.sentences, "bytes": self.spooled.bytes,
-                "seconds": round(time.perf_counter() - started, 3)}
+                "bad_lines": self.spooled.bad_lines, "seconds": round(time.perf_counter() - started, 3)}
 
     def weights(self) -> sync.Weights:
         """The model's trainable matrices (input vectors and output layer), live."""
@@ -140,12 +214,13 @@ class TrainerActor:
                 found[name] = getattr(self.model, name)
         return found
 
-    def start(self, initial: sync.Weights | None, exchange: bool) -> None:
-        """Load the shared initial weights, then train every epoch on a background thread.
+    def start(self, initial: sync.Weights | None, exchange: bool, start_epoch: int = 0) -> None:
+        """Load the shared initial weights, then train epochs `start_epoch`.. on a background thread.
 
         With `exchange`, a DeltaTracker keeps the reference copy deltas are measured against (one
         more copy of the matrices); a lone actor needs none.
         """
+        self.start_epoch = self.recorder.first_epoch = start_epoch
         if initial is not None:
             for name, array in self.weights().items():
                 np.copyto(array, initial[name])  # object-store arrays are read-only: copy into ours
@@ -155,28 +230,40 @@ class TrainerActor:
         self.thread.start()
 
     def _train(self) -> None:
+        c = self.config
+        epochs, start_alpha, end_alpha = epoch_schedule(c.alpha, c.min_alpha, c.epochs, self.start_epoch)
         try:
-            if self.spooled.words:
-                self.model.train(corpus_file=self.spooled.path, total_words=self.spooled.words,
-                                 epochs=self.config.epochs, start_alpha=self.config.alpha,
-                                 end_alpha=self.config.min_alpha, compute_loss=True, callbacks=[self.recorder])
+            if self.spooled.words and epochs:
+                self.model.train(corpus_file=self.spooled.path, total_words=self.spooled.words, epochs=epochs,
+                                 start_alpha=start_alpha, end_alpha=end_alpha, compute_loss=True,
+                                 callbacks=[self.recorder])
         except Exception as exc:  # reported to the driver by status()
             self.error = f"{type(exc).__name__}: {exc}"
         finally:
             self.finished = time.perf_counter()
 
-    def take(self, start: int, stop: int, parts: int) -> list[sync.Weights] | sync.Weights:
+    def take(self, start: int, stop: int, parts: int) -> list:
         """This actor's change of rows [start, stop) since the last exchange, cut in `parts` pieces.
 
-        Called with num_returns=parts: piece j goes straight to actor j, which reduces it.
+        Called with num_returns=parts+1: first whether this process could take part (False: Ray
+        restarted it and the driver has not started it again), then piece j for actor j to reduce.
         """
+        if self.tracker is None:
+            return [False] + [None] * parts
         began = time.perf_counter()
         rows = slice(start, stop)
         delta = self.tracker.take(self.weights(), rows)
         pieces = sync.cut(delta, sync.split_rows(rows, parts), start)
         self.peak_private = max(self.peak_private, private_rss_bytes())
         self.sync_seconds += time.perf_counter() - began
-        return pieces if parts > 1 else pieces[0]
+        return [True, *pieces]
+
+    def untake(self, start: int) -> bool:
+        """The exchange of the slice at `start` failed elsewhere: keep its delta for the next one."""
+        if self.tracker is None or start not in self.tracker.taken:
+            return False
+        self.tracker.untake(start)
+        return True
 
     def reduce(self, *pieces: sync.Weights) -> sync.Weights:
         """The sum of every actor's delta for the piece this actor owns."""
@@ -185,20 +272,29 @@ class TrainerActor:
         self.sync_seconds += time.perf_counter() - began
         return total
 
-    def apply(self, start: int, stop: int, *sums: sync.Weights) -> None:
-        """Add the other actors' change of rows [start, stop), from the owners' summed pieces."""
+    def apply(self, start: int, stop: int, *sums: sync.Weights) -> bool:
+        """Add the other actors' change of rows [start, stop) from the owners' summed pieces.
+
+        False when this process never took those rows (Ray restarted it in between).
+        """
+        if self.tracker is None or start not in self.tracker.taken:
+            return False
         began = time.perf_counter()
         self.tracker.apply(self.weights(), slice(start, stop), *sums)
         self.sync_seconds += time.perf_counter() - began
+        return True
 
     def status(self) -> dict[str, Any]:
         """Progress: epochs done, whether train() returned, errors, timings, memory."""
         self.peak_private = max(self.peak_private, private_rss_bytes())
         now = self.finished or time.perf_counter()
-        return {"epochs_done": len(self.recorder.ends), "done": self.finished is not None, "error": self.error,
-                "seconds": round(now - self.started, 3), "sync_seconds": round(self.sync_seconds, 3),
-                "epoch_ends": [round(t - self.started, 3) for t, _ in self.recorder.ends],
-                "loss": [loss for _, loss in self.recorder.ends], "peak_rss": peak_rss_bytes(),
+        before = [None] * self.start_epoch  # epochs trained by an earlier process: their times are gone
+        return {"pid": os.getpid(), "epochs_done": self.start_epoch + len(self.recorder.ends),
+                "done": self.finished is not None,
+                "error": self.error, "seconds": round(now - self.started, 3),
+                "sync_seconds": round(self.sync_seconds, 3), "start_epoch": self.start_epoch,
+                "epoch_ends": before + [round(t - self.started, 3) for t, _ in self.recorder.ends],
+                "loss": before + [loss for _, loss in self.recorder.ends], "peak_rss": peak_rss_bytes(),
                 "peak_private_rss": self.peak_private}
 
     def close(self) -> None:
@@ -265,19 +361,21 @@ def place_actors(config: TrainConfig, nodes: Sequence[dict[str, Any]], shards: i
 class _Progress:
     """A progress bar on a terminal; one log line per epoch always (readable in `ray job logs`)."""
 
-    def __init__(self, epochs: int):
+    def __init__(self, epochs: int, first_epoch: int = 0):
         from tqdm import tqdm
 
         self.epochs = epochs
-        self.logged = 0  # epochs already logged
-        self.bar = tqdm(total=epochs, unit="epoch", dynamic_ncols=True, disable=not sys.stderr.isatty(),
-                        desc="training")
+        self.first_epoch = first_epoch  # epochs done before this run (--resume)
+        self.logged = first_epoch  # epochs already logged
+        self.bar = tqdm(total=epochs, initial=first_epoch, unit="epoch", dynamic_ncols=True,
+                        disable=not sys.stderr.isatty(), desc="training")
 
     def update(self, statuses: Sequence[dict[str, Any]], words_per_epoch: int, sync_share: float) -> None:
         done = min(s["epochs_done"] for s in statuses)  # the slowest actor sets the pace
         elapsed = max(s["seconds"] for s in statuses)
-        rate = done * words_per_epoch / elapsed if done and elapsed else 0.0
-        eta = (self.epochs - done) * elapsed / done if done else float("nan")
+        trained = done - self.first_epoch  # epochs trained by this run
+        rate = trained * words_per_epoch / elapsed if trained > 0 and elapsed else 0.0
+        eta = (self.epochs - done) * elapsed / trained if trained > 0 else float("nan")
         self.bar.set_postfix_str(f"{rate:,.0f} w/s sync {sync_share:.0%} eta {eta:.0f}s", refresh=False)
         self.bar.update(done - self.bar.n)
         while self.logged < done:
@@ -290,148 +388,366 @@ class _Progress:
 
 
 def train(config: TrainConfig, vocab: Vocabulary, plan: Sequence[Sequence[Shard]],
-          nodes: Sequence[dict[str, Any]]) -> TrainResult:
-    """Train on one actor per planned node (`plan[k]` are actor k's shards, `nodes[k]` its node)."""
-    import ray
-    from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+          nodes: Sequence[dict[str, Any]], resume: Checkpoint | None = None,
+          checkpointer: Any = NullCheckpointer()) -> TrainResult:
+    """Train on one actor per planned node (`plan[k]` are actor k's shards, `nodes[k]` its node).
 
-    vocab_ref = ray.put(vocab)
-    actor_cls = ray.remote(TrainerActor)
-    actors = [
-        actor_cls.options(
-            num_cpus=min(node["workers"], node["cpus"]),
-            resources={NODE_RESOURCE: 1} if node.get("resource") else None,
-            scheduling_strategy=NodeAffinitySchedulingStrategy(node["node_id"], soft=False),
-        ).remote(config, vocab_ref, list(shards), node["workers"])
-        for node, shards in zip(nodes, plan)
-    ]
+    `resume` starts every actor at the checkpoint's epoch from its weights; `checkpointer` is asked
+    every round whether a checkpoint is due (see `checkpoint.Checkpointer`).
+    """
+    training = _Training(config, vocab, plan, nodes, resume, checkpointer)
     try:
-        return _run(config, actors, vocab)
+        return training.run()
     finally:
+        training.close()
+
+
+def _get_or(ref, default):
+    """`ray.get(ref)`, or `default` when the actor behind it died or its task failed."""
+    import ray
+
+    try:
+        return ray.get(ref)
+    except _actor_gone():
+        return default
+    except ray.exceptions.RayTaskError as exc:  # a task whose input came from an actor that died
+        if isinstance(getattr(exc, "cause", None), _actor_gone()):
+            return default
+        raise
+
+
+def _actor_gone() -> tuple[type[Exception], ...]:
+    """What ray.get raises for a call to an actor that died, is restarting, or cannot be placed again."""
+    import ray
+
+    return ray.exceptions.RayActorError, ray.exceptions.ActorUnschedulableError
+
+
+class _Training:
+    """The driver's side of one training run: actors, global weights, position, faults."""
+
+    def __init__(self, config: TrainConfig, vocab: Vocabulary, plan: Sequence[Sequence[Shard]],
+                 nodes: Sequence[dict[str, Any]], resume: Checkpoint | None, checkpointer: Any):
+        import ray
+
+        self.config = config  # the job's parameters
+        self.vocab = vocab  # the global vocabulary (row order)
+        self.vocab_ref = ray.put(vocab)  # shipped once to every actor, restarts included
+        self.plan = [list(p) for p in plan]  # actor k's shards
+        self.nodes = list(nodes)  # actor k's planned node
+        self.resume = resume  # the checkpoint this run continues, or None
+        self.checkpointer = checkpointer  # asked every round whether a checkpoint is due
+        self.exit_after = parse_fault_hook(os.environ.get(FAULT_ENV))  # fault injection (tests only)
+        self.actor_cls = ray.remote(TrainerActor)
+        self.actors = [self._create(k, node) for k, node in enumerate(self.nodes)]  # handles, replaced on node loss
+        self.exchange = len(self.actors) > 1  # one actor alone has nothing to exchange
+        self.start_epoch = resume.epoch if resume else 0  # where every actor starts
+        self.snapshot_epochs = [self.start_epoch] * len(self.actors)  # epochs done at the last full exchange
+        self.snapshot_weights: sync.Weights | None = None  # one actor: its weights at the last checkpoint
+        self.global_weights: sync.Weights = {}  # initial + every delta (with exchange)
+        self.last_status: list[dict[str, Any]] = [{} for _ in self.actors]  # per actor, latest seen
+        self.infos: list[dict[str, Any]] = []  # per actor: node, pid, workers
+        self.spooled: list[dict[str, Any]] = []  # per actor: what prepare() spooled
+        self.restarts = [0] * len(self.actors)  # per actor: restarts the driver saw
+        self.events: list[dict[str, Any]] = []  # restarts and replacements, for the manifest
+
+    def _create(self, k: int, node: dict[str, Any] | None):
+        """Actor k on its planned node, or (node=None) a replacement wherever Ray finds room."""
+        from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+        options: dict[str, Any] = {"max_restarts": self.config.max_restarts}
+        if node is not None:
+            workers = node["workers"]
+            options.update(num_cpus=min(node["workers"], node["cpus"]),
+                           resources={NODE_RESOURCE: 1} if node.get("resource") else None,
+                           scheduling_strategy=NodeAffinitySchedulingStrategy(node["node_id"], soft=False))
+        else:  # every node's CPUs are reserved by its own actor: the replacement shares one
+            workers = self.config.workers or 1
+            options.update(num_cpus=0)
+        return self.actor_cls.options(**options).remote(self.config, self.vocab_ref, self.plan[k], workers,
+                                                        None if node is None else self.exit_after.get(k))
+
+    # ------------------------------------------------------------------ the loop
+    def run(self) -> TrainResult:
+        import ray
+
         try:
-            ray.get([a.close.remote() for a in actors], timeout=60)
+            self.infos = ray.get([a.info.remote() for a in self.actors], timeout=300)
+        except ray.exceptions.GetTimeoutError:
+            raise ConfigError("trainer actors could not be placed within 300 s: are the nodes' CPUs busy?") from None
+        for info in self.infos:
+            if info["gensim_fast_version"] < 0:
+                logger.error("!!! gensim on %s runs WITHOUT its compiled routines: training will be ~100x slower",
+                             info["hostname"])
+        spool_started = time.perf_counter()
+        self.spooled = ray.get([a.prepare.remote() for a in self.actors])
+        spool_seconds = time.perf_counter() - spool_started
+        for k, (info, sp) in enumerate(zip(self.infos, self.spooled)):
+            logger.info("actor %d on %s (node %s, %d workers): %d shard(s) spooled, %d words, %.1f MB in %.1f s",
+                        k, info["hostname"], info["node_id"][:8], info["workers"], info["shards"], sp["words"],
+                        sp["bytes"] / 1e6, sp["seconds"])
+        self._start_all()
+        row_bytes = sum(a.shape[1] * 4 for a in self.global_weights.values())  # of all matrices; 0 without exchange
+        words_per_epoch = sum(sp["words"] for sp in self.spooled)
+        exchanges = 0
+        exchanged = {"total": 0, "busiest_link": 0, "slice": 0}  # bytes moved by all exchanges
+        started = time.perf_counter()
+        progress = _Progress(self.config.epochs, self.start_epoch)
+        try:
+            while True:
+                round_started = time.perf_counter()
+                statuses = self._statuses()
+                failed = [s["error"] for s in statuses if s["error"]]
+                if failed:
+                    raise RuntimeError(f"gensim training failed in an actor: {failed[0]}")
+                all_done = all(s["done"] for s in statuses)
+                if self.exchange:  # one more exchange after the last actor finished: it collects the final deltas
+                    full = all_done or self.checkpointer.due()
+                    slices = sync.exchange_slices(len(self.vocab), row_bytes, exchanges, final=full,
+                                                  tiers=self.config.sync_tiers)
+                    moved, complete = self._exchange(slices)
+                    exchanged = {key: exchanged[key] + moved[key] for key in exchanged}
+                    exchanges += 1
+                    if complete and slices and slices[0].start == 0 and slices[-1].stop == len(self.vocab):
+                        self.snapshot_epochs = [s["epochs_done"] for s in statuses]  # every row is in global now
+                        if self.checkpointer.due() and not all_done:
+                            self.checkpointer.save(self.global_weights, self._position())
+                elif self.checkpointer.due() and not all_done:
+                    self._snapshot_single(statuses[0])
+                    self.checkpointer.save(self.snapshot_weights, self._position())
+                actor_seconds = max(s["seconds"] for s in statuses)
+                share = sum(s["sync_seconds"] for s in statuses) / max(len(self.actors) * actor_seconds, 1e-9)
+                progress.update(statuses, words_per_epoch, share)
+                if all_done and all(s.get("done") for s in self.last_status):  # no one came back this round
+                    break
+                pause = (self.config.sync_interval if self.exchange else STATUS_POLL_SECONDS) - (
+                    time.perf_counter() - round_started)
+                if pause > 0:
+                    time.sleep(pause)
+            final = self._statuses()
+            if not self.exchange:  # one actor: its weights are the model
+                self.global_weights = {name: np.array(a, copy=True)
+                                       for name, a in ray.get(self.actors[0].weights.remote()).items()}
+        finally:
+            progress.close()
+        return self._result(final, words_per_epoch, exchanges, exchanged, spool_seconds,
+                            time.perf_counter() - started)
+
+    def _start_all(self) -> None:
+        """Every actor starts from the same weights: the checkpoint's, or actor 0's seeded ones."""
+        import ray
+
+        if self.resume is not None:
+            expected = {name: a.shape for name, a in ray.get(self.actors[0].weights.remote()).items()}
+            found = {name: a.shape for name, a in self.resume.weights.items()}
+            if expected != found:
+                raise ConfigError(f"--resume: the checkpoint holds matrices {found}, this job needs {expected}")
+            initial = {name: np.array(a, copy=True) for name, a in self.resume.weights.items()}
+            logger.info("resuming from checkpoint %d at epoch %d of %d", self.resume.number, self.start_epoch,
+                        self.config.epochs)
+        elif self.exchange:
+            initial = {name: np.array(a, copy=True) for name, a in ray.get(self.actors[0].weights.remote()).items()}
+        else:
+            initial = None
+        if self.exchange:
+            self.global_weights = initial
+        else:
+            self.snapshot_weights = initial
+        initial_ref = ray.put(initial) if initial is not None else None
+        ray.get([a.start.remote(initial_ref, self.exchange, self.start_epoch) for a in self.actors])
+
+    def _statuses(self) -> list[dict[str, Any]]:
+        """Every actor's status; a dead actor is brought back first (restart or replacement)."""
+        import ray
+
+        refs = [a.status.remote() for a in self.actors]
+        statuses = []
+        for k, ref in enumerate(refs):
+            try:
+                status = ray.get(ref)
+                if status["pid"] != self.infos[k]["pid"]:  # Ray restarted it between two of our calls
+                    raise RuntimeError(f"trainer actor {k} runs in a new process (pid {status['pid']})")
+            except (*_actor_gone(), RuntimeError) as exc:
+                self._recover(k, exc)
+                status = ray.get(self.actors[k].status.remote())
+            statuses.append(status)
+        self.last_status = statuses
+        return statuses
+
+    def _exchange(self, slices: Sequence[slice]) -> tuple[dict[str, int], bool]:
+        """One reduce-scatter exchange over `slices` (see `sync`): deltas go actor to actor, the
+        driver only passes references and fetches the summed pieces once, for the global weights.
+
+        Returns (bytes moved: total, busiest link, summed slices; whether every actor took part in
+        all of it). A slice is all or nothing: when an actor cannot hand over its delta or an owner
+        dies before its sum exists, the others keep their delta for the next exchange (`untake`)
+        and nothing reaches the global weights. An actor that dies after the sums exist is left
+        out of the rest (what it handed over counts), then brought back from the last full
+        snapshot: what it trained since is trained again.
+        """
+        import ray
+
+        moved = {"total": 0, "busiest_link": 0, "slice": 0}
+        lost: set[int] = set()
+        for rows in slices:
+            members = [k for k in range(len(self.actors)) if k not in lost]
+            if not members:
+                break
+            n = len(members)
+            handed = [self.actors[k].take.options(num_returns=n + 1).remote(rows.start, rows.stop, n)
+                      for k in members]  # [member][0] = took part; [member][1 + j] = piece for member j
+            failed = {k for k, refs in zip(members, handed) if not _get_or(refs[0], False)}
+            sums = [] if failed else [self.actors[owner].reduce.remote(*[refs[1 + j] for refs in handed])
+                                      for j, owner in enumerate(members)]
+            applied = [self.actors[k].apply.remote(rows.start, rows.stop, *sums) for k in members] if sums else []
+            pieces = [_get_or(ref, None) for ref in sums]
+            failed |= {owner for owner, piece in zip(members, pieces) if piece is None}
+            if failed:  # nothing of this slice reached anyone: the others keep their deltas
+                lost |= failed
+                for k in members:
+                    if k not in failed and not _get_or(self.actors[k].untake.remote(rows.start), False):
+                        lost.add(k)
+                continue
+            offset, slice_bytes = rows.start, 0
+            for piece in pieces:
+                size = len(piece["vectors"])
+                for name, array in piece.items():
+                    self.global_weights[name][offset : offset + size] += array
+                offset, slice_bytes = offset + size, slice_bytes + sync.nbytes(piece)
+            lost |= {k for k, ref in zip(members, applied) if not _get_or(ref, False)}
+            for key, value in sync.round_bytes(n, slice_bytes).items():
+                if key in moved:
+                    moved[key] += value
+        for k in sorted(lost):
+            self._recover(k, RuntimeError("died during an exchange"))
+        return moved, not lost
+
+    def _snapshot_single(self, status: dict[str, Any]) -> None:
+        """One actor: copy its live weights (read after `status`, so they hold at least its epochs)."""
+        import ray
+
+        self.snapshot_weights = {name: np.array(a, copy=True)
+                                 for name, a in ray.get(self.actors[0].weights.remote()).items()}
+        self.snapshot_epochs = [status["epochs_done"]]
+
+    def _position(self) -> dict[str, Any]:
+        """The training position a checkpoint records (with the global weights it goes with)."""
+        words = [sp["words"] for sp in self.spooled]
+        epoch = min(self.snapshot_epochs)
+        return {"epoch": epoch, "epochs": self.config.epochs, "actor_epochs": list(self.snapshot_epochs),
+                "actor_words_per_epoch": words,
+                "words_done": sum(e * w for e, w in zip(self.snapshot_epochs, words)),
+                "alpha": epoch_schedule(self.config.alpha, self.config.min_alpha, self.config.epochs, epoch)[1]}
+
+    # ------------------------------------------------------------------ faults
+    def _recover(self, k: int, cause: Exception) -> None:
+        """Bring actor k back: wait for Ray's restart on its node, or replace it if the node is gone.
+
+        It then spools its shards again and trains from its epochs at the last full exchange, from
+        the current global weights (or, alone, the last checkpoint's), so nothing it trained is lost.
+        """
+        import ray
+
+        began = time.perf_counter()
+        last = self.last_status[k] if k < len(self.last_status) else {}
+        node_id = self.infos[k]["node_id"]
+        self.restarts[k] += 1
+        if self.restarts[k] > self.config.max_restarts:
+            raise RuntimeError(f"trainer actor {k} died {self.restarts[k]} times (max_restarts="
+                               f"{self.config.max_restarts}): {cause}")
+        logger.warning("trainer actor %d (node %s) died: %s", k, node_id[:8], str(cause).splitlines()[0])
+        kind = "restarted"
+        deadline = time.monotonic() + RECOVERY_SECONDS
+        while True:
+            if node_id not in {n["node_id"] for n in alive_nodes()}:
+                kind = "replaced"
+                try:
+                    ray.kill(self.actors[k], no_restart=True)
+                except Exception:  # already dead for good
+                    pass
+                self.actors[k] = self._create(k, None)
+                info = ray.get(self.actors[k].info.remote(), timeout=300)
+                break
+            try:
+                info = ray.get(self.actors[k].info.remote(), timeout=10)
+                break
+            except (*_actor_gone(), ray.exceptions.GetTimeoutError) as exc:
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"trainer actor {k} did not come back within {RECOVERY_SECONDS:.0f} s: "
+                                       f"{str(exc).splitlines()[0]}") from None
+                time.sleep(0.5)
+        self.infos[k] = info
+        self.spooled[k] = ray.get(self.actors[k].prepare.remote())
+        restart_epoch = self.snapshot_epochs[k]
+        weights = self.global_weights if self.exchange else self.snapshot_weights
+        ray.get(self.actors[k].start.remote(ray.put(weights) if weights is not None else None, self.exchange,
+                                            restart_epoch))
+        retrained = words_retrained(last.get("epochs_done", restart_epoch), bool(last.get("done")),
+                                            restart_epoch, self.spooled[k]["words"])
+        event = {"actor": k, "kind": kind, "cause": str(cause).splitlines()[0][:200], "old_node": node_id,
+                 "node": info["node_id"], "restart_epoch": restart_epoch,
+                 "epochs_done_before": last.get("epochs_done"), "words_retrained": retrained,
+                 "seconds": round(time.perf_counter() - began, 3)}
+        self.events.append(event)
+        logger.warning("trainer actor %d %s on node %s: training again from epoch %d (%d words retrained)",
+                       k, kind, info["node_id"][:8], restart_epoch, retrained)
+        self.last_status[k] = {"done": False}
+
+    # ------------------------------------------------------------------ results
+    def _result(self, final: list[dict[str, Any]], words_per_epoch: int, exchanges: int, exchanged: dict[str, int],
+                spool_seconds: float, seconds: float) -> TrainResult:
+        config = self.config
+        train_seconds = max(s["seconds"] for s in final)
+        sync_seconds = sum(s["sync_seconds"] for s in final) / len(final)
+        words = words_per_epoch * config.epochs
+        retrained = sum(e["words_retrained"] for e in self.events)
+        trained = words_per_epoch * (config.epochs - self.start_epoch) + retrained  # by this driver's actors
+        stats = {
+            "words": words,
+            "seconds": round(seconds, 3),
+            "words_per_s": round(trained / max(train_seconds, 1e-9)),
+            "spool_seconds": round(spool_seconds, 3),
+            "exchanges": exchanges,
+            "sync_interval": config.sync_interval,
+            "sync_tiers": config.sync_tiers,
+            "sync_seconds": round(sync_seconds, 3),
+            "sync_share": round(sync_seconds / max(train_seconds, 1e-9), 4),
+            "bytes_exchanged": exchanged["total"],
+            "bytes_per_word": round(exchanged["total"] / max(words, 1), 2),
+            "busiest_link_bytes": exchanged["busiest_link"],
+            "slice_bytes_per_exchange": round(exchanged["slice"] / max(exchanges, 1)),  # the summed delta
+            "start_epoch": self.start_epoch,
+            "words_trained_this_run": trained,
+            "checkpoints": self.checkpointer.saved,
+            "faults": {"restarts": sum(e["kind"] == "restarted" for e in self.events),
+                       "replacements": sum(e["kind"] == "replaced" for e in self.events),
+                       "words_retrained": retrained,
+                       "events": self.events},
+        }
+        actors_out = [{**info, **{f"spool_{k}": v for k, v in sp.items()}, "train_seconds": s["seconds"],
+                       "sync_seconds": s["sync_seconds"], "peak_rss": s["peak_rss"],
+                       "peak_private_rss": s["peak_private_rss"]}
+                      for info, sp, s in zip(self.infos, self.spooled, final)]
+        return TrainResult(vectors=self.global_weights["vectors"], actors=actors_out, stats=stats,
+                           epochs=_epoch_stats(final, words_per_epoch))
+
+    def close(self) -> None:
+        import ray
+
+        try:
+            ray.get([a.close.remote() for a in self.actors], timeout=60)
         except Exception:  # the actor may be dead already; its spool dir is in a temp dir
             pass
-        for actor in actors:
+        for actor in self.actors:
             ray.kill(actor)
-
-
-def _run(config: TrainConfig, actors: list, vocab: Vocabulary) -> TrainResult:
-    import ray
-
-    try:
-        infos = ray.get([a.info.remote() for a in actors], timeout=300)
-    except ray.exceptions.GetTimeoutError:
-        raise ConfigError("trainer actors could not be placed within 300 s: are the nodes' CPUs busy?") from None
-    for info in infos:
-        if info["gensim_fast_version"] < 0:
-            logger.error("!!! gensim on %s runs WITHOUT its compiled routines: training will be ~100x slower",
-                         info["hostname"])
-    spool_started = time.perf_counter()
-    spooled = ray.get([a.prepare.remote() for a in actors])
-    spool_seconds = time.perf_counter() - spool_started
-    for k, (info, sp) in enumerate(zip(infos, spooled)):
-        logger.info("actor %d on %s (node %s, %d workers): %d shard(s) spooled, %d words, %.1f MB in %.1f s",
-                    k, info["hostname"], info["node_id"][:8], info["workers"], info["shards"], sp["words"],
-                    sp["bytes"] / 1e6, sp["seconds"])
-
-    # Every actor starts from actor 0's seeded weights; the driver keeps the global weights.
-    exchange = len(actors) > 1
-    if exchange:
-        global_weights = {name: np.array(a, copy=True) for name, a in ray.get(actors[0].weights.remote()).items()}
-        initial_ref = ray.put(global_weights)
-        ray.get([a.start.remote(initial_ref, True) for a in actors])
-        del initial_ref
-    else:
-        ray.get(actors[0].start.remote(None, False))
-        global_weights = {}
-    row_bytes = sum(a.shape[1] * 4 for a in global_weights.values())  # of all matrices; 0 without exchange
-    words_per_epoch = sum(sp["words"] for sp in spooled)
-    exchanges = exchanged_bytes = busiest_link_bytes = slice_bytes = 0
-    started = time.perf_counter()
-    progress = _Progress(config.epochs)
-    try:
-        while True:
-            round_started = time.perf_counter()
-            statuses = ray.get([a.status.remote() for a in actors])
-            failed = [s["error"] for s in statuses if s["error"]]
-            if failed:
-                raise RuntimeError(f"gensim training failed in an actor: {failed[0]}")
-            all_done = all(s["done"] for s in statuses)
-            if exchange:  # one more exchange after the last actor finished: it collects the final deltas
-                for rows in sync.exchange_slices(len(vocab), row_bytes, exchanges, final=all_done,
-                                                   tiers=config.sync_tiers):
-                    moved = _exchange(actors, rows, global_weights)
-                    exchanged_bytes += moved["total"]
-                    busiest_link_bytes += moved["busiest_link"]
-                    slice_bytes += moved["slice"]
-                exchanges += 1
-            actor_seconds = max(s["seconds"] for s in statuses)
-            share = sum(s["sync_seconds"] for s in statuses) / max(len(actors) * actor_seconds, 1e-9)
-            progress.update(statuses, words_per_epoch, share)
-            if all_done:
-                break
-            pause = (config.sync_interval if exchange else STATUS_POLL_SECONDS) - (time.perf_counter() - round_started)
-            if pause > 0:
-                time.sleep(pause)
-        final = ray.get([a.status.remote() for a in actors])
-        if not exchange:  # one actor: its weights are the model
-            global_weights = {name: np.array(a, copy=True) for name, a in ray.get(actors[0].weights.remote()).items()}
-    finally:
-        progress.close()
-    seconds = time.perf_counter() - started
-    train_seconds = max(s["seconds"] for s in final)
-    sync_seconds = sum(s["sync_seconds"] for s in final) / len(final)
-    words = words_per_epoch * config.epochs
-    stats = {
-        "words": words,
-        "seconds": round(seconds, 3),
-        "words_per_s": round(words / max(train_seconds, 1e-9)),
-        "spool_seconds": round(spool_seconds, 3),
-        "exchanges": exchanges,
-        "sync_interval": config.sync_interval,
-        "sync_tiers": config.sync_tiers,
-        "sync_seconds": round(sync_seconds, 3),
-        "sync_share": round(sync_seconds / max(train_seconds, 1e-9), 4),
-        "bytes_exchanged": exchanged_bytes,
-        "bytes_per_word": round(exchanged_bytes / max(words, 1), 2),
-        "busiest_link_bytes": busiest_link_bytes,
-        "slice_bytes_per_exchange": round(slice_bytes / max(exchanges, 1)),  # the summed delta, per exchange
-    }
-    actors_out = [{**info, **{f"spool_{k}": v for k, v in sp.items()}, "train_seconds": s["seconds"],
-                   "sync_seconds": s["sync_seconds"], "peak_rss": s["peak_rss"],
-                   "peak_private_rss": s["peak_private_rss"]}
-                  for info, sp, s in zip(infos, spooled, final)]
-    return TrainResult(vectors=global_weights["vectors"], actors=actors_out, stats=stats,
-                       epochs=_epoch_stats(final, words_per_epoch))
-
-
-def _exchange(actors: list, rows: slice, global_weights: sync.Weights) -> dict[str, int]:
-    """One reduce-scatter exchange of `rows`: deltas go actor to actor, the driver gets one sum.
-
-    The driver only passes object references around; the arrays move between the actors'
-    object stores. It fetches the summed pieces once, to keep the global weights.
-    """
-    import ray
-
-    k = len(actors)
-    pieces = [a.take.options(num_returns=k).remote(rows.start, rows.stop, k) for a in actors]  # [actor][owner]
-    sums = [owner.reduce.remote(*[pieces[a][j] for a in range(k)]) for j, owner in enumerate(actors)]
-    applied = [a.apply.remote(rows.start, rows.stop, *sums) for a in actors]
-    offset, slice_bytes = rows.start, 0
-    for piece in ray.get(sums):
-        n = len(piece["vectors"])
-        for name, array in piece.items():
-            global_weights[name][offset : offset + n] += array
-        offset, slice_bytes = offset + n, slice_bytes + sync.nbytes(piece)
-    ray.get(applied)
-    return sync.round_bytes(k, slice_bytes)
 
 
 def _epoch_stats(statuses: Sequence[dict[str, Any]], words_per_epoch: int) -> list[dict[str, Any]]:
     """Per epoch: when the slowest actor finished it, words/s over it, and gensim's rough running loss."""
     epochs, previous_end = [], 0.0
     for e in range(min(len(s["epoch_ends"]) for s in statuses)):
+        if any(s["epoch_ends"][e] is None for s in statuses):  # trained before a restart: no times
+            continue
         end = max(s["epoch_ends"][e] for s in statuses)
         seconds = max(end - previous_end, 1e-9)
         epochs.append({"epoch": e + 1, "words": words_per_epoch, "seconds": round(seconds, 3),

@@ -16,8 +16,8 @@ from collections import Counter
 from dataclasses import dataclass, replace
 from typing import Iterable, Mapping, Sequence
 
-from .corpus import ReadOptions, Shard, iter_sentences
-from .errors import CorpusError
+from .corpus import ReadOptions, ReadStats, Shard, iter_sentences
+from .errors import BadShardError, CorpusError
 
 logger = logging.getLogger(__name__)
 
@@ -31,21 +31,33 @@ class ShardCount:
     sentences: int  # sentences yielded (long lines count once per 10,000-word piece)
     distinct: int  # distinct words in this shard
     counts: Mapping[str, int]  # word -> occurrences in this shard (emptied once merged)
+    bad_lines: int = 0  # lines with bytes that are not UTF-8 (replaced, ignored or skipped by policy)
+    skipped: str | None = None  # why the whole shard was left out (--on-bad-shard skip), else None
+    kept: int = 0  # tokens whose word made it into the vocabulary (set by build_vocabulary)
 
     def summary(self) -> dict:
         """The shard's line in the manifest (without the counts)."""
-        return {"uri": self.uri, "words": self.words, "sentences": self.sentences, "distinct": self.distinct}
+        return {"uri": self.uri, "words": self.words, "kept_words": self.kept, "sentences": self.sentences,
+                "distinct": self.distinct, "bad_lines": self.bad_lines, "skipped": self.skipped}
 
 
 def count_shard(shard: Shard, options: ReadOptions) -> ShardCount:
     """Count the words of one shard with the same tokenization that training uses."""
     counts: Counter[str] = Counter()
     words = sentences = 0
-    for sentence in iter_sentences(shard, options):
-        counts.update(sentence)
-        words += len(sentence)
-        sentences += 1
-    return ShardCount(uri=shard.uri, words=words, sentences=sentences, distinct=len(counts), counts=dict(counts))
+    stats = ReadStats()
+    try:
+        for sentence in iter_sentences(shard, options, stats):
+            counts.update(sentence)
+            words += len(sentence)
+            sentences += 1
+    except BadShardError as exc:
+        if options.on_bad_shard != "skip":
+            raise
+        logger.warning("skipping %s", exc)  # what it yielded before the damage is left out too
+        return ShardCount(uri=shard.uri, words=0, sentences=0, distinct=0, counts={}, skipped=str(exc))
+    return ShardCount(uri=shard.uri, words=words, sentences=sentences, distinct=len(counts), counts=dict(counts),
+                      bad_lines=stats.bad_lines)
 
 
 def merge_counts(parts: Iterable[Mapping[str, int]]) -> Counter[str]:
@@ -119,6 +131,9 @@ def build_vocabulary(shards: Sequence[Shard], options: ReadOptions, min_count: i
     shard_counts: list[ShardCount] = ray.get([task.remote(s, options) for s in shards])
     merged = merge_counts(sc.counts for sc in shard_counts)
     vocab = Vocabulary.from_counts(merged, min_count, max_final_vocab)
+    skipped = [sc for sc in shard_counts if sc.skipped]
+    if skipped and len(skipped) == len(shard_counts):
+        raise CorpusError(f"every corpus file was skipped as a bad shard ({len(skipped)}), e.g. {skipped[0].skipped}")
     if vocab.raw_words == 0:
         raise CorpusError(f"corpus ({len(shards)} files) holds no words, only whitespace")
     if len(vocab) == 0:
@@ -130,5 +145,7 @@ def build_vocabulary(shards: Sequence[Shard], options: ReadOptions, min_count: i
         "vocabulary: %d of %d distinct words kept (effective min_count %d), %d of %d tokens",
         len(vocab), vocab.raw_distinct, vocab.effective_min_count, vocab.retained_words, vocab.raw_words,
     )
-    # The per-shard counts are merged: drop them so only the totals travel on.
-    return vocab, [replace(sc, counts={}) for sc in shard_counts]
+    # The per-shard counts are merged: keep what each shard gave the vocabulary, drop the counts.
+    kept = set(vocab.words)
+    return vocab, [replace(sc, counts={}, kept=sum(c for w, c in sc.counts.items() if w in kept))
+                   for sc in shard_counts]

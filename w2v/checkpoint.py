@@ -1,0 +1,214 @@
+"""Checkpoints: the combined weights and the training position, written so a crash never half-writes one.
+
+A checkpoint is two files in the checkpoint location (`TrainConfig.checkpoint_location`, beside
+the artifact by default): `ckpt-000007.npz` (the global matrices) and `ckpt-000007.json` (the
+position, the job's identity and the npz's sha256). Both are staged locally and published through
+`storage` with the JSON last, so a checkpoint is complete exactly when its JSON exists and the
+npz matches its checksum; anything else is ignored and the one before is used.
+
+The position is per actor "epochs done" at the last exchange that covered every row: gensim's
+corpus_file mode reports progress only at epoch ends, so a restart re-trains the epoch that was
+in flight (counted as retrained words), and nothing is lost. The random state is gensim's seed:
+a restarted model draws from the same seeded generator.
+
+`train` calls a `Checkpointer` (or the do-nothing `NullCheckpointer`); `job` builds it and reads
+the last checkpoint back for `--resume`. This module does not train or place actors.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import logging
+import os
+import re
+import shutil
+import time
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+import numpy as np
+
+from . import storage
+from .config import RESUME_KEYS, TrainConfig
+from .errors import ConfigError, StorageError
+
+logger = logging.getLogger(__name__)
+
+FORMAT_VERSION = 1
+KEEP = 2  # checkpoints kept: the newest, and the one before in case the newest is damaged
+_NAME = re.compile(r"^ckpt-(\d{6,})\.json$")
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """One complete checkpoint as read back."""
+
+    number: int  # 1, 2, ... in the order written
+    weights: dict[str, np.ndarray]  # "vectors", "syn1neg" and/or "syn1": the global matrices
+    state: dict[str, Any]  # position ("epoch", "actor_epochs", ...) and identity ("parameters", "corpus")
+
+    @property
+    def epoch(self) -> int:
+        """Epochs every actor had completed: training resumes at this epoch."""
+        return int(self.state["position"]["epoch"])
+
+
+def corpus_fingerprint(shards: Sequence[Any]) -> str:
+    """sha256 over every shard's (uri, size, mtime): a changed, added or removed file changes it.
+
+    >>> from w2v.corpus import Shard
+    >>> corpus_fingerprint([Shard("a", 1, 2.0)]) == corpus_fingerprint([Shard("a", 1, 2.0)])
+    True
+    """
+    digest = hashlib.sha256()
+    for s in sorted(shards, key=lambda s: s.uri):
+        digest.update(f"{s.uri}\t{s.size}\t{s.mtime!r}\n".encode("utf-8"))
+    return digest.hexdigest()
+
+
+def vocabulary_fingerprint(words: Sequence[str], counts: Sequence[int]) -> str:
+    """sha256 of the vocabulary in row order: a resumed job must put the same word on every row."""
+    digest = hashlib.sha256()
+    for w, c in zip(words, counts):
+        digest.update(f"{w}\t{c}\n".encode("utf-8"))
+    return digest.hexdigest()
+
+
+def identity(config: TrainConfig, shards: Sequence[Any]) -> dict[str, Any]:
+    """What a checkpoint must agree on to be resumed: the parameters that shape vectors, the corpus."""
+    return {"parameters": {k: getattr(config, k) for k in RESUME_KEYS}, "corpus": corpus_fingerprint(shards),
+            "shards": len(shards)}
+
+
+def check_resumable(state: dict[str, Any], expected: dict[str, Any], location: str) -> None:
+    """Refuse a checkpoint of another job, naming what differs."""
+    then, now = state.get("identity", {}), expected
+    changed = [f"{k}: {then.get('parameters', {}).get(k)!r} in the checkpoint, {v!r} now"
+               for k, v in now["parameters"].items() if then.get("parameters", {}).get(k) != v]
+    if changed:
+        raise ConfigError(f"--resume: the checkpoint in {location} was written with other parameters "
+                          f"({'; '.join(changed)}); rerun with the same values, or without --resume")
+    if then.get("corpus") != now["corpus"]:
+        raise ConfigError(f"--resume: the corpus changed since the checkpoint in {location} was written "
+                          f"({then.get('shards')} file(s) then, {now['shards']} now, or their sizes or times "
+                          f"differ); rerun on the same files, or without --resume (with --overwrite)")
+    if "vocabulary" in then and "vocabulary" in now and then["vocabulary"] != now["vocabulary"]:
+        raise ConfigError(f"--resume: the vocabulary differs from the one of the checkpoint in {location}, "
+                          f"although the corpus and parameters agree; rerun without --resume (with --overwrite)")
+
+
+class NullCheckpointer:
+    """Checkpoints switched off: never due, saves nothing."""
+
+    saved = 0  # checkpoints written
+
+    def due(self) -> bool:
+        return False
+
+    def save(self, weights: dict[str, np.ndarray], position: dict[str, Any]) -> None:
+        pass
+
+
+class Checkpointer:
+    """Writes a checkpoint when `interval` seconds have passed since the last one (or the start)."""
+
+    def __init__(self, location: str, interval: float, identity: dict[str, Any], first_number: int = 1):
+        self.location = location  # the checkpoint directory (local path or URI)
+        self.interval = interval  # seconds between checkpoints
+        self.identity = identity  # parameters and corpus fingerprint, checked by --resume
+        self.number = first_number  # the next checkpoint's number
+        self.last = time.monotonic()  # when the last checkpoint was written (or the job started)
+        self.saved = 0  # checkpoints written by this run
+        self.seconds = 0.0  # time spent writing them
+
+    def due(self) -> bool:
+        return time.monotonic() - self.last >= self.interval
+
+    def save(self, weights: dict[str, np.ndarray], position: dict[str, Any]) -> None:
+        began = time.perf_counter()
+        write(self.location, self.number, weights, {"identity": self.identity, "position": position})
+        logger.info("checkpoint %d written to %s: epoch %s", self.number, self.location, position.get("epoch"))
+        self.number += 1
+        self.saved += 1
+        self.last = time.monotonic()
+        self.seconds += time.perf_counter() - began
+
+
+def _names(number: int) -> tuple[str, str]:
+    return f"ckpt-{number:06d}.npz", f"ckpt-{number:06d}.json"
+
+
+def write(location: str, number: int, weights: dict[str, np.ndarray], state: dict[str, Any],
+          keep: int = KEEP) -> None:
+    """Stage the npz and the JSON, publish them JSON last, then drop checkpoints older than `keep`."""
+    npz, meta = _names(number)
+    staging = storage.staging_dir(location)
+    try:
+        with open(os.path.join(staging, npz), "wb") as f:
+            np.savez(f, **{name: np.asarray(a) for name, a in weights.items()})
+        with open(os.path.join(staging, npz), "rb") as f:
+            sha = hashlib.sha256(f.read()).hexdigest()
+        record = {"format_version": FORMAT_VERSION, "number": number, "npz": npz, "sha256": sha,
+                  "created": time.time(), **state}
+        with open(os.path.join(staging, meta), "w", encoding="utf-8") as f:
+            json.dump(record, f, indent=1)
+        storage.publish(staging, location, [npz, meta], last=meta)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    for old in _numbers(location)[keep:]:
+        old_npz, old_meta = _names(old)
+        storage.remove(storage.join(location, old_meta))  # the JSON first: the pair stops being complete
+        storage.remove(storage.join(location, old_npz))
+
+
+def _numbers(location: str) -> list[int]:
+    """Checkpoint numbers with a JSON in `location`, newest first."""
+    found = (_NAME.match(n) for n in storage.list_names(location))
+    return sorted((int(m.group(1)) for m in found if m), reverse=True)
+
+
+def latest(location: str) -> Checkpoint | None:
+    """The newest complete checkpoint, or None; a damaged one is logged and skipped."""
+    for number in _numbers(location):
+        npz, meta = _names(number)
+        try:
+            with storage.open(storage.join(location, meta), "rb") as f:
+                state = json.loads(f.read().decode("utf-8"))
+            with storage.open(storage.join(location, npz), "rb") as f:
+                data = f.read()
+        except (StorageError, OSError, ValueError) as exc:
+            logger.warning("ignoring checkpoint %d in %s: %s", number, location, exc)
+            continue
+        if hashlib.sha256(data).hexdigest() != state.get("sha256"):
+            logger.warning("ignoring checkpoint %d in %s: %s does not match its sha256", number, location, npz)
+            continue
+        with np.load(io.BytesIO(data), allow_pickle=False) as arrays:
+            weights = {name: arrays[name] for name in arrays.files}
+        return Checkpoint(number=number, weights=weights, state=state)
+    return None
+
+
+def latest_state(location: str) -> dict[str, Any] | None:
+    """The newest checkpoint's JSON (position and identity) without reading its weights: a cheap check."""
+    for number in _numbers(location):
+        try:
+            with storage.open(storage.join(location, _names(number)[1]), "rb") as f:
+                return json.loads(f.read().decode("utf-8"))
+        except (StorageError, OSError, ValueError) as exc:
+            logger.warning("ignoring checkpoint %d in %s: %s", number, location, exc)
+    return None
+
+
+def exists(location: str) -> bool:
+    """True when the location holds a checkpoint JSON (complete or not)."""
+    return bool(_numbers(location))
+
+
+def remove_all(location: str) -> None:
+    """Drop every checkpoint once the artifact is published: the job is done."""
+    for name in storage.list_names(location):
+        if name.startswith("ckpt-"):
+            storage.remove(storage.join(location, name))
+    storage.remove_dir(location)
