@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
-from . import __version__, corpus, evaluate, export, train
+from . import __version__, corpus, evaluate, export, storage, train
 from .config import TrainConfig
 from .vocab import build_vocabulary
 
@@ -45,6 +45,7 @@ def preflight(config: TrainConfig) -> list[corpus.Shard]:
 
     The CLI runs them before starting Ray, so bad input fails in a second, not after start-up.
     """
+    storage.configure(config.s3_settings())
     export.check_output(config.out, config.overwrite)
     return corpus.list_shards(config.corpus)
 
@@ -67,20 +68,21 @@ def run(config: TrainConfig, shards: list[corpus.Shard] | None = None) -> JobRes
 
     if shards is None:
         shards = preflight(config)
+    storage.configure(config.s3_settings())
     if train.gensim_fast_version() < 0:
         logger.error("!!! gensim's compiled routines are NOT in use on the driver: "
                      "reinstall gensim from a wheel; training will be ~100x slower")
     logger.info("stage 1/5: planning %d shard(s) of %s", len(shards), ", ".join(config.corpus))
-    placement = train.place_actors(config, train.alive_nodes(), len(shards))
+    nodes = train.alive_nodes()
+    shards = corpus.split_shards(shards, config.actors or len(nodes) or 1, config.shard_bytes)
+    placement = train.place_actors(config, nodes, len(shards))
     plan = corpus.assign_shards(shards, len(placement))
-    logger.info("plan: %d shard(s), %d bytes, %d actor(s): %s", len(shards), sum(s.size for s in shards),
-                len(plan), "; ".join(f"actor {k}: {len(p)} shard(s) {sum(s.size for s in p):,} bytes "
-                                     f"{n['workers']} workers" for k, (p, n) in enumerate(zip(plan, placement))))
+    logger.info("%s; workers per actor: %s", corpus.plan_summary(plan), [n["workers"] for n in placement])
     lap("list")
 
     logger.info("stage 2/5: counting words (one task per shard)")
     vocab, shard_counts = build_vocabulary(shards, train.read_options(config), config.min_count,
-                                           config.max_final_vocab)
+                                           config.max_final_vocab, config.max_vocab_size)
     lap("vocabulary")
     memory = 2 * len(vocab) * config.vector_size * 4
     logger.info("model: %d words x %d dims: %.1f MiB per actor, about %.1f MiB on the driver",
@@ -103,7 +105,7 @@ def run(config: TrainConfig, shards: list[corpus.Shard] | None = None) -> JobRes
         lap("evaluate")
 
     logger.info("stage 5/5: writing the artifact to %s", config.out)
-    by_uri = {s.uri: s for s in shards}
+    by_uri = {s.name: s for s in shards}
     manifest = {
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "parameters": config.to_json(),
@@ -115,7 +117,8 @@ def run(config: TrainConfig, shards: list[corpus.Shard] | None = None) -> JobRes
             "sentences": sum(sc.sentences for sc in shard_counts),
         },
         "vocabulary": {"size": len(vocab), "distinct_words": vocab.raw_distinct,
-                       "effective_min_count": vocab.effective_min_count, "retained_words": vocab.retained_words},
+                       "effective_min_count": vocab.effective_min_count, "retained_words": vocab.retained_words,
+                       **vocab.pruning()},
         "vector_size": config.vector_size,
         "training": {**result.stats, "actors": result.actors, "epochs": result.epochs},
         "evaluation": ({"error": eval_error} if eval_error else
