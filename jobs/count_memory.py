@@ -63,7 +63,7 @@ def main(argv=None) -> int:
         shards = list_shards([tmp])
         print(f"corpus: {len(shards)} files, {sum(s.size for s in shards) / 1e6:.0f} MB, {tokens:,} tokens, "
               f">= {args.distinct:,} distinct words (written in {time.perf_counter() - started:.0f} s)")
-        ray.init(num_cpus=args.cpus, include_dashboard=False, object_store_memory=1 << 30)
+        ray.init("local", num_cpus=args.cpus, include_dashboard=False, object_store_memory=1 << 30)
         driver_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
         started = time.perf_counter()
         vocab, summaries = build_vocabulary(shards, ReadOptions(), min_count=5, max_final_vocab=None,

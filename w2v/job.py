@@ -80,7 +80,7 @@ def run(config: TrainConfig, shards: list[corpus.Shard] | None = None) -> JobRes
     logger.info("%s; workers per actor: %s", corpus.plan_summary(plan), [n["workers"] for n in placement])
     lap("list")
 
-    logger.info("stage 2/5: counting words (one task per shard)")
+    logger.info("stage 2/5: counting words (one task per shard, merged by a tree of tasks)")
     vocab, shard_counts = build_vocabulary(shards, train.read_options(config), config.min_count,
                                            config.max_final_vocab, config.max_vocab_size)
     lap("vocabulary")

@@ -14,8 +14,9 @@ per settings: clients cannot be pickled, so Ray tasks and actors never receive o
 left to boto3 and never appear in w2v's logs, errors or manifests.
 
 Transient S3 errors (throttling, 5xx, connection resets, timeouts) are retried with exponential
-backoff: by botocore inside each call, and by `retry` around whole operations (a listing page,
-an upload). A missing bucket or key, or denied access, is a StorageError naming the URI.
+backoff: by botocore inside each call (standard mode), by `retry` around whole operations (a
+listing, opening an object, an upload), and, in the middle of a streamed object, by smart_open's
+reader, which reopens the object at the byte it had reached. A missing bucket or key, or denied access, is a StorageError naming the URI.
 
 Publishing an artifact is the one write path: files are staged in a local directory, then moved
 (local) or uploaded (S3, multipart for big files) to the destination with the manifest last, so a
