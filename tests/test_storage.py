@@ -159,6 +159,11 @@ def test_an_s3_output_that_holds_files_is_refused(s3_bucket):
     with pytest.raises(StorageError, match=f"--out s3://{s3_bucket}/out already holds 1 file"):
         check_output(f"s3://{s3_bucket}/out", overwrite=False)
     check_output(f"s3://{s3_bucket}/fresh", overwrite=False)
+    storage.S3Backend().check_writable(f"s3://{s3_bucket}/fresh", storage.S3Settings())
+    with pytest.raises(StorageError, match="s3://w2v-no-such-bucket/out: the bucket 'w2v-no-such-bucket' does not"):
+        storage.S3Backend().check_writable("s3://w2v-no-such-bucket/out", storage.S3Settings())
+    with pytest.raises(StorageError, match="s3://w2v-no-such-bucket/out: the bucket 'w2v-no-such-bucket' does not"):
+        check_output("s3://w2v-no-such-bucket/out", overwrite=False)
 
 
 @pytest.mark.slow

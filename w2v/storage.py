@@ -399,6 +399,16 @@ class S3Backend:
                 return False
             raise s3_error(uri, exc) from None
 
+    def check_writable(self, uri: str, settings: S3Settings) -> None:
+        """The bucket exists and answers us (S3 has no dry-run write; a denied upload is named when it happens)."""
+        bucket, _ = split_s3(uri)
+        try:
+            retry(lambda: s3_client(settings).head_bucket(Bucket=bucket), f"checking {uri}")
+        except Exception as exc:
+            if _error_code(exc) in ("404", "NoSuchBucket", "NotFound"):
+                raise StorageError(f"{uri}: the bucket '{bucket}' does not exist") from None
+            raise s3_error(uri, exc) from None
+
     def list_names(self, uri: str, settings: S3Settings) -> list[str]:
         bucket, key = split_s3(uri)
         prefix = key.rstrip("/") + "/" if key else ""
