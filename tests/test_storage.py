@@ -190,14 +190,18 @@ def test_job_reads_many_small_mixed_objects_from_s3_and_writes_its_artifact_ther
         put(s3_bucket, f"corpus/part-{i:03d}.txt{suffix}", compressors[suffix](b"".join(lines[i::objects])))
     put(s3_bucket, "corpus/", b"")  # a directory marker
     out = f"s3://{s3_bucket}/artifacts/planted"
+    # shard_bytes: the plain objects (~10 KB) are also split into byte ranges, read by the actors' spools.
     config = TrainConfig(corpus=(f"s3://{s3_bucket}/corpus/",), out=out, vector_size=32, min_count=5, epochs=5,
-                         seed=3, eval=False)
+                         seed=3, eval=False, shard_bytes=4096)
     with caplog.at_level(logging.INFO, logger="w2v"):
         result = run(config)
     assert "41 object(s) in 3 page(s), 40 file(s) kept" in caplog.text
     manifest = w2v.verify(out)  # read back from S3, checksums verified
     assert manifest["corpus"]["words"] == sum(counts.values())
-    assert len(manifest["corpus"]["shards"]) == objects
+    shards = manifest["corpus"]["shards"]
+    assert len({s["uri"].split("#")[0] for s in shards}) == objects
+    assert sum("#bytes=" in s["uri"] for s in shards) > objects // 5 * 2  # every plain object in 2+ ranges
+    assert sum(s["words"] for s in shards) == sum(counts.values())
     assert len({a["node_id"] for a in manifest["training"]["actors"]}) == 2
     assert sum(a["spool_words"] for a in manifest["training"]["actors"]) == sum(counts.values())
     kv = w2v.load(out)
