@@ -12,12 +12,15 @@ other, so good vectors put each word's neighbours in its own group.
 
 from __future__ import annotations
 
+import itertools
 import os
 from pathlib import Path
 
 import pytest
 
 from .corpora import write_planted_corpus
+
+_buckets = itertools.count()  # a unique suffix per bucket: parametrized names may collide once cut
 
 # A distinctive fake secret: tests check that it never appears in logs or manifests.
 FAKE_SECRET = "w2vTestSecretDoNotLog0123456789"
@@ -53,7 +56,7 @@ def s3_bucket(s3_server, request) -> str:
     """A fresh, empty bucket per test; returns its name."""
     from w2v.storage import s3_client
 
-    name = "w2v-" + "".join(c for c in request.node.name.lower() if c.isalnum())[:40] + f"-{os.getpid()}"
+    name = "w2v-" + "".join(c for c in request.node.name.lower() if c.isalnum())[:36] + f"-{next(_buckets)}"
     s3_client().create_bucket(Bucket=name)
     return name
 
