@@ -150,7 +150,8 @@ def run_w2v(actors: int, parts: Path, params: dict, cores: int, workdir: Path, s
             "bytes_per_word": training["bytes_per_word"], "sync_share": training["sync_share"],
             "link_bytes_per_word": training["busiest_link_bytes"] / max(training["words"], 1),
             "slice_bytes": training["slice_bytes_per_exchange"], "interval": sync_interval,
-            "exchanges": training["exchanges"], "spool": training["spool_seconds"], "workers": per_node}
+            "exchanges": training["exchanges"], "spool": training["spool_seconds"], "workers": per_node,
+            "actors": actors}
 
 
 def quality(kv, restrict_vocab: int) -> dict:
@@ -312,6 +313,9 @@ def main(argv=None) -> int:
     with tempfile.TemporaryDirectory(prefix="w2v-bench-") as tmp:
         workdir = Path(tmp)
         parts, joined = prepare(sources, args.repeat, workdir)
+        from w2v.corpus import list_shards, read_rate
+
+        reading = read_rate(list_shards([str(parts)]))  # one process, like one actor's spool and count passes
         logger.info("corpus: %s (%.1f MB, %d part files), cores %d, %s", ", ".join(s.name for s in sources),
                     joined.stat().st_size / 1e6, PARTS, args.cores, params)
         runs: list[tuple[str, callable]] = []
@@ -360,6 +364,14 @@ def main(argv=None) -> int:
     print()
     print("projected efficiency on 10 Gb/s links, reduce-scatter (driver star in brackets); see README 'Scaling model':")
     print(projection(rows))
+    print(f"\nstreaming tokenizer, one process: {reading['mb_per_s']:.1f} MB/s, {reading['words_per_s']:,} words/s "
+          f"({reading['bytes'] / 1e6:.1f} MB, {reading['words']:,} words in {reading['seconds']:.1f} s)")
+    for r in rows:
+        if "missing" in r:
+            continue
+        per_actor = r["words"] / r["train"] / r.get("actors", 1)
+        print(f"  {r['name']}: training {per_actor:,.0f} words/s per actor; reading is "
+              f"{reading['words_per_s'] / per_actor:.1f}x the training rate per actor")
     if args.json:
         Path(args.json).write_text(json.dumps({"machine": machine(), "params": params, "rows": rows}, indent=2))
     if args.csv:

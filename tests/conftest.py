@@ -1,5 +1,9 @@
 """Shared fixtures: one small two-node Ray cluster per test session, generated corpora.
 
+S3 is a real HTTP endpoint on 127.0.0.1 (moto's `ThreadedMotoServer`, port 0), started once per
+session before the Ray cluster, so every Ray worker inherits `AWS_ENDPOINT_URL_S3` and the fake
+credentials from the environment, exactly as a real job reads them.
+
 Ray start-up is slow, so the cluster (`ray.cluster_utils.Cluster`: two raylets on this machine,
 one CPU each) is started once, lazily, by the first test that needs it. Corpora are generated
 into tmp paths: the planted-cluster corpus has groups of words that only co-occur with each
@@ -8,6 +12,7 @@ other, so good vectors put each word's neighbours in its own group.
 
 from __future__ import annotations
 
+import itertools
 import os
 from pathlib import Path
 
@@ -15,9 +20,50 @@ import pytest
 
 from .corpora import write_planted_corpus
 
+_buckets = itertools.count()  # a unique suffix per bucket: parametrized names may collide once cut
+
+# A distinctive fake secret: tests check that it never appears in logs or manifests.
+FAKE_SECRET = "w2vTestSecretDoNotLog0123456789"
+
+
 @pytest.fixture(scope="session")
-def ray_cluster():
-    """A two-node local Ray cluster (one CPU per node), shared by the whole session."""
+def s3_server():
+    """A moto S3 server on 127.0.0.1 (free port), reached through the standard AWS environment."""
+    import logging
+
+    from moto.server import ThreadedMotoServer
+
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per request otherwise
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    saved = {k: os.environ.get(k) for k in ("AWS_ENDPOINT_URL_S3", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY",
+                                            "AWS_DEFAULT_REGION", "AWS_PROFILE")}
+    os.environ.update(AWS_ENDPOINT_URL_S3=f"http://{host}:{port}", AWS_ACCESS_KEY_ID="w2vtestkeyid",
+                      AWS_SECRET_ACCESS_KEY=FAKE_SECRET, AWS_DEFAULT_REGION="us-east-1")
+    os.environ.pop("AWS_PROFILE", None)
+    yield f"http://{host}:{port}"
+    server.stop()
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+
+
+@pytest.fixture
+def s3_bucket(s3_server, request) -> str:
+    """A fresh, empty bucket per test; returns its name."""
+    from w2v.storage import s3_client
+
+    name = "w2v-" + "".join(c for c in request.node.name.lower() if c.isalnum())[:36] + f"-{next(_buckets)}"
+    s3_client().create_bucket(Bucket=name)
+    return name
+
+
+@pytest.fixture(scope="session")
+def ray_cluster(s3_server):
+    """A two-node local Ray cluster (one CPU per node), shared by the whole session; workers see S3."""
     import ray
     from ray.cluster_utils import Cluster
 

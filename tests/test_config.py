@@ -46,6 +46,9 @@ def test_unknown_key_is_named():
         ({"epochs": "5"}, "'epochs' must be an integer"),
         ({"sg": 1}, "'sg' must be true or false"),
         ({"corpus": []}, "corpus"),
+        ({"max_vocab_size": 10}, "max_vocab_size=10"),
+        ({"shard_bytes": 100}, "shard_bytes=100"),
+        ({"s3_endpoint_url": "127.0.0.1:9000"}, "s3_endpoint_url.*http://"),
     ],
 )
 def test_impossible_values_are_rejected_with_the_key(overrides, message):
@@ -119,3 +122,15 @@ def test_more_wrong_types_and_values(overrides, message):
 def test_checkpoints_go_beside_the_artifact_unless_placed():
     assert make(out="art/run1/").checkpoint_location == "art/run1.checkpoint"
     assert make(checkpoint_dir="/ckpt").checkpoint_location == "/ckpt"
+
+
+def test_s3_and_big_corpus_flags_reach_the_config():
+    from w2v.cli import build_parser, config_from_args
+    from w2v.storage import S3Settings
+
+    args = build_parser().parse_args(["train", "s3://bkt/corpus/", "--out", "s3://bkt/art", "--max-vocab-size",
+                                      "2000000", "--shard-bytes", "65536", "--s3-endpoint-url", "http://127.0.0.1:9000",
+                                      "--s3-region", "eu-west-1", "--s3-profile", "minio"])
+    config = config_from_args(args)
+    assert (config.max_vocab_size, config.shard_bytes) == (2_000_000, 65536)
+    assert config.s3_settings() == S3Settings("http://127.0.0.1:9000", "eu-west-1", "minio")

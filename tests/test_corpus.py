@@ -1,7 +1,10 @@
 """Corpus listing and streaming: gensim LineSentence semantics, nothing cut, bounded memory, clear errors."""
 
 import gzip
+import os
+import random
 import tracemalloc
+from collections import Counter
 
 import pytest
 import smart_open
@@ -10,7 +13,7 @@ from gensim.test.utils import datapath
 
 from w2v import CorpusError
 from w2v import corpus as corpus_module
-from w2v.corpus import ReadOptions, Shard, ShardSentences, assign_shards, iter_sentences, list_shards
+from w2v.corpus import ReadOptions, Shard, ShardSentences, assign_shards, iter_sentences, list_shards, split_shards
 
 
 def sentences_of(path, **options):
@@ -239,3 +242,112 @@ def test_zero_byte_files_are_skipped_beside_real_ones(tmp_path):
     (tmp_path / "empty.txt.gz").write_bytes(b"")
     (tmp_path / "real.txt").write_text("a b\n")
     assert [s.uri.rsplit("/", 1)[1] for s in list_shards([str(tmp_path)])] == ["real.txt"]
+# ---------------------------------------------------------------------- byte ranges and balance
+
+
+def write_varied_lines(path, lines: int = 4000, seed: int = 5) -> bytes:
+    """Lines of every shape a boundary can fall into: empty, one word, CRLF, non-ASCII, 12,000 words."""
+    rng = random.Random(seed)
+    out = []
+    for i in range(lines):
+        kind = rng.random()
+        if kind < 0.1:
+            out.append("")
+        elif kind < 0.15:
+            out.append(" ".join(f"über{rng.randrange(99)}" for _ in range(rng.randrange(1, 5))) + "\r")
+        elif i == lines // 2:
+            out.append(" ".join(f"long{j}" for j in range(12_000)))
+        else:
+            out.append(" ".join(f"w{rng.randrange(5000)}" for _ in range(rng.randrange(1, 40))))
+    data = ("\n".join(out) + "\nlast line without newline").encode("utf-8")
+    path.write_bytes(data)
+    return data
+
+
+def sentences_of_shards(shards) -> list[list[str]]:
+    return [sentence for shard in shards for sentence in iter_sentences(shard)]
+
+
+def test_byte_ranges_of_a_big_local_file_read_every_line_once(tmp_path):
+    path = tmp_path / "big.txt"
+    write_varied_lines(path)
+    whole = list_shards([str(path)])
+    pieces = split_shards(whole, actors=3, piece_bytes=10_000)
+    assert len(pieces) > 30 and all(p.end is not None for p in pieces)
+    assert [(p.start, p.end) for p in pieces][0][0] == 0 and pieces[-1].end == whole[0].size
+    expected = sentences_of_shards(whole)
+    got = sentences_of_shards(pieces)
+    assert Counter(map(tuple, got)) == Counter(map(tuple, expected))  # every line, each once
+    assert got == expected  # and in file order, since the ranges are in order
+
+
+def test_byte_ranges_of_a_big_s3_object_read_every_line_once(s3_bucket, tmp_path):
+    from w2v import storage
+
+    path = tmp_path / "big.txt"
+    data = write_varied_lines(path, seed=11)
+    storage.s3_client().put_object(Bucket=s3_bucket, Key="big/one.txt", Body=data)
+    whole = list_shards([f"s3://{s3_bucket}/big/one.txt"])
+    pieces = split_shards(whole, actors=2, piece_bytes=25_000)
+    assert len(pieces) >= 8
+    expected = sentences_of_shards(list_shards([str(path)]))
+    assert Counter(map(tuple, sentences_of_shards(pieces))) == Counter(map(tuple, expected))
+
+
+def test_every_cut_of_a_small_file_gives_each_line_once(tmp_path, monkeypatch):
+    """Exhaustive: a boundary at every byte (inside words, on newlines, inside \\r\\n, in UTF-8 characters)."""
+    monkeypatch.setattr(corpus_module, "RANGE_READ_BYTES", 5)  # boundaries inside reads too
+    path = tmp_path / "small.txt"
+    path.write_bytes("ab c\n\nd e f\r\nüü g\n h\n\nlast".encode("utf-8"))
+    size = path.stat().st_size
+    expected = sentences_of_shards(list_shards([str(path)]))
+    for cut in range(1, size):
+        halves = [Shard(str(path), cut, 0, 0, cut), Shard(str(path), size - cut, 0, cut, size)]
+        assert sentences_of_shards(halves) == expected, f"cut at byte {cut}"
+    thirds = split_shards(list_shards([str(path)]), 3, piece_bytes=4096)  # smaller than the piece: whole
+    assert thirds[0].end is None
+
+
+def test_an_unbalanced_corpus_is_balanced_within_ten_percent(tmp_path):
+    write_varied_lines(tmp_path / "huge.txt", lines=20_000)  # ~1.3 MB plain: splittable
+    rng = random.Random(3)
+    packed = " ".join(f"{rng.getrandbits(64):x}" for _ in range(8_000)).encode()
+    (tmp_path / "packed.txt.gz").write_bytes(gzip.compress(packed, 1))  # compressed: whole, ~70 KB
+    for i in range(5):
+        (tmp_path / f"small-{i}.txt").write_text("a few words here\n" * 200)
+    shards = list_shards([str(tmp_path)])
+    for actors in (2, 3, 4):
+        unsplit = assign_shards(shards, actors)
+        loads = [sum(s.size for s in p) for p in unsplit]
+        assert max(loads) > 1.5 * sum(loads) / actors  # whole files are far from balanced
+        plan = assign_shards(split_shards(shards, actors), actors)
+        loads = [sum(s.size for s in p) for p in plan]
+        assert max(loads) <= 1.10 * sum(loads) / actors, (actors, loads)
+        assert sum(loads) == sum(s.size for s in shards)
+        assert all(s.end is None for p in plan for s in p if s.uri.endswith(".gz"))
+        assert corpus_module.plan_summary(plan).startswith(f"plan: {sum(len(p) for p in plan)} shard(s)")
+
+
+def test_a_huge_line_split_into_byte_ranges_streams_in_bounded_memory(tmp_path, monkeypatch):
+    """16 MB on one line in 4 ranges: the first range reads the whole line, the others skip it, all bounded."""
+    monkeypatch.setattr(corpus_module, "BLOCK_CHARS", 1 << 16)
+    monkeypatch.setattr(corpus_module, "RANGE_READ_BYTES", 1 << 16)
+    path = tmp_path / "one-line.txt"
+    with open(path, "w") as f:
+        for _ in range(16 * 2**20 // 64):
+            f.write("abcdefg " * 8)
+    pieces = split_shards(list_shards([str(path)]), 4, piece_bytes=4 * 2**20)
+    assert len(pieces) == 4
+    tracemalloc.start()
+    words = [sum(len(s) for s in iter_sentences(p)) for p in pieces]
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert words == [16 * 2**20 // 8, 0, 0, 0]
+    assert peak < 4 * 2**20, f"peak {peak / 2**20:.1f} MiB for a 16 MiB line in byte ranges"
+
+
+def test_read_rate_measures_the_tokenizer():
+    rate = corpus_module.read_rate(list_shards(["sample:lee_background.cor"]))
+    assert rate["words"] == sum(len(s) for s in LineSentence(datapath("lee_background.cor")))
+    assert rate["bytes"] == os.path.getsize(datapath("lee_background.cor"))
+    assert rate["mb_per_s"] > 0 and rate["words_per_s"] > 0

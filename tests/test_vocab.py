@@ -1,13 +1,16 @@
 """Vocabulary: a direct count, deterministic order, gensim's min_count / max_final_vocab rules."""
 
+import random
 from collections import Counter
+
+import pytest
 
 from gensim.models import Word2Vec
 from gensim.models.word2vec import LineSentence
 from gensim.test.utils import datapath
 
 from w2v.corpus import ReadOptions, list_shards
-from w2v.vocab import Vocabulary, count_shard, merge_counts
+from w2v.vocab import Pruner, Vocabulary, count_shard, merge_counts, merge_into
 
 
 def test_count_shard_equals_a_direct_count():
@@ -47,3 +50,56 @@ def test_vocabulary_does_not_depend_on_shard_order():
     one = Vocabulary.from_counts(merge_counts(parts), min_count=1)
     other = Vocabulary.from_counts(merge_counts(reversed(parts)), min_count=1)
     assert one == other and one.words == ("w", "x", "y", "z")
+
+
+# ---------------------------------------------------------------------- bounded counting
+
+
+def test_bounded_count_of_a_shard_equals_gensims_max_vocab_size_scan():
+    path = datapath("lee_background.cor")
+    for bound in (1000, 3000):
+        model = Word2Vec(max_vocab_size=bound)
+        model.scan_vocab(corpus_iterable=LineSentence(path))
+        counted = count_shard(list_shards([path])[0], ReadOptions(), max_vocab_size=bound)
+        assert counted.counts == dict(model.raw_vocab)
+        assert counted.pruned_words > 0 and counted.pruned_tokens >= counted.pruned_words
+        assert counted.words == sum(len(s) for s in LineSentence(path))  # tokens read: exact, pruned or not
+
+
+def test_merging_never_holds_more_than_the_bound():
+    rng = random.Random(0)
+    parts = [{f"w{rng.randrange(20_000)}": rng.randrange(1, 4) for _ in range(3000)} for _ in range(6)]
+    sizes = []
+
+    class Watched(dict):  # records the table's size after every insertion
+        def __setitem__(self, key, value):
+            super().__setitem__(key, value)
+            sizes.append(len(self))
+
+    total, pruner = Watched(), Pruner(2500)
+    for part in parts:
+        merge_into(total, part, pruner)
+    assert max(sizes) <= 2501 and len(total) <= 2500
+    assert pruner.pruned_words > 0
+    exact = merge_counts(parts)
+    assert all(total[w] <= exact[w] for w in total)  # pruning only ever loses occurrences
+    assert sum(total.values()) + pruner.pruned_tokens == sum(exact.values())
+
+
+@pytest.mark.slow
+def test_the_merge_tree_on_ray_equals_one_count_and_respects_the_bound(ray_cluster, tmp_path):
+    from w2v.corpus import split_shards
+    from w2v.vocab import build_vocabulary
+
+    path = datapath("lee_background.cor")
+    shards = split_shards(list_shards([path]), 2, piece_bytes=40_000)  # 9 byte ranges: a tree of depth 2
+    assert len(shards) >= 9
+    direct = Counter(word for sentence in LineSentence(path) for word in sentence)
+    vocab, summaries = build_vocabulary(shards, ReadOptions(), min_count=1, max_final_vocab=None)
+    assert vocab.word_freq() == dict(sorted(direct.items(), key=lambda wc: (-wc[1], wc[0])))
+    assert vocab.pruned_words == 0 and sum(s.words for s in summaries) == sum(direct.values())
+    bounded, _ = build_vocabulary(shards, ReadOptions(), min_count=1, max_final_vocab=None, max_vocab_size=1000)
+    assert len(bounded) <= 1000 and bounded.pruned_words > 0
+    assert bounded.raw_words == sum(direct.values())
+    top = [w for w, _ in direct.most_common(50)]
+    assert [w for w in bounded.words[:50]] == top[:50] or set(bounded.words[:40]) <= set(top)

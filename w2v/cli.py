@@ -29,9 +29,10 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     """`w2v train` and `python -m jobs.train` share these flags; absent flags keep YAML/default values."""
     s = argparse.SUPPRESS
     parser.add_argument("corpus", nargs="*", default=s,
-                        help="corpus files, directories (recursive) or globs; .gz/.bz2/.xz/.zst by extension; "
-                             "'sample:' is the real text shipped with gensim")
-    parser.add_argument("--out", default=s, help="artifact directory (refused if it holds files, see --overwrite)")
+                        help="corpus files, directories (recursive), globs or s3://bucket/prefix (globs within a "
+                             "prefix); .gz/.bz2/.xz/.zst by extension; 'sample:' is the real text shipped with gensim")
+    parser.add_argument("--out", default=s,
+                        help="artifact directory or s3://bucket/prefix (refused if it holds files, see --overwrite)")
     parser.add_argument("--config", default=None, help="YAML job config with the same keys; flags override it")
     # model (gensim 4 names and defaults)
     g = parser.add_argument_group("model (gensim 4 names and defaults)")
@@ -40,6 +41,9 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--min-count", type=int, default=s, help="drop words seen fewer times in the corpus (default 5)")
     g.add_argument("--max-final-vocab", type=int, default=s,
                    help="keep at most this many words, raising min-count like gensim (default: no limit)")
+    g.add_argument("--max-vocab-size", type=int, default=s,
+                   help="bound of every word-count table while counting: prune rare words like gensim's "
+                        "max_vocab_size (default: no bound, exact counts)")
     g.add_argument("--epochs", type=int, default=s, help="passes over the corpus (default 5)")
     g.add_argument("--sg", action=argparse.BooleanOptionalAction, default=s, help="skip-gram (default: CBOW)")
     g.add_argument("--hs", action=argparse.BooleanOptionalAction, default=s,
@@ -57,6 +61,14 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
                         "them, skip = drop the line; lines with bad bytes are counted in the manifest")
     g.add_argument("--on-bad-shard", choices=("fail", "skip"), default=s,
                    help="a corrupt or truncated archive: fail naming it (default) or skip it (listed in the manifest)")
+    g.add_argument("--shard-bytes", type=int, default=s,
+                   help="split uncompressed files into byte ranges of at most this many bytes "
+                        "(default: automatic, only when whole files do not balance over the actors)")
+    # S3
+    g = parser.add_argument_group("S3 (default: the standard AWS environment, e.g. AWS_ENDPOINT_URL_S3, AWS_PROFILE)")
+    g.add_argument("--s3-endpoint-url", default=s, help="S3-compatible endpoint, e.g. http://127.0.0.1:9000")
+    g.add_argument("--s3-region", default=s, help="S3 region")
+    g.add_argument("--s3-profile", default=s, help="profile of ~/.aws/config to use")
     # cluster
     g = parser.add_argument_group("cluster")
     g.add_argument("--actors", type=int, default=s, help="trainer actors, one per node (default: every node)")

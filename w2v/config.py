@@ -32,13 +32,14 @@ RESUME_KEYS = ("vector_size", "window", "min_count", "max_final_vocab", "epochs"
 class TrainConfig:
     """Everything a training job needs; saved as JSON inside the artifact's manifest."""
 
-    corpus: tuple[str, ...]  # paths, directories or globs
-    out: str  # artifact directory
+    corpus: tuple[str, ...]  # paths, directories, globs or s3:// URIs (prefixes, globs within a prefix)
+    out: str  # artifact directory or s3:// prefix
     # --- gensim Word2Vec parameters (gensim 4 names and defaults) ---
     vector_size: int = 100
     window: int = 5
     min_count: int = 5
     max_final_vocab: int | None = None
+    max_vocab_size: int | None = None  # gensim's counting bound: most distinct words any count table holds
     epochs: int = 5
     sg: bool = False  # skip-gram; CBOW when False
     hs: bool = False  # hierarchical softmax
@@ -51,6 +52,11 @@ class TrainConfig:
     lowercase: bool = False
     unicode_errors: str = "strict"  # strict: fail naming the file; replace/ignore: decode anyway; skip: drop the line
     on_bad_shard: str = "fail"  # a corrupt/truncated archive: fail naming it, or skip it (counted in the manifest)
+    shard_bytes: int | None = None  # split uncompressed files into byte ranges of at most this; None: automatic
+    # --- S3 (None: the standard AWS environment and config files decide) ---
+    s3_endpoint_url: str | None = None  # S3-compatible endpoint (MinIO, a local test server)
+    s3_region: str | None = None
+    s3_profile: str | None = None  # a profile of ~/.aws/config; never credentials themselves
     # --- cluster ---
     actors: int | None = None  # None: one per alive Ray node
     workers: int | None = None  # gensim threads per actor; None: the node's CPUs
@@ -144,6 +150,11 @@ class TrainConfig:
     def checkpoint_location(self) -> str:
         """Where checkpoints go: `checkpoint_dir`, or beside the artifact so `out` stays a clean artifact."""
         return self.checkpoint_dir or self.out.rstrip("/") + ".checkpoint"
+    def s3_settings(self):
+        """How every process of the job reaches S3 (credentials stay with boto3's own chain)."""
+        from .storage import S3Settings
+
+        return S3Settings(endpoint_url=self.s3_endpoint_url, region=self.s3_region, profile=self.s3_profile)
 
     def to_json(self) -> dict[str, Any]:
         """The parameters as saved in the manifest (no address: it may hold a token or host)."""
@@ -237,6 +248,11 @@ def _validate(c: TrainConfig) -> None:
     need(1 <= c.window <= 1_000, "window", "must be between 1 and 1000")
     need(c.min_count >= 1, "min_count", "must be at least 1")
     need(c.max_final_vocab is None or c.max_final_vocab >= 1, "max_final_vocab", "must be at least 1")
+    need(c.max_vocab_size is None or c.max_vocab_size >= 1_000, "max_vocab_size",
+         "must be at least 1000 words (gensim prunes every word below a rising count once the table is full)")
+    need(c.shard_bytes is None or c.shard_bytes >= 4096, "shard_bytes", "must be at least 4096 bytes")
+    need(c.s3_endpoint_url is None or c.s3_endpoint_url.startswith(("http://", "https://")), "s3_endpoint_url",
+         "must start with http:// or https://")
     need(1 <= c.epochs <= 10_000, "epochs", "must be between 1 and 10000")
     need(0 <= c.negative <= 1_000, "negative", "must be between 0 and 1000")
     if not c.hs and c.negative == 0:

@@ -5,20 +5,28 @@ A sentence is one line split on whitespace (gensim `LineSentence` semantics). A 
 blocks of `BLOCK_CHARS` characters, so memory does not grow with the file nor with the line
 (text8 is a single line of 100M characters).
 
+A shard is a whole file or, for big uncompressed files, a byte range of one (`split_shards`), so
+K actors get near-equal bytes even when the corpus is one 20 GB file. A range [start, end) owns
+the lines that *start* in it: it begins after the first newline at or past byte start-1 and ends
+at the first newline at or past byte end-1, so consecutive ranges read every line exactly once
+(Hadoop's rule). Compressed files cannot be entered in the middle and are always whole.
+
 This module does not count or train: `vocab` and `train` consume the sentences it yields.
 """
 
 from __future__ import annotations
 
-import bz2
 import gzip
+import io
 import logging
 import lzma
+import math
 import os
 import re
+import time
 import zlib
-from dataclasses import dataclass
-from typing import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import IO, Iterator, Sequence
 
 from . import storage
 from .config import MAX_SENTENCE_WORDS
@@ -27,6 +35,10 @@ from .errors import BadShardError, CorpusError, StorageError
 logger = logging.getLogger(__name__)
 
 BLOCK_CHARS = 1 << 20  # characters decoded per read
+RANGE_READ_BYTES = 1 << 20  # bytes fetched per read inside a byte range (one ranged GET streams them)
+PIECES_PER_ACTOR = 16  # automatic splitting: pieces of at most total/(16 K) bytes, so greedy is within ~6%
+MIN_PIECE_BYTES = 64 * 2**10  # never split finer than this: it only adds tasks and requests
+BALANCE_TOLERANCE = 0.05  # whole files within 5% of an even split by bytes are not split at all
 MAX_TOKEN_CHARS = 1 << 20  # a "word" longer than this is cut: it is garbage, and memory stays bounded
 
 # The real text shipped with gensim, used as the default demo corpus: 500 Wikipedia articles and
@@ -42,11 +54,22 @@ _BAD_BYTES = re.compile("[\udc80-\udcff]")
 
 @dataclass(frozen=True)
 class Shard:
-    """One unit of reading work: a whole file (byte ranges come with big-corpus support)."""
+    """One unit of reading work: a whole file, or the lines starting in bytes [start, end) of one."""
 
     uri: str
-    size: int  # bytes on storage (compressed size for compressed files)
+    size: int  # bytes on storage of this shard: the range's length, or the file's (compressed) size
     mtime: float
+    start: int = 0  # first byte of the range (0 for a whole file)
+    end: int | None = None  # byte after the range; None: a whole file
+
+    @property
+    def name(self) -> str:
+        """Unique within a plan: the URI, with `#bytes=start-end` for a range.
+
+        >>> Shard("s3://b/big.txt", 10, 0, 0, 10).name
+        's3://b/big.txt#bytes=0-10'
+        """
+        return self.uri if self.end is None else f"{self.uri}#bytes={self.start}-{self.end}"
 
 
 @dataclass(frozen=True)
@@ -57,6 +80,7 @@ class ReadOptions:
     unicode_errors: str = "strict"  # strict | replace | ignore | skip (the line); see config
     max_sentence_words: int = MAX_SENTENCE_WORDS
     on_bad_shard: str = "fail"  # fail | skip: what `vocab.count_shard` does with a corrupt archive
+    s3: storage.S3Settings = field(default_factory=storage.S3Settings)  # how this process reaches S3
 
 
 @dataclass
@@ -132,10 +156,139 @@ def assign_shards(shards: Sequence[Shard], actors: int) -> list[list[Shard]]:
     return plan
 
 
+def split_shards(shards: Sequence[Shard], actors: int, piece_bytes: int | None = None) -> list[Shard]:
+    """Split big uncompressed files into byte ranges, so `actors` actors can get near-equal bytes.
+
+    With `piece_bytes`, every uncompressed file bigger than that is split into pieces of at most
+    that size. Without it (automatic), nothing is split when whole files already balance within
+    BALANCE_TOLERANCE; otherwise files bigger than total/(PIECES_PER_ACTOR x actors) bytes (at
+    least MIN_PIECE_BYTES) are split into equal pieces of at most that size. Compressed files stay
+    whole: one much bigger than the others cannot be balanced (a warning says so).
+
+    >>> [(s.start, s.end) for s in split_shards([Shard("a.txt", 10, 0)], 2, piece_bytes=4)]
+    [(0, 3), (3, 6), (6, 10)]
+    """
+    total = sum(s.size for s in shards)
+    if piece_bytes is None:
+        if _imbalance(assign_shards(shards, actors)) <= BALANCE_TOLERANCE:
+            return list(shards)
+        piece_bytes = max(MIN_PIECE_BYTES, math.ceil(total / (actors * PIECES_PER_ACTOR)))
+    pieces: list[Shard] = []
+    for s in shards:
+        if s.end is not None or storage.is_compressed(s.uri) or s.size <= piece_bytes:
+            pieces.append(s)
+            continue
+        n = math.ceil(s.size / piece_bytes)
+        bounds = [s.size * i // n for i in range(n + 1)]
+        pieces.extend(Shard(s.uri, b - a, s.mtime, a, b) for a, b in zip(bounds, bounds[1:]))
+    whole = [s for s in pieces if s.end is None and storage.is_compressed(s.uri)]
+    if whole and actors > 1 and max(s.size for s in whole) > total / actors:
+        biggest = max(whole, key=lambda s: s.size)
+        logger.warning("%s (%d bytes, compressed) is more than one actor's share (%d bytes): it cannot be split, "
+                       "so the actors will not get equal bytes; recompress it as several files",
+                       biggest.uri, biggest.size, total // actors)
+    return pieces
+
+
+def _imbalance(plan: Sequence[Sequence[Shard]]) -> float:
+    """How far the busiest actor is above an even split by bytes: 0.0 is perfect, 0.1 is 10% above."""
+    loads = [sum(s.size for s in p) for p in plan]
+    mean = sum(loads) / len(loads)
+    return max(loads) / mean - 1 if mean else 0.0
+
+
+def plan_summary(plan: Sequence[Sequence[Shard]]) -> str:
+    """One log line: shards, byte ranges, bytes per actor and the imbalance.
+
+    >>> plan_summary([[Shard("a", 6, 0)], [Shard("b", 2, 0, 0, 2), Shard("b", 2, 0, 2, 4)]])
+    'plan: 3 shard(s) (2 byte range(s) of 1 file(s)), 10 bytes; actor 0: 1 shard(s) 6 bytes, actor 1: 2 shard(s) 4 bytes; busiest actor 20.0% above an even split'
+    """
+    shards = [s for p in plan for s in p]
+    ranges = [s for s in shards if s.end is not None]
+    return (f"plan: {len(shards)} shard(s) ({len(ranges)} byte range(s) of {len({s.uri for s in ranges})} file(s)), "
+            f"{sum(s.size for s in shards):,} bytes; "
+            + ", ".join(f"actor {k}: {len(p)} shard(s) {sum(s.size for s in p):,} bytes" for k, p in enumerate(plan))
+            + f"; busiest actor {100 * _imbalance(plan):.1f}% above an even split")
+
+
+class _LineRange(io.RawIOBase):
+    """The bytes of the lines that start in [start, end) of a seekable binary stream, read lazily.
+
+    Memory stays at one RANGE_READ_BYTES block, whatever the length of the lines around the
+    boundaries (a 1 GB line that crosses `start` is skipped block by block).
+    """
+
+    def __init__(self, raw: IO, start: int, end: int):
+        self.raw = raw  # the open file or S3 object, closed with this reader
+        self.end = end  # the range owns lines that start before this byte
+        self.block = b""  # bytes read from raw, not yet handed out past self.offset
+        self.offset = 0  # position in self.block of the next byte to hand out
+        self.pos = 0  # file position of self.block[self.offset]
+        self.done = False  # the range's last newline was handed out, or the file ended
+        if start > 0:  # the line through byte start-1 belongs to the previous range
+            raw.seek(start - 1)
+            self.pos = start - 1
+            self._skip_line()
+        if self.pos >= end:
+            self.done = True
+
+    def _fill(self) -> bool:
+        if self.offset < len(self.block):
+            return True
+        self.block, self.offset = self.raw.read(RANGE_READ_BYTES), 0
+        return bool(self.block)
+
+    def _skip_line(self) -> None:
+        while self._fill():
+            i = self.block.find(b"\n", self.offset)
+            if i >= 0:
+                self.pos += i + 1 - self.offset
+                self.offset = i + 1
+                return
+            self.pos += len(self.block) - self.offset
+            self.offset = len(self.block)
+        self.done = True
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        if self.done or not self._fill():
+            self.done = True
+            return 0
+        available = len(self.block) - self.offset
+        before_last = self.end - 1 - self.pos  # bytes before end-1: owned whatever they are
+        if before_last > 0:
+            n = min(available, before_last, len(buffer))
+        else:  # at or past byte end-1: hand out through the first newline, then stop
+            i = self.block.find(b"\n", self.offset)
+            n = min(available if i < 0 else i + 1 - self.offset, len(buffer))
+            self.done = i >= 0 and n == i + 1 - self.offset
+        buffer[:n] = self.block[self.offset : self.offset + n]
+        self.offset += n
+        self.pos += n
+        return n
+
+    def close(self) -> None:
+        if not self.closed:
+            self.raw.close()
+        super().close()
+
+
+def _open_text(shard: Shard, options: ReadOptions) -> IO:
+    """A text stream over one shard: the whole (decompressed) file, or the lines of its byte range."""
+    if shard.end is None:
+        return storage.open(shard.uri, "rt", settings=options.s3, encoding="utf-8", errors="surrogateescape",
+                            newline="")
+    raw = storage.open(shard.uri, "rb", settings=options.s3, compression="disable")
+    return io.TextIOWrapper(io.BufferedReader(_LineRange(raw, shard.start, shard.end), RANGE_READ_BYTES),
+                            encoding="utf-8", errors="surrogateescape", newline="")
+
+
 def _blocks(shard: Shard, options: ReadOptions) -> Iterator[str]:
     """Decoded text blocks of one shard; decoding and archive errors name the file."""
     try:
-        with storage.open(shard.uri, "rt", encoding="utf-8", errors="surrogateescape", newline="") as f:
+        with _open_text(shard, options) as f:
             while True:
                 block = f.read(BLOCK_CHARS)
                 if not block:
@@ -146,6 +299,8 @@ def _blocks(shard: Shard, options: ReadOptions) -> Iterator[str]:
     except OSError as exc:
         if isinstance(exc, (FileNotFoundError, PermissionError)):
             raise CorpusError(f"corpus file {shard.uri} cannot be read: {exc.strerror}") from None
+        if storage.scheme(shard.uri) != "file":
+            raise CorpusError(f"corpus file {shard.uri} cannot be read: {type(exc).__name__}: {exc}") from None
         raise _bad_archive(shard, exc) from None
     except Exception as exc:  # zstandard raises its own ZstdError
         if type(exc).__name__ == "ZstdError":
@@ -285,3 +440,20 @@ def spool(shards: Sequence[Shard], options: ReadOptions, path: str) -> SpoolStat
         raise CorpusError(f"cannot write the local spool file {path}: {exc.strerror} (see --spool-dir)") from None
     return SpoolStats(path=path, words=words, sentences=sentences, bytes=os.path.getsize(path),
                       bad_lines=stats.bad_lines)
+
+
+def read_rate(shards: Sequence[Shard], options: ReadOptions = ReadOptions()) -> dict[str, float]:
+    """Stream shards through the tokenizer, as the counting and spooling passes do, and time it.
+
+    One process, one thread: the rate of one actor's reading. `bytes` are bytes on storage
+    (compressed bytes for compressed files), so MB/s is the rate at which storage is drained.
+    """
+    started = time.perf_counter()
+    words = sentences = 0
+    for sentence in ShardSentences(shards, options):
+        words += len(sentence)
+        sentences += 1
+    seconds = max(time.perf_counter() - started, 1e-9)
+    size = sum(s.size for s in shards)
+    return {"bytes": size, "words": words, "sentences": sentences, "seconds": round(seconds, 3),
+            "mb_per_s": round(size / 1e6 / seconds, 2), "words_per_s": round(words / seconds)}

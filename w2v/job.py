@@ -75,6 +75,7 @@ def preflight(config: TrainConfig) -> list[corpus.Shard]:
 
     The CLI runs them before starting Ray, so bad input fails in a second, not after start-up.
     """
+    storage.configure(config.s3_settings())
     location = config.checkpoint_location
     if config.resume and not checkpoint.exists(location):
         raise ConfigError(f"--resume: there is no checkpoint in {location} (see --checkpoint-dir)")
@@ -128,24 +129,28 @@ def prepare(config: TrainConfig, shards: list[corpus.Shard], timings: dict[str, 
     if train.gensim_fast_version() < 0:
         logger.error("!!! gensim's compiled routines are NOT in use on the driver: "
                      "reinstall gensim from a wheel; training will be ~100x slower")
-    logger.info("stage 1/5: planning %d shard(s) of %s", len(shards), ", ".join(config.corpus))
-    placement = train.place_actors(config, train.alive_nodes(), len(shards))
+    logger.info("stage 1/5: planning %d file(s) of %s", len(shards), ", ".join(config.corpus))
+    nodes = train.alive_nodes()
+    shards = corpus.split_shards(shards, config.actors or len(nodes) or 1, config.shard_bytes)  # byte ranges
+    placement = train.place_actors(config, nodes, len(shards))
     assignment = corpus.assign_shards(shards, len(placement))
+    logger.info("%s; workers per actor: %s", corpus.plan_summary(assignment), [n["workers"] for n in placement])
     watch.lap("list")
 
-    logger.info("stage 2/5: counting words (one task per shard)")
+    logger.info("stage 2/5: counting words (one task per shard, merged by a tree of tasks)")
     options = train.read_options(config)
-    vocab, shard_counts = build_vocabulary(shards, options, config.min_count, config.max_final_vocab)
-    skipped = {sc.uri for sc in shard_counts if sc.skipped}
+    vocab, shard_counts = build_vocabulary(shards, options, config.min_count, config.max_final_vocab,
+                                           config.max_vocab_size)
+    skipped = {sc.uri for sc in shard_counts if sc.skipped}  # shard names (byte ranges say #bytes=...)
     if skipped:  # --on-bad-shard skip: train on the good shards only
-        good = [s for s in shards if s.uri not in skipped]
+        good = [s for s in shards if s.name not in skipped]
         placement = placement[: len(good)]
         assignment = corpus.assign_shards(good, len(placement))
         logger.warning("%d corrupt shard(s) skipped: %s", len(skipped), ", ".join(sorted(skipped)))
     watch.lap("vocabulary")
 
     actor_memory, driver_memory = estimate_memory(config, len(vocab), vocab.raw_distinct, len(placement))
-    rate = calibrate(config, [s for s in shards if s.uri not in skipped], options)
+    rate = calibrate(config, [s for s in shards if s.name not in skipped], options)
     threads = sum(n["workers"] for n in placement)
     plan = Plan(
         shards=len(shards), bytes=sum(s.size for s in shards),
@@ -209,7 +214,7 @@ def run(config: TrainConfig, shards: list[corpus.Shard] | None = None) -> JobRes
         watch.lap("evaluate")
 
     logger.info("stage 5/5: writing the artifact to %s", config.out)
-    by_uri = {s.uri: s for s in p.shards}
+    by_uri = {s.name: s for s in p.shards}
     manifest = {
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "parameters": config.to_json(),
@@ -225,7 +230,8 @@ def run(config: TrainConfig, shards: list[corpus.Shard] | None = None) -> JobRes
             "skipped_shards": sorted(p.skipped),
         },
         "vocabulary": {"size": len(vocab), "distinct_words": vocab.raw_distinct,
-                       "effective_min_count": vocab.effective_min_count, "retained_words": vocab.retained_words},
+                       "effective_min_count": vocab.effective_min_count, "retained_words": vocab.retained_words,
+                       **vocab.pruning()},
         "vector_size": config.vector_size,
         "training": {**result.stats, "actors": result.actors, "epochs": result.epochs,
                      "resumed_from": ({"checkpoint": resumed.number, "epoch": resumed.epoch,

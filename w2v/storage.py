@@ -2,13 +2,26 @@
 
 The rest of w2v says `storage.open(uri)` and never asks "is this S3?". Reading goes through
 smart_open, which picks decompression by extension (.gz, .bz2, .xz, .zst) and streams: nothing
-here loads a whole file. Backends are picked by URI scheme from `_BACKENDS`; this version ships
-the local filesystem (`/path`, `file:///path`, globs). Other schemes are refused with a clear
-error naming the URI.
+here loads a whole file. Backends are picked by URI scheme from `_BACKENDS` and expose the same
+few names: the local filesystem (`/path`, `file:///path`, globs) and S3 (`s3://bucket/prefix`,
+globs within a prefix; any S3-compatible store such as MinIO through an endpoint URL). Other
+schemes are refused with a clear error naming the URI.
+
+S3 settings (endpoint, region, profile) come from the standard AWS environment and config files
+(`AWS_ENDPOINT_URL_S3`, `AWS_PROFILE`, `AWS_DEFAULT_REGION`, `~/.aws/config`), overridden by
+`S3Settings` (the job config's `s3_*` keys). Each process builds its own boto3 client, lazily, once
+per settings: clients cannot be pickled, so Ray tasks and actors never receive one. Credentials are
+left to boto3 and never appear in w2v's logs, errors or manifests.
+
+Transient S3 errors (throttling, 5xx, connection resets, timeouts) are retried with exponential
+backoff: by botocore inside each call (standard mode), by `retry` around whole operations (a
+listing, opening an object, an upload), and, in the middle of a streamed object, by smart_open's
+reader, which reopens the object at the byte it had reached. A missing bucket or key, or denied access, is a StorageError naming the URI.
 
 Publishing an artifact is the one write path: files are staged in a local directory, then moved
-to the destination with the manifest last, so a reader never sees a half-written artifact as
-complete (an artifact without `manifest.json` is incomplete by definition).
+(local) or uploaded (S3, multipart for big files) to the destination with the manifest last, so a
+reader never sees a half-written artifact as complete (an artifact without `manifest.json` is
+incomplete by definition).
 """
 
 from __future__ import annotations
@@ -16,10 +29,15 @@ from __future__ import annotations
 import glob
 import logging
 import os
+import random
+import re
 import shutil
+import tempfile
+import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Iterable
+from typing import IO, Any, Callable, Iterable, Protocol, TypeVar
 
 import smart_open
 
@@ -29,6 +47,13 @@ logger = logging.getLogger(__name__)
 
 COMPRESSED_SUFFIXES = (".gz", ".bz2", ".xz", ".zst")
 
+S3_LIST_PAGE_SIZE = 1000  # keys per list_objects_v2 page (S3's maximum)
+S3_PART_BYTES = 16 * 2**20  # multipart upload part size; S3 needs >= 5 MiB per part but the last
+S3_MAX_ATTEMPTS = 8  # attempts per S3 operation, for botocore's retries and for `retry`
+RETRY_BASE_SECONDS = 0.2  # first backoff; doubles each attempt, with full jitter, capped at 20 s
+
+T = TypeVar("T")
+
 
 @dataclass(frozen=True)
 class FileInfo:
@@ -37,6 +62,24 @@ class FileInfo:
     uri: str
     size: int
     mtime: float
+
+
+@dataclass(frozen=True)
+class S3Settings:
+    """Overrides of the AWS environment for S3; None keeps boto3's own lookup. Holds no secrets."""
+
+    endpoint_url: str | None = None  # e.g. http://127.0.0.1:9000 for MinIO; None: AWS_ENDPOINT_URL_S3 or AWS
+    region: str | None = None  # None: AWS_DEFAULT_REGION / the profile's region
+    profile: str | None = None  # a profile of ~/.aws/config; None: AWS_PROFILE or the default chain
+
+
+_settings = S3Settings()  # this process's default, set by `configure`
+
+
+def configure(settings: S3Settings) -> None:
+    """Set this process's default S3 settings (the driver does, from the job config)."""
+    global _settings
+    _settings = settings
 
 
 def scheme(uri: str) -> str:
@@ -54,6 +97,64 @@ def is_compressed(uri: str) -> bool:
     return uri.lower().endswith(COMPRESSED_SUFFIXES)
 
 
+# ---------------------------------------------------------------------- retries
+
+
+_TRANSIENT_CODES = {"Throttling", "ThrottlingException", "SlowDown", "RequestTimeout", "RequestTimeTooSkewed",
+                    "InternalError", "ServiceUnavailable", "RequestLimitExceeded", "500", "502", "503", "504"}
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Whether retrying may help: throttling, 5xx, timeouts, connection resets; never 'not found' or 'denied'."""
+    try:
+        from botocore.exceptions import ClientError, ConnectionError as BotoConnectionError, HTTPClientError
+    except ImportError:  # no boto3: only plain connection errors can be transient
+        ClientError = BotoConnectionError = HTTPClientError = ()  # type: ignore[assignment]
+    if ClientError and isinstance(exc, ClientError):
+        return str(exc.response.get("Error", {}).get("Code")) in _TRANSIENT_CODES
+    if BotoConnectionError and isinstance(exc, (BotoConnectionError, HTTPClientError)):
+        return True
+    if isinstance(exc, (ConnectionError, TimeoutError)):
+        return True
+    cause = exc.__cause__ or exc.__context__  # smart_open wraps boto errors in OSError
+    return cause is not None and cause is not exc and is_transient(cause)
+
+
+def retry(call: Callable[[], T], what: str, attempts: int = S3_MAX_ATTEMPTS,
+          base_seconds: float = RETRY_BASE_SECONDS) -> T:
+    """`call()`, retried with exponential backoff (full jitter) while it fails transiently.
+
+    Other errors, and the last transient one, propagate unchanged for the caller to name.
+    """
+    for attempt in range(1, attempts + 1):
+        try:
+            return call()
+        except Exception as exc:
+            if attempt == attempts or not is_transient(exc):
+                raise
+            delay = random.uniform(0, min(20.0, base_seconds * 2 ** (attempt - 1)))
+            logger.warning("%s: transient error (%s), attempt %d/%d, retrying in %.1f s",
+                           what, type(exc).__name__, attempt, attempts, delay)
+            time.sleep(delay)
+    raise AssertionError("unreachable")
+
+
+# ---------------------------------------------------------------------- backends
+
+
+class Backend(Protocol):
+    """What every storage backend offers; `uri` is always a full URI of that backend's scheme."""
+
+    def list_files(self, uri: str, settings: S3Settings) -> list[FileInfo]: ...
+    def open(self, uri: str, mode: str, settings: S3Settings, **kwargs: Any) -> IO: ...
+    def exists(self, uri: str, settings: S3Settings) -> bool: ...
+    def list_names(self, uri: str, settings: S3Settings) -> list[str]: ...
+    def check_writable(self, uri: str, settings: S3Settings) -> None: ...
+    def remove(self, uri: str, settings: S3Settings) -> None: ...
+    def staging_dir(self, out_uri: str) -> str: ...
+    def publish_file(self, local_path: str, out_uri: str, name: str, settings: S3Settings) -> None: ...
+
+
 class LocalBackend:
     """Local filesystem: files, directories (recursive) and globs."""
 
@@ -61,7 +162,7 @@ class LocalBackend:
     def path(uri: str) -> str:
         return uri[len("file://") :] if uri.startswith("file://") else uri
 
-    def list_files(self, uri: str) -> list[FileInfo]:
+    def list_files(self, uri: str, settings: S3Settings) -> list[FileInfo]:
         path = os.path.expanduser(self.path(uri))
         if glob.has_magic(path):
             matches = sorted(glob.glob(path, recursive=True))
@@ -87,10 +188,18 @@ class LocalBackend:
             infos.append(FileInfo(uri=os.path.abspath(f), size=st.st_size, mtime=st.st_mtime))
         return infos
 
-    def exists(self, uri: str) -> bool:
+    def open(self, uri: str, mode: str, settings: S3Settings, **kwargs: Any) -> IO:
+        try:
+            return smart_open.open(self.path(uri), mode, **kwargs)
+        except FileNotFoundError:
+            raise StorageError(f"{uri}: no such file") from None
+        except PermissionError:
+            raise StorageError(f"{uri}: permission denied") from None
+
+    def exists(self, uri: str, settings: S3Settings) -> bool:
         return os.path.exists(self.path(uri))
 
-    def check_writable(self, uri: str) -> None:
+    def check_writable(self, uri: str, settings: S3Settings) -> None:
         """The nearest existing directory at or above `uri` accepts new files (nothing is created)."""
         path = Path(os.path.expanduser(self.path(uri))).absolute()
         existing = next(p for p in (path, *path.parents) if p.exists())
@@ -99,11 +208,11 @@ class LocalBackend:
         if not os.access(existing, os.W_OK | os.X_OK):
             raise StorageError(f"{uri}: permission denied: cannot create files in {existing}")
 
-    def list_names(self, uri: str) -> list[str]:
+    def list_names(self, uri: str, settings: S3Settings) -> list[str]:
         path = self.path(uri)
         return sorted(os.listdir(path)) if os.path.isdir(path) else []
 
-    def remove(self, uri: str) -> None:
+    def remove(self, uri: str, settings: S3Settings) -> None:
         try:
             os.remove(self.path(uri))
         except FileNotFoundError:
@@ -118,16 +227,237 @@ class LocalBackend:
         staging.mkdir()
         return str(staging)
 
-    def publish_file(self, local_path: str, out_uri: str, name: str) -> None:
+    def publish_file(self, local_path: str, out_uri: str, name: str, settings: S3Settings) -> None:
         out = Path(self.path(out_uri))
         out.mkdir(parents=True, exist_ok=True)
         os.replace(local_path, out / name)
 
 
-_BACKENDS = {"file": LocalBackend()}
+def split_s3(uri: str) -> tuple[str, str]:
+    """`s3://bucket/some/key` -> ('bucket', 'some/key').
+
+    >>> split_s3("s3://bkt/a/b.txt"), split_s3("s3://bkt")
+    (('bkt', 'a/b.txt'), ('bkt', ''))
+    """
+    bucket, _, key = uri[len("s3://") :].partition("/")
+    if not bucket:
+        raise StorageError(f"{uri}: no bucket in the S3 URI (expected s3://bucket/prefix)")
+    return bucket, key
 
 
-def backend(uri: str) -> LocalBackend:
+def glob_regex(pattern: str) -> re.Pattern:
+    """A key glob as a regex: `*` and `?` stay within one path segment, `**` crosses segments.
+
+    >>> bool(glob_regex("c/*.txt").fullmatch("c/a.txt")), bool(glob_regex("c/*.txt").fullmatch("c/d/a.txt"))
+    (True, False)
+    >>> bool(glob_regex("c/**/*.txt").fullmatch("c/d/e/a.txt")), bool(glob_regex("c/**/*.txt").fullmatch("c/a.txt"))
+    (True, True)
+    """
+    out, i = [], 0
+    while i < len(pattern):
+        if pattern.startswith("**/", i):
+            out.append("(?:.*/)?")
+            i += 3
+        elif pattern.startswith("**", i):
+            out.append(".*")
+            i += 2
+        elif pattern[i] == "*":
+            out.append("[^/]*")
+            i += 1
+        elif pattern[i] == "?":
+            out.append("[^/]")
+            i += 1
+        elif pattern[i] == "[" and "]" in pattern[i + 1 :]:
+            j = pattern.index("]", i + 1)
+            body = pattern[i + 1 : j]
+            out.append("[" + ("^" + body[1:] if body.startswith("!") else body) + "]")
+            i = j + 1
+        else:
+            out.append(re.escape(pattern[i]))
+            i += 1
+    return re.compile("".join(out))
+
+
+_clients: dict[tuple[int, S3Settings], Any] = {}  # (pid, settings) -> boto3 client, built lazily
+_clients_lock = threading.Lock()
+
+
+def s3_client(settings: S3Settings | None = None):
+    """This process's boto3 S3 client for `settings` (built once; a forked child builds its own)."""
+    settings = settings or _settings
+    key = (os.getpid(), settings)
+    with _clients_lock:
+        if key not in _clients:
+            try:
+                import boto3
+                from botocore.config import Config
+                from botocore.exceptions import BotoCoreError
+            except ImportError:
+                raise StorageError("s3:// needs boto3: pip install 'smart_open[s3]' boto3") from None
+            try:
+                session = boto3.session.Session(profile_name=settings.profile, region_name=settings.region)
+                _clients[key] = session.client(
+                    "s3", endpoint_url=settings.endpoint_url,
+                    config=Config(retries={"mode": "standard", "max_attempts": S3_MAX_ATTEMPTS},
+                                  max_pool_connections=32))
+            except BotoCoreError as exc:  # unknown profile, bad endpoint URL, ...
+                raise StorageError(f"S3 client (profile {settings.profile!r}, endpoint "
+                                   f"{settings.endpoint_url!r}): {exc}") from None
+            logger.debug("built an S3 client in process %d (endpoint %s)", os.getpid(),
+                         _clients[key].meta.endpoint_url)
+        return _clients[key]
+
+
+def _error_code(exc: BaseException) -> str | None:
+    """The S3 error code of a botocore ClientError, however deeply wrapped; None for other errors."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        response = getattr(seen, "response", None)
+        if isinstance(response, dict) and "Error" in response:
+            return str(response["Error"].get("Code", ""))
+        seen = seen.__cause__ or seen.__context__
+    return None
+
+
+def s3_error(uri: str, exc: BaseException) -> StorageError:
+    """A StorageError naming the URI and what went wrong, without credentials or raw responses."""
+    from botocore.exceptions import ClientError, NoCredentialsError
+
+    seen: BaseException | None = exc
+    while seen is not None and not isinstance(seen, (ClientError, NoCredentialsError)):
+        seen = seen.__cause__ or seen.__context__
+    if isinstance(seen, NoCredentialsError):
+        return StorageError(f"{uri}: no AWS credentials found (set AWS_PROFILE or AWS_ACCESS_KEY_ID/"
+                            f"AWS_SECRET_ACCESS_KEY, or use an instance role)")
+    if isinstance(seen, ClientError):
+        code = str(seen.response.get("Error", {}).get("Code", ""))
+        bucket = uri[len("s3://") :].partition("/")[0]
+        if code == "NoSuchBucket":
+            return StorageError(f"{uri}: the bucket '{bucket}' does not exist")
+        if code in ("NoSuchKey", "404", "NotFound"):
+            return StorageError(f"{uri}: no such key")
+        if code in ("AccessDenied", "403", "Forbidden", "AllAccessDisabled", "InvalidAccessKeyId",
+                    "SignatureDoesNotMatch", "ExpiredToken", "InvalidToken"):
+            return StorageError(f"{uri}: access denied ({code}); check the credentials and the bucket policy")
+        return StorageError(f"{uri}: S3 error {code or type(seen).__name__}")
+    return StorageError(f"{uri}: S3 request failed ({type(exc).__name__}: {str(exc).splitlines()[0][:200]})")
+
+
+class S3Backend:
+    """S3 and S3-compatible stores: a key, every key under a prefix ("directory"), or a glob in a prefix."""
+
+    def list_files(self, uri: str, settings: S3Settings) -> list[FileInfo]:
+        bucket, key = split_s3(uri)
+        magic = re.search(r"[*?\[]", key)
+        pattern = glob_regex(key) if magic else None
+        prefix = key[: magic.start()] if magic else key
+        objects, pages = self._list(uri, bucket, prefix, settings)
+        if pattern is not None:
+            chosen = [o for o in objects if pattern.fullmatch(o["Key"])]
+            if not chosen:
+                raise StorageError(f"{uri}: the pattern matches no key")
+        else:
+            exact = [o for o in objects if o["Key"] == key and not key.endswith("/")]
+            directory = key.rstrip("/") + "/" if key else ""
+            chosen = exact or [o for o in objects if o["Key"].startswith(directory)]
+            if not chosen:
+                raise StorageError(f"{uri}: no such key or prefix")
+        # "Directory" markers (keys ending in /) hold nothing; hidden names are skipped as on disk.
+        files = [o for o in chosen if not o["Key"].endswith("/") and not o["Key"].rsplit("/", 1)[-1].startswith(".")]
+        logger.info("listed %s: %d object(s) in %d page(s), %d file(s) kept", uri, len(objects), pages, len(files))
+        return [FileInfo(uri=f"s3://{bucket}/{o['Key']}", size=int(o["Size"]), mtime=o["LastModified"].timestamp())
+                for o in sorted(files, key=lambda o: o["Key"])]
+
+    def _list(self, uri: str, bucket: str, prefix: str, settings: S3Settings,
+              delimiter: str | None = None) -> tuple[list[dict], int]:
+        """Every object (and with a delimiter, every common prefix) under `prefix`; and the pages read."""
+        client = s3_client(settings)
+        paginator = client.get_paginator("list_objects_v2")
+        args = {"Bucket": bucket, "Prefix": prefix, "PaginationConfig": {"PageSize": S3_LIST_PAGE_SIZE}}
+        if delimiter:
+            args["Delimiter"] = delimiter
+
+        def all_pages() -> tuple[list[dict], int]:
+            found, pages = [], 0
+            for page in paginator.paginate(**args):
+                pages += 1
+                found.extend(page.get("Contents", []))
+                found.extend({"Prefix": p["Prefix"]} for p in page.get("CommonPrefixes", []))
+            return found, pages
+
+        try:
+            return retry(all_pages, f"listing {uri}")
+        except Exception as exc:
+            raise s3_error(uri, exc) from None
+
+    def open(self, uri: str, mode: str, settings: S3Settings, **kwargs: Any) -> IO:
+        params = {"client": s3_client(settings)}
+        if "w" in mode:
+            params["min_part_size"] = S3_PART_BYTES
+        try:
+            return retry(lambda: smart_open.open(uri, mode, transport_params=params, **kwargs), f"opening {uri}")
+        except (OSError, ValueError) as exc:
+            raise s3_error(uri, exc) from None
+
+    def exists(self, uri: str, settings: S3Settings) -> bool:
+        bucket, key = split_s3(uri)
+        try:
+            retry(lambda: s3_client(settings).head_object(Bucket=bucket, Key=key), f"checking {uri}")
+            return True
+        except Exception as exc:
+            if _error_code(exc) in ("404", "NoSuchKey", "NotFound"):
+                return False
+            raise s3_error(uri, exc) from None
+
+    def check_writable(self, uri: str, settings: S3Settings) -> None:
+        """The bucket exists and answers us (S3 has no dry-run write; a denied upload is named when it happens)."""
+        bucket, _ = split_s3(uri)
+        try:
+            retry(lambda: s3_client(settings).head_bucket(Bucket=bucket), f"checking {uri}")
+        except Exception as exc:
+            if _error_code(exc) in ("404", "NoSuchBucket", "NotFound"):
+                raise StorageError(f"{uri}: the bucket '{bucket}' does not exist") from None
+            raise s3_error(uri, exc) from None
+
+    def list_names(self, uri: str, settings: S3Settings) -> list[str]:
+        bucket, key = split_s3(uri)
+        prefix = key.rstrip("/") + "/" if key else ""
+        entries, _ = self._list(uri, bucket, prefix, settings, delimiter="/")
+        names = {(e.get("Key") or e["Prefix"])[len(prefix) :].rstrip("/") for e in entries}
+        return sorted(n for n in names if n)
+
+    def remove(self, uri: str, settings: S3Settings) -> None:
+        bucket, key = split_s3(uri)
+        try:
+            retry(lambda: s3_client(settings).delete_object(Bucket=bucket, Key=key), f"removing {uri}")
+        except Exception as exc:
+            raise s3_error(uri, exc) from None
+
+    def staging_dir(self, out_uri: str) -> str:
+        return tempfile.mkdtemp(prefix="w2v-publish-")
+
+    def publish_file(self, local_path: str, out_uri: str, name: str, settings: S3Settings) -> None:
+        """Upload one staged file (multipart above S3_PART_BYTES); the object appears only when complete."""
+        target = join(out_uri, name)
+
+        def upload() -> None:
+            with open(local_path, "rb") as src, self.open(target, "wb", settings, compression="disable") as dst:
+                shutil.copyfileobj(src, dst, 1 << 20)
+
+        try:
+            retry(upload, f"uploading {target}")
+        except StorageError:
+            raise
+        except Exception as exc:
+            raise s3_error(target, exc) from None
+        logger.debug("uploaded %s (%d bytes)", target, os.path.getsize(local_path))
+        os.remove(local_path)
+
+
+_BACKENDS: dict[str, Backend] = {"file": LocalBackend(), "s3": S3Backend()}
+
+
+def backend(uri: str) -> Backend:
     """The backend serving this URI's scheme, or a StorageError naming the URI."""
     try:
         return _BACKENDS[scheme(uri)]
@@ -138,25 +468,18 @@ def backend(uri: str) -> LocalBackend:
         ) from None
 
 
-def list_files(uri: str) -> list[FileInfo]:
-    """Every file under a path, directory (recursive, hidden files skipped) or glob, sorted."""
-    return backend(uri).list_files(uri)
+def list_files(uri: str, settings: S3Settings | None = None) -> list[FileInfo]:
+    """Every file under a path, directory or prefix (recursive, hidden files skipped) or glob, sorted."""
+    return backend(uri).list_files(uri, settings or _settings)
 
 
-def open(uri: str, mode: str = "rb", **kwargs) -> IO:  # noqa: A001 - mirrors builtins.open on purpose
-    """Open for streaming; compressed files are decompressed by extension."""
-    b = backend(uri)
-    target = b.path(uri) if isinstance(b, LocalBackend) else uri
-    try:
-        return smart_open.open(target, mode, **kwargs)
-    except FileNotFoundError:
-        raise StorageError(f"{uri}: no such file") from None
-    except PermissionError:
-        raise StorageError(f"{uri}: permission denied") from None
+def open(uri: str, mode: str = "rb", settings: S3Settings | None = None, **kwargs) -> IO:  # noqa: A001 - mirrors builtins.open on purpose
+    """Open for streaming; compressed files are decompressed by extension (pass compression="disable" not to)."""
+    return backend(uri).open(uri, mode, settings or _settings, **kwargs)
 
 
-def exists(uri: str) -> bool:
-    return backend(uri).exists(uri)
+def exists(uri: str, settings: S3Settings | None = None) -> bool:
+    return backend(uri).exists(uri, settings or _settings)
 
 
 def join(uri: str, name: str) -> str:
@@ -168,18 +491,18 @@ def join(uri: str, name: str) -> str:
     return uri.rstrip("/") + "/" + name
 
 
-def check_writable(uri: str) -> None:
+def check_writable(uri: str, settings: S3Settings | None = None) -> None:
     """Raise StorageError unless an artifact could be written at `uri` (checked before any work)."""
-    backend(uri).check_writable(uri)
+    backend(uri).check_writable(uri, settings or _settings)
 
 
-def list_names(uri: str) -> list[str]:
+def list_names(uri: str, settings: S3Settings | None = None) -> list[str]:
     """Names directly inside a directory-like location; empty when it does not exist."""
-    return backend(uri).list_names(uri)
+    return backend(uri).list_names(uri, settings or _settings)
 
 
-def remove(uri: str) -> None:
-    backend(uri).remove(uri)
+def remove(uri: str, settings: S3Settings | None = None) -> None:
+    backend(uri).remove(uri, settings or _settings)
 
 
 def staging_dir(out_uri: str) -> str:
@@ -187,17 +510,19 @@ def staging_dir(out_uri: str) -> str:
     return backend(out_uri).staging_dir(out_uri)
 
 
-def publish(staging: str, out_uri: str, names: Iterable[str], last: str) -> None:
-    """Move staged files to `out_uri`, `last` (the manifest) after every other one."""
+def publish(staging: str, out_uri: str, names: Iterable[str], last: str, settings: S3Settings | None = None) -> None:
+    """Move staged files to `out_uri`, `last` (the manifest) after every other one has fully arrived."""
     b = backend(out_uri)
     ordered = [n for n in names if n != last] + [last]
     for name in ordered:
-        b.publish_file(os.path.join(staging, name), out_uri, name)
+        b.publish_file(os.path.join(staging, name), out_uri, name, settings or _settings)
     shutil.rmtree(staging, ignore_errors=True)
 
 
 def remove_dir(uri: str) -> None:
-    """Remove a directory-like location once its files are removed (a no-op where none exist)."""
+    """Remove a directory-like location once its files are removed (a no-op where none exist, as on S3)."""
+    if scheme(uri) != "file":
+        return
     b = backend(uri)
     try:
         os.rmdir(b.path(uri))

@@ -1,49 +1,103 @@
 """One global vocabulary from per-shard word counts.
 
-Counting is one Ray task per shard (`count_shard`); the driver merges the counts and applies
-`min_count` and `max_final_vocab` exactly as gensim does. The order is count descending, ties by
-the word, so the same corpus always gives the same vocabulary and row i means the same word in
-every actor and in the artifact.
+Counting is one Ray task per shard (`count_shard`); the shards' tables are merged by a tree of
+Ray tasks (`merge_tree`, MERGE_FAN_IN tables per task), and the driver receives only the final
+table, then applies `min_count` and `max_final_vocab` exactly as gensim does. The order is count
+descending, ties by the word, so the same corpus always gives the same vocabulary and row i means
+the same word in every actor and in the artifact.
 
-This module holds every count in memory: bounded counting for web-scale vocabularies (pruning,
-tree merges) comes with big-corpus support.
+Bounded counting (`max_vocab_size`, gensim's name and rule): a web-scale corpus has tens of
+millions of distinct tokens, most of them seen once. A counting task prunes its table after each
+sentence that takes it past `max_vocab_size` words, exactly as gensim's `Word2Vec(max_vocab_size=)`
+does: every word seen fewer than `min_reduce` times is dropped, and `min_reduce` (starting at 1)
+goes up by one for the next prune. A merge task adds its inputs into one table word by word,
+pruning the same way whenever the table passes the bound (until it is back under it), and fetches
+its inputs one at a time. So no merged table holds more than `max_vocab_size` words, a counting
+table more than that plus the few sentences it takes gensim's rising threshold to bite, a process
+holds at most two such tables (its own and one input), and the driver only the final one. Pruning makes the counts
+of rare words approximate (a word pruned in one shard loses those occurrences): the manifest
+records how many distinct words and occurrences were dropped. Without `max_vocab_size` counts are
+exact and unbounded.
 """
 
 from __future__ import annotations
 
 import logging
+import resource
 from collections import Counter
 from dataclasses import dataclass, replace
-from typing import Iterable, Mapping, Sequence
+from typing import Any, Iterable, Mapping, MutableMapping, Sequence
 
 from .corpus import ReadOptions, ReadStats, Shard, iter_sentences
 from .errors import BadShardError, CorpusError
 
 logger = logging.getLogger(__name__)
 
+MERGE_FAN_IN = 4  # tables merged per merge task: a tree of depth log4(shards)
+
 
 @dataclass(frozen=True)
 class ShardCount:
     """What one pass over one shard saw."""
 
-    uri: str
+    uri: str  # the shard's name: its URI, with #bytes=start-end for a byte range
     words: int  # tokens read (before min_count)
     sentences: int  # sentences yielded (long lines count once per 10,000-word piece)
-    distinct: int  # distinct words in this shard
+    distinct: int  # distinct words in this shard's table (after pruning)
     counts: Mapping[str, int]  # word -> occurrences in this shard (emptied once merged)
     bad_lines: int = 0  # lines with bytes that are not UTF-8 (replaced, ignored or skipped by policy)
     skipped: str | None = None  # why the whole shard was left out (--on-bad-shard skip), else None
     kept: int = 0  # tokens whose word made it into the vocabulary (set by build_vocabulary)
+    pruned_words: int = 0  # distinct-word entries dropped by pruning
+    pruned_tokens: int = 0  # occurrences those entries held
+    peak_rss: int = 0  # peak resident bytes of the process that counted (a reused Ray worker: an upper bound)
 
     def summary(self) -> dict:
         """The shard's line in the manifest (without the counts)."""
         return {"uri": self.uri, "words": self.words, "kept_words": self.kept, "sentences": self.sentences,
-                "distinct": self.distinct, "bad_lines": self.bad_lines, "skipped": self.skipped}
+                "distinct": self.distinct, "bad_lines": self.bad_lines, "skipped": self.skipped,
+                "pruned_words": self.pruned_words, "pruned_tokens": self.pruned_tokens}
 
 
-def count_shard(shard: Shard, options: ReadOptions) -> ShardCount:
-    """Count the words of one shard with the same tokenization that training uses."""
+class Pruner:
+    """gensim's max_vocab_size rule on one table: drop words below `min_reduce`, then raise it.
+
+    >>> table, pruner = {"a": 3, "b": 1, "c": 1}, Pruner(2)
+    >>> pruner.check(table); sorted(table), pruner.min_reduce  # the first prune drops nothing, like gensim's
+    (['a', 'b', 'c'], 2)
+    >>> pruner.check(table); sorted(table), pruner.pruned_words, pruner.pruned_tokens
+    (['a'], 2, 2)
+    """
+
+    def __init__(self, bound: int | None):
+        self.bound = bound  # most words the table may hold; None: never prune
+        self.min_reduce = 1  # words seen fewer times are dropped by the next prune
+        self.pruned_words = 0  # distinct entries dropped so far
+        self.pruned_tokens = 0  # occurrences they held
+
+    def check(self, table: MutableMapping[str, int]) -> None:
+        """Prune once when the table is over the bound (gensim's `prune_vocab` + `min_reduce += 1`)."""
+        if self.bound is None or len(table) <= self.bound:
+            return
+        doomed = [w for w, c in table.items() if c < self.min_reduce]
+        for w in doomed:
+            self.pruned_tokens += table.pop(w)
+        self.pruned_words += len(doomed)
+        self.min_reduce += 1
+
+
+def _peak_rss() -> int:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # Linux reports kilobytes
+
+
+def count_shard(shard: Shard, options: ReadOptions, max_vocab_size: int | None = None) -> ShardCount:
+    """Count the words of one shard with the same tokenization that training uses.
+
+    With `max_vocab_size`, the table is pruned after each sentence that takes it past the bound,
+    exactly as gensim's `Word2Vec(max_vocab_size=...)` scan does.
+    """
     counts: Counter[str] = Counter()
+    pruner = Pruner(max_vocab_size)
     words = sentences = 0
     stats = ReadStats()
     try:
@@ -51,13 +105,82 @@ def count_shard(shard: Shard, options: ReadOptions) -> ShardCount:
             counts.update(sentence)
             words += len(sentence)
             sentences += 1
+            pruner.check(counts)
     except BadShardError as exc:
         if options.on_bad_shard != "skip":
             raise
         logger.warning("skipping %s", exc)  # what it yielded before the damage is left out too
-        return ShardCount(uri=shard.uri, words=0, sentences=0, distinct=0, counts={}, skipped=str(exc))
-    return ShardCount(uri=shard.uri, words=words, sentences=sentences, distinct=len(counts), counts=dict(counts),
-                      bad_lines=stats.bad_lines)
+        return ShardCount(uri=shard.name, words=0, sentences=0, distinct=0, counts={}, skipped=str(exc),
+                          peak_rss=_peak_rss())
+    return ShardCount(uri=shard.name, words=words, sentences=sentences, distinct=len(counts), counts=dict(counts),
+                      bad_lines=stats.bad_lines, pruned_words=pruner.pruned_words, pruned_tokens=pruner.pruned_tokens,
+                      peak_rss=_peak_rss())
+
+
+def kept_tokens(table: Mapping[str, int], words: frozenset[str]) -> int:
+    """Occurrences in one shard's table of the words the vocabulary kept.
+
+    >>> kept_tokens({"a": 3, "b": 1}, frozenset({"a"}))
+    3
+    """
+    return sum(c for w, c in table.items() if w in words)
+
+
+def merge_into(total: dict[str, int], part: Mapping[str, int], pruner: Pruner) -> None:
+    """Add `part` into `total` word by word, pruning whenever `total` passes the bound.
+
+    >>> total = {"a": 2}; merge_into(total, {"a": 1, "b": 1}, Pruner(None)); total
+    {'a': 3, 'b': 1}
+    """
+    if pruner.bound is None:
+        for w, c in part.items():
+            total[w] = total.get(w, 0) + c
+        return
+    bound = pruner.bound
+    for w, c in part.items():
+        total[w] = total.get(w, 0) + c
+        while len(total) > bound:  # a firm bound: a prune that drops nothing just raises min_reduce
+            pruner.check(total)
+
+
+def merge_refs(refs: Sequence[Any], max_vocab_size: int | None) -> tuple[dict[str, int], dict[str, int]]:
+    """A merge task's body: fetch the tables one at a time (never all at once) and merge them.
+
+    Returns the merged table and {'pruned_words', 'pruned_tokens', 'peak_rss'}.
+    """
+    import ray
+
+    total: dict[str, int] = {}
+    pruner = Pruner(max_vocab_size)
+    for ref in refs:
+        part = ray.get(ref)
+        merge_into(total, part, pruner)
+        del part
+    return total, {"pruned_words": pruner.pruned_words, "pruned_tokens": pruner.pruned_tokens,
+                   "peak_rss": _peak_rss()}
+
+
+def _count_task(shard: Shard, options: ReadOptions, max_vocab_size: int | None) -> tuple[ShardCount, dict]:
+    """Ray task: the shard's summary (small, for the driver) and its table (for the merge tree)."""
+    counted = count_shard(shard, options, max_vocab_size)
+    return replace(counted, counts={}), dict(counted.counts)
+
+
+def merge_tree(tables: list[Any], max_vocab_size: int | None, fan_in: int = MERGE_FAN_IN
+               ) -> tuple[dict[str, int], list[dict[str, int]]]:
+    """Merge table refs with a tree of Ray tasks; the driver fetches only the root's table.
+
+    Returns the merged table and each merge task's stats.
+    """
+    import ray
+
+    task = ray.remote(num_cpus=1, max_retries=2, num_returns=2)(merge_refs)
+    stats_refs = []
+    while len(tables) > 1:
+        merged = [task.remote(tables[i : i + fan_in], max_vocab_size) for i in range(0, len(tables), fan_in)]
+        tables = [t for t, _ in merged]  # dropping the previous level lets Ray free its tables
+        stats_refs.extend(s for _, s in merged)
+    return ray.get(tables[0]), ray.get(stats_refs)
 
 
 def merge_counts(parts: Iterable[Mapping[str, int]]) -> Counter[str]:
@@ -80,7 +203,10 @@ class Vocabulary:
     counts: tuple[int, ...]  # corpus count of words[i], descending
     effective_min_count: int  # min_count after max_final_vocab raised it (gensim's rule)
     raw_words: int  # tokens in the corpus, kept or not
-    raw_distinct: int  # distinct tokens before min_count
+    raw_distinct: int  # distinct tokens before min_count (after pruning, with max_vocab_size)
+    max_vocab_size: int | None = None  # the counting bound, None: exact counts
+    pruned_words: int = 0  # distinct-word entries dropped by pruning, over all tasks
+    pruned_tokens: int = 0  # occurrences those entries held
 
     @classmethod
     def from_counts(cls, counts: Mapping[str, int], min_count: int, max_final_vocab: int | None = None,
@@ -118,22 +244,39 @@ class Vocabulary:
         """Corpus tokens whose word is in the vocabulary."""
         return sum(self.counts)
 
+    def pruning(self) -> dict[str, Any]:
+        """The counting bound and what it dropped, for the manifest."""
+        return {"max_vocab_size": self.max_vocab_size, "pruned_words": self.pruned_words,
+                "pruned_tokens": self.pruned_tokens}
+
 
 def build_vocabulary(shards: Sequence[Shard], options: ReadOptions, min_count: int,
-                     max_final_vocab: int | None) -> tuple[Vocabulary, list[ShardCount]]:
-    """Count every shard in a Ray task of its own, merge, and apply the vocabulary rules.
+                     max_final_vocab: int | None, max_vocab_size: int | None = None,
+                     ) -> tuple[Vocabulary, list[ShardCount]]:
+    """Count every shard in a Ray task of its own, merge in a tree of tasks, apply the vocabulary rules.
 
-    Returns the vocabulary and the per-shard counts (their `words` size each actor's epoch).
+    Returns the vocabulary and the per-shard summaries (their `words` size each actor's epoch;
+    their `counts` are empty: the tables went into the merge tree).
     """
     import ray
 
-    task = ray.remote(num_cpus=1, max_retries=2)(count_shard)
-    shard_counts: list[ShardCount] = ray.get([task.remote(s, options) for s in shards])
-    merged = merge_counts(sc.counts for sc in shard_counts)
+    task = ray.remote(num_cpus=1, max_retries=2, num_returns=2)(_count_task)
+    refs = [task.remote(s, options, max_vocab_size) for s in shards]
+    shard_counts: list[ShardCount] = ray.get([summary for summary, _ in refs])
+    merged, merge_stats = merge_tree([table for _, table in refs], max_vocab_size)
     vocab = Vocabulary.from_counts(merged, min_count, max_final_vocab)
     skipped = [sc for sc in shard_counts if sc.skipped]
     if skipped and len(skipped) == len(shard_counts):
         raise CorpusError(f"every corpus file was skipped as a bad shard ({len(skipped)}), e.g. {skipped[0].skipped}")
+    vocab = replace(vocab, raw_words=sum(sc.words for sc in shard_counts), max_vocab_size=max_vocab_size,
+                    pruned_words=sum(sc.pruned_words for sc in shard_counts) + sum(m["pruned_words"] for m in merge_stats),
+                    pruned_tokens=sum(sc.pruned_tokens for sc in shard_counts) + sum(m["pruned_tokens"] for m in merge_stats))
+    logger.info("counting: %d shard task(s), %d merge task(s); largest table %d words; peak RSS %.0f MB (count), "
+                "%.0f MB (merge); pruned %d entries (%d occurrences), bound %s",
+                len(shards), len(merge_stats), max(sc.distinct for sc in shard_counts),
+                max(sc.peak_rss for sc in shard_counts) / 1e6,
+                max((m["peak_rss"] for m in merge_stats), default=0) / 1e6, vocab.pruned_words, vocab.pruned_tokens,
+                max_vocab_size)
     if vocab.raw_words == 0:
         raise CorpusError(f"corpus ({len(shards)} files) holds no words, only whitespace")
     if len(vocab) == 0:
@@ -145,7 +288,9 @@ def build_vocabulary(shards: Sequence[Shard], options: ReadOptions, min_count: i
         "vocabulary: %d of %d distinct words kept (effective min_count %d), %d of %d tokens",
         len(vocab), vocab.raw_distinct, vocab.effective_min_count, vocab.retained_words, vocab.raw_words,
     )
-    # The per-shard counts are merged: keep what each shard gave the vocabulary, drop the counts.
-    kept = set(vocab.words)
-    return vocab, [replace(sc, counts={}, kept=sum(c for w, c in sc.counts.items() if w in kept))
-                   for sc in shard_counts]
+    # What each shard gave the vocabulary, from its table (still in the object store), then drop the tables.
+    words_ref = ray.put(frozenset(vocab.words))
+    kept_task = ray.remote(num_cpus=1, max_retries=2)(kept_tokens)
+    kept = ray.get([kept_task.remote(table, words_ref) for _, table in refs])
+    del refs
+    return vocab, [replace(sc, kept=k) for sc, k in zip(shard_counts, kept)]

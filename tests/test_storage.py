@@ -1,0 +1,210 @@
+"""Storage backends against a real local S3 endpoint (moto server over HTTP): listing over pages,
+globs, compression, named errors, retries, multipart publishing, and a whole job on S3."""
+
+import bz2
+import gzip
+import json
+import logging
+import lzma
+
+import numpy as np
+import pytest
+import smart_open
+from botocore.exceptions import ClientError, EndpointConnectionError
+
+import w2v
+from w2v import CorpusError, StorageError, storage
+from w2v.corpus import ReadOptions, Shard, iter_sentences, list_shards
+
+from .conftest import FAKE_SECRET
+from .corpora import write_planted_corpus
+
+
+def put(bucket: str, key: str, data: bytes) -> None:
+    storage.s3_client().put_object(Bucket=bucket, Key=key, Body=data)
+
+
+def test_listing_reads_every_page_and_skips_directory_markers(s3_bucket, monkeypatch, caplog):
+    monkeypatch.setattr(storage, "S3_LIST_PAGE_SIZE", 20)
+    for i in range(55):
+        put(s3_bucket, f"corpus/part-{i:03d}.txt", b"a b\n")
+    put(s3_bucket, "corpus/", b"")  # "directory" markers, as consoles create them
+    put(s3_bucket, "corpus/sub/", b"")
+    put(s3_bucket, "corpus/.hidden", b"skip me\n")
+    put(s3_bucket, "corpusx/not-under-the-prefix.txt", b"x\n")
+    with caplog.at_level(logging.INFO, logger="w2v.storage"):
+        infos = storage.list_files(f"s3://{s3_bucket}/corpus")
+    assert [i.uri for i in infos] == [f"s3://{s3_bucket}/corpus/part-{i:03d}.txt" for i in range(55)]
+    assert all(i.size == 4 and i.mtime > 0 for i in infos)
+    assert "59 object(s) in 3 page(s), 55 file(s) kept" in caplog.text  # 59 keys under "corpus", 20 a page
+    assert len(storage.list_files(f"s3://{s3_bucket}/corpus/")) == 55
+    assert [i.uri for i in storage.list_files(f"s3://{s3_bucket}/corpus/part-007.txt")] == [
+        f"s3://{s3_bucket}/corpus/part-007.txt"]
+
+
+def test_globs_stay_within_a_prefix(s3_bucket):
+    for key in ("c/a.txt", "c/b.txt.gz", "c/d/e.txt", "c/d/f.txt.bz2", "other/a.txt"):
+        put(s3_bucket, key, b"x\n")
+    names = lambda pattern: [i.uri.split("/", 3)[3] for i in storage.list_files(f"s3://{s3_bucket}/{pattern}")]
+    assert names("c/*.txt") == ["c/a.txt"]
+    assert names("c/**/*.txt") == ["c/a.txt", "c/d/e.txt"]
+    assert names("c/*/*.bz2") == ["c/d/f.txt.bz2"]
+    assert names("c/?.txt*") == ["c/a.txt", "c/b.txt.gz"]
+    with pytest.raises(StorageError, match=rf"s3://{s3_bucket}/c/\*.zzz: the pattern matches no key"):
+        storage.list_files(f"s3://{s3_bucket}/c/*.zzz")
+
+
+@pytest.mark.parametrize("suffix", ["", ".gz", ".bz2", ".xz", ".zst"])
+def test_compressed_objects_read_like_local_files(s3_bucket, tmp_path, suffix):
+    from gensim.test.utils import datapath
+
+    source = datapath("head500.noblanks.cor")
+    uri = f"s3://{s3_bucket}/text/head500.cor{suffix}"
+    with open(source, "rb") as src, storage.open(uri, "wb") as dst:  # compressed by extension on the way up
+        dst.write(src.read())
+    shard = list_shards([uri])[0]
+    assert list(iter_sentences(shard)) == list(iter_sentences(list_shards([source])[0]))
+
+
+def test_missing_bucket_key_and_prefix_are_named(s3_bucket):
+    with pytest.raises(StorageError, match="s3://w2v-no-such-bucket/x: the bucket 'w2v-no-such-bucket' does not exist"):
+        storage.list_files("s3://w2v-no-such-bucket/x")
+    with pytest.raises(StorageError, match=f"s3://{s3_bucket}/nope.txt: no such key"):
+        storage.open(f"s3://{s3_bucket}/nope.txt")
+    with pytest.raises(StorageError, match="s3://w2v-no-such-bucket/a.txt: the bucket 'w2v-no-such-bucket' does not"):
+        storage.open("s3://w2v-no-such-bucket/a.txt")
+    with pytest.raises(CorpusError, match=f"corpus path s3://{s3_bucket}/missing/: no such key or prefix"):
+        list_shards([f"s3://{s3_bucket}/missing/"])
+    gone = Shard(f"s3://{s3_bucket}/deleted.txt", 10, 0.0)  # listed, then deleted before reading
+    with pytest.raises(StorageError, match=f"s3://{s3_bucket}/deleted.txt: no such key"):
+        list(iter_sentences(gone))
+    with pytest.raises(StorageError, match="no bucket"):
+        storage.list_files("s3:///key")
+    assert not storage.exists(f"s3://{s3_bucket}/nope.txt")
+
+
+def test_denied_access_and_missing_credentials_are_named_without_secrets():
+    denied = ClientError({"Error": {"Code": "AccessDenied", "Message": f"key {FAKE_SECRET}"}}, "GetObject")
+    wrapped = OSError("smart_open says no")
+    wrapped.__cause__ = denied
+    message = str(storage.s3_error("s3://bkt/key.txt", wrapped))
+    assert message.startswith("s3://bkt/key.txt: access denied (AccessDenied)") and FAKE_SECRET not in message
+    from botocore.exceptions import NoCredentialsError
+
+    assert "no AWS credentials found" in str(storage.s3_error("s3://bkt/k", NoCredentialsError()))
+
+
+def test_transient_errors_are_retried_with_backoff_and_others_are_not():
+    calls = []
+
+    def flaky():
+        calls.append(1)
+        if len(calls) == 1:
+            raise ClientError({"Error": {"Code": "SlowDown"}}, "GetObject")
+        if len(calls) == 2:
+            raise EndpointConnectionError(endpoint_url="http://127.0.0.1:1")
+        return "ok"
+
+    assert storage.retry(flaky, "test", base_seconds=0.001) == "ok" and len(calls) == 3
+    calls.clear()
+
+    def missing():
+        calls.append(1)
+        raise ClientError({"Error": {"Code": "NoSuchKey"}}, "GetObject")
+
+    with pytest.raises(ClientError):
+        storage.retry(missing, "test", base_seconds=0.001)
+    assert len(calls) == 1
+
+    def always_throttled():
+        calls.append(1)
+        raise ConnectionResetError("reset by peer")
+
+    calls.clear()
+    with pytest.raises(ConnectionResetError):
+        storage.retry(always_throttled, "test", attempts=3, base_seconds=0.001)
+    assert len(calls) == 3
+
+
+def test_publish_uploads_big_files_in_parts_and_the_manifest_last(s3_bucket, tmp_path, monkeypatch):
+    monkeypatch.setattr(storage, "S3_PART_BYTES", 5 * 2**20)  # S3's minimum part size
+    out = f"s3://{s3_bucket}/artifacts/run"
+    staging = storage.staging_dir(out)
+    big = np.random.default_rng(0).bytes(11 * 2**20)
+    with open(f"{staging}/vectors.npy", "wb") as f:
+        f.write(big)
+    with open(f"{staging}/manifest.json", "w") as f:
+        f.write("{}")
+    uploaded = []
+    publish_file = storage.S3Backend.publish_file
+
+    def recording(self, local_path, out_uri, name, settings):
+        publish_file(self, local_path, out_uri, name, settings)
+        uploaded.append((name, storage.list_names(out_uri)))  # what a reader sees after each upload
+
+    monkeypatch.setattr(storage.S3Backend, "publish_file", recording)
+    storage.publish(staging, out, ["manifest.json", "vectors.npy"], last="manifest.json")
+    assert uploaded == [("vectors.npy", ["vectors.npy"]), ("manifest.json", ["manifest.json", "vectors.npy"])]
+    head = storage.s3_client().head_object(Bucket=s3_bucket, Key="artifacts/run/vectors.npy")
+    assert head["ETag"].strip('"').endswith("-3")  # a multipart upload of 3 parts (5 + 5 + 1 MiB)
+    with storage.open(f"{out}/vectors.npy", "rb") as f:
+        assert f.read() == big
+    assert storage.list_names(f"s3://{s3_bucket}/artifacts") == ["run"]
+
+
+def test_an_s3_output_that_holds_files_is_refused(s3_bucket):
+    from w2v.export import check_output
+
+    put(s3_bucket, "out/stale.txt", b"x")
+    with pytest.raises(StorageError, match=f"--out s3://{s3_bucket}/out already holds 1 file"):
+        check_output(f"s3://{s3_bucket}/out", overwrite=False)
+    check_output(f"s3://{s3_bucket}/fresh", overwrite=False)
+    storage.S3Backend().check_writable(f"s3://{s3_bucket}/fresh", storage.S3Settings())
+    with pytest.raises(StorageError, match="s3://w2v-no-such-bucket/out: the bucket 'w2v-no-such-bucket' does not"):
+        storage.S3Backend().check_writable("s3://w2v-no-such-bucket/out", storage.S3Settings())
+    with pytest.raises(StorageError, match="s3://w2v-no-such-bucket/out: the bucket 'w2v-no-such-bucket' does not"):
+        check_output("s3://w2v-no-such-bucket/out", overwrite=False)
+
+
+@pytest.mark.slow
+def test_job_reads_many_small_mixed_objects_from_s3_and_writes_its_artifact_there(
+        ray_cluster, s3_bucket, tmp_path, monkeypatch, caplog):
+    """Actors in other Ray processes read S3 through AWS_ENDPOINT_URL_S3; listing spans several pages."""
+    from w2v import TrainConfig
+    from w2v.job import run
+    from .test_train import planted_precision
+
+    monkeypatch.setattr(storage, "S3_LIST_PAGE_SIZE", 16)
+    counts = write_planted_corpus(tmp_path / "planted", files=2, sentences_per_file=2500, compress=("",))
+    lines = b"".join(p.read_bytes() for p in sorted((tmp_path / "planted").iterdir())).splitlines(keepends=True)
+    def zst(data: bytes) -> bytes:
+        with smart_open.open(str(tmp_path / "tmp.zst"), "wb") as f:
+            f.write(data)
+        return (tmp_path / "tmp.zst").read_bytes()
+
+    compressors = {"": lambda b: b, ".gz": gzip.compress, ".bz2": bz2.compress, ".xz": lzma.compress, ".zst": zst}
+    suffixes = list(compressors)
+    objects = 40
+    for i in range(objects):
+        suffix = suffixes[i % len(suffixes)]
+        put(s3_bucket, f"corpus/part-{i:03d}.txt{suffix}", compressors[suffix](b"".join(lines[i::objects])))
+    put(s3_bucket, "corpus/", b"")  # a directory marker
+    out = f"s3://{s3_bucket}/artifacts/planted"
+    # shard_bytes: the plain objects (~10 KB) are also split into byte ranges, read by the actors' spools.
+    config = TrainConfig(corpus=(f"s3://{s3_bucket}/corpus/",), out=out, vector_size=32, min_count=5, epochs=5,
+                         seed=3, eval=False, shard_bytes=4096)
+    with caplog.at_level(logging.INFO, logger="w2v"):
+        result = run(config)
+    assert "41 object(s) in 3 page(s), 40 file(s) kept" in caplog.text
+    manifest = w2v.verify(out)  # read back from S3, checksums verified
+    assert manifest["corpus"]["words"] == sum(counts.values())
+    shards = manifest["corpus"]["shards"]
+    assert len({s["uri"].split("#")[0] for s in shards}) == objects
+    assert sum("#bytes=" in s["uri"] for s in shards) > objects // 5 * 2  # every plain object in 2+ ranges
+    assert sum(s["words"] for s in shards) == sum(counts.values())
+    assert len({a["node_id"] for a in manifest["training"]["actors"]}) == 2
+    assert sum(a["spool_words"] for a in manifest["training"]["actors"]) == sum(counts.values())
+    kv = w2v.load(out)
+    assert planted_precision(kv.index_to_key, kv.vectors) >= 0.9
+    assert storage.list_names(out) == ["manifest.json", "vectors.bin", "vectors.npy", "vocab.tsv"]
+    assert FAKE_SECRET not in json.dumps(result.manifest) and FAKE_SECRET not in caplog.text
