@@ -126,7 +126,8 @@ def spark_peer(corpus: str, params: dict, threads: int, out: str, seed: int) -> 
     import numpy as np
 
     spark = (SparkSession.builder.master(f"local[{threads}]").appName("w2v-bench")
-             .config("spark.driver.memory", "4g").config("spark.ui.enabled", "false").getOrCreate())
+             .config("spark.driver.memory", "4g").config("spark.ui.enabled", "false")
+             .config("spark.ui.showConsoleProgress", "false").getOrCreate())
     spark.sparkContext.setLogLevel("ERROR")
     try:
         started = time.perf_counter()
