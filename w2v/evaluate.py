@@ -1,9 +1,18 @@
 """Evaluate trained vectors with TensorFlow, in a Ray task of its own.
 
-TensorFlow is imported inside the functions here, never at module import, so trainer actors and
-the CLI's other commands never pay for it. Similarities are cosines: the matrix is l2-normalized
-once, and neighbours come from batched `matmul` + `top_k`, with the batch sized so that at most
-`MAX_SCORES` scores exist at once: never a V x V matrix.
+What it measures, all by cosine on l2-normalized rows:
+
+- nearest neighbours of seeded frequent words (or chosen ones);
+- analogies (`questions-words.txt` format): 3CosAdd and 3CosMul, per section and in total, over the
+  `restrict_vocab` most frequent words, OOV questions skipped and counted as gensim does;
+- word-pair similarity (`wordsim353.tsv` format): Spearman and Pearson correlation, with OOV rate;
+- `similarity` and `doesnt_match` for ad-hoc words.
+
+Every search is a batched `matmul` + `top_k`, with the batch sized so that at most `MAX_SCORES`
+scores exist at once: never a V x V matrix. Files are parsed by `eval_sets` (the same matching
+rules as gensim, so the scores can be cross-checked against gensim's); pictures and the human
+report are `report`'s job. TensorFlow is imported inside the functions here, never at module
+import, so trainer actors and the CLI's other commands never pay for it.
 """
 
 from __future__ import annotations
@@ -17,6 +26,9 @@ import time
 from typing import Any, Sequence
 
 import numpy as np
+
+from . import eval_sets
+from .errors import EvaluationError
 
 logger = logging.getLogger(__name__)
 
@@ -88,8 +100,163 @@ def nearest_neighbors(vectors: np.ndarray, rows: Sequence[int], k: int = NEIGHBO
     return np.concatenate(indices), np.concatenate(cosines)
 
 
-def evaluate(vectors: np.ndarray, words: Sequence[str], seed: int, threads: int = 1) -> dict[str, Any]:
-    """The evaluation report: the 8 nearest neighbours of 16 seeded frequent words, with timings."""
+def _unit(tf, vectors: np.ndarray):
+    return tf.math.l2_normalize(tf.convert_to_tensor(vectors, dtype=tf.float32), axis=1)
+
+
+ANALOGY_METHODS = ("3CosAdd", "3CosMul")
+ANALOGY_TOPN = 5  # gensim looks at this many candidates for one that is not a question word
+COSMUL_EPSILON = 1e-6  # gensim's most_similar_cosmul
+
+
+def solve_analogies(vectors: np.ndarray, questions: np.ndarray, canonical: np.ndarray, method: str = "3CosAdd",
+                    max_scores: int = MAX_SCORES) -> np.ndarray:
+    """Whether each question `a:b :: c:expected` (rows, n x 4) is answered right: a boolean array of n.
+
+    Candidates are the first `len(canonical)` rows (`restrict_vocab`); `canonical[row]` is the row
+    standing for a candidate's key (its most frequent case variant). Like gensim, the answer is the
+    best of the top 5 candidates (a, b, c excluded) whose key is not a question word.
+    3CosAdd: argmax cos(x, b - a + c); 3CosMul: argmax cos'(x,b) cos'(x,c) / (cos'(x,a) + 1e-6),
+    cos' = (1 + cos) / 2 (Levy and Goldberg 2014).
+    """
+    if method not in ANALOGY_METHODS:
+        raise ValueError(f"analogy method {method!r}: must be one of {ANALOGY_METHODS}")
+    tf = _tensorflow()
+    restrict = len(canonical)
+    unit = _unit(tf, vectors[:restrict])
+    k = max(1, min(ANALOGY_TOPN, restrict - 3))
+    batch = max(1, max_scores // max(restrict, 1) // (3 if method == "3CosMul" else 1))
+    found = []
+    for start in range(0, len(questions), batch):
+        q = tf.constant(questions[start : start + batch, :3], dtype=tf.int32)
+        found.append(_analogy_top(tf, unit, q, method, k).numpy())
+    if not found:
+        return np.zeros(0, dtype=bool)
+    top = canonical[np.concatenate(found)]  # n x k keys of the candidates
+    asked = questions[:, :3, None]
+    usable = ~(top[:, None, :] == asked).any(axis=1)  # candidate is not a question word
+    first = np.where(usable.any(axis=1), usable.argmax(axis=1), k - 1)  # gensim keeps the last one if none is
+    return top[np.arange(len(top)), first] == questions[:, 3]
+
+
+def _analogy_top(tf, unit, q, method: str, k: int):
+    """The top k candidate rows of a batch of questions (rows a, b, c), a, b and c themselves excluded."""
+    a, b, c = (tf.gather(unit, q[:, i]) for i in range(3))
+    if method == "3CosAdd":
+        scores = tf.matmul(b - a + c, unit, transpose_b=True)
+    else:
+        cos_a, cos_b, cos_c = ((tf.matmul(x, unit, transpose_b=True) + 1.0) / 2.0 for x in (a, b, c))
+        scores = cos_b * cos_c / (cos_a + COSMUL_EPSILON)
+    n = tf.shape(q)[0]
+    where = tf.stack([tf.repeat(tf.range(n), 3), tf.reshape(q, [-1])], axis=1)
+    scores = tf.tensor_scatter_nd_update(scores, where, tf.fill([3 * n], -np.inf))
+    return tf.math.top_k(scores, k=k).indices
+
+
+def complete_analogy(vectors: np.ndarray, rows: Sequence[int], k: int = 5,
+                     method: str = "3CosAdd") -> tuple[np.ndarray, np.ndarray]:
+    """`a is to b as c is to ?`: the k best rows (a, b, c excluded) and their scores, over the whole vocabulary."""
+    if method not in ANALOGY_METHODS:
+        raise ValueError(f"analogy method {method!r}: must be one of {ANALOGY_METHODS}")
+    tf = _tensorflow()
+    unit = _unit(tf, vectors)
+    q = tf.constant([list(rows)], dtype=tf.int32)
+    a, b, c = (tf.gather(unit, q[:, i]) for i in range(3))
+    if method == "3CosAdd":
+        scores = tf.matmul(tf.math.l2_normalize(b - a + c, axis=1), unit, transpose_b=True)
+    else:
+        cos_a, cos_b, cos_c = ((tf.matmul(x, unit, transpose_b=True) + 1.0) / 2.0 for x in (a, b, c))
+        scores = cos_b * cos_c / (cos_a + COSMUL_EPSILON)
+    scores = tf.tensor_scatter_nd_update(scores, [[0, int(r)] for r in rows], [-np.inf] * 3)
+    top = tf.math.top_k(scores, k=min(k, vectors.shape[0] - 3))
+    return top.indices.numpy()[0], top.values.numpy()[0]
+
+
+def analogy_scores(vectors: np.ndarray, words: Sequence[str], uri: str = eval_sets.DEFAULT_ANALOGIES,
+                   restrict_vocab: int = eval_sets.DEFAULT_RESTRICT_VOCAB,
+                   methods: Sequence[str] = ANALOGY_METHODS) -> dict[str, Any]:
+    """Analogy accuracy per section and in total, for each method; OOV questions are skipped and counted."""
+    started = time.perf_counter()
+    restrict = min(restrict_vocab, len(words))
+    sections, invalid = eval_sets.read_analogies(uri, words, restrict)
+    index = eval_sets.vocabulary_index(words, restrict)
+    canonical = eval_sets.canonical_rows(words, index, restrict)
+    questions = np.array([q for s in sections for q in s.questions], dtype=np.int64).reshape(-1, 4)
+    correct = {m: solve_analogies(vectors, questions, canonical, m) for m in methods}
+    rows, start = [], 0
+    for section in sections + [None]:  # None: the total
+        if section is None:
+            name, sl, oov = "total", slice(0, len(questions)), sum(s.oov for s in sections)
+        else:
+            name, sl, oov = section.name, slice(start, start + len(section.questions)), section.oov
+            start += len(section.questions)
+        n = sl.stop - sl.start
+        row: dict[str, Any] = {"section": name, "questions": n + oov, "evaluated": n, "oov": oov}
+        for m in methods:
+            hits = int(correct[m][sl].sum())
+            row[m] = {"correct": hits, "accuracy": round(hits / n, 4) if n else None}
+        rows.append(row)
+    total = rows[-1]
+    return {"file": os.path.basename(eval_sets.resolve(uri)), "restrict_vocab": restrict, "methods": list(methods),
+            "sections": rows[:-1], "total": total, "invalid_lines": invalid,
+            "oov_ratio": round(100 * total["oov"] / max(total["questions"], 1), 2),
+            "seconds": round(time.perf_counter() - started, 3)}
+
+
+def cosine_pairs(vectors: np.ndarray, rows: Sequence[tuple[int, int]]) -> np.ndarray:
+    """Cosine similarity of each pair of rows.
+
+    >>> cosine_pairs(np.array([[1.0, 0.0], [1.0, 1.0]]), [(0, 1), (1, 1)]).round(3).tolist()  # doctest: +SKIP
+    [0.707, 1.0]
+    """
+    tf = _tensorflow()
+    pairs = tf.constant(np.asarray(rows, dtype=np.int64).reshape(-1, 2))
+    a = tf.math.l2_normalize(tf.gather(tf.convert_to_tensor(vectors, tf.float32), pairs[:, 0]), axis=1)
+    b = tf.math.l2_normalize(tf.gather(tf.convert_to_tensor(vectors, tf.float32), pairs[:, 1]), axis=1)
+    return tf.reduce_sum(a * b, axis=1).numpy()
+
+
+def pair_scores(vectors: np.ndarray, words: Sequence[str], uri: str,
+                restrict_vocab: int = eval_sets.DEFAULT_RESTRICT_VOCAB) -> dict[str, Any]:
+    """Spearman (and Pearson) correlation of cosines with human judgements; OOV pairs skipped and counted."""
+    from scipy import stats
+
+    pairs = eval_sets.read_pairs(uri, words, min(restrict_vocab, len(words)))
+    result: dict[str, Any] = {"file": pairs.name, "pairs": len(pairs.rows) + pairs.oov, "evaluated": len(pairs.rows),
+                              "oov": pairs.oov, "oov_ratio": round(100 * pairs.oov / (len(pairs.rows) + pairs.oov), 2),
+                              "invalid_lines": pairs.invalid, "spearman": None, "spearman_p": None, "pearson": None}
+    if len(pairs.rows) >= 3:
+        model = cosine_pairs(vectors, pairs.rows)
+        spearman = stats.spearmanr(pairs.gold, model)
+        result.update(spearman=round(float(spearman[0]), 4), spearman_p=float(spearman[1]),
+                      pearson=round(float(stats.pearsonr(pairs.gold, model)[0]), 4))
+    return result
+
+
+def doesnt_match(vectors: np.ndarray, rows: Sequence[int]) -> int:
+    """The row farthest (cosine) from the normalized mean of the rows' unit vectors, as gensim's `doesnt_match`."""
+    if len(rows) < 2:
+        raise EvaluationError(f"doesnt_match needs at least 2 words, got {len(rows)}")
+    tf = _tensorflow()
+    unit = tf.math.l2_normalize(tf.gather(tf.convert_to_tensor(vectors, tf.float32), list(rows)), axis=1)
+    mean = tf.math.l2_normalize(tf.reduce_mean(unit, axis=0), axis=0)
+    return int(rows[int(tf.argmin(tf.linalg.matvec(unit, mean)))])
+
+
+def rows_of(words: Sequence[str], query: Sequence[str], where: str) -> list[int]:
+    """Rows of query words, or an EvaluationError naming every unknown one."""
+    index = {w: i for i, w in enumerate(words)}
+    missing = [w for w in query if w not in index]
+    if missing:
+        raise EvaluationError(f"not in the vocabulary of {where}: {', '.join(missing)}")
+    return [index[w] for w in query]
+
+
+def evaluate(vectors: np.ndarray, words: Sequence[str], seed: int, threads: int = 1,
+             analogies: Sequence[str] = (eval_sets.DEFAULT_ANALOGIES,),
+             pairs: Sequence[str] = eval_sets.DEFAULT_PAIRS,
+             restrict_vocab: int = eval_sets.DEFAULT_RESTRICT_VOCAB) -> dict[str, Any]:
+    """The evaluation report (eval.json): neighbours of 16 seeded frequent words, analogies, word pairs, timings."""
     started = time.perf_counter()
     tf = _tensorflow(threads)
     rows = sample_rows(len(words), seed)
@@ -98,9 +265,16 @@ def evaluate(vectors: np.ndarray, words: Sequence[str], seed: int, threads: int 
         words[row]: [{"word": words[int(j)], "cosine": round(float(c), 4)} for j, c in zip(idx, cos)]
         for row, idx, cos in zip(rows, indices, cosines)
     }
+    analogy = [analogy_scores(vectors, words, uri, restrict_vocab) for uri in analogies]
+    for a in analogy:
+        logger.info("analogies %s: 3CosAdd %s, 3CosMul %s, %s%% OOV, %.1f s", a["file"],
+                    a["total"]["3CosAdd"]["accuracy"], a["total"]["3CosMul"]["accuracy"], a["oov_ratio"], a["seconds"])
     return {
         "neighbors": neighbors,
         "sample": {"seed": seed, "words": len(rows), "from_top": SAMPLE_FROM_TOP, "k": NEIGHBORS},
+        "analogies": analogy,
+        "pairs": [pair_scores(vectors, words, uri, restrict_vocab) for uri in pairs],
+        "shape": list(vectors.shape),
         "runtime": {
             "seconds": round(time.perf_counter() - started, 3),
             "tensorflow": tf.__version__,
@@ -110,20 +284,40 @@ def evaluate(vectors: np.ndarray, words: Sequence[str], seed: int, threads: int 
     }
 
 
-def _evaluate_task(vectors: np.ndarray, words: Sequence[str], seed: int, threads: int, use_gpu: bool):
-    """`evaluate` inside a Ray worker; without a GPU, CUDA is hidden so TF does not probe for one."""
+def summary(evaluation: dict[str, Any]) -> dict[str, Any]:
+    """The headline numbers of an evaluation, for the manifest."""
+    return {
+        "seconds": evaluation["runtime"]["seconds"],
+        "analogies": {a["file"]: {**{m: a["total"][m]["accuracy"] for m in a["methods"]}, "oov_ratio": a["oov_ratio"]}
+                      for a in evaluation.get("analogies", [])},
+        "pairs": {p["file"]: {"spearman": p["spearman"], "oov_ratio": p["oov_ratio"]}
+                  for p in evaluation.get("pairs", [])},
+    }
+
+
+def _evaluate_task(vectors: np.ndarray, words: Sequence[str], seed: int, threads: int, use_gpu: bool,
+                   projector_top: int = 0, options: dict[str, Any] | None = None):
+    """`evaluate` inside a Ray worker: (evaluation, projector files as name -> bytes).
+
+    Without a GPU, CUDA is hidden so TF does not probe for one. The projector checkpoint is
+    written here because this is where TensorFlow lives: the driver never imports it.
+    """
     if not use_gpu and "tensorflow" not in sys.modules:
         os.environ["CUDA_VISIBLE_DEVICES"] = "-1"
-    return evaluate(vectors, words, seed, threads)
+    from .projector import projector_files
+
+    evaluation = evaluate(vectors, words, seed, threads, **(options or {}))
+    return evaluation, (projector_files(vectors, words, projector_top) if projector_top else {})
 
 
-def evaluate_remote(vectors_ref, words: Sequence[str], seed: int, num_cpus: float, num_gpus: float):
-    """Start `evaluate` as a separate Ray task with its own resources; returns its ObjectRef."""
+def evaluate_remote(vectors_ref, words: Sequence[str], seed: int, num_cpus: float, num_gpus: float,
+                    projector_top: int = 0, options: dict[str, Any] | None = None):
+    """Start `_evaluate_task` as a separate Ray task with its own resources; returns its ObjectRef."""
     import ray
 
     task = ray.remote(_evaluate_task).options(num_cpus=num_cpus, num_gpus=num_gpus, max_retries=1,
                                               name="w2v-evaluate")
-    return task.remote(vectors_ref, list(words), seed, max(1, int(num_cpus)), num_gpus > 0)
+    return task.remote(vectors_ref, list(words), seed, max(1, int(num_cpus)), num_gpus > 0, projector_top, options)
 
 
 def format_neighbors(neighbors: dict[str, list[dict[str, Any]]]) -> list[str]:
