@@ -109,48 +109,124 @@ ANALOGY_TOPN = 5  # gensim looks at this many candidates for one that is not a q
 COSMUL_EPSILON = 1e-6  # gensim's most_similar_cosmul
 
 
-def solve_analogies(vectors: np.ndarray, questions: np.ndarray, canonical: np.ndarray, method: str = "3CosAdd",
-                    max_scores: int = MAX_SCORES) -> np.ndarray:
-    """Whether each question `a:b :: c:expected` (rows, n x 4) is answered right: a boolean array of n.
+def solve_analogies(vectors: np.ndarray, questions: np.ndarray, canonical: np.ndarray,
+                    methods: Sequence[str] = ANALOGY_METHODS, max_scores: int = MAX_SCORES) -> dict[str, np.ndarray]:
+    """method -> whether each question `a:b :: c:expected` (rows, n x 4) is answered right (n booleans).
 
     Candidates are the first `len(canonical)` rows (`restrict_vocab`); `canonical[row]` is the row
     standing for a candidate's key (its most frequent case variant). Like gensim, the answer is the
     best of the top 5 candidates (a, b, c excluded) whose key is not a question word.
     3CosAdd: argmax cos(x, b - a + c); 3CosMul: argmax cos'(x,b) cos'(x,c) / (cos'(x,a) + 1e-6),
     cos' = (1 + cos) / 2 (Levy and Goldberg 2014).
+
+    Both need only the cosines of the question words with every candidate, and a question set
+    has few distinct words (905 for the 19,544 questions of questions-words.txt): those cosines
+    are computed once per block of candidates (one matmul); then each question is a few
+    element-wise operations on three of their rows and an argmax, in one TensorFlow graph. The
+    rare question whose best candidate is a case variant of a question word is solved again with
+    gensim's top-5 rule (`_answers_by_top_k`).
     """
-    if method not in ANALOGY_METHODS:
-        raise ValueError(f"analogy method {method!r}: must be one of {ANALOGY_METHODS}")
+    unknown = set(methods) - set(ANALOGY_METHODS)
+    if unknown:
+        raise ValueError(f"analogy methods {sorted(unknown)}: must be among {ANALOGY_METHODS}")
+    n = len(questions)
+    if not n:
+        return {m: np.zeros(0, dtype=bool) for m in methods}
     tf = _tensorflow()
     restrict = len(canonical)
     unit = _unit(tf, vectors[:restrict])
-    k = max(1, min(ANALOGY_TOPN, restrict - 3))
-    batch = max(1, max_scores // max(restrict, 1) // (3 if method == "3CosMul" else 1))
-    found = []
+    distinct, position = np.unique(questions[:, :3], return_inverse=True)
+    position = position.reshape(-1, 3).astype(np.int32)  # question -> rows of `distinct` for a, b, c
+    asked = tf.gather(unit, distinct)
+    block = max(1, min(restrict, max_scores // len(distinct)))  # candidate columns per block
+    batch = max(1, max_scores // block)  # questions per step
+    best = {m: (np.full(n, -np.inf, dtype=np.float32), np.zeros(n, dtype=np.int64)) for m in ANALOGY_METHODS}
+    step = _analogy_step()
+    for first_col in range(0, restrict, block):
+        last_col = min(first_col + block, restrict)
+        cosines = tf.matmul(asked, unit[first_col:last_col], transpose_b=True)  # distinct words x block
+        for start in range(0, n, batch):
+            rows = questions[start : start + batch, :3]
+            inside = np.nonzero((rows >= first_col) & (rows < last_col))  # a, b, c in this block: excluded
+            excluded = np.stack([inside[0], rows[inside] - first_col], axis=1).astype(np.int64)
+            for m, (value, index) in zip(ANALOGY_METHODS, step(cosines, position[start : start + batch], excluded)):
+                old_value, old_index = (a[start : start + batch] for a in best[m])
+                better = value.numpy() > old_value  # ties: the earlier (more frequent) row, as argmax
+                old_value[better] = value.numpy()[better]
+                old_index[better] = index.numpy()[better] + first_col
+    results = {}
+    for m in methods:
+        winner = canonical[best[m][1]]
+        results[m] = winner == questions[:, 3]
+        ambiguous = np.nonzero((winner[:, None] == questions[:, :3]).any(axis=1))[0]  # a case variant won
+        if len(ambiguous):
+            results[m][ambiguous] = _answers_by_top_k(tf, unit, questions[ambiguous], canonical, m, max_scores)
+    return results
+
+
+_STEP = None  # the compiled TensorFlow graph of one analogy step, built once per process
+
+
+def _analogy_step():
+    """A tf.function: (cosines of distinct words x block, question positions n x 3, excluded (question, column)
+    pairs) -> per method, the best score and column of the block, a, b and c excluded."""
+    global _STEP
+    if _STEP is None:
+        tf = _tensorflow()
+
+        @tf.function(input_signature=[tf.TensorSpec([None, None], tf.float32), tf.TensorSpec([None, 3], tf.int32),
+                                      tf.TensorSpec([None, 2], tf.int64)])
+        def step(cosines, position, excluded):
+            cos_a, cos_b, cos_c = (tf.gather(cosines, position[:, i]) for i in range(3))
+            minus_inf = tf.fill(tf.shape(excluded)[:1], tf.constant(-np.inf, tf.float32))
+            out = []
+            for scores in _analogy_scores(tf, cos_a, cos_b, cos_c):
+                scores = tf.tensor_scatter_nd_update(scores, excluded, minus_inf)
+                out.append((tf.reduce_max(scores, axis=1), tf.argmax(scores, axis=1)))
+            return out
+
+        _STEP = step
+    return _STEP
+
+
+def _analogy_scores(tf, cos_a, cos_b, cos_c):
+    """(3CosAdd, 3CosMul) scores from the candidates' cosines with a, b and c."""
+    add = cos_b - cos_a + cos_c  # = cos(x, b - a + c) up to a positive factor: the same argmax
+    mul = ((1.0 + cos_b) / 2.0) * ((1.0 + cos_c) / 2.0) / ((1.0 + cos_a) / 2.0 + COSMUL_EPSILON)
+    return add, mul
+
+
+def _answers_by_top_k(tf, unit, questions: np.ndarray, canonical: np.ndarray, method: str,
+                      max_scores: int) -> np.ndarray:
+    """gensim's rule in full for a few questions: the top 8 candidates, then `_gensim_answer`."""
+    k = min(ANALOGY_TOPN + 3, len(canonical))
+    batch = max(1, max_scores // len(canonical))
+    scores_out, rows_out = [], []
     for start in range(0, len(questions), batch):
-        q = tf.constant(questions[start : start + batch, :3], dtype=tf.int32)
-        found.append(_analogy_top(tf, unit, q, method, k).numpy())
-    if not found:
-        return np.zeros(0, dtype=bool)
-    top = canonical[np.concatenate(found)]  # n x k keys of the candidates
-    asked = questions[:, :3, None]
-    usable = ~(top[:, None, :] == asked).any(axis=1)  # candidate is not a question word
-    first = np.where(usable.any(axis=1), usable.argmax(axis=1), k - 1)  # gensim keeps the last one if none is
-    return top[np.arange(len(top)), first] == questions[:, 3]
+        q = questions[start : start + batch]
+        cos = [tf.matmul(tf.gather(unit, q[:, i]), unit, transpose_b=True) for i in range(3)]
+        scores = _analogy_scores(tf, *cos)[ANALOGY_METHODS.index(method)]
+        top = tf.math.top_k(scores, k=k)
+        scores_out.append(top.values.numpy())
+        rows_out.append(top.indices.numpy())
+    return _gensim_answer(np.concatenate(scores_out), np.concatenate(rows_out), questions, canonical)
 
 
-def _analogy_top(tf, unit, q, method: str, k: int):
-    """The top k candidate rows of a batch of questions (rows a, b, c), a, b and c themselves excluded."""
-    a, b, c = (tf.gather(unit, q[:, i]) for i in range(3))
-    if method == "3CosAdd":
-        scores = tf.matmul(b - a + c, unit, transpose_b=True)
-    else:
-        cos_a, cos_b, cos_c = ((tf.matmul(x, unit, transpose_b=True) + 1.0) / 2.0 for x in (a, b, c))
-        scores = cos_b * cos_c / (cos_a + COSMUL_EPSILON)
-    n = tf.shape(q)[0]
-    where = tf.stack([tf.repeat(tf.range(n), 3), tf.reshape(q, [-1])], axis=1)
-    scores = tf.tensor_scatter_nd_update(scores, where, tf.fill([3 * n], -np.inf))
-    return tf.math.top_k(scores, k=k).indices
+def _gensim_answer(scores: np.ndarray, rows: np.ndarray, questions: np.ndarray, canonical: np.ndarray) -> np.ndarray:
+    """Whether gensim's rule picks the expected word from each question's candidates (n x m, any order)."""
+    order = np.argsort(-scores, axis=1, kind="stable")
+    rows = np.take_along_axis(rows, order, axis=1)
+    n = len(questions)
+    # most_similar drops a, b and c themselves, then returns the best 5 of the rest
+    kept = ~(rows[:, None, :] == questions[:, :3, None]).any(axis=1)
+    rank = np.cumsum(kept, axis=1)
+    kept &= rank <= ANALOGY_TOPN
+    top = np.where(kept, canonical[rows], -1)
+    # then takes the first whose key is not a question word, or keeps the last one when none is
+    usable = kept & ~(top[:, None, :] == questions[:, :3, None]).any(axis=1)
+    last = np.where(kept, np.arange(kept.shape[1]), -1).max(axis=1)
+    pick = np.where(usable.any(axis=1), usable.argmax(axis=1), last)
+    return top[np.arange(n), pick] == questions[:, 3]
 
 
 def complete_analogy(vectors: np.ndarray, rows: Sequence[int], k: int = 5,
@@ -182,7 +258,7 @@ def analogy_scores(vectors: np.ndarray, words: Sequence[str], uri: str = eval_se
     index = eval_sets.vocabulary_index(words, restrict)
     canonical = eval_sets.canonical_rows(words, index, restrict)
     questions = np.array([q for s in sections for q in s.questions], dtype=np.int64).reshape(-1, 4)
-    correct = {m: solve_analogies(vectors, questions, canonical, m) for m in methods}
+    correct = solve_analogies(vectors, questions, canonical, methods)
     rows, start = [], 0
     for section in sections + [None]:  # None: the total
         if section is None:
