@@ -44,6 +44,7 @@ def test_report_has_the_tables_and_both_pictures():
     assert "in **1.25 s**" in md and "| simlex999.txt | 999 | 0 | 100.0% | n/a | n/a |" in md
     assert f"![The most frequent words, PCA]({PCA_PNG})" in md and f"({CURVES_PNG})" in md
     assert "- **w1**: w2 (0.90)" in md and "12,345 words" in md
+    assert md.count("- evaluation:") == 1  # this evaluation's, not the manifest's summary of an older one
     no_epochs = render({**MANIFEST, "training": {}}, EVALUATION, ["a", "b", "c"], vectors[:3])
     assert CURVES_PNG not in no_epochs and b"no per-epoch training numbers" in no_epochs[REPORT_MD]
 
@@ -59,6 +60,7 @@ def test_pca_finds_the_direction_of_largest_spread():
 def test_describe_is_a_readable_summary():
     text = "\n".join(describe(MANIFEST))
     assert "vocabulary: 400 words x 4 dims" in text and "on 2 actor(s)" in text
-    assert "questions-words.txt 3CosAdd: 25.0%" in text and "wordsim353.tsv Spearman 0.5" in text
+    assert "questions-words.txt 3CosAdd 25.0%, 3CosMul 30.0% (10.0% OOV)" in text
+    assert "wordsim353.tsv Spearman 0.5 (2.0% OOV)" in text
     assert "files (1, 10 bytes): vectors.npy" in text
     assert "evaluation: FAILED: boom" in "\n".join(describe({**MANIFEST, "evaluation": {"error": "boom"}}))

@@ -120,6 +120,7 @@ def init_ray(address: str | None) -> None:
 def cmd_train(args: argparse.Namespace) -> int:
     from . import job
     from .evaluate import format_neighbors
+    from .report import evaluation_line
 
     config = config_from_args(args)
     shards = job.preflight(config)  # bad paths and occupied outputs fail before Ray starts
@@ -134,6 +135,7 @@ def cmd_train(args: argparse.Namespace) -> int:
           f"{len(t['actors'])} actor(s), {t['exchanges']} exchange(s), sync {100 * t['sync_share']:.0f}% of actor time")
     print("timings: " + ", ".join(f"{k} {v:.1f} s" for k, v in m["timings"].items()))
     if result.evaluation:
+        print(f"evaluation: {evaluation_line(m['evaluation'])}; report: {result.out.rstrip('/')}/report.md")
         print("nearest neighbours (cosine):")
         for line in format_neighbors(result.evaluation["neighbors"]):
             print("  " + line)
@@ -261,7 +263,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--pairs", nargs="+", default=list(DEFAULT_PAIRS),
                    help="word-pair files, word<TAB>word<TAB>score (default: gensim's wordsim353.tsv simlex999.txt)")
     p.add_argument("--restrict-vocab", type=int, default=DEFAULT_RESTRICT_VOCAB,
-                   help="only the this many most frequent words count, as in gensim (default %(default)s)")
+                   help="only this many most frequent words count, as in gensim (default %(default)s)")
     p.add_argument("--seed", type=int, default=0, help="seed choosing the neighbour sample (default 0)")
     p.add_argument("--projector-top", type=int, default=0,
                    help="also write TensorBoard projector files for this many most frequent words (default 0: none)")

@@ -59,14 +59,15 @@ def to_indices(tokens: Sequence[str], artifact: Any, reserve_padding: bool = Tru
     Unknown tokens go to the OOV row (1) when there is one, and are dropped otherwise. With
     `length`, the result is cut or padded with `PADDING_INDEX` (0) at the end to that length.
 
-    >>> to_indices(["the", "zebra", "cat"], {"the": 0, "cat": 1}, length=4).tolist()  # doctest: +SKIP
+    `artifact` may also be a plain mapping word -> row of `vectors.npy`.
+
+    >>> to_indices(["the", "zebra", "cat"], {"the": 0, "cat": 1}, length=4).tolist()
     [1, 2, 0, 0]
     """
     if isinstance(tokens, str):
         raise TypeError("to_indices takes a list of tokens, not a string: split it first (text.split())")
-    kv = _keyed_vectors(artifact)
     offset = index_offset(reserve_padding, oov_row)
-    index = kv.key_to_index
+    index = artifact if isinstance(artifact, dict) else _keyed_vectors(artifact).key_to_index
     if oov_row:
         rows = [index[t] + offset if t in index else 1 for t in tokens]
     else:

@@ -65,6 +65,15 @@ def pca_picture(vectors: np.ndarray, words: Sequence[str], top: int = PCA_WORDS)
     return _png(fig)
 
 
+def epoch_losses(running: Sequence[float]) -> list[float]:
+    """Each epoch's loss from gensim's running total (it accumulates over a `train` call).
+
+    >>> epoch_losses([5.0, 9.0, 12.5])
+    [5.0, 4.0, 3.5]
+    """
+    return [b - a for a, b in zip([0.0, *running[:-1]], running)]
+
+
 def curves_picture(epochs: Sequence[dict[str, Any]]) -> bytes:
     """PNG of words/s and training loss per epoch (the manifest's `training.epochs`)."""
     plt = _pyplot()
@@ -73,8 +82,8 @@ def curves_picture(epochs: Sequence[dict[str, Any]]) -> bytes:
     speed.plot(x, [e["words_per_s"] for e in epochs], marker="o")
     speed.set(title="training speed", xlabel="epoch", ylabel="words / s")
     speed.set_ylim(bottom=0)
-    loss.plot(x, [e["loss"] for e in epochs], marker="o", color="tab:red")
-    loss.set(title="gensim training loss (cumulative, all actors)", xlabel="epoch", ylabel="loss")
+    loss.plot(x, epoch_losses([e["loss"] for e in epochs]), marker="o", color="tab:red")
+    loss.set(title="training loss per epoch (gensim's, all actors)", xlabel="epoch", ylabel="loss")
     for ax in (speed, loss):
         ax.grid(alpha=0.3)
         ax.set_xticks(x)
@@ -88,7 +97,7 @@ def _pct(value: float | None) -> str:
 def markdown(manifest: dict[str, Any], evaluation: dict[str, Any]) -> str:
     """report.md: the artifact, the evaluation's tables (analogies per section, word pairs, neighbours), pictures."""
     lines = ["# w2v evaluation report", ""]
-    lines += [f"- {line}" for line in describe(manifest, with_files=False)]
+    lines += [f"- {line}" for line in describe(manifest, with_files=False) if not line.startswith("evaluation:")]
     rt = evaluation["runtime"]
     lines += [f"- evaluation: {rt['seconds']:.1f} s in total, TensorFlow {rt['tensorflow']} on "
               f"{', '.join(rt['devices'])} ({rt['host']})", ""]
@@ -136,6 +145,14 @@ def render(manifest: dict[str, Any], evaluation: dict[str, Any], words: Sequence
     return files
 
 
+def evaluation_line(summary: dict[str, Any]) -> str:
+    """The manifest's evaluation summary in one line: analogy accuracies, Spearman of each pair file."""
+    parts = [f"{name} " + ", ".join(f"{m} {_pct(acc)}" for m, acc in scores.items() if m != "oov_ratio")
+             + f" ({scores['oov_ratio']}% OOV)" for name, scores in summary.get("analogies", {}).items()]
+    parts += [f"{name} Spearman {s['spearman']} ({s['oov_ratio']}% OOV)" for name, s in summary.get("pairs", {}).items()]
+    return "; ".join(parts)
+
+
 def describe(manifest: dict[str, Any], with_files: bool = True) -> list[str]:
     """`w2v info`: the manifest as a few readable lines."""
     p, v, c = manifest.get("parameters", {}), manifest.get("vocabulary", {}), manifest.get("corpus", {})
@@ -163,10 +180,7 @@ def describe(manifest: dict[str, Any], with_files: bool = True) -> list[str]:
     if e and e.get("error"):
         lines.append(f"evaluation: FAILED: {e['error']}")
     elif e:
-        parts = [f"{name} {m}: {_pct(acc)}" for name, scores in e.get("analogies", {}).items()
-                 for m, acc in scores.items() if m != "oov_ratio"]
-        parts += [f"{name} Spearman {s['spearman']}" for name, s in e.get("pairs", {}).items()]
-        lines.append("evaluation: " + ("; ".join(parts) if parts else f"see {e.get('file', 'eval.json')}"))
+        lines.append("evaluation: " + (evaluation_line(e) or f"see {e.get('file', 'eval.json')}"))
     else:
         lines.append("evaluation: none")
     if manifest.get("versions"):
