@@ -31,6 +31,8 @@ def test_bad_parameters_and_config_keys_are_named(tmp_path, capsys):
     config.write_text("corpus: [c.txt]\nout: o\nepochz: 3\n")
     assert main(["train", "--config", str(config)]) == 2
     assert "unknown key(s) epochz" in capsys.readouterr().err
+    assert main(["train", "c.txt", "--out", "o", "--projector-top", "-1"]) == 2
+    assert "projector_top=-1" in capsys.readouterr().err
 
 
 @pytest.mark.slow
@@ -39,10 +41,12 @@ def test_train_from_yaml_with_flag_overrides(ray_cluster, planted_corpus, tmp_pa
     config = tmp_path / "job.yaml"
     config.write_text(f"corpus: ['{root}/*.gz']\nvector_size: 8\nepochs: 9\n")
     out = tmp_path / "art"
-    assert main(["train", "--config", str(config), "--out", str(out), "--epochs", "1", "--no-eval", "-q"]) == 0
+    assert main(["train", "--config", str(config), "--out", str(out), "--epochs", "1", "--no-eval", "--text-vectors",
+                 "-q"]) == 0
     printed = capsys.readouterr().out
     assert f"artifact: {out}" in printed and "x 8 dims" in printed and "in 2 shard(s)" in printed
     assert (out / "manifest.json").exists() and not (out / "eval.json").exists()
+    assert (out / "vectors.txt").exists() and not (out / "report.md").exists()  # no evaluation: no report
 
 
 @pytest.mark.slow
