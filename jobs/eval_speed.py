@@ -27,8 +27,9 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=os.cpu_count(), help="TensorFlow threads (default: all CPUs)")
     args = parser.parse_args()
 
+    from w2v.analogies import analogy_scores
     from w2v.eval_sets import resolve
-    from w2v.evaluate import _tensorflow, analogy_scores
+    from w2v.evaluate import _tensorflow
 
     tf = _tensorflow(args.threads)
     question_words = sorted({w for line in open(resolve("questions-words.txt"), encoding="utf-8")

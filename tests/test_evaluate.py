@@ -1,4 +1,5 @@
-"""TensorFlow evaluation against the references: numpy for neighbours, gensim for analogies and word pairs.
+"""TensorFlow evaluation (`evaluate`, `analogies`) against the references: numpy for neighbours,
+gensim for analogies and word pairs.
 
 The analogy vectors are built so that about half of the questions are answered right: every
 word of `questions-words.txt` gets a vector, each section's second words are their first word
@@ -13,8 +14,8 @@ from gensim.test.utils import datapath
 
 from w2v import EvaluationError
 from w2v.eval_sets import canonical_rows, read_analogies, read_pairs, vocabulary_index
-from w2v.evaluate import (analogy_scores, complete_analogy, cosine_pairs, doesnt_match, evaluate, nearest_neighbors,
-                          pair_scores, sample_rows, solve_analogies)
+from w2v.analogies import analogy_scores, complete_analogy, solve_analogies
+from w2v.evaluate import cosine_pairs, doesnt_match, evaluate, nearest_neighbors, pair_scores, sample_rows
 
 pytestmark = pytest.mark.slow  # imports TensorFlow
 
@@ -123,11 +124,11 @@ def test_3cosmul_matches_gensims_most_similar_cosmul():
 
 
 def test_blocks_and_batches_do_not_change_answers(monkeypatch):
-    import w2v.evaluate
+    import w2v.analogies
 
     top_k_rule = []  # questions whose best candidate was a case variant of a question word
-    original = w2v.evaluate._answers_by_top_k
-    monkeypatch.setattr(w2v.evaluate, "_answers_by_top_k",
+    original = w2v.analogies._answers_by_top_k
+    monkeypatch.setattr(w2v.analogies, "_answers_by_top_k",
                         lambda tf, unit, q, *a: top_k_rule.append(len(q)) or original(tf, unit, q, *a))
     words, vectors = analogy_vectors()
     sections, _ = read_analogies(ANALOGIES, words)

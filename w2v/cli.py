@@ -174,7 +174,8 @@ def cmd_similarity(args: argparse.Namespace) -> int:
 
 
 def cmd_analogy(args: argparse.Namespace) -> int:
-    from .evaluate import complete_analogy, rows_of
+    from .analogies import complete_analogy
+    from .evaluate import rows_of
 
     words, vectors = _artifact(args)
     rows = rows_of(words, [args.a, args.b, args.c], args.artifact)
