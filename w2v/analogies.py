@@ -53,7 +53,7 @@ def solve_analogies(vectors: np.ndarray, questions: np.ndarray, canonical: np.nd
     position = position.reshape(-1, 3).astype(np.int32)  # question -> rows of `distinct` for a, b, c
     asked = tf.gather(unit, distinct)
     block = max(1, min(restrict, max_scores // len(distinct)))  # candidate columns per block
-    batch = max(1, max_scores // block)  # questions per step
+    batch = max(1, max_scores // block // 8)  # questions per step: ~8 arrays of batch x block live in a step
     best = {m: (np.full(n, -np.inf, dtype=np.float32), np.zeros(n, dtype=np.int64)) for m in ANALOGY_METHODS}
     step = _analogy_step()
     for first_col in range(0, restrict, block):
