@@ -126,7 +126,11 @@ def run(config: TrainConfig, shards: list[corpus.Shard] | None = None) -> JobRes
     # The export is not timed: the manifest is written within it.
     manifest["timings"] = {**timings, "total_before_export": round(time.perf_counter() - started, 3)}
     if evaluation:
-        extra_files.update(report.render(manifest, evaluation, vocab.words, result.vectors))
+        try:
+            extra_files.update(report.render(manifest, evaluation, vocab.words, result.vectors))
+        except Exception as exc:  # the trained vectors matter more than the report: publish them anyway
+            manifest["evaluation"]["report_error"] = f"{type(exc).__name__}: {exc}".splitlines()[0]
+            logger.error("report failed: %s", manifest["evaluation"]["report_error"])
     written = export.write_artifact(config.out, vocab.words, vocab.counts, result.vectors, manifest,
                                     evaluation, config.overwrite, extra_files, config.text_vectors)
     return JobResult(out=config.out, manifest=written, evaluation=evaluation)
