@@ -1,7 +1,10 @@
 """`w2v` as a user types it: one clear line and exit code 2 on bad input, a summary on success."""
 
+import shutil
+
 import pytest
 
+import w2v
 from w2v.cli import main
 
 
@@ -28,6 +31,8 @@ def test_bad_parameters_and_config_keys_are_named(tmp_path, capsys):
     config.write_text("corpus: [c.txt]\nout: o\nepochz: 3\n")
     assert main(["train", "--config", str(config)]) == 2
     assert "unknown key(s) epochz" in capsys.readouterr().err
+    assert main(["train", "c.txt", "--out", "o", "--projector-top", "-1"]) == 2
+    assert "projector_top=-1" in capsys.readouterr().err
 
 
 @pytest.mark.slow
@@ -36,7 +41,8 @@ def test_train_from_yaml_with_flag_overrides(ray_cluster, planted_corpus, tmp_pa
     config = tmp_path / "job.yaml"
     config.write_text(f"corpus: ['{root}/*.gz']\nvector_size: 8\nepochs: 9\n")
     out = tmp_path / "art"
-    assert main(["train", "--config", str(config), "--out", str(out), "--epochs", "1", "--no-eval", "-q"]) == 0
+    assert main(["train", "--config", str(config), "--out", str(out), "--epochs", "1", "--no-eval", "--text-vectors",
+                 "-q"]) == 0
     printed = capsys.readouterr().out
     assert f"artifact: {out} (on " in printed and "x 8 dims" in printed and "in 2 shard(s)" in printed
     # Per-stage timings, and a total that is their sum.
@@ -45,6 +51,7 @@ def test_train_from_yaml_with_flag_overrides(ray_cluster, planted_corpus, tmp_pa
     assert set(stages) == {"list", "vocabulary", "plan", "train", "export", "total"}
     assert abs(sum(v for k, v in stages.items() if k != "total") - stages["total"]) < 0.35  # rounding of 5 stages
     assert (out / "manifest.json").exists() and not (out / "eval.json").exists()
+    assert (out / "vectors.txt").exists() and not (out / "report.md").exists()  # no evaluation: no report
 
 
 @pytest.mark.slow
@@ -87,3 +94,55 @@ def test_dry_run_rejects_a_min_count_beyond_every_count(ray_cluster, planted_cor
     err = capsys.readouterr().err
     assert f"min_count={too_high}: no word of the corpus is that frequent" in err
     assert f"appears {max(counts.values())} times" in err
+@pytest.mark.slow
+def test_similarity_analogy_and_doesnt_match_commands(trained_artifact, capsys):
+    kv = w2v.load(trained_artifact.out)
+    assert main(["similarity", trained_artifact.out, "g0w1", "g0w2"]) == 0
+    assert float(capsys.readouterr().out) == pytest.approx(kv.similarity("g0w1", "g0w2"), abs=1e-4)
+    assert main(["doesnt-match", trained_artifact.out, "g0w1", "g0w2", "g0w3", "g4w4"]) == 0
+    assert capsys.readouterr().out.strip() == "g4w4"
+    assert main(["analogy", trained_artifact.out, "g0w1", "g0w2", "g3w3", "-k", "3"]) == 0
+    line = capsys.readouterr().out.strip()
+    expected = [w for w, _ in kv.most_similar(positive=["g0w2", "g3w3"], negative=["g0w1"], topn=3)]
+    assert line.startswith("g0w1 : g0w2 :: g3w3 : ") and [p.split(" (")[0] for p in line.split(" : ")[-1].split(", ")] == expected
+    assert main(["similarity", trained_artifact.out, "g0w1", "nope"]) == 2
+    assert "not in the vocabulary" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_info_and_verify_commands(trained_artifact, tmp_path, capsys):
+    assert main(["info", trained_artifact.out]) == 0
+    info = capsys.readouterr().out
+    assert "vocabulary: " in info and "on 2 actor(s)" in info and "questions-words.txt 3CosAdd" in info
+    copy = tmp_path / "copy"
+    shutil.copytree(trained_artifact.out, copy)
+    assert main(["verify", str(copy)]) == 0
+    assert "every sha256 matches manifest.json" in capsys.readouterr().out
+    (copy / "vocab.tsv").write_text("g0w1\t1\n")
+    assert main(["verify", str(copy)]) == 2
+    assert "vocab.tsv: sha256 does not match" in capsys.readouterr().err
+    assert main(["info", str(tmp_path)]) == 2
+    assert "no manifest.json" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_eval_command_publishes_report_into_the_artifact(trained_artifact, tmp_path, capsys):
+    copy = tmp_path / "copy"
+    shutil.copytree(trained_artifact.out, copy)
+    pairs = tmp_path / "pairs.tsv"
+    rows = [f"g{g}w{i}\tg{g}w{i + 1}\t9" for g in range(6) for i in range(4)]
+    rows += [f"g{g}w{i}\tg{(g + 1) % 6}w{i}\t1" for g in range(6) for i in range(4)] + ["g0w1\tunknownword\t5"]
+    pairs.write_text("# planted groups\n" + "\n".join(rows) + "\n")
+    analogies = tmp_path / "analogies.txt"
+    analogies.write_text(": planted\ng0w1 g0w2 g1w1 g1w2\ng0w1 g0w2 g1w1 unknownword\n")
+    assert main(["eval", str(copy), "--pairs", str(pairs), "--analogies", str(analogies), "--projector-top", "20"]) == 0
+    printed = capsys.readouterr().out
+    assert "analogies analogies.txt:" in printed and "on 1 of 2 questions (50.0% OOV)" in printed
+    assert "pairs pairs.tsv: Spearman" in printed and "48 of 49 pairs" in printed
+    manifest = w2v.verify(str(copy))
+    assert manifest["evaluation"]["pairs"]["pairs.tsv"]["spearman"] > 0.6  # same-group pairs are closer
+    assert {"report.md", "words_pca.png", "training_curves.png", "metadata.tsv"} <= set(manifest["files"])
+    assert len((copy / "metadata.tsv").read_text().splitlines()) == 20
+    assert "| planted | 2 | 1 |" in (copy / "report.md").read_text()
+    assert main(["eval", str(copy), "--pairs", str(tmp_path / "missing.tsv")]) == 2
+    assert "missing.tsv: no such file" in capsys.readouterr().err

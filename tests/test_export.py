@@ -9,7 +9,7 @@ from gensim.models import KeyedVectors
 
 import w2v
 from w2v import ArtifactError, StorageError
-from w2v.export import check_output, write_artifact
+from w2v.export import check_output, update_artifact, write_artifact
 
 WORDS = ["the", "of", "zebra", "café", "a"]
 COUNTS = [50, 40, 7, 7, 5]
@@ -20,15 +20,16 @@ def vectors():
     return np.random.default_rng(0).standard_normal((len(WORDS), 8)).astype(np.float32)
 
 
-def write(out, vectors, overwrite=False, evaluation=None):
-    return write_artifact(str(out), WORDS, COUNTS, vectors, {"parameters": {"note": "test"}}, evaluation, overwrite)
+def write(out, vectors, overwrite=False, evaluation=None, **kwargs):
+    return write_artifact(str(out), WORDS, COUNTS, vectors, {"parameters": {"note": "test"}}, evaluation, overwrite,
+                          **kwargs)
 
 
 def test_files_agree_and_manifest_checksums_match(tmp_path, vectors):
     out = tmp_path / "art"
     manifest = write(out, vectors, evaluation={"neighbors": {}})
-    assert sorted(p.name for p in out.iterdir()) == ["eval.json", "manifest.json", "vectors.bin", "vectors.npy",
-                                                     "vocab.tsv"]
+    assert sorted(p.name for p in out.iterdir()) == ["eval.json", "manifest.json", "vectors.bin", "vectors.kv",
+                                                     "vectors.npy", "vocab.tsv"]
     on_disk = json.loads((out / "manifest.json").read_text())
     assert on_disk == json.loads(json.dumps(manifest))
     for name, entry in on_disk["files"].items():
@@ -44,6 +45,45 @@ def test_vectors_bin_loads_in_gensim_bit_exact(tmp_path, vectors):
     kv = KeyedVectors.load_word2vec_format(str(tmp_path / "art" / "vectors.bin"), binary=True)
     assert kv.index_to_key == WORDS
     assert np.array_equal(kv.vectors, vectors)
+
+
+def test_every_format_loads_back_to_the_same_vectors(tmp_path, vectors):
+    out = tmp_path / "art"
+    manifest = write(out, vectors, text_vectors=True, extra_files={"report.md": b"# hi\n"})
+    assert {"vectors.txt", "vectors.kv", "report.md"} <= set(manifest["files"])
+    text = KeyedVectors.load_word2vec_format(str(out / "vectors.txt"), binary=False)
+    assert text.index_to_key == WORDS
+    np.testing.assert_allclose(text.vectors, vectors, atol=1e-6)
+    native = KeyedVectors.load(str(out / "vectors.kv"))
+    assert native.index_to_key == WORDS and np.array_equal(native.vectors, vectors)
+    assert [native.get_vecattr(w, "count") for w in WORDS] == COUNTS
+    assert np.array_equal(np.load(out / "vectors.npy"), vectors)
+    assert (out / "report.md").read_bytes() == b"# hi\n"
+    w2v.verify(str(out))
+
+
+def test_a_big_matrix_goes_beside_vectors_kv_and_is_checksummed(tmp_path):
+    words = [f"w{i}" for i in range(3000)]
+    big = np.random.default_rng(1).standard_normal((3000, 400)).astype(np.float32)  # 1.2M elements > KV_SEP_LIMIT
+    manifest = write_artifact(str(tmp_path / "art"), words, [1] * 3000, big, {}, None, False)
+    assert "vectors.kv.vectors.npy" in manifest["files"]
+    native = KeyedVectors.load(str(tmp_path / "art" / "vectors.kv"), mmap="r")
+    assert np.array_equal(native.vectors, big)
+
+
+def test_update_artifact_adds_files_and_keeps_checksums_true(tmp_path, vectors):
+    out = tmp_path / "art"
+    write(out, vectors, evaluation={"old": True})
+    written = update_artifact(str(out), {"eval.json": b'{"new": true}\n', "report.md": b"# r\n"},
+                              {"evaluation": {"file": "eval.json"}})
+    on_disk = json.loads((out / "manifest.json").read_text())
+    assert on_disk == written and on_disk["evaluation"] == {"file": "eval.json"}
+    assert on_disk["parameters"] == {"note": "test"}  # the rest of the manifest is kept
+    assert json.loads((out / "eval.json").read_text()) == {"new": True}
+    assert w2v.verify(str(out))["files"]["report.md"]["bytes"] == len(b"# r\n")
+    (out / "vectors.npy").write_bytes(b"tampered")
+    with pytest.raises(ArtifactError, match="vectors.npy: sha256 does not match"):
+        update_artifact(str(out), {"report.md": b"x"}, {})
 
 
 def test_load_gives_keyed_vectors_with_counts(tmp_path, vectors):

@@ -1,7 +1,9 @@
 """w2v: distributed word2vec training on Ray with gensim, exported as artifacts other teams can load.
 
 The data's path, one module per stage: `config` -> `corpus` -> `vocab` -> `train` (+ `sync`) ->
-`evaluate` -> `export`; `job.run` strings them together and `cli` is the command line.
+`evaluate` (+ `eval_sets`, `analogies`, `projector`) -> `export` (+ `report`); `job.run` strings
+them together and `cli` is the command line. `load`, `embedding_matrix`, `keras_embedding` and
+`to_indices` (`keras_io`) are how other teams read an artifact.
 Importing w2v starts nothing: no Ray, no TensorFlow, no logging configuration.
 """
 
@@ -10,10 +12,12 @@ import logging
 __version__ = "0.1.0"
 
 from .config import TrainConfig  # noqa: E402
-from .errors import ArtifactError, ConfigError, CorpusError, StorageError, W2VError  # noqa: E402
+from .errors import ArtifactError, ConfigError, CorpusError, EvaluationError, StorageError, W2VError  # noqa: E402
 from .export import load, load_arrays, verify  # noqa: E402
+from .keras_io import embedding_matrix, keras_embedding, to_indices  # noqa: E402
 
 logging.getLogger(__name__).addHandler(logging.NullHandler())
 
-__all__ = ["TrainConfig", "load", "load_arrays", "verify", "W2VError", "ConfigError", "CorpusError",
-           "StorageError", "ArtifactError", "__version__"]
+__all__ = ["TrainConfig", "load", "load_arrays", "verify", "embedding_matrix", "keras_embedding", "to_indices",
+           "W2VError", "ConfigError", "CorpusError", "StorageError", "ArtifactError", "EvaluationError",
+           "__version__"]

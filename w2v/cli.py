@@ -5,6 +5,9 @@
     w2v train --config jobs/sample.yaml --out demo-artifact --dry-run   # the plan only, nothing trained
     w2v submit --address http://HEAD:8265 -- --config jobs/text8.yaml   # a job on a cluster, followed
     w2v neighbors demo-artifact the city war
+    w2v eval demo-artifact                          # analogies, word pairs, report.md + pictures
+    w2v similarity demo-artifact januari februari ; w2v analogy demo-artifact man king woman
+    w2v info demo-artifact ; w2v verify demo-artifact
 
 The CLI is the only place (with `jobs/`) that configures logging and starts Ray. Every W2VError
 becomes one line on stderr and exit code 2.
@@ -101,6 +104,11 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--eval-cpus", type=float, default=s, help="CPUs of the evaluation task (default 1)")
     g.add_argument("--eval-gpus", type=float, default=s, help="GPUs of the evaluation task (default 0)")
     g.add_argument("--eval-seed", type=int, default=s, help="seed choosing the evaluation words (default 0)")
+    g.add_argument("--text-vectors", action=argparse.BooleanOptionalAction, default=s,
+                   help="also write vectors.txt, the word2vec text format (large; default: off)")
+    g.add_argument("--projector-top", type=int, default=s,
+                   help="TensorBoard projector files for this many most frequent words, written by the "
+                        "evaluation task; 0 = none (default 10000)")
     parser.add_argument("--dry-run", action="store_true",
                         help="check the config, the output location and the corpus (one counting pass on the "
                              "cluster) and print the plan; train nothing, write nothing")
@@ -134,13 +142,14 @@ def init_ray(address: str | None) -> None:
         return
     if address or os.environ.get("RAY_ADDRESS"):
         ray.init(address=address or None, log_to_driver=True)
-    else:
-        ray.init(include_dashboard=False, log_to_driver=True)
+    else:  # "local": a new embedded Ray, never a cluster someone else started on this machine
+        ray.init(address="local", include_dashboard=False, log_to_driver=True)
 
 
 def cmd_train(args: argparse.Namespace) -> int:
     from . import job
     from .evaluate import format_neighbors
+    from .report import evaluation_line
 
     config = config_from_args(args)
     shards = job.preflight(config)  # bad paths and occupied outputs fail before Ray starts
@@ -162,6 +171,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         print(f"estimated before training: {result.plan.train_seconds:.1f} s of training")
     print("\n".join(format_timings(result.timings)))
     if result.evaluation:
+        print(f"evaluation: {evaluation_line(m['evaluation'])}; report: {result.out.rstrip('/')}/report.md")
         print("nearest neighbours (cosine):")
         for line in format_neighbors(result.evaluation["neighbors"]):
             print("  " + line)
@@ -230,19 +240,98 @@ def cmd_submit(args: argparse.Namespace) -> int:
     return 0 if status == "SUCCEEDED" else 1
 
 
-def cmd_neighbors(args: argparse.Namespace) -> int:
-    from .evaluate import nearest_neighbors
+def _artifact(args: argparse.Namespace):
+    """(words, vectors) of the artifact named on the command line, checksums verified."""
     from .export import load_arrays
 
     words, _, vectors = load_arrays(args.artifact)
-    index = {w: i for i, w in enumerate(words)}
-    missing = [w for w in args.words if w not in index]
-    if missing:
-        raise W2VError(f"not in the vocabulary of {args.artifact}: {', '.join(missing)}")
-    rows = [index[w] for w in args.words]
+    return words, vectors
+
+
+def cmd_neighbors(args: argparse.Namespace) -> int:
+    from .evaluate import nearest_neighbors, rows_of
+
+    words, vectors = _artifact(args)
+    rows = rows_of(words, args.words, args.artifact)
     found, cosines = nearest_neighbors(vectors, rows, k=args.k)
     for word, idx, cos in zip(args.words, found, cosines):
         print(f"{word}: " + ", ".join(f"{words[int(j)]} ({c:.2f})" for j, c in zip(idx, cos)))
+    return 0
+
+
+def cmd_similarity(args: argparse.Namespace) -> int:
+    from .evaluate import cosine_pairs, rows_of
+
+    words, vectors = _artifact(args)
+    a, b = rows_of(words, [args.a, args.b], args.artifact)
+    print(f"{float(cosine_pairs(vectors, [(a, b)])[0]):.4f}")
+    return 0
+
+
+def cmd_analogy(args: argparse.Namespace) -> int:
+    from .analogies import complete_analogy
+    from .evaluate import rows_of
+
+    words, vectors = _artifact(args)
+    rows = rows_of(words, [args.a, args.b, args.c], args.artifact)
+    found, scores = complete_analogy(vectors, rows, k=args.k, method=args.method)
+    print(f"{args.a} : {args.b} :: {args.c} : " + ", ".join(f"{words[int(j)]} ({s:.2f})" for j, s in zip(found, scores)))
+    return 0
+
+
+def cmd_doesnt_match(args: argparse.Namespace) -> int:
+    from .evaluate import doesnt_match, rows_of
+
+    words, vectors = _artifact(args)
+    print(words[doesnt_match(vectors, rows_of(words, args.words, args.artifact))])
+    return 0
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    """Evaluate an artifact in this process and publish eval.json, report.md and pictures into it."""
+    from . import evaluate, export, report
+    from .projector import projector_files
+
+    manifest = export.read_manifest(args.artifact)
+    words, vectors = _artifact(args)
+    evaluation = evaluate.evaluate(vectors, words, args.seed, threads=os.cpu_count() or 1,
+                                   analogies=args.analogies, pairs=args.pairs, restrict_vocab=args.restrict_vocab)
+    files = {export.EVAL_JSON: export.json_bytes(evaluation),
+             **report.render(manifest, evaluation, words, vectors)}
+    if args.projector_top:
+        files.update(projector_files(vectors, words, args.projector_top))
+    export.update_artifact(args.artifact, files, {"evaluation": {"file": export.EVAL_JSON,
+                                                                 **evaluate.summary(evaluation)}})
+    for a in evaluation["analogies"]:
+        print(f"analogies {a['file']}: " + ", ".join(f"{m} {_percent(a['total'][m]['accuracy'])}"
+                                                   for m in a["methods"])
+              + f" on {a['total']['evaluated']:,} of {a['total']['questions']:,} questions "
+                f"({a['oov_ratio']}% OOV), {a['seconds']:.2f} s")
+    for p in evaluation["pairs"]:
+        print(f"pairs {p['file']}: Spearman {p['spearman']}, Pearson {p['pearson']}, "
+              f"{p['evaluated']} of {p['pairs']} pairs ({p['oov_ratio']}% OOV)")
+    print(f"report: {args.artifact.rstrip('/')}/{report.REPORT_MD} ({', '.join(sorted(files))})")
+    return 0
+
+
+def _percent(fraction: float | None) -> str:
+    return "n/a" if fraction is None else f"{100 * fraction:.1f}%"
+
+
+def cmd_info(args: argparse.Namespace) -> int:
+    from .export import read_manifest
+    from .report import describe
+
+    print("\n".join(describe(read_manifest(args.artifact))))
+    return 0
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    from .export import verify
+
+    files = verify(args.artifact).get("files", {})
+    print(f"{args.artifact}: {len(files)} file(s), {sum(f['bytes'] for f in files.values()):,} bytes: "
+          "every sha256 matches manifest.json")
     return 0
 
 
@@ -253,6 +342,7 @@ def _train_parser() -> argparse.ArgumentParser:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from .eval_sets import DEFAULT_ANALOGIES, DEFAULT_PAIRS, DEFAULT_RESTRICT_VOCAB
     from .submit import DEFAULT_ADDRESS
 
     parser = argparse.ArgumentParser(prog="w2v", description="Distributed word2vec training on Ray with gensim.")
@@ -261,12 +351,41 @@ def build_parser() -> argparse.ArgumentParser:
                        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     add_train_arguments(p)
     p.set_defaults(func=cmd_train)
-    p = sub.add_parser("neighbors", help="nearest words of some words in an artifact (cosine)")
-    p.add_argument("artifact", help="artifact directory")
+
+    def query(name: str, help: str, func) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help)
+        p.add_argument("artifact", help="artifact directory or URI")
+        p.add_argument("-q", "--quiet", action="store_true", help="warnings and errors only")
+        p.set_defaults(func=func)
+        return p
+
+    p = query("eval", "evaluate an artifact (TensorFlow) and publish eval.json, report.md and pictures into it",
+              cmd_eval)
+    p.add_argument("--analogies", nargs="+", default=[DEFAULT_ANALOGIES],
+                   help="analogy files in questions-words.txt format (default: gensim's copy)")
+    p.add_argument("--pairs", nargs="+", default=list(DEFAULT_PAIRS),
+                   help="word-pair files, word<TAB>word<TAB>score (default: gensim's wordsim353.tsv simlex999.txt)")
+    p.add_argument("--restrict-vocab", type=int, default=DEFAULT_RESTRICT_VOCAB,
+                   help="only this many most frequent words count, as in gensim (default %(default)s)")
+    p.add_argument("--seed", type=int, default=0, help="seed choosing the neighbour sample (default 0)")
+    p.add_argument("--projector-top", type=int, default=0,
+                   help="also write TensorBoard projector files for this many most frequent words (default 0: none)")
+    p = query("neighbors", "nearest words of some words in an artifact (cosine)", cmd_neighbors)
     p.add_argument("words", nargs="+", help="words to look up")
     p.add_argument("-k", type=int, default=8, help="neighbours per word")
-    p.add_argument("-q", "--quiet", action="store_true", help="warnings and errors only")
-    p.set_defaults(func=cmd_neighbors)
+    p = query("similarity", "cosine similarity of two words", cmd_similarity)
+    p.add_argument("a")
+    p.add_argument("b")
+    p = query("analogy", "a is to b as c is to ...?", cmd_analogy)
+    p.add_argument("a")
+    p.add_argument("b")
+    p.add_argument("c")
+    p.add_argument("-k", type=int, default=5, help="answers to show")
+    p.add_argument("--method", choices=("3CosAdd", "3CosMul"), default="3CosAdd")
+    p = query("doesnt-match", "the word that goes least with the others", cmd_doesnt_match)
+    p.add_argument("words", nargs="+", help="two or more words")
+    query("info", "print an artifact's manifest as a readable summary", cmd_info)
+    query("verify", "re-check every file of an artifact against the manifest's sha256", cmd_verify)
     p = sub.add_parser("submit", help="run `python -m jobs.train ARGS` as a Ray job and follow its logs",
                        description="Validates the training arguments here, uploads the working directory, "
                                    "submits the job, prints its logs until it ends; exit code 0 when it "

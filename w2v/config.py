@@ -75,6 +75,8 @@ class TrainConfig:
     eval_cpus: float = 1.0
     eval_gpus: float = 0.0
     eval_seed: int = 0
+    text_vectors: bool = False  # also write vectors.txt (word2vec text format: large)
+    projector_top: int = 10_000  # TensorBoard projector files for this many most frequent words; 0 = none
 
     def __post_init__(self) -> None:
         _validate(self)
@@ -272,3 +274,4 @@ def _validate(c: TrainConfig) -> None:
     need(1 <= c.sync_tiers <= 12, "sync_tiers", "must be between 1 and 12")
     need(c.eval_cpus > 0, "eval_cpus", "must be > 0")
     need(c.eval_gpus >= 0, "eval_gpus", "must be >= 0")
+    need(c.projector_top >= 0, "projector_top", "must be >= 0 (0 = no projector files)")

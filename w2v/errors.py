@@ -27,3 +27,7 @@ class StorageError(W2VError):
 
 class ArtifactError(W2VError):
     """An artifact is incomplete (no manifest) or does not match its manifest's checksums."""
+
+
+class EvaluationError(W2VError):
+    """An evaluation file (analogies, word pairs) is missing or malformed, or a query word is unknown."""

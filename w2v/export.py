@@ -5,7 +5,12 @@ An artifact is a directory:
 - `vectors.npy`   float32 V x D, row i = word i (numpy, TensorFlow, Keras);
 - `vocab.tsv`     `word<TAB>count`, one line per row, same order;
 - `vectors.bin`   word2vec C binary format (gensim `KeyedVectors.load_word2vec_format(binary=True)`);
-- `eval.json`     the evaluation (when it ran);
+- `vectors.txt`   word2vec text format, only when asked for (`--text-vectors`): it is large;
+- `vectors.kv`    gensim's native `KeyedVectors.save` (`KeyedVectors.load(..., mmap="r")`; big
+                  matrices go to `vectors.kv.vectors.npy` beside it);
+- `eval.json`, `report.md`, `*.png`   the evaluation and its human report (when it ran);
+- `projector_config.pbtxt`, `metadata.tsv`, `checkpoint`, `projector.ckpt-1.*`   TensorBoard
+                  Embedding Projector files for the most frequent words (written by the evaluation task);
 - `manifest.json` parameters, shards, counts, timings, versions and the sha256 of every other file.
 
 Files are staged, then published with the manifest last: a directory without `manifest.json` is
@@ -35,6 +40,9 @@ MANIFEST = "manifest.json"
 VECTORS_NPY = "vectors.npy"
 VOCAB_TSV = "vocab.tsv"
 VECTORS_BIN = "vectors.bin"
+VECTORS_TXT = "vectors.txt"
+VECTORS_KV = "vectors.kv"
+KV_SEP_LIMIT = 1 << 20  # arrays of more elements go to their own .npy beside vectors.kv, for mmap="r"
 EVAL_JSON = "eval.json"
 
 
@@ -71,10 +79,12 @@ def sha256_file(path: str) -> str:
 
 
 def write_artifact(out_uri: str, words: Sequence[str], counts: Sequence[int], vectors: np.ndarray,
-                   manifest: dict[str, Any], evaluation: dict[str, Any] | None, overwrite: bool) -> dict[str, Any]:
+                   manifest: dict[str, Any], evaluation: dict[str, Any] | None, overwrite: bool,
+                   extra_files: dict[str, bytes] | None = None, text_vectors: bool = False) -> dict[str, Any]:
     """Stage every file, checksum it, then publish to `out_uri` with the manifest last.
 
-    Returns the manifest as written (with `files`: name -> bytes and sha256).
+    `extra_files` (name -> bytes: the report, its pictures, the projector files) are published
+    with the rest. Returns the manifest as written (with `files`: name -> bytes and sha256).
     """
     if vectors.shape != (len(words), vectors.shape[1]) or len(words) != len(counts):
         raise ValueError(f"{len(words)} words, {len(counts)} counts and a {vectors.shape} matrix do not agree")
@@ -83,13 +93,18 @@ def write_artifact(out_uri: str, words: Sequence[str], counts: Sequence[int], ve
         np.save(os.path.join(staging, VECTORS_NPY), np.ascontiguousarray(vectors, dtype=np.float32))
         with open(os.path.join(staging, VOCAB_TSV), "w", encoding="utf-8", newline="\n") as f:
             f.writelines(f"{w}\t{c}\n" for w, c in zip(words, counts))
-        keyed_vectors(words, counts, vectors).save_word2vec_format(os.path.join(staging, VECTORS_BIN), binary=True)
+        kv = keyed_vectors(words, counts, vectors)
+        kv.save_word2vec_format(os.path.join(staging, VECTORS_BIN), binary=True)
+        if text_vectors:
+            kv.save_word2vec_format(os.path.join(staging, VECTORS_TXT), binary=False)
+        kv.save(os.path.join(staging, VECTORS_KV), sep_limit=KV_SEP_LIMIT)
         if evaluation is not None:
             _write_json(os.path.join(staging, EVAL_JSON), evaluation)
+        for name, data in (extra_files or {}).items():
+            with open(os.path.join(staging, name), "wb") as f:
+                f.write(data)
         names = sorted(os.listdir(staging))
-        files = {n: {"bytes": os.path.getsize(os.path.join(staging, n)), "sha256": sha256_file(os.path.join(staging, n))}
-                 for n in names}
-        written = {"format_version": FORMAT_VERSION, **manifest, "files": files}
+        written = {"format_version": FORMAT_VERSION, **manifest, "files": _checksums(staging, names)}
         _write_json(os.path.join(staging, MANIFEST), written)
         _clear_previous(out_uri, keep=set(names), overwrite=overwrite)
         storage.publish(staging, out_uri, names + [MANIFEST], last=MANIFEST)
@@ -97,6 +112,34 @@ def write_artifact(out_uri: str, words: Sequence[str], counts: Sequence[int], ve
         shutil.rmtree(staging, ignore_errors=True)  # gone already after a successful publish
     logger.info("artifact written to %s (%d words x %d)", out_uri, len(words), vectors.shape[1])
     return written
+
+
+def update_artifact(uri: str, files: dict[str, bytes], changes: dict[str, Any]) -> dict[str, Any]:
+    """Add or replace files of a published artifact and merge `changes` into its manifest.
+
+    `w2v eval DIR` uses it to publish a new evaluation beside the vectors. The manifest is removed
+    first and written last, so a reader never trusts a half-updated artifact.
+    """
+    manifest = verify(uri)
+    staging = storage.staging_dir(uri)
+    try:
+        for name, data in files.items():
+            with open(os.path.join(staging, name), "wb") as f:
+                f.write(data)
+        names = sorted(files)
+        written = {**manifest, **changes, "files": {**manifest.get("files", {}), **_checksums(staging, names)}}
+        _write_json(os.path.join(staging, MANIFEST), written)
+        storage.remove(storage.join(uri, MANIFEST))
+        storage.publish(staging, uri, names + [MANIFEST], last=MANIFEST)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return written
+
+
+def _checksums(directory: str, names: Sequence[str]) -> dict[str, dict[str, Any]]:
+    """name -> {bytes, sha256} of staged files."""
+    return {n: {"bytes": os.path.getsize(os.path.join(directory, n)), "sha256": sha256_file(os.path.join(directory, n))}
+            for n in names}
 
 
 def _clear_previous(out_uri: str, keep: set[str], overwrite: bool) -> None:
@@ -118,10 +161,14 @@ def _clear_previous(out_uri: str, keep: set[str], overwrite: bool) -> None:
             storage.remove(storage.join(out_uri, name))
 
 
+def json_bytes(data: Any) -> bytes:
+    """How w2v writes JSON files: indented, key order kept, numpy numbers as plain numbers."""
+    return (json.dumps(data, indent=2, sort_keys=False, default=_json_default) + "\n").encode("utf-8")
+
+
 def _write_json(path: str, data: Any) -> None:
-    with open(path, "w", encoding="utf-8") as f:
-        json.dump(data, f, indent=2, sort_keys=False, default=_json_default)
-        f.write("\n")
+    with open(path, "wb") as f:
+        f.write(json_bytes(data))
 
 
 def _json_default(value: Any) -> Any:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
-from . import __version__, checkpoint, corpus, evaluate, export, storage, train
+from . import __version__, checkpoint, corpus, evaluate, export, report, storage, train
 from .config import TrainConfig
 from .errors import ConfigError, StorageError
 from .plan import ActorPlan, Plan, calibrate, estimate_memory, estimate_train_seconds
@@ -201,13 +201,13 @@ def run(config: TrainConfig, shards: list[corpus.Shard] | None = None) -> JobRes
                          checkpointer=checkpointer(config, identity, resumed))
     watch.lap("train")
 
-    evaluation, eval_error = None, None
+    evaluation, eval_error, extra_files = None, None, {}
     if config.eval:
         logger.info("stage 4/5: evaluating in a separate Ray task (TensorFlow)")
         ref = evaluate.evaluate_remote(ray.put(result.vectors), vocab.words, config.eval_seed,
-                                       config.eval_cpus, config.eval_gpus)
+                                       config.eval_cpus, config.eval_gpus, config.projector_top)
         try:
-            evaluation = ray.get(ref)
+            evaluation, extra_files = ray.get(ref)
         except Exception as exc:  # publish the trained vectors anyway; the error goes in the manifest
             eval_error = f"{type(exc).__name__}: {exc}".splitlines()[0]
             logger.error("evaluation failed: %s", eval_error)
@@ -237,15 +237,21 @@ def run(config: TrainConfig, shards: list[corpus.Shard] | None = None) -> JobRes
                      "resumed_from": ({"checkpoint": resumed.number, "epoch": resumed.epoch,
                                        "words_done": resumed.state["position"]["words_done"]} if resumed else None)},
         "evaluation": ({"error": eval_error} if eval_error else
-                       {"file": export.EVAL_JSON, "seconds": evaluation["runtime"]["seconds"]} if evaluation else None),
+                       {"file": export.EVAL_JSON, **evaluate.summary(evaluation)} if evaluation else None),
         "versions": {**versions(), **({"tensorflow": evaluation["runtime"]["tensorflow"]} if evaluation else {})},
         "gensim_fast_version": train.gensim_fast_version(),
         "plan": p.plan.to_json(),
     }
     # The export is not timed: the manifest is written within it.
     manifest["timings"] = {**timings, "total_before_export": round(time.perf_counter() - started, 3)}
+    if evaluation:
+        try:
+            extra_files.update(report.render(manifest, evaluation, vocab.words, result.vectors))
+        except Exception as exc:  # the trained vectors matter more than the report: publish them anyway
+            manifest["evaluation"]["report_error"] = f"{type(exc).__name__}: {exc}".splitlines()[0]
+            logger.error("report failed: %s", manifest["evaluation"]["report_error"])
     written = export.write_artifact(config.out, vocab.words, vocab.counts, result.vectors, manifest,
-                                    evaluation, config.overwrite)
+                                    evaluation, config.overwrite, extra_files, config.text_vectors)
     checkpoint.remove_all(config.checkpoint_location)  # the artifact is published: the job is done
     watch.lap("export")
     return JobResult(out=config.out, manifest=written, evaluation=evaluation, plan=p.plan, timings=timings)

@@ -1,0 +1,66 @@
+"""report.md, its pictures and `w2v info`'s summary, from a manifest and an evaluation."""
+
+import numpy as np
+
+from w2v.report import CURVES_PNG, PCA_PNG, REPORT_MD, describe, pca_2d, render
+
+PNG = b"\x89PNG\r\n\x1a\n"
+
+MANIFEST = {
+    "created": "2026-01-01T00:00:00+00:00", "format_version": 1, "vector_size": 4,
+    "parameters": {"sg": False, "window": 5, "negative": 5, "epochs": 2, "alpha": 0.025, "sample": 1e-3, "seed": 1},
+    "vocabulary": {"size": 400, "distinct_words": 900, "effective_min_count": 5},
+    "corpus": {"words": 12345, "bytes": 67890, "shards": [{"uri": "/data/a.txt"}]},
+    "training": {"words": 24690, "seconds": 2.0, "words_per_s": 12345, "actors": [{}, {}],
+                 "epochs": [{"epoch": 1, "words_per_s": 12000, "loss": 5.0}, {"epoch": 2, "words_per_s": 13000,
+                                                                               "loss": 8.0}]},
+    "timings": {"list": 0.1, "train": 2.0},
+    "evaluation": {"file": "eval.json", "analogies": {"questions-words.txt": {"3CosAdd": 0.25, "3CosMul": 0.3,
+                                                                            "oov_ratio": 10.0}},
+                   "pairs": {"wordsim353.tsv": {"spearman": 0.5, "oov_ratio": 2.0}}},
+    "versions": {"w2v": "0.1.0"},
+    "files": {"vectors.npy": {"bytes": 10, "sha256": "x"}},
+}
+EVALUATION = {
+    "neighbors": {"w1": [{"word": "w2", "cosine": 0.9}]},
+    "analogies": [{"file": "questions-words.txt", "restrict_vocab": 400, "methods": ["3CosAdd", "3CosMul"],
+                   "oov_ratio": 10.0, "seconds": 1.25,
+                   "sections": [{"section": "capital", "questions": 10, "evaluated": 9, "oov": 1,
+                                 "3CosAdd": {"correct": 3, "accuracy": 0.3333}, "3CosMul": {"correct": 0, "accuracy": 0.0}}],
+                   "total": {"section": "total", "questions": 10, "evaluated": 9, "oov": 1,
+                             "3CosAdd": {"correct": 3, "accuracy": 0.3333}, "3CosMul": {"correct": 0, "accuracy": 0.0}}}],
+    "pairs": [{"file": "simlex999.txt", "pairs": 999, "evaluated": 0, "oov_ratio": 100.0, "spearman": None,
+               "pearson": None}],
+    "runtime": {"seconds": 3.0, "tensorflow": "2.x", "devices": ["/device:CPU:0"], "host": "h"},
+}
+
+
+def test_report_has_the_tables_and_both_pictures():
+    vectors = np.random.default_rng(0).standard_normal((400, 4)).astype(np.float32)
+    files = render(MANIFEST, EVALUATION, [f"w{i}" for i in range(400)], vectors)
+    assert files[PCA_PNG].startswith(PNG) and files[CURVES_PNG].startswith(PNG)
+    md = files[REPORT_MD].decode()
+    assert "| capital | 10 | 9 | 33.3% | 0.0% |" in md and "| **total** | 10 | 9 | 33.3% | 0.0% |" in md
+    assert "in **1.25 s**" in md and "| simlex999.txt | 999 | 0 | 100.0% | n/a | n/a |" in md
+    assert f"![The most frequent words, PCA]({PCA_PNG})" in md and f"({CURVES_PNG})" in md
+    assert "- **w1**: w2 (0.90)" in md and "12,345 words" in md
+    assert md.count("- evaluation:") == 1  # this evaluation's, not the manifest's summary of an older one
+    no_epochs = render({**MANIFEST, "training": {}}, EVALUATION, ["a", "b", "c"], vectors[:3])
+    assert CURVES_PNG not in no_epochs and b"no per-epoch training numbers" in no_epochs[REPORT_MD]
+
+
+def test_pca_finds_the_direction_of_largest_spread():
+    rng = np.random.default_rng(1)
+    vectors = np.c_[10 * rng.standard_normal(200), rng.standard_normal((200, 3)) * 0.1].astype(np.float32) + 50
+    xy = pca_2d(vectors)
+    assert xy.shape == (200, 2) and abs(xy.mean()) < 1e-5
+    assert xy[:, 0].var() > 10 * xy[:, 1].var()
+
+
+def test_describe_is_a_readable_summary():
+    text = "\n".join(describe(MANIFEST))
+    assert "vocabulary: 400 words x 4 dims" in text and "on 2 actor(s)" in text
+    assert "questions-words.txt 3CosAdd 25.0%, 3CosMul 30.0% (10.0% OOV)" in text
+    assert "wordsim353.tsv Spearman 0.5 (2.0% OOV)" in text
+    assert "files (1, 10 bytes): vectors.npy" in text
+    assert "evaluation: FAILED: boom" in "\n".join(describe({**MANIFEST, "evaluation": {"error": "boom"}}))
