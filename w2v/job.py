@@ -216,6 +216,7 @@ def run(config: TrainConfig, shards: list[corpus.Shard] | None = None) -> JobRes
     logger.info("stage 5/5: writing the artifact to %s", config.out)
     by_uri = {s.name: s for s in p.shards}
     manifest = {
+        "format_version": export.FORMAT_VERSION,  # also in the report, which is rendered before the export
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "parameters": config.to_json(),
         "corpus": {
