@@ -27,13 +27,13 @@ import json
 import logging
 import multiprocessing
 import os
-import resource
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 from jobs.peers import PEERS, RUNNERS, PeerMissing, run_peer
+from w2v.memory import peak_rss_bytes
 
 logger = logging.getLogger("benchmark")  # not under "w2v", whose INFO lines the benchmark hides
 
@@ -99,7 +99,7 @@ def _gensim_child(mode: str, corpus: str, params: dict, cores: int, out: str, se
     model.wv.save(out)
     memory = model.estimate_memory()
     queue.put({"wall": done - started, "train": done - vocab_done, "words": model.corpus_total_words * model.epochs,
-               "peak_rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
+               "peak_rss": peak_rss_bytes(),
                "model_bytes": memory["total"]})
 
 
@@ -355,7 +355,7 @@ def main(argv=None) -> int:
     print(f"corpus: {', '.join(s.name for s in sources)} x{args.repeat}, {int(baseline['words']) // args.epochs:,} "
           f"words per epoch; {params}; {args.cores} cores in all; medians of {args.trials} trial(s)")
     print(f"gensim model size (matrices + tables): {baseline['model_bytes'] / 2**20:.1f} MB; "
-          f"driver peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**10:.0f} MB")
+          f"driver peak RSS {peak_rss_bytes() / 2**20:.0f} MB")
     print(f"machine: {machine()}")
     print(table(rows, baseline))
     for r in rows:

@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import logging
 import random
-import resource
 import sys
 import tempfile
 import time
@@ -55,6 +54,7 @@ def main(argv=None) -> int:
     import ray
 
     from w2v.corpus import ReadOptions, list_shards
+    from w2v.memory import peak_rss_bytes
     from w2v.vocab import build_vocabulary
 
     with tempfile.TemporaryDirectory(prefix="w2v-count-memory-") as tmp:
@@ -64,12 +64,12 @@ def main(argv=None) -> int:
         print(f"corpus: {len(shards)} files, {sum(s.size for s in shards) / 1e6:.0f} MB, {tokens:,} tokens, "
               f">= {args.distinct:,} distinct words (written in {time.perf_counter() - started:.0f} s)")
         ray.init("local", num_cpus=args.cpus, include_dashboard=False, object_store_memory=1 << 30)
-        driver_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+        driver_before = peak_rss_bytes()
         started = time.perf_counter()
         vocab, summaries = build_vocabulary(shards, ReadOptions(), min_count=5, max_final_vocab=None,
                                             max_vocab_size=args.bound or None)
         seconds = time.perf_counter() - started
-        driver_after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+        driver_after = peak_rss_bytes()
         ray.shutdown()
     print(f"bound max_vocab_size={args.bound or None}: counting took {seconds:.1f} s on {args.cpus} CPUs")
     print(f"  count tasks: largest table {max(s.distinct for s in summaries):,} words, worker peak RSS "

@@ -51,7 +51,7 @@ class Prepared:
     """Stages 1-2 done: the shards placed on actors and the global vocabulary counted."""
 
     shards: list[corpus.Shard]  # every listed shard, skipped ones included (the manifest lists them)
-    skipped: set[str]  # URIs of corrupt shards dropped under --on-bad-shard skip
+    skipped: set[str]  # names of corrupt shards dropped under --on-bad-shard skip
     placement: list[dict[str, Any]]  # per actor: node_id, cpus, workers
     assignment: list[list[corpus.Shard]]  # per actor: its shards (the readable ones)
     vocab: Vocabulary
@@ -142,15 +142,15 @@ def prepare(config: TrainConfig, shards: list[corpus.Shard], timings: dict[str, 
     vocab, shard_counts = build_vocabulary(shards, options, config.min_count, config.max_final_vocab,
                                            config.max_vocab_size)
     skipped = {sc.uri for sc in shard_counts if sc.skipped}  # shard names (byte ranges say #bytes=...)
+    good = [s for s in shards if s.name not in skipped]
     if skipped:  # --on-bad-shard skip: train on the good shards only
-        good = [s for s in shards if s.name not in skipped]
         placement = placement[: len(good)]
         assignment = corpus.assign_shards(good, len(placement))
         logger.warning("%d corrupt shard(s) skipped: %s", len(skipped), ", ".join(sorted(skipped)))
     watch.lap("vocabulary")
 
     actor_memory, driver_memory = estimate_memory(config, len(vocab), vocab.raw_distinct, len(placement))
-    rate = calibrate(config, [s for s in shards if s.name not in skipped], options)
+    rate = calibrate(config, good, options)
     threads = sum(n["workers"] for n in placement)
     plan = Plan(
         shards=len(shards), bytes=sum(s.size for s in shards),

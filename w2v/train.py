@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import logging
 import os
-import resource
 import shutil
 import socket
 import sys
@@ -38,6 +37,7 @@ from .checkpoint import Checkpoint, NullCheckpointer
 from .config import TrainConfig
 from .corpus import ReadOptions, Shard, spool
 from .errors import ConfigError
+from .memory import peak_rss_bytes, private_rss_bytes
 from .vocab import Vocabulary
 
 logger = logging.getLogger(__name__)
@@ -109,27 +109,6 @@ def read_options(config: TrainConfig) -> ReadOptions:
     """The tokenization shared by the vocabulary pass and training."""
     return ReadOptions(lowercase=config.lowercase, unicode_errors=config.unicode_errors,
                        on_bad_shard=config.on_bad_shard, s3=config.s3_settings())
-
-
-def peak_rss_bytes() -> int:
-    """This process's peak resident memory (Linux reports kilobytes).
-
-    It counts the pages of Ray's shared-memory object store that the process touched, so an
-    actor that exchanges weights looks bigger than what it owns: see `private_rss_bytes`.
-    """
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-
-
-def private_rss_bytes() -> int:
-    """Resident memory private to this process (RssAnon: no shared object-store or file pages), Linux."""
-    try:
-        with open("/proc/self/status") as f:
-            for line in f:
-                if line.startswith("RssAnon:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return 0
 
 
 class _EpochRecorder:

@@ -23,13 +23,13 @@ exact and unbounded.
 from __future__ import annotations
 
 import logging
-import resource
 from collections import Counter
 from dataclasses import dataclass, replace
 from typing import Any, Iterable, Mapping, MutableMapping, Sequence
 
 from .corpus import ReadOptions, ReadStats, Shard, iter_sentences
 from .errors import BadShardError, CorpusError
+from .memory import peak_rss_bytes
 
 logger = logging.getLogger(__name__)
 
@@ -86,10 +86,6 @@ class Pruner:
         self.min_reduce += 1
 
 
-def _peak_rss() -> int:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # Linux reports kilobytes
-
-
 def count_shard(shard: Shard, options: ReadOptions, max_vocab_size: int | None = None) -> ShardCount:
     """Count the words of one shard with the same tokenization that training uses.
 
@@ -111,10 +107,10 @@ def count_shard(shard: Shard, options: ReadOptions, max_vocab_size: int | None =
             raise
         logger.warning("skipping %s", exc)  # what it yielded before the damage is left out too
         return ShardCount(uri=shard.name, words=0, sentences=0, distinct=0, counts={}, skipped=str(exc),
-                          peak_rss=_peak_rss())
+                          peak_rss=peak_rss_bytes())
     return ShardCount(uri=shard.name, words=words, sentences=sentences, distinct=len(counts), counts=dict(counts),
                       bad_lines=stats.bad_lines, pruned_words=pruner.pruned_words, pruned_tokens=pruner.pruned_tokens,
-                      peak_rss=_peak_rss())
+                      peak_rss=peak_rss_bytes())
 
 
 def kept_tokens(table: Mapping[str, int], words: frozenset[str]) -> int:
@@ -157,7 +153,7 @@ def merge_refs(refs: Sequence[Any], max_vocab_size: int | None) -> tuple[dict[st
         merge_into(total, part, pruner)
         del part
     return total, {"pruned_words": pruner.pruned_words, "pruned_tokens": pruner.pruned_tokens,
-                   "peak_rss": _peak_rss()}
+                   "peak_rss": peak_rss_bytes()}
 
 
 def _count_task(shard: Shard, options: ReadOptions, max_vocab_size: int | None) -> tuple[ShardCount, dict]:
