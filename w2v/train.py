@@ -51,7 +51,9 @@ NODE_RESOURCE = "w2v_node"
 STATUS_POLL_SECONDS = 0.5  # how often the driver looks at progress when there is nothing to exchange
 RECOVERY_SECONDS = 120.0  # how long the driver waits for a dead actor to come back before failing the job
 # Test hook (fault injection): "K:E" makes trainer actor K's first incarnation exit its process
-# (os._exit, as a crash would) right after epoch E ends. Read by the driver, never set in production.
+# (os._exit, as a crash would) right after epoch E ends; "K:E:exchange" makes it exit inside the first
+# exchange (`take`) after epoch E, so the driver meets the death mid-exchange rather than in a status
+# poll. Read by the driver, never set in production.
 FAULT_ENV = "W2V_TEST_ACTOR_EXIT"
 
 
@@ -81,19 +83,23 @@ def words_retrained(epochs_done: int, finished: bool, restart_epoch: int, words_
     return max(begun - restart_epoch, 0) * words_per_epoch
 
 
-def parse_fault_hook(value: str | None) -> dict[int, int]:
-    """`W2V_TEST_ACTOR_EXIT` -> {actor index: epoch after which its first incarnation exits}.
+def parse_fault_hook(value: str | None) -> dict[int, tuple[int, str]]:
+    """`W2V_TEST_ACTOR_EXIT` -> {actor index: (epoch after which its first incarnation exits, where)}.
 
-    >>> parse_fault_hook("1:2"), parse_fault_hook(None)
-    ({1: 2}, {})
+    >>> parse_fault_hook("1:2"), parse_fault_hook("0:3:exchange"), parse_fault_hook(None)
+    ({1: (2, 'epoch')}, {0: (3, 'exchange')}, {})
     """
     if not value:
         return {}
+    parts = value.split(":")
+    where = parts.pop() if len(parts) == 3 else "epoch"
     try:
-        actor, epoch = (int(part) for part in value.split(":"))
+        actor, epoch = (int(part) for part in parts)
+        if where not in ("epoch", "exchange"):
+            raise ValueError(where)
     except ValueError:
-        raise ConfigError(f"{FAULT_ENV}={value!r}: expected ACTOR:EPOCH, e.g. 1:2") from None
-    return {actor: epoch}
+        raise ConfigError(f"{FAULT_ENV}={value!r}: expected ACTOR:EPOCH or ACTOR:EPOCH:exchange, e.g. 1:2") from None
+    return {actor: (epoch, where)}
 
 
 def gensim_fast_version() -> int:
@@ -114,15 +120,21 @@ def read_options(config: TrainConfig) -> ReadOptions:
 class _EpochRecorder:
     """gensim callback: when each epoch ended and the (racy, rough) cumulative training loss."""
 
-    def __init__(self, exit_after_epoch: int | None = None):
+    def __init__(self, exit_after: tuple[int, str] | None = None):
         self.ends: list[tuple[float, float]] = []  # (perf_counter at epoch end, cumulative loss)
         self.first_epoch = 0  # epochs done before this train() call (a restart or resume)
-        self.exit_after_epoch = exit_after_epoch  # fault injection (FAULT_ENV): die after this epoch
+        self.exit_after = exit_after  # fault injection (FAULT_ENV): die after this epoch, at its end or exchange
 
     def on_epoch_end(self, model) -> None:
         self.ends.append((time.perf_counter(), float(model.get_latest_training_loss())))
-        if self.exit_after_epoch is not None and self.first_epoch + len(self.ends) >= self.exit_after_epoch:
-            logger.warning("fault injection: exiting the actor process after epoch %d", self.exit_after_epoch)
+        self.maybe_exit("epoch")
+
+    def maybe_exit(self, where: str) -> None:
+        """Fault injection: exit the process (as a crash would) once past the planned epoch, at `where`."""
+        if self.exit_after is not None and self.exit_after[1] == where and \
+                self.first_epoch + len(self.ends) >= self.exit_after[0]:
+            logger.warning("fault injection: exiting the actor process in its %s after epoch %d", where,
+                           self.exit_after[0])
             os._exit(1)
 
     def on_epoch_begin(self, model) -> None:
@@ -151,7 +163,7 @@ class TrainerActor:
     """One per node: a gensim model over this node's shards. Thin: the logic is in `sync`/`corpus`."""
 
     def __init__(self, config: TrainConfig, vocab: Vocabulary, shards: Sequence[Shard], workers: int,
-                 exit_after_epoch: int | None = None):
+                 exit_after: tuple[int, str] | None = None):
         from gensim.models import Word2Vec
 
         self.config = config  # the job's parameters
@@ -165,7 +177,7 @@ class TrainerActor:
         self.tracker: sync.DeltaTracker | None = None  # exchange bookkeeping, from start()
         self.thread: threading.Thread | None = None  # gensim's train() call
         self.restarted = _was_restarted()  # Ray re-ran this constructor after the process died
-        self.recorder = _EpochRecorder(None if self.restarted else exit_after_epoch)  # epoch ends and loss
+        self.recorder = _EpochRecorder(None if self.restarted else exit_after)  # epoch ends and loss
         self.start_epoch = 0  # the global epoch training starts at (after a restart or resume)
         self.started = 0.0  # perf_counter when training started
         self.finished: float | None = None  # perf_counter when train() returned
@@ -232,6 +244,7 @@ class TrainerActor:
         """
         if self.tracker is None:
             return [False] + [None] * parts
+        self.recorder.maybe_exit("exchange")
         began = time.perf_counter()
         rows = slice(start, stop)
         delta = self.tracker.take(self.weights(), rows)
@@ -553,7 +566,7 @@ class _Training:
                 self._recover(k, exc)
                 status = ray.get(self.actors[k].status.remote())
             statuses.append(status)
-        self.last_status = statuses
+        self.last_status = list(statuses)  # a copy: `_recover` marks its entry not-done, the caller's stays whole
         return statuses
 
     def _exchange(self, slices: Sequence[slice]) -> tuple[dict[str, int], bool]:
