@@ -1,11 +1,16 @@
 """`w2v` as a user types it: one clear line and exit code 2 on bad input, a summary on success."""
 
+import gc
+import logging
 import shutil
+import time
 
 import pytest
 
 import w2v
 from w2v.cli import main
+
+from .corpora import write_planted_corpus
 
 
 def test_missing_corpus_path_is_named_before_ray_starts(tmp_path, capsys):
@@ -33,6 +38,25 @@ def test_bad_parameters_and_config_keys_are_named(tmp_path, capsys):
     assert "unknown key(s) epochz" in capsys.readouterr().err
     assert main(["train", "c.txt", "--out", "o", "--projector-top", "-1"]) == 2
     assert "projector_top=-1" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_a_corrupt_archive_found_by_a_ray_task_is_one_line_naming_it(ray_cluster, tmp_path, capsys, caplog):
+    """The counting task that meets the corrupt file raises in another process: the user still reads one
+    line, not Ray's traceback, and Ray does not log it again as an unhandled error of the other returns."""
+    root = tmp_path / "c"
+    write_planted_corpus(root, files=3, sentences_per_file=200, compress=(".gz",))
+    data = (root / "part-001.txt.gz").read_bytes()
+    (root / "part-001.txt.gz").write_bytes(data[: len(data) // 2])
+    with caplog.at_level(logging.ERROR):
+        assert main(["train", str(root), "--out", str(tmp_path / "art"), "--no-eval", "-q"]) == 2
+        gc.collect()
+        time.sleep(1.0)  # Ray reports unread task errors from a background thread
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("w2v: error: corpus file ") and "part-001.txt.gz is a corrupt or truncated archive" in err
+    assert "Traceback" not in err and "ray::" not in err and len(err.splitlines()) == 1, err
+    assert not [r for r in caplog.records if "Unhandled error" in r.getMessage()]
+    assert not (tmp_path / "art").exists()
 
 
 @pytest.mark.slow

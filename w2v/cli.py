@@ -410,7 +410,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return args.func(args)
     except W2VError as exc:
-        print(f"w2v: error: {exc}", file=sys.stderr)
+        cause = getattr(exc, "cause", None)  # raised in a Ray task or actor: the message without Ray's traceback
+        print(f"w2v: error: {cause if isinstance(cause, W2VError) else exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
 
 

@@ -162,6 +162,18 @@ def _count_task(shard: Shard, options: ReadOptions, max_vocab_size: int | None) 
     return replace(counted, counts={}), dict(counted.counts)
 
 
+def _drain(refs: Sequence[Any]) -> None:
+    """Wait for `refs` and read their errors, so Ray does not log each failed task's traceback again as
+    'Unhandled error' after the first failure has already stopped the job."""
+    import ray
+
+    for ref in refs:
+        try:
+            ray.get(ref)
+        except Exception:
+            pass
+
+
 def merge_tree(tables: list[Any], max_vocab_size: int | None, fan_in: int = MERGE_FAN_IN
                ) -> tuple[dict[str, int], list[dict[str, int]]]:
     """Merge table refs with a tree of Ray tasks; the driver fetches only the root's table.
@@ -258,7 +270,11 @@ def build_vocabulary(shards: Sequence[Shard], options: ReadOptions, min_count: i
 
     task = ray.remote(num_cpus=1, max_retries=2, num_returns=2)(_count_task)
     refs = [task.remote(s, options, max_vocab_size) for s in shards]
-    shard_counts: list[ShardCount] = ray.get([summary for summary, _ in refs])
+    try:
+        shard_counts: list[ShardCount] = ray.get([summary for summary, _ in refs])
+    except Exception:
+        _drain([table for _, table in refs])
+        raise
     merged, merge_stats = merge_tree([table for _, table in refs], max_vocab_size)
     vocab = Vocabulary.from_counts(merged, min_count, max_final_vocab)
     skipped = [sc for sc in shard_counts if sc.skipped]
