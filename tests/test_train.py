@@ -138,8 +138,8 @@ def test_three_nodes_combined_model_beats_each_actors_local_model(ray_cluster, t
     assert list(vocab.words) == kv.index_to_key  # the same vocabulary, deterministically
     local = []
     for shard in shards:  # each actor's model, trained alone on its shard (no exchange)
-        actor = TrainerActor(config, vocab, [shard], workers=1)
-        actor.prepare()
+        actor = TrainerActor(config, workers=1)
+        actor.prepare(vocab, [shard])
         actor.start(None, exchange=False)
         actor.thread.join()
         local.append(planted_precision(list(vocab.words), actor.weights()["vectors"]))

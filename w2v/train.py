@@ -162,16 +162,13 @@ def _was_restarted() -> bool:
 class TrainerActor:
     """One per node: a gensim model over this node's shards. Thin: the logic is in `sync`/`corpus`."""
 
-    def __init__(self, config: TrainConfig, vocab: Vocabulary, shards: Sequence[Shard], workers: int,
-                 exit_after: tuple[int, str] | None = None):
-        from gensim.models import Word2Vec
-
+    def __init__(self, config: TrainConfig, workers: int, exit_after: tuple[int, str] | None = None):
+        """Small arguments only: Ray reruns this on a restart, and arguments it had to keep in the object
+        store (the vocabulary, a long shard list) could be gone by then. `prepare` brings those."""
         self.config = config  # the job's parameters
-        self.shards = list(shards)  # this actor's shards, spooled in this order
-        self.model = Word2Vec(**config.gensim_kwargs(workers))  # untrained: vocabulary comes next
-        self.model.build_vocab_from_freq(vocab.word_freq())
-        if self.model.wv.index_to_key != list(vocab.words):
-            raise RuntimeError("gensim reordered the vocabulary; rows would not match across actors")
+        self.workers = workers  # gensim threads
+        self.model: Any = None  # gensim Word2Vec, from prepare()
+        self.shards: list[Shard] = []  # this actor's shards, spooled in this order (prepare)
         self.spool_dir = tempfile.mkdtemp(prefix="w2v-spool-", dir=config.spool_dir)  # removed by close()
         self.spooled: Any = None  # SpoolStats once prepare() ran
         self.tracker: sync.DeltaTracker | None = None  # exchange bookkeeping, from start()
@@ -190,14 +187,22 @@ class TrainerActor:
         import ray
 
         return {"node_id": ray.get_runtime_context().get_node_id(), "hostname": socket.gethostname(),
-                "pid": os.getpid(), "gensim_fast_version": gensim_fast_version(), "shards": len(self.shards),
-                "workers": self.model.workers, "restarted": self.restarted}
+                "pid": os.getpid(), "gensim_fast_version": gensim_fast_version(),
+                "workers": self.workers, "restarted": self.restarted}
 
-    def prepare(self) -> dict[str, Any]:
-        """Spool the shards to a local plain file for gensim's corpus_file mode."""
+    def prepare(self, vocab: Vocabulary, shards: Sequence[Shard]) -> dict[str, Any]:
+        """Build the model from the global vocabulary, then spool `shards` to a local plain file for
+        gensim's corpus_file mode."""
+        from gensim.models import Word2Vec
+
+        self.model = Word2Vec(**self.config.gensim_kwargs(self.workers))  # untrained: vocabulary comes next
+        self.model.build_vocab_from_freq(vocab.word_freq())
+        if self.model.wv.index_to_key != list(vocab.words):
+            raise RuntimeError("gensim reordered the vocabulary; rows would not match across actors")
+        self.shards = list(shards)
         started = time.perf_counter()
         self.spooled = spool(self.shards, read_options(self.config), os.path.join(self.spool_dir, "corpus.txt"))
-        return {"words": self.spooled.words, "sentences": self.spooled.sentences, "bytes": self.spooled.bytes,
+        return {"shards": len(self.shards), "words": self.spooled.words, "sentences": self.spooled.sentences, "bytes": self.spooled.bytes,
                 "bad_lines": self.spooled.bad_lines, "seconds": round(time.perf_counter() - started, 3)}
 
     def weights(self) -> sync.Weights:
@@ -459,7 +464,7 @@ class _Training:
         else:  # every node's CPUs are reserved by its own actor: the replacement shares one
             workers = self.config.workers or 1
             options.update(num_cpus=0)
-        return self.actor_cls.options(**options).remote(self.config, self.vocab_ref, self.plan[k], workers,
+        return self.actor_cls.options(**options).remote(self.config, workers,
                                                         None if node is None else self.exit_after.get(k))
 
     # ------------------------------------------------------------------ the loop
@@ -475,11 +480,11 @@ class _Training:
                 logger.error("!!! gensim on %s runs WITHOUT its compiled routines: training will be ~100x slower",
                              info["hostname"])
         spool_started = time.perf_counter()
-        self.spooled = ray.get([a.prepare.remote() for a in self.actors])
+        self.spooled = ray.get([a.prepare.remote(self.vocab_ref, self.plan[k]) for k, a in enumerate(self.actors)])
         spool_seconds = time.perf_counter() - spool_started
         for k, (info, sp) in enumerate(zip(self.infos, self.spooled)):
             logger.info("actor %d on %s (node %s, %d workers): %d shard(s) spooled, %d words, %.1f MB in %.1f s",
-                        k, info["hostname"], info["node_id"][:8], info["workers"], info["shards"], sp["words"],
+                        k, info["hostname"], info["node_id"][:8], info["workers"], sp["shards"], sp["words"],
                         sp["bytes"] / 1e6, sp["seconds"])
         self._start_all()
         row_bytes = sum(a.shape[1] * 4 for a in self.global_weights.values())  # of all matrices; 0 without exchange
@@ -672,7 +677,7 @@ class _Training:
                                        f"{str(exc).splitlines()[0]}") from None
                 time.sleep(0.5)
         self.infos[k] = info
-        self.spooled[k] = ray.get(self.actors[k].prepare.remote())
+        self.spooled[k] = ray.get(self.actors[k].prepare.remote(self.vocab_ref, self.plan[k]))
         restart_epoch = self.snapshot_epochs[k]
         weights = self.global_weights if self.exchange else self.snapshot_weights
         ray.get(self.actors[k].start.remote(ray.put(weights) if weights is not None else None, self.exchange,
