@@ -18,7 +18,8 @@ import w2v
 from w2v import TrainConfig
 from w2v.cli import main
 from w2v.job import run
-from w2v.train import FAULT_ENV, epoch_schedule, parse_fault_hook, words_retrained
+from w2v.train import words_retrained
+from w2v.trainer import FAULT_ENV, epoch_schedule, parse_fault_hook
 
 from .corpora import write_planted_corpus
 from .test_train import planted_precision

@@ -14,7 +14,7 @@ from botocore.exceptions import ClientError, EndpointConnectionError
 
 import w2v
 from w2v import CorpusError, StorageError, storage
-from w2v.corpus import ReadOptions, Shard, iter_sentences, list_shards
+from w2v.corpus import Shard, iter_sentences, list_shards
 
 from .conftest import FAKE_SECRET
 from .corpora import write_planted_corpus

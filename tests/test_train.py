@@ -12,7 +12,8 @@ from w2v import ConfigError, TrainConfig
 from w2v.job import run
 
 from w2v.corpus import list_shards
-from w2v.train import TrainerActor, place_actors, read_options
+from w2v.train import place_actors
+from w2v.trainer import TrainerActor, read_options
 from w2v.vocab import Vocabulary, count_shard, merge_counts
 
 from .corpora import GROUPS, group_of, write_planted_corpus

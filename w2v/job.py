@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
-from . import __version__, checkpoint, corpus, evaluate, export, report, storage, train
+from . import __version__, checkpoint, corpus, evaluate, export, report, storage, train, trainer
 from .config import TrainConfig
 from .errors import ConfigError, StorageError
 from .plan import ActorPlan, Plan, calibrate, estimate_memory, estimate_train_seconds
@@ -126,7 +126,7 @@ def prepare(config: TrainConfig, shards: list[corpus.Shard], timings: dict[str, 
     """
     watch = _Stopwatch(timings)
 
-    if train.gensim_fast_version() < 0:
+    if trainer.gensim_fast_version() < 0:
         logger.error("!!! gensim's compiled routines are NOT in use on the driver: "
                      "reinstall gensim from a wheel; training will be ~100x slower")
     logger.info("stage 1/5: planning %d file(s) of %s", len(shards), ", ".join(config.corpus))
@@ -138,7 +138,7 @@ def prepare(config: TrainConfig, shards: list[corpus.Shard], timings: dict[str, 
     watch.lap("list")
 
     logger.info("stage 2/5: counting words (one task per shard, merged by a tree of tasks)")
-    options = train.read_options(config)
+    options = trainer.read_options(config)
     vocab, shard_counts = build_vocabulary(shards, options, config.min_count, config.max_final_vocab,
                                            config.max_vocab_size)
     skipped = {sc.uri for sc in shard_counts if sc.skipped}  # shard names (byte ranges say #bytes=...)
@@ -240,7 +240,7 @@ def run(config: TrainConfig, shards: list[corpus.Shard] | None = None) -> JobRes
         "evaluation": ({"error": eval_error} if eval_error else
                        {"file": export.EVAL_JSON, **evaluate.summary(evaluation)} if evaluation else None),
         "versions": {**versions(), **({"tensorflow": evaluation["runtime"]["tensorflow"]} if evaluation else {})},
-        "gensim_fast_version": train.gensim_fast_version(),
+        "gensim_fast_version": trainer.gensim_fast_version(),
         "plan": p.plan.to_json(),
     }
     # The export is not timed: the manifest is written within it.
