@@ -1,6 +1,7 @@
 """End to end on a real two-node Ray cluster: corpus -> actors -> gensim -> artifact -> TF evaluation."""
 
 import json
+import logging
 from collections import Counter
 
 import numpy as np
@@ -167,3 +168,19 @@ def test_trainer_nodes_are_the_ones_with_the_cluster_resource():
     assert [n["node_id"] for n in plain] == ["b", "a"] and not any(n["resource"] for n in plain)
     with pytest.raises(ConfigError, match=r"actors=3: .* 2 alive trainer node\(s\) \(resource w2v_node\)"):
         place_actors(TrainConfig(corpus=("c",), out="o", actors=3), picked, shards=10)
+
+
+def test_progress_logs_each_epoch_at_its_own_rate_even_when_several_ended_between_looks(caplog):
+    from w2v.train import _Progress
+
+    def status(ends):
+        return {"epochs_done": len(ends), "seconds": ends[-1], "epoch_ends": ends, "loss": [0.0] * len(ends)}
+
+    progress = _Progress(epochs=4)
+    with caplog.at_level(logging.INFO, logger="w2v.train"):
+        # 1000 words per epoch; the slower actor ends its epochs at 1 s, 1.5 s, 3.5 s.
+        progress.update([status([1.0, 1.5, 3.5]), status([0.5, 1.0, 2.0, 2.5])], 1000, 0.1)
+    progress.close()
+    lines = [r.getMessage() for r in caplog.records]
+    assert [line.split(" done: ")[0] for line in lines] == ["epoch 1/4", "epoch 2/4", "epoch 3/4"]
+    assert [line.split(": ")[1].split(" words/s")[0] for line in lines] == ["1,000", "2,000", "500"]

@@ -135,10 +135,14 @@ class _Progress:
         eta = (self.epochs - done) * elapsed / trained if trained > 0 else float("nan")
         self.bar.set_postfix_str(f"{rate:,.0f} w/s sync {sync_share:.0%} eta {eta:.0f}s", refresh=False)
         self.bar.update(done - self.bar.n)
+        if self.logged >= done:
+            return
+        # Each epoch's own rate (from the actors' epoch end times), even when several ended since the last look.
+        own = {e["epoch"]: e["words_per_s"] for e in _epoch_stats(statuses, words_per_epoch)}
         while self.logged < done:
             self.logged += 1
             logger.info("epoch %d/%d done: %s words/s, sync %.0f%% of actor time, eta %.0f s",
-                        self.logged, self.epochs, f"{rate:,.0f}", 100 * sync_share, eta)
+                        self.logged, self.epochs, f"{own.get(self.logged, rate):,.0f}", 100 * sync_share, eta)
 
     def close(self) -> None:
         self.bar.close()
