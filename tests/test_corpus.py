@@ -5,6 +5,7 @@ import os
 import random
 import tracemalloc
 from collections import Counter
+from pathlib import Path
 
 import pytest
 import smart_open
@@ -351,3 +352,23 @@ def test_read_rate_measures_the_tokenizer():
     assert rate["words"] == sum(len(s) for s in LineSentence(datapath("lee_background.cor")))
     assert rate["bytes"] == os.path.getsize(datapath("lee_background.cor"))
     assert rate["mb_per_s"] > 0 and rate["words_per_s"] > 0
+
+
+def test_a_new_spool_dir_removes_those_of_dead_processes_on_this_host_only(tmp_path):
+    import subprocess
+    import sys
+
+    from w2v.corpus import new_spool_dir, stale_spool_dirs
+
+    ended = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    dead_pid = int(ended.stdout)
+    live = Path(new_spool_dir(str(tmp_path)))  # this process's: named w2v-spool-HOST-PID-XXXX
+    dead = live.with_name(live.name.replace(f"-{os.getpid()}-", f"-{dead_pid}-"))  # as a crashed actor left it
+    dead.mkdir()
+    (dead / "corpus.txt").write_text("a b c\n")
+    other_host = tmp_path / f"w2v-spool-otherhost-{dead_pid}-x"  # a shared --spool-dir: not ours to judge
+    other_host.mkdir()
+    assert stale_spool_dirs(str(tmp_path)) == [str(dead)]
+    mine = Path(new_spool_dir(str(tmp_path)))
+    assert not dead.exists() and live.exists() and other_host.exists() and mine.exists()
+    assert stale_spool_dirs(str(tmp_path)) == []

@@ -190,8 +190,9 @@ def test_an_actor_process_that_dies_is_restarted_and_the_job_finishes(ray_cluste
     several checkpoints (every 0.1 s) to be taken before it, however fast the machine is."""
     root, counts = planted_corpus
     monkeypatch.setenv(FAULT_ENV, f"0:40:{where}")
+    (tmp_path / "spool").mkdir()
     config = TrainConfig(corpus=(str(root),), out=str(tmp_path / "art"), actors=actors, vector_size=32, epochs=60,
-                         seed=3, eval=False, checkpoint_interval=0.1)
+                         seed=3, eval=False, checkpoint_interval=0.1, spool_dir=str(tmp_path / "spool"))
     manifest = run(config).manifest
     # Ray warns (in C++, on stderr) when a restartable actor's constructor needs object-store arguments that
     # could be gone at restart; ours takes small ones only, the vocabulary comes through `prepare`.
@@ -215,6 +216,8 @@ def test_an_actor_process_that_dies_is_restarted_and_the_job_finishes(ray_cluste
           f"planted precision@5 {precision:.2f}")
     assert precision >= 0.9
     assert not Path(config.checkpoint_location).exists()  # the job finished: its checkpoints are gone
+    # The dead process could not remove its spool file; its successor on that host did.
+    assert not list((tmp_path / "spool").iterdir())
 
 
 def _wait_for_checkpoint(location: str, epoch: int, timeout: float = 60.0) -> dict:
@@ -237,8 +240,9 @@ def test_a_node_that_leaves_gets_its_shards_reassigned_and_the_job_finishes(ray_
     root, _ = planted_corpus
     third = ray_cluster.add_node(num_cpus=1, object_store_memory=256 * 2**20)
     ray_cluster.wait_for_nodes()
+    (tmp_path / "spool").mkdir()
     config = TrainConfig(corpus=(str(root),), out=str(tmp_path / "art"), actors=3, vector_size=32, epochs=60,
-                         seed=3, eval=False, checkpoint_interval=0.2)
+                         seed=3, eval=False, checkpoint_interval=0.2, spool_dir=str(tmp_path / "spool"))
     removed = {}
 
     def remove_third_node():
@@ -267,6 +271,10 @@ def test_a_node_that_leaves_gets_its_shards_reassigned_and_the_job_finishes(ray_
           f"node {event['node'][:8]} in {event['seconds']} s, from epoch {event['restart_epoch']}, "
           f"{event['words_retrained']} words retrained, planted precision@5 {precision:.2f}")
     assert precision >= 0.9
+    # Every actor that finished removed its spool; the lost node's actor may still have been exiting when its
+    # replacement looked (a later actor on that host removes it then).
+    left = [p.name for p in (tmp_path / "spool").iterdir()]
+    assert len(left) <= 1 and not any(f"-{a['pid']}-" in name for a in actors for name in left), (left, actors)
 
 
 @pytest.mark.slow

@@ -14,7 +14,6 @@ import logging
 import os
 import shutil
 import socket
-import tempfile
 import threading
 import time
 import warnings
@@ -24,7 +23,7 @@ import numpy as np
 
 from . import sync
 from .config import TrainConfig
-from .corpus import ReadOptions, Shard, spool
+from .corpus import ReadOptions, Shard, new_spool_dir, spool
 from .errors import ConfigError
 from .memory import peak_rss_bytes, private_rss_bytes
 from .vocab import Vocabulary
@@ -137,7 +136,7 @@ class TrainerActor:
         self.workers = workers  # gensim threads
         self.model: Any = None  # gensim Word2Vec, from prepare()
         self.shards: list[Shard] = []  # this actor's shards, spooled in this order (prepare)
-        self.spool_dir = tempfile.mkdtemp(prefix="w2v-spool-", dir=config.spool_dir)  # removed by close()
+        self.spool_dir = new_spool_dir(config.spool_dir)  # removed by close(), or by a later actor if this one crashes
         self.spooled: Any = None  # SpoolStats once prepare() ran
         self.tracker: sync.DeltaTracker | None = None  # exchange bookkeeping, from start()
         self.thread: threading.Thread | None = None  # gensim's train() call
