@@ -166,7 +166,9 @@ def cmd_train(args: argparse.Namespace) -> int:
     print(f"\nvocabulary: {m['vocabulary']['size']:,} words x {m['vector_size']} dims; corpus {m['corpus']['words']:,} "
           f"words in {len(m['corpus']['shards'])} shard(s)")
     print(f"training: {t['words']:,} words in {t['seconds']:.1f} s ({t['words_per_s']:,} words/s) on "
-          f"{len(t['actors'])} actor(s), {t['exchanges']} exchange(s), sync {100 * t['sync_share']:.0f}% of actor time")
+          f"{len(t['actors'])} actor(s), {t['exchanges']} exchange(s)"
+          + (f" ({t['words_per_exchange']:,} words per actor between two)" if t.get("words_per_exchange") else "")
+          + f", sync {100 * t['sync_share']:.0f}% of actor time")
     if result.plan.train_seconds:
         print(f"estimated before training: {result.plan.train_seconds:.1f} s of training")
     print("\n".join(format_timings(result.timings)))

@@ -467,6 +467,9 @@ class _Training:
             "words_per_s": round(trained / max(train_seconds, 1e-9)),
             "spool_seconds": round(spool_seconds, 3),
             "exchanges": exchanges,
+            # What the quality depends on (see `sync.PARITY_WORDS`): words each actor trained between two
+            # exchanges, so between two refreshes of the hottest rows. Set by the interval and the node's speed.
+            "words_per_exchange": round(trained / len(self.actors) / exchanges) if exchanges else None,
             "sync_interval": config.sync_interval,
             "sync_tiers": config.sync_tiers,
             "sync_seconds": round(sync_seconds, 3),
