@@ -91,6 +91,23 @@ def test_tensorflow_evaluation_was_stored_and_agrees(trained_artifact):
         assert cosines[-1] >= kv.most_similar(word, topn=8)[-1][1] - 1e-3  # none of gensim's top 8 missed
 
 
+def test_too_many_words_between_exchanges_is_warned_once_with_what_helps(ray_cluster, planted_corpus, tmp_path,
+                                                                          caplog):
+    """A 3 s interval on this fast corpus: each actor trains its whole shard share (tens of thousands of
+    words) between two exchanges, above `sync.PARITY_WORDS`; the driver says so after the first epoch."""
+    from w2v.sync import PARITY_WORDS
+
+    root, _ = planted_corpus
+    config = TrainConfig(corpus=(str(root),), out=str(tmp_path / "slow-sync"), actors=2, vector_size=16, epochs=3,
+                         eval=False, sync_interval=3.0)
+    with caplog.at_level(logging.WARNING, logger="w2v.train"):
+        training = run(config).manifest["training"]
+    warned = [r.getMessage() for r in caplog.records if "between two weight exchanges" in r.getMessage()]
+    assert len(warned) == 1 and "lower --sync-interval" in warned[0], warned
+    assert training["words_per_exchange"] > PARITY_WORDS and training["exchange_seconds"] > 0
+    assert training["words_per_exchange"] == round(training["words_trained_this_run"] / 2 / training["exchanges"])
+
+
 def test_more_actors_than_nodes_is_a_clear_error(ray_cluster, planted_corpus, tmp_path):
     root, _ = planted_corpus
     config = TrainConfig(corpus=(str(root),), out=str(tmp_path / "x"), actors=3, eval=False)

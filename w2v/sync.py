@@ -43,6 +43,32 @@ Weights = dict[str, np.ndarray]  # "vectors" (input vectors) and "syn1neg" and/o
 
 MAX_SLICE_BYTES = 8 * 2**20  # one exchange message per actor holds at most this much: bounds transient memory
 TIERS = 7  # frequency tiers: the hottest V/64 rows sync every exchange, all rows every 64th
+# The quality follows how many words each actor trains between two exchanges (between two
+# refreshes of the hottest rows), not the interval in seconds: the same 0.1 s is ~16,000 words on
+# a 1-core simulated node and ~200,000 on a 16-core one. Measured (benchmark, K=4, 6.75M words per
+# epoch, medians of 2): ~15,000-16,000 words -> analogy 1.03-1.06x one gensim process; 41,000 ->
+# 0.86x; 91,000 -> 0.76x. Above this the driver warns.
+PARITY_WORDS = 20_000
+
+
+def words_per_exchange_warning(words: float, interval: float, exchange_seconds: float) -> str | None:
+    """The warning for `words` per actor between exchanges above PARITY_WORDS, saying what helps.
+
+    >>> words_per_exchange_warning(15_000, 0.1, 0.02) is None
+    True
+    >>> print(words_per_exchange_warning(90_000, 0.4, 0.05))  # doctest: +NORMALIZE_WHITESPACE
+    each actor trains about 90,000 words between two weight exchanges (--sync-interval 0.4 s); above 20,000
+    the vectors measurably lose quality against one gensim process (README "Distributed training"): lower
+    --sync-interval (an exchange takes 0.05 s here)
+    """
+    if words <= PARITY_WORDS:
+        return None
+    hint = ("lower --sync-interval" if interval > 1.5 * exchange_seconds else
+            "the exchanges already run back to back: more --sync-tiers or a smaller vocabulary "
+            "(--max-final-vocab) make each one shorter")
+    return (f"each actor trains about {words:,.0f} words between two weight exchanges (--sync-interval {interval:g} "
+            f"s); above {PARITY_WORDS:,} the vectors measurably lose quality against one gensim process (README "
+            f"\"Distributed training\"): {hint} (an exchange takes {exchange_seconds:.2g} s here)")
 
 
 def learning_rate(alpha: float, min_alpha: float, progress: float) -> float:

@@ -251,6 +251,8 @@ class _Training:
         row_bytes = sum(a.shape[1] * 4 for a in self.global_weights.values())  # of all matrices; 0 without exchange
         words_per_epoch = sum(sp["words"] for sp in self.spooled)
         exchanges = 0
+        exchange_seconds = 0.0  # driver wall time in exchanges
+        paced = False  # words per exchange checked (after the first epoch)
         exchanged = {"total": 0, "busiest_link": 0, "slice": 0}  # bytes moved by all exchanges
         started = time.perf_counter()
         progress = _Progress(self.config.epochs, self.start_epoch)
@@ -266,7 +268,9 @@ class _Training:
                     full = all_done or self.checkpointer.due()
                     slices = sync.exchange_slices(len(self.vocab), row_bytes, exchanges, final=full,
                                                   tiers=self.config.sync_tiers)
+                    exchange_started = time.perf_counter()
                     moved, complete = self._exchange(slices)
+                    exchange_seconds += time.perf_counter() - exchange_started
                     exchanged = {key: exchanged[key] + moved[key] for key in exchanged}
                     exchanges += 1
                     if complete and slices and slices[0].start == 0 and slices[-1].stop == len(self.vocab):
@@ -279,6 +283,9 @@ class _Training:
                 actor_seconds = max(s["seconds"] for s in statuses)
                 share = sum(s["sync_seconds"] for s in statuses) / max(len(self.actors) * actor_seconds, 1e-9)
                 progress.update(statuses, words_per_epoch, share)
+                if self.exchange and not paced and min(s["epochs_done"] for s in statuses) > self.start_epoch:
+                    paced = True  # one epoch in: the words between exchanges are known, the quality they give too
+                    self._check_pace(statuses, exchanges, exchange_seconds)
                 if all_done and all(s.get("done") for s in self.last_status):  # no one came back this round
                     break
                 pause = (self.config.sync_interval if self.exchange else STATUS_POLL_SECONDS) - (
@@ -292,7 +299,15 @@ class _Training:
         finally:
             progress.close()
         return self._result(final, words_per_epoch, exchanges, exchanged, spool_seconds,
-                            time.perf_counter() - started)
+                            time.perf_counter() - started, exchange_seconds)
+
+    def _check_pace(self, statuses: Sequence[dict[str, Any]], exchanges: int, exchange_seconds: float) -> None:
+        """Warn once when each actor trains more words between exchanges than gives parity (`sync.PARITY_WORDS`)."""
+        trained = sum((s["epochs_done"] - self.start_epoch) * sp["words"] for s, sp in zip(statuses, self.spooled))
+        words = trained / len(self.actors) / max(exchanges, 1)
+        warning = sync.words_per_exchange_warning(words, self.config.sync_interval, exchange_seconds / max(exchanges, 1))
+        if warning:
+            logger.warning(warning)
 
     def _start_all(self) -> None:
         """Every actor starts from the same weights: the checkpoint's, or actor 0's seeded ones."""
@@ -454,7 +469,7 @@ class _Training:
 
     # ------------------------------------------------------------------ results
     def _result(self, final: list[dict[str, Any]], words_per_epoch: int, exchanges: int, exchanged: dict[str, int],
-                spool_seconds: float, seconds: float) -> TrainResult:
+                spool_seconds: float, seconds: float, exchange_seconds: float) -> TrainResult:
         config = self.config
         train_seconds = max(s["seconds"] for s in final)
         sync_seconds = sum(s["sync_seconds"] for s in final) / len(final)
@@ -470,6 +485,7 @@ class _Training:
             # What the quality depends on (see `sync.PARITY_WORDS`): words each actor trained between two
             # exchanges, so between two refreshes of the hottest rows. Set by the interval and the node's speed.
             "words_per_exchange": round(trained / len(self.actors) / exchanges) if exchanges else None,
+            "exchange_seconds": round(exchange_seconds / exchanges, 4) if exchanges else None,  # driver wall, mean
             "sync_interval": config.sync_interval,
             "sync_tiers": config.sync_tiers,
             "sync_seconds": round(sync_seconds, 3),
