@@ -43,6 +43,8 @@ def test_unknown_key_is_named():
         ({"on_bad_shard": "maybe"}, "on_bad_shard"),
         ({"checkpoint_interval": -1}, "checkpoint_interval"),
         ({"max_restarts": -1}, "max_restarts"),
+        ({"wait_for_nodes": -5}, "wait_for_nodes=-5"),
+        ({"wait_for_nodes": 60}, "wait_for_nodes=60.0: needs actors"),
         ({"epochs": "5"}, "'epochs' must be an integer"),
         ({"sg": 1}, "'sg' must be true or false"),
         ({"corpus": []}, "corpus"),

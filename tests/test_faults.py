@@ -78,6 +78,8 @@ def _bad_inputs(tmp: Path) -> list[tuple[str, list[str], str]]:
         ("learning rates", [str(tmp / "c.txt"), "--min-alpha", "0.5"], "min_alpha=0.5"),
         ("checkpoint interval", [str(tmp / "c.txt"), "--checkpoint-interval", "-1"], "checkpoint_interval=-1.0"),
         ("max restarts", [str(tmp / "c.txt"), "--max-restarts", "-1"], "max_restarts=-1"),
+        ("waiting for nodes without a count", [str(tmp / "c.txt"), "--wait-for-nodes", "60"],
+         "wait_for_nodes=60.0: needs actors"),
         ("resume without a checkpoint", [str(tmp / "c.txt"), "--resume"], "--resume: there is no checkpoint"),
     ]
 

@@ -2,6 +2,8 @@
 
 import json
 import logging
+import threading
+import time
 from collections import Counter
 
 import numpy as np
@@ -111,9 +113,45 @@ def test_too_many_words_between_exchanges_is_warned_once_with_what_helps(ray_clu
 def test_more_actors_than_nodes_is_a_clear_error(ray_cluster, planted_corpus, tmp_path):
     root, _ = planted_corpus
     config = TrainConfig(corpus=(str(root),), out=str(tmp_path / "x"), actors=3, eval=False)
-    with pytest.raises(ConfigError, match="actors=3: one trainer actor runs per node and the cluster has 2"):
+    with pytest.raises(ConfigError, match="actors=3: one trainer actor runs per node and the cluster has 2 .*"
+                                          "wait for them with --wait-for-nodes"):
         run(config)
     assert not (tmp_path / "x").exists()
+    config = TrainConfig(corpus=(str(root),), out=str(tmp_path / "x"), actors=3, eval=False, wait_for_nodes=1.0)
+    with pytest.raises(ConfigError, match="cluster has 2 alive node.* after waiting 1 s"):
+        run(config)
+
+
+def test_a_job_waits_for_the_trainer_nodes_it_asks_for(ray_cluster, planted_corpus, tmp_path, caplog):
+    """Trainer nodes of an autoscaling cluster come up after the job starts: with --wait-for-nodes it waits."""
+    root, _ = planted_corpus
+    config = TrainConfig(corpus=(str(root),), out=str(tmp_path / "art"), actors=3, vector_size=16, epochs=2,
+                         eval=False, wait_for_nodes=120.0)
+    done: dict = {}
+
+    def job():
+        try:
+            done["manifest"] = run(config).manifest
+        except BaseException as exc:  # re-raised below, in the test's thread
+            done["error"] = exc
+
+    with caplog.at_level(logging.INFO, logger="w2v.train"):
+        runner = threading.Thread(target=job, daemon=True)  # Ray adds nodes from the main thread only
+        runner.start()
+        time.sleep(3.0)
+        added = [ray_cluster.add_node(num_cpus=1, object_store_memory=256 * 2**20)]
+        try:
+            runner.join(timeout=300)
+        finally:
+            ray_cluster.remove_node(added[0])
+    if "error" in done:
+        raise done["error"]
+    manifest = done["manifest"]
+    assert len({a["node_id"] for a in manifest["training"]["actors"]}) == 3
+    assert added[0].node_id in {a["node_id"] for a in manifest["training"]["actors"]}
+    messages = [r.getMessage() for r in caplog.records]
+    assert "waiting up to 120 s for 3 trainer node(s); 2 alive" in messages
+    assert "trainer nodes alive: 3 of 3" in messages
 
 
 def test_min_count_above_every_count_is_a_clear_error(ray_cluster, planted_corpus, tmp_path):

@@ -75,13 +75,16 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     # cluster
     g = parser.add_argument_group("cluster")
     g.add_argument("--actors", type=int, default=s, help="trainer actors, one per node (default: every node)")
+    g.add_argument("--wait-for-nodes", type=float, default=s, metavar="SECONDS",
+                   help="wait up to this long for --actors trainer nodes, asking the autoscaler for them, "
+                        "instead of failing at once when fewer are alive (default 0)")
     g.add_argument("--workers", type=int, default=s, help="gensim threads per actor (default: the node's CPUs)")
     g.add_argument("--address", default=s,
                    help="Ray cluster address (default: $RAY_ADDRESS when set, else start Ray embedded)")
     g.add_argument("--sync-interval", type=float, default=s,
                    help="seconds between weight exchanges with 2+ actors; 0 = back to back (default 0.1)")
     g.add_argument("--sync-tiers", type=int, default=s,
-                   help="frequency tiers of the exchange: the hottest V/16 rows every time, the coldest every "
+                   help="frequency tiers of the exchange: the hottest V/2**(tiers-1) rows every time, the coldest every "
                         "2**(tiers-1)-th exchange; 1 = every row every time (default 7)")
     g.add_argument("--spool-dir", default=s,
                    help="local directory where each actor spools its shards for gensim's corpus_file mode "

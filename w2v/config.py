@@ -59,6 +59,7 @@ class TrainConfig:
     s3_profile: str | None = None  # a profile of ~/.aws/config; never credentials themselves
     # --- cluster ---
     actors: int | None = None  # None: one per alive Ray node
+    wait_for_nodes: float = 0.0  # seconds to wait (asking the autoscaler) for `actors` trainer nodes; 0 = none
     workers: int | None = None  # gensim threads per actor; None: the node's CPUs
     address: str | None = None  # None: $RAY_ADDRESS if set, else an embedded local Ray
     sync_interval: float = 0.1  # seconds between delta exchanges (with 2+ actors); 0 = back to back
@@ -269,6 +270,9 @@ def _validate(c: TrainConfig) -> None:
     need(c.checkpoint_dir is None or bool(c.checkpoint_dir), "checkpoint_dir", "give a directory or leave it out")
     need(0 <= c.max_restarts <= 1_000, "max_restarts", "must be between 0 and 1000")
     need(c.actors is None or c.actors >= 1, "actors", "must be at least 1")
+    need(0.0 <= c.wait_for_nodes <= 86400.0, "wait_for_nodes", "must be between 0 and 86400 seconds")
+    need(not c.wait_for_nodes or c.actors is not None, "wait_for_nodes",
+         "needs actors: how many trainer nodes to wait for")
     need(c.workers is None or 1 <= c.workers <= 1_024, "workers", "must be between 1 and 1024")
     need(0.0 <= c.sync_interval <= 3600.0, "sync_interval", "must be between 0 and 3600 seconds")
     need(1 <= c.sync_tiers <= 12, "sync_tiers", "must be between 1 and 12")

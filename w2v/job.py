@@ -130,7 +130,7 @@ def prepare(config: TrainConfig, shards: list[corpus.Shard], timings: dict[str, 
         logger.error("!!! gensim's compiled routines are NOT in use on the driver: "
                      "reinstall gensim from a wheel; training will be ~100x slower")
     logger.info("stage 1/5: planning %d file(s) of %s", len(shards), ", ".join(config.corpus))
-    nodes = train.alive_nodes()
+    nodes = train.wait_for_nodes(config)
     shards = corpus.split_shards(shards, config.actors or len(nodes) or 1, config.shard_bytes)  # byte ranges
     placement = train.place_actors(config, nodes, len(shards))
     assignment = corpus.assign_shards(shards, len(placement))

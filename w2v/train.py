@@ -43,6 +43,7 @@ NODE_RESOURCE = "w2v_node"
 
 STATUS_POLL_SECONDS = 0.5  # how often the driver looks at progress when there is nothing to exchange
 RECOVERY_SECONDS = 120.0  # how long the driver waits for a dead actor to come back before failing the job
+NODE_POLL_SECONDS = 2.0  # how often `wait_for_nodes` looks at the cluster
 
 
 def words_retrained(epochs_done: int, finished: bool, restart_epoch: int, words_per_epoch: int) -> int:
@@ -98,6 +99,35 @@ def trainer_nodes(ray_nodes: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     return sorted(nodes, key=lambda n: (-n["cpus"], n["node_id"]))
 
 
+def wait_for_nodes(config: TrainConfig) -> list[dict[str, Any]]:
+    """The alive trainer nodes; with `wait_for_nodes`, first up to that many seconds for `actors` of them.
+
+    On an autoscaling cluster (`ray up cluster.yaml`) trainer nodes start minutes after the head, so a
+    job submitted at once would find too few. It asks the autoscaler for one `NODE_RESOURCE` per
+    actor (`request_resources`; a no-op without an autoscaler) and waits. The request is withdrawn
+    once the wait ends: from then on the actors' own resources keep the nodes.
+    """
+    nodes = alive_nodes()
+    if not config.wait_for_nodes or config.actors is None or len(nodes) >= config.actors:
+        return nodes
+    from ray.autoscaler.sdk import request_resources
+
+    logger.info("waiting up to %.0f s for %d trainer node(s); %d alive", config.wait_for_nodes, config.actors,
+                len(nodes))
+    request_resources(bundles=[{NODE_RESOURCE: 1}] * config.actors)
+    deadline = time.monotonic() + config.wait_for_nodes
+    try:
+        while len(nodes) < config.actors and time.monotonic() < deadline:
+            time.sleep(min(NODE_POLL_SECONDS, max(deadline - time.monotonic(), 0.0)))
+            found = alive_nodes()
+            if len(found) != len(nodes):
+                logger.info("trainer nodes alive: %d of %d", len(found), config.actors)
+            nodes = found
+    finally:
+        request_resources(bundles=[])
+    return nodes
+
+
 def place_actors(config: TrainConfig, nodes: Sequence[dict[str, Any]], shards: int) -> list[dict[str, Any]]:
     """Pick one node per actor: K = --actors (default: every node), never more actors than shards."""
     if not nodes:
@@ -107,7 +137,8 @@ def place_actors(config: TrainConfig, nodes: Sequence[dict[str, Any]], shards: i
         raise ConfigError(
             f"actors={wanted}: one trainer actor runs per node and the cluster has {len(nodes)} alive "
             + (f"trainer node(s) (resource {NODE_RESOURCE})" if nodes[0].get("resource") else "node(s) with CPUs")
-            + "; add nodes or lower --actors"
+            + (f" after waiting {config.wait_for_nodes:g} s; add nodes, lower --actors or wait longer"
+               if config.wait_for_nodes else "; add nodes, lower --actors, or wait for them with --wait-for-nodes")
         )
     if wanted > shards:
         logger.warning("actors=%d but the corpus has %d file(s): training with %d actor(s)", wanted, shards, shards)
