@@ -1,7 +1,9 @@
 """`w2v` as a user types it: one clear line and exit code 2 on bad input, a summary on success."""
 
 import gc
+import json
 import logging
+import os
 import shutil
 import time
 
@@ -170,3 +172,18 @@ def test_eval_command_publishes_report_into_the_artifact(trained_artifact, tmp_p
     assert "| planted | 2 | 1 |" in (copy / "report.md").read_text()
     assert main(["eval", str(copy), "--pairs", str(tmp_path / "missing.tsv")]) == 2
     assert "missing.tsv: no such file" in capsys.readouterr().err
+    assert json.loads((copy / "eval.json").read_text())["runtime"]["pid"] == os.getpid()  # no cluster: here
+
+
+@pytest.mark.slow
+def test_eval_command_on_a_cluster_runs_as_a_ray_task(trained_artifact, ray_cluster, tmp_path, capsys):
+    copy = tmp_path / "copy"
+    shutil.copytree(trained_artifact.out, copy)
+    assert main(["eval", str(copy), "--address", ray_cluster.address, "--cpus", "1"]) == 0
+    assert "evaluated in a Ray task on " in capsys.readouterr().out
+    evaluation = json.loads((copy / "eval.json").read_text())
+    assert evaluation["runtime"]["pid"] != os.getpid()  # a Ray worker did it
+    assert evaluation["neighbors"] == trained_artifact.evaluation["neighbors"]  # same vectors, same seed: same result
+    w2v.verify(str(copy))
+    assert main(["eval", str(copy), "--address", ray_cluster.address, "--cpus", "0"]) == 2
+    assert "--cpus 0 --gpus 0: the evaluation task needs CPUs > 0" in capsys.readouterr().err

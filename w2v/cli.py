@@ -21,7 +21,7 @@ import os
 import sys
 from typing import Any, Sequence
 
-from .errors import W2VError
+from .errors import ConfigError, W2VError
 
 logger = logging.getLogger("w2v")
 
@@ -293,18 +293,34 @@ def cmd_doesnt_match(args: argparse.Namespace) -> int:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    """Evaluate an artifact in this process and publish eval.json, report.md and pictures into it."""
+    """Evaluate an artifact and publish eval.json, report.md and pictures into it.
+
+    On a Ray cluster (`--address` or $RAY_ADDRESS) the evaluation is a separate Ray task with its
+    own CPUs or GPU, as in a training job; without one it runs in this process.
+    """
     from . import evaluate, export, report
-    from .projector import projector_files
 
     manifest = export.read_manifest(args.artifact)
     words, vectors = _artifact(args)
-    evaluation = evaluate.evaluate(vectors, words, args.seed, threads=os.cpu_count() or 1,
-                                   analogies=args.analogies, pairs=args.pairs, restrict_vocab=args.restrict_vocab)
+    if args.cpus <= 0 or args.gpus < 0:
+        raise ConfigError(f"--cpus {args.cpus:g} --gpus {args.gpus:g}: the evaluation task needs CPUs > 0 and GPUs >= 0")
+    options = {"analogies": args.analogies, "pairs": args.pairs, "restrict_vocab": args.restrict_vocab}
+    if args.address or os.environ.get("RAY_ADDRESS"):
+        import ray
+
+        init_ray(args.address)
+        ref = evaluate.evaluate_remote(ray.put(vectors), words, args.seed, args.cpus, args.gpus, args.projector_top,
+                                       options)
+        evaluation, projector = ray.get(ref)
+        print(f"evaluated in a Ray task on {evaluation['runtime']['host']} "
+              f"({', '.join(evaluation['runtime']['devices'])})")
+    else:
+        from .projector import projector_files
+
+        evaluation = evaluate.evaluate(vectors, words, args.seed, threads=os.cpu_count() or 1, **options)
+        projector = projector_files(vectors, words, args.projector_top) if args.projector_top else {}
     files = {export.EVAL_JSON: export.json_bytes(evaluation),
-             **report.render(manifest, evaluation, words, vectors)}
-    if args.projector_top:
-        files.update(projector_files(vectors, words, args.projector_top))
+             **report.render(manifest, evaluation, words, vectors), **projector}
     export.update_artifact(args.artifact, files, {"evaluation": {"file": export.EVAL_JSON,
                                                                  **evaluate.summary(evaluation)}})
     for a in evaluation["analogies"]:
@@ -375,6 +391,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0, help="seed choosing the neighbour sample (default 0)")
     p.add_argument("--projector-top", type=int, default=0,
                    help="also write TensorBoard projector files for this many most frequent words (default 0: none)")
+    p.add_argument("--address", help="run the evaluation as a Ray task on this cluster "
+                                      "(default: $RAY_ADDRESS when set, else in this process)")
+    p.add_argument("--cpus", type=float, default=1.0, help="CPUs of the Ray evaluation task (default 1)")
+    p.add_argument("--gpus", type=float, default=0.0, help="GPUs of the Ray evaluation task (default 0)")
     p = query("neighbors", "nearest words of some words in an artifact (cosine)", cmd_neighbors)
     p.add_argument("words", nargs="+", help="words to look up")
     p.add_argument("-k", type=int, default=8, help="neighbours per word")

@@ -184,6 +184,7 @@ def evaluate(vectors: np.ndarray, words: Sequence[str], seed: int, threads: int 
             "tensorflow": tf.__version__,
             "devices": [d.name for d in tf.config.list_logical_devices()],
             "host": socket.gethostname(),
+            "pid": os.getpid(),  # a Ray task's worker, or the calling process (`w2v eval` without a cluster)
         },
     }
 
