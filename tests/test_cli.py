@@ -62,6 +62,18 @@ def test_a_corrupt_archive_found_by_a_ray_task_is_one_line_naming_it(ray_cluster
 
 
 @pytest.mark.slow
+def test_a_spool_dir_the_nodes_cannot_create_is_one_line_naming_it(ray_cluster, planted_corpus, tmp_path, capsys):
+    root, _ = planted_corpus
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a directory")
+    assert main(["train", str(root), "--out", str(tmp_path / "art"), "--no-eval", "-q", "--epochs", "1",
+                 "--spool-dir", str(blocker / "spool")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == f"w2v: error: cannot create a spool directory in {blocker / 'spool'}: Not a directory (see --spool-dir)"
+    assert not (tmp_path / "art").exists()
+
+
+@pytest.mark.slow
 def test_train_from_yaml_with_flag_overrides(ray_cluster, planted_corpus, tmp_path, capsys):
     root, _ = planted_corpus
     config = tmp_path / "job.yaml"
@@ -176,14 +188,17 @@ def test_eval_command_publishes_report_into_the_artifact(trained_artifact, tmp_p
 
 
 @pytest.mark.slow
-def test_eval_command_on_a_cluster_runs_as_a_ray_task(trained_artifact, ray_cluster, tmp_path, capsys):
+def test_eval_command_on_a_cluster_runs_as_a_ray_task(trained_artifact, ray_cluster, tmp_path, capsys, monkeypatch):
     copy = tmp_path / "copy"
     shutil.copytree(trained_artifact.out, copy)
-    assert main(["eval", str(copy), "--address", ray_cluster.address, "--cpus", "1"]) == 0
+    (tmp_path / "pairs.tsv").write_text("g0w1\tg0w2\t9\ng0w1\tg3w3\t1\ng1w1\tg1w2\t9\ng1w1\tg4w4\t1\n")
+    monkeypatch.chdir(tmp_path)  # a relative path is the caller's, not the Ray worker's
+    assert main(["eval", str(copy), "--address", ray_cluster.address, "--cpus", "1", "--pairs", "pairs.tsv"]) == 0
     assert "evaluated in a Ray task on " in capsys.readouterr().out
     evaluation = json.loads((copy / "eval.json").read_text())
     assert evaluation["runtime"]["pid"] != os.getpid()  # a Ray worker did it
     assert evaluation["neighbors"] == trained_artifact.evaluation["neighbors"]  # same vectors, same seed: same result
+    assert [p["file"] for p in evaluation["pairs"]] == ["pairs.tsv"] and evaluation["pairs"][0]["evaluated"] == 4
     w2v.verify(str(copy))
     assert main(["eval", str(copy), "--address", ray_cluster.address, "--cpus", "0"]) == 2
     assert "--cpus 0 --gpus 0: the evaluation task needs CPUs > 0" in capsys.readouterr().err

@@ -192,7 +192,6 @@ def test_an_actor_process_that_dies_is_restarted_and_the_job_finishes(ray_cluste
     several checkpoints (every 0.1 s) to be taken before it, however fast the machine is."""
     root, counts = planted_corpus
     monkeypatch.setenv(FAULT_ENV, f"0:40:{where}")
-    (tmp_path / "spool").mkdir()
     config = TrainConfig(corpus=(str(root),), out=str(tmp_path / "art"), actors=actors, vector_size=32, epochs=60,
                          seed=3, eval=False, checkpoint_interval=0.1, spool_dir=str(tmp_path / "spool"))
     manifest = run(config).manifest
@@ -218,7 +217,8 @@ def test_an_actor_process_that_dies_is_restarted_and_the_job_finishes(ray_cluste
           f"planted precision@5 {precision:.2f}")
     assert precision >= 0.9
     assert not Path(config.checkpoint_location).exists()  # the job finished: its checkpoints are gone
-    # The dead process could not remove its spool file; its successor on that host did.
+    # The actors made the spool directory; the dead process could not remove its spool, its successor on that
+    # host did.
     assert not list((tmp_path / "spool").iterdir())
 
 

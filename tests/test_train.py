@@ -60,6 +60,7 @@ def test_two_actors_on_two_nodes_exchanged_their_deltas(trained_artifact):
     assert training["exchanges"] >= 2 and training["bytes_exchanged"] > 0
     corpus_words = trained_artifact.manifest["corpus"]["words"]
     assert sum(a["spool_words"] for a in training["actors"]) == corpus_words  # every word spooled once
+    assert sum(a["shards"] for a in training["actors"]) == len(trained_artifact.manifest["corpus"]["shards"])
     assert training["words"] == 5 * corpus_words
     assert [e["epoch"] for e in training["epochs"]] == [1, 2, 3, 4, 5]
 
@@ -138,7 +139,11 @@ def test_a_job_waits_for_the_trainer_nodes_it_asks_for(ray_cluster, planted_corp
     with caplog.at_level(logging.INFO, logger="w2v.train"):
         runner = threading.Thread(target=job, daemon=True)  # Ray adds nodes from the main thread only
         runner.start()
-        time.sleep(3.0)
+        deadline = time.monotonic() + 120
+        while not any("waiting up to" in r.getMessage() for r in caplog.records) and runner.is_alive():
+            assert time.monotonic() < deadline, "the job never started waiting for nodes"
+            time.sleep(0.2)
+        time.sleep(1.0)  # it waits: the node joins later
         added = [ray_cluster.add_node(num_cpus=1, object_store_memory=256 * 2**20)]
         try:
             runner.join(timeout=300)
@@ -239,3 +244,17 @@ def test_progress_logs_each_epoch_at_its_own_rate_even_when_several_ended_betwee
     lines = [r.getMessage() for r in caplog.records]
     assert [line.split(" done: ")[0] for line in lines] == ["epoch 1/4", "epoch 2/4", "epoch 3/4"]
     assert [line.split(": ")[1].split(" words/s")[0] for line in lines] == ["1,000", "2,000", "500"]
+
+
+def test_epoch_rates_after_a_restart_or_resume_use_one_clock():
+    from w2v.train import _epoch_stats
+
+    def status(ends):
+        return {"epoch_ends": ends, "loss": [0.0] * len(ends)}
+
+    # Started at t=100. Actor 1 died in epoch 3 and its new process trained epochs 2.. again (epochs 0-1: no times).
+    stats = _epoch_stats([status([101.0, 102.0, 103.0, 104.0]), status([None, None, 103.5, 105.0])], 1000, 100.0)
+    assert [(e["epoch"], e["words_per_s"]) for e in stats] == [(4, 667)]  # epoch 3's start is unknown: no rate
+    # Resumed at epoch 2: no actor has times before it; the first epoch of this run starts at the run's start.
+    stats = _epoch_stats([status([None, None, 102.0]), status([None, None, 101.0])], 1000, 100.0)
+    assert [(e["epoch"], e["words_per_s"]) for e in stats] == [(3, 500)]

@@ -308,6 +308,10 @@ def cmd_eval(args: argparse.Namespace) -> int:
     if args.address or os.environ.get("RAY_ADDRESS"):
         import ray
 
+        def where(path: str) -> str:  # a file here, named relative to this directory: the task runs elsewhere
+            return os.path.abspath(path) if "://" not in path and os.path.exists(path) else path
+
+        options.update(analogies=[where(a) for a in args.analogies], pairs=[where(p) for p in args.pairs])
         init_ray(args.address)
         ref = evaluate.evaluate_remote(ray.put(vectors), words, args.seed, args.cpus, args.gpus, args.projector_top,
                                        options)

@@ -436,8 +436,11 @@ def new_spool_dir(root: str | None) -> str:
     root = root or tempfile.gettempdir()
     for stale in stale_spool_dirs(root):
         shutil.rmtree(stale, ignore_errors=True)
-        logger.warning("removed the spool directory %s of a trainer process that ended without cleaning up", stale)
+        if not os.path.exists(stale):
+            logger.warning("removed the spool directory %s of a trainer process that ended without cleaning up",
+                           stale)
     try:
+        os.makedirs(root, exist_ok=True)
         return tempfile.mkdtemp(prefix=f"{SPOOL_PREFIX}{_spool_host()}-{os.getpid()}-", dir=root)
     except OSError as exc:
         raise CorpusError(f"cannot create a spool directory in {root}: {exc.strerror} (see --spool-dir)") from None
@@ -466,13 +469,18 @@ def _spool_host() -> str:
 
 
 def _process_alive(pid: int) -> bool:
+    """Whether `pid` runs (a zombie, dead but not yet reaped by its parent, does not)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:  # alive, another user's
         return True
-    return True
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):  # no /proc (macOS): kill's answer stands
+        return True
 
 
 def spool(shards: Sequence[Shard], options: ReadOptions, path: str) -> SpoolStats:

@@ -174,7 +174,11 @@ def dry_run(config: TrainConfig, shards: list[corpus.Shard] | None = None) -> Pl
     """
     if shards is None:
         shards = preflight(config)
-    return prepare(config, shards, {}).plan
+    try:
+        return prepare(config, shards, {}).plan
+    finally:
+        if config.wait_for_nodes:
+            train.release_node_request()
 
 
 def run(config: TrainConfig, shards: list[corpus.Shard] | None = None) -> JobResult:
@@ -188,18 +192,22 @@ def run(config: TrainConfig, shards: list[corpus.Shard] | None = None) -> JobRes
     started = time.perf_counter()
     if shards is None:
         shards = preflight(config)
-    p = prepare(config, shards, timings)
-    vocab, shard_counts = p.vocab, p.shard_counts
-    watch = _Stopwatch(timings)  # continues after stages 1-2
+    try:
+        p = prepare(config, shards, timings)
+        vocab, shard_counts = p.vocab, p.shard_counts
+        watch = _Stopwatch(timings)  # continues after stages 1-2
 
-    identity = {**checkpoint.identity(config, shards),
-                "vocabulary": checkpoint.vocabulary_fingerprint(vocab.words, vocab.counts)}
-    resumed = resume_point(config, identity)
+        identity = {**checkpoint.identity(config, shards),
+                    "vocabulary": checkpoint.vocabulary_fingerprint(vocab.words, vocab.counts)}
+        resumed = resume_point(config, identity)
 
-    logger.info("stage 3/5: training %d epoch(s) on %d actor(s)", config.epochs, len(p.assignment))
-    result = train.train(config, vocab, p.assignment, p.placement, resume=resumed,
-                         checkpointer=checkpointer(config, identity, resumed))
-    watch.lap("train")
+        logger.info("stage 3/5: training %d epoch(s) on %d actor(s)", config.epochs, len(p.assignment))
+        result = train.train(config, vocab, p.assignment, p.placement, resume=resumed,
+                             checkpointer=checkpointer(config, identity, resumed))
+        watch.lap("train")
+    finally:
+        if config.wait_for_nodes:  # training releases it once its actors hold the nodes; a failure before, here
+            train.release_node_request()
 
     evaluation, eval_error, extra_files = None, None, {}
     if config.eval:

@@ -104,8 +104,10 @@ def wait_for_nodes(config: TrainConfig) -> list[dict[str, Any]]:
 
     On an autoscaling cluster (`ray up cluster.yaml`) trainer nodes start minutes after the head, so a
     job submitted at once would find too few. It asks the autoscaler for one `NODE_RESOURCE` per
-    actor (`request_resources`; a no-op without an autoscaler) and waits. The request is withdrawn
-    once the wait ends: from then on the actors' own resources keep the nodes.
+    actor (`request_resources`; a no-op without an autoscaler) and waits. The request stands until
+    the actors hold the nodes (`release_node_request`), so idle trainer nodes are not scaled down
+    during the counting pass. While no node has `NODE_RESOURCE` yet, every node with a CPU counts
+    (a cluster without trainer node types): `--actors 1` may then train on the head.
     """
     nodes = alive_nodes()
     if not config.wait_for_nodes or config.actors is None or len(nodes) >= config.actors:
@@ -124,8 +126,16 @@ def wait_for_nodes(config: TrainConfig) -> list[dict[str, Any]]:
                 logger.info("trainer nodes alive: %d of %d", len(found), config.actors)
             nodes = found
     finally:
-        request_resources(bundles=[])
+        if len(nodes) < config.actors:  # the job fails here (place_actors)
+            release_node_request()
     return nodes
+
+
+def release_node_request() -> None:
+    """Withdraw `wait_for_nodes`' request to the autoscaler (idempotent; a no-op without one)."""
+    from ray.autoscaler.sdk import request_resources
+
+    request_resources(bundles=[])
 
 
 def place_actors(config: TrainConfig, nodes: Sequence[dict[str, Any]], shards: int) -> list[dict[str, Any]]:
@@ -149,10 +159,11 @@ def place_actors(config: TrainConfig, nodes: Sequence[dict[str, Any]], shards: i
 class _Progress:
     """A progress bar on a terminal; one log line per epoch always (readable in `ray job logs`)."""
 
-    def __init__(self, epochs: int, first_epoch: int = 0):
+    def __init__(self, epochs: int, first_epoch: int = 0, started: float = 0.0):
         from tqdm import tqdm
 
         self.epochs = epochs
+        self.started = started  # wall-clock time training started (the actors' epoch ends are wall-clock too)
         self.first_epoch = first_epoch  # epochs done before this run (--resume)
         self.logged = first_epoch  # epochs already logged
         self.bar = tqdm(total=epochs, initial=first_epoch, unit="epoch", dynamic_ncols=True,
@@ -169,7 +180,7 @@ class _Progress:
         if self.logged >= done:
             return
         # Each epoch's own rate (from the actors' epoch end times), even when several ended since the last look.
-        own = {e["epoch"]: e["words_per_s"] for e in _epoch_stats(statuses, words_per_epoch)}
+        own = {e["epoch"]: e["words_per_s"] for e in _epoch_stats(statuses, words_per_epoch, self.started)}
         while self.logged < done:
             self.logged += 1
             logger.info("epoch %d/%d done: %s words/s, sync %.0f%% of actor time, eta %.0f s",
@@ -237,6 +248,7 @@ class _Training:
         self.snapshot_epochs = [self.start_epoch] * len(self.actors)  # epochs done at the last full exchange
         self.snapshot_weights: sync.Weights | None = None  # one actor: its weights at the last checkpoint
         self.global_weights: sync.Weights = {}  # initial + every delta (with exchange)
+        self.started_wall = time.time()  # when the actors were started (wall clock, as their epoch ends)
         self.last_status: list[dict[str, Any]] = [{} for _ in self.actors]  # per actor, latest seen
         self.infos: list[dict[str, Any]] = []  # per actor: node, pid, workers
         self.spooled: list[dict[str, Any]] = []  # per actor: what prepare() spooled
@@ -267,6 +279,8 @@ class _Training:
             self.infos = ray.get([a.info.remote() for a in self.actors], timeout=300)
         except ray.exceptions.GetTimeoutError:
             raise ConfigError("trainer actors could not be placed within 300 s: are the nodes' CPUs busy?") from None
+        if self.config.wait_for_nodes:
+            release_node_request()  # the actors hold their nodes now
         for info in self.infos:
             if info["gensim_fast_version"] < 0:
                 logger.error("!!! gensim on %s runs WITHOUT its compiled routines: training will be ~100x slower",
@@ -286,7 +300,7 @@ class _Training:
         paced = False  # words per exchange checked (after the first epoch)
         exchanged = {"total": 0, "busiest_link": 0, "slice": 0}  # bytes moved by all exchanges
         started = time.perf_counter()
-        progress = _Progress(self.config.epochs, self.start_epoch)
+        progress = _Progress(self.config.epochs, self.start_epoch, self.started_wall)
         try:
             while True:
                 round_started = time.perf_counter()
@@ -361,6 +375,7 @@ class _Training:
         else:
             self.snapshot_weights = initial
         initial_ref = ray.put(initial) if initial is not None else None
+        self.started_wall = time.time()
         ray.get([a.start.remote(initial_ref, self.exchange, self.start_epoch) for a in self.actors])
 
     def _statuses(self) -> list[dict[str, Any]]:
@@ -533,12 +548,13 @@ class _Training:
                        "words_retrained": retrained,
                        "events": self.events},
         }
-        actors_out = [{**info, **{f"spool_{k}": v for k, v in sp.items()}, "train_seconds": s["seconds"],
+        actors_out = [{**info, "shards": sp["shards"], **{f"spool_{k}": v for k, v in sp.items() if k != "shards"},
+                       "train_seconds": s["seconds"],
                        "sync_seconds": s["sync_seconds"], "peak_rss": s["peak_rss"],
                        "peak_private_rss": s["peak_private_rss"]}
                       for info, sp, s in zip(self.infos, self.spooled, final)]
         return TrainResult(vectors=self.global_weights["vectors"], actors=actors_out, stats=stats,
-                           epochs=_epoch_stats(final, words_per_epoch))
+                           epochs=_epoch_stats(final, words_per_epoch, self.started_wall))
 
     def close(self) -> None:
         import ray
@@ -551,16 +567,26 @@ class _Training:
             ray.kill(actor)
 
 
-def _epoch_stats(statuses: Sequence[dict[str, Any]], words_per_epoch: int) -> list[dict[str, Any]]:
-    """Per epoch: when the slowest actor finished it, words/s over it, and gensim's rough running loss."""
-    epochs, previous_end = [], 0.0
+def _epoch_stats(statuses: Sequence[dict[str, Any]], words_per_epoch: int, started: float
+                 ) -> list[dict[str, Any]]:
+    """Per epoch: when the slowest actor finished it, words/s over it, and gensim's rough running loss.
+
+    Epoch ends are wall-clock times, so a restarted actor's compare with the others'. An epoch
+    without times (trained by a process that died, or before a resume) has no entry, nor has the
+    one after it when only some actors lack times (its start is unknown).
+    """
+    epochs: list[dict[str, Any]] = []
+    previous_end: float | None = started
     for e in range(min(len(s["epoch_ends"]) for s in statuses)):
-        if any(s["epoch_ends"][e] is None for s in statuses):  # trained before a restart: no times
+        ends = [s["epoch_ends"][e] for s in statuses]
+        if any(t is None for t in ends):
+            previous_end = started if all(t is None for t in ends) else None  # all: before this run (resume)
             continue
-        end = max(s["epoch_ends"][e] for s in statuses)
-        seconds = max(end - previous_end, 1e-9)
-        epochs.append({"epoch": e + 1, "words": words_per_epoch, "seconds": round(seconds, 3),
-                       "words_per_s": round(words_per_epoch / seconds),
-                       "loss": round(sum(s["loss"][e] for s in statuses), 1)})
+        end = max(ends)
+        if previous_end is not None:
+            seconds = max(end - previous_end, 1e-9)
+            epochs.append({"epoch": e + 1, "words": words_per_epoch, "seconds": round(seconds, 3),
+                           "words_per_s": round(words_per_epoch / seconds),
+                           "loss": round(sum(s["loss"][e] for s in statuses), 1)})
         previous_end = end
     return epochs

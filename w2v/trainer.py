@@ -88,12 +88,12 @@ class _EpochRecorder:
     """gensim callback: when each epoch ended and the (racy, rough) cumulative training loss."""
 
     def __init__(self, exit_after: tuple[int, str] | None = None):
-        self.ends: list[tuple[float, float]] = []  # (perf_counter at epoch end, cumulative loss)
+        self.ends: list[tuple[float, float]] = []  # (wall-clock time at epoch end, cumulative loss)
         self.first_epoch = 0  # epochs done before this train() call (a restart or resume)
         self.exit_after = exit_after  # fault injection (FAULT_ENV): die after this epoch, at its end or exchange
 
     def on_epoch_end(self, model) -> None:
-        self.ends.append((time.perf_counter(), float(model.get_latest_training_loss())))
+        self.ends.append((time.time(), float(model.get_latest_training_loss())))
         self.maybe_exit("epoch")
 
     def maybe_exit(self, where: str) -> None:
@@ -136,7 +136,7 @@ class TrainerActor:
         self.workers = workers  # gensim threads
         self.model: Any = None  # gensim Word2Vec, from prepare()
         self.shards: list[Shard] = []  # this actor's shards, spooled in this order (prepare)
-        self.spool_dir = new_spool_dir(config.spool_dir)  # removed by close(), or by a later actor if this one crashes
+        self.spool_dir: str | None = None  # made by prepare(); removed by close(), or by a later actor after a crash
         self.spooled: Any = None  # SpoolStats once prepare() ran
         self.tracker: sync.DeltaTracker | None = None  # exchange bookkeeping, from start()
         self.thread: threading.Thread | None = None  # gensim's train() call
@@ -167,6 +167,8 @@ class TrainerActor:
         if self.model.wv.index_to_key != list(vocab.words):
             raise RuntimeError("gensim reordered the vocabulary; rows would not match across actors")
         self.shards = list(shards)
+        if self.spool_dir is None:  # here, not in the constructor: a bad --spool-dir is one error line, not a dead actor
+            self.spool_dir = new_spool_dir(self.config.spool_dir)
         started = time.perf_counter()
         self.spooled = spool(self.shards, read_options(self.config), os.path.join(self.spool_dir, "corpus.txt"))
         return {"shards": len(self.shards), "words": self.spooled.words, "sentences": self.spooled.sentences, "bytes": self.spooled.bytes,
@@ -260,9 +262,10 @@ class TrainerActor:
                 "done": self.finished is not None,
                 "error": self.error, "seconds": round(now - self.started, 3),
                 "sync_seconds": round(self.sync_seconds, 3), "start_epoch": self.start_epoch,
-                "epoch_ends": before + [round(t - self.started, 3) for t, _ in self.recorder.ends],
+                "epoch_ends": before + [round(t, 3) for t, _ in self.recorder.ends],  # wall clock: comparable
                 "loss": before + [loss for _, loss in self.recorder.ends], "peak_rss": peak_rss_bytes(),
                 "peak_private_rss": self.peak_private}
 
     def close(self) -> None:
-        shutil.rmtree(self.spool_dir, ignore_errors=True)
+        if self.spool_dir is not None:
+            shutil.rmtree(self.spool_dir, ignore_errors=True)

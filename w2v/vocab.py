@@ -163,13 +163,18 @@ def _count_task(shard: Shard, options: ReadOptions, max_vocab_size: int | None) 
 
 
 def _drain(refs: Sequence[Any]) -> None:
-    """Wait for `refs` and read their errors, so Ray does not log each failed task's traceback again as
-    'Unhandled error' after the first failure has already stopped the job."""
+    """After the first failure: cancel the tasks still running (the job stops now, not after the
+    whole pass) and read every error, so Ray does not log each one again as 'Unhandled error'."""
     import ray
 
     for ref in refs:
         try:
-            ray.get(ref)
+            ray.cancel(ref)
+        except Exception:  # finished already, or one of a task's several returns cancelled before
+            pass
+    for ref in refs:
+        try:
+            ray.get(ref, timeout=30)
         except Exception:
             pass
 
@@ -273,7 +278,7 @@ def build_vocabulary(shards: Sequence[Shard], options: ReadOptions, min_count: i
     try:
         shard_counts: list[ShardCount] = ray.get([summary for summary, _ in refs])
     except Exception:
-        _drain([table for _, table in refs])
+        _drain([ref for pair in refs for ref in pair])
         raise
     merged, merge_stats = merge_tree([table for _, table in refs], max_vocab_size)
     vocab = Vocabulary.from_counts(merged, min_count, max_final_vocab)
