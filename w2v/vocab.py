@@ -163,18 +163,16 @@ def _count_task(shard: Shard, options: ReadOptions, max_vocab_size: int | None) 
 
 
 def _drain(refs: Sequence[Any]) -> None:
-    """After the first failure: cancel the tasks still running (the job stops now, not after the
-    whole pass) and read every error, so Ray does not log each one again as 'Unhandled error'."""
+    """After the first failure: read the errors of the tasks that have ended, so Ray does not log each
+    again as 'Unhandled error'. Tasks still running are left alone: the job stops now rather than after
+    the whole pass (they end with the driver), and are not cancelled: cancelling a task whose
+    returns are being completed can trip a fatal check in Ray 2.60's task manager (seen here)."""
     import ray
 
-    for ref in refs:
+    ready, _ = ray.wait(list(refs), num_returns=len(refs), timeout=0)
+    for ref in ready:
         try:
-            ray.cancel(ref)
-        except Exception:  # finished already, or one of a task's several returns cancelled before
-            pass
-    for ref in refs:
-        try:
-            ray.get(ref, timeout=30)
+            ray.get(ref, timeout=0)
         except Exception:
             pass
 
