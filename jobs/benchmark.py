@@ -150,7 +150,8 @@ def run_w2v(actors: int, parts: Path, params: dict, cores: int, workdir: Path, s
             "bytes_per_word": training["bytes_per_word"], "sync_share": training["sync_share"],
             "link_bytes_per_word": training["busiest_link_bytes"] / max(training["words"], 1),
             "slice_bytes": training["slice_bytes_per_exchange"], "interval": sync_interval,
-            "exchanges": training["exchanges"], "words_per_exchange": training["words_per_exchange"] or 0, "spool": training["spool_seconds"], "workers": per_node,
+            "exchanges": training["exchanges"], "words_per_exchange": training["words_per_exchange"] or 0,
+            "stale_words": training["stale_words"] or 0, "exchange_seconds": training["exchange_seconds"] or 0, "spool": training["spool_seconds"], "workers": per_node,
             "actors": actors}
 
 
@@ -175,7 +176,7 @@ def median_row(trials: list[dict]) -> dict:
 def table(rows: list[dict], baseline: dict) -> str:
     """A markdown table with ratios to the gensim corpus_file baseline and to the first w2v row."""
     head = ("| run | analogy | wordsim353 | simlex999 | words/s | x gensim | x w2v | wall s | train s | spool s | "
-            "bytes/word | busiest link B/word | words/actor/exchange | sync share | peak RSS/actor MB | private MB | private / (1.3 model + 256 MB) |")
+            "bytes/word | busiest link B/word | words/actor/exchange | stale words | sync share | peak RSS/actor MB | private MB | private / (1.3 model + 256 MB) |")
     lines = [head, "|" + "---|" * (head.count("|") - 1)]
     reference = next((r for r in rows if r["name"].startswith("w2v") and "missing" not in r), baseline)
     for r in rows:
@@ -189,7 +190,7 @@ def table(rows: list[dict], baseline: dict) -> str:
             f"| {r['name']} | {r['analogy']:.2%} | {r['wordsim353']:.3f} | {r['simlex999']:.3f} | {wps:,.0f} | "
             f"{wps / (baseline['words'] / baseline['train']):.2f} | {wps / (reference['words'] / reference['train']):.2f} | {r['wall']:.1f} | {r['train']:.1f} | "
             f"{r.get('spool', 0):.1f} | "
-            f"{r.get('bytes_per_word', 0):.0f} | {r.get('link_bytes_per_word', 0):.0f} | {r.get('words_per_exchange', 0):,.0f} | {r.get('sync_share', 0):.1%} | {r['peak_rss'] / 2**20:.0f} | "
+            f"{r.get('bytes_per_word', 0):.0f} | {r.get('link_bytes_per_word', 0):.0f} | {r.get('words_per_exchange', 0):,.0f} | {r.get('stale_words', 0):,.0f} | {r.get('sync_share', 0):.1%} | {r['peak_rss'] / 2**20:.0f} | "
             f"{private / 2**20:.0f} | {private / budget:.2f} |")
     return "\n".join(lines)
 
@@ -238,7 +239,7 @@ def write_csv(rows: list[dict], baseline: dict, path: str) -> None:
     import csv
 
     keys = ["name", "analogy", "wordsim353", "simlex999", "words_per_s", "x_gensim", "wall", "train", "peak_rss",
-            "bytes_per_word", "words_per_exchange", "sync_share", "missing"]
+            "bytes_per_word", "words_per_exchange", "stale_words", "exchange_seconds", "sync_share", "missing"]
     with open(path, "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=keys, extrasaction="ignore")
         writer.writeheader()

@@ -11,7 +11,7 @@ def row(name, words_per_s, **extra):
 def test_table_gives_ratios_to_gensim_and_w2v_and_lists_missing_peers():
     rows = [row("gensim corpus_file", 1_000_000, model_bytes=50 * 2**20), {"name": "spark", "missing": "no java"},
             row("w2v K=1", 500_000), row("w2v K=2", 250_000, sync_share=0.1, slice_bytes=8e6, interval=0.1,
-                                             words_per_exchange=12_345)]
+                                             words_per_exchange=12_345, stale_words=12_345)]
     lines = table(rows, rows[0]).splitlines()
     assert len(lines) == 2 + len(rows)
     assert "| spark | missing |" in lines[3]

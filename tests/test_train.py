@@ -97,8 +97,9 @@ def test_tensorflow_evaluation_was_stored_and_agrees(trained_artifact):
 def test_too_many_words_between_exchanges_is_warned_once_with_what_helps(ray_cluster, planted_corpus, tmp_path,
                                                                           caplog):
     """A 3 s interval on this fast corpus: each actor trains its whole shard share (tens of thousands of
-    words) between two exchanges, above `sync.PARITY_WORDS`; the driver says so after the first epoch."""
-    from w2v.sync import PARITY_WORDS
+    words) between two exchanges, so the other's copy is staler than `sync.PARITY_STALE_WORDS`; the driver says so
+    after the first epoch."""
+    from w2v.sync import PARITY_STALE_WORDS
 
     root, _ = planted_corpus
     config = TrainConfig(corpus=(str(root),), out=str(tmp_path / "slow-sync"), actors=2, vector_size=16, epochs=3,
@@ -106,8 +107,10 @@ def test_too_many_words_between_exchanges_is_warned_once_with_what_helps(ray_clu
     with caplog.at_level(logging.WARNING, logger="w2v.train"):
         training = run(config).manifest["training"]
     warned = [r.getMessage() for r in caplog.records if "between two weight exchanges" in r.getMessage()]
+    print(f"\nwords per exchange {training['words_per_exchange']}, exchanges {training['exchanges']}: {warned}")
     assert len(warned) == 1 and "lower --sync-interval" in warned[0], warned
-    assert training["words_per_exchange"] > PARITY_WORDS and training["exchange_seconds"] > 0
+    assert training["stale_words"] == training["words_per_exchange"] > PARITY_STALE_WORDS  # K=2: one other actor
+    assert training["exchange_seconds"] > 0
     assert training["words_per_exchange"] == round(training["words_trained_this_run"] / 2 / training["exchanges"])
 
 

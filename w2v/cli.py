@@ -170,7 +170,8 @@ def cmd_train(args: argparse.Namespace) -> int:
           f"words in {len(m['corpus']['shards'])} shard(s)")
     print(f"training: {t['words']:,} words in {t['seconds']:.1f} s ({t['words_per_s']:,} words/s) on "
           f"{len(t['actors'])} actor(s), {t['exchanges']} exchange(s)"
-          + (f" ({t['words_per_exchange']:,} words per actor between two)" if t.get("words_per_exchange") else "")
+          + (f" ({t['words_per_exchange']:,} words per actor between two, {t['stale_words']:,} stale)"
+             if t.get("words_per_exchange") else "")
           + f", sync {100 * t['sync_share']:.0f}% of actor time")
     if result.plan.train_seconds:
         print(f"estimated before training: {result.plan.train_seconds:.1f} s of training")

@@ -43,31 +43,43 @@ Weights = dict[str, np.ndarray]  # "vectors" (input vectors) and "syn1neg" and/o
 
 MAX_SLICE_BYTES = 8 * 2**20  # one exchange message per actor holds at most this much: bounds transient memory
 TIERS = 7  # frequency tiers: the hottest V/64 rows sync every exchange, all rows every 64th
-# The quality follows how many words each actor trains between two exchanges (between two
-# refreshes of the hottest rows), not the interval in seconds: the same 0.1 s is ~16,000 words on
-# a 1-core simulated node and ~200,000 on a 16-core one. Measured (benchmark, K=4, 6.75M words per
-# epoch, medians of 2): ~15,000-16,000 words -> analogy 1.03-1.06x one gensim process; 41,000 ->
-# 0.86x; 91,000 -> 0.76x. Above this the driver warns.
-PARITY_WORDS = 20_000
+# The quality follows how stale an actor's copy of the others' rows gets: the words the other K-1
+# actors train between two exchanges (between two refreshes of the hottest rows), (K-1) x the
+# words per actor between exchanges. It is set by the interval, the node's speed and K: the same
+# 0.1 s is ~16,000 words per actor on a 1-core simulated node and ~300,000 on a 16-core one.
+# Measured (benchmark, 6.75M words per epoch, each side by side with gensim): K=4 with 44,000-49,000
+# stale words and K=2 with 55,000 -> analogy 1.03-1.06x one gensim process; K=4 with 122,000 ->
+# 0.86x, 274,000 -> 0.76x. Above this the driver warns.
+PARITY_STALE_WORDS = 60_000
 
 
-def words_per_exchange_warning(words: float, interval: float, exchange_seconds: float) -> str | None:
-    """The warning for `words` per actor between exchanges above PARITY_WORDS, saying what helps.
+def stale_words(words_per_exchange: float, actors: int) -> float:
+    """Words the other actors train between two exchanges: what an actor has not seen of them."""
+    return max(actors - 1, 0) * words_per_exchange
 
-    >>> words_per_exchange_warning(15_000, 0.1, 0.02) is None
-    True
-    >>> print(words_per_exchange_warning(90_000, 0.4, 0.05))  # doctest: +NORMALIZE_WHITESPACE
-    each actor trains about 90,000 words between two weight exchanges (--sync-interval 0.4 s); above 20,000
-    the vectors measurably lose quality against one gensim process (README "Distributed training"): lower
-    --sync-interval (an exchange takes 0.05 s here)
+
+def stale_words_warning(words_per_exchange: float, actors: int, interval: float, exchange_seconds: float
+                        ) -> str | None:
+    """The warning when `stale_words` is above PARITY_STALE_WORDS, saying what helps.
+
+    >>> stale_words_warning(16_000, 4, 0.1, 0.02) is None, stale_words_warning(55_000, 2, 0.1, 0.02) is None
+    (True, True)
+    >>> print(stale_words_warning(90_000, 4, 0.4, 0.05))  # doctest: +NORMALIZE_WHITESPACE
+    each actor trains about 90,000 words between two weight exchanges (--sync-interval 0.4 s), so it works
+    without the last 270,000 words of the other 3 actors; above 60,000 the vectors measurably lose quality
+    against one gensim process (README "Distributed training"): lower --sync-interval (an exchange takes
+    0.05 s here)
     """
-    if words <= PARITY_WORDS:
+    stale = stale_words(words_per_exchange, actors)
+    if stale <= PARITY_STALE_WORDS:
         return None
     hint = ("lower --sync-interval" if interval > 1.5 * exchange_seconds else
             "the exchanges already run back to back: more --sync-tiers or a smaller vocabulary "
-            "(--max-final-vocab) make each one shorter")
-    return (f"each actor trains about {words:,.0f} words between two weight exchanges (--sync-interval {interval:g} "
-            f"s); above {PARITY_WORDS:,} the vectors measurably lose quality against one gensim process (README "
+            "(--max-final-vocab) make each one shorter, fewer actors make each less stale")
+    return (f"each actor trains about {words_per_exchange:,.0f} words between two weight exchanges (--sync-interval "
+            f"{interval:g} s), so it works without the last {stale:,.0f} words of the other {actors - 1} "
+            f"actor{'s' if actors > 2 else ''}; "
+            f"above {PARITY_STALE_WORDS:,} the vectors measurably lose quality against one gensim process (README "
             f"\"Distributed training\"): {hint} (an exchange takes {exchange_seconds:.2g} s here)")
 
 

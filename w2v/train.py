@@ -347,10 +347,11 @@ class _Training:
                             time.perf_counter() - started, exchange_seconds)
 
     def _check_pace(self, statuses: Sequence[dict[str, Any]], exchanges: int, exchange_seconds: float) -> None:
-        """Warn once when each actor trains more words between exchanges than gives parity (`sync.PARITY_WORDS`)."""
+        """Warn once when the actors' copies get staler between exchanges than gave parity (`sync.PARITY_STALE_WORDS`)."""
         trained = sum((s["epochs_done"] - self.start_epoch) * sp["words"] for s, sp in zip(statuses, self.spooled))
         words = trained / len(self.actors) / max(exchanges, 1)
-        warning = sync.words_per_exchange_warning(words, self.config.sync_interval, exchange_seconds / max(exchanges, 1))
+        warning = sync.stale_words_warning(words, len(self.actors), self.config.sync_interval,
+                                           exchange_seconds / max(exchanges, 1))
         if warning:
             logger.warning(warning)
 
@@ -528,9 +529,11 @@ class _Training:
             "words_per_s": round(trained / max(train_seconds, 1e-9)),
             "spool_seconds": round(spool_seconds, 3),
             "exchanges": exchanges,
-            # What the quality depends on (see `sync.PARITY_WORDS`): words each actor trained between two
-            # exchanges, so between two refreshes of the hottest rows. Set by the interval and the node's speed.
+            # What the quality depends on (see `sync.PARITY_STALE_WORDS`): words each actor trained between two
+            # exchanges (two refreshes of the hottest rows), and so the others' words each one had not seen.
             "words_per_exchange": round(trained / len(self.actors) / exchanges) if exchanges else None,
+            "stale_words": round(sync.stale_words(trained / len(self.actors) / exchanges, len(self.actors)))
+            if exchanges else None,
             "exchange_seconds": round(exchange_seconds / exchanges, 4) if exchanges else None,  # driver wall, mean
             "sync_interval": config.sync_interval,
             "sync_tiers": config.sync_tiers,
