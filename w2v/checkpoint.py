@@ -30,7 +30,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from . import storage
+from . import export, storage
 from .config import RESUME_KEYS, TrainConfig
 from .errors import ConfigError, StorageError
 
@@ -148,8 +148,7 @@ def write(location: str, number: int, weights: dict[str, np.ndarray], state: dic
     try:
         with open(os.path.join(staging, npz), "wb") as f:
             np.savez(f, **{name: np.asarray(a) for name, a in weights.items()})
-        with open(os.path.join(staging, npz), "rb") as f:
-            sha = hashlib.sha256(f.read()).hexdigest()
+        sha = export.sha256_file(os.path.join(staging, npz))  # streamed: a checkpoint can be GBs
         record = {"format_version": FORMAT_VERSION, "number": number, "npz": npz, "sha256": sha,
                   "created": time.time(), **state}
         with open(os.path.join(staging, meta), "w", encoding="utf-8") as f:

@@ -186,6 +186,11 @@ def projected_efficiency(nodes: int, slice_bytes: float, interval: float, sync_s
     return (1.0 - sync_share) * min(1.0, interval / (link / link_bytes_per_s))
 
 
+def copy_weights(weights: Weights) -> Weights:
+    """A writable copy of every matrix (arrays from the object store are read-only; live ones keep changing)."""
+    return {name: np.array(array, copy=True) for name, array in weights.items()}
+
+
 def nbytes(weights: Weights) -> int:
     """Bytes of one copy of the weights, for the exchanged-bytes accounting."""
     return sum(a.nbytes for a in weights.values())
@@ -212,7 +217,7 @@ class DeltaTracker:
     """
 
     def __init__(self, weights: Weights):
-        self.reference: Weights = {k: np.array(v, copy=True) for k, v in weights.items()}
+        self.reference: Weights = copy_weights(weights)
         self.taken: dict[int, Weights] = {}  # slice start -> own delta handed over, not yet applied
 
     def take(self, weights: Weights, rows: slice) -> Weights:

@@ -339,8 +339,7 @@ class _Training:
                     time.sleep(pause)
             final = self._statuses()
             if not self.exchange:  # one actor: its weights are the model
-                self.global_weights = {name: np.array(a, copy=True)
-                                       for name, a in ray.get(self.actors[0].weights.remote()).items()}
+                self.global_weights = sync.copy_weights(ray.get(self.actors[0].weights.remote()))
         finally:
             progress.close()
         return self._result(final, words_per_epoch, exchanges, exchanged, spool_seconds,
@@ -364,11 +363,11 @@ class _Training:
             found = {name: a.shape for name, a in self.resume.weights.items()}
             if expected != found:
                 raise ConfigError(f"--resume: the checkpoint holds matrices {found}, this job needs {expected}")
-            initial = {name: np.array(a, copy=True) for name, a in self.resume.weights.items()}
+            initial = sync.copy_weights(self.resume.weights)
             logger.info("resuming from checkpoint %d at epoch %d of %d", self.resume.number, self.start_epoch,
                         self.config.epochs)
         elif self.exchange:
-            initial = {name: np.array(a, copy=True) for name, a in ray.get(self.actors[0].weights.remote()).items()}
+            initial = sync.copy_weights(ray.get(self.actors[0].weights.remote()))
         else:
             initial = None
         if self.exchange:
@@ -447,8 +446,7 @@ class _Training:
         """One actor: copy its live weights (read after `status`, so they hold at least its epochs)."""
         import ray
 
-        self.snapshot_weights = {name: np.array(a, copy=True)
-                                 for name, a in ray.get(self.actors[0].weights.remote()).items()}
+        self.snapshot_weights = sync.copy_weights(ray.get(self.actors[0].weights.remote()))
         self.snapshot_epochs = [status["epochs_done"]]
 
     def _position(self) -> dict[str, Any]:
@@ -523,6 +521,7 @@ class _Training:
         words = words_per_epoch * config.epochs
         retrained = sum(e["words_retrained"] for e in self.events)
         trained = words_per_epoch * (config.epochs - self.start_epoch) + retrained  # by this driver's actors
+        per_exchange = trained / len(self.actors) / exchanges if exchanges else None  # words per actor
         stats = {
             "words": words,
             "seconds": round(seconds, 3),
@@ -531,9 +530,8 @@ class _Training:
             "exchanges": exchanges,
             # What the quality depends on (see `sync.PARITY_STALE_WORDS`): words each actor trained between two
             # exchanges (two refreshes of the hottest rows), and so the others' words each one had not seen.
-            "words_per_exchange": round(trained / len(self.actors) / exchanges) if exchanges else None,
-            "stale_words": round(sync.stale_words(trained / len(self.actors) / exchanges, len(self.actors)))
-            if exchanges else None,
+            "words_per_exchange": round(per_exchange) if exchanges else None,
+            "stale_words": round(sync.stale_words(per_exchange, len(self.actors))) if exchanges else None,
             "exchange_seconds": round(exchange_seconds / exchanges, 4) if exchanges else None,  # driver wall, mean
             "sync_interval": config.sync_interval,
             "sync_tiers": config.sync_tiers,

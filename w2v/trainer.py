@@ -171,8 +171,9 @@ class TrainerActor:
             self.spool_dir = new_spool_dir(self.config.spool_dir)
         started = time.perf_counter()
         self.spooled = spool(self.shards, read_options(self.config), os.path.join(self.spool_dir, "corpus.txt"))
-        return {"shards": len(self.shards), "words": self.spooled.words, "sentences": self.spooled.sentences, "bytes": self.spooled.bytes,
-                "bad_lines": self.spooled.bad_lines, "seconds": round(time.perf_counter() - started, 3)}
+        return {"shards": len(self.shards), "words": self.spooled.words, "sentences": self.spooled.sentences,
+                "bytes": self.spooled.bytes, "bad_lines": self.spooled.bad_lines,
+                "seconds": round(time.perf_counter() - started, 3)}
 
     def weights(self) -> sync.Weights:
         """The model's trainable matrices (input vectors and output layer), live."""
