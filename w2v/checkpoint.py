@@ -51,8 +51,18 @@ class Checkpoint:
 
     @property
     def epoch(self) -> int:
-        """Epochs every actor had completed: training resumes at this epoch."""
+        """Epochs every actor had completed."""
         return int(self.state["position"]["epoch"])
+
+    def round(self, chunks: int) -> int:
+        """The round (chunk of all epochs) training resumes at, with `chunks` chunks per epoch.
+
+        The checkpoint's own round when it was cut into as many chunks, else the start of its epoch.
+        """
+        position = self.state["position"]
+        if position.get("chunks") == chunks and "round" in position:
+            return int(position["round"])
+        return self.epoch * chunks
 
 
 def corpus_fingerprint(shards: Sequence[Any]) -> str:

@@ -81,8 +81,10 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--workers", type=int, default=s, help="gensim threads per actor (default: the node's CPUs)")
     g.add_argument("--address", default=s,
                    help="Ray cluster address (default: $RAY_ADDRESS when set, else start Ray embedded)")
-    g.add_argument("--sync-interval", type=float, default=s,
-                   help="seconds between weight exchanges with 2+ actors; 0 = back to back (default 0.1)")
+    g.add_argument("--sync-words", type=int, default=s, metavar="N",
+                   help="words each actor trains between two weight exchanges with 2+ actors, whatever the node's "
+                        "speed; 0 = automatic, so that the words the other actors train between two exchanges are "
+                        "0.25%% of an epoch (default 0)"),
     g.add_argument("--sync-tiers", type=int, default=s,
                    help="frequency tiers of the exchange: the hottest V/2**(tiers-1) rows every time, the coldest every "
                         "2**(tiers-1)-th exchange; 1 = every row every time (default 7)")

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from .errors import ConfigError
+from .sync import DEFAULT_STALE_SHARE, MIN_SYNC_WORDS
 
 # gensim cuts sentences longer than this silently (MAX_WORDS_IN_BATCH); we split them instead.
 MAX_SENTENCE_WORDS = 10_000
@@ -62,7 +63,7 @@ class TrainConfig:
     wait_for_nodes: float = 0.0  # seconds to wait (asking the autoscaler) for `actors` trainer nodes; 0 = none
     workers: int | None = None  # gensim threads per actor; None: the node's CPUs
     address: str | None = None  # None: $RAY_ADDRESS if set, else an embedded local Ray
-    sync_interval: float = 0.1  # seconds between delta exchanges (with 2+ actors); 0 = back to back
+    sync_words: int = 0  # words each actor trains between two exchanges (with 2+ actors); 0 = from the corpus size
     sync_tiers: int = 7  # frequency tiers: hot rows every exchange, the coldest every 2**(tiers-1)-th; 1 = all rows
     spool_dir: str | None = None  # where actors spool their shards for corpus_file mode; None: system temp
     # --- faults ---
@@ -274,7 +275,8 @@ def _validate(c: TrainConfig) -> None:
     need(not c.wait_for_nodes or c.actors is not None, "wait_for_nodes",
          "needs actors: how many trainer nodes to wait for")
     need(c.workers is None or 1 <= c.workers <= 1_024, "workers", "must be between 1 and 1024")
-    need(0.0 <= c.sync_interval <= 3600.0, "sync_interval", "must be between 0 and 3600 seconds")
+    need(c.sync_words == 0 or c.sync_words >= MIN_SYNC_WORDS, "sync_words",
+         f"must be 0 (automatic: stale words {DEFAULT_STALE_SHARE:.2%} of an epoch) or at least {MIN_SYNC_WORDS:,}")
     need(1 <= c.sync_tiers <= 12, "sync_tiers", "must be between 1 and 12")
     need(c.eval_cpus > 0, "eval_cpus", "must be > 0")
     need(c.eval_gpus >= 0, "eval_gpus", "must be >= 0")

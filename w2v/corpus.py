@@ -412,13 +412,24 @@ class ShardSentences:
 
 @dataclass(frozen=True)
 class SpoolStats:
-    """What `spool` wrote."""
+    """What `spool` or `spool_chunks` wrote."""
 
-    path: str
+    path: str  # the spool file, or (spool_chunks) the directory of chunk files
     words: int  # tokens written (gensim's `total_words` for corpus_file training)
     sentences: int  # lines written
-    bytes: int  # size of the spool file
+    bytes: int  # size of the spool file(s)
     bad_lines: int = 0  # lines with bytes that are not UTF-8 (see ReadOptions.unicode_errors)
+    # spool_chunks: chunk c, worker w -> (file, words in it); one chunk is trained between two exchanges
+    chunks: tuple[tuple[tuple[str, int], ...], ...] = ()
+
+    @property
+    def chunk_words(self) -> list[int]:
+        """Words in each chunk (all its workers' files).
+
+        >>> SpoolStats("d", 5, 2, 9, chunks=((("a", 2), ("b", 1)), (("c", 2), ("d", 0)))).chunk_words
+        [3, 2]
+        """
+        return [sum(words for _, words in chunk) for chunk in self.chunks]
 
 
 SPOOL_PREFIX = "w2v-spool-"
@@ -505,6 +516,71 @@ def spool(shards: Sequence[Shard], options: ReadOptions, path: str) -> SpoolStat
         raise CorpusError(f"cannot write the local spool file {path}: {exc.strerror} (see --spool-dir)") from None
     return SpoolStats(path=path, words=words, sentences=sentences, bytes=os.path.getsize(path),
                       bad_lines=stats.bad_lines)
+
+
+def chunk_bounds(expected_words: int, chunks: int) -> list[int]:
+    """Cumulative word counts at which each chunk ends: near-equal chunks of `expected_words`.
+
+    >>> chunk_bounds(10, 3), chunk_bounds(2, 3)
+    ([3, 7, 10], [1, 1, 2])
+    """
+    return [round(expected_words * (c + 1) / chunks) for c in range(chunks)]
+
+
+def spool_chunks(shards: Sequence[Shard], options: ReadOptions, directory: str, chunks: int, workers: int,
+                 expected_words: int) -> SpoolStats:
+    """Write the shards' sentences as `chunks` chunks of near-equal words, each split into one file per worker.
+
+    Word pacing (see `sync`): an actor trains one chunk, then the actors exchange their deltas, so a
+    chunk is the words an actor trains between two exchanges. Each gensim worker thread trains its
+    own file of the chunk to its end: the chunk's words are trained exactly once, with no overlap
+    between threads (gensim's own corpus_file mode starts each thread at a byte offset and stops it
+    after a word count, which overlaps by up to a batch). `expected_words` (from the counting pass)
+    sets the chunk boundaries while streaming, so the corpus is read once; the last chunk takes any
+    difference. Within a chunk a line goes to the worker file with the fewest words so far. Lines are
+    written as in `spool`.
+    """
+    bounds = chunk_bounds(max(expected_words, 0), max(chunks, 1))
+    paths = [[os.path.join(directory, f"chunk-{c:06d}-{w:03d}.txt") for w in range(workers)]
+             for c in range(len(bounds))]
+    counts = [[0] * workers for _ in bounds]  # chunk -> worker -> words
+    words = sentences = size = 0
+    stats = ReadStats()
+    current = 0
+    outs: list[IO] = []
+
+    def open_chunk(c: int) -> list[IO]:
+        for f in outs:
+            f.close()
+        return [open(path, "w", encoding="utf-8", newline="\n", buffering=1 << 20) for path in paths[c]]
+
+    try:
+        outs = open_chunk(0)
+        for shard in shards:
+            for sentence in iter_sentences(shard, options, stats):
+                while current < len(bounds) - 1 and words >= bounds[current]:
+                    current += 1
+                    outs = open_chunk(current)
+                row = counts[current]
+                w = row.index(min(row))
+                outs[w].write(" ".join(sentence))
+                outs[w].write("\n")
+                row[w] += len(sentence)
+                words += len(sentence)
+                sentences += 1
+        for c in range(current + 1, len(bounds)):  # fewer words than expected: the last chunks stay empty
+            outs = open_chunk(c)
+        for f in outs:
+            f.close()
+        size = sum(os.path.getsize(p) for row in paths for p in row)
+    except OSError as exc:
+        for f in outs:
+            f.close()
+        raise CorpusError(f"cannot write the local spool files in {directory}: {exc.strerror} (see --spool-dir)"
+                          ) from None
+    table = tuple(tuple(zip(row_paths, row_counts)) for row_paths, row_counts in zip(paths, counts))
+    return SpoolStats(path=directory, words=words, sentences=sentences, bytes=size, bad_lines=stats.bad_lines,
+                      chunks=table)
 
 
 def read_rate(shards: Sequence[Shard], options: ReadOptions = ReadOptions()) -> dict[str, float]:

@@ -203,7 +203,8 @@ def run(config: TrainConfig, shards: list[corpus.Shard] | None = None) -> JobRes
 
         logger.info("stage 3/5: training %d epoch(s) on %d actor(s)", config.epochs, len(p.assignment))
         result = train.train(config, vocab, p.assignment, p.placement, resume=resumed,
-                             checkpointer=checkpointer(config, identity, resumed))
+                             checkpointer=checkpointer(config, identity, resumed),
+                             shard_words={sc.uri: sc.words for sc in shard_counts})
         watch.lap("train")
     finally:
         if config.wait_for_nodes:  # training releases it once its actors hold the nodes; a failure before, here

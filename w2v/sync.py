@@ -43,14 +43,12 @@ Weights = dict[str, np.ndarray]  # "vectors" (input vectors) and "syn1neg" and/o
 
 MAX_SLICE_BYTES = 8 * 2**20  # one exchange message per actor holds at most this much: bounds transient memory
 TIERS = 7  # frequency tiers: the hottest V/64 rows sync every exchange, all rows every 64th
-# The quality follows how stale an actor's copy of the others' rows gets: the words the other K-1
-# actors train between two exchanges (between two refreshes of the hottest rows), (K-1) x the
-# words per actor between exchanges. It is set by the interval, the node's speed and K: the same
-# 0.1 s is ~16,000 words per actor on a 1-core simulated node and ~300,000 on a 16-core one.
-# Measured (benchmark, 6.75M words per epoch, each side by side with gensim): K=4 with 44,000-49,000
-# stale words and K=2 with 55,000 -> analogy 1.03-1.06x one gensim process; K=4 with 122,000 ->
-# 0.86x, 274,000 -> 0.76x. Above this the driver warns.
-PARITY_STALE_WORDS = 60_000
+# Word pacing: the quality follows the stale words, the words the other K-1 actors train between two
+# exchanges, (K-1) x sync_words, as a share of an epoch's words (README "What the quality follows").
+# The default pacing keeps that share at DEFAULT_STALE_SHARE whatever the node speed or K.
+DEFAULT_STALE_SHARE = 0.0025
+MIN_SYNC_WORDS = 2_000  # a chunk shorter than this is mostly thread start-up: no finer pacing than that
+SOLO_CHUNK_WORDS = 1_000_000  # one actor exchanges nothing: chunks only give progress (and positions)
 
 
 def stale_words(words_per_exchange: float, actors: int) -> float:
@@ -58,29 +56,40 @@ def stale_words(words_per_exchange: float, actors: int) -> float:
     return max(actors - 1, 0) * words_per_exchange
 
 
-def stale_words_warning(words_per_exchange: float, actors: int, interval: float, exchange_seconds: float
-                        ) -> str | None:
-    """The warning when `stale_words` is above PARITY_STALE_WORDS, saying what helps.
+def default_sync_words(epoch_words: int, actors: int, stale_share: float = DEFAULT_STALE_SHARE) -> int:
+    """Words per actor between two exchanges so that the stale words are `stale_share` of an epoch.
 
-    >>> stale_words_warning(16_000, 4, 0.1, 0.02) is None, stale_words_warning(55_000, 2, 0.1, 0.02) is None
-    (True, True)
-    >>> print(stale_words_warning(90_000, 4, 0.4, 0.05))  # doctest: +NORMALIZE_WHITESPACE
-    each actor trains about 90,000 words between two weight exchanges (--sync-interval 0.4 s), so it works
-    without the last 270,000 words of the other 3 actors; above 60,000 the vectors measurably lose quality
-    against one gensim process (README "Distributed training"): lower --sync-interval (an exchange takes
-    0.05 s here)
+    >>> default_sync_words(20_000_000, 4), default_sync_words(20_000_000, 8), default_sync_words(10_000, 4)
+    (16667, 7143, 2000)
     """
-    stale = stale_words(words_per_exchange, actors)
-    if stale <= PARITY_STALE_WORDS:
-        return None
-    hint = ("lower --sync-interval" if interval > 1.5 * exchange_seconds else
-            "the exchanges already run back to back: more --sync-tiers or a smaller vocabulary "
-            "(--max-final-vocab) make each one shorter, fewer actors make each less stale")
-    return (f"each actor trains about {words_per_exchange:,.0f} words between two weight exchanges (--sync-interval "
-            f"{interval:g} s), so it works without the last {stale:,.0f} words of the other {actors - 1} "
-            f"actor{'s' if actors > 2 else ''}; "
-            f"above {PARITY_STALE_WORDS:,} the vectors measurably lose quality against one gensim process (README "
-            f"\"Distributed training\"): {hint} (an exchange takes {exchange_seconds:.2g} s here)")
+    if actors <= 1:
+        return SOLO_CHUNK_WORDS
+    return max(MIN_SYNC_WORDS, round(stale_share * epoch_words / (actors - 1)))
+
+
+def chunks_per_epoch(epoch_words: int, actors: int, sync_words: int) -> int:
+    """How many chunks (exchanges) each actor's share of an epoch is cut into: its words / sync_words.
+
+    Every actor gets the same count, so the actors' rounds line up with epochs.
+
+    >>> chunks_per_epoch(20_000_000, 4, 50_000), chunks_per_epoch(1_000, 4, 50_000)
+    (100, 1)
+    """
+    return max(1, round(epoch_words / max(actors, 1) / max(sync_words, 1)))
+
+
+def chunk_alphas(alpha: float, min_alpha: float, rounds: int, round_: int) -> tuple[float, float]:
+    """Learning rate at the start and the end of round `round_` of `rounds` (all epochs' chunks).
+
+    One linear schedule over the whole job, as one gensim process has; gensim decays linearly within
+    the chunk between the two.
+
+    >>> chunk_alphas(0.025, 0.0, 10, 0), chunk_alphas(0.025, 0.0, 10, 9)
+    ((0.025, 0.0225), (0.0025, 0.0))
+    """
+    start = learning_rate(alpha, min_alpha, round_ / rounds)
+    end = learning_rate(alpha, min_alpha, (round_ + 1) / rounds)
+    return round(start, 12), round(end, 12)
 
 
 def learning_rate(alpha: float, min_alpha: float, progress: float) -> float:
@@ -168,22 +177,22 @@ def round_bytes(actors: int, slice_bytes: int) -> dict[str, int]:
             "star_busiest_link": actors * slice_bytes}
 
 
-def projected_efficiency(nodes: int, slice_bytes: float, interval: float, sync_share: float,
+def projected_efficiency(nodes: int, slice_bytes: float, chunk_seconds: float, sync_share: float,
                          link_bytes_per_s: float = 10e9 / 8, star: bool = False) -> float:
-    """Parallel efficiency at `nodes` nodes, at the quality of the measured sync interval.
+    """Parallel efficiency at `nodes` nodes, at the same words per exchange (the same quality).
 
     E(K) = (1 - s) * min(1, t / (L(K) / bw)): s is the share of an actor's time spent on
-    exchange arithmetic (measured), t the sync interval, L(K) the bytes of one exchange on the
-    busiest link (`round_bytes`), bw the link speed. While one exchange fits in the interval it
-    runs beside training and costs only s; past that, keeping the words between exchanges (the
-    quality) would mean waiting for the network.
+    exchange arithmetic (measured), t the seconds a node takes to train one chunk (sync_words at its
+    measured rate), L(K) the bytes of one exchange on the busiest link (`round_bytes`), bw the link
+    speed. While one exchange fits in the time of a chunk it runs beside training (the actor trains
+    the next chunk meanwhile) and costs only s; past that the actors wait for the network.
 
     >>> round(projected_efficiency(16, 32e6, 0.1, 0.05), 3), round(projected_efficiency(16, 32e6, 0.1, 0.05, star=True), 3)
     (0.95, 0.232)
     """
     moved = round_bytes(nodes, int(slice_bytes))
     link = moved["star_busiest_link"] if star else moved["busiest_link"]
-    return (1.0 - sync_share) * min(1.0, interval / (link / link_bytes_per_s))
+    return (1.0 - sync_share) * min(1.0, chunk_seconds / (link / link_bytes_per_s))
 
 
 def copy_weights(weights: Weights) -> Weights:
@@ -204,7 +213,7 @@ def sum_deltas(deltas: Sequence[Weights]) -> Weights:
             total[name] += array
     for name, array in total.items():
         if not np.isfinite(array).all():
-            raise FloatingPointError(f"the summed '{name}' deltas are not finite: lower alpha or sync_interval")
+            raise FloatingPointError(f"the summed '{name}' deltas are not finite: lower alpha or --sync-words")
     return total
 
 

@@ -21,7 +21,7 @@ import os
 import sys
 import time
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 
@@ -46,17 +46,39 @@ RECOVERY_SECONDS = 120.0  # how long the driver waits for a dead actor to come b
 NODE_POLL_SECONDS = 2.0  # how often `wait_for_nodes` looks at the cluster
 
 
-def words_retrained(epochs_done: int, finished: bool, restart_epoch: int, words_per_epoch: int) -> int:
-    """Words trained again after a restart: the epochs done since `restart_epoch`, plus the one in flight.
+def words_retrained(rounds_done: int, finished: bool, restart_round: int, words_per_epoch: int,
+                    chunks: int) -> int:
+    """Words trained again after a restart: the chunks done since `restart_round`, plus the one in flight.
 
-    `epochs_done` is what the driver saw last (it looks every sync interval), and gensim's
-    corpus_file mode reports progress only at epoch ends, so the epoch in flight counts whole.
+    `rounds_done` is what the driver saw last; the chunk in flight counts whole (an upper bound,
+    exact to a chunk).
 
-    >>> words_retrained(3, False, 2, 100), words_retrained(5, True, 5, 100)
-    (200, 0)
+    >>> words_retrained(3, False, 2, 100, 10), words_retrained(5, True, 5, 100, 10)
+    (20, 0)
     """
-    begun = epochs_done if finished else epochs_done + 1
-    return max(begun - restart_epoch, 0) * words_per_epoch
+    begun = rounds_done if finished else rounds_done + 1
+    return round(max(begun - restart_round, 0) * words_per_epoch / chunks)
+
+
+def expected_words(plan: Sequence[Sequence[Shard]], corpus_words: int, shard_words: Mapping[str, int] | None
+                   ) -> list[int]:
+    """Words per epoch of each actor's shards: counted (`shard_words`), else the corpus's by bytes.
+
+    >>> expected_words([[Shard("a", 30, 0)], [Shard("b", 10, 0)]], 400, None)
+    [300, 100]
+    >>> expected_words([[Shard("a", 30, 0)], [Shard("b", 10, 0)]], 400, {"a": 250, "b": 150})
+    [250, 150]
+    """
+    if shard_words is not None:
+        return [sum(shard_words.get(s.name, 0) for s in shards) for shards in plan]
+    total = sum(s.size for shards in plan for s in shards) or 1
+    return [round(corpus_words * sum(s.size for s in shards) / total) for shards in plan]
+
+
+def _sync_share(statuses: Sequence[dict[str, Any]]) -> float:
+    """The share of actor time spent in the exchange's arithmetic and waiting for it."""
+    actor_seconds = max(s["seconds"] for s in statuses)
+    return sum(s["sync_seconds"] for s in statuses) / max(len(statuses) * actor_seconds, 1e-9)
 
 
 @dataclass
@@ -192,13 +214,15 @@ class _Progress:
 
 def train(config: TrainConfig, vocab: Vocabulary, plan: Sequence[Sequence[Shard]],
           nodes: Sequence[dict[str, Any]], resume: Checkpoint | None = None,
-          checkpointer: Any = NullCheckpointer()) -> TrainResult:
+          checkpointer: Any = NullCheckpointer(), shard_words: Mapping[str, int] | None = None) -> TrainResult:
     """Train on one actor per planned node (`plan[k]` are actor k's shards, `nodes[k]` its node).
 
-    `resume` starts every actor at the checkpoint's epoch from its weights; `checkpointer` is asked
-    every round whether a checkpoint is due (see `checkpoint.Checkpointer`).
+    `resume` starts every actor at the checkpoint's position from its weights; `checkpointer` is asked
+    every round whether a checkpoint is due (see `checkpoint.Checkpointer`). `shard_words` (shard
+    name -> words, from the counting pass) sets each actor's chunk boundaries; without it they are
+    estimated from the shards' bytes.
     """
-    training = _Training(config, vocab, plan, nodes, resume, checkpointer)
+    training = _Training(config, vocab, plan, nodes, resume, checkpointer, shard_words)
     try:
         return training.run()
     finally:
@@ -230,7 +254,8 @@ class _Training:
     """The driver's side of one training run: actors, global weights, position, faults."""
 
     def __init__(self, config: TrainConfig, vocab: Vocabulary, plan: Sequence[Sequence[Shard]],
-                 nodes: Sequence[dict[str, Any]], resume: Checkpoint | None, checkpointer: Any):
+                 nodes: Sequence[dict[str, Any]], resume: Checkpoint | None, checkpointer: Any,
+                 shard_words: Mapping[str, int] | None = None):
         import ray
 
         self.config = config  # the job's parameters
@@ -244,8 +269,14 @@ class _Training:
         self.actor_cls = ray.remote(TrainerActor)
         self.actors = [self._create(k, node) for k, node in enumerate(self.nodes)]  # handles, replaced on node loss
         self.exchange = len(self.actors) > 1  # one actor alone has nothing to exchange
-        self.start_epoch = resume.epoch if resume else 0  # where every actor starts
-        self.snapshot_epochs = [self.start_epoch] * len(self.actors)  # epochs done at the last full exchange
+        self.expected_words = expected_words(self.plan, vocab.raw_words, shard_words)  # per actor, per epoch
+        self.sync_words = config.sync_words or sync.default_sync_words(sum(self.expected_words), len(self.actors))
+        self.chunks = sync.chunks_per_epoch(sum(self.expected_words), len(self.actors), self.sync_words)
+        self.rounds = config.epochs * self.chunks  # chunks of every epoch, the same for every actor
+        self.start_round = resume.round(self.chunks) if resume else 0  # where every actor starts
+        self.start_epoch = self.start_round // self.chunks
+        self.next_round = [self.start_round] * len(self.actors)  # per actor: the round the next exchange takes
+        self.snapshot_rounds = [self.start_round] * len(self.actors)  # rounds in the global weights (last full)
         self.snapshot_weights: sync.Weights | None = None  # one actor: its weights at the last checkpoint
         self.global_weights: sync.Weights = {}  # initial + every delta (with exchange)
         self.started_wall = time.time()  # when the actors were started (wall clock, as their epoch ends)
@@ -286,73 +317,81 @@ class _Training:
                 logger.error("!!! gensim on %s runs WITHOUT its compiled routines: training will be ~100x slower",
                              info["hostname"])
         spool_started = time.perf_counter()
-        self.spooled = ray.get([a.prepare.remote(self.vocab_ref, self.plan[k]) for k, a in enumerate(self.actors)])
+        self.spooled = ray.get([a.prepare.remote(self.vocab_ref, self.plan[k], self.chunks, self.expected_words[k])
+                                for k, a in enumerate(self.actors)])
         spool_seconds = time.perf_counter() - spool_started
         for k, (info, sp) in enumerate(zip(self.infos, self.spooled)):
-            logger.info("actor %d on %s (node %s, %d workers): %d shard(s) spooled, %d words, %.1f MB in %.1f s",
-                        k, info["hostname"], info["node_id"][:8], info["workers"], sp["shards"], sp["words"],
-                        sp["bytes"] / 1e6, sp["seconds"])
+            logger.info("actor %d on %s (node %s, %d workers): %d shard(s) spooled, %d words in %d chunk(s), "
+                        "%.1f MB in %.1f s", k, info["hostname"], info["node_id"][:8], info["workers"], sp["shards"],
+                        sp["words"], sp["chunks"], sp["bytes"] / 1e6, sp["seconds"])
         self._start_all()
         row_bytes = sum(a.shape[1] * 4 for a in self.global_weights.values())  # of all matrices; 0 without exchange
         words_per_epoch = sum(sp["words"] for sp in self.spooled)
         exchanges = 0
         exchange_seconds = 0.0  # driver wall time in exchanges
-        paced = False  # words per exchange checked (after the first epoch)
         exchanged = {"total": 0, "busiest_link": 0, "slice": 0}  # bytes moved by all exchanges
         started = time.perf_counter()
         progress = _Progress(self.config.epochs, self.start_epoch, self.started_wall)
+        polled = 0.0  # perf_counter of the last status poll
         try:
             while True:
-                round_started = time.perf_counter()
-                statuses = self._statuses()
-                failed = [s["error"] for s in statuses if s["error"]]
-                if failed:
-                    raise RuntimeError(f"gensim training failed in an actor: {failed[0]}")
-                all_done = all(s["done"] for s in statuses)
-                if self.exchange:  # one more exchange after the last actor finished: it collects the final deltas
-                    full = all_done or self.checkpointer.due()
+                statuses = self.last_status
+                if not self.exchange or time.perf_counter() - polled >= STATUS_POLL_SECONDS:
+                    polled = time.perf_counter()
+                    statuses = self._statuses()
+                    failed = [s["error"] for s in statuses if s["error"]]
+                    if failed:
+                        raise RuntimeError(f"gensim training failed in an actor: {failed[0]}")
+                    progress.update(statuses, words_per_epoch, _sync_share(statuses))
+                if self.exchange:
+                    # Round by round: each actor's next chunk (take waits for it). The last round and a due
+                    # checkpoint move every row; the last one collects the final deltas.
+                    final = all(r >= self.rounds - 1 for r in self.next_round)
+                    full = final or self.checkpointer.due()
                     slices = sync.exchange_slices(len(self.vocab), row_bytes, exchanges, final=full,
                                                   tiers=self.config.sync_tiers)
                     exchange_started = time.perf_counter()
-                    moved, complete = self._exchange(slices)
+                    rounds = list(self.next_round)
+                    moved, complete = self._exchange(slices, rounds)
                     exchange_seconds += time.perf_counter() - exchange_started
                     exchanged = {key: exchanged[key] + moved[key] for key in exchanged}
                     exchanges += 1
-                    if complete and slices and slices[0].start == 0 and slices[-1].stop == len(self.vocab):
-                        self.snapshot_epochs = [s["epochs_done"] for s in statuses]  # every row is in global now
-                        if self.checkpointer.due() and not all_done:
-                            self.checkpointer.save(self.global_weights, self._position())
-                elif self.checkpointer.due() and not all_done:
-                    self._snapshot_single(statuses[0])
-                    self.checkpointer.save(self.snapshot_weights, self._position())
-                actor_seconds = max(s["seconds"] for s in statuses)
-                share = sum(s["sync_seconds"] for s in statuses) / max(len(self.actors) * actor_seconds, 1e-9)
-                progress.update(statuses, words_per_epoch, share)
-                if self.exchange and not paced and min(s["epochs_done"] for s in statuses) > self.start_epoch:
-                    paced = True  # one epoch in: the words between exchanges are known, the quality they give too
-                    self._check_pace(statuses, exchanges, exchange_seconds)
-                if all_done and all(s.get("done") for s in self.last_status):  # no one came back this round
-                    break
-                pause = (self.config.sync_interval if self.exchange else STATUS_POLL_SECONDS) - (
-                    time.perf_counter() - round_started)
-                if pause > 0:
-                    time.sleep(pause)
-            final = self._statuses()
+                    if complete:
+                        for k, a in enumerate(self.actors):
+                            a.advance.remote(rounds[k])
+                        self.next_round = [r + 1 for r in rounds]
+                        if full:  # every row is in the global weights now: a consistent position
+                            self.snapshot_rounds = list(self.next_round)
+                            if self.checkpointer.due() and not final:
+                                self.checkpointer.save(self.global_weights, self._position())
+                    if final and complete:
+                        break
+                else:
+                    if all(s["done"] for s in statuses):
+                        break
+                    if self.checkpointer.due():
+                        self._snapshot_single(statuses[0])
+                        self.checkpointer.save(self.snapshot_weights, self._position())
+                    time.sleep(STATUS_POLL_SECONDS)
+            final_statuses = self._wait_done()
             if not self.exchange:  # one actor: its weights are the model
                 self.global_weights = sync.copy_weights(ray.get(self.actors[0].weights.remote()))
+            progress.update(final_statuses, words_per_epoch, _sync_share(final_statuses))
         finally:
             progress.close()
-        return self._result(final, words_per_epoch, exchanges, exchanged, spool_seconds,
+        return self._result(final_statuses, words_per_epoch, exchanges, exchanged, spool_seconds,
                             time.perf_counter() - started, exchange_seconds)
 
-    def _check_pace(self, statuses: Sequence[dict[str, Any]], exchanges: int, exchange_seconds: float) -> None:
-        """Warn once when the actors' copies get staler between exchanges than gave parity (`sync.PARITY_STALE_WORDS`)."""
-        trained = sum((s["epochs_done"] - self.start_epoch) * sp["words"] for s, sp in zip(statuses, self.spooled))
-        words = trained / len(self.actors) / max(exchanges, 1)
-        warning = sync.stale_words_warning(words, len(self.actors), self.config.sync_interval,
-                                           exchange_seconds / max(exchanges, 1))
-        if warning:
-            logger.warning(warning)
+    def _wait_done(self) -> list[dict[str, Any]]:
+        """Statuses once every actor's chunk loop has returned (right after the last round, it has)."""
+        while True:
+            statuses = self._statuses()
+            failed = [s["error"] for s in statuses if s["error"]]
+            if failed:
+                raise RuntimeError(f"gensim training failed in an actor: {failed[0]}")
+            if all(s["done"] for s in statuses):
+                return statuses
+            time.sleep(0.05)
 
     def _start_all(self) -> None:
         """Every actor starts from the same weights: the checkpoint's, or actor 0's seeded ones."""
@@ -364,8 +403,8 @@ class _Training:
             if expected != found:
                 raise ConfigError(f"--resume: the checkpoint holds matrices {found}, this job needs {expected}")
             initial = sync.copy_weights(self.resume.weights)
-            logger.info("resuming from checkpoint %d at epoch %d of %d", self.resume.number, self.start_epoch,
-                        self.config.epochs)
+            logger.info("resuming from checkpoint %d at epoch %d of %d (round %d of %d)", self.resume.number,
+                        self.start_epoch, self.config.epochs, self.start_round, self.rounds)
         elif self.exchange:
             initial = sync.copy_weights(ray.get(self.actors[0].weights.remote()))
         else:
@@ -376,7 +415,7 @@ class _Training:
             self.snapshot_weights = initial
         initial_ref = ray.put(initial) if initial is not None else None
         self.started_wall = time.time()
-        ray.get([a.start.remote(initial_ref, self.exchange, self.start_epoch) for a in self.actors])
+        ray.get([a.start.remote(initial_ref, self.exchange, self.start_round) for a in self.actors])
 
     def _statuses(self) -> list[dict[str, Any]]:
         """Every actor's status; a dead actor is brought back first (restart or replacement)."""
@@ -396,10 +435,11 @@ class _Training:
         self.last_status = list(statuses)  # a copy: `_recover` marks its entry not-done, the caller's stays whole
         return statuses
 
-    def _exchange(self, slices: Sequence[slice]) -> tuple[dict[str, int], bool]:
+    def _exchange(self, slices: Sequence[slice], rounds: Sequence[int]) -> tuple[dict[str, int], bool]:
         """One reduce-scatter exchange over `slices` (see `sync`): deltas go actor to actor, the
         driver only passes references and fetches the summed pieces once, for the global weights.
 
+        Actor k hands over its change once it has trained chunk `rounds[k]` (its first `take` waits).
         Returns (bytes moved: total, busiest link, summed slices; whether every actor took part in
         all of it). A slice is all or nothing: when an actor cannot hand over its delta or an owner
         dies before its sum exists, the others keep their delta for the next exchange (`untake`)
@@ -414,7 +454,7 @@ class _Training:
             if not members:
                 break
             n = len(members)
-            handed = [self.actors[k].take.options(num_returns=n + 1).remote(rows.start, rows.stop, n)
+            handed = [self.actors[k].take.options(num_returns=n + 1).remote(rows.start, rows.stop, n, rounds[k])
                       for k in members]  # [member][0] = took part; [member][1 + j] = piece for member j
             failed = {k for k, refs in zip(members, handed) if not _get_or(refs[0], False)}
             sums = [] if failed else [self.actors[owner].reduce.remote(*[refs[1 + j] for refs in handed])
@@ -447,23 +487,25 @@ class _Training:
         import ray
 
         self.snapshot_weights = sync.copy_weights(ray.get(self.actors[0].weights.remote()))
-        self.snapshot_epochs = [status["epochs_done"]]
+        self.snapshot_rounds = [status["rounds_done"]]
 
     def _position(self) -> dict[str, Any]:
         """The training position a checkpoint records (with the global weights it goes with)."""
         words = [sp["words"] for sp in self.spooled]
-        epoch = min(self.snapshot_epochs)
-        return {"epoch": epoch, "epochs": self.config.epochs, "actor_epochs": list(self.snapshot_epochs),
+        round_ = min(self.snapshot_rounds)
+        return {"epoch": round_ // self.chunks, "epochs": self.config.epochs, "round": round_,
+                "chunks": self.chunks, "actor_rounds": list(self.snapshot_rounds),
+                "actor_epochs": [r // self.chunks for r in self.snapshot_rounds],
                 "actor_words_per_epoch": words,
-                "words_done": sum(e * w for e, w in zip(self.snapshot_epochs, words)),
-                "alpha": epoch_schedule(self.config.alpha, self.config.min_alpha, self.config.epochs, epoch)[1]}
+                "words_done": round(sum(r * w / self.chunks for r, w in zip(self.snapshot_rounds, words))),
+                "alpha": sync.chunk_alphas(self.config.alpha, self.config.min_alpha, self.rounds, round_)[0]}
 
     # ------------------------------------------------------------------ faults
     def _recover(self, k: int, cause: Exception) -> None:
         """Bring actor k back: wait for Ray's restart on its node, or replace it if the node is gone.
 
-        It then spools its shards again and trains from its epochs at the last full exchange, from
-        the current global weights (or, alone, the last checkpoint's), so nothing it trained is lost.
+        It then spools its shards again and trains from its round at the last full exchange, from the
+        current global weights (or, alone, the last checkpoint's), so nothing it trained is lost.
         """
         import ray
 
@@ -496,20 +538,24 @@ class _Training:
                                        f"{str(exc).splitlines()[0]}") from None
                 time.sleep(0.5)
         self.infos[k] = info
-        self.spooled[k] = ray.get(self.actors[k].prepare.remote(self.vocab_ref, self.plan[k]))
-        restart_epoch = self.snapshot_epochs[k]
+        self.spooled[k] = ray.get(self.actors[k].prepare.remote(self.vocab_ref, self.plan[k], self.chunks,
+                                                                self.expected_words[k]))
+        restart_round = self.snapshot_rounds[k]
         weights = self.global_weights if self.exchange else self.snapshot_weights
         ray.get(self.actors[k].start.remote(ray.put(weights) if weights is not None else None, self.exchange,
-                                            restart_epoch))
-        retrained = words_retrained(last.get("epochs_done", restart_epoch), bool(last.get("done")),
-                                            restart_epoch, self.spooled[k]["words"])
+                                            restart_round))
+        self.next_round[k] = restart_round
+        retrained = words_retrained(last.get("rounds_done", restart_round), bool(last.get("done")),
+                                    restart_round, self.spooled[k]["words"], self.chunks)
         event = {"actor": k, "kind": kind, "cause": str(cause).splitlines()[0][:200], "old_node": node_id,
-                 "node": info["node_id"], "restart_epoch": restart_epoch,
-                 "epochs_done_before": last.get("epochs_done"), "words_retrained": retrained,
+                 "node": info["node_id"], "restart_epoch": restart_round // self.chunks,
+                 "restart_round": restart_round, "epochs_done_before": last.get("epochs_done"),
+                 "rounds_done_before": last.get("rounds_done"), "words_retrained": retrained,
                  "seconds": round(time.perf_counter() - began, 3)}
         self.events.append(event)
-        logger.warning("trainer actor %d %s on node %s: training again from epoch %d (%d words retrained)",
-                       k, kind, info["node_id"][:8], restart_epoch, retrained)
+        logger.warning("trainer actor %d %s on node %s: training again from round %d (epoch %d; %d words "
+                       "retrained)", k, kind, info["node_id"][:8], restart_round, restart_round // self.chunks,
+                       retrained)
         self.last_status[k] = {"done": False}
 
     # ------------------------------------------------------------------ results
@@ -520,20 +566,25 @@ class _Training:
         sync_seconds = sum(s["sync_seconds"] for s in final) / len(final)
         words = words_per_epoch * config.epochs
         retrained = sum(e["words_retrained"] for e in self.events)
-        trained = words_per_epoch * (config.epochs - self.start_epoch) + retrained  # by this driver's actors
-        per_exchange = trained / len(self.actors) / exchanges if exchanges else None  # words per actor
+        trained = round(words_per_epoch * (self.rounds - self.start_round) / self.chunks) + retrained  # this driver's
+        per_exchange = words_per_epoch / len(self.actors) / self.chunks  # words per actor between two exchanges
         stats = {
             "words": words,
             "seconds": round(seconds, 3),
             "words_per_s": round(trained / max(train_seconds, 1e-9)),
             "spool_seconds": round(spool_seconds, 3),
             "exchanges": exchanges,
-            # What the quality depends on (see `sync.PARITY_STALE_WORDS`): words each actor trained between two
-            # exchanges (two refreshes of the hottest rows), and so the others' words each one had not seen.
-            "words_per_exchange": round(per_exchange) if exchanges else None,
-            "stale_words": round(sync.stale_words(per_exchange, len(self.actors))) if exchanges else None,
+            # What the quality depends on (README "What the quality follows"): words each actor trains between two
+            # exchanges (one chunk; two refreshes of the hottest rows), and so the others' words each one has not seen,
+            # also as a share of an epoch's words.
+            "sync_words": self.sync_words,
+            "chunks_per_epoch": self.chunks,
+            "words_per_exchange": round(per_exchange) if self.exchange else None,
+            "stale_words": round(sync.stale_words(per_exchange, len(self.actors))) if self.exchange else None,
+            "stale_share": round(sync.stale_words(per_exchange, len(self.actors)) / max(words_per_epoch, 1), 6)
+            if self.exchange else None,
             "exchange_seconds": round(exchange_seconds / exchanges, 4) if exchanges else None,  # driver wall, mean
-            "sync_interval": config.sync_interval,
+            "wait_seconds": round(sum(s["wait_seconds"] for s in final) / len(final), 3),  # actors waiting, mean
             "sync_tiers": config.sync_tiers,
             "sync_seconds": round(sync_seconds, 3),
             "sync_share": round(sync_seconds / max(train_seconds, 1e-9), 4),
@@ -542,6 +593,7 @@ class _Training:
             "busiest_link_bytes": exchanged["busiest_link"],
             "slice_bytes_per_exchange": round(exchanged["slice"] / max(exchanges, 1)),  # the summed delta
             "start_epoch": self.start_epoch,
+            "start_round": self.start_round,
             "words_trained_this_run": trained,
             "checkpoints": self.checkpointer.saved,
             "faults": {"restarts": sum(e["kind"] == "restarted" for e in self.events),
