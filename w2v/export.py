@@ -187,6 +187,7 @@ def _json_default(value: Any) -> Any:
 def read_manifest(uri: str) -> dict[str, Any]:
     """The artifact's manifest; an ArtifactError when there is none (incomplete artifact)."""
     path = storage.join(uri, MANIFEST)
+    storage.backend(uri)  # an unsupported or credentialed URI is named as such, not as "no manifest"
     try:
         with storage.open(path, "rb") as f:
             return json.loads(f.read().decode("utf-8"))

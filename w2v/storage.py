@@ -41,6 +41,7 @@ from typing import IO, Any, Callable, Iterable, Protocol, TypeVar
 
 import smart_open
 
+from .display import CREDENTIALS_REFUSED, has_userinfo, redact
 from .errors import StorageError
 
 logger = logging.getLogger(__name__)
@@ -340,7 +341,9 @@ def s3_error(uri: str, exc: BaseException) -> StorageError:
                     "SignatureDoesNotMatch", "ExpiredToken", "InvalidToken"):
             return StorageError(f"{uri}: access denied ({code}); check the credentials and the bucket policy")
         return StorageError(f"{uri}: S3 error {code or type(seen).__name__}")
-    return StorageError(f"{uri}: S3 request failed ({type(exc).__name__}: {str(exc).splitlines()[0][:200]})")
+    reason = " ".join(str(exc).split())  # every line: botocore puts the reason after "Parameter validation failed:"
+    reason = reason if len(reason) <= 300 else reason[:300] + " ..."
+    return StorageError(f"{uri}: S3 request failed ({type(exc).__name__}: {redact(reason)})")
 
 
 class S3Backend:
@@ -396,7 +399,7 @@ class S3Backend:
             params["min_part_size"] = S3_PART_BYTES
         try:
             return retry(lambda: smart_open.open(uri, mode, transport_params=params, **kwargs), f"opening {uri}")
-        except (OSError, ValueError) as exc:
+        except Exception as exc:  # OSError, ValueError, botocore's ParamValidationError (a bad bucket name), ...
             raise s3_error(uri, exc) from None
 
     def exists(self, uri: str, settings: S3Settings) -> bool:
@@ -458,7 +461,13 @@ _BACKENDS: dict[str, Backend] = {"file": LocalBackend(), "s3": S3Backend()}
 
 
 def backend(uri: str) -> Backend:
-    """The backend serving this URI's scheme, or a StorageError naming the URI."""
+    """The backend serving this URI's scheme, or a StorageError naming the URI.
+
+    Every storage call comes through here, so this is where a URI with credentials in it
+    (`s3://KEY:SECRET@bucket/...`) is refused, in every command and in `w2v.load`.
+    """
+    if has_userinfo(uri):
+        raise StorageError(f"{redact(uri)}: {CREDENTIALS_REFUSED}")
     try:
         return _BACKENDS[scheme(uri)]
     except KeyError:
