@@ -202,3 +202,25 @@ def test_eval_command_on_a_cluster_runs_as_a_ray_task(trained_artifact, ray_clus
     w2v.verify(str(copy))
     assert main(["eval", str(copy), "--address", ray_cluster.address, "--cpus", "0"]) == 2
     assert "--cpus 0 --gpus 0: the evaluation task needs CPUs > 0" in capsys.readouterr().err
+
+
+ESCAPED_WORD = "esc\x1b[31mred"
+
+
+@pytest.mark.slow  # the query commands compute with TensorFlow
+def test_query_commands_escape_terminal_control_characters_in_words(tmp_path, capsys):
+    import numpy as np
+
+    from w2v.export import write_artifact
+
+    words = [ESCAPED_WORD, "bell\x07", "plain", "other", "fifth"]
+    vectors = np.random.default_rng(0).standard_normal((len(words), 4)).astype(np.float32)
+    write_artifact(str(tmp_path / "art"), words, [5, 4, 3, 2, 1], vectors, {}, None, False)
+    art = str(tmp_path / "art")
+    for argv in (["neighbors", art, "plain", "-k", "4"], ["analogy", art, "plain", "other", "fifth", "-k", "4"],
+                 ["doesnt-match", art, ESCAPED_WORD, "bell\x07", "plain"], ["neighbors", art, ESCAPED_WORD]):
+        assert main(argv) == 0, argv
+        out = capsys.readouterr().out
+        assert "\x1b" not in out and "\x07" not in out, argv
+    assert main(["neighbors", art, "plain", "-k", "4"]) == 0
+    assert "esc\\x1b[31mred" in capsys.readouterr().out

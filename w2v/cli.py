@@ -21,6 +21,7 @@ import os
 import sys
 from typing import Any, Sequence
 
+from .display import printable
 from .errors import ConfigError, W2VError
 
 logger = logging.getLogger("w2v")
@@ -261,7 +262,7 @@ def cmd_neighbors(args: argparse.Namespace) -> int:
     rows = rows_of(words, args.words, args.artifact)
     found, cosines = nearest_neighbors(vectors, rows, k=args.k)
     for word, idx, cos in zip(args.words, found, cosines):
-        print(f"{word}: " + ", ".join(f"{words[int(j)]} ({c:.2f})" for j, c in zip(idx, cos)))
+        print(f"{printable(word)}: " + ", ".join(f"{printable(words[int(j)])} ({c:.2f})" for j, c in zip(idx, cos)))
     return 0
 
 
@@ -281,7 +282,8 @@ def cmd_analogy(args: argparse.Namespace) -> int:
     words, vectors = _artifact(args)
     rows = rows_of(words, [args.a, args.b, args.c], args.artifact)
     found, scores = complete_analogy(vectors, rows, k=args.k, method=args.method)
-    print(f"{args.a} : {args.b} :: {args.c} : " + ", ".join(f"{words[int(j)]} ({s:.2f})" for j, s in zip(found, scores)))
+    print(" : ".join(map(printable, (args.a, args.b))) + f" :: {printable(args.c)} : "
+          + ", ".join(f"{printable(words[int(j)])} ({s:.2f})" for j, s in zip(found, scores)))
     return 0
 
 
@@ -289,7 +291,7 @@ def cmd_doesnt_match(args: argparse.Namespace) -> int:
     from .evaluate import doesnt_match, rows_of
 
     words, vectors = _artifact(args)
-    print(words[doesnt_match(vectors, rows_of(words, args.words, args.artifact))])
+    print(printable(words[doesnt_match(vectors, rows_of(words, args.words, args.artifact))]))
     return 0
 
 
@@ -441,7 +443,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return args.func(args)
     except W2VError as exc:
         cause = getattr(exc, "cause", None)  # raised in a Ray task or actor: the message without Ray's traceback
-        print(f"w2v: error: {cause if isinstance(cause, W2VError) else exc}", file=sys.stderr)
+        print(f"w2v: error: {printable(str(cause if isinstance(cause, W2VError) else exc))}", file=sys.stderr)
         return EXIT_BAD_INPUT
 
 
