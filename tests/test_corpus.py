@@ -372,3 +372,19 @@ def test_a_new_spool_dir_removes_those_of_dead_processes_on_this_host_only(tmp_p
     mine = Path(new_spool_dir(str(tmp_path)))
     assert not dead.exists() and live.exists() and other_host.exists() and mine.exists()
     assert stale_spool_dirs(str(tmp_path)) == []
+
+
+@pytest.mark.parametrize("kind", ["dangling", "loop"])
+def test_a_broken_symlink_in_a_corpus_directory_is_one_line_naming_it(tmp_path, kind, capsys):
+    from w2v.cli import main
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "real.txt").write_text("a b\n")
+    link = corpus / "link.txt"
+    link.symlink_to(tmp_path / "gone.txt" if kind == "dangling" else link)
+    with pytest.raises(CorpusError, match=f"corpus path {link}: a symbolic link .*(does not exist|loop)"):
+        list_shards([str(corpus)])
+    assert main(["train", str(corpus), "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and str(link) in err and "Traceback" not in err

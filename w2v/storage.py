@@ -185,7 +185,10 @@ class LocalBackend:
                 files.append(match)
         infos = []
         for f in files:
-            st = os.stat(f)
+            try:
+                st = os.stat(f)
+            except OSError as exc:  # a dangling link or a link loop inside a directory: name the link
+                raise StorageError(f"{f}: {_broken_link(f, exc)}") from None
             infos.append(FileInfo(uri=os.path.abspath(f), size=st.st_size, mtime=st.st_mtime))
         return infos
 
@@ -232,6 +235,16 @@ class LocalBackend:
         out = Path(self.path(out_uri))
         out.mkdir(parents=True, exist_ok=True)
         os.replace(local_path, out / name)
+
+
+def _broken_link(path: str, exc: OSError) -> str:
+    """Why a listed file cannot be read, in words: links get their target named."""
+    if not os.path.islink(path):
+        return f"cannot be read ({exc.strerror})"
+    target = os.readlink(path)
+    if isinstance(exc, FileNotFoundError):
+        return f"a symbolic link to {target}, which does not exist; remove the link or restore its target"
+    return f"a symbolic link that cannot be followed ({exc.strerror}: a loop?); remove it"
 
 
 def split_s3(uri: str) -> tuple[str, str]:
