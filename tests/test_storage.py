@@ -236,3 +236,22 @@ def test_credentials_in_a_uri_are_refused_by_every_entry_point_without_echoing_t
 def test_a_parameter_validation_failure_keeps_its_reason(s3_server):
     with pytest.raises(StorageError, match=r"s3://Not_A_Bucket!/x: .*Parameter validation failed: .*[Bb]ucket"):
         storage.open("s3://Not_A_Bucket!/x")
+
+
+def test_a_staging_directory_left_by_a_killed_publisher_is_removed_by_the_next_one(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    from w2v.export import write_artifact
+
+    ended = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    out = tmp_path / "art"
+    mine = storage.staging_dir(str(out))  # named after this process; a killed one left the same with its pid
+    left = mine.replace(f"-{os.getpid()}", f"-{int(ended.stdout)}")
+    os.rename(mine, left)
+    (tmp_path / left / "vectors.npy").write_bytes(b"\0" * 1000)
+    elsewhere = tmp_path / ".art.staging-otherhost-1"  # another host's, on a shared filesystem: not ours to judge
+    elsewhere.mkdir()
+    write_artifact(str(out), ["a", "b"], [2, 1], np.ones((2, 3), np.float32), {}, None, False)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".art.staging-otherhost-1", "art"]

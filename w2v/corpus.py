@@ -24,14 +24,13 @@ import math
 import os
 import re
 import shutil
-import socket
 import tempfile
 import time
 import zlib
 from dataclasses import dataclass, field
 from typing import IO, Iterator, Sequence
 
-from . import storage
+from . import owners, storage
 from .config import MAX_SENTENCE_WORDS
 from .errors import BadShardError, CorpusError, StorageError
 
@@ -429,58 +428,22 @@ def new_spool_dir(root: str | None) -> str:
 
     A spool is as big as the actor's share of the corpus. An actor removes its own when it closes,
     but a process that crashed, or was killed with its driver, cannot: so every new actor first
-    removes the spool directories on its host whose owner process is gone. The owner (host and
-    pid) is in the directory's name, so a spool on a shared `--spool-dir` of another host, or of
-    a live job, is never touched.
+    removes the spool directories on its host whose owner process is gone (`owners`). The owner
+    (host and pid) is in the directory's name, so a spool on a shared `--spool-dir` of another
+    host, or of a live job, is never touched.
     """
     root = root or tempfile.gettempdir()
-    for stale in stale_spool_dirs(root):
-        shutil.rmtree(stale, ignore_errors=True)
-        if not os.path.exists(stale):
-            logger.warning("removed the spool directory %s of a trainer process that ended without cleaning up",
-                           stale)
+    owners.remove_stale(root, SPOOL_PREFIX, "the spool directory of a trainer process")
     try:
         os.makedirs(root, exist_ok=True)
-        return tempfile.mkdtemp(prefix=f"{SPOOL_PREFIX}{_spool_host()}-{os.getpid()}-", dir=root)
+        return tempfile.mkdtemp(prefix=owners.owned_name(SPOOL_PREFIX) + "-", dir=root)
     except OSError as exc:
         raise CorpusError(f"cannot create a spool directory in {root}: {exc.strerror} (see --spool-dir)") from None
 
 
 def stale_spool_dirs(root: str) -> list[str]:
     """Spool directories in `root` made on this host by a process that no longer runs."""
-    mine = f"{SPOOL_PREFIX}{_spool_host()}-"
-    try:
-        names = os.listdir(root)
-    except OSError:
-        return []
-    stale = []
-    for name in names:
-        if not name.startswith(mine):
-            continue
-        pid = name[len(mine):].split("-", 1)[0]
-        if pid.isdigit() and not _process_alive(int(pid)):
-            stale.append(os.path.join(root, name))
-    return sorted(stale)
-
-
-def _spool_host() -> str:
-    """This host's name as it may appear in a directory name (no '-', which separates the fields)."""
-    return re.sub(r"[^A-Za-z0-9_.]", "_", socket.gethostname()) or "host"
-
-
-def _process_alive(pid: int) -> bool:
-    """Whether `pid` runs (a zombie, dead but not yet reaped by its parent, does not)."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # alive, another user's
-        return True
-    try:
-        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as stat:
-            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except (OSError, IndexError):  # no /proc (macOS): kill's answer stands
-        return True
+    return owners.stale(root, SPOOL_PREFIX)
 
 
 def spool(shards: Sequence[Shard], options: ReadOptions, path: str) -> SpoolStats:

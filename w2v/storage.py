@@ -41,6 +41,7 @@ from typing import IO, Any, Callable, Iterable, Protocol, TypeVar
 
 import smart_open
 
+from . import owners
 from .display import CREDENTIALS_REFUSED, has_userinfo, redact
 from .errors import StorageError
 
@@ -51,6 +52,7 @@ COMPRESSED_SUFFIXES = (".gz", ".bz2", ".xz", ".zst")
 S3_LIST_PAGE_SIZE = 1000  # keys per list_objects_v2 page (S3's maximum)
 S3_PART_BYTES = 16 * 2**20  # multipart upload part size; S3 needs >= 5 MiB per part but the last
 S3_MAX_ATTEMPTS = 8  # attempts per S3 operation, for botocore's retries and for `retry`
+PUBLISH_PREFIX = "w2v-publish-"  # local stages of an S3 upload, in the system temp directory
 RETRY_BASE_SECONDS = 0.2  # first backoff; doubles each attempt, with full jitter, capped at 20 s
 
 T = TypeVar("T")
@@ -223,10 +225,15 @@ class LocalBackend:
             pass
 
     def staging_dir(self, out_uri: str) -> str:
-        """A fresh directory beside the destination, so publishing is a rename on one filesystem."""
+        """A fresh directory beside the destination, so publishing is a rename on one filesystem.
+
+        Named `.OUT.staging-HOST-PID`: the stages a killed publisher left beside it are removed first.
+        """
         out = Path(self.path(out_uri)).absolute()
         out.parent.mkdir(parents=True, exist_ok=True)
-        staging = out.parent / f".{out.name}.staging-{os.getpid()}"
+        prefix = f".{out.name}.staging-"
+        owners.remove_stale(str(out.parent), prefix, "the staging directory of an unfinished publish")
+        staging = out.parent / owners.owned_name(prefix)
         shutil.rmtree(staging, ignore_errors=True)
         staging.mkdir()
         return str(staging)
@@ -450,7 +457,9 @@ class S3Backend:
             raise s3_error(uri, exc) from None
 
     def staging_dir(self, out_uri: str) -> str:
-        return tempfile.mkdtemp(prefix="w2v-publish-")
+        """A local temporary directory (`w2v-publish-HOST-PID-*`; those of ended processes are removed first)."""
+        owners.remove_stale(tempfile.gettempdir(), PUBLISH_PREFIX, "the staging directory of an unfinished upload")
+        return tempfile.mkdtemp(prefix=owners.owned_name(PUBLISH_PREFIX) + "-")
 
     def publish_file(self, local_path: str, out_uri: str, name: str, settings: S3Settings) -> None:
         """Upload one staged file (multipart above S3_PART_BYTES); the object appears only when complete."""
