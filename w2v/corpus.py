@@ -63,6 +63,12 @@ class Shard:
     mtime: float
     start: int = 0  # first byte of the range (0 for a whole file)
     end: int | None = None  # byte after the range; None: a whole file
+    file_size: int | None = None  # a range's whole file as listed, in bytes: never read past it (None: unknown)
+
+    @property
+    def limit(self) -> int | None:
+        """Bytes of the file as listed: reading stops there, so a file appended to meanwhile reads as planned."""
+        return self.size if self.end is None else self.file_size
 
     @property
     def name(self) -> str:
@@ -182,7 +188,7 @@ def split_shards(shards: Sequence[Shard], actors: int, piece_bytes: int | None =
             continue
         n = math.ceil(s.size / piece_bytes)
         bounds = [s.size * i // n for i in range(n + 1)]
-        pieces.extend(Shard(s.uri, b - a, s.mtime, a, b) for a, b in zip(bounds, bounds[1:]))
+        pieces.extend(Shard(s.uri, b - a, s.mtime, a, b, file_size=s.size) for a, b in zip(bounds, bounds[1:]))
     whole = [s for s in pieces if s.end is None and storage.is_compressed(s.uri)]
     if whole and actors > 1 and max(s.size for s in whole) > total / actors:
         biggest = max(whole, key=lambda s: s.size)
@@ -217,12 +223,14 @@ class _LineRange(io.RawIOBase):
     """The bytes of the lines that start in [start, end) of a seekable binary stream, read lazily.
 
     Memory stays at one RANGE_READ_BYTES block, whatever the length of the lines around the
-    boundaries (a 1 GB line that crosses `start` is skipped block by block).
+    boundaries (a 1 GB line that crosses `start` is skipped block by block). Nothing at or past
+    byte `limit` is read: the file's size when it was listed, so bytes appended since are not.
     """
 
-    def __init__(self, raw: IO, start: int, end: int):
+    def __init__(self, raw: IO, start: int, end: int, limit: int | None = None):
         self.raw = raw  # the open file or S3 object, closed with this reader
         self.end = end  # the range owns lines that start before this byte
+        self.limit = limit  # never read at or past this byte; None: to the end of the file
         self.block = b""  # bytes read from raw, not yet handed out past self.offset
         self.offset = 0  # position in self.block of the next byte to hand out
         self.pos = 0  # file position of self.block[self.offset]
@@ -237,7 +245,8 @@ class _LineRange(io.RawIOBase):
     def _fill(self) -> bool:
         if self.offset < len(self.block):
             return True
-        self.block, self.offset = self.raw.read(RANGE_READ_BYTES), 0
+        want = RANGE_READ_BYTES if self.limit is None else min(RANGE_READ_BYTES, self.limit - self.pos)
+        self.block, self.offset = (self.raw.read(want) if want > 0 else b""), 0
         return bool(self.block)
 
     def _skip_line(self) -> None:
@@ -266,7 +275,7 @@ class _LineRange(io.RawIOBase):
             i = self.block.find(b"\n", self.offset)
             n = min(available if i < 0 else i + 1 - self.offset, len(buffer))
             self.done = i >= 0 and n == i + 1 - self.offset
-        buffer[:n] = self.block[self.offset : self.offset + n]
+        buffer[:n] = memoryview(self.block)[self.offset : self.offset + n]
         self.offset += n
         self.pos += n
         return n
@@ -277,14 +286,45 @@ class _LineRange(io.RawIOBase):
         super().close()
 
 
+class _Head(io.RawIOBase):
+    """The first `limit` bytes of a binary stream: a whole file as big as it was when listed."""
+
+    def __init__(self, raw: IO, limit: int):
+        self.raw = raw  # the open file or S3 object, closed with this reader
+        self.left = limit  # bytes still to hand out
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        if self.left <= 0:
+            return 0
+        n = self.raw.readinto(memoryview(buffer)[: self.left]) or 0
+        self.left -= n
+        return n
+
+    def close(self) -> None:
+        if not self.closed:
+            self.raw.close()
+        super().close()
+
+
 def _open_text(shard: Shard, options: ReadOptions) -> IO:
-    """A text stream over one shard: the whole (decompressed) file, or the lines of its byte range."""
-    if shard.end is None:
-        return storage.open(shard.uri, "rt", settings=options.s3, encoding="utf-8", errors="surrogateescape",
-                            newline="")
+    """A text stream over one shard: the whole (decompressed) file, or the lines of its byte range.
+
+    Either way only the bytes the file had when it was listed are read (a log still being written
+    to gives the words it had at planning, in the counting pass and in every spool alike).
+    """
+    from smart_open.compression import compression_wrapper
+
     raw = storage.open(shard.uri, "rb", settings=options.s3, compression="disable")
-    return io.TextIOWrapper(io.BufferedReader(_LineRange(raw, shard.start, shard.end), RANGE_READ_BYTES),
-                            encoding="utf-8", errors="surrogateescape", newline="")
+    if shard.end is None:
+        stream: IO = io.BufferedReader(_Head(raw, shard.size))
+        if storage.is_compressed(shard.uri):
+            stream = compression_wrapper(stream, "rb", filename=shard.uri)
+    else:
+        stream = io.BufferedReader(_LineRange(raw, shard.start, shard.end, shard.limit), RANGE_READ_BYTES)
+    return io.TextIOWrapper(stream, encoding="utf-8", errors="surrogateescape", newline="")
 
 
 def _blocks(shard: Shard, options: ReadOptions) -> Iterator[str]:
