@@ -4,6 +4,7 @@ import gc
 import json
 import logging
 import os
+import re
 import shutil
 import time
 
@@ -224,3 +225,19 @@ def test_query_commands_escape_terminal_control_characters_in_words(tmp_path, ca
         assert "\x1b" not in out and "\x07" not in out, argv
     assert main(["neighbors", art, "plain", "-k", "4"]) == 0
     assert "esc\\x1b[31mred" in capsys.readouterr().out
+
+
+def test_an_output_inside_the_corpus_or_a_corpus_inside_the_output_is_refused(tmp_path, capsys):
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "a.txt").write_text("a b c\n")
+    cases = [([str(corpus), "--out", str(corpus / "art")], f"--out {corpus / 'art'} is inside the corpus location"),
+             ([str(corpus / "*.txt"), "--out", str(corpus / "sub" / "art")], "is inside the corpus location"),
+             ([str(corpus / "a.txt"), "--out", str(tmp_path)], f"corpus path {corpus / 'a.txt'} is inside --out"),
+             ([str(corpus), "--out", str(tmp_path / "art"), "--checkpoint-dir", str(corpus / "ckpt")],
+              "--checkpoint-dir .* is inside the corpus location")]
+    for argv, message in cases:
+        assert main(["train", *argv, "--overwrite"]) == 2, argv
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and re.search(message, err), (argv, err)
+    assert sorted(p.name for p in corpus.iterdir()) == ["a.txt"]

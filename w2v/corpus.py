@@ -147,6 +147,41 @@ def list_shards(entries: Sequence[str]) -> list[Shard]:
     return [s for s in shards if s.size > 0]
 
 
+def _location(uri: str) -> str:
+    """Where an entry or output lives, comparable by prefix: absolute, links resolved, up to a glob's first magic.
+
+    >>> _location("s3://b/corpus/*.txt"), _location("s3://b/art/")
+    ('s3://b/corpus', 's3://b/art')
+    """
+    if storage.scheme(uri) == "file":
+        path = os.path.expanduser(storage.backend(uri).path(uri))
+        magic = re.search(r"[*?\[]", path)
+        fixed = os.path.dirname(path[: magic.start()] + "x") if magic else path
+        return os.path.realpath(fixed or ".")
+    magic = re.search(r"[*?\[]", uri)
+    return (uri[: magic.start()].rsplit("/", 1)[0] if magic else uri).rstrip("/")
+
+
+def refuse_overlap(entries: Sequence[str], outputs: dict[str, str]) -> None:
+    """A CorpusError when an output (flag -> location) is inside a corpus entry, or an entry inside an output.
+
+    An artifact written into the corpus directory would be read as corpus by the next run (and a
+    corpus inside `--out` would be replaced by the artifact).
+    """
+    corpus = [(e, _location(e)) for e in entries if not e.startswith(SAMPLE_PREFIX)]
+    for flag, output in outputs.items():
+        where = _location(output)
+        for entry, base in corpus:
+            if storage.scheme(entry) != storage.scheme(output):
+                continue
+            if where == base or where.startswith(base.rstrip("/") + "/"):
+                raise CorpusError(f"{flag} {output} is inside the corpus location {base}: the next run would read "
+                                  f"what it writes as corpus; choose a {flag} outside it")
+            if base.startswith(where.rstrip("/") + "/"):
+                raise CorpusError(f"corpus path {entry} is inside {flag} {output}; move the corpus or choose "
+                                  f"another {flag}")
+
+
 def assign_shards(shards: Sequence[Shard], actors: int) -> list[list[Shard]]:
     """Balance shards over actors by bytes: largest first, each to the least loaded actor.
 
