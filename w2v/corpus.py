@@ -115,11 +115,12 @@ def resolve_sample(entry: str) -> list[str]:
     return paths
 
 
-def list_shards(entries: Sequence[str]) -> list[Shard]:
+def list_shards(entries: Sequence[str], keep_empty: bool = False) -> list[Shard]:
     """Expand corpus entries (files, directories, globs, `sample:`) into shards, in a stable order.
 
-    Raises CorpusError when an entry matches nothing, when the same file is given twice, or when
-    every file is empty.
+    Zero-byte files are left out (with a warning), or kept with `keep_empty` for a caller that
+    accounts for them (the job lists them in the manifest's `skipped_shards`). Raises CorpusError
+    when an entry matches nothing, when the same file is given twice, or when every file is empty.
     """
     shards: list[Shard] = []
     seen: dict[str, str] = {}  # uri -> the entry that produced it
@@ -144,7 +145,7 @@ def list_shards(entries: Sequence[str]) -> list[Shard]:
     skipped = [s for s in shards if s.size == 0]
     for s in skipped:
         logger.warning("skipping empty corpus file %s", s.uri)
-    return [s for s in shards if s.size > 0]
+    return shards if keep_empty else [s for s in shards if s.size > 0]
 
 
 def _location(uri: str) -> str:
