@@ -1,6 +1,7 @@
 """`w2v` as a user types it: one clear line and exit code 2 on bad input, a summary on success."""
 
 import gc
+import hashlib
 import json
 import logging
 import os
@@ -91,6 +92,9 @@ def test_train_from_yaml_with_flag_overrides(ray_cluster, planted_corpus, tmp_pa
     assert abs(sum(v for k, v in stages.items() if k != "total") - stages["total"]) < 0.35  # rounding of 5 stages
     assert (out / "manifest.json").exists() and not (out / "eval.json").exists()
     assert (out / "vectors.txt").exists() and not (out / "report.md").exists()  # no evaluation: no report
+    assert not (out / "vectors.kv").exists()  # a pickle: only with --kv-pickle
+    digest = hashlib.sha256((out / "manifest.json").read_bytes()).hexdigest()
+    assert f"manifest sha256: {digest}" in printed  # printed at publish, so consumers can pin it
 
 
 @pytest.mark.slow

@@ -83,6 +83,7 @@ class TrainConfig:
     eval_gpus: float = 0.0
     eval_seed: int = 0
     text_vectors: bool = False  # also write vectors.txt (word2vec text format: large)
+    kv_pickle: bool = False  # also write vectors.kv (gensim's pickle: runs code when loaded, trusted consumers only)
     projector_top: int = 10_000  # TensorBoard projector files for this many most frequent words; 0 = none
 
     def __post_init__(self) -> None:

@@ -265,8 +265,12 @@ def run(config: TrainConfig, shards: list[corpus.Shard] | None = None) -> JobRes
         except Exception as exc:  # the trained vectors matter more than the report: publish them anyway
             manifest["evaluation"]["report_error"] = f"{type(exc).__name__}: {exc}".splitlines()[0]
             logger.error("report failed: %s", manifest["evaluation"]["report_error"])
-    written = export.write_artifact(config.out, vocab.words, vocab.counts, result.vectors, manifest,
-                                    evaluation, config.overwrite, extra_files, config.text_vectors)
+    rescue = storage.join(config.checkpoint_location, "rescue")  # beside the checkpoints, else a temp directory
+    kept = (f"the last checkpoint is kept in {config.checkpoint_location}: free space, then rerun with --resume"
+            if checkpoint.exists(config.checkpoint_location) else "the trained vectors are lost")
+    written = export.publish_artifact(config.out, vocab.words, vocab.counts, result.vectors, manifest, evaluation,
+                                      config.overwrite, rescue_to=[rescue], lost_hint=kept, extra_files=extra_files,
+                                      text_vectors=config.text_vectors, kv_pickle=config.kv_pickle)
     checkpoint.remove_all(config.checkpoint_location)  # the artifact is published: the job is done
     watch.lap("export")
     return JobResult(out=config.out, manifest=written, evaluation=evaluation, plan=p.plan, timings=timings)
