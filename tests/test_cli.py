@@ -245,3 +245,30 @@ def test_an_output_inside_the_corpus_or_a_corpus_inside_the_output_is_refused(tm
         err = capsys.readouterr().err
         assert err.count("\n") == 1 and re.search(message, err), (argv, err)
     assert sorted(p.name for p in corpus.iterdir()) == ["a.txt"]
+
+
+@pytest.mark.slow
+def test_a_full_disk_at_export_is_one_line_giving_the_rescue_and_the_command_to_publish_it(
+        ray_cluster, planted_corpus, tmp_path, full_disk, monkeypatch, capsys):
+    import tempfile
+
+    root, _ = planted_corpus
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
+    (tmp_path / "tmp").mkdir()
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    out = disk / "art"
+    real_write = w2v.export.write_artifact
+
+    def disk_fills_up_during_training(*args, **kwargs):
+        full_disk(disk)
+        return real_write(*args, **kwargs)
+
+    monkeypatch.setattr(w2v.export, "write_artifact", disk_fills_up_during_training)
+    assert main(["train", str(root), "--out", str(out), "--epochs", "1", "--vector-size", "8", "--no-eval",
+                 "--checkpoint-interval", "0", "-q"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "No space left on device" in err and "Traceback" not in err
+    rescue = err.split("kept in ", 1)[1].split(":", 1)[0]
+    assert f"w2v publish {rescue} --out {out} --overwrite" in err
+    assert w2v.load(rescue).vectors.shape[1] == 8

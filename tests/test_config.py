@@ -185,3 +185,11 @@ def test_submit_validates_a_bomb_locally_and_fails_in_one_short_line(tmp_path, c
     assert main(["submit", "--working-dir", str(tmp_path), "--", "--config", "bomb.yaml"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "bomb.yaml" in err and len(err) < 400
+
+
+@pytest.mark.parametrize("key", ["out", "checkpoint_dir", "spool_dir", "s3_endpoint_url"])
+def test_credentials_in_any_location_are_refused_at_the_door_and_never_echoed(key):
+    value = "https://user:hunter2@minio:9000" if key == "s3_endpoint_url" else "s3://AKIA:hunter2@bucket/x"
+    with pytest.raises(ConfigError, match=r"://\*\*\*@.*credentials in a URI are refused") as raised:
+        make(**{key: value})
+    assert "hunter2" not in str(raised.value)

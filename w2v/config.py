@@ -312,7 +312,7 @@ def _validate(c: TrainConfig) -> None:
         if not ok:
             raise ConfigError(f"{key}={shown(getattr(c, key))}: {why}")
 
-    located = [u for u in (*c.corpus, c.out, c.checkpoint_dir, c.spool_dir) if isinstance(u, str)]
+    located = [u for u in (*c.corpus, c.out, c.checkpoint_dir, c.spool_dir, c.s3_endpoint_url) if isinstance(u, str)]
     secret = next((u for u in located if has_userinfo(u)), None)
     if secret is not None:
         raise ConfigError(f"{redact(secret)}: {CREDENTIALS_REFUSED}")
