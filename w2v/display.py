@@ -24,7 +24,7 @@ SHOWN_CHARS = 200  # most characters of a value echoed in a message (the repr, c
 CREDENTIALS_REFUSED = ("credentials in a URI are refused (they would reach logs and manifests); use the AWS "
                        "credential chain instead: AWS_PROFILE, AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or an instance role")
 
-_USERINFO = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*://)[^/@\s'\"]*@")
+_USERINFO = re.compile(r"([A-Za-z][A-Za-z0-9+.-]{0,31}://)[^/@\s'\"]*@")
 
 
 def has_userinfo(uri: str) -> bool:
