@@ -82,10 +82,10 @@ def preflight(config: TrainConfig) -> list[corpus.Shard]:
     if not config.resume and not config.overwrite and checkpoint.exists(location):
         raise StorageError(f"{location} holds a checkpoint of an unfinished job: pass --resume to continue it, "
                            f"or --overwrite to start over")
-    corpus.refuse_overlap(config.corpus, {"--out": config.out, "--checkpoint-dir": config.checkpoint_location})
     export.check_output(config.out, config.overwrite)
     storage.check_writable(config.out)
     shards = corpus.list_shards(config.corpus, keep_empty=True)  # empty files: left out, listed in the manifest
+    corpus.refuse_overlap(config.corpus, {"--out": config.out, "--checkpoint-dir": config.checkpoint_location})
     if config.resume:  # a changed corpus or parameters is refused now, not after counting
         state = checkpoint.latest_state(location)
         if state is None:
