@@ -174,7 +174,7 @@ def test_a_failed_export_keeps_a_rescue_copy_that_publishes_again(tmp_path, vect
     assert not [p for p in disk.rglob("*") if p.is_file()]  # nothing half-written on the full disk
     again = tmp_path / "again"
     assert main(["publish", rescue, "--out", str(again)]) == 0
-    assert "manifest sha256 " in capsys.readouterr().out
+    assert "manifest sha256: " in capsys.readouterr().out
     assert np.array_equal(w2v.load(str(again)).vectors, vectors) and (again / "vectors.txt").exists()
     assert (again / "report.md").read_bytes() == b"# r\n" and json.loads((again / "eval.json").read_text()) == {"n": 1}
     w2v.verify(str(again))

@@ -372,7 +372,7 @@ def cmd_publish(args: argparse.Namespace) -> int:
 
     republish(args.artifact, args.out, args.overwrite)
     print(f"artifact: {artifact_uri(args.out)}")
-    print(f"manifest sha256 {manifest_sha256(args.out)}")
+    print(f"manifest sha256: {manifest_sha256(args.out)}")
     return 0
 
 
