@@ -255,3 +255,18 @@ def test_a_staging_directory_left_by_a_killed_publisher_is_removed_by_the_next_o
     elsewhere.mkdir()
     write_artifact(str(out), ["a", "b"], [2, 1], np.ones((2, 3), np.float32), {}, None, False)
     assert sorted(p.name for p in tmp_path.iterdir()) == [".art.staging-otherhost-1", "art"]
+
+
+def test_an_upload_stage_left_by_a_killed_publisher_is_removed_by_the_next_one(tmp_path, monkeypatch):
+    import os
+    import subprocess
+    import sys
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    ended = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    mine = storage.staging_dir("s3://bucket/art")  # a local stage named after this process (nothing reaches S3)
+    left = mine.replace(f"-{os.getpid()}-", f"-{int(ended.stdout)}-")
+    os.rename(mine, left)
+    again = storage.staging_dir("s3://bucket/art")
+    assert os.listdir(tmp_path) == [os.path.basename(again)]
