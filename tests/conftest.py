@@ -98,3 +98,55 @@ def trained_artifact(ray_cluster, planted_corpus, tmp_path_factory):
     config = TrainConfig(corpus=(str(root),), out=str(out), vector_size=32, window=5, min_count=5, epochs=5,
                          seed=3)
     return run(config)
+
+
+class _FullFile:
+    """A file opened for writing on a full disk: every write fails with ENOSPC, as the kernel's would."""
+
+    def __init__(self, file):
+        self._file = file  # the real (empty) file, closed with this one
+
+    def write(self, data):
+        import errno
+
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    writelines = write
+
+    def __getattr__(self, name):
+        return getattr(self._file, name)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self._file.close()
+
+
+@pytest.fixture
+def full_disk(monkeypatch):
+    """`fill(directory)`: from then on, every file opened for writing under `directory` fails to write (ENOSPC).
+
+    Patched where Python opens files (`open`, `io.open`), so numpy, zipfile, gensim and smart_open
+    writing there all meet the full disk; reading, listing and renaming still work, as on a real one.
+    """
+    import builtins
+    import io
+
+    real_open = builtins.open
+    full: list[str] = []  # absolute directories whose disk is full
+
+    def open_on_disk(file, mode="r", *args, **kwargs):
+        opened = real_open(file, mode, *args, **kwargs)
+        path = os.path.abspath(os.fspath(file)) if isinstance(file, (str, os.PathLike)) else ""
+        if any(c in mode for c in "wax+") and any(path.startswith(d + os.sep) for d in full):
+            return _FullFile(opened)
+        return opened
+
+    monkeypatch.setattr(builtins, "open", open_on_disk)
+    monkeypatch.setattr(io, "open", open_on_disk)
+
+    def fill(directory) -> None:
+        full.append(os.path.abspath(os.fspath(directory)))
+
+    return fill

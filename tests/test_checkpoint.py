@@ -105,3 +105,17 @@ def test_resume_refuses_a_different_vocabulary(tmp_path):
     with pytest.raises(ConfigError, match="the vocabulary differs"):
         checkpoint.check_resumable({"identity": then}, now, "loc")
     assert checkpoint.latest_state(str(tmp_path / "none")) is None
+
+
+def test_a_checkpoint_that_cannot_be_written_is_one_warning_and_training_goes_on(tmp_path, full_disk, caplog):
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    full_disk(disk)
+    saver = checkpoint.Checkpointer(str(disk / "ckpt"), interval=60.0, identity={"parameters": {}})
+    with caplog.at_level("WARNING", logger="w2v.checkpoint"):
+        saver.save(weights(1), position(2))  # the training loop calls this: it must not raise
+    assert (saver.saved, saver.failed) == (0, 1) and not saver.due()  # the next try waits one interval
+    [warning] = [r for r in caplog.records if r.levelname == "WARNING"]
+    assert "No space left on device" in warning.getMessage() and str(disk / "ckpt") in warning.getMessage()
+    assert warning.exc_info is None and checkpoint.latest(str(disk / "ckpt")) is None
+    assert [p.name for p in disk.iterdir()] in ([], ["ckpt"])  # no staging left behind

@@ -1,9 +1,11 @@
 """`w2v` as a user types it: one clear line and exit code 2 on bad input, a summary on success."""
 
 import gc
+import hashlib
 import json
 import logging
 import os
+import re
 import shutil
 import time
 
@@ -90,6 +92,9 @@ def test_train_from_yaml_with_flag_overrides(ray_cluster, planted_corpus, tmp_pa
     assert abs(sum(v for k, v in stages.items() if k != "total") - stages["total"]) < 0.35  # rounding of 5 stages
     assert (out / "manifest.json").exists() and not (out / "eval.json").exists()
     assert (out / "vectors.txt").exists() and not (out / "report.md").exists()  # no evaluation: no report
+    assert not (out / "vectors.kv").exists()  # a pickle: only with --kv-pickle
+    digest = hashlib.sha256((out / "manifest.json").read_bytes()).hexdigest()
+    assert f"manifest sha256: {digest}" in printed  # printed at publish, so consumers can pin it
 
 
 @pytest.mark.slow
@@ -202,3 +207,68 @@ def test_eval_command_on_a_cluster_runs_as_a_ray_task(trained_artifact, ray_clus
     w2v.verify(str(copy))
     assert main(["eval", str(copy), "--address", ray_cluster.address, "--cpus", "0"]) == 2
     assert "--cpus 0 --gpus 0: the evaluation task needs CPUs > 0" in capsys.readouterr().err
+
+
+ESCAPED_WORD = "esc\x1b[31mred"
+
+
+@pytest.mark.slow  # the query commands compute with TensorFlow
+def test_query_commands_escape_terminal_control_characters_in_words(tmp_path, capsys):
+    import numpy as np
+
+    from w2v.export import write_artifact
+
+    words = [ESCAPED_WORD, "bell\x07", "plain", "other", "fifth"]
+    vectors = np.random.default_rng(0).standard_normal((len(words), 4)).astype(np.float32)
+    write_artifact(str(tmp_path / "art"), words, [5, 4, 3, 2, 1], vectors, {}, None, False)
+    art = str(tmp_path / "art")
+    for argv in (["neighbors", art, "plain", "-k", "4"], ["analogy", art, "plain", "other", "fifth", "-k", "4"],
+                 ["doesnt-match", art, ESCAPED_WORD, "bell\x07", "plain"], ["neighbors", art, ESCAPED_WORD]):
+        assert main(argv) == 0, argv
+        out = capsys.readouterr().out
+        assert "\x1b" not in out and "\x07" not in out, argv
+    assert main(["neighbors", art, "plain", "-k", "4"]) == 0
+    assert "esc\\x1b[31mred" in capsys.readouterr().out
+
+
+def test_an_output_inside_the_corpus_or_a_corpus_inside_the_output_is_refused(tmp_path, capsys):
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "a.txt").write_text("a b c\n")
+    cases = [([str(corpus), "--out", str(corpus / "art")], f"--out {corpus / 'art'} is inside the corpus location"),
+             ([str(corpus / "*.txt"), "--out", str(corpus / "sub" / "art")], "is inside the corpus location"),
+             ([str(corpus / "a.txt"), "--out", str(tmp_path)], f"corpus path {corpus / 'a.txt'} is inside --out"),
+             ([str(corpus), "--out", str(tmp_path / "art"), "--checkpoint-dir", str(corpus / "ckpt")],
+              "--checkpoint-dir .* is inside the corpus location")]
+    for argv, message in cases:
+        assert main(["train", *argv, "--overwrite"]) == 2, argv
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and re.search(message, err), (argv, err)
+    assert sorted(p.name for p in corpus.iterdir()) == ["a.txt"]
+
+
+@pytest.mark.slow
+def test_a_full_disk_at_export_is_one_line_giving_the_rescue_and_the_command_to_publish_it(
+        ray_cluster, planted_corpus, tmp_path, full_disk, monkeypatch, capsys):
+    import tempfile
+
+    root, _ = planted_corpus
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
+    (tmp_path / "tmp").mkdir()
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    out = disk / "art"
+    real_write = w2v.export.write_artifact
+
+    def disk_fills_up_during_training(*args, **kwargs):
+        full_disk(disk)
+        return real_write(*args, **kwargs)
+
+    monkeypatch.setattr(w2v.export, "write_artifact", disk_fills_up_during_training)
+    assert main(["train", str(root), "--out", str(out), "--epochs", "1", "--vector-size", "8", "--no-eval",
+                 "--checkpoint-interval", "0", "-q"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "No space left on device" in err and "Traceback" not in err
+    rescue = err.split("kept in ", 1)[1].split(":", 1)[0]
+    assert f"w2v publish {rescue} --out {out} --overwrite" in err
+    assert w2v.load(rescue).vectors.shape[1] == 8

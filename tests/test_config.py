@@ -136,3 +136,60 @@ def test_s3_and_big_corpus_flags_reach_the_config():
     config = config_from_args(args)
     assert (config.max_vocab_size, config.shard_bytes) == (2_000_000, 65536)
     assert config.s3_settings() == S3Settings("http://127.0.0.1:9000", "eu-west-1", "minio")
+
+
+def billion_laughs(levels: int = 9) -> str:
+    """A YAML whose aliases under `window:` expand to 9**levels strings (about 400 bytes)."""
+    items = ["&l0 [" + ",".join(['"lol"'] * 9) + "]"]
+    items += [f"&l{n} [" + ",".join([f"*l{n - 1}"] * 9) + "]" for n in range(1, levels)]
+    return "corpus: [c.txt]\nout: o\nwindow: [" + ", ".join(items) + "]\n"
+
+
+def test_a_billion_laughs_yaml_is_refused_in_bounded_memory_with_a_short_message(tmp_path):
+    import tracemalloc
+
+    path = tmp_path / "bomb.yaml"
+    path.write_text(billion_laughs())
+    tracemalloc.start()
+    try:
+        with pytest.raises(ConfigError, match=r"bomb\.yaml: .*alias") as raised:
+            TrainConfig.from_yaml(path)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert len(str(raised.value)) < 400 and peak < 64 * 2**20
+
+
+def test_a_config_file_over_the_size_bound_is_refused_naming_it(tmp_path):
+    from w2v.config import MAX_CONFIG_BYTES
+
+    path = tmp_path / "huge.yaml"
+    path.write_text("corpus: [" + ", ".join(["a.txt"] * (MAX_CONFIG_BYTES // 7 + 1)) + "]\nout: o\n")
+    with pytest.raises(ConfigError, match=r"huge\.yaml is .* bytes: more than .* a job config"):
+        TrainConfig.from_yaml(path)
+
+
+def test_a_value_echoed_in_an_error_is_cut_short():
+    with pytest.raises(ConfigError, match=r"'window' must be an integer, got \[\[0, 0, .*\.\.\.\]") as raised:
+        make(window=[[0] * 1_000] * 100)
+    assert len(str(raised.value)) < 400
+    with pytest.raises(ConfigError) as raised:
+        make(corpus=["a.txt", 7, "x" * 10_000])
+    assert len(str(raised.value)) < 400
+
+
+def test_submit_validates_a_bomb_locally_and_fails_in_one_short_line(tmp_path, capsys):
+    from w2v.cli import main
+
+    (tmp_path / "bomb.yaml").write_text(billion_laughs())
+    assert main(["submit", "--working-dir", str(tmp_path), "--", "--config", "bomb.yaml"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "bomb.yaml" in err and len(err) < 400
+
+
+@pytest.mark.parametrize("key", ["out", "checkpoint_dir", "spool_dir", "s3_endpoint_url"])
+def test_credentials_in_any_location_are_refused_at_the_door_and_never_echoed(key):
+    value = "https://user:hunter2@minio:9000" if key == "s3_endpoint_url" else "s3://AKIA:hunter2@bucket/x"
+    with pytest.raises(ConfigError, match=r"://\*\*\*@.*credentials in a URI are refused") as raised:
+        make(**{key: value})
+    assert "hunter2" not in str(raised.value)

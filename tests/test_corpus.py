@@ -372,3 +372,43 @@ def test_a_new_spool_dir_removes_those_of_dead_processes_on_this_host_only(tmp_p
     mine = Path(new_spool_dir(str(tmp_path)))
     assert not dead.exists() and live.exists() and other_host.exists() and mine.exists()
     assert stale_spool_dirs(str(tmp_path)) == []
+
+
+@pytest.mark.parametrize("kind", ["dangling", "loop"])
+def test_a_broken_symlink_in_a_corpus_directory_is_one_line_naming_it(tmp_path, kind, capsys):
+    from w2v.cli import main
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "real.txt").write_text("a b\n")
+    link = corpus / "link.txt"
+    link.symlink_to(tmp_path / "gone.txt" if kind == "dangling" else link)
+    with pytest.raises(CorpusError, match=f"corpus path {link}: a symbolic link .*(does not exist|loop)"):
+        list_shards([str(corpus)])
+    assert main(["train", str(corpus), "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and str(link) in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("shape", ["plain", "gzip", "byte ranges"])
+def test_a_file_appended_to_after_planning_is_read_only_up_to_its_listed_size(tmp_path, shape):
+    import gzip
+
+    from w2v.corpus import spool
+    from w2v.vocab import count_shard
+
+    path = tmp_path / ("grow.txt.gz" if shape == "gzip" else "grow.txt")
+    text = b"alpha beta gamma\n" * 100_000 + b"last line"  # 1.7 MB, more than one read block; no final newline
+    path.write_bytes(gzip.compress(text) if shape == "gzip" else text)
+    shards = list_shards([str(path)])  # the plan: sizes as listed
+    if shape == "byte ranges":
+        shards = split_shards(shards, 2, piece_bytes=400_000)
+    appended = b" continued\n" + b"late words\n" * 1000
+    sentences = iter_sentences(shards[0])
+    first = next(sentences)  # reading has begun when the writer appends
+    with open(path, "ab") as f:
+        f.write(gzip.compress(appended) if shape == "gzip" else appended)  # gzip: a second member, valid
+    read = len(first) + sum(len(s) for s in sentences) + sum(len(s) for sh in shards[1:] for s in iter_sentences(sh))
+    counted = sum(count_shard(s, ReadOptions()).words for s in shards)
+    spooled = spool(shards, ReadOptions(), str(tmp_path / "spool.txt")).words
+    assert read == counted == spooled == 300_002

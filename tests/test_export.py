@@ -28,8 +28,8 @@ def write(out, vectors, overwrite=False, evaluation=None, **kwargs):
 def test_files_agree_and_manifest_checksums_match(tmp_path, vectors):
     out = tmp_path / "art"
     manifest = write(out, vectors, evaluation={"neighbors": {}})
-    assert sorted(p.name for p in out.iterdir()) == ["eval.json", "manifest.json", "vectors.bin", "vectors.kv",
-                                                     "vectors.npy", "vocab.tsv"]
+    assert sorted(p.name for p in out.iterdir()) == ["eval.json", "manifest.json", "vectors.bin", "vectors.npy",
+                                                     "vocab.tsv"]  # no vectors.kv (a pickle) unless asked for
     on_disk = json.loads((out / "manifest.json").read_text())
     assert on_disk == json.loads(json.dumps(manifest))
     for name, entry in on_disk["files"].items():
@@ -49,7 +49,7 @@ def test_vectors_bin_loads_in_gensim_bit_exact(tmp_path, vectors):
 
 def test_every_format_loads_back_to_the_same_vectors(tmp_path, vectors):
     out = tmp_path / "art"
-    manifest = write(out, vectors, text_vectors=True, extra_files={"report.md": b"# hi\n"})
+    manifest = write(out, vectors, text_vectors=True, kv_pickle=True, extra_files={"report.md": b"# hi\n"})
     assert {"vectors.txt", "vectors.kv", "report.md"} <= set(manifest["files"])
     text = KeyedVectors.load_word2vec_format(str(out / "vectors.txt"), binary=False)
     assert text.index_to_key == WORDS
@@ -65,7 +65,7 @@ def test_every_format_loads_back_to_the_same_vectors(tmp_path, vectors):
 def test_a_big_matrix_goes_beside_vectors_kv_and_is_checksummed(tmp_path):
     words = [f"w{i}" for i in range(3000)]
     big = np.random.default_rng(1).standard_normal((3000, 400)).astype(np.float32)  # 1.2M elements > KV_SEP_LIMIT
-    manifest = write_artifact(str(tmp_path / "art"), words, [1] * 3000, big, {}, None, False)
+    manifest = write_artifact(str(tmp_path / "art"), words, [1] * 3000, big, {}, None, False, kv_pickle=True)
     assert "vectors.kv.vectors.npy" in manifest["files"]
     native = KeyedVectors.load(str(tmp_path / "art" / "vectors.kv"), mmap="r")
     assert np.array_equal(native.vectors, big)
@@ -133,3 +133,48 @@ def test_a_failed_write_leaves_no_artifact_and_no_staging(tmp_path, vectors):
     with pytest.raises(ValueError, match="do not agree"):
         write_artifact(str(tmp_path / "art"), WORDS[:2], COUNTS, vectors, {}, None, False)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_the_manifest_digest_printed_at_publish_pins_the_artifact(tmp_path, vectors):
+    from w2v.export import manifest_sha256
+
+    out = tmp_path / "art"
+    write(out, vectors)
+    digest = manifest_sha256(str(out))
+    assert digest == hashlib.sha256((out / "manifest.json").read_bytes()).hexdigest()
+    assert w2v.load(str(out), manifest_sha256=digest).index_to_key == WORDS
+    manifest = json.loads((out / "manifest.json").read_text())  # an attacker rewrites a file and its checksum
+    manifest["files"]["vocab.tsv"]["sha256"] = "0" * 64
+    (out / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(ArtifactError, match=f"manifest.json: sha256 .* not the pinned {digest[:12]}"):
+        w2v.load(str(out), manifest_sha256=digest)
+
+
+def test_a_failed_export_keeps_a_rescue_copy_that_publishes_again(tmp_path, vectors, full_disk, monkeypatch, capsys):
+    import tempfile
+
+    from w2v.cli import main
+    from w2v.export import publish_artifact
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
+    (tmp_path / "tmp").mkdir()
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    full_disk(disk)
+    out = disk / "art"
+    with pytest.raises(StorageError) as raised:
+        publish_artifact(str(out), WORDS, COUNTS, vectors, {"parameters": {"text_vectors": True}}, {"n": 1}, False,
+                         extra_files={"report.md": b"# r\n"}, rescue_to=[str(disk / "art.checkpoint" / "rescue")])
+    message = str(raised.value)
+    assert message.startswith(f"cannot write the artifact to {out} (No space left on device); the trained vectors")
+    rescue = message.split("kept in ", 1)[1].split(":", 1)[0]
+    assert rescue.startswith(str(tmp_path / "tmp")) and "\n" not in message  # the full disk took no rescue copy
+    assert f"w2v publish {rescue} --out {out} --overwrite" in message
+    assert np.array_equal(w2v.load(rescue).vectors, vectors)
+    assert not [p for p in disk.rglob("*") if p.is_file()]  # nothing half-written on the full disk
+    again = tmp_path / "again"
+    assert main(["publish", rescue, "--out", str(again)]) == 0
+    assert "manifest sha256: " in capsys.readouterr().out
+    assert np.array_equal(w2v.load(str(again)).vectors, vectors) and (again / "vectors.txt").exists()
+    assert (again / "report.md").read_bytes() == b"# r\n" and json.loads((again / "eval.json").read_text()) == {"n": 1}
+    w2v.verify(str(again))

@@ -132,15 +132,18 @@ def test_manifest_counts_equal_a_direct_count_with_dirty_shards(ray_cluster, tmp
     good_gz = (root / "part-001.txt.gz").read_bytes()
     (root / "truncated.txt.gz").write_bytes(good_gz[: len(good_gz) // 2])
     (root / "zero.txt").write_bytes(b"")
+    (root / "zero.txt.gz").write_bytes(b"")  # not even a gzip header: left out, and listed as left out
     config = TrainConfig(corpus=(str(root),), out=str(tmp_path / "art"), vector_size=16, epochs=1, eval=False,
                          unicode_errors="skip", on_bad_shard="skip", checkpoint_interval=0)
     manifest = run(config).manifest
     c = manifest["corpus"]
     by_name = {s["uri"].rsplit("/", 1)[1]: s for s in c["shards"]}
-    assert set(by_name) == {"part-000.txt", "part-001.txt.gz", "part-002.txt", "latin1.txt", "truncated.txt.gz"}
-    assert c["skipped_shards"] == [str(root / "truncated.txt.gz")]
+    assert set(by_name) == {"part-000.txt", "part-001.txt.gz", "part-002.txt", "latin1.txt", "truncated.txt.gz",
+                            "zero.txt", "zero.txt.gz"}
+    assert c["skipped_shards"] == [str(root / n) for n in ("truncated.txt.gz", "zero.txt", "zero.txt.gz")]
     truncated = by_name.pop("truncated.txt.gz")
     assert truncated["words"] == truncated["sentences"] == 0 and "corrupt or truncated" in truncated["skipped"]
+    assert all(by_name[n]["skipped"] == "empty file" and by_name[n]["bytes"] == 0 for n in ("zero.txt", "zero.txt.gz"))
     direct = {name: _direct_count(root / name, "skip") for name in by_name}
     total = sum((d["words"] for d in direct.values()), Counter())
     kept = {w for w, n in total.items() if n >= config.min_count}

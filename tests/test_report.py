@@ -64,3 +64,16 @@ def test_describe_is_a_readable_summary():
     assert "wordsim353.tsv Spearman 0.5 (2.0% OOV)" in text
     assert "files (1, 10 bytes): vectors.npy" in text
     assert "evaluation: FAILED: boom" in "\n".join(describe({**MANIFEST, "evaluation": {"error": "boom"}}))
+
+
+def test_words_and_names_with_control_characters_are_escaped_in_the_report_and_summary():
+    from w2v.evaluate import format_neighbors
+    from w2v.report import markdown
+
+    neighbors = {"w1": [{"word": "esc\x1b[31mred", "cosine": 0.9}], "bell\x07": [{"word": "w2", "cosine": 0.5}]}
+    manifest = {**MANIFEST, "corpus": {**MANIFEST["corpus"], "shards": [{"uri": "/data/\x1b]0;title\x07.txt"}]}}
+    texts = ["\n".join(format_neighbors(neighbors)), markdown(manifest, {**EVALUATION, "neighbors": neighbors}),
+             "\n".join(describe(manifest))]
+    for text in texts:
+        assert "\x1b" not in text and "\x07" not in text
+    assert "esc\\x1b[31mred (0.90)" in texts[0] and "esc\\x1b[31mred" in texts[1]

@@ -209,3 +209,64 @@ def test_job_reads_many_small_mixed_objects_from_s3_and_writes_its_artifact_ther
     assert storage.list_names(out) == sorted([*manifest["files"], "manifest.json"])  # every file, nothing else
     assert {"vectors.npy", "vocab.tsv", "vectors.bin"} <= set(manifest["files"])
     assert FAKE_SECRET not in json.dumps(result.manifest) and FAKE_SECRET not in caplog.text
+
+
+CREDENTIALED = [f"s3://AKIAEXAMPLE:{FAKE_SECRET}@bucket/corpus/", f"s3://{FAKE_SECRET}@bucket/x.txt"]
+
+
+@pytest.mark.parametrize("uri", CREDENTIALED)
+def test_credentials_in_a_uri_are_refused_by_every_entry_point_without_echoing_them(uri, tmp_path, capsys, caplog):
+    from w2v.cli import main
+
+    for call in (lambda: storage.list_files(uri), lambda: storage.open(uri), lambda: storage.check_writable(uri),
+                 lambda: w2v.load(uri), lambda: w2v.verify(uri)):
+        with pytest.raises(StorageError, match=r"s3://\*\*\*@bucket/.*credentials in a URI are refused.*AWS") as raised:
+            call()
+        assert FAKE_SECRET not in str(raised.value)
+    (tmp_path / "c.txt").write_text("a b c\n")
+    commands = (["train", uri, "--out", str(tmp_path / "out")], ["train", str(tmp_path / "c.txt"), "--out", uri],
+                ["neighbors", uri, "war"], ["info", uri], ["submit", "--", uri, "--out", str(tmp_path / "o")])
+    for argv in commands:
+        assert main(argv) == 2, argv
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and "credentials in a URI are refused" in err and FAKE_SECRET not in err, argv
+    assert FAKE_SECRET not in caplog.text
+
+
+def test_a_parameter_validation_failure_keeps_its_reason(s3_server):
+    with pytest.raises(StorageError, match=r"s3://Not_A_Bucket!/x: .*Parameter validation failed: .*[Bb]ucket"):
+        storage.open("s3://Not_A_Bucket!/x")
+
+
+def test_a_staging_directory_left_by_a_killed_publisher_is_removed_by_the_next_one(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    from w2v.export import write_artifact
+
+    ended = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    out = tmp_path / "art"
+    mine = storage.staging_dir(str(out))  # named after this process; a killed one left the same with its pid
+    left = mine.replace(f"-{os.getpid()}", f"-{int(ended.stdout)}")
+    os.rename(mine, left)
+    (tmp_path / left / "vectors.npy").write_bytes(b"\0" * 1000)
+    elsewhere = tmp_path / ".art.staging-otherhost-1"  # another host's, on a shared filesystem: not ours to judge
+    elsewhere.mkdir()
+    write_artifact(str(out), ["a", "b"], [2, 1], np.ones((2, 3), np.float32), {}, None, False)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".art.staging-otherhost-1", "art"]
+
+
+def test_an_upload_stage_left_by_a_killed_publisher_is_removed_by_the_next_one(tmp_path, monkeypatch):
+    import os
+    import subprocess
+    import sys
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    ended = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    mine = storage.staging_dir("s3://bucket/art")  # a local stage named after this process (nothing reaches S3)
+    left = mine.replace(f"-{os.getpid()}-", f"-{int(ended.stdout)}-")
+    os.rename(mine, left)
+    again = storage.staging_dir("s3://bucket/art")
+    assert os.listdir(tmp_path) == [os.path.basename(again)]

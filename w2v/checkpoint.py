@@ -113,6 +113,7 @@ class NullCheckpointer:
     """Checkpoints switched off: never due, saves nothing."""
 
     saved = 0  # checkpoints written
+    failed = 0  # checkpoints that could not be written
 
     def due(self) -> bool:
         return False
@@ -131,17 +132,29 @@ class Checkpointer:
         self.number = first_number  # the next checkpoint's number
         self.last = time.monotonic()  # when the last checkpoint was written (or the job started)
         self.saved = 0  # checkpoints written by this run
+        self.failed = 0  # checkpoints that could not be written (a full disk, a denied upload)
         self.seconds = 0.0  # time spent writing them
 
     def due(self) -> bool:
         return time.monotonic() - self.last >= self.interval
 
     def save(self, weights: dict[str, np.ndarray], position: dict[str, Any]) -> None:
+        """Write the next checkpoint; one that cannot be written is one warning, and training goes on.
+
+        A checkpoint is insurance: a full disk or a denied upload must not stop the job it insures
+        (the last complete checkpoint, if any, is still there). The next try is one interval later.
+        """
         began = time.perf_counter()
-        write(self.location, self.number, weights, {"identity": self.identity, "position": position})
-        logger.info("checkpoint %d written to %s: epoch %s", self.number, self.location, position.get("epoch"))
-        self.number += 1
-        self.saved += 1
+        try:
+            write(self.location, self.number, weights, {"identity": self.identity, "position": position})
+        except (OSError, StorageError) as exc:
+            self.failed += 1
+            logger.warning("checkpoint %d could not be written to %s (%s); training goes on, next try in %.0f s",
+                           self.number, self.location, getattr(exc, "strerror", None) or exc, self.interval)
+        else:
+            logger.info("checkpoint %d written to %s: epoch %s", self.number, self.location, position.get("epoch"))
+            self.number += 1
+            self.saved += 1
         self.last = time.monotonic()
         self.seconds += time.perf_counter() - began
 

@@ -21,6 +21,7 @@ import os
 import sys
 from typing import Any, Sequence
 
+from .display import printable
 from .errors import ConfigError, W2VError
 
 logger = logging.getLogger("w2v")
@@ -111,6 +112,9 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--eval-seed", type=int, default=s, help="seed choosing the evaluation words (default 0)")
     g.add_argument("--text-vectors", action=argparse.BooleanOptionalAction, default=s,
                    help="also write vectors.txt, the word2vec text format (large; default: off)")
+    g.add_argument("--kv-pickle", action=argparse.BooleanOptionalAction, default=s,
+                   help="also write vectors.kv, gensim's KeyedVectors.save: a pickle, which runs code when loaded, "
+                        "so only for consumers who trust the artifact (default: off)")
     g.add_argument("--projector-top", type=int, default=s,
                    help="TensorBoard projector files for this many most frequent words, written by the "
                         "evaluation task; 0 = none (default 10000)")
@@ -152,7 +156,7 @@ def init_ray(address: str | None) -> None:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from . import job
+    from . import export, job
     from .evaluate import format_neighbors
     from .report import evaluation_line
 
@@ -184,6 +188,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         for line in format_neighbors(result.evaluation["neighbors"]):
             print("  " + line)
     print(f"artifact: {artifact_uri(result.out)}")
+    print(f"manifest sha256: {export.manifest_sha256(result.out)} (pin it: w2v.load(uri, manifest_sha256=...))")
     if m.get("evaluation") and m["evaluation"].get("error"):
         print(f"evaluation FAILED: {m['evaluation']['error']}", file=sys.stderr)
         return 1
@@ -263,7 +268,7 @@ def cmd_neighbors(args: argparse.Namespace) -> int:
     rows = rows_of(words, args.words, args.artifact)
     found, cosines = nearest_neighbors(vectors, rows, k=args.k)
     for word, idx, cos in zip(args.words, found, cosines):
-        print(f"{word}: " + ", ".join(f"{words[int(j)]} ({c:.2f})" for j, c in zip(idx, cos)))
+        print(f"{printable(word)}: " + ", ".join(f"{printable(words[int(j)])} ({c:.2f})" for j, c in zip(idx, cos)))
     return 0
 
 
@@ -283,7 +288,8 @@ def cmd_analogy(args: argparse.Namespace) -> int:
     words, vectors = _artifact(args)
     rows = rows_of(words, [args.a, args.b, args.c], args.artifact)
     found, scores = complete_analogy(vectors, rows, k=args.k, method=args.method)
-    print(f"{args.a} : {args.b} :: {args.c} : " + ", ".join(f"{words[int(j)]} ({s:.2f})" for j, s in zip(found, scores)))
+    print(" : ".join(map(printable, (args.a, args.b))) + f" :: {printable(args.c)} : "
+          + ", ".join(f"{printable(words[int(j)])} ({s:.2f})" for j, s in zip(found, scores)))
     return 0
 
 
@@ -291,7 +297,7 @@ def cmd_doesnt_match(args: argparse.Namespace) -> int:
     from .evaluate import doesnt_match, rows_of
 
     words, vectors = _artifact(args)
-    print(words[doesnt_match(vectors, rows_of(words, args.words, args.artifact))])
+    print(printable(words[doesnt_match(vectors, rows_of(words, args.words, args.artifact))]))
     return 0
 
 
@@ -355,11 +361,20 @@ def cmd_info(args: argparse.Namespace) -> int:
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
-    from .export import verify
+    from .export import manifest_sha256, verify
 
-    files = verify(args.artifact).get("files", {})
+    files = verify(args.artifact, args.manifest_sha256).get("files", {})
     print(f"{args.artifact}: {len(files)} file(s), {sum(f['bytes'] for f in files.values()):,} bytes: "
-          "every sha256 matches manifest.json")
+          f"every sha256 matches manifest.json (sha256 {manifest_sha256(args.artifact)})")
+    return 0
+
+
+def cmd_publish(args: argparse.Namespace) -> int:
+    from .export import manifest_sha256, republish
+
+    republish(args.artifact, args.out, args.overwrite)
+    print(f"artifact: {artifact_uri(args.out)}")
+    print(f"manifest sha256: {manifest_sha256(args.out)}")
     return 0
 
 
@@ -417,7 +432,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = query("doesnt-match", "the word that goes least with the others", cmd_doesnt_match)
     p.add_argument("words", nargs="+", help="two or more words")
     query("info", "print an artifact's manifest as a readable summary", cmd_info)
-    query("verify", "re-check every file of an artifact against the manifest's sha256", cmd_verify)
+    p = query("verify", "re-check every file of an artifact against the manifest's sha256", cmd_verify)
+    p.add_argument("--manifest-sha256", default=None, help="also refuse a manifest.json with another sha256 "
+                                                           "(the one printed when the artifact was published)")
+    p = query("publish", "publish an artifact or a rescue copy again at --out, every format rebuilt", cmd_publish)
+    p.add_argument("--out", required=True, help="artifact directory or s3://bucket/prefix")
+    p.add_argument("--overwrite", action="store_true", help="replace what --out holds")
     p = sub.add_parser("submit", help="run `python -m jobs.train ARGS` as a Ray job and follow its logs",
                        description="Validates the training arguments here, uploads the working directory, "
                                    "submits the job, prints its logs until it ends; exit code 0 when it "
@@ -443,7 +463,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return args.func(args)
     except W2VError as exc:
         cause = getattr(exc, "cause", None)  # raised in a Ray task or actor: the message without Ray's traceback
-        print(f"w2v: error: {cause if isinstance(cause, W2VError) else exc}", file=sys.stderr)
+        print(f"w2v: error: {printable(str(cause if isinstance(cause, W2VError) else exc))}", file=sys.stderr)
         return EXIT_BAD_INPUT
 
 

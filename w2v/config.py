@@ -15,8 +15,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
+from .display import CREDENTIALS_REFUSED, has_userinfo, redact, shown
 from .errors import ConfigError
 from .sync import DEFAULT_STALE_SHARE, MIN_SYNC_WORDS
+
+# A job config is a few hundred bytes; a long corpus list a few hundred KB. The bounds stop a hostile
+# file early: a 426-byte YAML whose aliases expand to 9**9 values once took 5.5 GB and 57 s.
+MAX_CONFIG_BYTES = 1 << 20  # bytes of a YAML job config
+MAX_CONFIG_VALUES = 100_000  # YAML values (scalars and containers, aliases expanded) in one config
 
 # gensim cuts sentences longer than this silently (MAX_WORDS_IN_BATCH); we split them instead.
 MAX_SENTENCE_WORDS = 10_000
@@ -78,6 +84,7 @@ class TrainConfig:
     eval_gpus: float = 0.0
     eval_seed: int = 0
     text_vectors: bool = False  # also write vectors.txt (word2vec text format: large)
+    kv_pickle: bool = False  # also write vectors.kv (gensim's pickle: runs code when loaded, trusted consumers only)
     projector_top: int = 10_000  # TensorBoard projector files for this many most frequent words; 0 = none
 
     def __post_init__(self) -> None:
@@ -92,10 +99,11 @@ class TrainConfig:
         2
         """
         names = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(values) - names)
+        unknown = sorted(str(k)[:80] for k in set(values) - names)  # bounded: a key is echoed below
         if unknown:
             raise ConfigError(
-                f"{source}: unknown key(s) {', '.join(unknown)}; valid keys: {', '.join(sorted(names))}"
+                f"{source}: unknown key(s) {', '.join(unknown[:10])}{' ...' if len(unknown) > 10 else ''}; "
+                f"valid keys: {', '.join(sorted(names))}"
             )
         hints = typing.get_type_hints(cls)
         kwargs: dict[str, Any] = {}
@@ -114,10 +122,10 @@ class TrainConfig:
         path = Path(path)
         loader = _unique_key_loader()
         try:
-            loaded = yaml.load(path.read_text(encoding="utf-8"), Loader=loader) or {}
+            loaded = yaml.load(_read_bounded(path), Loader=loader) or {}
         except FileNotFoundError:
             raise ConfigError(f"config file {path} does not exist") from None
-        except _DuplicateKey as exc:
+        except (_DuplicateKey, _TooManyValues) as exc:
             raise ConfigError(f"config file {path}: {exc}") from None
         except yaml.YAMLError as exc:
             raise ConfigError(f"config file {path} is not valid YAML: {exc}") from None
@@ -186,17 +194,76 @@ class _DuplicateKey(Exception):
     pass
 
 
+class _TooManyValues(Exception):
+    pass
+
+
+def _read_bounded(path: Path) -> str:
+    """The config file's text, refused past MAX_CONFIG_BYTES before it is parsed (or fully read)."""
+    try:
+        with path.open("rb") as f:
+            data = f.read(MAX_CONFIG_BYTES + 1)
+    except (IsADirectoryError, PermissionError) as exc:
+        raise ConfigError(f"config file {path} cannot be read: {exc.strerror}") from None
+    if len(data) > MAX_CONFIG_BYTES:
+        size = path.stat().st_size if path.is_file() else len(data)
+        raise ConfigError(f"config file {path} is {size:,} bytes: more than the {MAX_CONFIG_BYTES:,} a job config "
+                          f"may have")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"config file {path} is not UTF-8 text (byte {exc.start})") from None
+
+
+class _BoundedComposer:
+    """Counts the values a YAML document composes into, aliases expanded, and stops at MAX_CONFIG_VALUES.
+
+    An alias is counted as the whole value it repeats, walked with the budget that is left, so a
+    billion-laughs document is refused after MAX_CONFIG_VALUES steps, before anything is built.
+    """
+
+    values = 0  # values composed so far in this document
+
+    def compose_node(self, parent, index):
+        import yaml
+
+        if self.check_event(yaml.AliasEvent):
+            node = super().compose_node(parent, index)
+            self._count(_expanded_size(node, MAX_CONFIG_VALUES - self.values + 1), node)
+            return node
+        self._count(1, None)
+        return super().compose_node(parent, index)
+
+    def _count(self, n: int, node) -> None:
+        self.values += n
+        if self.values > MAX_CONFIG_VALUES:
+            where = f" (line {node.start_mark.line + 1})" if node is not None else ""
+            raise _TooManyValues(f"more than {MAX_CONFIG_VALUES:,} values once aliases are expanded{where}; "
+                                 f"write the values out instead of repeating an alias")
+
+
+def _expanded_size(node, budget: int) -> int:
+    """Values under `node` with aliases expanded, counting no further than `budget` (cycles included)."""
+    count, stack = 0, [node]
+    while stack and count < budget:
+        n = stack.pop()
+        count += 1
+        if isinstance(n.value, list):
+            stack.extend(v for item in n.value for v in (item if isinstance(item, tuple) else (item,)))
+    return count
+
+
 def _unique_key_loader():
     """A YAML SafeLoader that refuses a key given twice (plain YAML keeps the last one silently)."""
     import yaml
 
-    class Loader(yaml.SafeLoader):
+    class Loader(_BoundedComposer, yaml.SafeLoader):
         def construct_mapping(self, node, deep=False):
             seen: set = set()
             for key_node, _ in node.value:
                 key = self.construct_object(key_node, deep=deep)
                 if key in seen:
-                    raise _DuplicateKey(f"key '{key}' is given twice (line {key_node.start_mark.line + 1})")
+                    raise _DuplicateKey(f"key {shown(key)} is given twice (line {key_node.start_mark.line + 1})")
                 seen.add(key)
             return super().construct_mapping(node, deep=deep)
 
@@ -215,26 +282,26 @@ def _coerce(key: str, value: Any, hint: Any, source: str) -> Any:
     if origin is tuple:  # corpus: one string or a list of strings
         items = [value] if isinstance(value, str) else value
         if not isinstance(items, (list, tuple)) or not all(isinstance(i, str) for i in items):
-            raise ConfigError(f"{source}: '{key}' must be a path or a list of paths, got {value!r}")
+            raise ConfigError(f"{source}: '{key}' must be a path or a list of paths, got {shown(value)}")
         return tuple(items)
     if hint is bool:
         if not isinstance(value, bool):
-            raise ConfigError(f"{source}: '{key}' must be true or false, got {value!r}")
+            raise ConfigError(f"{source}: '{key}' must be true or false, got {shown(value)}")
         return value
     if hint is int:
         if isinstance(value, bool) or not isinstance(value, int):
-            raise ConfigError(f"{source}: '{key}' must be an integer, got {value!r}")
+            raise ConfigError(f"{source}: '{key}' must be an integer, got {shown(value)}")
         return value
     if hint is float:
         if isinstance(value, str) and _is_number(value):  # YAML 1.1 reads 1e-3 (no dot) as a string
-            raise ConfigError(f"{source}: '{key}' must be a number, got the string {value!r}; "
+            raise ConfigError(f"{source}: '{key}' must be a number, got the string {shown(value)}; "
                               f"YAML needs a dot in exponent notation: write {_with_dot(value)}")
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ConfigError(f"{source}: '{key}' must be a number, got {value!r}")
+            raise ConfigError(f"{source}: '{key}' must be a number, got {shown(value)}")
         return float(value)
     if hint is str:
         if not isinstance(value, str):
-            raise ConfigError(f"{source}: '{key}' must be a string, got {value!r}")
+            raise ConfigError(f"{source}: '{key}' must be a string, got {shown(value)}")
         return value
     return value
 
@@ -244,8 +311,12 @@ def _validate(c: TrainConfig) -> None:
 
     def need(ok: bool, key: str, why: str) -> None:
         if not ok:
-            raise ConfigError(f"{key}={getattr(c, key)!r}: {why}")
+            raise ConfigError(f"{key}={shown(getattr(c, key))}: {why}")
 
+    located = [u for u in (*c.corpus, c.out, c.checkpoint_dir, c.spool_dir, c.s3_endpoint_url) if isinstance(u, str)]
+    secret = next((u for u in located if has_userinfo(u)), None)
+    if secret is not None:
+        raise ConfigError(f"{redact(secret)}: {CREDENTIALS_REFUSED}")
     need(len(c.corpus) > 0 and all(c.corpus), "corpus", "give at least one corpus path")
     need(bool(c.out), "out", "give an output directory")
     need(1 <= c.vector_size <= 10_000, "vector_size", "must be between 1 and 10000")

@@ -24,14 +24,13 @@ import math
 import os
 import re
 import shutil
-import socket
 import tempfile
 import time
 import zlib
 from dataclasses import dataclass, field
 from typing import IO, Iterator, Sequence
 
-from . import storage
+from . import owners, storage
 from .config import MAX_SENTENCE_WORDS
 from .errors import BadShardError, CorpusError, StorageError
 
@@ -64,6 +63,12 @@ class Shard:
     mtime: float
     start: int = 0  # first byte of the range (0 for a whole file)
     end: int | None = None  # byte after the range; None: a whole file
+    file_size: int | None = None  # a range's whole file as listed, in bytes: never read past it (None: unknown)
+
+    @property
+    def limit(self) -> int | None:
+        """Bytes of the file as listed: reading stops there, so a file appended to meanwhile reads as planned."""
+        return self.size if self.end is None else self.file_size
 
     @property
     def name(self) -> str:
@@ -110,11 +115,12 @@ def resolve_sample(entry: str) -> list[str]:
     return paths
 
 
-def list_shards(entries: Sequence[str]) -> list[Shard]:
+def list_shards(entries: Sequence[str], keep_empty: bool = False) -> list[Shard]:
     """Expand corpus entries (files, directories, globs, `sample:`) into shards, in a stable order.
 
-    Raises CorpusError when an entry matches nothing, when the same file is given twice, or when
-    every file is empty.
+    Zero-byte files are left out (with a warning), or kept with `keep_empty` for a caller that
+    accounts for them (the job lists them in the manifest's `skipped_shards`). Raises CorpusError
+    when an entry matches nothing, when the same file is given twice, or when every file is empty.
     """
     shards: list[Shard] = []
     seen: dict[str, str] = {}  # uri -> the entry that produced it
@@ -139,7 +145,42 @@ def list_shards(entries: Sequence[str]) -> list[Shard]:
     skipped = [s for s in shards if s.size == 0]
     for s in skipped:
         logger.warning("skipping empty corpus file %s", s.uri)
-    return [s for s in shards if s.size > 0]
+    return shards if keep_empty else [s for s in shards if s.size > 0]
+
+
+def _location(uri: str) -> str:
+    """Where an entry or output lives, comparable by prefix: absolute, links resolved, up to a glob's first magic.
+
+    >>> _location("s3://b/corpus/*.txt"), _location("s3://b/art/")
+    ('s3://b/corpus', 's3://b/art')
+    """
+    if storage.scheme(uri) == "file":
+        path = os.path.expanduser(storage.backend(uri).path(uri))
+        magic = re.search(r"[*?\[]", path)
+        fixed = os.path.dirname(path[: magic.start()] + "x") if magic else path
+        return os.path.realpath(fixed or ".")
+    magic = re.search(r"[*?\[]", uri)
+    return (uri[: magic.start()].rsplit("/", 1)[0] if magic else uri).rstrip("/")
+
+
+def refuse_overlap(entries: Sequence[str], outputs: dict[str, str]) -> None:
+    """A CorpusError when an output (flag -> location) is inside a corpus entry, or an entry inside an output.
+
+    An artifact written into the corpus directory would be read as corpus by the next run (and a
+    corpus inside `--out` would be replaced by the artifact).
+    """
+    corpus = [(e, _location(e)) for e in entries if not e.startswith(SAMPLE_PREFIX)]
+    for flag, output in outputs.items():
+        where = _location(output)
+        for entry, base in corpus:
+            if storage.scheme(entry) != storage.scheme(output):
+                continue
+            if where == base or where.startswith(base.rstrip("/") + "/"):
+                raise CorpusError(f"{flag} {output} is inside the corpus location {base}: the next run would read "
+                                  f"what it writes as corpus; choose a {flag} outside it")
+            if base.startswith(where.rstrip("/") + "/"):
+                raise CorpusError(f"corpus path {entry} is inside {flag} {output}; move the corpus or choose "
+                                  f"another {flag}")
 
 
 def assign_shards(shards: Sequence[Shard], actors: int) -> list[list[Shard]]:
@@ -183,7 +224,7 @@ def split_shards(shards: Sequence[Shard], actors: int, piece_bytes: int | None =
             continue
         n = math.ceil(s.size / piece_bytes)
         bounds = [s.size * i // n for i in range(n + 1)]
-        pieces.extend(Shard(s.uri, b - a, s.mtime, a, b) for a, b in zip(bounds, bounds[1:]))
+        pieces.extend(Shard(s.uri, b - a, s.mtime, a, b, file_size=s.size) for a, b in zip(bounds, bounds[1:]))
     whole = [s for s in pieces if s.end is None and storage.is_compressed(s.uri)]
     if whole and actors > 1 and max(s.size for s in whole) > total / actors:
         biggest = max(whole, key=lambda s: s.size)
@@ -218,12 +259,14 @@ class _LineRange(io.RawIOBase):
     """The bytes of the lines that start in [start, end) of a seekable binary stream, read lazily.
 
     Memory stays at one RANGE_READ_BYTES block, whatever the length of the lines around the
-    boundaries (a 1 GB line that crosses `start` is skipped block by block).
+    boundaries (a 1 GB line that crosses `start` is skipped block by block). Nothing at or past
+    byte `limit` is read: the file's size when it was listed, so bytes appended since are not.
     """
 
-    def __init__(self, raw: IO, start: int, end: int):
+    def __init__(self, raw: IO, start: int, end: int, limit: int | None = None):
         self.raw = raw  # the open file or S3 object, closed with this reader
         self.end = end  # the range owns lines that start before this byte
+        self.limit = limit  # never read at or past this byte; None: to the end of the file
         self.block = b""  # bytes read from raw, not yet handed out past self.offset
         self.offset = 0  # position in self.block of the next byte to hand out
         self.pos = 0  # file position of self.block[self.offset]
@@ -238,7 +281,8 @@ class _LineRange(io.RawIOBase):
     def _fill(self) -> bool:
         if self.offset < len(self.block):
             return True
-        self.block, self.offset = self.raw.read(RANGE_READ_BYTES), 0
+        want = RANGE_READ_BYTES if self.limit is None else min(RANGE_READ_BYTES, self.limit - self.pos)
+        self.block, self.offset = (self.raw.read(want) if want > 0 else b""), 0
         return bool(self.block)
 
     def _skip_line(self) -> None:
@@ -267,7 +311,7 @@ class _LineRange(io.RawIOBase):
             i = self.block.find(b"\n", self.offset)
             n = min(available if i < 0 else i + 1 - self.offset, len(buffer))
             self.done = i >= 0 and n == i + 1 - self.offset
-        buffer[:n] = self.block[self.offset : self.offset + n]
+        buffer[:n] = memoryview(self.block)[self.offset : self.offset + n]
         self.offset += n
         self.pos += n
         return n
@@ -278,14 +322,45 @@ class _LineRange(io.RawIOBase):
         super().close()
 
 
+class _Head(io.RawIOBase):
+    """The first `limit` bytes of a binary stream: a whole file as big as it was when listed."""
+
+    def __init__(self, raw: IO, limit: int):
+        self.raw = raw  # the open file or S3 object, closed with this reader
+        self.left = limit  # bytes still to hand out
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        if self.left <= 0:
+            return 0
+        n = self.raw.readinto(memoryview(buffer)[: self.left]) or 0
+        self.left -= n
+        return n
+
+    def close(self) -> None:
+        if not self.closed:
+            self.raw.close()
+        super().close()
+
+
 def _open_text(shard: Shard, options: ReadOptions) -> IO:
-    """A text stream over one shard: the whole (decompressed) file, or the lines of its byte range."""
-    if shard.end is None:
-        return storage.open(shard.uri, "rt", settings=options.s3, encoding="utf-8", errors="surrogateescape",
-                            newline="")
+    """A text stream over one shard: the whole (decompressed) file, or the lines of its byte range.
+
+    Either way only the bytes the file had when it was listed are read (a log still being written
+    to gives the words it had at planning, in the counting pass and in every spool alike).
+    """
+    from smart_open.compression import compression_wrapper
+
     raw = storage.open(shard.uri, "rb", settings=options.s3, compression="disable")
-    return io.TextIOWrapper(io.BufferedReader(_LineRange(raw, shard.start, shard.end), RANGE_READ_BYTES),
-                            encoding="utf-8", errors="surrogateescape", newline="")
+    if shard.end is None:
+        stream: IO = io.BufferedReader(_Head(raw, shard.size))
+        if storage.is_compressed(shard.uri):
+            stream = compression_wrapper(stream, "rb", filename=shard.uri)
+    else:
+        stream = io.BufferedReader(_LineRange(raw, shard.start, shard.end, shard.limit), RANGE_READ_BYTES)
+    return io.TextIOWrapper(stream, encoding="utf-8", errors="surrogateescape", newline="")
 
 
 def _blocks(shard: Shard, options: ReadOptions) -> Iterator[str]:
@@ -440,58 +515,22 @@ def new_spool_dir(root: str | None) -> str:
 
     A spool is as big as the actor's share of the corpus. An actor removes its own when it closes,
     but a process that crashed, or was killed with its driver, cannot: so every new actor first
-    removes the spool directories on its host whose owner process is gone. The owner (host and
-    pid) is in the directory's name, so a spool on a shared `--spool-dir` of another host, or of
-    a live job, is never touched.
+    removes the spool directories on its host whose owner process is gone (`owners`). The owner
+    (host and pid) is in the directory's name, so a spool on a shared `--spool-dir` of another
+    host, or of a live job, is never touched.
     """
     root = root or tempfile.gettempdir()
-    for stale in stale_spool_dirs(root):
-        shutil.rmtree(stale, ignore_errors=True)
-        if not os.path.exists(stale):
-            logger.warning("removed the spool directory %s of a trainer process that ended without cleaning up",
-                           stale)
+    owners.remove_stale(root, SPOOL_PREFIX, "the spool directory of a trainer process")
     try:
         os.makedirs(root, exist_ok=True)
-        return tempfile.mkdtemp(prefix=f"{SPOOL_PREFIX}{_spool_host()}-{os.getpid()}-", dir=root)
+        return tempfile.mkdtemp(prefix=owners.owned_name(SPOOL_PREFIX) + "-", dir=root)
     except OSError as exc:
         raise CorpusError(f"cannot create a spool directory in {root}: {exc.strerror} (see --spool-dir)") from None
 
 
 def stale_spool_dirs(root: str) -> list[str]:
     """Spool directories in `root` made on this host by a process that no longer runs."""
-    mine = f"{SPOOL_PREFIX}{_spool_host()}-"
-    try:
-        names = os.listdir(root)
-    except OSError:
-        return []
-    stale = []
-    for name in names:
-        if not name.startswith(mine):
-            continue
-        pid = name[len(mine):].split("-", 1)[0]
-        if pid.isdigit() and not _process_alive(int(pid)):
-            stale.append(os.path.join(root, name))
-    return sorted(stale)
-
-
-def _spool_host() -> str:
-    """This host's name as it may appear in a directory name (no '-', which separates the fields)."""
-    return re.sub(r"[^A-Za-z0-9_.]", "_", socket.gethostname()) or "host"
-
-
-def _process_alive(pid: int) -> bool:
-    """Whether `pid` runs (a zombie, dead but not yet reaped by its parent, does not)."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # alive, another user's
-        return True
-    try:
-        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as stat:
-            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except (OSError, IndexError):  # no /proc (macOS): kill's answer stands
-        return True
+    return owners.stale(root, SPOOL_PREFIX)
 
 
 def spool(shards: Sequence[Shard], options: ReadOptions, path: str) -> SpoolStats:

@@ -226,6 +226,8 @@ def evaluate_remote(vectors_ref, words: Sequence[str], seed: int, num_cpus: floa
 
 
 def format_neighbors(neighbors: dict[str, list[dict[str, Any]]]) -> list[str]:
-    """One printable line per word: `word: n1 (0.81), n2 (0.77), ...`."""
-    return [f"{word}: " + ", ".join(f"{n['word']} ({n['cosine']:.2f})" for n in found)
+    """One printable line per word: `word: n1 (0.81), n2 (0.77), ...` (control characters escaped)."""
+    from .display import printable
+
+    return [f"{printable(word)}: " + ", ".join(f"{printable(n['word'])} ({n['cosine']:.2f})" for n in found)
             for word, found in neighbors.items()]

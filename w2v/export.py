@@ -6,8 +6,9 @@ An artifact is a directory:
 - `vocab.tsv`     `word<TAB>count`, one line per row, same order;
 - `vectors.bin`   word2vec C binary format (gensim `KeyedVectors.load_word2vec_format(binary=True)`);
 - `vectors.txt`   word2vec text format, only when asked for (`--text-vectors`): it is large;
-- `vectors.kv`    gensim's native `KeyedVectors.save` (`KeyedVectors.load(..., mmap="r")`; big
-                  matrices go to `vectors.kv.vectors.npy` beside it);
+- `vectors.kv`    gensim's native `KeyedVectors.save`, only when asked for (`--kv-pickle`): it is a
+                  **pickle**, and `KeyedVectors.load` runs whatever code a pickle holds, so load
+                  it only from an artifact you trust (big matrices go to `vectors.kv.vectors.npy`);
 - `eval.json`, `report.md`, `*.png`   the evaluation and its human report (when it ran);
 - `projector_config.pbtxt`, `metadata.tsv`, `checkpoint`, `projector.ckpt-1.*`   TensorBoard
                   Embedding Projector files for the most frequent words (written by the evaluation task);
@@ -15,7 +16,12 @@ An artifact is a directory:
 
 Files are staged, then published with the manifest last: a directory without `manifest.json` is
 an incomplete artifact, and `load` refuses it. Loading needs no pickle: `load` builds gensim
-`KeyedVectors` from `vectors.npy` + `vocab.tsv` after checking their checksums.
+`KeyedVectors` from `vectors.npy` + `vocab.tsv` (read with `allow_pickle=False`) after checking
+their checksums, and with `manifest_sha256` (printed at publish) refuses a manifest not the pinned one.
+
+A publish that fails (a full disk, a denied upload) keeps the trained vectors: `publish_artifact`
+writes a rescue copy (`vectors.npy`, `vocab.tsv`, the evaluation and the manifest) where it can,
+and its one-line error says how to publish it again (`w2v publish RESCUE --out OUT`, `republish`).
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ import json
 import logging
 import os
 import shutil
+import tempfile
 from typing import Any, Sequence
 
 import numpy as np
@@ -80,11 +87,14 @@ def sha256_file(path: str) -> str:
 
 def write_artifact(out_uri: str, words: Sequence[str], counts: Sequence[int], vectors: np.ndarray,
                    manifest: dict[str, Any], evaluation: dict[str, Any] | None, overwrite: bool,
-                   extra_files: dict[str, bytes] | None = None, text_vectors: bool = False) -> dict[str, Any]:
+                   extra_files: dict[str, bytes] | None = None, text_vectors: bool = False,
+                   kv_pickle: bool = False, arrays_only: bool = False) -> dict[str, Any]:
     """Stage every file, checksum it, then publish to `out_uri` with the manifest last.
 
     `extra_files` (name -> bytes: the report, its pictures, the projector files) are published
-    with the rest. Returns the manifest as written (with `files`: name -> bytes and sha256).
+    with the rest. `kv_pickle` adds `vectors.kv` (a pickle); `arrays_only` leaves out every format
+    that `republish` rebuilds from vectors.npy + vocab.tsv (a rescue copy: as small as it can be).
+    Returns the manifest as written (with `files`: name -> bytes and sha256).
     """
     if vectors.shape != (len(words), vectors.shape[1]) or len(words) != len(counts):
         raise ValueError(f"{len(words)} words, {len(counts)} counts and a {vectors.shape} matrix do not agree")
@@ -94,10 +104,12 @@ def write_artifact(out_uri: str, words: Sequence[str], counts: Sequence[int], ve
         with open(os.path.join(staging, VOCAB_TSV), "w", encoding="utf-8", newline="\n") as f:
             f.writelines(f"{w}\t{c}\n" for w, c in zip(words, counts))
         kv = keyed_vectors(words, counts, vectors)
-        kv.save_word2vec_format(os.path.join(staging, VECTORS_BIN), binary=True)
-        if text_vectors:
+        if not arrays_only:
+            kv.save_word2vec_format(os.path.join(staging, VECTORS_BIN), binary=True)
+        if text_vectors and not arrays_only:
             kv.save_word2vec_format(os.path.join(staging, VECTORS_TXT), binary=False)
-        kv.save(os.path.join(staging, VECTORS_KV), sep_limit=KV_SEP_LIMIT)
+        if kv_pickle and not arrays_only:
+            kv.save(os.path.join(staging, VECTORS_KV), sep_limit=KV_SEP_LIMIT)
         if evaluation is not None:
             _write_json(os.path.join(staging, EVAL_JSON), evaluation)
         for name, data in (extra_files or {}).items():
@@ -112,6 +124,57 @@ def write_artifact(out_uri: str, words: Sequence[str], counts: Sequence[int], ve
         shutil.rmtree(staging, ignore_errors=True)  # gone already after a successful publish
     logger.info("artifact written to %s (%d words x %d)", out_uri, len(words), vectors.shape[1])
     return written
+
+
+def publish_artifact(out_uri: str, words: Sequence[str], counts: Sequence[int], vectors: np.ndarray,
+                     manifest: dict[str, Any], evaluation: dict[str, Any] | None, overwrite: bool,
+                     rescue_to: Sequence[str] = (), lost_hint: str = "", **formats: Any) -> dict[str, Any]:
+    """`write_artifact`, and when the destination cannot take it, a rescue copy and a StorageError saying so.
+
+    Hours of training must not end in an OSError traceback: the vectors go to the first of
+    `rescue_to` (e.g. the checkpoint directory) or a new local temporary directory that takes
+    them, and the error is one line: why, where the vectors are, the command that publishes them.
+    `lost_hint` ends that line when no rescue copy could be written either.
+    """
+    args = (words, counts, vectors, manifest, evaluation)
+    try:
+        return write_artifact(out_uri, *args, overwrite, **formats)
+    except (OSError, StorageError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+    logger.error("cannot write the artifact to %s (%s): writing a rescue copy", out_uri, reason)
+    extra = {"extra_files": formats.get("extra_files")}
+    for rescue in (*rescue_to, None):
+        try:
+            rescue = rescue or tempfile.mkdtemp(prefix="w2v-rescue-")
+            write_artifact(rescue, *args, True, arrays_only=True, **extra)
+        except (OSError, StorageError) as exc:
+            logger.warning("no rescue copy in %s either: %s", rescue, getattr(exc, "strerror", None) or exc)
+            continue
+        raise StorageError(f"cannot write the artifact to {out_uri} ({reason}); the trained vectors are kept in "
+                           f"{rescue}: free space (or fix access), then run: w2v publish {rescue} --out {out_uri} "
+                           f"--overwrite") from None
+    raise StorageError(f"cannot write the artifact to {out_uri} ({reason}), nor a rescue copy anywhere"
+                       + (f"; {lost_hint}" if lost_hint else "")) from None
+
+
+def republish(src_uri: str, out_uri: str, overwrite: bool = False) -> dict[str, Any]:
+    """Publish the artifact (or rescue copy) at `src_uri` again at `out_uri`, every format rebuilt.
+
+    vectors.bin, vectors.txt and vectors.kv are written from vectors.npy + vocab.tsv as the original
+    job's parameters asked; the evaluation, the report and the other files are copied, checksums verified.
+    """
+    manifest = read_manifest(src_uri)
+    words, counts, vectors = load_arrays(src_uri)
+    files = manifest.get("files", {})
+    rebuilt = {VECTORS_NPY, VOCAB_TSV, VECTORS_BIN, VECTORS_TXT, EVAL_JSON}
+    extra = {n: _read_verified(src_uri, n, manifest) for n in files
+             if n not in rebuilt and not n.startswith(VECTORS_KV)}
+    evaluation = json.loads(_read_verified(src_uri, EVAL_JSON, manifest)) if EVAL_JSON in files else None
+    parameters = manifest.get("parameters", {})
+    body = {k: v for k, v in manifest.items() if k not in ("files", "format_version")}
+    check_output(out_uri, overwrite)
+    return write_artifact(out_uri, words, counts, vectors, body, evaluation, overwrite, extra,
+                          text_vectors=bool(parameters.get("text_vectors")), kv_pickle=bool(parameters.get("kv_pickle")))
 
 
 def update_artifact(uri: str, files: dict[str, bytes], changes: dict[str, Any]) -> dict[str, Any]:
@@ -184,16 +247,35 @@ def _json_default(value: Any) -> Any:
 # ---------------------------------------------------------------------- reading
 
 
-def read_manifest(uri: str) -> dict[str, Any]:
-    """The artifact's manifest; an ArtifactError when there is none (incomplete artifact)."""
+def manifest_sha256(uri: str) -> str:
+    """sha256 of the published manifest.json: pin it (`load(uri, manifest_sha256=...)`) to pin every file."""
+    return hashlib.sha256(_manifest_bytes(uri)).hexdigest()
+
+
+def _manifest_bytes(uri: str) -> bytes:
     path = storage.join(uri, MANIFEST)
+    storage.backend(uri)  # an unsupported or credentialed URI is named as such, not as "no manifest"
     try:
         with storage.open(path, "rb") as f:
-            return json.loads(f.read().decode("utf-8"))
+            return f.read()
     except StorageError:
         raise ArtifactError(f"{uri}: no {MANIFEST}: not an artifact, or an incomplete one") from None
+
+
+def read_manifest(uri: str, sha256: str | None = None) -> dict[str, Any]:
+    """The artifact's manifest; an ArtifactError when there is none (incomplete) or it is not the pinned one.
+
+    The manifest holds every other file's sha256, so a pinned manifest pins the whole artifact:
+    an attacker who replaces a file and updates its checksum changes the manifest's own digest.
+    """
+    data = _manifest_bytes(uri)
+    if sha256 is not None and hashlib.sha256(data).hexdigest() != sha256.lower():
+        raise ArtifactError(f"{storage.join(uri, MANIFEST)}: sha256 {hashlib.sha256(data).hexdigest()[:12]}... is "
+                            f"not the pinned {sha256[:12]}...: the artifact is not the one published")
+    try:
+        return json.loads(data.decode("utf-8"))
     except (ValueError, UnicodeDecodeError) as exc:
-        raise ArtifactError(f"{path}: not valid JSON: {exc}") from None
+        raise ArtifactError(f"{storage.join(uri, MANIFEST)}: not valid JSON: {exc}") from None
 
 
 def _read_verified(uri: str, name: str, manifest: dict[str, Any]) -> bytes:
@@ -212,17 +294,18 @@ def _read_verified(uri: str, name: str, manifest: dict[str, Any]) -> bytes:
     return data
 
 
-def verify(uri: str) -> dict[str, Any]:
-    """Check every file listed in the manifest; returns the manifest or raises ArtifactError."""
-    manifest = read_manifest(uri)
+def verify(uri: str, manifest_sha256: str | None = None) -> dict[str, Any]:
+    """Check every file listed in the manifest (and the manifest, when pinned); returns it or raises ArtifactError."""
+    manifest = read_manifest(uri, manifest_sha256)
     for name in manifest.get("files", {}):
         _read_verified(uri, name, manifest)
     return manifest
 
 
-def load_arrays(uri: str, verify_checksums: bool = True) -> tuple[list[str], list[int], np.ndarray]:
-    """(words, counts, vectors) of an artifact, checksums verified."""
-    manifest = read_manifest(uri)
+def load_arrays(uri: str, verify_checksums: bool = True,
+                manifest_sha256: str | None = None) -> tuple[list[str], list[int], np.ndarray]:
+    """(words, counts, vectors) of an artifact, checksums verified (and the manifest's, when pinned)."""
+    manifest = read_manifest(uri, manifest_sha256)
     if not verify_checksums:  # trust the files: skips hashing, which takes a while on big artifacts
         manifest = {"files": {n: None for n in (VECTORS_NPY, VOCAB_TSV)}}
     npy, tsv = (_read_verified(uri, n, manifest) for n in (VECTORS_NPY, VOCAB_TSV))
@@ -237,11 +320,13 @@ def load_arrays(uri: str, verify_checksums: bool = True) -> tuple[list[str], lis
     return words, counts, vectors
 
 
-def load(uri: str, verify_checksums: bool = True):
-    """gensim `KeyedVectors` of an artifact (local path or URI), without pickle.
+def load(uri: str, verify_checksums: bool = True, manifest_sha256: str | None = None):
+    """gensim `KeyedVectors` of an artifact (local path or URI), without pickle: safe on untrusted artifacts.
+
+    `manifest_sha256` (printed when the artifact was published) refuses any other manifest.
 
     >>> kv = load("artifacts/demo")                      # doctest: +SKIP
     >>> kv.most_similar("king", topn=3)                  # doctest: +SKIP
     """
-    words, counts, vectors = load_arrays(uri, verify_checksums)
+    words, counts, vectors = load_arrays(uri, verify_checksums, manifest_sha256)
     return keyed_vectors(words, counts, vectors)

@@ -51,7 +51,7 @@ class Prepared:
     """Stages 1-2 done: the shards placed on actors and the global vocabulary counted."""
 
     shards: list[corpus.Shard]  # every listed shard, skipped ones included (the manifest lists them)
-    skipped: set[str]  # names of corrupt shards dropped under --on-bad-shard skip
+    skipped: set[str]  # names of shards left out: empty files, corrupt ones under --on-bad-shard skip
     placement: list[dict[str, Any]]  # per actor: node_id, cpus, workers
     assignment: list[list[corpus.Shard]]  # per actor: its shards (the readable ones)
     vocab: Vocabulary
@@ -84,7 +84,8 @@ def preflight(config: TrainConfig) -> list[corpus.Shard]:
                            f"or --overwrite to start over")
     export.check_output(config.out, config.overwrite)
     storage.check_writable(config.out)
-    shards = corpus.list_shards(config.corpus)
+    shards = corpus.list_shards(config.corpus, keep_empty=True)  # empty files: left out, listed in the manifest
+    corpus.refuse_overlap(config.corpus, {"--out": config.out, "--checkpoint-dir": config.checkpoint_location})
     if config.resume:  # a changed corpus or parameters is refused now, not after counting
         state = checkpoint.latest_state(location)
         if state is None:
@@ -131,6 +132,8 @@ def prepare(config: TrainConfig, shards: list[corpus.Shard], timings: dict[str, 
                      "reinstall gensim from a wheel; training will be ~100x slower")
     logger.info("stage 1/5: planning %d file(s) of %s", len(shards), ", ".join(config.corpus))
     nodes = train.wait_for_nodes(config)
+    empty = [s for s in shards if s.size == 0]  # nothing to read: left out, but listed as skipped
+    shards = [s for s in shards if s.size > 0]
     shards = corpus.split_shards(shards, config.actors or len(nodes) or 1, config.shard_bytes)  # byte ranges
     placement = train.place_actors(config, nodes, len(shards))
     assignment = corpus.assign_shards(shards, len(placement))
@@ -141,12 +144,15 @@ def prepare(config: TrainConfig, shards: list[corpus.Shard], timings: dict[str, 
     options = trainer.read_options(config)
     vocab, shard_counts = build_vocabulary(shards, options, config.min_count, config.max_final_vocab,
                                            config.max_vocab_size)
-    skipped = {sc.uri for sc in shard_counts if sc.skipped}  # shard names (byte ranges say #bytes=...)
-    good = [s for s in shards if s.name not in skipped]
-    if skipped:  # --on-bad-shard skip: train on the good shards only
+    corrupt = {sc.uri for sc in shard_counts if sc.skipped}  # shard names (byte ranges say #bytes=...)
+    good = [s for s in shards if s.name not in corrupt]
+    if corrupt:  # --on-bad-shard skip: train on the good shards only
         placement = placement[: len(good)]
         assignment = corpus.assign_shards(good, len(placement))
-        logger.warning("%d corrupt shard(s) skipped: %s", len(skipped), ", ".join(sorted(skipped)))
+        logger.warning("%d corrupt shard(s) skipped: %s", len(corrupt), ", ".join(sorted(corrupt)))
+    shard_counts = shard_counts + [ShardCount(uri=s.name, words=0, sentences=0, distinct=0, counts={},
+                                              skipped="empty file") for s in empty]
+    skipped = corrupt | {s.name for s in empty}
     watch.lap("vocabulary")
 
     actor_memory, driver_memory = estimate_memory(config, len(vocab), vocab.raw_distinct, len(placement))
@@ -164,7 +170,7 @@ def prepare(config: TrainConfig, shards: list[corpus.Shard], timings: dict[str, 
     watch.lap("plan")
     for line in plan.lines():
         logger.info("%s", line)
-    return Prepared(shards, skipped, placement, assignment, vocab, shard_counts, plan)
+    return Prepared(shards + empty, skipped, placement, assignment, vocab, shard_counts, plan)
 
 
 def dry_run(config: TrainConfig, shards: list[corpus.Shard] | None = None) -> Plan:
@@ -260,8 +266,12 @@ def run(config: TrainConfig, shards: list[corpus.Shard] | None = None) -> JobRes
         except Exception as exc:  # the trained vectors matter more than the report: publish them anyway
             manifest["evaluation"]["report_error"] = f"{type(exc).__name__}: {exc}".splitlines()[0]
             logger.error("report failed: %s", manifest["evaluation"]["report_error"])
-    written = export.write_artifact(config.out, vocab.words, vocab.counts, result.vectors, manifest,
-                                    evaluation, config.overwrite, extra_files, config.text_vectors)
+    rescue = storage.join(config.checkpoint_location, "rescue")  # beside the checkpoints, else a temp directory
+    kept = (f"the last checkpoint is kept in {config.checkpoint_location}: free space, then rerun with --resume"
+            if checkpoint.exists(config.checkpoint_location) else "the trained vectors are lost")
+    written = export.publish_artifact(config.out, vocab.words, vocab.counts, result.vectors, manifest, evaluation,
+                                      config.overwrite, rescue_to=[rescue], lost_hint=kept, extra_files=extra_files,
+                                      text_vectors=config.text_vectors, kv_pickle=config.kv_pickle)
     checkpoint.remove_all(config.checkpoint_location)  # the artifact is published: the job is done
     watch.lap("export")
     return JobResult(out=config.out, manifest=written, evaluation=evaluation, plan=p.plan, timings=timings)

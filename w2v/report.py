@@ -16,6 +16,8 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from .display import printable
+
 REPORT_MD = "report.md"
 PCA_PNG = "words_pca.png"
 CURVES_PNG = "training_curves.png"
@@ -124,7 +126,7 @@ def markdown(manifest: dict[str, Any], evaluation: dict[str, Any]) -> str:
         lines.append("")
     if evaluation.get("neighbors"):
         lines += ["## Nearest neighbours (cosine)", ""]
-        lines += [f"- **{word}**: " + ", ".join(f"{n['word']} ({n['cosine']:.2f})" for n in found)
+        lines += [f"- **{printable(word)}**: " + ", ".join(f"{printable(n['word'])} ({n['cosine']:.2f})" for n in found)
                   for word, found in evaluation["neighbors"].items()]
         lines.append("")
     lines += ["## Pictures", "", f"![The most frequent words, PCA]({PCA_PNG})", "",
@@ -164,7 +166,7 @@ def describe(manifest: dict[str, Any], with_files: bool = True) -> list[str]:
                      f"(min_count {v.get('effective_min_count', '?')}, {v.get('distinct_words', 0):,} distinct words)")
     if c:
         lines.append(f"corpus: {c.get('words', 0):,} words, {c.get('bytes', 0):,} bytes in {len(c.get('shards', []))} "
-                     f"shard(s): " + ", ".join(s.get("uri", "?") for s in c.get("shards", [])[:3])
+                     f"shard(s): " + ", ".join(printable(s.get("uri", "?")) for s in c.get("shards", [])[:3])
                      + (" ..." if len(c.get("shards", [])) > 3 else ""))
     if p:
         model = "skip-gram" if p.get("sg") else "CBOW"

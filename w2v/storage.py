@@ -41,6 +41,8 @@ from typing import IO, Any, Callable, Iterable, Protocol, TypeVar
 
 import smart_open
 
+from . import owners
+from .display import CREDENTIALS_REFUSED, has_userinfo, redact
 from .errors import StorageError
 
 logger = logging.getLogger(__name__)
@@ -50,6 +52,7 @@ COMPRESSED_SUFFIXES = (".gz", ".bz2", ".xz", ".zst")
 S3_LIST_PAGE_SIZE = 1000  # keys per list_objects_v2 page (S3's maximum)
 S3_PART_BYTES = 16 * 2**20  # multipart upload part size; S3 needs >= 5 MiB per part but the last
 S3_MAX_ATTEMPTS = 8  # attempts per S3 operation, for botocore's retries and for `retry`
+PUBLISH_PREFIX = "w2v-publish-"  # local stages of an S3 upload, in the system temp directory
 RETRY_BASE_SECONDS = 0.2  # first backoff; doubles each attempt, with full jitter, capped at 20 s
 
 T = TypeVar("T")
@@ -184,7 +187,10 @@ class LocalBackend:
                 files.append(match)
         infos = []
         for f in files:
-            st = os.stat(f)
+            try:
+                st = os.stat(f)
+            except OSError as exc:  # a dangling link or a link loop inside a directory: name the link
+                raise StorageError(f"{f}: {_broken_link(f, exc)}") from None
             infos.append(FileInfo(uri=os.path.abspath(f), size=st.st_size, mtime=st.st_mtime))
         return infos
 
@@ -219,10 +225,15 @@ class LocalBackend:
             pass
 
     def staging_dir(self, out_uri: str) -> str:
-        """A fresh directory beside the destination, so publishing is a rename on one filesystem."""
+        """A fresh directory beside the destination, so publishing is a rename on one filesystem.
+
+        Named `.OUT.staging-HOST-PID`: the stages a killed publisher left beside it are removed first.
+        """
         out = Path(self.path(out_uri)).absolute()
         out.parent.mkdir(parents=True, exist_ok=True)
-        staging = out.parent / f".{out.name}.staging-{os.getpid()}"
+        prefix = f".{out.name}.staging-"
+        owners.remove_stale(str(out.parent), prefix, "the staging directory of an unfinished publish")
+        staging = out.parent / owners.owned_name(prefix)
         shutil.rmtree(staging, ignore_errors=True)
         staging.mkdir()
         return str(staging)
@@ -231,6 +242,16 @@ class LocalBackend:
         out = Path(self.path(out_uri))
         out.mkdir(parents=True, exist_ok=True)
         os.replace(local_path, out / name)
+
+
+def _broken_link(path: str, exc: OSError) -> str:
+    """Why a listed file cannot be read, in words: links get their target named."""
+    if not os.path.islink(path):
+        return f"cannot be read ({exc.strerror})"
+    target = os.readlink(path)
+    if isinstance(exc, FileNotFoundError):
+        return f"a symbolic link to {target}, which does not exist; remove the link or restore its target"
+    return f"a symbolic link that cannot be followed ({exc.strerror}: a loop?); remove it"
 
 
 def split_s3(uri: str) -> tuple[str, str]:
@@ -340,7 +361,9 @@ def s3_error(uri: str, exc: BaseException) -> StorageError:
                     "SignatureDoesNotMatch", "ExpiredToken", "InvalidToken"):
             return StorageError(f"{uri}: access denied ({code}); check the credentials and the bucket policy")
         return StorageError(f"{uri}: S3 error {code or type(seen).__name__}")
-    return StorageError(f"{uri}: S3 request failed ({type(exc).__name__}: {str(exc).splitlines()[0][:200]})")
+    reason = " ".join(str(exc).split())  # every line: botocore puts the reason after "Parameter validation failed:"
+    reason = reason if len(reason) <= 300 else reason[:300] + " ..."
+    return StorageError(f"{uri}: S3 request failed ({type(exc).__name__}: {redact(reason)})")
 
 
 class S3Backend:
@@ -396,7 +419,7 @@ class S3Backend:
             params["min_part_size"] = S3_PART_BYTES
         try:
             return retry(lambda: smart_open.open(uri, mode, transport_params=params, **kwargs), f"opening {uri}")
-        except (OSError, ValueError) as exc:
+        except Exception as exc:  # OSError, ValueError, botocore's ParamValidationError (a bad bucket name), ...
             raise s3_error(uri, exc) from None
 
     def exists(self, uri: str, settings: S3Settings) -> bool:
@@ -434,7 +457,9 @@ class S3Backend:
             raise s3_error(uri, exc) from None
 
     def staging_dir(self, out_uri: str) -> str:
-        return tempfile.mkdtemp(prefix="w2v-publish-")
+        """A local temporary directory (`w2v-publish-HOST-PID-*`; those of ended processes are removed first)."""
+        owners.remove_stale(tempfile.gettempdir(), PUBLISH_PREFIX, "the staging directory of an unfinished upload")
+        return tempfile.mkdtemp(prefix=owners.owned_name(PUBLISH_PREFIX) + "-")
 
     def publish_file(self, local_path: str, out_uri: str, name: str, settings: S3Settings) -> None:
         """Upload one staged file (multipart above S3_PART_BYTES); the object appears only when complete."""
@@ -458,7 +483,13 @@ _BACKENDS: dict[str, Backend] = {"file": LocalBackend(), "s3": S3Backend()}
 
 
 def backend(uri: str) -> Backend:
-    """The backend serving this URI's scheme, or a StorageError naming the URI."""
+    """The backend serving this URI's scheme, or a StorageError naming the URI.
+
+    Every storage call comes through here, so this is where a URI with credentials in it
+    (`s3://KEY:SECRET@bucket/...`) is refused, in every command and in `w2v.load`.
+    """
+    if has_userinfo(uri):
+        raise StorageError(f"{redact(uri)}: {CREDENTIALS_REFUSED}")
     try:
         return _BACKENDS[scheme(uri)]
     except KeyError:
