@@ -37,7 +37,7 @@ def test_bad_parameters_and_config_keys_are_named(tmp_path, capsys):
     config = tmp_path / "job.yaml"
     config.write_text("corpus: [c.txt]\nout: o\nepochz: 3\n")
     assert main(["train", "--config", str(config)]) == 2
-    assert "unknown key(s) epochz" in capsys.readouterr().err
+    assert capsys.readouterr().err == f"w2v: error: unknown key 'epochz' in {config}; did you mean 'epochs'?\n"
     assert main(["train", "c.txt", "--out", "o", "--projector-top", "-1"]) == 2
     assert "projector_top=-1" in capsys.readouterr().err
 
