@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 from typing import IO, Sequence
 
-from .errors import W2VError
+from .errors import ClusterError
 
 logger = logging.getLogger(__name__)
 
@@ -75,7 +75,7 @@ def client(address: str):
     try:
         return JobSubmissionClient(address, headers=headers)
     except Exception as exc:  # ConnectionError, AuthenticationError, ...: one readable line
-        raise W2VError(f"cannot reach the Ray Jobs API at {address}: {str(exc).splitlines()[0]}") from None
+        raise ClusterError(f"cannot reach the Ray Jobs API at {address}: {str(exc).splitlines()[0]}") from None
 
 
 def submit(address: str, train_args: Sequence[str], working_dir: str, python: str = "python",
