@@ -14,7 +14,7 @@ import pytest
 
 import w2v
 from w2v.cli import build_parser, config_from_args, main
-from w2v.errors import EXIT_CLUSTER, EXIT_EVALUATION, EXIT_TRAINING
+from w2v.errors import EXIT_EVALUATION, EXIT_TRAINING
 
 from .corpora import write_planted_corpus
 
@@ -246,15 +246,6 @@ def test_train_and_eval_name_the_evaluation_task_the_same():
     assert (old.eval_cpus, old.eval_gpus, old.eval_seed) == (2.0, 0.5, 3)
     defaults = parser.parse_args(["eval", "art"])
     assert [getattr(defaults, n) for n in names] == [getattr(w2v.TrainConfig, n) for n in names]
-
-
-def test_an_unreachable_jobs_api_has_its_own_exit_code(tmp_path, capsys):
-    (tmp_path / "c.txt").write_text("a b c\n")
-    argv = ["submit", "--address", "http://127.0.0.1:9", "--working-dir", str(tmp_path), "--",
-            str(tmp_path / "c.txt"), "--out", str(tmp_path / "art")]
-    assert main(argv) == EXIT_CLUSTER == 3
-    err = capsys.readouterr().err
-    assert err.startswith("w2v: error: cannot reach the Ray Jobs API at http://127.0.0.1:9: ") and err.count("\n") == 1
 
 
 def test_a_failed_evaluation_is_its_own_family():
