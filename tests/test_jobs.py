@@ -167,7 +167,7 @@ def test_a_job_with_a_bad_corpus_fails_with_the_path_in_its_logs(ray_head, tmp_p
     job_id = f"w2v-test-bad-{secrets.token_hex(3)}"
     missing = tmp_path / "no-such-corpus"
     done = _submit(env, address, job_id, str(missing), "--out", str(tmp_path / "never"), "--no-eval")
-    assert done.returncode == 1 and f"job {job_id}: FAILED" in done.stdout
+    assert done.returncode == 2 and f"job {job_id}: FAILED" in done.stdout  # the job's code: bad input
 
     client = JobSubmissionClient(address, headers={"Authorization": f"Bearer {env['RAY_AUTH_TOKEN']}"})
     assert client.get_job_status(job_id) == JobStatus.FAILED

@@ -324,7 +324,7 @@ def cmd_submit(args: argparse.Namespace) -> int:
         print(f"\nstopped following; job {job_id} keeps running (stop it with the command above)", file=sys.stderr)
         return 130
     print(f"job {job_id}: {status}")
-    return 0 if status == "SUCCEEDED" else 1
+    return 0 if status == "SUCCEEDED" else submit.exit_code(client, job_id)
 
 
 def _artifact(args: argparse.Namespace):
@@ -511,8 +511,8 @@ def build_parser() -> argparse.ArgumentParser:
     query("verify", "re-check every file of an artifact against the manifest's sha256", cmd_verify)
     p = sub.add_parser("submit", help="run `python -m jobs.train ARGS` as a Ray job and follow its logs",
                        description="Validates the training arguments here, uploads the working directory, "
-                                   "submits the job, prints its logs until it ends; exit code 0 when it "
-                                   "SUCCEEDED, 1 otherwise.")
+                                   "submits the job, prints its logs until it ends; exits with the job's "
+                                   "code: 0 when it SUCCEEDED, train's codes when it failed, 1 when stopped.")
     p.add_argument("--address", default=None,
                    help=f"Ray Jobs API (dashboard) address (default: $RAY_API_SERVER_ADDRESS, else {DEFAULT_ADDRESS})")
     p.add_argument("--working-dir", default=".", help="directory uploaded with the job (this repository)")

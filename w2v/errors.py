@@ -48,8 +48,11 @@ class ClusterError(W2VError):
     exit_code = EXIT_CLUSTER
 
 
-class TrainingError(W2VError):
-    """Training failed after it started: an actor failed for good, or the weights stopped being finite."""
+class TrainingError(W2VError, RuntimeError):
+    """Training failed after it started: an actor failed for good, or the weights stopped being finite.
+
+    Also a RuntimeError: what `train` raised before, so callers that catch that (jobs/benchmark.py) still do.
+    """
 
     exit_code = EXIT_TRAINING
 
