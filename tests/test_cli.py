@@ -248,6 +248,15 @@ def test_train_and_eval_name_the_evaluation_task_the_same():
     assert [getattr(defaults, n) for n in names] == [getattr(w2v.TrainConfig, n) for n in names]
 
 
+def test_an_unreachable_cluster_has_its_own_exit_code_in_seconds(tmp_path, capsys):
+    """Nothing listens on port 9: one line and exit code 3, not ray.init's minutes of retries."""
+    (tmp_path / "c.txt").write_text("a b c\n")
+    assert main(["train", str(tmp_path / "c.txt"), "--out", str(tmp_path / "art"), "--address", "127.0.0.1:9"]) == 3
+    assert capsys.readouterr().err == ("w2v: error: cannot reach the Ray cluster at 127.0.0.1:9: Connection refused "
+                                       "(see --address and $RAY_ADDRESS)\n")
+    assert not (tmp_path / "art").exists()
+
+
 def test_a_failed_evaluation_is_its_own_family():
     """TensorFlow's or the Ray task's own failure is exit code 5; bad evaluation input stays 2."""
     from w2v.cli import evaluation_failures

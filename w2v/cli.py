@@ -199,6 +199,9 @@ def init_ray(address: str | None, quiet: bool = False) -> None:
     """
     import ray
 
+    target = address or os.environ.get("RAY_ADDRESS")
+    if target:
+        check_reachable(target)
     if ray.is_initialized():
         return
     ray_logger = logging.getLogger("ray")
@@ -207,13 +210,30 @@ def init_ray(address: str | None, quiet: bool = False) -> None:
     ray_logger.setLevel(logging.ERROR if quiet else logging.INFO)
     options: dict[str, Any] = {"log_to_driver": True, "configure_logging": False}
     try:
-        if address or os.environ.get("RAY_ADDRESS"):
+        if target:
             ray.init(address=address or None, **options)
         else:  # "local": a new embedded Ray, never a cluster someone else started on this machine
             ray.init(address="local", include_dashboard=False, **options)
-    except ConnectionError as exc:
-        raise ClusterError(f"cannot reach the Ray cluster at {address or os.environ.get('RAY_ADDRESS')}: "
-                           f"{one_line(exc)}") from None
+    except ConnectionError as exc:  # e.g. "auto" with no cluster on this machine
+        raise ClusterError(f"cannot reach the Ray cluster at {target}: {one_line(exc)}") from None
+
+
+def check_reachable(address: str, seconds: float = 10.0) -> None:
+    """Raise ClusterError when nothing listens at a `host:port` or `ray://host:port` address.
+
+    ray.init retries an unreachable address for many minutes (over 8 measured here) before it
+    gives up; one TCP connection says it in seconds. Other forms ("auto", "local") are Ray's to resolve.
+    """
+    import socket
+
+    host, _, port = address.removeprefix("ray://").rpartition(":")
+    if not host or "://" in host or not port.isdigit():
+        return
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=seconds).close()
+    except OSError as exc:
+        raise ClusterError(f"cannot reach the Ray cluster at {address}: {exc.strerror or exc} "
+                           f"(see --address and $RAY_ADDRESS)") from None
 
 
 def cmd_train(args: argparse.Namespace) -> int:
