@@ -18,10 +18,12 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import logging
 import os
 import sys
 import time
+from datetime import datetime, timezone
 from typing import Any, Sequence
 
 from .errors import EXIT_CODES, ClusterError, ConfigError, EvaluationFailedError, W2VError, one_line
@@ -143,6 +145,7 @@ def add_eval_task_arguments(group, defaults: bool) -> None:
 
 
 def add_logging_arguments(parser: argparse.ArgumentParser) -> None:
+    """-q and --log-format, the same on every command: `main` configures logging before any command runs."""
     parser.add_argument("-q", "--quiet", action="store_true",
                         help="warnings and errors only (Ray's start-up lines too)")
     parser.add_argument("--log-format", choices=("text", "json"), default="text",
@@ -171,9 +174,6 @@ class JsonFormatter(logging.Formatter):
     """
 
     def format(self, record: logging.LogRecord) -> str:
-        import json
-        from datetime import datetime, timezone
-
         entry = {"time": datetime.fromtimestamp(record.created, timezone.utc).isoformat(timespec="milliseconds"),
                  "level": record.levelname, "logger": record.name, "message": record.getMessage()}
         if record.exc_info:
@@ -194,8 +194,9 @@ def init_ray(address: str | None, quiet: bool = False) -> None:
     """Join the cluster at `address` or $RAY_ADDRESS; with neither, start Ray embedded in this process.
 
     Ray's driver-side log lines go through w2v's handler (configure_logging): one format, text or
-    JSON, and above the progress bar. Quiet, Ray logs errors only: its start-up lines ("Started a
-    local Ray instance", the token notice) are not warnings about this job.
+    JSON, and above the progress bar. Quiet, Ray logs errors only while it starts: its start-up
+    lines ("Started a local Ray instance", the token notice) are not warnings about this job; its
+    warnings later are.
     """
     import ray
 
@@ -216,6 +217,7 @@ def init_ray(address: str | None, quiet: bool = False) -> None:
             ray.init(address="local", include_dashboard=False, **options)
     except ConnectionError as exc:  # e.g. "auto" with no cluster on this machine
         raise ClusterError(f"cannot reach the Ray cluster at {target}: {one_line(exc)}") from None
+    ray_logger.setLevel(logging.WARNING if quiet else logging.INFO)
 
 
 def check_reachable(address: str, seconds: float = 10.0) -> None:
