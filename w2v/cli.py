@@ -3,6 +3,7 @@
     w2v train sample: --out demo-artifact            # embedded Ray, the corpus shipped with gensim
     w2v train s3-or-local-paths... --out DIR --config jobs/sample.yaml --epochs 10
     w2v train --config jobs/sample.yaml --out demo-artifact --dry-run   # the plan only, nothing trained
+    w2v train --config jobs/sample.yaml --out demo-artifact --epochs 20 --print-config   # file + flags, as YAML
     w2v submit --address http://HEAD:8265 -- --config jobs/text8.yaml   # a job on a cluster, followed
     w2v neighbors demo-artifact the city war
     w2v eval demo-artifact                          # analogies, word pairs, report.md + pictures
@@ -118,8 +119,8 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
                              "cluster) and print the plan; train nothing, write nothing")
     parser.add_argument("--print-config", action="store_true",
                         help="print the effective configuration (the --config file with the flags over it) as "
-                             "YAML that --config reads back, and exit; nothing is read, started or written "
-                             "(the address is left out: it may hold a token)")
+                             "YAML that --config reads back, and exit; the corpus is not read, nothing is started "
+                             "or written (the address is left out: it may hold a token)")
     add_logging_arguments(parser)
 
 
