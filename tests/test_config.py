@@ -22,9 +22,11 @@ def test_gensim_kwargs_build_a_model():
     assert (model.sg, model.vector_size, model.workers, model.min_count) == (1, 16, 2, 1)
 
 
-def test_unknown_key_is_named():
-    with pytest.raises(ConfigError, match="unknown key.*vectorsize"):
+def test_unknown_key_is_named_with_the_closest_valid_key():
+    with pytest.raises(ConfigError, match=r"^unknown key 'vectorsize' in config; did you mean 'vector_size'\?$"):
         make(vectorsize=10)
+    with pytest.raises(ConfigError, match=r"^unknown key 'zzz' in config; valid keys: .*min_count.*window"):
+        make(zzz=1)
 
 
 @pytest.mark.parametrize(
@@ -75,8 +77,9 @@ def test_yaml_errors_name_the_file(tmp_path):
     with pytest.raises(ConfigError, match="does not exist"):
         TrainConfig.from_yaml(tmp_path / "missing.yaml")
     bad = tmp_path / "bad.yaml"
-    bad.write_text("corpus: [a]\nout: o\nwindoww: 3\n")
-    with pytest.raises(ConfigError, match=r"bad\.yaml: unknown key.*windoww"):
+    bad.write_text("corpus: [a]\nout: o\nmin_cont: 3\nwindoww: 3\n")
+    with pytest.raises(ConfigError, match=r"^unknown keys in .*bad\.yaml: 'min_cont' \(did you mean 'min_count'\?\), "
+                                          r"'windoww' \(did you mean 'window'\?\)$"):
         TrainConfig.from_yaml(bad)
 
 
@@ -92,13 +95,29 @@ def test_yaml_key_given_twice_is_named(tmp_path):
         TrainConfig.from_yaml(path)
 
 
-def test_yaml_exponent_without_a_dot_gets_a_hint(tmp_path):
+@pytest.mark.parametrize("text, value", [("1e-4", 1e-4), ("1.0e-4", 1e-4), ("1E-3", 1e-3), ("0.001", 1e-3),
+                                         ("2.5e-1", 0.25), (".5e-1", 0.05), ("0", 0.0)])
+def test_yaml_reads_numbers_by_yaml_1_2s_rules(tmp_path, text, value):
+    """`sample: 1e-3` is a number, as in YAML 1.2 and JSON (PyYAML's YAML 1.1 reads it as a string)."""
     path = tmp_path / "job.yaml"
-    path.write_text("corpus: [a]\nout: o\nsample: 1e-4\n")
-    with pytest.raises(ConfigError, match=r"'sample' must be a number, got the string '1e-4'.*write 1\.0e-4"):
+    path.write_text(f"corpus: [a]\nout: o\nsample: {text}\nalpha: 5e-2\n")
+    config = TrainConfig.from_yaml(path)
+    assert (config.sample, config.alpha) == (value, 0.05)
+    path.write_text("corpus: [a]\nout: o\nepochs: 1e1\n")  # 1e1 is a float: not an integer
+    with pytest.raises(ConfigError, match=r"'epochs' must be an integer, got 10\.0"):
         TrainConfig.from_yaml(path)
-    path.write_text("corpus: [a]\nout: o\nsample: 1.0e-4\n")
-    assert TrainConfig.from_yaml(path).sample == 1e-4
+
+
+def test_a_manifests_parameters_block_is_a_config_file(tmp_path):
+    """What job.py writes as the manifest's `parameters` (JSON, which YAML 1.2 reads) builds the same config."""
+    from w2v import export
+
+    config = make(sample=1e-5, min_alpha=1e-7, max_final_vocab=5000, sg=True, actors=2, wait_for_nodes=30,
+                  s3_region="eu-west-1", corpus=["a.txt", "s3://b/p/"])
+    path = tmp_path / "parameters.json"
+    path.write_bytes(export.json_bytes(config.to_json()))
+    assert "1e-05" in path.read_text()  # the spelling YAML 1.1 reads as a string
+    assert TrainConfig.from_yaml(path) == config
 
 
 @pytest.mark.parametrize(

@@ -167,7 +167,7 @@ def test_a_job_with_a_bad_corpus_fails_with_the_path_in_its_logs(ray_head, tmp_p
     job_id = f"w2v-test-bad-{secrets.token_hex(3)}"
     missing = tmp_path / "no-such-corpus"
     done = _submit(env, address, job_id, str(missing), "--out", str(tmp_path / "never"), "--no-eval")
-    assert done.returncode == 1 and f"job {job_id}: FAILED" in done.stdout
+    assert done.returncode == 2 and f"job {job_id}: FAILED" in done.stdout  # the job's code: bad input
 
     client = JobSubmissionClient(address, headers={"Authorization": f"Bearer {env['RAY_AUTH_TOKEN']}"})
     assert client.get_job_status(job_id) == JobStatus.FAILED
@@ -188,9 +188,10 @@ def test_submit_refuses_bad_arguments_before_uploading(tmp_path, capsys):
     # A relative --config is read from the working directory that would be uploaded.
     assert main(["submit", "--address", "http://127.0.0.1:9", "--working-dir", str(tmp_path), "--",
                  "--config", "jobs/typo.yaml"]) == 2
-    assert "unknown key(s) epochz" in capsys.readouterr().err
-    assert main(["submit", "--address", "http://127.0.0.1:9", "--", "c.txt", "--out", "o"]) == 2
-    assert "cannot reach the Ray Jobs API at http://127.0.0.1:9" in capsys.readouterr().err
+    assert "unknown key 'epochz' in " in capsys.readouterr().err
+    assert main(["submit", "--address", "http://127.0.0.1:9", "--", "c.txt", "--out", "o"]) == 3  # its own code
+    err = capsys.readouterr().err
+    assert err.startswith("w2v: error: cannot reach the Ray Jobs API at http://127.0.0.1:9: ") and err.count("\n") == 1
 
 
 def test_readme_shows_the_cluster_workflow():

@@ -27,6 +27,16 @@ def test_ci_runs_the_readmes_test_command():
     assert "pip install -e '.[test]'" in setup and "w2v train --config jobs/sample.yaml" in setup
 
 
+def test_the_exit_code_table_is_w2vs():
+    from w2v.errors import EXIT_CODES
+
+    rows = dict(re.findall(r"^\| (\d) \| (.+?) \|$", README.split("| exit code | meaning |", 1)[1].split("\n\n", 1)[0],
+                           re.M))
+    assert set(rows) == {"0", "1", *map(str, EXIT_CODES)}
+    for code, meaning in EXIT_CODES.items():
+        assert rows[str(code)].startswith(meaning), (code, rows[str(code)], meaning)
+
+
 def test_jobs_train_takes_the_cli_arguments():
     done = subprocess.run([sys.executable, "-m", "jobs.train", "--help"], cwd=ROOT, capture_output=True, text=True)
     assert done.returncode == 0

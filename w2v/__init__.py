@@ -12,7 +12,8 @@ import logging
 __version__ = "0.1.0"
 
 from .config import TrainConfig  # noqa: E402
-from .errors import ArtifactError, ConfigError, CorpusError, EvaluationError, StorageError, W2VError  # noqa: E402
+from .errors import (ArtifactError, ClusterError, ConfigError, CorpusError, EvaluationError,  # noqa: E402
+                     EvaluationFailedError, StorageError, TrainingError, W2VError)
 from .export import load, load_arrays, verify  # noqa: E402
 from .keras_io import embedding_matrix, keras_embedding, to_indices  # noqa: E402
 
@@ -20,4 +21,5 @@ logging.getLogger(__name__).addHandler(logging.NullHandler())
 
 __all__ = ["TrainConfig", "load", "load_arrays", "verify", "embedding_matrix", "keras_embedding", "to_indices",
            "W2VError", "ConfigError", "CorpusError", "StorageError", "ArtifactError", "EvaluationError",
+           "ClusterError", "TrainingError", "EvaluationFailedError",
            "__version__"]

@@ -3,6 +3,7 @@
     w2v train sample: --out demo-artifact            # embedded Ray, the corpus shipped with gensim
     w2v train s3-or-local-paths... --out DIR --config jobs/sample.yaml --epochs 10
     w2v train --config jobs/sample.yaml --out demo-artifact --dry-run   # the plan only, nothing trained
+    w2v train --config jobs/sample.yaml --out demo-artifact --epochs 20 --print-config   # file + flags, as YAML
     w2v submit --address http://HEAD:8265 -- --config jobs/text8.yaml   # a job on a cluster, followed
     w2v neighbors demo-artifact the city war
     w2v eval demo-artifact                          # analogies, word pairs, report.md + pictures
@@ -10,23 +11,29 @@
     w2v info demo-artifact ; w2v verify demo-artifact
 
 The CLI is the only place (with `jobs/`) that configures logging and starts Ray. Every W2VError
-becomes one line on stderr and exit code 2.
+becomes one line on stderr and its family's exit code (`errors.EXIT_CODES`): 2 for bad arguments
+or input, 3 for an unreachable cluster, 4 for a failed training, 5 for a failed evaluation.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import json
 import logging
 import os
 import sys
+import time
+from datetime import datetime, timezone
 from typing import Any, Sequence
 
 from .display import printable
-from .errors import ConfigError, W2VError
+from .errors import EXIT_CODES, ClusterError, ConfigError, EvaluationFailedError, W2VError, one_line
 
 logger = logging.getLogger("w2v")
 
-EXIT_BAD_INPUT = 2
+# Flags of `w2v train` that steer the command, not the training: never TrainConfig keys.
+COMMAND_FLAGS = ("config", "quiet", "log_format", "command", "func", "dry_run", "print_config")
 
 
 def add_train_arguments(parser: argparse.ArgumentParser) -> None:
@@ -107,9 +114,7 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
                    help="replace an artifact already at --out")
     g.add_argument("--eval", action=argparse.BooleanOptionalAction, default=s,
                    help="run the TensorFlow evaluation task (default: on; --no-eval skips it)")
-    g.add_argument("--eval-cpus", type=float, default=s, help="CPUs of the evaluation task (default 1)")
-    g.add_argument("--eval-gpus", type=float, default=s, help="GPUs of the evaluation task (default 0)")
-    g.add_argument("--eval-seed", type=int, default=s, help="seed choosing the evaluation words (default 0)")
+    add_eval_task_arguments(g, defaults=False)
     g.add_argument("--text-vectors", action=argparse.BooleanOptionalAction, default=s,
                    help="also write vectors.txt, the word2vec text format (large; default: off)")
     g.add_argument("--kv-pickle", action=argparse.BooleanOptionalAction, default=s,
@@ -121,14 +126,47 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dry-run", action="store_true",
                         help="check the config, the output location and the corpus (one counting pass on the "
                              "cluster) and print the plan; train nothing, write nothing")
-    parser.add_argument("-q", "--quiet", action="store_true", help="warnings and errors only")
+    parser.add_argument("--print-config", action="store_true",
+                        help="print the effective configuration (the --config file with the flags over it) as "
+                             "YAML that --config reads back, and exit; the corpus is not read, nothing is started "
+                             "or written (the address is left out: it may hold a token)")
+    add_logging_arguments(parser)
+
+
+def add_eval_task_arguments(group, defaults: bool) -> None:
+    """The evaluation task's flags, named the same in `w2v train` and `w2v eval`, with TrainConfig's defaults.
+
+    `train` leaves an absent flag out (so a --config file's value stands); `eval` has no file and
+    takes the default itself. `eval` also keeps its old names (`--cpus`, `--gpus`, `--seed`).
+    """
+    from .config import TrainConfig
+
+    old_names = {"eval_cpus": ("--cpus",), "eval_gpus": ("--gpus",), "eval_seed": ("--seed",)} if defaults else {}
+
+    def flag(name: str, kind: type, help: str) -> None:
+        value = getattr(TrainConfig, name)
+        group.add_argument("--" + name.replace("_", "-"), *old_names.get(name, ()), dest=name, type=kind,
+                           default=value if defaults else argparse.SUPPRESS, help=f"{help} (default {value:g})")
+
+    flag("eval_cpus", float, "CPUs of the evaluation task")
+    flag("eval_gpus", float, "GPUs of the evaluation task (TensorFlow's CUDA build on that node)")
+    flag("eval_seed", int, "seed choosing the evaluation's sample of frequent words")
+    flag("projector_top", int, "TensorBoard projector files for this many most frequent words; 0 = none")
+
+
+def add_logging_arguments(parser: argparse.ArgumentParser) -> None:
+    """-q and --log-format, the same on every command: `main` configures logging before any command runs."""
+    parser.add_argument("-q", "--quiet", action="store_true",
+                        help="warnings and errors only (Ray's start-up lines too)")
+    parser.add_argument("--log-format", choices=("text", "json"), default="text",
+                        help="log lines as text, or one JSON object per line for log collectors (default text)")
 
 
 def config_from_args(args: argparse.Namespace):
     """The TrainConfig from parsed flags over an optional YAML file."""
     from .config import TrainConfig
 
-    given: dict[str, Any] = {k: v for k, v in vars(args).items() if k not in ("config", "quiet", "command", "func", "dry_run")}
+    given: dict[str, Any] = {k: v for k, v in vars(args).items() if k not in COMMAND_FLAGS}
     if not given.get("corpus", True):
         given.pop("corpus")  # no positional corpus: keep the YAML's
     if args.config:
@@ -136,46 +174,114 @@ def config_from_args(args: argparse.Namespace):
     return TrainConfig.from_mapping(given, source="command line")
 
 
-def configure_logging(quiet: bool = False) -> None:
-    logging.basicConfig(level=logging.WARNING if quiet else logging.INFO,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S")
+class JsonFormatter(logging.Formatter):
+    """One JSON object per log line, for log collectors: time (ISO 8601, UTC), level, logger, message.
+
+    >>> import json
+    >>> record = logging.LogRecord("w2v.train", logging.INFO, __file__, 1, "epoch %d/%d done", (2, 5), None)
+    >>> json.loads(JsonFormatter().format(record))["message"]
+    'epoch 2/5 done'
+    """
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry = {"time": datetime.fromtimestamp(record.created, timezone.utc).isoformat(timespec="milliseconds"),
+                 "level": record.levelname, "logger": record.name, "message": record.getMessage()}
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        return json.dumps(entry, ensure_ascii=False)
+
+
+def configure_logging(quiet: bool = False, log_format: str = "text") -> None:
+    handler = logging.StreamHandler()
+    handler.setFormatter(JsonFormatter() if log_format == "json" else
+                         logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S"))
+    logging.basicConfig(level=logging.WARNING if quiet else logging.INFO, handlers=[handler])
     logging.getLogger("gensim").setLevel(logging.WARNING)
     logging.getLogger("smart_open").setLevel(logging.WARNING)
 
 
-def init_ray(address: str | None) -> None:
-    """Join the cluster at `address` or $RAY_ADDRESS; with neither, start Ray embedded in this process."""
+def init_ray(address: str | None, quiet: bool = False) -> None:
+    """Join the cluster at `address` or $RAY_ADDRESS; with neither, start Ray embedded in this process.
+
+    Ray's driver-side log lines go through w2v's handler (configure_logging): one format, text or
+    JSON, and above the progress bar. Quiet, Ray logs errors only while it starts: its start-up
+    lines ("Started a local Ray instance", the token notice) are not warnings about this job; its
+    warnings later are.
+    """
     import ray
 
+    target = address or os.environ.get("RAY_ADDRESS")
+    if target:
+        check_reachable(target)
     if ray.is_initialized():
         return
-    if address or os.environ.get("RAY_ADDRESS"):
-        ray.init(address=address or None, log_to_driver=True)
-    else:  # "local": a new embedded Ray, never a cluster someone else started on this machine
-        ray.init(address="local", include_dashboard=False, log_to_driver=True)
+    ray_logger = logging.getLogger("ray")
+    ray_logger.handlers.clear()  # Ray's own stderr handler, with Ray's format
+    ray_logger.propagate = True
+    ray_logger.setLevel(logging.ERROR if quiet else logging.INFO)
+    options: dict[str, Any] = {"log_to_driver": True, "configure_logging": False}
+    try:
+        if target:
+            ray.init(address=address or None, **options)
+        else:  # "local": a new embedded Ray, never a cluster someone else started on this machine
+            ray.init(address="local", include_dashboard=False, **options)
+    except ConnectionError as exc:  # e.g. "auto" with no cluster on this machine
+        raise ClusterError(f"cannot reach the Ray cluster at {target}: {one_line(exc)}") from None
+    ray_logger.setLevel(logging.WARNING if quiet else logging.INFO)
+
+
+def check_reachable(address: str, seconds: float = 10.0) -> None:
+    """Raise ClusterError when nothing listens at a `host:port` or `ray://host:port` address.
+
+    ray.init retries an unreachable address for many minutes (over 8 measured here) before it
+    gives up; one TCP connection says it in seconds. Other forms ("auto", "local") are Ray's to resolve.
+    """
+    import socket
+
+    host, _, port = address.removeprefix("ray://").rpartition(":")
+    if not host or "://" in host or not port.isdigit():
+        return
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=seconds).close()
+    except OSError as exc:
+        raise ClusterError(f"cannot reach the Ray cluster at {address}: {exc.strerror or exc} "
+                           f"(see --address and $RAY_ADDRESS)") from None
 
 
 def cmd_train(args: argparse.Namespace) -> int:
+    started = time.perf_counter()  # the summary's stages add up to the command's wall time from here
+    config = config_from_args(args)
+    if args.print_config:
+        import yaml
+
+        print(yaml.safe_dump(config.to_json(), sort_keys=False), end="")
+        return 0
+    from tqdm.contrib.logging import logging_redirect_tqdm
+
     from . import export, job
     from .evaluate import format_neighbors
     from .report import evaluation_line
 
-    config = config_from_args(args)
+    timings: dict[str, float] = {}  # stage -> seconds; job.run adds its own stages
+    watch = job.Stopwatch(timings, since=started)
     shards = job.preflight(config)  # bad paths and occupied outputs fail before Ray starts
-    init_ray(config.address)
+    watch.lap("preflight")  # imports, config, output and corpus checks
+    init_ray(config.address, quiet=args.quiet)
+    watch.lap("ray-start")
     if args.dry_run:
         plan = job.dry_run(config, shards)
         print("\n".join(plan.lines()))
         print(f"dry run: the config is valid, {plan.shards} corpus file(s) were read, and {config.out} can take "
               f"the artifact; nothing was trained or written")
         return 0
-    result = job.run(config, shards)
+    with logging_redirect_tqdm():  # a log line during training goes above the progress bar, not into it
+        result = job.run(config, shards, timings)
     m = result.manifest
     t = m["training"]
     print(f"\nvocabulary: {m['vocabulary']['size']:,} words x {m['vector_size']} dims; corpus {m['corpus']['words']:,} "
-          f"words in {len(m['corpus']['shards'])} shard(s)")
+          f"words in {len(m['corpus']['shards']):,} shard(s)")
     print(f"training: {t['words']:,} words in {t['seconds']:.1f} s ({t['words_per_s']:,} words/s) on "
-          f"{len(t['actors'])} actor(s), {t['exchanges']} exchange(s)"
+          f"{len(t['actors']):,} actor(s), {t['exchanges']:,} exchange(s)"
           + (f" ({t['words_per_exchange']:,} words per actor between two, {t['stale_words']:,} stale)"
              if t.get("words_per_exchange") else "")
           + f", sync {100 * t['sync_share']:.0f}% of actor time")
@@ -190,8 +296,9 @@ def cmd_train(args: argparse.Namespace) -> int:
     print(f"artifact: {artifact_uri(result.out)}")
     print(f"manifest sha256: {export.manifest_sha256(result.out)} (pin it: w2v.load(uri, manifest_sha256=...))")
     if m.get("evaluation") and m["evaluation"].get("error"):
-        print(f"evaluation FAILED: {m['evaluation']['error']}", file=sys.stderr)
-        return 1
+        print(f"w2v: error: the evaluation failed (the vectors are published): {m['evaluation']['error']}",
+              file=sys.stderr)
+        return EvaluationFailedError.exit_code
     return 0
 
 
@@ -250,7 +357,7 @@ def cmd_submit(args: argparse.Namespace) -> int:
         print(f"\nstopped following; job {job_id} keeps running (stop it with the command above)", file=sys.stderr)
         return 130
     print(f"job {job_id}: {status}")
-    return 0 if status == "SUCCEEDED" else 1
+    return 0 if status == "SUCCEEDED" else submit.exit_code(client, job_id)
 
 
 def _artifact(args: argparse.Namespace):
@@ -311,8 +418,9 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
     manifest = export.read_manifest(args.artifact)
     words, vectors = _artifact(args)
-    if args.cpus <= 0 or args.gpus < 0:
-        raise ConfigError(f"--cpus {args.cpus:g} --gpus {args.gpus:g}: the evaluation task needs CPUs > 0 and GPUs >= 0")
+    if args.eval_cpus <= 0 or args.eval_gpus < 0:
+        raise ConfigError(f"--eval-cpus {args.eval_cpus:g} --eval-gpus {args.eval_gpus:g}: the evaluation task "
+                          f"needs CPUs > 0 and GPUs >= 0")
     options = {"analogies": args.analogies, "pairs": args.pairs, "restrict_vocab": args.restrict_vocab}
     if args.address or os.environ.get("RAY_ADDRESS"):
         import ray
@@ -321,17 +429,19 @@ def cmd_eval(args: argparse.Namespace) -> int:
             return os.path.abspath(path) if "://" not in path and os.path.exists(path) else path
 
         options.update(analogies=[where(a) for a in args.analogies], pairs=[where(p) for p in args.pairs])
-        init_ray(args.address)
-        ref = evaluate.evaluate_remote(ray.put(vectors), words, args.seed, args.cpus, args.gpus, args.projector_top,
-                                       options)
-        evaluation, projector = ray.get(ref)
+        init_ray(args.address, quiet=args.quiet)
+        ref = evaluate.evaluate_remote(ray.put(vectors), words, args.eval_seed, args.eval_cpus, args.eval_gpus,
+                                       args.projector_top, options)
+        with evaluation_failures():
+            evaluation, projector = ray.get(ref)
         print(f"evaluated in a Ray task on {evaluation['runtime']['host']} "
               f"({', '.join(evaluation['runtime']['devices'])})")
     else:
         from .projector import projector_files
 
-        evaluation = evaluate.evaluate(vectors, words, args.seed, threads=os.cpu_count() or 1, **options)
-        projector = projector_files(vectors, words, args.projector_top) if args.projector_top else {}
+        with evaluation_failures():
+            evaluation = evaluate.evaluate(vectors, words, args.eval_seed, threads=os.cpu_count() or 1, **options)
+            projector = projector_files(vectors, words, args.projector_top) if args.projector_top else {}
     files = {export.EVAL_JSON: export.json_bytes(evaluation),
              **report.render(manifest, evaluation, words, vectors), **projector}
     export.update_artifact(args.artifact, files, {"evaluation": {"file": export.EVAL_JSON,
@@ -343,9 +453,20 @@ def cmd_eval(args: argparse.Namespace) -> int:
                 f"({a['oov_ratio']}% OOV), {a['seconds']:.2f} s")
     for p in evaluation["pairs"]:
         print(f"pairs {p['file']}: Spearman {p['spearman']}, Pearson {p['pearson']}, "
-              f"{p['evaluated']} of {p['pairs']} pairs ({p['oov_ratio']}% OOV)")
+              f"{p['evaluated']:,} of {p['pairs']:,} pairs ({p['oov_ratio']}% OOV)")
     print(f"report: {args.artifact.rstrip('/')}/{report.REPORT_MD} ({', '.join(sorted(files))})")
     return 0
+
+
+@contextlib.contextmanager
+def evaluation_failures():
+    """A failure of the evaluation itself (TensorFlow, its Ray task) becomes EvaluationFailedError; bad input stays."""
+    try:
+        yield
+    except W2VError:
+        raise
+    except Exception as exc:
+        raise EvaluationFailedError(f"the evaluation failed: {one_line(exc)}") from exc
 
 
 def _percent(fraction: float | None) -> str:
@@ -388,7 +509,9 @@ def build_parser() -> argparse.ArgumentParser:
     from .eval_sets import DEFAULT_ANALOGIES, DEFAULT_PAIRS, DEFAULT_RESTRICT_VOCAB
     from .submit import DEFAULT_ADDRESS
 
-    parser = argparse.ArgumentParser(prog="w2v", description="Distributed word2vec training on Ray with gensim.")
+    parser = argparse.ArgumentParser(prog="w2v", description="Distributed word2vec training on Ray with gensim.",
+                                     epilog="exit codes: 0 success; " + "; ".join(f"{code} {meaning}" for code, meaning
+                                                                              in EXIT_CODES.items()))
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("train", help="train vectors and write an artifact",
                        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
@@ -398,7 +521,7 @@ def build_parser() -> argparse.ArgumentParser:
     def query(name: str, help: str, func) -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=help)
         p.add_argument("artifact", help="artifact directory or URI")
-        p.add_argument("-q", "--quiet", action="store_true", help="warnings and errors only")
+        add_logging_arguments(p)
         p.set_defaults(func=func)
         return p
 
@@ -410,13 +533,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="word-pair files, word<TAB>word<TAB>score (default: gensim's wordsim353.tsv simlex999.txt)")
     p.add_argument("--restrict-vocab", type=int, default=DEFAULT_RESTRICT_VOCAB,
                    help="only this many most frequent words count, as in gensim (default %(default)s)")
-    p.add_argument("--seed", type=int, default=0, help="seed choosing the neighbour sample (default 0)")
-    p.add_argument("--projector-top", type=int, default=0,
-                   help="also write TensorBoard projector files for this many most frequent words (default 0: none)")
     p.add_argument("--address", help="run the evaluation as a Ray task on this cluster "
                                       "(default: $RAY_ADDRESS when set, else in this process)")
-    p.add_argument("--cpus", type=float, default=1.0, help="CPUs of the Ray evaluation task (default 1)")
-    p.add_argument("--gpus", type=float, default=0.0, help="GPUs of the Ray evaluation task (default 0)")
+    add_eval_task_arguments(p, defaults=True)
     p = query("neighbors", "nearest words of some words in an artifact (cosine)", cmd_neighbors)
     p.add_argument("words", nargs="+", help="words to look up")
     p.add_argument("-k", type=int, default=8, help="neighbours per word")
@@ -440,8 +559,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--overwrite", action="store_true", help="replace what --out holds")
     p = sub.add_parser("submit", help="run `python -m jobs.train ARGS` as a Ray job and follow its logs",
                        description="Validates the training arguments here, uploads the working directory, "
-                                   "submits the job, prints its logs until it ends; exit code 0 when it "
-                                   "SUCCEEDED, 1 otherwise.")
+                                   "submits the job, prints its logs until it ends; exits with the job's "
+                                   "code: 0 when it SUCCEEDED, train's codes when it failed, 1 when stopped.")
     p.add_argument("--address", default=None,
                    help=f"Ray Jobs API (dashboard) address (default: $RAY_API_SERVER_ADDRESS, else {DEFAULT_ADDRESS})")
     p.add_argument("--working-dir", default=".", help="directory uploaded with the job (this repository)")
@@ -450,7 +569,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--env", action="append", default=[], metavar="KEY=VALUE",
                    help="environment variable for the job and its actors (repeatable)")
     p.add_argument("--no-wait", action="store_true", help="print the job id and return without following")
-    p.add_argument("-q", "--quiet", action="store_true", help="warnings and errors only")
+    add_logging_arguments(p)
     p.add_argument("train_args", nargs=argparse.REMAINDER, help="-- then the arguments of `w2v train`")
     p.set_defaults(func=cmd_submit)
     return parser
@@ -458,13 +577,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    configure_logging(quiet=args.quiet)
+    configure_logging(quiet=args.quiet, log_format=args.log_format)
     try:
         return args.func(args)
     except W2VError as exc:
         cause = getattr(exc, "cause", None)  # raised in a Ray task or actor: the message without Ray's traceback
-        print(f"w2v: error: {printable(str(cause if isinstance(cause, W2VError) else exc))}", file=sys.stderr)
-        return EXIT_BAD_INPUT
+        error = cause if isinstance(cause, W2VError) else exc
+        print(f"w2v: error: {printable(str(error))}", file=sys.stderr)
+        return error.exit_code
 
 
 if __name__ == "__main__":

@@ -9,6 +9,8 @@ the config into gensim arguments.
 from __future__ import annotations
 
 import dataclasses
+import difflib
+import re
 import types
 import typing
 from dataclasses import dataclass
@@ -95,16 +97,16 @@ class TrainConfig:
     def from_mapping(cls, values: Mapping[str, Any], source: str = "config") -> "TrainConfig":
         """Build from a plain mapping (YAML, parsed CLI flags), rejecting unknown keys and wrong types.
 
+        An unknown key is named with the closest valid one, so a typo costs one read, not a search
+        through the key list.
+
         >>> TrainConfig.from_mapping({"corpus": ["a.txt"], "out": "o", "epochs": 2}).epochs
         2
         """
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(str(k)[:80] for k in set(values) - names)  # bounded: a key is echoed below
+        names = [f.name for f in dataclasses.fields(cls)]
+        unknown = [str(key)[:80] for key in values if key not in names]  # bounded: echoed below
         if unknown:
-            raise ConfigError(
-                f"{source}: unknown key(s) {', '.join(unknown[:10])}{' ...' if len(unknown) > 10 else ''}; "
-                f"valid keys: {', '.join(sorted(names))}"
-            )
+            raise ConfigError(_unknown_keys_message(unknown, names, source))
         hints = typing.get_type_hints(cls)
         kwargs: dict[str, Any] = {}
         for key, value in values.items():
@@ -176,18 +178,26 @@ class TrainConfig:
         return data
 
 
-def _is_number(text: str) -> bool:
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
+def _unknown_keys_message(unknown: list[str], names: list[str], source: str) -> str:
+    """One message for the unknown keys, each with the closest valid key when one is close.
+
+    >>> _unknown_keys_message(["min_cont"], ["min_count", "window"], "job.yaml")
+    "unknown key 'min_cont' in job.yaml; did you mean 'min_count'?"
+    >>> _unknown_keys_message(["windw", "zzz"], ["min_count", "window"], "job.yaml")
+    "unknown keys in job.yaml: 'windw' (did you mean 'window'?), 'zzz'; valid keys: min_count, window"
+    """
+    close = {key: difflib.get_close_matches(str(key), names, n=1) for key in unknown}
+    if len(unknown) == 1 and close[unknown[0]]:
+        return f"unknown key '{unknown[0]}' in {source}; did you mean '{close[unknown[0]][0]}'?"
+    named = ", ".join(f"'{key}'" + (f" (did you mean '{close[key][0]}'?)" if close[key] else "") for key in unknown)
+    listing = "" if all(close.values()) else f"; valid keys: {', '.join(sorted(names))}"
+    return (f"unknown key {named} in {source}" if len(unknown) == 1 else f"unknown keys in {source}: {named}") + listing
 
 
-def _with_dot(text: str) -> str:
-    """'1e-3' -> '1.0e-3', the spelling YAML reads as a number."""
-    mantissa, _, exponent = text.lower().partition("e")
-    return f"{mantissa if '.' in mantissa else mantissa + '.0'}e{exponent}" if exponent else text
+# YAML 1.2's float rule (core schema) less its plain integers: an exponent needs no dot or sign, so
+# `sample: 1e-3` is a number. PyYAML implements YAML 1.1, which reads 1e-3 as the string '1e-3'.
+_YAML12_FLOAT = re.compile(r"^[-+]?(?:\.[0-9]+(?:[eE][-+]?[0-9]+)?|[0-9]+\.[0-9]*(?:[eE][-+]?[0-9]+)?"
+                           r"|[0-9]+[eE][-+]?[0-9]+)$")
 
 
 class _DuplicateKey(Exception):
@@ -254,7 +264,9 @@ def _expanded_size(node, budget: int) -> int:
 
 
 def _unique_key_loader():
-    """A YAML SafeLoader that refuses a key given twice (plain YAML keeps the last one silently)."""
+    """A YAML SafeLoader that refuses a key given twice (plain YAML keeps the last one silently) and
+    reads floats by YAML 1.2's rule (`1e-3` is 0.001; JSON's numbers too, so a manifest's `parameters`
+    block loads as a config)."""
     import yaml
 
     class Loader(_BoundedComposer, yaml.SafeLoader):
@@ -267,6 +279,8 @@ def _unique_key_loader():
                 seen.add(key)
             return super().construct_mapping(node, deep=deep)
 
+    # Tried after YAML 1.1's int and float rules (resolvers are tried in order), so 5 stays an int.
+    Loader.add_implicit_resolver("tag:yaml.org,2002:float", _YAML12_FLOAT, list("-+.0123456789"))
     return Loader
 
 
@@ -293,9 +307,6 @@ def _coerce(key: str, value: Any, hint: Any, source: str) -> Any:
             raise ConfigError(f"{source}: '{key}' must be an integer, got {shown(value)}")
         return value
     if hint is float:
-        if isinstance(value, str) and _is_number(value):  # YAML 1.1 reads 1e-3 (no dot) as a string
-            raise ConfigError(f"{source}: '{key}' must be a number, got the string {shown(value)}; "
-                              f"YAML needs a dot in exponent notation: write {_with_dot(value)}")
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ConfigError(f"{source}: '{key}' must be a number, got {shown(value)}")
         return float(value)

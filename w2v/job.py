@@ -15,19 +15,22 @@ from typing import Any
 
 from . import __version__, checkpoint, corpus, evaluate, export, report, storage, train, trainer
 from .config import TrainConfig
-from .errors import ConfigError, StorageError
+from .errors import ConfigError, StorageError, TrainingError, one_line
 from .plan import ActorPlan, Plan, calibrate, estimate_memory, estimate_train_seconds
 from .vocab import Vocabulary, ShardCount, build_vocabulary
 
 logger = logging.getLogger(__name__)
 
 
-class _Stopwatch:
-    """Seconds per stage, written into a dict the caller keeps (stages may span functions)."""
+class Stopwatch:
+    """Seconds per stage, written into a dict the caller keeps (stages may span functions and callers).
 
-    def __init__(self, timings: dict[str, float]):
+    `since` is when the first stage began (a `time.perf_counter()` value); default: now.
+    """
+
+    def __init__(self, timings: dict[str, float], since: float | None = None):
         self.timings = timings  # stage -> seconds
-        self.clock = time.perf_counter()  # when the current stage began
+        self.clock = time.perf_counter() if since is None else since  # when the current stage began
 
     def lap(self, stage: str) -> None:
         now = time.perf_counter()
@@ -125,7 +128,7 @@ def prepare(config: TrainConfig, shards: list[corpus.Shard], timings: dict[str, 
     The counting pass reads the whole corpus on the cluster, so after it every shard is known to be
     readable and decodable, and the vocabulary size in the plan is exact.
     """
-    watch = _Stopwatch(timings)
+    watch = Stopwatch(timings)
 
     if trainer.gensim_fast_version() < 0:
         logger.error("!!! gensim's compiled routines are NOT in use on the driver: "
@@ -187,30 +190,38 @@ def dry_run(config: TrainConfig, shards: list[corpus.Shard] | None = None) -> Pl
             train.release_node_request()
 
 
-def run(config: TrainConfig, shards: list[corpus.Shard] | None = None) -> JobResult:
-    """Train on the corpus and publish the artifact at `config.out`; raises W2VError on bad input.
+def run(config: TrainConfig, shards: list[corpus.Shard] | None = None,
+        timings: dict[str, float] | None = None) -> JobResult:
+    """Train on the corpus and publish the artifact at `config.out`; raises W2VError on bad input,
+    TrainingError when training fails.
 
-    `shards` is what `preflight` returned, when the caller ran it already.
+    `shards` is what `preflight` returned, when the caller ran it already. `timings` holds the
+    caller's stages before this one (preflight, Ray start-up): they stay first, so the stages of
+    the manifest and the summary add up to the whole job.
     """
     import ray
 
-    timings: dict[str, float] = {}
-    started = time.perf_counter()
+    timings = {} if timings is None else timings
     if shards is None:
+        watch = Stopwatch(timings)
         shards = preflight(config)
+        watch.lap("preflight")
     try:
         p = prepare(config, shards, timings)
         vocab, shard_counts = p.vocab, p.shard_counts
-        watch = _Stopwatch(timings)  # continues after stages 1-2
+        watch = Stopwatch(timings)  # continues after stages 1-2
 
         identity = {**checkpoint.identity(config, shards),
                     "vocabulary": checkpoint.vocabulary_fingerprint(vocab.words, vocab.counts)}
         resumed = resume_point(config, identity)
 
         logger.info("stage 3/5: training %d epoch(s) on %d actor(s)", config.epochs, len(p.assignment))
-        result = train.train(config, vocab, p.assignment, p.placement, resume=resumed,
-                             checkpointer=checkpointer(config, identity, resumed),
-                             shard_words={sc.uri: sc.words for sc in shard_counts})
+        try:
+            result = train.train(config, vocab, p.assignment, p.placement, resume=resumed,
+                                 checkpointer=checkpointer(config, identity, resumed),
+                                 shard_words={sc.uri: sc.words for sc in shard_counts})
+        except (RuntimeError, FloatingPointError) as exc:  # train.py's failures: actors gone for good, divergence
+            raise TrainingError(f"training failed: {one_line(exc)}") from exc
         watch.lap("train")
     finally:
         if config.wait_for_nodes:  # training releases it once its actors hold the nodes; a failure before, here
@@ -224,7 +235,7 @@ def run(config: TrainConfig, shards: list[corpus.Shard] | None = None) -> JobRes
         try:
             evaluation, extra_files = ray.get(ref)
         except Exception as exc:  # publish the trained vectors anyway; the error goes in the manifest
-            eval_error = f"{type(exc).__name__}: {exc}".splitlines()[0]
+            eval_error = one_line(exc)
             logger.error("evaluation failed: %s", eval_error)
         watch.lap("evaluate")
 
@@ -259,7 +270,7 @@ def run(config: TrainConfig, shards: list[corpus.Shard] | None = None) -> JobRes
         "plan": p.plan.to_json(),
     }
     # The export is not timed: the manifest is written within it.
-    manifest["timings"] = {**timings, "total_before_export": round(time.perf_counter() - started, 3)}
+    manifest["timings"] = {**timings, "total_before_export": round(sum(timings.values()), 3)}
     if evaluation:
         try:
             extra_files.update(report.render(manifest, evaluation, vocab.words, result.vectors))

@@ -4,7 +4,8 @@
 added: the training arguments are validated on the laptop first (a typo fails in a second, not
 after the upload); the cluster's token is found and sent (Ray 2.60 clusters use token auth, and
 the Jobs client only sends a token when `RAY_AUTH_MODE=token` is set); the exit code is the job's
-(0 when it SUCCEEDED, 1 when it FAILED or was STOPPED), so scripts can chain on it.
+own (its driver's: 0 when it SUCCEEDED, `w2v train`'s codes when it failed, 1 when it was STOPPED),
+so scripts can chain on it.
 
 This module does not train: the job's driver runs `jobs/train.py` on the cluster's head node.
 """
@@ -20,7 +21,7 @@ import time
 from pathlib import Path
 from typing import IO, Sequence
 
-from .errors import W2VError
+from .errors import ClusterError
 
 logger = logging.getLogger(__name__)
 
@@ -75,7 +76,7 @@ def client(address: str):
     try:
         return JobSubmissionClient(address, headers=headers)
     except Exception as exc:  # ConnectionError, AuthenticationError, ...: one readable line
-        raise W2VError(f"cannot reach the Ray Jobs API at {address}: {str(exc).splitlines()[0]}") from None
+        raise ClusterError(f"cannot reach the Ray Jobs API at {address}: {str(exc).splitlines()[0]}") from None
 
 
 def submit(address: str, train_args: Sequence[str], working_dir: str, python: str = "python",
@@ -88,6 +89,15 @@ def submit(address: str, train_args: Sequence[str], working_dir: str, python: st
     job_id = c.submit_job(entrypoint=entrypoint(train_args, python), runtime_env=runtime_env,
                           submission_id=submission_id)
     return c, job_id
+
+
+def exit_code(c, job_id: str) -> int:
+    """The ended job's exit code: its driver's (`w2v train`'s table, errors.EXIT_CODES), 1 when it has none.
+
+    A job stopped, or whose driver was killed, has no exit code of its own.
+    """
+    code = c.get_job_info(job_id).driver_exit_code
+    return code if isinstance(code, int) and code > 0 else 1
 
 
 def follow(c, job_id: str, out: IO[str] = sys.stdout, poll_seconds: float = 1.0) -> str:
