@@ -1,10 +1,10 @@
-"""Benchmark: gensim, the C tool, fastText and Spark MLlib against w2v with K = 1, 2, 4 actors, in one run.
+"""Benchmark: gensim, the C tool, fastText and Spark MLlib against w2v with K = 1, 2, 4, 8 actors, in one run.
 
-    pip install -e '.[bench]'                               # the peers (Spark needs Java 17)
-    python -m jobs.benchmark                                # Wikipedia samples shipped with gensim
-    python -m jobs.benchmark --repeat 8 --trials 3 --png bench.png --csv bench.csv --json bench.json
-    python -m jobs.benchmark --corpus /data/text8 --actors 1 2 4 8 --peers
-    python -m jobs.benchmark --actors 4 --sync-interval 0.05 0.1 --sync-tiers 5 7 --peers   # sync variants
+    python -m jobs.make_corpus --out ~/.cache/w2v-bench         # once: real text from installed packages
+    pip install -e '.[bench]'                                   # the peers (Spark needs Java 17)
+    python -m jobs.benchmark --trials 3                         # that corpus, every peer, K = 1 2 4 8
+    python -m jobs.benchmark --corpus /data/text8 --actors 1 4 --peers --trials 3
+    python -m jobs.benchmark --actors 4 8 --peers --sync-words 20000 80000 --sync-combine adaptive sum
 
 Every run uses the same corpus files, parameters and total cores: gensim and the peers
 (`jobs/peers.py`; a peer that is not installed is reported as missing) get `--cores` threads;
@@ -12,12 +12,15 @@ w2v with K actors runs on a fresh `ray.cluster_utils.Cluster` of K nodes on this
 cores/K CPUs each (at least 1). The machines here are shared and noisy: compare the ratios within
 one run, not absolute numbers across runs. Quality is scored with gensim's own evaluators on
 `questions-words.txt` (analogy accuracy, restrict_vocab 30000), `wordsim353.tsv` and
-`simlex999.txt` (Spearman rho).
+`simlex999.txt` (Spearman rho), and by neighbour agreement: the mean overlap of the top-10
+neighbours of the 10,000 most frequent words with the gensim corpus_file model of the same trial,
+divided by the same overlap between two gensim runs with different seeds (the noise floor; 1.0 =
+as close to gensim as gensim is to itself). Every row shows the median over the trials and the
+range.
 
-The default corpus is the real English that ships with gensim: the Wikipedia sample
-(`enwiki-...-shortened.bz2`, text extracted with gensim's WikiCorpus), 500 Wikipedia articles
-(`head500.noblanks.cor`, stemmed) and the Lee news corpus: about 845,000 words. That is small for
-analogies (a few percent for any trainer): use `--corpus` with a bigger one for sharper numbers.
+The default corpus is `jobs/make_corpus.py`'s: real English from gensim's samples and Debian's
+documentation packages, every line once. Never repeat a corpus to make it bigger: repeated lines
+give every actor the same sentences, so their deltas agree and staleness looks free.
 """
 
 from __future__ import annotations
@@ -37,27 +40,25 @@ from w2v.memory import peak_rss_bytes
 
 logger = logging.getLogger("benchmark")  # not under "w2v", whose INFO lines the benchmark hides
 
-WIKI_SAMPLE = "enwiki-latest-pages-articles1.xml-p000000010p000030302-shortened.bz2"
 PARTS = 8  # corpus files: every K in 1, 2, 4, 8 gets equal shares
+DEFAULT_CORPUS = Path("~/.cache/w2v-bench/corpus.txt").expanduser()  # what `jobs.make_corpus` writes
 
 
-def default_corpus(cache: Path) -> list[Path]:
-    """The gensim-shipped Wikipedia samples as plain text files (the bz2 dump extracted once)."""
-    from gensim.corpora.wikicorpus import WikiCorpus
-    from gensim.test.utils import datapath
+def default_corpus() -> list[Path]:
+    """`jobs.make_corpus`'s corpus, built on first use from the text installed packages ship."""
+    if not DEFAULT_CORPUS.exists():
+        from jobs import make_corpus
 
-    wiki = cache / "enwiki-sample.txt"
-    if not wiki.exists():
-        corpus = WikiCorpus(datapath(WIKI_SAMPLE), dictionary={}, processes=1)
-        with open(wiki.with_suffix(".tmp"), "w", encoding="utf-8") as f:
-            for tokens in corpus.get_texts():
-                f.write(" ".join(tokens) + "\n")
-        os.replace(wiki.with_suffix(".tmp"), wiki)
-    return [wiki, Path(datapath("head500.noblanks.cor")), Path(datapath("lee_background.cor"))]
+        logger.info("building the benchmark corpus in %s (python -m jobs.make_corpus)", DEFAULT_CORPUS.parent)
+        summary = make_corpus.build(DEFAULT_CORPUS.parent)
+        logger.info("corpus: %s words, %s lines", f"{summary['words']:,}", f"{summary['lines']:,}")
+    return [DEFAULT_CORPUS]
 
 
-def prepare(sources: list[Path], repeat: int, workdir: Path) -> tuple[Path, Path]:
-    """Deal the source lines round-robin into PARTS files (w2v's shards) and one joined file (gensim's)."""
+def prepare(sources: list[Path], workdir: Path) -> tuple[Path, Path]:
+    """Deal the source lines round-robin into PARTS files (w2v's shards) and one joined file (gensim's).
+
+    Each line once: a benchmark corpus is never repeated (see the module docstring)."""
     from w2v.corpus import ReadOptions, ShardSentences, list_shards
 
     parts_dir = workdir / "parts"
@@ -65,13 +66,10 @@ def prepare(sources: list[Path], repeat: int, workdir: Path) -> tuple[Path, Path
     joined = workdir / "joined.txt"
     outs = [open(parts_dir / f"part-{i:02d}.txt", "w", encoding="utf-8") for i in range(PARTS)]
     with open(joined, "w", encoding="utf-8") as all_out:
-        n = 0
-        for _ in range(repeat):
-            for sentence in ShardSentences(list_shards([str(s) for s in sources]), ReadOptions()):
-                line = " ".join(sentence) + "\n"
-                outs[n % PARTS].write(line)
-                all_out.write(line)
-                n += 1
+        for n, sentence in enumerate(ShardSentences(list_shards([str(s) for s in sources]), ReadOptions())):
+            line = " ".join(sentence) + "\n"
+            outs[n % PARTS].write(line)
+            all_out.write(line)
     for f in outs:
         f.close()
     return parts_dir, joined
@@ -116,9 +114,9 @@ def run_gensim(mode: str, corpus: Path, params: dict, cores: int, workdir: Path,
     return {**result, "kv": KeyedVectors.load(out)}
 
 
-def run_w2v(actors: int, parts: Path, params: dict, cores: int, workdir: Path, sync_interval: float,
-            seed: int, tiers: int) -> dict:
-    """One w2v job on a fresh simulated cluster of `actors` nodes."""
+def run_w2v(actors: int, parts: Path, params: dict, cores: int, workdir: Path, sync_words: int, combine: str,
+            seed: int, tiers: int, workers: int | None = None) -> dict:
+    """One w2v job on a fresh simulated cluster of `actors` nodes (cores/K CPUs each, or `workers`)."""
     import ray
     from ray.cluster_utils import Cluster
 
@@ -126,7 +124,7 @@ def run_w2v(actors: int, parts: Path, params: dict, cores: int, workdir: Path, s
     from w2v import TrainConfig
     from w2v.job import run
 
-    per_node = max(1, cores // actors)
+    per_node = workers or max(1, cores // actors)
     cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": per_node, "include_dashboard": False,
                                                             "object_store_memory": 512 * 2**20})
     for _ in range(actors - 1):
@@ -135,8 +133,8 @@ def run_w2v(actors: int, parts: Path, params: dict, cores: int, workdir: Path, s
     ray.init(address=cluster.address, log_to_driver=False, logging_level=logging.WARNING)
     try:
         out = workdir / f"w2v-k{actors}"
-        config = TrainConfig(corpus=(str(parts),), out=str(out), actors=actors, eval=False, seed=seed, overwrite=True, sync_tiers=tiers,
-                             sync_interval=sync_interval, **params)
+        config = TrainConfig(corpus=(str(parts),), out=str(out), actors=actors, eval=False, seed=seed, overwrite=True,
+                             sync_tiers=tiers, sync_words=sync_words, sync_combine=combine, workers=per_node, **params)
         started = time.perf_counter()
         result = run(config)
         wall = time.perf_counter() - started
@@ -149,10 +147,11 @@ def run_w2v(actors: int, parts: Path, params: dict, cores: int, workdir: Path, s
             "peak_private": max(a["peak_private_rss"] for a in training["actors"]),
             "bytes_per_word": training["bytes_per_word"], "sync_share": training["sync_share"],
             "link_bytes_per_word": training["busiest_link_bytes"] / max(training["words"], 1),
-            "slice_bytes": training["slice_bytes_per_exchange"], "interval": sync_interval,
+            "slice_bytes": training["slice_bytes_per_exchange"],
             "exchanges": training["exchanges"], "words_per_exchange": training["words_per_exchange"] or 0,
-            "stale_words": training["stale_words"] or 0, "exchange_seconds": training["exchange_seconds"] or 0, "spool": training["spool_seconds"], "workers": per_node,
-            "actors": actors}
+            "stale_words": training["stale_words"] or 0, "stale_share": training["stale_share"] or 0,
+            "exchange_seconds": training["exchange_seconds"] or 0, "wait_seconds": training["wait_seconds"],
+            "spool": training["spool_seconds"], "workers": per_node, "actors": actors}
 
 
 def quality(kv, restrict_vocab: int) -> dict:
@@ -165,18 +164,59 @@ def quality(kv, restrict_vocab: int) -> dict:
     return {"analogy": analogy, "wordsim353": wordsim, "simlex999": simlex}
 
 
+def neighbours(kv, words: list[str], k: int = 10, block: int = 1_000) -> list[set[str]]:
+    """The k nearest words (cosine, the word itself excluded) of each of `words`, blockwise (never V x V)."""
+    import numpy as np
+
+    unit = kv.get_normed_vectors()
+    rows = np.array([kv.key_to_index[w] for w in words])
+    found = []
+    for start in range(0, len(rows), block):
+        scores = unit[rows[start : start + block]] @ unit.T
+        scores[np.arange(len(scores)), rows[start : start + block]] = -np.inf
+        best = np.argpartition(-scores, k, axis=1)[:, :k]
+        found.extend({kv.index_to_key[j] for j in row} for row in best)
+    return found
+
+
+def agreement(a, b, top: int = 10_000, k: int = 10) -> float:
+    """Mean overlap of the top-k neighbours of `a`'s `top` most frequent words (those both know) in `a` and `b`.
+
+    1.0: the same neighbour sets; two gensim runs with different seeds give the noise floor.
+    """
+    words = [w for w in a.index_to_key[:top] if w in b.key_to_index]
+    ours, theirs = neighbours(a, words, k), neighbours(b, words, k)
+    return sum(len(x & y) for x, y in zip(ours, theirs)) / (k * max(len(words), 1))
+
+
 def median_row(trials: list[dict]) -> dict:
-    """The median of every numeric metric over the trials."""
+    """The median of every numeric metric over the trials, and (key_range) its min and max."""
     import statistics
 
-    return {key: statistics.median(t[key] for t in trials) for key, value in trials[0].items()
-            if isinstance(value, (int, float))}
+    row = {}
+    for key, value in trials[0].items():
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            values = [t[key] for t in trials]
+            row[key] = statistics.median(values)
+            row[f"{key}_range"] = (min(values), max(values))
+    return row
+
+
+def spread(r: dict, key: str, fmt: str) -> str:
+    """`median (min-max)` of a row's metric over its trials."""
+    low, high = r.get(f"{key}_range", (r[key], r[key]))
+    return f"{format(r[key], fmt)} ({format(low, fmt)}-{format(high, fmt)})" if low != high else format(r[key], fmt)
 
 
 def table(rows: list[dict], baseline: dict) -> str:
-    """A markdown table with ratios to the gensim corpus_file baseline and to the first w2v row."""
-    head = ("| run | analogy | wordsim353 | simlex999 | words/s | x gensim | x w2v | wall s | train s | spool s | "
-            "bytes/word | busiest link B/word | words/actor/exchange | stale words | sync share | peak RSS/actor MB | private MB | private / (1.3 model + 256 MB) |")
+    """A markdown table with ratios to the gensim corpus_file baseline and to the first w2v row.
+
+    Quality cells are medians with the range over the trials; `x gensim` for analogy is the median of
+    the per-trial ratios (each trial side by side with gensim on the same seed).
+    """
+    head = ("| run | analogy | analogy x gensim | wordsim353 | simlex999 | agreement x floor | words/s | x gensim | x w2v | "
+            "wall s | train s | spool s | bytes/word | busiest link B/word | words/actor/exchange | stale words | "
+            "stale share | sync share | peak RSS/actor MB | private MB | private / (1.3 model + 256 MB) |")
     lines = [head, "|" + "---|" * (head.count("|") - 1)]
     reference = next((r for r in rows if r["name"].startswith("w2v") and "missing" not in r), baseline)
     for r in rows:
@@ -187,17 +227,21 @@ def table(rows: list[dict], baseline: dict) -> str:
         budget = 1.3 * baseline["model_bytes"] + 256 * 2**20
         private = r.get("peak_private", r["peak_rss"])  # gensim runs alone: its RSS is all private
         lines.append(
-            f"| {r['name']} | {r['analogy']:.2%} | {r['wordsim353']:.3f} | {r['simlex999']:.3f} | {wps:,.0f} | "
+            f"| {r['name']} | {spread(r, 'analogy', '.2%')} | {spread(r, 'analogy_ratio', '.2f') if 'analogy_ratio' in r else '-'} | "
+            f"{spread(r, 'wordsim353', '.3f')} | {spread(r, 'simlex999', '.3f')} | "
+            f"{spread(r, 'agreement_ratio', '.2f') if 'agreement_ratio' in r else '-'} | {wps:,.0f} | "
             f"{wps / (baseline['words'] / baseline['train']):.2f} | {wps / (reference['words'] / reference['train']):.2f} | {r['wall']:.1f} | {r['train']:.1f} | "
             f"{r.get('spool', 0):.1f} | "
-            f"{r.get('bytes_per_word', 0):.0f} | {r.get('link_bytes_per_word', 0):.0f} | {r.get('words_per_exchange', 0):,.0f} | {r.get('stale_words', 0):,.0f} | {r.get('sync_share', 0):.1%} | {r['peak_rss'] / 2**20:.0f} | "
+            f"{r.get('bytes_per_word', 0):.0f} | {r.get('link_bytes_per_word', 0):.0f} | {r.get('words_per_exchange', 0):,.0f} | "
+            f"{r.get('stale_words', 0):,.0f} | {r.get('stale_share', 0):.2%} | {r.get('sync_share', 0):.1%} | {r['peak_rss'] / 2**20:.0f} | "
             f"{private / 2**20:.0f} | {private / budget:.2f} |")
     return "\n".join(lines)
 
 
 def projection(rows: list[dict], nodes=(4, 16, 64), link_gbps: float = 10.0) -> str:
     """Projected parallel efficiency (`w2v.sync.projected_efficiency`) from each multi-actor row's
-    measured exchange size per round and sync share, for reduce-scatter and for a driver star."""
+    measured exchange size per round, sync share and time per chunk (its words per exchange at its
+    measured rate per node), for reduce-scatter and for a driver star."""
     from w2v.sync import projected_efficiency
 
     head = "| from run | slice MB/exchange | sync share | " + " | ".join(
@@ -206,8 +250,9 @@ def projection(rows: list[dict], nodes=(4, 16, 64), link_gbps: float = 10.0) -> 
     for r in rows:
         if not r.get("slice_bytes"):
             continue
-        cells = [f"{projected_efficiency(n, r['slice_bytes'], r['interval'], r['sync_share'], link_gbps * 1e9 / 8):.0%} "
-                 f"({projected_efficiency(n, r['slice_bytes'], r['interval'], r['sync_share'], link_gbps * 1e9 / 8, star=True):.0%})"
+        chunk = r["words_per_exchange"] / (r["words"] / r["train"] / r["actors"])  # seconds of one chunk, per node
+        cells = [f"{projected_efficiency(n, r['slice_bytes'], chunk, r['sync_share'], link_gbps * 1e9 / 8):.0%} "
+                 f"({projected_efficiency(n, r['slice_bytes'], chunk, r['sync_share'], link_gbps * 1e9 / 8, star=True):.0%})"
                  for n in nodes]
         lines.append(f"| {r['name']} | {r['slice_bytes'] / 1e6:.1f} | {r['sync_share']:.1%} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
@@ -276,9 +321,9 @@ def bar_chart(rows: list[dict], path: str) -> None:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--corpus", nargs="*", help="corpus files (default: the Wikipedia samples shipped with gensim)")
-    parser.add_argument("--repeat", type=int, default=1, help="repeat the corpus this many times (default 1)")
-    parser.add_argument("--actors", type=int, nargs="+", default=[1, 2, 4], help="K values to run (default 1 2 4)")
+    parser.add_argument("--corpus", nargs="*",
+                        help=f"corpus files (default: {DEFAULT_CORPUS}, built by jobs.make_corpus on first use)")
+    parser.add_argument("--actors", type=int, nargs="+", default=[1, 2, 4, 8], help="K values to run (default 1 2 4 8)")
     parser.add_argument("--cores", type=int, default=os.cpu_count(), help="total cores for every run")
     parser.add_argument("--epochs", type=int, default=5)
     parser.add_argument("--vector-size", type=int, default=100)
@@ -290,8 +335,13 @@ def main(argv=None) -> int:
     parser.add_argument("--peers", nargs="*", default=list(PEERS), choices=PEERS,
                         help="other tools to run beside gensim (default: all; '--peers' alone: none); "
                              "install them with pip install -e '.[bench]'")
-    parser.add_argument("--sync-interval", type=float, nargs="+", default=[0.1],
-                        help="w2v seconds between exchanges; several values give one row each (default 0.1)")
+    parser.add_argument("--sync-words", type=int, nargs="+", default=[0],
+                        help="w2v words per actor between exchanges; several values give one row each "
+                             "(default 0: w2v's automatic pacing)")
+    parser.add_argument("--sync-combine", nargs="+", default=["adaptive"], choices=("adaptive", "sum"),
+                        help="w2v's delta combining rules to compare (default adaptive)")
+    parser.add_argument("--workers-per-node", type=int, nargs="+", default=[0],
+                        help="gensim threads per w2v actor; several values give one row each (default 0: cores/K)")
     parser.add_argument("--sync-tiers", type=int, nargs="+", default=[7],
                         help="w2v frequency tiers; several values give one row each (default 7)")
     parser.add_argument("--trials", type=int, default=1,
@@ -308,12 +358,10 @@ def main(argv=None) -> int:
 
     params = {"vector_size": args.vector_size, "window": args.window, "negative": args.negative,
               "min_count": args.min_count, "sample": args.sample, "epochs": args.epochs, "alpha": args.alpha}
-    cache = Path(tempfile.gettempdir()) / "w2v-bench-cache"
-    cache.mkdir(exist_ok=True)
-    sources = [Path(p) for p in args.corpus] if args.corpus else default_corpus(cache)
+    sources = [Path(p) for p in args.corpus] if args.corpus else default_corpus()
     with tempfile.TemporaryDirectory(prefix="w2v-bench-") as tmp:
         workdir = Path(tmp)
-        parts, joined = prepare(sources, args.repeat, workdir)
+        parts, joined = prepare(sources, workdir)
         from w2v.corpus import list_shards, read_rate
 
         reading = read_rate(list_shards([str(parts)]))  # one process, like one actor's spool and count passes
@@ -326,26 +374,48 @@ def main(argv=None) -> int:
         for peer in args.peers:
             runs.append((f"{peer} ({args.cores} threads)", lambda seed, peer=peer: run_other(
                 peer, joined, params, args.cores, workdir, seed)))
+        several = len(args.sync_words) > 1 or len(args.sync_combine) > 1 or len(args.sync_tiers) > 1
         for k in args.actors:
-            variants = [(i, t) for i in args.sync_interval for t in args.sync_tiers] if k > 1 else [(0.1, 1)]
-            for interval, tiers in variants:
-                name = f"w2v K={k} ({max(1, args.cores // k)} workers/node)"
-                if k > 1 and (len(args.sync_interval) > 1 or len(args.sync_tiers) > 1):
-                    name += f" sync {interval}s/{tiers} tiers"
-                runs.append((name, lambda seed, k=k, interval=interval, tiers=tiers:
-                             run_w2v(k, parts, params, args.cores, workdir, interval, seed, tiers)))
+            variants = [(w, c, t, n) for w in args.sync_words for c in args.sync_combine for t in args.sync_tiers
+                        for n in args.workers_per_node] if k > 1 else [(0, "sum", 1, n) for n in args.workers_per_node]
+            for words, combine, tiers, workers in variants:
+                name = f"w2v K={k} ({workers or max(1, args.cores // k)} workers/node)"
+                if k > 1 and several:
+                    name += f" {combine}, {f'{words:,} words' if words else 'auto'}, {tiers} tiers"
+                runs.append((name, lambda seed, k=k, words=words, combine=combine, tiers=tiers, workers=workers:
+                             run_w2v(k, parts, params, args.cores, workdir, words, combine, seed, tiers,
+                                     workers or None)))
+        results: dict[str, list[dict]] = {name: [] for name, _ in runs}
+        missing: dict[str, str] = {}
+        for trial in range(args.trials):  # side by side: every run of a trial is compared with that trial's gensim
+            seed = 1 + trial
+            reference = floor_kv = None
+            for name, runner in runs:
+                if name in missing:
+                    continue
+                logger.info("%s, trial %d/%d", name, trial + 1, args.trials)
+                try:
+                    r = runner(seed)
+                except (PeerMissing, RuntimeError) as exc:  # a peer that cannot run is reported, not dropped
+                    logger.warning("%s: %s", name, exc)
+                    missing[name] = str(exc)
+                    continue
+                scores = quality(r["kv"], args.restrict_vocab)
+                if reference is None:  # the first run (gensim corpus_file) is the trial's reference
+                    reference = {**scores, "kv": r["kv"]}
+                    floor_kv = run_gensim("corpus_file", joined, params, args.cores, workdir, seed + 1000)["kv"]
+                    reference["floor"] = agreement(reference["kv"], floor_kv)
+                    logger.info("seed-to-seed neighbour agreement of gensim (the floor): %.3f", reference["floor"])
+                scores["analogy_ratio"] = scores["analogy"] / max(reference["analogy"], 1e-12)
+                other = floor_kv if r["kv"] is reference["kv"] else r["kv"]
+                scores["agreement_ratio"] = agreement(reference["kv"], other) / max(reference["floor"], 1e-12)
+                results[name].append({**{k: v for k, v in r.items() if k != "kv"}, **scores})
         rows = []
-        for name, runner in runs:
-            trials = []
-            try:
-                for trial in range(args.trials):
-                    logger.info("%s, trial %d/%d", name, trial + 1, args.trials)
-                    r = runner(1 + trial)
-                    trials.append({**{k: v for k, v in r.items() if k != "kv"}, **quality(r["kv"], args.restrict_vocab)})
-            except (PeerMissing, RuntimeError) as exc:  # a peer that cannot run is reported, not dropped
-                logger.warning("%s: %s", name, exc)
-                rows.append({"name": name, "missing": str(exc)})
+        for name, _ in runs:
+            if name in missing:
+                rows.append({"name": name, "missing": missing[name]})
                 continue
+            trials = results[name]
             rows.append({"name": name, "trials": trials, **median_row(trials),
                          **({"note": trials[0]["note"]} if "note" in trials[0] else {})})
         baseline = rows[0]
@@ -353,8 +423,10 @@ def main(argv=None) -> int:
             if "missing" not in r:
                 r.setdefault("words", baseline["words"])
     print()
-    print(f"corpus: {', '.join(s.name for s in sources)} x{args.repeat}, {int(baseline['words']) // args.epochs:,} "
-          f"words per epoch; {params}; {args.cores} cores in all; medians of {args.trials} trial(s)")
+    print(f"corpus: {', '.join(s.name for s in sources)}, {int(baseline['words']) // args.epochs:,} words per epoch "
+          f"(each line once); {params}; {args.cores} cores in all; medians (ranges) of {args.trials} trial(s); "
+          f"agreement x floor: top-10 neighbours of the 10,000 most frequent words against gensim corpus_file "
+          f"of the same trial, over gensim's own seed-to-seed agreement")
     print(f"gensim model size (matrices + tables): {baseline['model_bytes'] / 2**20:.1f} MB; "
           f"driver peak RSS {peak_rss_bytes() / 2**20:.0f} MB")
     print(f"machine: {machine()}")

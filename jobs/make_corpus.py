@@ -1,7 +1,9 @@
 """Build the benchmark corpus: real English text from installed packages, each line once, never repeated.
 
     apt-get install -y --no-install-recommends linux-doc-6.1 debian-handbook python3.11-doc \
-        postgresql-doc-15 perl-doc git-doc sqlite3-doc emacs-common fortunes gnu-standards debian-reference-en
+        postgresql-doc-15 perl-doc git-doc sqlite3-doc emacs-common fortunes gnu-standards debian-reference-en \
+        rust-doc python-django-doc python-scipy-doc python-pandas-doc python-sqlalchemy-doc python-sympy-doc \
+        cmake-doc gimp-help-en apache2-doc libreoffice-help-en-us octave-doc maxima-doc openjdk-17-doc
     python -m jobs.make_corpus --out ~/w2v-bench-corpus          # prints its size and sources
     python -m jobs.benchmark --corpus ~/w2v-bench-corpus/corpus.txt
 
@@ -75,6 +77,33 @@ SOURCES = (
     Source("debian reference", ("/usr/share/doc/debian-reference-en/**/*.html", "/usr/share/debian-reference/**/*.en.html"),
            "html", "debian-reference-en"),
     Source("fortunes", ("/usr/share/games/fortunes/*",), "fortune", "fortunes"),
+    Source("rust books and std documentation", ("/usr/share/doc/rust-doc/html/book/**/*.html",
+                                                "/usr/share/doc/rust-doc/html/reference/**/*.html",
+                                                "/usr/share/doc/rust-doc/html/nomicon/**/*.html",
+                                                "/usr/share/doc/rust-doc/html/rust-by-example/**/*.html",
+                                                "/usr/share/doc/rust-doc/html/edition-guide/**/*.html",
+                                                "/usr/share/doc/rust-doc/html/embedded-book/**/*.html",
+                                                "/usr/share/doc/rust-doc/html/rustc/**/*.html",
+                                                "/usr/share/doc/rust-doc/html/unstable-book/**/*.html",
+                                                "/usr/share/doc/rust-doc/html/std/**/*.html",
+                                                "/usr/share/doc/rust-doc/html/core/**/*.html",
+                                                "/usr/share/doc/rust-doc/html/alloc/**/*.html"), "html", "rust-doc"),
+    Source("django documentation", ("/usr/share/doc/python-django-doc/html/**/*.html",), "html", "python-django-doc"),
+    Source("scipy documentation", ("/usr/share/doc/python-scipy-doc/html/**/*.html",), "html", "python-scipy-doc"),
+    Source("pandas documentation", ("/usr/share/doc/python-pandas-doc/html/_sources/**/*.txt",), "text",
+           "python-pandas-doc"),
+    Source("sqlalchemy documentation", ("/usr/share/doc/python-sqlalchemy-doc/rst/**/*.rst",), "text",
+           "python-sqlalchemy-doc"),
+    Source("sympy documentation", ("/usr/share/doc/python-sympy-doc/html/_sources/**/*.txt",), "text",
+           "python-sympy-doc"),
+    Source("cmake documentation", ("/usr/share/doc/cmake-data/html/_sources/**/*.txt",), "text", "cmake-doc"),
+    Source("gimp manual", ("/usr/share/gimp/2.0/help/en/**/*.html",), "html", "gimp-help-en"),
+    Source("apache manual", ("/usr/share/doc/apache2-doc/manual/en/**/*.html",), "html", "apache2-doc"),
+    Source("libreoffice help", ("/usr/share/libreoffice/help/en-US/text/**/*.html",), "html", "libreoffice-help-en-us"),
+    Source("octave manual", ("/usr/share/doc/octave/octave.html/*.html",), "html", "octave-doc"),
+    Source("maxima manual", ("/usr/share/doc/maxima-doc/html/*.html",), "html", "maxima-doc"),
+    Source("java api documentation", ("/usr/share/doc/openjdk-17-jre-headless/api/**/*.html",), "html",
+           "openjdk-17-doc"),
 )
 
 

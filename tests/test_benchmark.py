@@ -1,6 +1,10 @@
-"""The benchmark's table reports every run, ratios included, and a peer that could not run as missing."""
+"""The benchmark's table reports every run, ratios and ranges included, and a peer that could not run as missing;
+neighbour agreement is 1 for the same vectors and falls as neighbours change."""
 
-from jobs.benchmark import projection, table
+import numpy as np
+from gensim.models import KeyedVectors
+
+from jobs.benchmark import agreement, median_row, projection, table
 
 
 def row(name, words_per_s, **extra):
@@ -10,15 +14,37 @@ def row(name, words_per_s, **extra):
 
 def test_table_gives_ratios_to_gensim_and_w2v_and_lists_missing_peers():
     rows = [row("gensim corpus_file", 1_000_000, model_bytes=50 * 2**20), {"name": "spark", "missing": "no java"},
-            row("w2v K=1", 500_000), row("w2v K=2", 250_000, sync_share=0.1, slice_bytes=8e6, interval=0.1,
-                                             words_per_exchange=12_345, stale_words=12_345)]
+            row("w2v K=1", 500_000, actors=1),
+            row("w2v K=2", 250_000, sync_share=0.1, slice_bytes=8e6, actors=2, words_per_exchange=12_500,
+                stale_words=12_500, stale_share=0.0125, analogy_ratio=0.9, analogy_ratio_range=(0.8, 0.95))]
     lines = table(rows, rows[0]).splitlines()
     assert len(lines) == 2 + len(rows)
     assert "| spark | missing |" in lines[3]
+    head = [c.strip() for c in lines[0].split("|")]
     gensim_cells = [c.strip() for c in lines[2].split("|")]
-    assert gensim_cells[6:8] == ["1.00", "2.00"]  # x gensim, x w2v (the first w2v row)
+    assert gensim_cells[head.index("x gensim"):head.index("x w2v") + 1] == ["1.00", "2.00"]  # the first w2v row
     k2_cells = [c.strip() for c in lines[5].split("|")]
-    assert k2_cells[6:8] == ["0.25", "0.50"]
-    assert k2_cells[lines[0].split("|").index(" words/actor/exchange ")] == "12,345"
+    assert k2_cells[head.index("x gensim"):head.index("x w2v") + 1] == ["0.25", "0.50"]
+    assert k2_cells[head.index("words/actor/exchange")] == "12,500"
+    assert k2_cells[head.index("analogy x gensim")] == "0.90 (0.80-0.95)"
+    assert k2_cells[head.index("stale share")] == "1.25%"
+    # 12,500 words at 125,000 words/s per node: 0.1 s per chunk, against 8 MB on a 10 Gb/s link
     projected = projection(rows).splitlines()
     assert len(projected) == 3 and projected[2].startswith("| w2v K=2 | 8.0 | 10.0% | 90% (90%)")
+
+
+def test_median_row_keeps_the_range_of_every_metric():
+    merged = median_row([{"analogy": 0.1, "name": "x"}, {"analogy": 0.3, "name": "x"}, {"analogy": 0.2, "name": "x"}])
+    assert merged == {"analogy": 0.2, "analogy_range": (0.1, 0.3)}
+
+
+def test_neighbour_agreement_is_one_for_the_same_vectors_and_falls_as_they_change():
+    rng = np.random.default_rng(0)
+    words = [f"w{i}" for i in range(300)]
+    vectors = rng.standard_normal((300, 16)).astype(np.float32)
+    a, b, c = KeyedVectors(16), KeyedVectors(16), KeyedVectors(16)
+    a.add_vectors(words, vectors)
+    b.add_vectors(words, vectors + 0.3 * rng.standard_normal(vectors.shape).astype(np.float32))
+    c.add_vectors(words, rng.standard_normal(vectors.shape).astype(np.float32))
+    same, close, unrelated = agreement(a, a, top=200), agreement(a, b, top=200), agreement(a, c, top=200)
+    assert same == 1.0 and unrelated < 0.15 < close < 1.0

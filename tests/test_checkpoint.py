@@ -76,7 +76,7 @@ def test_resume_refuses_other_parameters_or_another_corpus(tmp_path):
     with pytest.raises(ConfigError, match="the corpus changed since the checkpoint in loc"):
         checkpoint.check_resumable(state, checkpoint.identity(config, changed), "loc")
     # Cluster and output settings may change between runs: fewer nodes, another sync interval.
-    checkpoint.check_resumable(state, checkpoint.identity(make(tmp_path, actors=1, sync_interval=1.0), shards), "l")
+    checkpoint.check_resumable(state, checkpoint.identity(make(tmp_path, actors=1, sync_words=50_000), shards), "l")
 
 
 def test_preflight_wants_a_checkpoint_for_resume_and_protects_one_without(tmp_path):

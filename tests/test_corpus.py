@@ -412,3 +412,25 @@ def test_a_file_appended_to_after_planning_is_read_only_up_to_its_listed_size(tm
     counted = sum(count_shard(s, ReadOptions()).words for s in shards)
     spooled = spool(shards, ReadOptions(), str(tmp_path / "spool.txt")).words
     assert read == counted == spooled == 300_002
+
+
+def test_spool_chunks_cut_an_actors_words_into_near_equal_chunks_one_file_per_worker(tmp_path):
+    """Word pacing's unit: every chunk ends within one line of its share, and every line is spooled once."""
+    from w2v.corpus import chunk_bounds, spool_chunks
+
+    rng = random.Random(3)
+    lines = [" ".join(f"w{rng.randrange(50)}" for _ in range(rng.randrange(1, 30))) for _ in range(2_000)]
+    (tmp_path / "c.txt").write_text("\n".join(lines) + "\n")
+    words = sum(len(line.split()) for line in lines)
+    out = tmp_path / "spool"
+    out.mkdir()
+    stats = spool_chunks(list_shards([str(tmp_path / "c.txt")]), ReadOptions(), str(out), 7, 3, words)
+    assert len(stats.chunks) == 7 and all(len(chunk) == 3 for chunk in stats.chunks)
+    assert stats.words == words == sum(stats.chunk_words)
+    ends = [sum(stats.chunk_words[: c + 1]) for c in range(7)]
+    assert all(0 <= end - bound < 30 for end, bound in zip(ends, chunk_bounds(words, 7)))  # within one line
+    spooled = [line for chunk in stats.chunks for path, _ in chunk for line in open(path).read().splitlines()]
+    assert sorted(spooled) == sorted(lines)
+    for chunk in stats.chunks:  # each worker's file holds about a third of its chunk
+        sizes = [n for _, n in chunk]
+        assert max(sizes) - min(sizes) < 30

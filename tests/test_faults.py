@@ -45,10 +45,11 @@ def test_restart_schedule_continues_the_global_linear_decay():
     assert [epoch_schedule(alpha, min_alpha, epochs, e)[0] for e in (0, 4, 10, 12)] == [10, 6, 0, 0]
 
 
-def test_retrained_words_count_the_epoch_in_flight():
-    assert words_retrained(epochs_done=4, finished=False, restart_epoch=3, words_per_epoch=1000) == 2000
-    assert words_retrained(epochs_done=3, finished=False, restart_epoch=3, words_per_epoch=1000) == 1000
-    assert words_retrained(epochs_done=0, finished=False, restart_epoch=0, words_per_epoch=7) == 7
+def test_retrained_words_count_the_chunks_since_the_restart_and_the_one_in_flight():
+    """Exact to a chunk: a restart at round 30 of an actor last seen at round 32, 10 chunks per epoch."""
+    assert words_retrained(rounds_done=32, finished=False, restart_round=30, words_per_epoch=1000, chunks=10) == 300
+    assert words_retrained(rounds_done=30, finished=False, restart_round=30, words_per_epoch=1000, chunks=10) == 100
+    assert words_retrained(rounds_done=50, finished=True, restart_round=50, words_per_epoch=1000, chunks=10) == 0
 
 
 def test_fault_hook_is_validated():
@@ -212,7 +213,11 @@ def test_an_actor_process_that_dies_is_restarted_and_the_job_finishes(ray_cluste
     else:
         assert event["cause"] == "died during an exchange", event
     words_0 = manifest["training"]["actors"][0]["spool_words"]
-    assert faults["words_retrained"] == (event["epochs_done_before"] + 1 - event["restart_epoch"]) * words_0
+    # Exact to a chunk: the chunks it had trained since the round it restarts at, and the one in flight.
+    chunks = event["chunks_per_epoch"]
+    assert event["restart_round"] <= event["rounds_done_before"], event
+    assert faults["words_retrained"] == round((event["rounds_done_before"] + 1 - event["restart_round"]) * words_0
+                                              / chunks), event
     assert manifest["training"]["actors"][0]["restarted"] is True
     precision = precision_of(config.out)
     print(f"\n{actors} actor(s), actor 0 killed after epoch 40 ({where}): restarted at epoch {event['restart_epoch']} in "

@@ -40,7 +40,7 @@ def test_the_exit_code_table_is_w2vs():
 def test_jobs_train_takes_the_cli_arguments():
     done = subprocess.run([sys.executable, "-m", "jobs.train", "--help"], cwd=ROOT, capture_output=True, text=True)
     assert done.returncode == 0
-    assert "--vector-size" in done.stdout and "--sync-interval" in done.stdout and "--sync-tiers" in done.stdout
+    assert "--vector-size" in done.stdout and "--sync-words" in done.stdout and "--sync-tiers" in done.stdout
 
 
 @pytest.mark.slow

@@ -94,24 +94,24 @@ def test_tensorflow_evaluation_was_stored_and_agrees(trained_artifact):
         assert cosines[-1] >= kv.most_similar(word, topn=8)[-1][1] - 1e-3  # none of gensim's top 8 missed
 
 
-def test_too_many_words_between_exchanges_is_warned_once_with_what_helps(ray_cluster, planted_corpus, tmp_path,
-                                                                          caplog):
-    """A 3 s interval on this fast corpus: each actor trains its whole shard share (tens of thousands of
-    words) between two exchanges, so the other's copy is staler than `sync.PARITY_STALE_WORDS`; the driver says so
-    after the first epoch."""
-    from w2v.sync import PARITY_STALE_WORDS
+def test_exchanges_are_paced_by_words_trained(ray_cluster, planted_corpus, tmp_path):
+    """--sync-words N: each actor's share of an epoch is cut into round(words / K / N) chunks, one exchange
+    after each, whatever the node's speed: the exchange count follows words / N."""
+    from w2v.sync import chunks_per_epoch
 
-    root, _ = planted_corpus
-    config = TrainConfig(corpus=(str(root),), out=str(tmp_path / "slow-sync"), actors=2, vector_size=16, epochs=3,
-                         eval=False, sync_interval=3.0)
-    with caplog.at_level(logging.WARNING, logger="w2v.train"):
+    root, counts = planted_corpus
+    words = sum(counts.values())
+    for sync_words in (4_000, 12_000):
+        config = TrainConfig(corpus=(str(root),), out=str(tmp_path / f"paced-{sync_words}"), actors=2, vector_size=16,
+                             epochs=2, eval=False, sync_words=sync_words)
         training = run(config).manifest["training"]
-    warned = [r.getMessage() for r in caplog.records if "between two weight exchanges" in r.getMessage()]
-    print(f"\nwords per exchange {training['words_per_exchange']}, exchanges {training['exchanges']}: {warned}")
-    assert len(warned) == 1 and "lower --sync-interval" in warned[0], warned
-    assert training["stale_words"] == training["words_per_exchange"] > PARITY_STALE_WORDS  # K=2: one other actor
-    assert training["exchange_seconds"] > 0
-    assert training["words_per_exchange"] == round(training["words_trained_this_run"] / 2 / training["exchanges"])
+        chunks = chunks_per_epoch(words, 2, sync_words)
+        assert training["chunks_per_epoch"] == chunks and training["sync_words"] == sync_words
+        assert training["exchanges"] == 2 * chunks  # one per round, the last one moving every row
+        assert abs(training["words_per_exchange"] - sync_words) <= sync_words / (2 * chunks) + 1
+        assert training["stale_words"] == training["words_per_exchange"]  # K=2: the other actor's chunk
+        assert training["stale_share"] == pytest.approx(training["stale_words"] / words, rel=1e-3)
+        assert all(a["spool_chunks"] == chunks for a in training["actors"])
 
 
 def test_more_actors_than_nodes_is_a_clear_error(ray_cluster, planted_corpus, tmp_path):
@@ -199,12 +199,13 @@ def test_three_nodes_combined_model_beats_each_actors_local_model(ray_cluster, t
 
     shards = list_shards(config.corpus)
     options = read_options(config)
-    vocab = Vocabulary.from_counts(merge_counts(count_shard(s, options).counts for s in shards), config.min_count)
+    counted = [count_shard(s, options) for s in shards]
+    vocab = Vocabulary.from_counts(merge_counts(c.counts for c in counted), config.min_count)
     assert list(vocab.words) == kv.index_to_key  # the same vocabulary, deterministically
     local = []
-    for shard in shards:  # each actor's model, trained alone on its shard (no exchange)
+    for shard, count in zip(shards, counted):  # each actor's model, trained alone on its shard (no exchange)
         actor = TrainerActor(config, workers=1)
-        actor.prepare(vocab, [shard])
+        actor.prepare(vocab, [shard], 1, count.words)
         actor.start(None, exchange=False)
         actor.thread.join()
         local.append(planted_precision(list(vocab.words), actor.weights()["vectors"]))

@@ -93,6 +93,10 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
                    help="words each actor trains between two weight exchanges with 2+ actors, whatever the node's "
                         "speed; 0 = automatic, so that the words the other actors train between two exchanges are "
                         "0.25%% of an epoch (default 0)"),
+    g.add_argument("--sync-combine", choices=("adaptive", "sum"), default=s,
+                   help="how the actors' deltas combine: adaptive scales each row's sum by how little the actors' "
+                        "deltas repeat each other (rows every actor moved the same way are averaged, independent "
+                        "changes summed); sum adds them up (default adaptive)")
     g.add_argument("--sync-tiers", type=int, default=s,
                    help="frequency tiers of the exchange: the hottest V/2**(tiers-1) rows every time, the coldest every "
                         "2**(tiers-1)-th exchange; 1 = every row every time (default 7)")
@@ -120,9 +124,6 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--kv-pickle", action=argparse.BooleanOptionalAction, default=s,
                    help="also write vectors.kv, gensim's KeyedVectors.save: a pickle, which runs code when loaded, "
                         "so only for consumers who trust the artifact (default: off)")
-    g.add_argument("--projector-top", type=int, default=s,
-                   help="TensorBoard projector files for this many most frequent words, written by the "
-                        "evaluation task; 0 = none (default 10000)")
     parser.add_argument("--dry-run", action="store_true",
                         help="check the config, the output location and the corpus (one counting pass on the "
                              "cluster) and print the plan; train nothing, write nothing")

@@ -19,7 +19,7 @@ from typing import Any, Mapping
 
 from .display import CREDENTIALS_REFUSED, has_userinfo, redact, shown
 from .errors import ConfigError
-from .sync import DEFAULT_STALE_SHARE, MIN_SYNC_WORDS
+from .sync import COMBINES, DEFAULT_STALE_SHARE, MIN_SYNC_WORDS
 
 # A job config is a few hundred bytes; a long corpus list a few hundred KB. The bounds stop a hostile
 # file early: a 426-byte YAML whose aliases expand to 9**9 values once took 5.5 GB and 57 s.
@@ -72,6 +72,7 @@ class TrainConfig:
     workers: int | None = None  # gensim threads per actor; None: the node's CPUs
     address: str | None = None  # None: $RAY_ADDRESS if set, else an embedded local Ray
     sync_words: int = 0  # words each actor trains between two exchanges (with 2+ actors); 0 = from the corpus size
+    sync_combine: str = "adaptive"  # how deltas combine: "adaptive" (sync.sum_deltas) or "sum"
     sync_tiers: int = 7  # frequency tiers: hot rows every exchange, the coldest every 2**(tiers-1)-th; 1 = all rows
     spool_dir: str | None = None  # where actors spool their shards for corpus_file mode; None: system temp
     # --- faults ---
@@ -360,6 +361,7 @@ def _validate(c: TrainConfig) -> None:
     need(c.sync_words == 0 or c.sync_words >= MIN_SYNC_WORDS, "sync_words",
          f"must be 0 (automatic: stale words {DEFAULT_STALE_SHARE:.2%} of an epoch) or at least {MIN_SYNC_WORDS:,}")
     need(1 <= c.sync_tiers <= 12, "sync_tiers", "must be between 1 and 12")
+    need(c.sync_combine in COMBINES, "sync_combine", f"must be one of {', '.join(COMBINES)}")
     need(c.eval_cpus > 0, "eval_cpus", "must be > 0")
     need(c.eval_gpus >= 0, "eval_gpus", "must be >= 0")
     need(c.projector_top >= 0, "projector_top", "must be >= 0 (0 = no projector files)")

@@ -23,7 +23,6 @@ import lzma
 import math
 import os
 import re
-import shutil
 import tempfile
 import time
 import zlib

@@ -2,16 +2,18 @@
 
 The design (chosen by measurement; see README "Distributed training"):
 
-- Every actor trains gensim without stopping: one `train(corpus_file=...)` call over all epochs
-  in a background thread, on a local spool of its shards. There are no `train()` restarts per
-  round (each costs thread start-up), and gensim's `corpus_file` mode runs without the GIL, so it
-  scales with the node's cores.
-- Every `sync_interval` seconds the driver runs one exchange, slice of rows by slice of rows:
-  each actor hands over what it changed since the last exchange (its delta), the driver sums the
-  deltas, and every actor adds the others' deltas into its live weights, while gensim keeps
-  training (hogwild, as gensim's own threads already are). The driver keeps the global weights:
-  initial + every delta. Summing deltas applies every actor's updates as if one process had made
-  them; averaging them (Spark MLlib) would divide each actor's progress by K.
+- Word pacing: every actor trains its local spool chunk by chunk (`sync_words` words each, see
+  `chunks_per_epoch`) with gensim's compiled corpus_file routines, without the GIL. After each
+  chunk the driver runs one exchange, slice of rows by slice of rows: each actor hands over what it
+  changed since the last exchange (its delta), the deltas are combined (`sum_deltas`), and every
+  actor adds the others' part into its live weights while it trains the next chunk (hogwild, as
+  gensim's own threads already are). An actor never starts a chunk two rounds ahead of the last
+  applied exchange, so the staleness is set in words whatever the node's speed. The driver keeps
+  the global weights: initial + every combined delta. The staleness that costs quality is a share
+  of an epoch (`DEFAULT_STALE_SHARE`, README "What the quality follows").
+- Combining: summing applies every actor's updates as if one process had made them, right for
+  rows few or independent updates touched; averaging (Spark MLlib) divides each actor's progress by
+  K. `adaptive` picks between them per row from how much the deltas repeat each other.
 - Reduce-scatter through Ray's object store, not through the driver: each exchanged slice is cut
   into K pieces, actor j sums piece j of every actor's delta and hands its summed piece to every
   actor (and to the driver, which keeps the global weights). The busiest link carries about 3x the
@@ -205,12 +207,37 @@ def nbytes(weights: Weights) -> int:
     return sum(a.nbytes for a in weights.values())
 
 
-def sum_deltas(deltas: Sequence[Weights]) -> Weights:
-    """The sum of every actor's delta for one slice (arrays may be read-only, from the object store)."""
+# Combining (README "What the quality follows"): summing the K deltas applies every actor's updates
+# as if one process had made them, which holds for a row whose updates were few or independent (a
+# rare word one actor saw; noise in different directions). A row that every actor pulled the same
+# way (a hot word reaching the same target in every actor) is moved K times too far by the sum:
+# each actor made the whole move, one process would have made it once. `adaptive` tells the two
+# apart per row, from the deltas themselves: w = sum_k |d_k|^2 / |sum_k d_k|^2, clipped to
+# [1/K, 1], is 1 for orthogonal deltas (sum) and 1/K for identical ones (the mean), and the
+# combined delta is w x the sum. No constant: it reads how much the actors' changes repeat each other.
+COMBINES = ("adaptive", "sum")
+
+
+def sum_deltas(deltas: Sequence[Weights], combine: str = "sum") -> Weights:
+    """The combined delta of every actor for one slice (arrays may be read-only, from the object store).
+
+    `sum` adds them; `adaptive` scales each row of the sum by how little the actors' deltas repeat
+    each other (see COMBINES above).
+
+    >>> same, other = {"v": np.array([[1.0, 0.0]])}, {"v": np.array([[0.0, 1.0]])}
+    >>> sum_deltas([same, same], "adaptive")["v"].tolist(), sum_deltas([same, other], "adaptive")["v"].tolist()
+    ([[1.0, 0.0]], [[1.0, 1.0]])
+    """
     total = {name: np.array(array, dtype=np.float32, copy=True) for name, array in deltas[0].items()}
     for delta in deltas[1:]:
         for name, array in delta.items():
             total[name] += array
+    if combine == "adaptive" and len(deltas) > 1:
+        for name, summed in total.items():
+            own = sum(np.einsum("ij,ij->i", d[name], d[name], dtype=np.float64) for d in deltas)
+            both = np.einsum("ij,ij->i", summed, summed, dtype=np.float64)
+            factor = np.clip(own / np.maximum(both, 1e-30), 1.0 / len(deltas), 1.0)
+            summed *= factor.astype(np.float32)[:, None]
     for name, array in total.items():
         if not np.isfinite(array).all():
             raise FloatingPointError(f"the summed '{name}' deltas are not finite: lower alpha or --sync-words")

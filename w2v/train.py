@@ -1,16 +1,16 @@
 """Train gensim Word2Vec on K Ray actors, one per node, and return one set of vectors.
 
 This is the driver side: it places one `trainer.TrainerActor` per node, starts them from the same
-weights, and meanwhile runs the delta exchange of `sync` every `sync_interval` seconds and shows
-progress. The exchange rules live in `sync`, what runs on each node in `trainer`.
+weights, and meanwhile runs the delta exchange of `sync` after every chunk of `sync_words` words
+each actor trains (round by round), and shows progress. The exchange rules live in `sync`, what runs on each node in `trainer`.
 
 Faults: the driver always holds the global weights (initial + every delta), and remembers each
-actor's epochs done at the last exchange that covered every row. An actor whose process dies is
+actor's rounds (chunks) done at the last exchange that covered every row. An actor whose process dies is
 restarted by Ray (`max_restarts`); one whose node is gone is replaced by a new actor on an alive
-node. Either way it spools its shards again and trains its remaining epochs from the current
-global weights, with the learning rate at that point of the global schedule (`epoch_schedule`).
-The epoch that was in flight is trained again: the manifest counts those words
-(`words_retrained`). Checkpoints (`checkpoint`) store the same global weights and
+node. Either way it spools its shards again and trains its remaining rounds from the current
+global weights, with the learning rate at that point of the global schedule (`sync.chunk_alphas`).
+The rounds since that exchange are trained again: the manifest counts those words
+(`words_retrained`, exact to a chunk). Checkpoints (`checkpoint`) store the same global weights and
 position, so a new driver can `--resume`.
 """
 
@@ -30,7 +30,7 @@ from .checkpoint import Checkpoint, NullCheckpointer
 from .config import TrainConfig
 from .corpus import Shard
 from .errors import ConfigError
-from .trainer import FAULT_ENV, TrainerActor, epoch_schedule, parse_fault_hook
+from .trainer import FAULT_ENV, TrainerActor, parse_fault_hook
 from .vocab import Vocabulary
 
 logger = logging.getLogger(__name__)
@@ -544,13 +544,16 @@ class _Training:
         weights = self.global_weights if self.exchange else self.snapshot_weights
         ray.get(self.actors[k].start.remote(ray.put(weights) if weights is not None else None, self.exchange,
                                             restart_round))
+        # Rounds it is known to have trained: the last status poll, or the rounds exchanged since (each
+        # exchange waited for its chunk), whichever is later.
+        seen = max(last.get("rounds_done", restart_round), self.next_round[k])
         self.next_round[k] = restart_round
-        retrained = words_retrained(last.get("rounds_done", restart_round), bool(last.get("done")),
-                                    restart_round, self.spooled[k]["words"], self.chunks)
+        retrained = words_retrained(seen, bool(last.get("done")), restart_round, self.spooled[k]["words"],
+                                    self.chunks)
         event = {"actor": k, "kind": kind, "cause": str(cause).splitlines()[0][:200], "old_node": node_id,
                  "node": info["node_id"], "restart_epoch": restart_round // self.chunks,
-                 "restart_round": restart_round, "epochs_done_before": last.get("epochs_done"),
-                 "rounds_done_before": last.get("rounds_done"), "words_retrained": retrained,
+                 "restart_round": restart_round, "epochs_done_before": seen // self.chunks,
+                 "rounds_done_before": seen, "chunks_per_epoch": self.chunks, "words_retrained": retrained,
                  "seconds": round(time.perf_counter() - began, 3)}
         self.events.append(event)
         logger.warning("trainer actor %d %s on node %s: training again from round %d (epoch %d; %d words "

@@ -1,10 +1,10 @@
 """What runs on each node: one `TrainerActor` per node trains gensim Word2Vec on that node's shards.
 
-It spools its shards to a local file (`corpus.spool`), builds a gensim model from the global
-vocabulary and seed (row i is the same word everywhere), and trains every epoch in one
-`train(corpus_file=...)` call on a background thread, with the node's cores as gensim workers.
-Between, the driver (`train`) calls `take`/`reduce`/`apply` for the delta exchange of `sync`
-and `status` for progress. The actor holds no state the driver could not give it again: a
+It spools its shards to local chunk files (`corpus.spool_chunks`), builds a gensim model from the
+global vocabulary and seed (row i is the same word everywhere), and trains chunk after chunk on a
+background thread with gensim's compiled corpus_file routines (`ChunkTrainer`), the node's cores as
+gensim threads. After each chunk the driver (`train`) calls `take`/`reduce`/`apply`/`advance` for
+the delta exchange of `sync`, and `status` for progress. The actor holds no state the driver could not give it again: a
 restarted process gets its vocabulary, shards and weights from the driver.
 """
 
@@ -307,9 +307,9 @@ class TrainerActor:
         return True
 
     def reduce(self, *pieces: sync.Weights) -> sync.Weights:
-        """The sum of every actor's delta for the piece this actor owns."""
+        """The combined delta of every actor for the piece this actor owns (`sync.sum_deltas`)."""
         began = time.perf_counter()
-        total = sync.sum_deltas(pieces)
+        total = sync.sum_deltas(pieces, self.config.sync_combine)
         self.sync_seconds += time.perf_counter() - began
         return total
 
