@@ -345,7 +345,8 @@ def main(argv=None) -> int:
     parser.add_argument("--sync-tiers", type=int, nargs="+", default=[7],
                         help="w2v frequency tiers; several values give one row each (default 7)")
     parser.add_argument("--trials", type=int, default=1,
-                        help="runs of every row with seeds 1..N; the table shows medians (default 1)")
+                        help="runs of every row with seeds S..S+N-1; the table shows medians and ranges (default 1)")
+    parser.add_argument("--first-seed", type=int, default=1, help="S, the seed of the first trial (default 1)")
     parser.add_argument("--restrict-vocab", type=int, default=30000, help="analogy/pair evaluation vocabulary")
     parser.add_argument("--no-iterable", action="store_true", help="skip gensim's iterable-mode run")
     parser.add_argument("--json", help="also write the results as JSON to this file")
@@ -388,7 +389,7 @@ def main(argv=None) -> int:
         results: dict[str, list[dict]] = {name: [] for name, _ in runs}
         missing: dict[str, str] = {}
         for trial in range(args.trials):  # side by side: every run of a trial is compared with that trial's gensim
-            seed = 1 + trial
+            seed = args.first_seed + trial
             reference = floor_kv = None
             for name, runner in runs:
                 if name in missing:

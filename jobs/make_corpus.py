@@ -3,7 +3,7 @@
     apt-get install -y --no-install-recommends linux-doc-6.1 debian-handbook python3.11-doc \
         postgresql-doc-15 perl-doc git-doc sqlite3-doc emacs-common fortunes gnu-standards debian-reference-en \
         rust-doc python-django-doc python-scipy-doc python-pandas-doc python-sqlalchemy-doc python-sympy-doc \
-        cmake-doc gimp-help-en apache2-doc libreoffice-help-en-us octave-doc maxima-doc openjdk-17-doc
+        cmake-doc gimp-help-en apache2-doc libreoffice-help-en-us octave-doc maxima-doc openjdk-17-doc scala-doc
     python -m jobs.make_corpus --out ~/w2v-bench-corpus          # prints its size and sources
     python -m jobs.benchmark --corpus ~/w2v-bench-corpus/corpus.txt
 
@@ -72,7 +72,7 @@ SOURCES = (
     Source("postgresql documentation", ("/usr/share/doc/postgresql-doc-15/html/*.html",), "html", "postgresql-doc-15"),
     Source("perl documentation", ("/usr/share/perl/5.*/pod/*.pod",), "pod", "perl-doc"),
     Source("git documentation", ("/usr/share/doc/git-doc/*.html",), "html", "git-doc"),
-    Source("sqlite documentation", ("/usr/share/doc/sqlite3-doc/**/*.html",), "html", "sqlite3-doc"),
+    Source("sqlite documentation", ("/usr/share/doc/sqlite3/**/*.html",), "html", "sqlite3-doc"),
     Source("gnu info manuals", ("/usr/share/info/**/*.info*.gz", "/usr/share/info/*.gz"), "info", "emacs-common"),
     Source("debian reference", ("/usr/share/doc/debian-reference-en/**/*.html", "/usr/share/debian-reference/**/*.en.html"),
            "html", "debian-reference-en"),
@@ -102,6 +102,7 @@ SOURCES = (
     Source("libreoffice help", ("/usr/share/libreoffice/help/en-US/text/**/*.html",), "html", "libreoffice-help-en-us"),
     Source("octave manual", ("/usr/share/doc/octave/octave.html/*.html",), "html", "octave-doc"),
     Source("maxima manual", ("/usr/share/doc/maxima-doc/html/*.html",), "html", "maxima-doc"),
+    Source("scala api documentation", ("/usr/share/doc/scala-2.*/api/**/*.html",), "html", "scala-doc"),
     Source("java api documentation", ("/usr/share/doc/openjdk-17-jre-headless/api/**/*.html",), "html",
            "openjdk-17-doc"),
 )
