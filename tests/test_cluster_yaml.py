@@ -13,7 +13,7 @@ import pytest
 import ray
 import yaml
 
-from w2v.train import NODE_RESOURCE
+from w2v.placement import NODE_RESOURCE
 
 ROOT = Path(__file__).resolve().parent.parent
 CLUSTER_YAML = ROOT / "cluster.yaml"

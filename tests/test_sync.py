@@ -146,3 +146,50 @@ def test_reduce_scatter_keeps_the_busiest_link_flat_as_actors_grow():
     assert star[-1] == 64 * slice_bytes  # the driver's link, through which every delta would pass
     assert sync.projected_efficiency(16, slice_bytes, 0.1, 0.05) > 2 * sync.projected_efficiency(
         16, slice_bytes, 0.1, 0.05, star=True)
+
+
+def test_adaptive_combining_averages_repeated_moves_and_sums_independent_ones():
+    """Row 0: every actor made the same move (a hot word reaching the same place): the mean. Row 1: only
+    actor 0 moved it (a word one actor saw): its whole delta. Row 2: orthogonal moves: the sum. Row 3:
+    untouched: zero."""
+    rng = np.random.default_rng(1)
+    same = rng.standard_normal(8).astype(np.float32)
+    deltas = []
+    for k in range(4):
+        d = np.zeros((4, 8), np.float32)
+        d[0] = same
+        d[1] = same if k == 0 else 0.0
+        d[2, k] = 1.0  # orthogonal unit moves
+        deltas.append({"vectors": d, "syn1neg": -d})
+    combined = sync.sum_deltas(deltas, "adaptive")
+    summed = sync.sum_deltas(deltas, "sum")
+    for name in ("vectors", "syn1neg"):
+        sign = 1 if name == "vectors" else -1
+        assert np.allclose(combined[name][0], sign * same, atol=1e-6)  # the mean of 4 identical moves
+        assert np.allclose(combined[name][1], sign * same)  # one actor's move, whole
+        assert np.allclose(combined[name][2], summed[name][2])  # independent moves add up
+        assert not combined[name][3].any()
+    assert np.allclose(summed["vectors"][0], 4 * same)  # what plain summing does to the repeated move
+
+
+def test_adaptive_combining_stays_between_the_mean_and_the_sum():
+    rng = np.random.default_rng(2)
+    shared = rng.standard_normal((50, 16)).astype(np.float32)
+    deltas = [{"vectors": shared + rng.standard_normal((50, 16)).astype(np.float32) * s} for s in (0.1, 0.5, 1.0)]
+    combined, summed = sync.sum_deltas(deltas, "adaptive")["vectors"], sync.sum_deltas(deltas)["vectors"]
+    ratio = np.linalg.norm(combined, axis=1) / np.linalg.norm(summed, axis=1)
+    assert np.all(ratio >= 1 / 3 - 1e-6) and np.all(ratio <= 1 + 1e-6)
+    assert np.allclose(combined / np.linalg.norm(combined, axis=1, keepdims=True),
+                       summed / np.linalg.norm(summed, axis=1, keepdims=True), atol=1e-5)  # direction: the sum's
+
+
+def test_word_pacing_follows_the_stale_share_whatever_the_node_speed():
+    """The default words per exchange are a share of the epoch over K-1, never finer than MIN_SYNC_WORDS;
+    chunks per epoch follow words / K / sync_words, and round r's learning rates continue one schedule."""
+    assert sync.default_sync_words(20_000_000, 5) == round(sync.DEFAULT_STALE_SHARE * 20_000_000 / 4)
+    assert sync.default_sync_words(100_000, 8) == sync.MIN_SYNC_WORDS
+    assert sync.chunks_per_epoch(20_000_000, 4, 50_000) == 100
+    rounds = 40
+    edges = [sync.chunk_alphas(0.025, 0.0001, rounds, r) for r in range(rounds)]
+    assert edges[0][0] == 0.025 and abs(edges[-1][1] - 0.0001) < 1e-12
+    assert all(a[1] == b[0] for a, b in zip(edges, edges[1:]))  # each round starts where the last ended

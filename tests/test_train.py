@@ -15,7 +15,7 @@ from w2v import ConfigError, TrainConfig
 from w2v.job import run
 
 from w2v.corpus import list_shards
-from w2v.train import place_actors
+from w2v.placement import place_actors
 from w2v.trainer import TrainerActor, read_options
 from w2v.vocab import Vocabulary, count_shard, merge_counts
 
@@ -221,7 +221,7 @@ def _node(node_id, cpus=2, alive=True, **resources):
 
 
 def test_trainer_nodes_are_the_ones_with_the_cluster_resource():
-    from w2v.train import NODE_RESOURCE, trainer_nodes
+    from w2v.placement import NODE_RESOURCE, trainer_nodes
 
     nodes = [_node("head", cpus=4), _node("w1", cpus=16, **{NODE_RESOURCE: 1}),
              _node("w2", cpus=16, alive=False, **{NODE_RESOURCE: 1}), _node("w3", cpus=8, **{NODE_RESOURCE: 1})]

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
-from . import __version__, checkpoint, corpus, evaluate, export, report, storage, train, trainer
+from . import __version__, checkpoint, corpus, evaluate, export, placement, report, storage, train, trainer
 from .config import TrainConfig
 from .errors import ConfigError, StorageError, TrainingError, one_line
 from .plan import ActorPlan, Plan, calibrate, estimate_memory, estimate_train_seconds
@@ -134,13 +134,13 @@ def prepare(config: TrainConfig, shards: list[corpus.Shard], timings: dict[str, 
         logger.error("!!! gensim's compiled routines are NOT in use on the driver: "
                      "reinstall gensim from a wheel; training will be ~100x slower")
     logger.info("stage 1/5: planning %d file(s) of %s", len(shards), ", ".join(config.corpus))
-    nodes = train.wait_for_nodes(config)
+    nodes = placement.wait_for_nodes(config)
     empty = [s for s in shards if s.size == 0]  # nothing to read: left out, but listed as skipped
     shards = [s for s in shards if s.size > 0]
     shards = corpus.split_shards(shards, config.actors or len(nodes) or 1, config.shard_bytes)  # byte ranges
-    placement = train.place_actors(config, nodes, len(shards))
-    assignment = corpus.assign_shards(shards, len(placement))
-    logger.info("%s; workers per actor: %s", corpus.plan_summary(assignment), [n["workers"] for n in placement])
+    placed = placement.place_actors(config, nodes, len(shards))
+    assignment = corpus.assign_shards(shards, len(placed))
+    logger.info("%s; workers per actor: %s", corpus.plan_summary(assignment), [n["workers"] for n in placed])
     watch.lap("list")
 
     logger.info("stage 2/5: counting words (one task per shard, merged by a tree of tasks)")
@@ -150,21 +150,21 @@ def prepare(config: TrainConfig, shards: list[corpus.Shard], timings: dict[str, 
     corrupt = {sc.uri for sc in shard_counts if sc.skipped}  # shard names (byte ranges say #bytes=...)
     good = [s for s in shards if s.name not in corrupt]
     if corrupt:  # --on-bad-shard skip: train on the good shards only
-        placement = placement[: len(good)]
-        assignment = corpus.assign_shards(good, len(placement))
+        placed = placed[: len(good)]
+        assignment = corpus.assign_shards(good, len(placed))
         logger.warning("%d corrupt shard(s) skipped: %s", len(corrupt), ", ".join(sorted(corrupt)))
     shard_counts = shard_counts + [ShardCount(uri=s.name, words=0, sentences=0, distinct=0, counts={},
                                               skipped="empty file") for s in empty]
     skipped = corrupt | {s.name for s in empty}
     watch.lap("vocabulary")
 
-    actor_memory, driver_memory = estimate_memory(config, len(vocab), vocab.raw_distinct, len(placement))
+    actor_memory, driver_memory = estimate_memory(config, len(vocab), vocab.raw_distinct, len(placed))
     rate = calibrate(config, good, options)
-    threads = sum(n["workers"] for n in placement)
+    threads = sum(n["workers"] for n in placed)
     plan = Plan(
         shards=len(shards), bytes=sum(s.size for s in shards),
         actors=tuple(ActorPlan(node=n["node_id"], workers=n["workers"], shards=len(p), bytes=sum(s.size for s in p))
-                     for n, p in zip(placement, assignment)),
+                     for n, p in zip(placed, assignment)),
         corpus_words=vocab.raw_words, distinct_words=vocab.raw_distinct, vocab_size=len(vocab),
         effective_min_count=vocab.effective_min_count, vector_size=config.vector_size, epochs=config.epochs,
         actor_memory=actor_memory, driver_memory=driver_memory, words_per_s_per_thread=rate,
@@ -173,7 +173,7 @@ def prepare(config: TrainConfig, shards: list[corpus.Shard], timings: dict[str, 
     watch.lap("plan")
     for line in plan.lines():
         logger.info("%s", line)
-    return Prepared(shards + empty, skipped, placement, assignment, vocab, shard_counts, plan)
+    return Prepared(shards + empty, skipped, placed, assignment, vocab, shard_counts, plan)
 
 
 def dry_run(config: TrainConfig, shards: list[corpus.Shard] | None = None) -> Plan:
@@ -187,7 +187,7 @@ def dry_run(config: TrainConfig, shards: list[corpus.Shard] | None = None) -> Pl
         return prepare(config, shards, {}).plan
     finally:
         if config.wait_for_nodes:
-            train.release_node_request()
+            placement.release_node_request()
 
 
 def run(config: TrainConfig, shards: list[corpus.Shard] | None = None,
@@ -225,7 +225,7 @@ def run(config: TrainConfig, shards: list[corpus.Shard] | None = None,
         watch.lap("train")
     finally:
         if config.wait_for_nodes:  # training releases it once its actors hold the nodes; a failure before, here
-            train.release_node_request()
+            placement.release_node_request()
 
     evaluation, eval_error, extra_files = None, None, {}
     if config.eval:

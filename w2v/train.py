@@ -30,20 +30,14 @@ from .checkpoint import Checkpoint, NullCheckpointer
 from .config import TrainConfig
 from .corpus import Shard
 from .errors import ConfigError
+from .placement import NODE_RESOURCE, alive_nodes, release_node_request
 from .trainer import FAULT_ENV, TrainerActor, parse_fault_hook
 from .vocab import Vocabulary
 
 logger = logging.getLogger(__name__)
 
-# The custom Ray resource of nodes meant for a trainer actor (`resources: {w2v_node: 1}` in
-# cluster.yaml). When any alive node has it, only such nodes train and each actor claims the one
-# unit, so two trainer actors can never share a node; without it (a laptop, a test cluster)
-# every node with a CPU trains.
-NODE_RESOURCE = "w2v_node"
-
 STATUS_POLL_SECONDS = 0.5  # how often the driver looks at progress when there is nothing to exchange
 RECOVERY_SECONDS = 120.0  # how long the driver waits for a dead actor to come back before failing the job
-NODE_POLL_SECONDS = 2.0  # how often `wait_for_nodes` looks at the cluster
 
 
 def words_retrained(rounds_done: int, finished: bool, restart_round: int, words_per_epoch: int,
@@ -89,93 +83,6 @@ class TrainResult:
     actors: list[dict[str, Any]]  # per actor: node, shards, words, timings, peak memory
     stats: dict[str, Any] = field(default_factory=dict)  # words, exchanges, bytes, timings
     epochs: list[dict[str, Any]] = field(default_factory=list)  # per epoch: words/s, loss
-
-
-def alive_nodes() -> list[dict[str, Any]]:
-    """The alive Ray nodes that may run a trainer actor, largest first (see `trainer_nodes`)."""
-    import ray
-
-    return trainer_nodes(ray.nodes())
-
-
-def trainer_nodes(ray_nodes: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
-    """From `ray.nodes()`: alive nodes with a CPU, only those with NODE_RESOURCE when any has it.
-
-    Returns {'node_id', 'cpus', 'address', 'resource'}, most CPUs first; 'resource' says whether
-    the actor must claim NODE_RESOURCE.
-
-    >>> n = lambda i, **r: {"NodeID": i, "Alive": True, "NodeManagerAddress": "h", "Resources": {"CPU": 4, **r}}
-    >>> [x["node_id"] for x in trainer_nodes([n("head"), n("w1", w2v_node=1)])]
-    ['w1']
-    >>> [x["node_id"] for x in trainer_nodes([n("a"), n("b")])]
-    ['a', 'b']
-    """
-    nodes = [
-        {"node_id": n["NodeID"], "cpus": int(n["Resources"].get("CPU", 0)), "address": n["NodeManagerAddress"],
-         "resource": n["Resources"].get(NODE_RESOURCE, 0) >= 1}
-        for n in ray_nodes
-        if n.get("Alive") and n["Resources"].get("CPU", 0) >= 1
-    ]
-    if any(n["resource"] for n in nodes):
-        nodes = [n for n in nodes if n["resource"]]
-    return sorted(nodes, key=lambda n: (-n["cpus"], n["node_id"]))
-
-
-def wait_for_nodes(config: TrainConfig) -> list[dict[str, Any]]:
-    """The alive trainer nodes; with `wait_for_nodes`, first up to that many seconds for `actors` of them.
-
-    On an autoscaling cluster (`ray up cluster.yaml`) trainer nodes start minutes after the head, so a
-    job submitted at once would find too few. It asks the autoscaler for one `NODE_RESOURCE` per
-    actor (`request_resources`; a no-op without an autoscaler) and waits. The request stands until
-    the actors hold the nodes (`release_node_request`), so idle trainer nodes are not scaled down
-    during the counting pass. While no node has `NODE_RESOURCE` yet, every node with a CPU counts
-    (a cluster without trainer node types): `--actors 1` may then train on the head.
-    """
-    nodes = alive_nodes()
-    if not config.wait_for_nodes or config.actors is None or len(nodes) >= config.actors:
-        return nodes
-    from ray.autoscaler.sdk import request_resources
-
-    logger.info("waiting up to %.0f s for %d trainer node(s); %d alive", config.wait_for_nodes, config.actors,
-                len(nodes))
-    request_resources(bundles=[{NODE_RESOURCE: 1}] * config.actors)
-    deadline = time.monotonic() + config.wait_for_nodes
-    try:
-        while len(nodes) < config.actors and time.monotonic() < deadline:
-            time.sleep(min(NODE_POLL_SECONDS, max(deadline - time.monotonic(), 0.0)))
-            found = alive_nodes()
-            if len(found) != len(nodes):
-                logger.info("trainer nodes alive: %d of %d", len(found), config.actors)
-            nodes = found
-    finally:
-        if len(nodes) < config.actors:  # the job fails here (place_actors)
-            release_node_request()
-    return nodes
-
-
-def release_node_request() -> None:
-    """Withdraw `wait_for_nodes`' request to the autoscaler (idempotent; a no-op without one)."""
-    from ray.autoscaler.sdk import request_resources
-
-    request_resources(bundles=[])
-
-
-def place_actors(config: TrainConfig, nodes: Sequence[dict[str, Any]], shards: int) -> list[dict[str, Any]]:
-    """Pick one node per actor: K = --actors (default: every node), never more actors than shards."""
-    if not nodes:
-        raise ConfigError("the Ray cluster has no alive node with a CPU")
-    wanted = config.actors or len(nodes)
-    if wanted > len(nodes):
-        raise ConfigError(
-            f"actors={wanted}: one trainer actor runs per node and the cluster has {len(nodes)} alive "
-            + (f"trainer node(s) (resource {NODE_RESOURCE})" if nodes[0].get("resource") else "node(s) with CPUs")
-            + (f" after waiting {config.wait_for_nodes:g} s; add nodes, lower --actors or wait longer"
-               if config.wait_for_nodes else "; add nodes, lower --actors, or wait for them with --wait-for-nodes")
-        )
-    if wanted > shards:
-        logger.warning("actors=%d but the corpus has %d file(s): training with %d actor(s)", wanted, shards, shards)
-        wanted = shards
-    return [dict(node, workers=config.workers or node["cpus"]) for node in nodes[:wanted]]
 
 
 class _Progress:
