@@ -77,6 +77,7 @@ SOURCES = (
     Source("debian reference", ("/usr/share/doc/debian-reference-en/**/*.html", "/usr/share/debian-reference/**/*.en.html"),
            "html", "debian-reference-en"),
     Source("fortunes", ("/usr/share/games/fortunes/*",), "fortune", "fortunes"),
+    Source("manual pages", ("/usr/share/man/man[1-9]/*.gz",), "man", "the installed packages' own manual pages"),
     Source("rust books and std documentation", ("/usr/share/doc/rust-doc/html/book/**/*.html",
                                                 "/usr/share/doc/rust-doc/html/reference/**/*.html",
                                                 "/usr/share/doc/rust-doc/html/nomicon/**/*.html",
@@ -171,6 +172,17 @@ def pod_text(path: str) -> str:
     return "\n\n".join(out)
 
 
+def man_text(path: str) -> str:
+    """A troff manual page without its requests (lines starting with . or ') and escapes (\\fB, \\-, \\(em)."""
+    lines = []
+    for line in _read(path).split("\n"):
+        if line.startswith((".", "'")):
+            lines.append("" if line.startswith((".SH", ".SS", ".PP", ".P", ".LP", ".TP", ".IP")) else " ")
+            continue
+        lines.append(re.sub(r"\\(f[A-Z0-9]|\(..|\*.|.)", " ", line))
+    return "\n".join(lines)
+
+
 def fortune_text(path: str) -> str:
     if path.endswith((".dat", ".u8")) or os.path.isdir(path):
         return ""
@@ -181,7 +193,7 @@ def text_text(path: str) -> str:
     return _read(path)
 
 
-READERS: dict[str, Callable[[str], str]] = {"html": html_text, "info": info_text, "pod": pod_text,
+READERS: dict[str, Callable[[str], str]] = {"html": html_text, "info": info_text, "pod": pod_text, "man": man_text,
                                             "fortune": fortune_text, "text": text_text}
 
 
