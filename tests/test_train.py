@@ -139,7 +139,7 @@ def test_a_job_waits_for_the_trainer_nodes_it_asks_for(ray_cluster, planted_corp
         except BaseException as exc:  # re-raised below, in the test's thread
             done["error"] = exc
 
-    with caplog.at_level(logging.INFO, logger="w2v.train"):
+    with caplog.at_level(logging.INFO, logger="w2v.placement"):
         runner = threading.Thread(target=job, daemon=True)  # Ray adds nodes from the main thread only
         runner.start()
         deadline = time.monotonic() + 120

@@ -141,7 +141,7 @@ def publish_artifact(out_uri: str, words: Sequence[str], counts: Sequence[int], 
         return write_artifact(out_uri, *args, overwrite, **formats)
     except (OSError, StorageError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-    logger.error("cannot write the artifact to %s (%s): writing a rescue copy", out_uri, reason)
+    logger.info("cannot write the artifact to %s (%s): writing a rescue copy", out_uri, reason)  # the error line says it
     extra = {"extra_files": formats.get("extra_files")}
     for rescue in (*rescue_to, None):
         try:
