@@ -3,8 +3,12 @@
 `sample:` is two texts, each served by the storage layer under a `sample://NAME` URI:
 
 - `sample://wiki`: gensim's Wikipedia sample (`enwiki-latest-pages-articles1.xml-...-shortened.bz2`,
-  106 articles, about 450,000 words) through gensim's own extraction, `WikiCorpus(...).get_texts()`:
-  markup removed, lowercased, words of 2-15 characters, one article per line.
+  106 articles, about 450,000 words) through gensim's own extraction, the tokens of
+  `WikiCorpus(path, dictionary={}, processes=1).get_texts()`: markup removed, lowercased, words of
+  2-15 characters, one article per line. `wiki_articles` runs get_texts' steps in this process:
+  get_texts always forks a `multiprocessing.Pool`, and a fork of a Ray driver or worker inherits
+  Ray's signal handlers (its pool child printed "SIGTERM received" stack traces into the demo)
+  and its threads. The tests check the tokens equal get_texts' own.
 - `sample://lee`: gensim's Lee news background corpus (300 short articles, one per line),
   lowercased and with punctuation stripped by the same rule (`wikicorpus.tokenize`).
 
@@ -53,14 +57,30 @@ def _source(text_uri: str) -> tuple[str, str]:
     return name, path
 
 
+def wiki_articles(path: str) -> Iterator[list[str]]:
+    """The tokens of each article `WikiCorpus(path, dictionary={}).get_texts()` yields, in this process (no fork)."""
+    import bz2
+
+    from gensim.corpora.wikicorpus import IGNORED_NAMESPACES, WikiCorpus, _process_article, extract_pages
+
+    wiki = WikiCorpus(path, dictionary={}, processes=1)  # dictionary={}: no vocabulary pass; its settings only
+    settings = (wiki.tokenizer_func, wiki.token_min_len, wiki.token_max_len, wiki.lower)
+    with bz2.BZ2File(path) as dump:
+        for title, text, pageid in extract_pages(dump, wiki.filter_namespaces, wiki.filter_articles):
+            tokens, title, _ = _process_article((text, title, pageid, settings))
+            # get_texts' own filter: redirects, stubs and pages of ignored namespaces are left out
+            if len(tokens) >= wiki.article_min_tokens and not any(
+                    title.startswith(namespace + ":") for namespace in IGNORED_NAMESPACES):
+                yield tokens
+
+
 def lines(text_uri: str) -> Iterator[str]:
     """The text's documents, one per line: tokens joined by single spaces, each line ending in "\\n"."""
-    from gensim.corpora.wikicorpus import TOKEN_MAX_LEN, TOKEN_MIN_LEN, WikiCorpus, tokenize
+    from gensim.corpora.wikicorpus import TOKEN_MAX_LEN, TOKEN_MIN_LEN, tokenize
 
     name, path = _source(text_uri)
     if name == "wiki":
-        # dictionary={}: no vocabulary pass; processes=1: the same single extraction process everywhere
-        documents: Iterator[list[str]] = WikiCorpus(path, dictionary={}, processes=1).get_texts()
+        documents: Iterator[list[str]] = wiki_articles(path)
     else:
         with open(path, encoding="utf-8") as f:
             documents = iter([tokenize(line, TOKEN_MIN_LEN, TOKEN_MAX_LEN, True) for line in f])
