@@ -67,21 +67,35 @@ def _png(fig) -> bytes:
     return buffer.getvalue()
 
 
+# Where a label may sit beside its point (offset in points, horizontal alignment), tried in order.
+LABEL_SPOTS = (((3, 2), "left"), ((3, -9), "left"), ((-3, 2), "right"), ((-3, -9), "right"))
+
+
 def _label_without_overlap(ax, xy: np.ndarray, words: Sequence[str], order: Sequence[int],
                            style: dict[int, dict[str, Any]]) -> int:
-    """Label the points in `order` (most wanted first), skipping any label that would overlap one drawn.
+    """Label the points in `order` (most wanted first) where a label fits beside its point.
 
-    A label's box is measured by the renderer (the real font and size), so nothing overlaps on the
-    saved picture. Returns the number of labels drawn.
+    Each label tries the spots of LABEL_SPOTS and takes the first whose box overlaps no label drawn
+    so far; a point with no free spot is left unlabelled, except those in `style` (the highlighted
+    words, drawn first), which keep their first spot. Boxes are measured by the renderer (the real
+    font and size), so nothing overlaps on the saved picture. Returns the number of labels drawn.
     """
     renderer = ax.figure.canvas.get_renderer()
     placed: list[Any] = []  # display-space boxes of the labels drawn so far
     for i in order:
-        text = ax.annotate(printable(words[i]), tuple(xy[i]), xytext=(3, 2), textcoords="offset points",
-                           **style.get(i, {"fontsize": 7, "color": "0.2"}))
-        box = text.get_window_extent(renderer).expanded(1.05, 1.1)
-        if i not in style and any(box.overlaps(other) for other in placed):
+        for n, (offset, align) in enumerate(LABEL_SPOTS):
+            text = ax.annotate(printable(words[i]), tuple(xy[i]), xytext=offset, textcoords="offset points",
+                               ha=align, **style.get(i, {"fontsize": 7, "color": "0.2"}))
+            box = text.get_window_extent(renderer).expanded(1.05, 1.1)
+            if not any(box.overlaps(other) for other in placed):
+                break
             text.remove()
+            if n == len(LABEL_SPOTS) - 1 and i in style:  # always labelled: back to the first spot
+                text = ax.annotate(printable(words[i]), tuple(xy[i]), xytext=LABEL_SPOTS[0][0],
+                                   textcoords="offset points", **style[i])
+                box = text.get_window_extent(renderer)
+                break
+        else:
             continue
         placed.append(box)
     return len(placed)
@@ -107,7 +121,7 @@ def pca_figure(vectors: np.ndarray, words: Sequence[str], top: int = PCA_WORDS, 
     if marked:
         ax.scatter(xy[marked, 0], xy[marked, 1], s=40, color="tab:red", zorder=3,
                    label=f"the {len(marked)} evaluated words (neighbours in the report)")
-        ax.legend(loc="best", fontsize=9)
+        ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.07), ncol=2, fontsize=9, frameon=False)
     fig.canvas.draw()  # fixes the axes' limits and layout, so label boxes are measured where they end up
     emphasis = {i: {"fontsize": 10, "fontweight": "bold", "color": "tab:red", "zorder": 4} for i in marked}
     labelled = _label_without_overlap(ax, xy, words, marked + [i for i in range(top) if i not in emphasis],
