@@ -288,7 +288,8 @@ def cmd_train(args: argparse.Namespace) -> int:
           f"words in {len(m['corpus']['shards']):,} shard(s)")
     print(f"training: {t['words']:,} words in {t['seconds']:.1f} s ({t['words_per_s']:,} words/s) on "
           f"{len(t['actors']):,} actor(s), {t['exchanges']:,} exchange(s)"
-          + (f" ({t['words_per_exchange']:,} words per actor between two, {t['stale_words']:,} stale)"
+          + (f" ({t['words_per_exchange']:,} words per actor between two, {t['stale_words']:,} stale: "
+                f"{100 * t['stale_share']:.2f}% of an epoch; {t['sync_combine']} combining)"
              if t.get("words_per_exchange") else "")
           + f", sync {100 * t['sync_share']:.0f}% of actor time")
     if result.plan.train_seconds:

@@ -496,6 +496,7 @@ class _Training:
             "exchange_seconds": round(exchange_seconds / exchanges, 4) if exchanges else None,  # driver wall, mean
             "wait_seconds": round(sum(s["wait_seconds"] for s in final) / len(final), 3),  # actors waiting, mean
             "sync_tiers": config.sync_tiers,
+            "sync_combine": config.sync_combine,
             "sync_seconds": round(sync_seconds, 3),
             "sync_share": round(sync_seconds / max(train_seconds, 1e-9), 4),
             "bytes_exchanged": exchanged["total"],
