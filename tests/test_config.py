@@ -43,6 +43,8 @@ def test_unknown_key_is_named_with_the_closest_valid_key():
         ({"actors": 0}, "actors=0"),
         ({"unicode_errors": "maybe"}, "unicode_errors"),
         ({"on_bad_shard": "maybe"}, "on_bad_shard"),
+        ({"tokenizer": "nltk"}, "tokenizer='nltk': must be one of"),
+        ({"deaccent": True}, "deaccent=True: needs tokenizer: simple"),
         ({"checkpoint_interval": -1}, "checkpoint_interval"),
         ({"max_restarts": -1}, "max_restarts"),
         ({"wait_for_nodes": -5}, "wait_for_nodes=-5"),

@@ -14,6 +14,7 @@ from gensim.test.utils import datapath
 
 from w2v import CorpusError
 from w2v import corpus as corpus_module
+from w2v import demo_text
 from w2v.corpus import ReadOptions, Shard, ShardSentences, assign_shards, iter_sentences, list_shards, split_shards
 
 
@@ -28,10 +29,47 @@ def test_sentences_equal_gensim_linesentence_on_real_text():
 
 def test_sample_corpus_is_the_real_text_shipped_with_gensim():
     shards = list_shards(["sample:"])
-    assert [s.uri.rsplit("/", 1)[1] for s in shards] == ["head500.noblanks.cor", "lee_background.cor"]
+    assert [s.uri for s in shards] == ["sample://wiki", "sample://lee"]
     assert list_shards(["sample:lee.cor"])[0].uri.endswith("lee.cor")
     with pytest.raises(CorpusError, match="no test file 'nope.txt'"):
         list_shards(["sample:nope.txt"])
+
+
+def test_sample_corpus_is_gensim_wikicorpus_text_unstemmed_and_the_lee_corpus():
+    from gensim.corpora.wikicorpus import WikiCorpus, tokenize
+
+    wiki, lee = list_shards(["sample:"])
+    expected = list(WikiCorpus(datapath(demo_text.TEXTS["wiki"]), dictionary={}, processes=1).get_texts())
+    limit = ReadOptions().max_sentence_words  # a longer article is several sentences
+    assert list(iter_sentences(wiki)) == [t[i : i + limit] for t in expected for i in range(0, len(t), limit)]
+    assert wiki.size == sum(len(" ".join(t).encode()) + 1 for t in expected)
+    lee_lines = open(datapath("lee_background.cor"), encoding="utf-8").read().splitlines()
+    assert list(iter_sentences(lee)) == [t for t in (tokenize(line, 2, 15, True) for line in lee_lines) if t]
+    words = Counter(w for s in ShardSentences([wiki, lee]) for w in s)
+    assert words["september"] > 100 and words["century"] > 100 and "septemb" not in words
+    assert split_shards([wiki, lee], 4) == [wiki, lee]  # generated text is never entered in the middle
+
+
+def test_simple_tokenizer_is_gensim_simple_preprocess_when_counting_and_spooling(tmp_path, monkeypatch):
+    from gensim.utils import simple_preprocess
+
+    from w2v.vocab import count_shard
+
+    monkeypatch.setattr(corpus_module, "BLOCK_CHARS", 11)  # words and lines cross block boundaries
+    lines = ["Hello, World! It's 2024: the Café-au-lait (naïve) RÉSUMÉ.", "", "  ---  ", "x",
+             "Antidisestablishmentarianism is long; e-mail O'Brien\tat 9am.\r", "ÜBER über Straße"]
+    path = tmp_path / "punct.txt"
+    path.write_text("\n".join(lines), encoding="utf-8", newline="")
+    for deacc in (False, True):
+        options = ReadOptions(tokenizer="simple", deaccent=deacc)
+        expected = [t for t in (simple_preprocess(line, deacc=deacc) for line in lines) if t]
+        shard = list_shards([str(path)])[0]
+        assert list(iter_sentences(shard, options)) == expected
+        spooled = corpus_module.spool([shard], options, str(tmp_path / "spool.txt"))
+        assert [line.split() for line in open(spooled.path, encoding="utf-8")] == expected
+        counted = count_shard(shard, options)
+        assert dict(counted.counts) == Counter(w for t in expected for w in t)
+    assert sentences_of(path)[0][:2] == ["Hello,", "World!"]  # whitespace stays the default
 
 
 def test_long_lines_become_several_sentences_never_cut(tmp_path):

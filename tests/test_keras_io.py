@@ -66,3 +66,15 @@ def test_keras_layer_outputs_matrix_rows_and_is_frozen(artifact):
     assert plain.compute_mask(np.array([0, 2])) is None
     with pytest.raises(ConfigError, match="mask_zero=True needs reserve_padding=True"):
         w2v.keras_embedding(kv, reserve_padding=False, mask_zero=True)
+
+
+def test_to_indices_applies_the_artifacts_tokenizer(tmp_path):
+    vectors = np.zeros((len(WORDS), 6), dtype=np.float32)
+    for tokenizer, deaccent, expected in (("simple", False, [1, 4, 2]), ("simple", True, [1, 2]),
+                                          ("whitespace", False, [])):
+        uri = str(tmp_path / f"{tokenizer}-{deaccent}")
+        write_artifact(uri, WORDS, [9, 8, 7, 6], vectors,
+                       {"parameters": {"tokenizer": tokenizer, "deaccent": deaccent}}, None, False)
+        kv = w2v.load(uri)
+        assert w2v.to_indices(["The", "Café!", "of,"], kv).tolist() == expected
+    assert w2v.to_indices(["The", "Café!"], kv, tokenizer="simple").tolist() == [1, 4]

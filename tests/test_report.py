@@ -77,3 +77,38 @@ def test_words_and_names_with_control_characters_are_escaped_in_the_report_and_s
     for text in texts:
         assert "\x1b" not in text and "\x07" not in text
     assert "esc\\x1b[31mred (0.90)" in texts[0] and "esc\\x1b[31mred" in texts[1]
+
+
+def test_pca_labels_never_overlap_axes_give_the_variance_and_evaluated_words_stand_out():
+    from w2v.report import pca_figure
+
+    rng = np.random.default_rng(2)
+    vectors = rng.standard_normal((300, 8)).astype(np.float32)
+    words = [f"word{i}" for i in range(300)]
+    fig = pca_figure(vectors, words, highlight=["word7", "word250"])
+    ax = fig.axes[0]
+    assert "% of the variance)" in ax.get_xlabel() and "% of the variance)" in ax.get_ylabel()
+    renderer = fig.canvas.get_renderer()
+    labels = [t for t in ax.texts if t.get_text().startswith("word")]
+    assert 20 < len(labels) < 300  # crowded: only the labels that fit are drawn
+    boxes = [t.get_window_extent(renderer) for t in labels]
+    assert not any(a.overlaps(b) for i, a in enumerate(boxes) for b in boxes[i + 1:])
+    bold = {t.get_text() for t in labels if t.get_fontweight() == "bold"}
+    assert bold == {"word7", "word250"}  # highlighted and always labelled, even a rare one
+    assert "word0" in {t.get_text() for t in labels}  # the most frequent word is labelled first
+
+
+def test_training_curves_show_plain_speeds_the_learning_rate_the_sync_share_and_a_rough_loss_note():
+    from w2v.report import curves_figure
+
+    epochs = [{"epoch": e, "words_per_s": 1_000_000 + 1_000 * e, "loss": 5e5 * e} for e in (1, 2, 3)]
+    fig = curves_figure(epochs, {"alpha": 0.025, "min_alpha": 0.0001, "epochs": 3}, sync_share=0.045)
+    speed, loss, rate, share = fig.axes
+    fig.canvas.draw()
+    assert speed.yaxis.get_offset_text().get_text() == ""  # no "1e6" offset: plain numbers
+    assert "1,000,000" in [t.get_text() for t in speed.get_yticklabels()]
+    assert "rough" in loss.get_xlabel()
+    x, y = rate.lines[0].get_data()
+    assert list(x) == [0, 1, 2, 3] and y[0] == 0.025 and abs(y[-1] - 0.0001) < 1e-12
+    assert "4.5%" in share.lines[0].get_label()
+    assert len(curves_figure(epochs).axes) == 2  # no parameters, no sync share: words/s and loss only

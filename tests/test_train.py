@@ -181,6 +181,25 @@ def test_one_actor_reads_compressed_and_plain_shards(ray_cluster, planted_corpus
     assert sorted(shard_words) == ["part-000.txt", "part-001.txt.gz", "part-003.txt.gz"]
 
 
+def test_a_simple_tokenizer_job_records_it_and_to_indices_applies_it(ray_cluster, tmp_path):
+    from gensim.utils import simple_preprocess
+
+    lines = [f"The Cat, {i % 7}th (CAT!) sat -- on mat{i % 3}; the dog's bone." for i in range(60)]
+    (tmp_path / "corpus").mkdir()
+    (tmp_path / "corpus" / "punct.txt").write_text("\n".join(lines) + "\n")
+    config = TrainConfig(corpus=(str(tmp_path / "corpus"),), out=str(tmp_path / "simple"), tokenizer="simple",
+                         actors=1, vector_size=8, epochs=1, min_count=1, eval=False)
+    result = run(config)
+    assert result.manifest["parameters"]["tokenizer"] == "simple"
+    assert not result.manifest["parameters"]["deaccent"]
+    kv = w2v.load(config.out)
+    expected = Counter(w for line in lines for w in simple_preprocess(line))
+    assert {w: kv.get_vecattr(w, "count") for w in kv.index_to_key} == expected
+    assert w2v.to_indices(["The", "Cat,", "(CAT!)"], kv).tolist() == [kv.key_to_index[w] + 1 for w in
+                                                                        ("the", "cat", "cat")]
+    assert w2v.to_indices(["The"], kv, tokenizer="whitespace").tolist() == []
+
+
 def test_three_nodes_combined_model_beats_each_actors_local_model(ray_cluster, tmp_path):
     """File k teaches only groups k and k+3: an actor alone never learns the other groups."""
     root = tmp_path / "by-file"

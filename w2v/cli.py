@@ -67,6 +67,11 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     # corpus reading
     g = parser.add_argument_group("corpus reading")
     g.add_argument("--lowercase", action=argparse.BooleanOptionalAction, default=s, help="lowercase all text")
+    g.add_argument("--tokenizer", choices=("whitespace", "simple"), default=s,
+                   help="whitespace = split lines on whitespace, as gensim's LineSentence (default); simple = "
+                        "gensim's simple_preprocess: lowercase words of 2-15 letters, punctuation and digits dropped")
+    g.add_argument("--deaccent", action=argparse.BooleanOptionalAction, default=s,
+                   help="with --tokenizer simple: strip accents (cafe for café; default: off)")
     g.add_argument("--unicode-errors", choices=("strict", "replace", "ignore", "skip"), default=s,
                    help="non-UTF-8 bytes: strict = fail naming the file and line (default), replace or ignore "
                         "them, skip = drop the line; lines with bad bytes are counted in the manifest")

@@ -30,11 +30,13 @@ MAX_CONFIG_VALUES = 100_000  # YAML values (scalars and containers, aliases expa
 MAX_SENTENCE_WORDS = 10_000
 
 UNICODE_ERROR_POLICIES = ("strict", "replace", "ignore", "skip")  # skip: drop lines with bad bytes
+TOKENIZERS = ("whitespace", "simple")  # whitespace: gensim LineSentence; simple: gensim simple_preprocess
 BAD_SHARD_POLICIES = ("fail", "skip")  # a corrupt or truncated archive: stop naming it, or leave it out
 
 # Parameters that shape the vectors: `--resume` refuses a checkpoint written with other values.
 RESUME_KEYS = ("vector_size", "window", "min_count", "max_final_vocab", "epochs", "sg", "hs", "negative", "sample",
-               "alpha", "min_alpha", "seed", "lowercase", "unicode_errors", "on_bad_shard")
+               "alpha", "min_alpha", "seed", "lowercase", "tokenizer", "deaccent", "unicode_errors",
+               "on_bad_shard")
 
 
 @dataclass(frozen=True)
@@ -59,6 +61,8 @@ class TrainConfig:
     seed: int = 1
     # --- corpus reading ---
     lowercase: bool = False
+    tokenizer: str = "whitespace"  # whitespace: split lines on whitespace; simple: gensim's simple_preprocess rules
+    deaccent: bool = False  # simple tokenizer only: strip accents (simple_preprocess's deacc)
     unicode_errors: str = "strict"  # strict: fail naming the file; replace/ignore: decode anyway; skip: drop the line
     on_bad_shard: str = "fail"  # a corrupt/truncated archive: fail naming it, or skip it (counted in the manifest)
     shard_bytes: int | None = None  # split uncompressed files into byte ranges of at most this; None: automatic
@@ -348,6 +352,8 @@ def _validate(c: TrainConfig) -> None:
     need(0.0 < c.alpha <= 1.0, "alpha", "must be in (0, 1]")
     need(0.0 <= c.min_alpha <= c.alpha, "min_alpha", f"must be in [0, alpha={c.alpha}]")
     need(c.seed >= 0, "seed", "must be >= 0")
+    need(c.tokenizer in TOKENIZERS, "tokenizer", f"must be one of {TOKENIZERS}")
+    need(not c.deaccent or c.tokenizer == "simple", "deaccent", "needs tokenizer: simple")
     need(c.unicode_errors in UNICODE_ERROR_POLICIES, "unicode_errors", f"must be one of {UNICODE_ERROR_POLICIES}")
     need(c.on_bad_shard in BAD_SHARD_POLICIES, "on_bad_shard", f"must be one of {BAD_SHARD_POLICIES}")
     need(0.0 <= c.checkpoint_interval <= 7 * 86400.0, "checkpoint_interval", "must be between 0 and 604800 seconds")

@@ -1,6 +1,7 @@
 """From corpus paths to shards, and from a shard to a stream of sentences.
 
-A sentence is one line split on whitespace (gensim `LineSentence` semantics). A line longer than
+A sentence is one line split on whitespace (gensim `LineSentence` semantics), or, with the
+`simple` tokenizer, the words gensim's `simple_preprocess` finds in the line (`tokenize`). A line longer than
 `MAX_SENTENCE_WORDS` becomes several sentences: gensim would silently cut it. Files are read in
 blocks of `BLOCK_CHARS` characters, so memory does not grow with the file nor with the line
 (text8 is a single line of 100M characters).
@@ -30,7 +31,7 @@ from dataclasses import dataclass, field
 from typing import IO, Iterator, Sequence
 
 from . import owners, storage
-from .config import MAX_SENTENCE_WORDS
+from .config import MAX_SENTENCE_WORDS, TOKENIZERS
 from .errors import BadShardError, CorpusError, StorageError
 
 logger = logging.getLogger(__name__)
@@ -42,10 +43,8 @@ MIN_PIECE_BYTES = 64 * 2**10  # never split finer than this: it only adds tasks 
 BALANCE_TOLERANCE = 0.05  # whole files within 5% of an even split by bytes are not split at all
 MAX_TOKEN_CHARS = 1 << 20  # a "word" longer than this is cut: it is garbage, and memory stays bounded
 
-# The real text shipped with gensim, used as the default demo corpus: 500 Wikipedia articles and
-# the Lee news background corpus (about 390,000 words together).
-SAMPLE_FILES = ("head500.noblanks.cor", "lee_background.cor")
-SAMPLE_PREFIX = "sample:"
+SAMPLE_PREFIX = "sample:"  # `sample:` is the demo text (`demo_text`); `sample:NAME` a file of gensim's test data
+SIMPLE_MIN_CHARS, SIMPLE_MAX_CHARS = 2, 15  # the simple tokenizer's word lengths: simple_preprocess's defaults
 
 # Text is decoded with errors="surrogateescape": each byte that is not UTF-8 becomes one lone
 # surrogate in this range, which valid UTF-8 can never produce. So a line holds bad bytes exactly
@@ -84,6 +83,8 @@ class ReadOptions:
     """How text becomes tokens; identical for counting and training, or the vocabulary lies."""
 
     lowercase: bool = False
+    tokenizer: str = "whitespace"  # whitespace | simple; see `tokenize`
+    deaccent: bool = False  # simple tokenizer: strip accents first
     unicode_errors: str = "strict"  # strict | replace | ignore | skip (the line); see config
     max_sentence_words: int = MAX_SENTENCE_WORDS
     on_bad_shard: str = "fail"  # fail | skip: what `vocab.count_shard` does with a corrupt archive
@@ -98,15 +99,47 @@ class ReadStats:
     bad_lines: int = 0  # lines that held bytes that are not UTF-8 (replaced, ignored or skipped)
 
 
-def resolve_sample(entry: str) -> list[str]:
-    """`sample:` -> the bundled gensim files; `sample:NAME` -> that one file of gensim's test data.
+def tokenize(text: str, options: ReadOptions = ReadOptions()) -> list[str]:
+    """The tokens of one line (or piece of a line cut at whitespace): the one rule counting, training and `to_indices` share.
 
-    >>> [os.path.basename(p) for p in resolve_sample("sample:")]
-    ['head500.noblanks.cor', 'lee_background.cor']
+    >>> tokenize("Don't stop, café-2!"), tokenize("Don't stop, café-2!", ReadOptions(tokenizer="simple"))
+    (["Don't", 'stop,', 'café-2!'], ['don', 'stop', 'café'])
+    """
+    if options.tokenizer == "whitespace":
+        return text.split()
+    if options.tokenizer == "simple":
+        from gensim.utils import simple_preprocess
+
+        return simple_preprocess(text, deacc=options.deaccent, min_len=SIMPLE_MIN_CHARS, max_len=SIMPLE_MAX_CHARS)
+    raise CorpusError(f"tokenizer {options.tokenizer!r}: must be one of {TOKENIZERS}")
+
+
+def read_options_of(parameters: dict) -> ReadOptions:
+    """The tokenization of a manifest's `parameters` (older artifacts, without the keys: whitespace).
+
+    >>> read_options_of({"lowercase": True, "tokenizer": "simple"}).tokenizer
+    'simple'
+    """
+    return ReadOptions(lowercase=bool(parameters.get("lowercase", False)),
+                       tokenizer=parameters.get("tokenizer", "whitespace"),
+                       deaccent=bool(parameters.get("deaccent", False)))
+
+
+def resolve_sample(entry: str) -> list[str]:
+    """`sample:` -> the demo texts (`demo_text`); `sample:NAME` -> that one file of gensim's test data.
+
+    >>> resolve_sample("sample:")
+    ['sample://wiki', 'sample://lee']
     """
     from gensim.test.utils import datapath
 
-    names = entry[len(SAMPLE_PREFIX) :].split(",") if entry != SAMPLE_PREFIX else list(SAMPLE_FILES)
+    from . import demo_text
+
+    if entry == SAMPLE_PREFIX:
+        return [demo_text.uri(name) for name in demo_text.TEXTS]
+    if storage.scheme(entry) == "sample":
+        return [entry]
+    names = entry[len(SAMPLE_PREFIX) :].split(",")
     paths = [datapath(n) for n in names if n]
     for p in paths:
         if not os.path.isfile(p):
@@ -205,8 +238,8 @@ def split_shards(shards: Sequence[Shard], actors: int, piece_bytes: int | None =
     With `piece_bytes`, every uncompressed file bigger than that is split into pieces of at most
     that size. Without it (automatic), nothing is split when whole files already balance within
     BALANCE_TOLERANCE; otherwise files bigger than total/(PIECES_PER_ACTOR x actors) bytes (at
-    least MIN_PIECE_BYTES) are split into equal pieces of at most that size. Compressed files stay
-    whole: one much bigger than the others cannot be balanced (a warning says so).
+    least MIN_PIECE_BYTES) are split into equal pieces of at most that size. Compressed files (and
+    the generated demo text) stay whole: one much bigger than the others cannot be balanced (a warning says so).
 
     >>> [(s.start, s.end) for s in split_shards([Shard("a.txt", 10, 0)], 2, piece_bytes=4)]
     [(0, 3), (3, 6), (6, 10)]
@@ -218,16 +251,16 @@ def split_shards(shards: Sequence[Shard], actors: int, piece_bytes: int | None =
         piece_bytes = max(MIN_PIECE_BYTES, math.ceil(total / (actors * PIECES_PER_ACTOR)))
     pieces: list[Shard] = []
     for s in shards:
-        if s.end is not None or storage.is_compressed(s.uri) or s.size <= piece_bytes:
+        if s.end is not None or not storage.is_splittable(s.uri) or s.size <= piece_bytes:
             pieces.append(s)
             continue
         n = math.ceil(s.size / piece_bytes)
         bounds = [s.size * i // n for i in range(n + 1)]
         pieces.extend(Shard(s.uri, b - a, s.mtime, a, b, file_size=s.size) for a, b in zip(bounds, bounds[1:]))
-    whole = [s for s in pieces if s.end is None and storage.is_compressed(s.uri)]
+    whole = [s for s in pieces if s.end is None and not storage.is_splittable(s.uri)]
     if whole and actors > 1 and max(s.size for s in whole) > total / actors:
         biggest = max(whole, key=lambda s: s.size)
-        logger.warning("%s (%d bytes, compressed) is more than one actor's share (%d bytes): it cannot be split, "
+        logger.warning("%s (%d bytes, compressed or generated) is more than one actor's share (%d bytes): it cannot be split, "
                        "so the actors will not get equal bytes; recompress it as several files",
                        biggest.uri, biggest.size, total // actors)
     return pieces
@@ -415,7 +448,7 @@ def _split_full(pending: list[str], limit: int) -> Iterator[list[str]]:
 
 def iter_sentences(shard: Shard, options: ReadOptions = ReadOptions(),
                    stats: ReadStats | None = None) -> Iterator[list[str]]:
-    """Sentences of one shard: each line split on whitespace, long lines split every N words.
+    """Sentences of one shard: each line's tokens (`tokenize`), long lines split every N words.
 
     Memory is bounded by BLOCK_CHARS + N words, whatever the line length. CRLF line ends need no
     care: "\r" is whitespace. Lines with bytes that are not UTF-8 follow `options.unicode_errors`
@@ -444,7 +477,7 @@ def iter_sentences(shard: Shard, options: ReadOptions = ReadOptions(),
                 if policy == "skip":
                     pending = []
                     continue
-            pending.extend(line.split())
+            pending.extend(tokenize(line, options))
             pending = yield from _split_full(pending, limit)
             if pending:
                 yield pending
@@ -458,7 +491,7 @@ def iter_sentences(shard: Shard, options: ReadOptions = ReadOptions(),
             last, tail = ("", head[0]) if len(head) == 1 else head
             if len(tail) > MAX_TOKEN_CHARS:
                 last, tail = last + " " + tail[:MAX_TOKEN_CHARS], tail[MAX_TOKEN_CHARS:]
-        pending.extend(last.split())
+        pending.extend(tokenize(last, options))
         pending = yield from _split_full(pending, limit)
     if tail or pending or line_bad:
         stats.lines += 1  # the last line had no newline
@@ -466,7 +499,7 @@ def iter_sentences(shard: Shard, options: ReadOptions = ReadOptions(),
             stats.bad_lines += 1
             if policy == "skip":
                 return
-    pending.extend(tail.split())
+    pending.extend(tokenize(tail, options))
     pending = yield from _split_full(pending, limit)
     if pending:
         yield pending

@@ -305,7 +305,10 @@ def verify(uri: str, manifest_sha256: str | None = None) -> dict[str, Any]:
 def load_arrays(uri: str, verify_checksums: bool = True,
                 manifest_sha256: str | None = None) -> tuple[list[str], list[int], np.ndarray]:
     """(words, counts, vectors) of an artifact, checksums verified (and the manifest's, when pinned)."""
-    manifest = read_manifest(uri, manifest_sha256)
+    return _read_arrays(uri, read_manifest(uri, manifest_sha256), verify_checksums)
+
+
+def _read_arrays(uri: str, manifest: dict[str, Any], verify_checksums: bool) -> tuple[list[str], list[int], np.ndarray]:
     if not verify_checksums:  # trust the files: skips hashing, which takes a while on big artifacts
         manifest = {"files": {n: None for n in (VECTORS_NPY, VOCAB_TSV)}}
     npy, tsv = (_read_verified(uri, n, manifest) for n in (VECTORS_NPY, VOCAB_TSV))
@@ -323,10 +326,16 @@ def load_arrays(uri: str, verify_checksums: bool = True,
 def load(uri: str, verify_checksums: bool = True, manifest_sha256: str | None = None):
     """gensim `KeyedVectors` of an artifact (local path or URI), without pickle: safe on untrusted artifacts.
 
-    `manifest_sha256` (printed when the artifact was published) refuses any other manifest.
+    `manifest_sha256` (printed when the artifact was published) refuses any other manifest. The
+    tokenization the artifact was trained with is attached as `kv.w2v_read_options` (a
+    `corpus.ReadOptions`): `to_indices` applies it.
 
     >>> kv = load("artifacts/demo")                      # doctest: +SKIP
     >>> kv.most_similar("king", topn=3)                  # doctest: +SKIP
     """
-    words, counts, vectors = load_arrays(uri, verify_checksums, manifest_sha256)
-    return keyed_vectors(words, counts, vectors)
+    from .corpus import read_options_of
+
+    manifest = read_manifest(uri, manifest_sha256)
+    kv = keyed_vectors(*_read_arrays(uri, manifest, verify_checksums))
+    kv.w2v_read_options = read_options_of(manifest.get("parameters", {}))
+    return kv

@@ -18,6 +18,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from .corpus import ReadOptions, tokenize
 from .errors import ConfigError
 
 PADDING_INDEX = 0
@@ -53,8 +54,13 @@ def embedding_matrix(artifact: Any, reserve_padding: bool = True, oov_row: bool 
 
 
 def to_indices(tokens: Sequence[str], artifact: Any, reserve_padding: bool = True, oov_row: bool = False,
-               length: int | None = None) -> np.ndarray:
+               length: int | None = None, tokenizer: str | ReadOptions | None = None) -> np.ndarray:
     """Row indices of `embedding_matrix(artifact, reserve_padding, oov_row)` for a list of tokens.
+
+    Each token first goes through the tokenization the artifact was trained with (`tokenizer`:
+    "whitespace", "simple" or a `corpus.ReadOptions`; None: the artifact's, which `w2v.load`
+    attaches), so `["Hello,", "World"]` finds `hello` and `world` in a `--tokenizer simple`
+    artifact, and a lowercased artifact finds `The` as `the`.
 
     Unknown tokens go to the OOV row (1) when there is one, and are dropped otherwise. With
     `length`, the result is cut or padded with `PADDING_INDEX` (0) at the end to that length.
@@ -67,7 +73,12 @@ def to_indices(tokens: Sequence[str], artifact: Any, reserve_padding: bool = Tru
     if isinstance(tokens, str):
         raise TypeError("to_indices takes a list of tokens, not a string: split it first (text.split())")
     offset = index_offset(reserve_padding, oov_row)
-    index = artifact if isinstance(artifact, dict) else _keyed_vectors(artifact).key_to_index
+    kv = artifact if isinstance(artifact, dict) else _keyed_vectors(artifact)
+    index = kv if isinstance(kv, dict) else kv.key_to_index
+    options = ReadOptions(tokenizer=tokenizer) if isinstance(tokenizer, str) else tokenizer
+    options = options or getattr(kv, "w2v_read_options", None)
+    if options is not None:
+        tokens = [t for token in tokens for t in tokenize(token.lower() if options.lowercase else token, options)]
     if oov_row:
         rows = [index[t] + offset if t in index else 1 for t in tokens]
     else:

@@ -1,8 +1,12 @@
 """What a person reads about an artifact: `report.md`, its two pictures, and `w2v info`'s summary.
 
 - `words_pca.png`: the 300 most frequent words on the first two principal components (numpy SVD
-  of the centred unit vectors: no scikit-learn);
-- `training_curves.png`: words/s and gensim's (rough) training loss per epoch, from the manifest;
+  of the centred unit vectors: no scikit-learn), each axis with its share of the variance; only
+  labels that fit without overlapping are drawn (the most frequent words first), and the
+  evaluated words (whose neighbours the report lists) are highlighted and always labelled;
+- `training_curves.png`: words/s, gensim's (rough) training loss and the learning rate per epoch,
+  from the manifest (the rate from `alpha`, `min_alpha` and `epochs`: one linear schedule), and
+  the share of actor time spent syncing when the manifest has it;
 - `report.md`: the artifact in a few lines, the evaluation's tables, and the pictures.
 
 Drawing uses matplotlib's Agg backend (no display needed) and runs on the driver; nothing here
@@ -24,16 +28,27 @@ CURVES_PNG = "training_curves.png"
 PCA_WORDS = 300
 
 
+def principal_components(vectors: np.ndarray, k: int = 2) -> tuple[np.ndarray, np.ndarray]:
+    """(n x k coordinates of the unit rows on their first k principal components, each one's share of the variance).
+
+    >>> xy, share = principal_components(np.array([[1, 0], [-1, 0.1], [1, 0.1]], dtype=np.float32))
+    >>> xy.shape, bool(share[0] > 0.9), round(float(share.sum()), 6)
+    ((3, 2), True, 1.0)
+    """
+    unit = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+    centred = unit - unit.mean(axis=0)
+    _, singular, components = np.linalg.svd(centred, full_matrices=False)
+    variance = singular**2
+    return centred @ components[:k].T, variance[:k] / max(float(variance.sum()), 1e-30)
+
+
 def pca_2d(vectors: np.ndarray) -> np.ndarray:
     """n x 2 coordinates of the unit rows on their first two principal components.
 
     >>> pca_2d(np.eye(3, dtype=np.float32)).shape
     (3, 2)
     """
-    unit = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
-    centred = unit - unit.mean(axis=0)
-    _, _, components = np.linalg.svd(centred, full_matrices=False)
-    return centred @ components[:2].T
+    return principal_components(vectors)[0]
 
 
 def _pyplot():
@@ -52,19 +67,70 @@ def _png(fig) -> bytes:
     return buffer.getvalue()
 
 
-def pca_picture(vectors: np.ndarray, words: Sequence[str], top: int = PCA_WORDS) -> bytes:
-    """PNG of the `top` most frequent words on a 2-D PCA map."""
+# Where a label may sit beside its point (offset in points, horizontal alignment), tried in order.
+LABEL_SPOTS = (((3, 2), "left"), ((3, -9), "left"), ((-3, 2), "right"), ((-3, -9), "right"))
+
+
+def _label_without_overlap(ax, xy: np.ndarray, words: Sequence[str], order: Sequence[int],
+                           style: dict[int, dict[str, Any]]) -> int:
+    """Label the points in `order` (most wanted first) where a label fits beside its point.
+
+    Each label tries the spots of LABEL_SPOTS and takes the first whose box overlaps no label drawn
+    so far; a point with no free spot is left unlabelled, except those in `style` (the highlighted
+    words, drawn first), which keep their first spot. Boxes are measured by the renderer (the real
+    font and size), so nothing overlaps on the saved picture. Returns the number of labels drawn.
+    """
+    renderer = ax.figure.canvas.get_renderer()
+    placed: list[Any] = []  # display-space boxes of the labels drawn so far
+    for i in order:
+        for n, (offset, align) in enumerate(LABEL_SPOTS):
+            text = ax.annotate(printable(words[i]), tuple(xy[i]), xytext=offset, textcoords="offset points",
+                               ha=align, **style.get(i, {"fontsize": 7, "color": "0.2"}))
+            box = text.get_window_extent(renderer).expanded(1.05, 1.1)
+            if not any(box.overlaps(other) for other in placed):
+                break
+            text.remove()
+            if n == len(LABEL_SPOTS) - 1 and i in style:  # always labelled: back to the first spot
+                text = ax.annotate(printable(words[i]), tuple(xy[i]), xytext=LABEL_SPOTS[0][0],
+                                   textcoords="offset points", **style[i])
+                box = text.get_window_extent(renderer)
+                break
+        else:
+            continue
+        placed.append(box)
+    return len(placed)
+
+
+def pca_picture(vectors: np.ndarray, words: Sequence[str], top: int = PCA_WORDS,
+                highlight: Sequence[str] = ()) -> bytes:
+    """PNG of `pca_figure`."""
+    return _png(pca_figure(vectors, words, top, highlight))
+
+
+def pca_figure(vectors: np.ndarray, words: Sequence[str], top: int = PCA_WORDS, highlight: Sequence[str] = ()):
+    """The `top` most frequent words on a 2-D PCA map; `highlight` (the evaluated words) in colour."""
     plt = _pyplot()
     top = min(top, len(words))
-    xy = pca_2d(vectors[:top]) if top >= 2 else np.zeros((top, 2))
+    if top >= 2:
+        xy, share = principal_components(vectors[:top])
+    else:
+        xy, share = np.zeros((top, 2)), np.zeros(2)
+    marked = [i for i, w in enumerate(words[:top]) if w in set(highlight)]
     fig, ax = plt.subplots(figsize=(13, 10))
-    ax.scatter(xy[:, 0], xy[:, 1], s=6, color="tab:blue", alpha=0.5)
-    for (x, y), word in zip(xy, words[:top]):
-        ax.annotate(word, (x, y), fontsize=7, alpha=0.85, xytext=(2, 2), textcoords="offset points")
-    ax.set_title(f"The {top} most frequent words, first two principal components of the unit vectors")
-    ax.set_xlabel("PC 1")
-    ax.set_ylabel("PC 2")
-    return _png(fig)
+    ax.scatter(xy[:, 0], xy[:, 1], s=8, color="tab:blue", alpha=0.45, label=f"the {top} most frequent words")
+    if marked:
+        ax.scatter(xy[marked, 0], xy[marked, 1], s=40, color="tab:red", zorder=3,
+                   label=f"the {len(marked)} evaluated words (neighbours in the report)")
+        ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.07), ncol=2, fontsize=9, frameon=False)
+    fig.canvas.draw()  # fixes the axes' limits and layout, so label boxes are measured where they end up
+    emphasis = {i: {"fontsize": 10, "fontweight": "bold", "color": "tab:red", "zorder": 4} for i in marked}
+    labelled = _label_without_overlap(ax, xy, words, marked + [i for i in range(top) if i not in emphasis],
+                                      emphasis)
+    ax.set_title(f"The {top} most frequent words on the first two principal components of the unit vectors\n"
+                 f"({labelled} labelled, most frequent first: a label that would overlap another is left out)")
+    ax.set_xlabel(f"PC 1 ({100 * share[0]:.1f}% of the variance)")
+    ax.set_ylabel(f"PC 2 ({100 * share[1]:.1f}% of the variance)")
+    return fig
 
 
 def epoch_losses(running: Sequence[float]) -> list[float]:
@@ -76,20 +142,84 @@ def epoch_losses(running: Sequence[float]) -> list[float]:
     return [b - a for a, b in zip([0.0, *running[:-1]], running)]
 
 
-def curves_picture(epochs: Sequence[dict[str, Any]]) -> bytes:
-    """PNG of words/s and training loss per epoch (the manifest's `training.epochs`)."""
+def learning_rates(alpha: float, min_alpha: float, epochs: int) -> list[float]:
+    """The learning rate at the start of each epoch and at the end of the last: linear over all words.
+
+    >>> learning_rates(0.025, 0.005, 2)
+    [0.025, 0.015, 0.005]
+    """
+    return [round(alpha - (alpha - min_alpha) * e / epochs, 12) for e in range(epochs + 1)]
+
+
+def _thousands(value: float, _position: Any = None) -> str:
+    """A tick label with thousands separators and no offset or scientific notation.
+
+    >>> _thousands(1234567.0)
+    '1,234,567'
+    """
+    return f"{value:,.0f}"
+
+
+def curves_picture(epochs: Sequence[dict[str, Any]], parameters: dict[str, Any] | None = None,
+                   sync_share: float | None = None) -> bytes:
+    """PNG of `curves_figure`."""
+    return _png(curves_figure(epochs, parameters, sync_share))
+
+
+def curves_figure(epochs: Sequence[dict[str, Any]], parameters: dict[str, Any] | None = None,
+                  sync_share: float | None = None):
+    """Words/s, training loss and learning rate per epoch (the manifest's `training.epochs`).
+
+    The learning rate is drawn from `parameters` (alpha, min_alpha, epochs) when given. The sync
+    share (the actors' time spent exchanging) is drawn per epoch when the entries have
+    `sync_share`, else the run's `sync_share` is drawn as one level.
+    """
+    from matplotlib.ticker import FuncFormatter, PercentFormatter
+
     plt = _pyplot()
+    parameters = parameters or {}
     x = [e["epoch"] for e in epochs]
-    fig, (speed, loss) = plt.subplots(1, 2, figsize=(11, 4))
-    speed.plot(x, [e["words_per_s"] for e in epochs], marker="o")
-    speed.set(title="training speed", xlabel="epoch", ylabel="words / s")
+    has_rate = all(k in parameters for k in ("alpha", "min_alpha", "epochs"))
+    fig, axes = plt.subplots(1, 3 if has_rate else 2, figsize=(16 if has_rate else 11, 4.4))
+    speed, loss = axes[0], axes[1]
+    speed.plot(x, [e["words_per_s"] for e in epochs], marker="o", label="words / s")
+    speed.set(title="training speed (all actors)", xlabel="epoch", ylabel="words / s")
     speed.set_ylim(bottom=0)
+    speed.yaxis.set_major_formatter(FuncFormatter(_thousands))
+    shares = [e["sync_share"] for e in epochs if "sync_share" in e]
+    if shares or sync_share is not None:
+        share = speed.twinx()
+        if len(shares) == len(epochs):
+            share.plot(x, shares, marker="s", color="tab:purple", label="sync share of actor time")
+        else:
+            share.axhline(sync_share, color="tab:purple", linestyle="--",
+                          label=f"sync share of actor time (whole run): {100 * sync_share:.1f}%")
+        share.set_ylim(0, max(0.1, 1.3 * max(shares or [sync_share])))
+        share.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
+        share.set_ylabel("sync share of actor time", color="tab:purple")
+        lines = speed.get_legend_handles_labels()[0] + share.get_legend_handles_labels()[0]
+        speed.legend(lines, [line.get_label() for line in lines], loc="lower right", fontsize=8)
     loss.plot(x, epoch_losses([e["loss"] for e in epochs]), marker="o", color="tab:red")
-    loss.set(title="training loss per epoch (gensim's, all actors)", xlabel="epoch", ylabel="loss")
-    for ax in (speed, loss):
+    loss.set(title="training loss per epoch (gensim's, all actors)", ylabel="loss",
+             xlabel="epoch\nrough: gensim adds it up without locks across threads; read the trend, not the values")
+    loss.yaxis.set_major_formatter(FuncFormatter(_thousands))
+    if has_rate:
+        rate = axes[2]
+        n = int(parameters["epochs"])
+        rate.plot(range(n + 1), learning_rates(float(parameters["alpha"]), float(parameters["min_alpha"]), n),
+                  color="tab:green")
+        rate.set(title=f"learning rate: linear from alpha {parameters['alpha']:g} to min_alpha "
+                       f"{parameters['min_alpha']:g}\nover all words of all epochs", xlabel="epochs done",
+                 ylabel="learning rate")
+        rate.set_ylim(bottom=0)
+        rate.set_xticks(range(n + 1))
+    for ax in axes[:2]:
         ax.grid(alpha=0.3)
         ax.set_xticks(x)
-    return _png(fig)
+    if has_rate:
+        axes[2].grid(alpha=0.3)
+    fig.tight_layout()
+    return fig
 
 
 def _pct(value: float | None) -> str:
@@ -137,10 +267,13 @@ def markdown(manifest: dict[str, Any], evaluation: dict[str, Any]) -> str:
 def render(manifest: dict[str, Any], evaluation: dict[str, Any], words: Sequence[str],
            vectors: np.ndarray) -> dict[str, bytes]:
     """name -> bytes of report.md and its pictures (no training curves without per-epoch numbers)."""
-    files = {REPORT_MD: markdown(manifest, evaluation).encode("utf-8"), PCA_PNG: pca_picture(vectors, words)}
-    epochs = manifest.get("training", {}).get("epochs") or []
+    files = {REPORT_MD: markdown(manifest, evaluation).encode("utf-8"),
+             PCA_PNG: pca_picture(vectors, words, highlight=list(evaluation.get("neighbors") or ()))}
+    training = manifest.get("training", {})
+    epochs = training.get("epochs") or []
     if epochs:
-        files[CURVES_PNG] = curves_picture(epochs)
+        share = training.get("sync_share") if training.get("exchanges") else None  # one actor: nothing to sync
+        files[CURVES_PNG] = curves_picture(epochs, manifest.get("parameters"), share)
     else:
         files[REPORT_MD] = files[REPORT_MD].replace(f"![Training curves]({CURVES_PNG})".encode(),
                                                     b"(no per-epoch training numbers in the manifest)")

@@ -4,7 +4,8 @@ The rest of w2v says `storage.open(uri)` and never asks "is this S3?". Reading g
 smart_open, which picks decompression by extension (.gz, .bz2, .xz, .zst) and streams: nothing
 here loads a whole file. Backends are picked by URI scheme from `_BACKENDS` and expose the same
 few names: the local filesystem (`/path`, `file:///path`, globs) and S3 (`s3://bucket/prefix`,
-globs within a prefix; any S3-compatible store such as MinIO through an endpoint URL). Other
+globs within a prefix; any S3-compatible store such as MinIO through an endpoint URL), and the
+read-only demo text (`sample://NAME`, extracted from gensim's files as it is read: `demo_text`). Other
 schemes are refused with a clear error naming the URI.
 
 S3 settings (endpoint, region, profile) come from the standard AWS environment and config files
@@ -98,6 +99,15 @@ def scheme(uri: str) -> str:
 def is_compressed(uri: str) -> bool:
     """True when smart_open will decompress this file by its extension."""
     return uri.lower().endswith(COMPRESSED_SUFFIXES)
+
+
+def is_splittable(uri: str) -> bool:
+    """True when a byte range of this file can be read without reading what comes before it.
+
+    >>> is_splittable("s3://b/a.txt"), is_splittable("/a.txt.gz"), is_splittable("sample://wiki")
+    (True, False, False)
+    """
+    return scheme(uri) in ("file", "s3") and not is_compressed(uri)
 
 
 # ---------------------------------------------------------------------- retries
@@ -479,7 +489,43 @@ class S3Backend:
         os.remove(local_path)
 
 
-_BACKENDS: dict[str, Backend] = {"file": LocalBackend(), "s3": S3Backend()}
+class DemoTextBackend:
+    """The demo text (`sample://wiki`, `sample://lee`): extracted from gensim's files as it is read, read-only."""
+
+    def list_files(self, uri: str, settings: S3Settings) -> list[FileInfo]:
+        from . import demo_text
+
+        return [FileInfo(uri=uri, size=demo_text.size(uri), mtime=demo_text.mtime(uri))]
+
+    def open(self, uri: str, mode: str, settings: S3Settings, **kwargs: Any) -> IO:
+        from . import demo_text
+
+        if mode != "rb":
+            raise StorageError(f"{uri}: the demo text is read-only")
+        return demo_text.TextReader(uri)
+
+    def exists(self, uri: str, settings: S3Settings) -> bool:
+        from . import demo_text
+
+        return uri[len(demo_text.SCHEME) :] in demo_text.TEXTS
+
+    def list_names(self, uri: str, settings: S3Settings) -> list[str]:
+        return []
+
+    def _read_only(self, uri: str, *_: Any) -> None:
+        raise StorageError(f"{uri}: the demo text is read-only; write elsewhere")
+
+    check_writable = remove = _read_only
+
+    def staging_dir(self, out_uri: str) -> str:
+        self._read_only(out_uri)
+        raise AssertionError("unreachable")
+
+    def publish_file(self, local_path: str, out_uri: str, name: str, settings: S3Settings) -> None:
+        self._read_only(out_uri)
+
+
+_BACKENDS: dict[str, Backend] = {"file": LocalBackend(), "s3": S3Backend(), "sample": DemoTextBackend()}
 
 
 def backend(uri: str) -> Backend:

@@ -81,7 +81,8 @@ def gensim_fast_version() -> int:
 
 def read_options(config: TrainConfig) -> ReadOptions:
     """The tokenization shared by the vocabulary pass and training."""
-    return ReadOptions(lowercase=config.lowercase, unicode_errors=config.unicode_errors,
+    return ReadOptions(lowercase=config.lowercase, tokenizer=config.tokenizer, deaccent=config.deaccent,
+                       unicode_errors=config.unicode_errors,
                        on_bad_shard=config.on_bad_shard, s3=config.s3_settings())
 
 
