@@ -148,7 +148,7 @@ def publish_artifact(out_uri: str, words: Sequence[str], counts: Sequence[int], 
             rescue = rescue or tempfile.mkdtemp(prefix="w2v-rescue-")
             write_artifact(rescue, *args, True, arrays_only=True, **extra)
         except (OSError, StorageError) as exc:
-            logger.warning("no rescue copy in %s either: %s", rescue, getattr(exc, "strerror", None) or exc)
+            logger.info("no rescue copy in %s either: %s", rescue, getattr(exc, "strerror", None) or exc)
             continue
         raise StorageError(f"cannot write the artifact to {out_uri} ({reason}); the trained vectors are kept in "
                            f"{rescue}: free space (or fix access), then run: w2v publish {rescue} --out {out_uri} "
