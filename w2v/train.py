@@ -246,9 +246,6 @@ class _Training:
                 if not self.exchange or time.perf_counter() - polled >= STATUS_POLL_SECONDS:
                     polled = time.perf_counter()
                     statuses = self._statuses()
-                    failed = [s["error"] for s in statuses if s["error"]]
-                    if failed:
-                        raise RuntimeError(f"gensim training failed in an actor: {failed[0]}")
                     progress.update(statuses, words_per_epoch, _sync_share(statuses))
                 if self.exchange:
                     # Round by round: each actor's next chunk (take waits for it). The last round and a due
@@ -293,9 +290,6 @@ class _Training:
         """Statuses once every actor's chunk loop has returned (right after the last round, it has)."""
         while True:
             statuses = self._statuses()
-            failed = [s["error"] for s in statuses if s["error"]]
-            if failed:
-                raise RuntimeError(f"gensim training failed in an actor: {failed[0]}")
             if all(s["done"] for s in statuses):
                 return statuses
             time.sleep(0.05)
@@ -325,7 +319,8 @@ class _Training:
         ray.get([a.start.remote(initial_ref, self.exchange, self.start_round) for a in self.actors])
 
     def _statuses(self) -> list[dict[str, Any]]:
-        """Every actor's status; a dead actor is brought back first (restart or replacement)."""
+        """Every actor's status; a dead actor is brought back first (restart or replacement), and a
+        training error in any actor fails the job here."""
         import ray
 
         refs = [a.status.remote() for a in self.actors]
@@ -340,6 +335,9 @@ class _Training:
                 status = ray.get(self.actors[k].status.remote())
             statuses.append(status)
         self.last_status = list(statuses)  # a copy: `_recover` marks its entry not-done, the caller's stays whole
+        failed = [s["error"] for s in statuses if s["error"]]
+        if failed:
+            raise RuntimeError(f"gensim training failed in an actor: {failed[0]}")
         return statuses
 
     def _exchange(self, slices: Sequence[slice], rounds: Sequence[int]) -> tuple[dict[str, int], bool]:
