@@ -16,6 +16,7 @@ from w2v.job import run
 
 from w2v.corpus import list_shards
 from w2v.placement import place_actors
+from w2v.exchange import ActorStatus
 from w2v.trainer import TrainerActor, read_options
 from w2v.vocab import Vocabulary, count_shard, merge_counts
 
@@ -257,7 +258,7 @@ def test_progress_logs_each_epoch_at_its_own_rate_even_when_several_ended_betwee
     from w2v.train import _Progress
 
     def status(ends):
-        return {"epochs_done": len(ends), "seconds": ends[-1], "epoch_ends": ends, "loss": [0.0] * len(ends)}
+        return ActorStatus(epochs_done=len(ends), seconds=ends[-1], epoch_ends=ends, loss=[0.0] * len(ends))
 
     progress = _Progress(epochs=4)
     with caplog.at_level(logging.INFO, logger="w2v.train"):
@@ -273,7 +274,7 @@ def test_epoch_rates_after_a_restart_or_resume_use_one_clock():
     from w2v.train import _epoch_stats
 
     def status(ends):
-        return {"epoch_ends": ends, "loss": [0.0] * len(ends)}
+        return ActorStatus(epoch_ends=ends, loss=[0.0] * len(ends))
 
     # Started at t=100. Actor 1 died in epoch 3 and its new process trained epochs 2.. again (epochs 0-1: no times).
     stats = _epoch_stats([status([101.0, 102.0, 103.0, 104.0]), status([None, None, 103.5, 105.0])], 1000, 100.0)

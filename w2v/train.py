@@ -30,6 +30,7 @@ from .checkpoint import Checkpoint, NullCheckpointer
 from .config import TrainConfig
 from .corpus import Shard
 from .errors import ConfigError
+from .exchange import ActorInfo, ActorStatus, ExchangeTally, Spooled, actor_gone, as_dict, exchange_round
 from .placement import NODE_RESOURCE, alive_nodes, release_node_request
 from .trainer import FAULT_ENV, TrainerActor, parse_fault_hook
 from .vocab import Vocabulary
@@ -69,10 +70,10 @@ def expected_words(plan: Sequence[Sequence[Shard]], corpus_words: int, shard_wor
     return [round(corpus_words * sum(s.size for s in shards) / total) for shards in plan]
 
 
-def _sync_share(statuses: Sequence[dict[str, Any]]) -> float:
+def _sync_share(statuses: Sequence[ActorStatus]) -> float:
     """The share of actor time spent in the exchange's arithmetic and waiting for it."""
-    actor_seconds = max(s["seconds"] for s in statuses)
-    return sum(s["sync_seconds"] for s in statuses) / max(len(statuses) * actor_seconds, 1e-9)
+    actor_seconds = max(s.seconds for s in statuses)
+    return sum(s.sync_seconds for s in statuses) / max(len(statuses) * actor_seconds, 1e-9)
 
 
 @dataclass
@@ -98,9 +99,9 @@ class _Progress:
         self.bar = tqdm(total=epochs, initial=first_epoch, unit="epoch", dynamic_ncols=True,
                         disable=not sys.stderr.isatty(), desc="training")
 
-    def update(self, statuses: Sequence[dict[str, Any]], words_per_epoch: int, sync_share: float) -> None:
-        done = min(s["epochs_done"] for s in statuses)  # the slowest actor sets the pace
-        elapsed = max(s["seconds"] for s in statuses)
+    def update(self, statuses: Sequence[ActorStatus], words_per_epoch: int, sync_share: float) -> None:
+        done = min(s.epochs_done for s in statuses)  # the slowest actor sets the pace
+        elapsed = max(s.seconds for s in statuses)
         trained = done - self.first_epoch  # epochs trained by this run
         rate = trained * words_per_epoch / elapsed if trained > 0 and elapsed else 0.0
         eta = (self.epochs - done) * elapsed / trained if trained > 0 else float("nan")
@@ -136,27 +137,6 @@ def train(config: TrainConfig, vocab: Vocabulary, plan: Sequence[Sequence[Shard]
         training.close()
 
 
-def _get_or(ref, default):
-    """`ray.get(ref)`, or `default` when the actor behind it died or its task failed."""
-    import ray
-
-    try:
-        return ray.get(ref)
-    except _actor_gone():
-        return default
-    except ray.exceptions.RayTaskError as exc:  # a task whose input came from an actor that died
-        if isinstance(getattr(exc, "cause", None), _actor_gone()):
-            return default
-        raise
-
-
-def _actor_gone() -> tuple[type[Exception], ...]:
-    """What ray.get raises for a call to an actor that died, is restarting, or cannot be placed again."""
-    import ray
-
-    return ray.exceptions.RayActorError, ray.exceptions.ActorUnschedulableError
-
-
 class _Training:
     """The driver's side of one training run: actors, global weights, position, faults."""
 
@@ -187,9 +167,9 @@ class _Training:
         self.snapshot_weights: sync.Weights | None = None  # one actor: its weights at the last checkpoint
         self.global_weights: sync.Weights = {}  # initial + every delta (with exchange)
         self.started_wall = time.time()  # when the actors were started (wall clock, as their epoch ends)
-        self.last_status: list[dict[str, Any]] = [{} for _ in self.actors]  # per actor, latest seen
-        self.infos: list[dict[str, Any]] = []  # per actor: node, pid, workers
-        self.spooled: list[dict[str, Any]] = []  # per actor: what prepare() spooled
+        self.last_status: list[ActorStatus | None] = [None] * len(self.actors)  # per actor, latest seen
+        self.infos: list[ActorInfo] = []  # per actor: node, pid, workers
+        self.spooled: list[Spooled] = []  # per actor: what prepare() spooled
         self.restarts = [0] * len(self.actors)  # per actor: restarts the driver saw
         self.events: list[dict[str, Any]] = []  # restarts and replacements, for the manifest
 
@@ -213,6 +193,72 @@ class _Training:
     def run(self) -> TrainResult:
         import ray
 
+        self._place()
+        spool_seconds = self._spool_all()
+        self._start_all()
+        words_per_epoch = sum(sp.words for sp in self.spooled)
+        tally = ExchangeTally()
+        started = time.perf_counter()
+        progress = _Progress(self.config.epochs, self.start_epoch, self.started_wall)
+        polled = 0.0  # perf_counter of the last status poll
+        try:
+            while True:
+                if not self.exchange or time.perf_counter() - polled >= STATUS_POLL_SECONDS:
+                    polled = time.perf_counter()
+                    statuses = self._statuses()
+                    progress.update(statuses, words_per_epoch, _sync_share(statuses))
+                if self._exchange_step(tally) if self.exchange else self._single_step(statuses):
+                    break
+            final_statuses = self._wait_done()
+            if not self.exchange:  # one actor: its weights are the model
+                self.global_weights = sync.copy_weights(ray.get(self.actors[0].weights.remote()))
+            progress.update(final_statuses, words_per_epoch, _sync_share(final_statuses))
+        finally:
+            progress.close()
+        return self._result(final_statuses, words_per_epoch, tally, spool_seconds, time.perf_counter() - started)
+
+    def _exchange_step(self, tally: ExchangeTally) -> bool:
+        """One round: each actor's next chunk is exchanged (its `take` waits for it); True after the last.
+
+        The last round and a due checkpoint move every row; the last one collects the final deltas.
+        A round an actor was lost in is tried again once it is back.
+        """
+        final = all(r >= self.rounds - 1 for r in self.next_round)
+        full = final or self.checkpointer.due()
+        row_bytes = sum(a.shape[1] * 4 for a in self.global_weights.values())  # of all matrices
+        slices = sync.exchange_slices(len(self.vocab), row_bytes, tally.exchanges, final=full,
+                                      tiers=self.config.sync_tiers)
+        began = time.perf_counter()
+        rounds = list(self.next_round)
+        moved, lost = exchange_round(self.actors, slices, rounds, self.global_weights)
+        tally.add(moved, time.perf_counter() - began)
+        for k in sorted(lost):  # brought back from the last full snapshot: what it trained since is trained again
+            self._recover(k, RuntimeError("died during an exchange"))
+        if lost:
+            return False
+        for k, actor in enumerate(self.actors):
+            actor.advance.remote(rounds[k])
+        self.next_round = [r + 1 for r in rounds]
+        if full:  # every row is in the global weights now: a consistent position
+            self.snapshot_rounds = list(self.next_round)
+            if self.checkpointer.due() and not final:
+                self.checkpointer.save(self.global_weights, self._position())
+        return final
+
+    def _single_step(self, statuses: Sequence[ActorStatus]) -> bool:
+        """One actor alone: nothing to exchange; checkpoint its live weights when due. True once it is done."""
+        if all(s.done for s in statuses):
+            return True
+        if self.checkpointer.due():
+            self._snapshot_single(statuses[0])
+            self.checkpointer.save(self.snapshot_weights, self._position())
+        time.sleep(STATUS_POLL_SECONDS)
+        return False
+
+    def _place(self) -> None:
+        """Wait until every actor runs on its node (its `info`), then drop the autoscaler request."""
+        import ray
+
         try:
             self.infos = ray.get([a.info.remote() for a in self.actors], timeout=300)
         except ray.exceptions.GetTimeoutError:
@@ -220,77 +266,28 @@ class _Training:
         if self.config.wait_for_nodes:
             release_node_request()  # the actors hold their nodes now
         for info in self.infos:
-            if info["gensim_fast_version"] < 0:
+            if info.gensim_fast_version < 0:
                 logger.error("!!! gensim on %s runs WITHOUT its compiled routines: training will be ~100x slower",
-                             info["hostname"])
-        spool_started = time.perf_counter()
+                             info.hostname)
+
+    def _spool_all(self) -> float:
+        """Every actor spools its shards into its chunks (in parallel); returns the wall seconds."""
+        import ray
+
+        began = time.perf_counter()
         self.spooled = ray.get([a.prepare.remote(self.vocab_ref, self.plan[k], self.chunks, self.expected_words[k])
                                 for k, a in enumerate(self.actors)])
-        spool_seconds = time.perf_counter() - spool_started
         for k, (info, sp) in enumerate(zip(self.infos, self.spooled)):
             logger.info("actor %d on %s (node %s, %d workers): %d shard(s) spooled, %d words in %d chunk(s), "
-                        "%.1f MB in %.1f s", k, info["hostname"], info["node_id"][:8], info["workers"], sp["shards"],
-                        sp["words"], sp["chunks"], sp["bytes"] / 1e6, sp["seconds"])
-        self._start_all()
-        row_bytes = sum(a.shape[1] * 4 for a in self.global_weights.values())  # of all matrices; 0 without exchange
-        words_per_epoch = sum(sp["words"] for sp in self.spooled)
-        exchanges = 0
-        exchange_seconds = 0.0  # driver wall time in exchanges
-        exchanged = {"total": 0, "busiest_link": 0, "slice": 0}  # bytes moved by all exchanges
-        started = time.perf_counter()
-        progress = _Progress(self.config.epochs, self.start_epoch, self.started_wall)
-        polled = 0.0  # perf_counter of the last status poll
-        try:
-            while True:
-                statuses = self.last_status
-                if not self.exchange or time.perf_counter() - polled >= STATUS_POLL_SECONDS:
-                    polled = time.perf_counter()
-                    statuses = self._statuses()
-                    progress.update(statuses, words_per_epoch, _sync_share(statuses))
-                if self.exchange:
-                    # Round by round: each actor's next chunk (take waits for it). The last round and a due
-                    # checkpoint move every row; the last one collects the final deltas.
-                    final = all(r >= self.rounds - 1 for r in self.next_round)
-                    full = final or self.checkpointer.due()
-                    slices = sync.exchange_slices(len(self.vocab), row_bytes, exchanges, final=full,
-                                                  tiers=self.config.sync_tiers)
-                    exchange_started = time.perf_counter()
-                    rounds = list(self.next_round)
-                    moved, complete = self._exchange(slices, rounds)
-                    exchange_seconds += time.perf_counter() - exchange_started
-                    exchanged = {key: exchanged[key] + moved[key] for key in exchanged}
-                    exchanges += 1
-                    if complete:
-                        for k, a in enumerate(self.actors):
-                            a.advance.remote(rounds[k])
-                        self.next_round = [r + 1 for r in rounds]
-                        if full:  # every row is in the global weights now: a consistent position
-                            self.snapshot_rounds = list(self.next_round)
-                            if self.checkpointer.due() and not final:
-                                self.checkpointer.save(self.global_weights, self._position())
-                    if final and complete:
-                        break
-                else:
-                    if all(s["done"] for s in statuses):
-                        break
-                    if self.checkpointer.due():
-                        self._snapshot_single(statuses[0])
-                        self.checkpointer.save(self.snapshot_weights, self._position())
-                    time.sleep(STATUS_POLL_SECONDS)
-            final_statuses = self._wait_done()
-            if not self.exchange:  # one actor: its weights are the model
-                self.global_weights = sync.copy_weights(ray.get(self.actors[0].weights.remote()))
-            progress.update(final_statuses, words_per_epoch, _sync_share(final_statuses))
-        finally:
-            progress.close()
-        return self._result(final_statuses, words_per_epoch, exchanges, exchanged, spool_seconds,
-                            time.perf_counter() - started, exchange_seconds)
+                        "%.1f MB in %.1f s", k, info.hostname, info.node_id[:8], info.workers, sp.shards,
+                        sp.words, sp.chunks, sp.bytes / 1e6, sp.seconds)
+        return time.perf_counter() - began
 
-    def _wait_done(self) -> list[dict[str, Any]]:
+    def _wait_done(self) -> list[ActorStatus]:
         """Statuses once every actor's chunk loop has returned (right after the last round, it has)."""
         while True:
             statuses = self._statuses()
-            if all(s["done"] for s in statuses):
+            if all(s.done for s in statuses):
                 return statuses
             time.sleep(0.05)
 
@@ -318,7 +315,7 @@ class _Training:
         self.started_wall = time.time()
         ray.get([a.start.remote(initial_ref, self.exchange, self.start_round) for a in self.actors])
 
-    def _statuses(self) -> list[dict[str, Any]]:
+    def _statuses(self) -> list[ActorStatus]:
         """Every actor's status; a dead actor is brought back first (restart or replacement), and a
         training error in any actor fails the job here."""
         import ray
@@ -328,75 +325,28 @@ class _Training:
         for k, ref in enumerate(refs):
             try:
                 status = ray.get(ref)
-                if status["pid"] != self.infos[k]["pid"]:  # Ray restarted it between two of our calls
-                    raise RuntimeError(f"trainer actor {k} runs in a new process (pid {status['pid']})")
-            except (*_actor_gone(), RuntimeError) as exc:
+                if status.pid != self.infos[k].pid:  # Ray restarted it between two of our calls
+                    raise RuntimeError(f"trainer actor {k} runs in a new process (pid {status.pid})")
+            except (*actor_gone(), RuntimeError) as exc:
                 self._recover(k, exc)
                 status = ray.get(self.actors[k].status.remote())
             statuses.append(status)
         self.last_status = list(statuses)  # a copy: `_recover` marks its entry not-done, the caller's stays whole
-        failed = [s["error"] for s in statuses if s["error"]]
+        failed = [s.error for s in statuses if s.error]
         if failed:
             raise RuntimeError(f"gensim training failed in an actor: {failed[0]}")
         return statuses
 
-    def _exchange(self, slices: Sequence[slice], rounds: Sequence[int]) -> tuple[dict[str, int], bool]:
-        """One reduce-scatter exchange over `slices` (see `sync`): deltas go actor to actor, the
-        driver only passes references and fetches the summed pieces once, for the global weights.
-
-        Actor k hands over its change once it has trained chunk `rounds[k]` (its first `take` waits).
-        Returns (bytes moved: total, busiest link, summed slices; whether every actor took part in
-        all of it). A slice is all or nothing: when an actor cannot hand over its delta or an owner
-        dies before its sum exists, the others keep their delta for the next exchange (`untake`)
-        and nothing reaches the global weights. An actor that dies after the sums exist is left
-        out of the rest (what it handed over counts), then brought back from the last full
-        snapshot: what it trained since is trained again.
-        """
-        moved = {"total": 0, "busiest_link": 0, "slice": 0}
-        lost: set[int] = set()
-        for rows in slices:
-            members = [k for k in range(len(self.actors)) if k not in lost]
-            if not members:
-                break
-            n = len(members)
-            handed = [self.actors[k].take.options(num_returns=n + 1).remote(rows.start, rows.stop, n, rounds[k])
-                      for k in members]  # [member][0] = took part; [member][1 + j] = piece for member j
-            failed = {k for k, refs in zip(members, handed) if not _get_or(refs[0], False)}
-            sums = [] if failed else [self.actors[owner].reduce.remote(*[refs[1 + j] for refs in handed])
-                                      for j, owner in enumerate(members)]
-            applied = [self.actors[k].apply.remote(rows.start, rows.stop, *sums) for k in members] if sums else []
-            pieces = [_get_or(ref, None) for ref in sums]
-            failed |= {owner for owner, piece in zip(members, pieces) if piece is None}
-            if failed:  # nothing of this slice reached anyone: the others keep their deltas
-                lost |= failed
-                for k in members:
-                    if k not in failed and not _get_or(self.actors[k].untake.remote(rows.start), False):
-                        lost.add(k)
-                continue
-            offset, slice_bytes = rows.start, 0
-            for piece in pieces:
-                size = len(piece["vectors"])
-                for name, array in piece.items():
-                    self.global_weights[name][offset : offset + size] += array
-                offset, slice_bytes = offset + size, slice_bytes + sync.nbytes(piece)
-            lost |= {k for k, ref in zip(members, applied) if not _get_or(ref, False)}
-            for key, value in sync.round_bytes(n, slice_bytes).items():
-                if key in moved:
-                    moved[key] += value
-        for k in sorted(lost):
-            self._recover(k, RuntimeError("died during an exchange"))
-        return moved, not lost
-
-    def _snapshot_single(self, status: dict[str, Any]) -> None:
+    def _snapshot_single(self, status: ActorStatus) -> None:
         """One actor: copy its live weights (read after `status`, so they hold at least its epochs)."""
         import ray
 
         self.snapshot_weights = sync.copy_weights(ray.get(self.actors[0].weights.remote()))
-        self.snapshot_rounds = [status["rounds_done"]]
+        self.snapshot_rounds = [status.rounds_done]
 
     def _position(self) -> dict[str, Any]:
         """The training position a checkpoint records (with the global weights it goes with)."""
-        words = [sp["words"] for sp in self.spooled]
+        words = [sp.words for sp in self.spooled]
         round_ = min(self.snapshot_rounds)
         return {"epoch": round_ // self.chunks, "epochs": self.config.epochs, "round": round_,
                 "chunks": self.chunks, "actor_rounds": list(self.snapshot_rounds),
@@ -415,8 +365,8 @@ class _Training:
         import ray
 
         began = time.perf_counter()
-        last = self.last_status[k] if k < len(self.last_status) else {}
-        node_id = self.infos[k]["node_id"]
+        last = self.last_status[k] if k < len(self.last_status) else None
+        node_id = self.infos[k].node_id
         self.restarts[k] += 1
         if self.restarts[k] > self.config.max_restarts:
             raise RuntimeError(f"trainer actor {k} died {self.restarts[k]} times (max_restarts="
@@ -437,7 +387,7 @@ class _Training:
             try:
                 info = ray.get(self.actors[k].info.remote(), timeout=10)
                 break
-            except (*_actor_gone(), ray.exceptions.GetTimeoutError) as exc:
+            except (*actor_gone(), ray.exceptions.GetTimeoutError) as exc:
                 if time.monotonic() > deadline:
                     raise RuntimeError(f"trainer actor {k} did not come back within {RECOVERY_SECONDS:.0f} s: "
                                        f"{str(exc).splitlines()[0]}") from None
@@ -451,27 +401,28 @@ class _Training:
                                             restart_round))
         # Rounds it is known to have trained: the last status poll, or the rounds exchanged since (each
         # exchange waited for its chunk), whichever is later.
-        seen = max(last.get("rounds_done", restart_round), self.next_round[k])
+        seen = max(last.rounds_done if last else restart_round, self.next_round[k])
         self.next_round[k] = restart_round
-        retrained = words_retrained(seen, bool(last.get("done")), restart_round, self.spooled[k]["words"],
+        retrained = words_retrained(seen, bool(last and last.done), restart_round, self.spooled[k].words,
                                     self.chunks)
         event = {"actor": k, "kind": kind, "cause": str(cause).splitlines()[0][:200], "old_node": node_id,
-                 "node": info["node_id"], "restart_epoch": restart_round // self.chunks,
+                 "node": info.node_id, "restart_epoch": restart_round // self.chunks,
                  "restart_round": restart_round, "epochs_done_before": seen // self.chunks,
                  "rounds_done_before": seen, "chunks_per_epoch": self.chunks, "words_retrained": retrained,
                  "seconds": round(time.perf_counter() - began, 3)}
         self.events.append(event)
         logger.warning("trainer actor %d %s on node %s: training again from round %d (epoch %d; %d words "
-                       "retrained)", k, kind, info["node_id"][:8], restart_round, restart_round // self.chunks,
+                       "retrained)", k, kind, info.node_id[:8], restart_round, restart_round // self.chunks,
                        retrained)
-        self.last_status[k] = {"done": False}
+        self.last_status[k] = None  # unknown until its next status
 
     # ------------------------------------------------------------------ results
-    def _result(self, final: list[dict[str, Any]], words_per_epoch: int, exchanges: int, exchanged: dict[str, int],
-                spool_seconds: float, seconds: float, exchange_seconds: float) -> TrainResult:
+    def _result(self, final: list[ActorStatus], words_per_epoch: int, tally: ExchangeTally, spool_seconds: float,
+                seconds: float) -> TrainResult:
         config = self.config
-        train_seconds = max(s["seconds"] for s in final)
-        sync_seconds = sum(s["sync_seconds"] for s in final) / len(final)
+        exchanges, exchanged = tally.exchanges, tally.moved
+        train_seconds = max(s.seconds for s in final)
+        sync_seconds = sum(s.sync_seconds for s in final) / len(final)
         words = words_per_epoch * config.epochs
         retrained = sum(e["words_retrained"] for e in self.events)
         trained = round(words_per_epoch * (self.rounds - self.start_round) / self.chunks) + retrained  # this driver's
@@ -491,16 +442,16 @@ class _Training:
             "stale_words": round(sync.stale_words(per_exchange, len(self.actors))) if self.exchange else None,
             "stale_share": round(sync.stale_words(per_exchange, len(self.actors)) / max(words_per_epoch, 1), 6)
             if self.exchange else None,
-            "exchange_seconds": round(exchange_seconds / exchanges, 4) if exchanges else None,  # driver wall, mean
-            "wait_seconds": round(sum(s["wait_seconds"] for s in final) / len(final), 3),  # actors waiting, mean
+            "exchange_seconds": round(tally.seconds / exchanges, 4) if exchanges else None,  # driver wall, mean
+            "wait_seconds": round(sum(s.wait_seconds for s in final) / len(final), 3),  # actors waiting, mean
             "sync_tiers": config.sync_tiers,
             "sync_combine": config.sync_combine,
             "sync_seconds": round(sync_seconds, 3),
             "sync_share": round(sync_seconds / max(train_seconds, 1e-9), 4),
-            "bytes_exchanged": exchanged["total"],
-            "bytes_per_word": round(exchanged["total"] / max(words, 1), 2),
-            "busiest_link_bytes": exchanged["busiest_link"],
-            "slice_bytes_per_exchange": round(exchanged["slice"] / max(exchanges, 1)),  # the summed delta
+            "bytes_exchanged": exchanged.total,
+            "bytes_per_word": round(exchanged.total / max(words, 1), 2),
+            "busiest_link_bytes": exchanged.busiest_link,
+            "slice_bytes_per_exchange": round(exchanged.slice / max(exchanges, 1)),  # the summed delta
             "start_epoch": self.start_epoch,
             "start_round": self.start_round,
             "words_trained_this_run": trained,
@@ -510,10 +461,10 @@ class _Training:
                        "words_retrained": retrained,
                        "events": self.events},
         }
-        actors_out = [{**info, "shards": sp["shards"], **{f"spool_{k}": v for k, v in sp.items() if k != "shards"},
-                       "train_seconds": s["seconds"],
-                       "sync_seconds": s["sync_seconds"], "peak_rss": s["peak_rss"],
-                       "peak_private_rss": s["peak_private_rss"]}
+        actors_out = [{**as_dict(info), "shards": sp.shards,
+                       **{f"spool_{k}": v for k, v in as_dict(sp).items() if k != "shards"},
+                       "train_seconds": s.seconds, "sync_seconds": s.sync_seconds, "peak_rss": s.peak_rss,
+                       "peak_private_rss": s.peak_private_rss}
                       for info, sp, s in zip(self.infos, self.spooled, final)]
         return TrainResult(vectors=self.global_weights["vectors"], actors=actors_out, stats=stats,
                            epochs=_epoch_stats(final, words_per_epoch, self.started_wall))
@@ -529,7 +480,7 @@ class _Training:
             ray.kill(actor)
 
 
-def _epoch_stats(statuses: Sequence[dict[str, Any]], words_per_epoch: int, started: float
+def _epoch_stats(statuses: Sequence[ActorStatus], words_per_epoch: int, started: float
                  ) -> list[dict[str, Any]]:
     """Per epoch: when the slowest actor finished it, words/s over it, and gensim's rough running loss.
 
@@ -539,8 +490,8 @@ def _epoch_stats(statuses: Sequence[dict[str, Any]], words_per_epoch: int, start
     """
     epochs: list[dict[str, Any]] = []
     previous_end: float | None = started
-    for e in range(min(len(s["epoch_ends"]) for s in statuses)):
-        ends = [s["epoch_ends"][e] for s in statuses]
+    for e in range(min(len(s.epoch_ends) for s in statuses)):
+        ends = [s.epoch_ends[e] for s in statuses]
         if any(t is None for t in ends):
             previous_end = started if all(t is None for t in ends) else None  # all: before this run (resume)
             continue
@@ -549,6 +500,6 @@ def _epoch_stats(statuses: Sequence[dict[str, Any]], words_per_epoch: int, start
             seconds = max(end - previous_end, 1e-9)
             epochs.append({"epoch": e + 1, "words": words_per_epoch, "seconds": round(seconds, 3),
                            "words_per_s": round(words_per_epoch / seconds),
-                           "loss": round(sum(s["loss"][e] for s in statuses), 1)})
+                           "loss": round(sum(s.loss[e] for s in statuses), 1)})
         previous_end = end
     return epochs

@@ -26,6 +26,7 @@ from . import sync
 from .config import TrainConfig
 from .corpus import ReadOptions, Shard, new_spool_dir, spool_chunks
 from .errors import ConfigError
+from .exchange import ActorInfo, ActorStatus, Spooled
 from .memory import peak_rss_bytes, private_rss_bytes
 from .vocab import Vocabulary
 
@@ -192,16 +193,16 @@ class TrainerActor:
         self.wait_seconds = 0.0  # time the chunk loop waited for an exchange (the network did not keep up)
         self.peak_private = private_rss_bytes()  # the largest RssAnon seen at any call (sampled)
 
-    def info(self) -> dict[str, Any]:
+    def info(self) -> ActorInfo:
         """Where this actor runs and whether gensim's compiled routines are in use."""
         import ray
 
-        return {"node_id": ray.get_runtime_context().get_node_id(), "hostname": socket.gethostname(),
-                "pid": os.getpid(), "gensim_fast_version": gensim_fast_version(),
-                "workers": self.workers, "restarted": self.restarted}
+        return ActorInfo(node_id=ray.get_runtime_context().get_node_id(), hostname=socket.gethostname(),
+                         pid=os.getpid(), gensim_fast_version=gensim_fast_version(), workers=self.workers,
+                         restarted=self.restarted)
 
     def prepare(self, vocab: Vocabulary, shards: Sequence[Shard], chunks: int, expected_words: int
-                ) -> dict[str, Any]:
+                ) -> Spooled:
         """Build the model from the global vocabulary, then spool `shards` to local plain files for
         gensim's corpus_file routines: `chunks` chunks of about expected_words / chunks words, one
         file per worker thread each (`corpus.spool_chunks`)."""
@@ -217,9 +218,9 @@ class TrainerActor:
         started = time.perf_counter()
         self.spooled = spool_chunks(self.shards, read_options(self.config), self.spool_dir, chunks, self.workers,
                                     expected_words)
-        return {"shards": len(self.shards), "words": self.spooled.words, "sentences": self.spooled.sentences,
-                "bytes": self.spooled.bytes, "bad_lines": self.spooled.bad_lines, "chunks": len(self.spooled.chunks),
-                "seconds": round(time.perf_counter() - started, 3)}
+        return Spooled(shards=len(self.shards), words=self.spooled.words, sentences=self.spooled.sentences,
+                       bytes=self.spooled.bytes, bad_lines=self.spooled.bad_lines, chunks=len(self.spooled.chunks),
+                       seconds=round(time.perf_counter() - started, 3))
 
     def weights(self) -> sync.Weights:
         """The model's trainable matrices (input vectors and output layer), live."""
@@ -332,21 +333,20 @@ class TrainerActor:
             self.applied = max(self.applied, round_)
             self.progress.notify_all()
 
-    def status(self) -> dict[str, Any]:
+    def status(self) -> ActorStatus:
         """Progress: rounds and epochs done, whether training ended, errors, timings, memory."""
         self.peak_private = max(self.peak_private, private_rss_bytes())
         now = self.finished or time.perf_counter()
         before = [None] * self.recorder.first_epoch  # epochs trained by an earlier process: their times are gone
         chunks = max(len(self.spooled.chunks), 1) if self.spooled else 1
-        return {"pid": os.getpid(), "epochs_done": self.rounds_done // chunks, "rounds_done": self.rounds_done,
-                "rounds": self.rounds, "start_round": self.start_round, "words_trained": self.words_trained,
-                "done": self.finished is not None,
-                "error": self.error, "seconds": round(now - self.started, 3),
-                "sync_seconds": round(self.sync_seconds + self.wait_seconds, 3),
-                "wait_seconds": round(self.wait_seconds, 3), "start_epoch": self.recorder.first_epoch,
-                "epoch_ends": before + [round(t, 3) for t, _ in self.recorder.ends],  # wall clock: comparable
-                "loss": before + [loss for _, loss in self.recorder.ends], "peak_rss": peak_rss_bytes(),
-                "peak_private_rss": self.peak_private}
+        return ActorStatus(
+            pid=os.getpid(), rounds_done=self.rounds_done, epochs_done=self.rounds_done // chunks, rounds=self.rounds,
+            start_round=self.start_round, start_epoch=self.recorder.first_epoch, words_trained=self.words_trained,
+            done=self.finished is not None, error=self.error, seconds=round(now - self.started, 3),
+            sync_seconds=round(self.sync_seconds + self.wait_seconds, 3), wait_seconds=round(self.wait_seconds, 3),
+            epoch_ends=before + [round(t, 3) for t, _ in self.recorder.ends],  # wall clock: comparable
+            loss=before + [loss for _, loss in self.recorder.ends], peak_rss=peak_rss_bytes(),
+            peak_private_rss=self.peak_private)
 
     def close(self) -> None:
         if self.spool_dir is not None:

@@ -1,0 +1,171 @@
+"""What passes between the driver and its trainer actors: typed records, and one exchange round.
+
+The driver (`train`) runs the loop and the recovery; each `trainer.TrainerActor` trains and holds
+its delta; this module is the protocol between them:
+
+- the records an actor returns (`ActorInfo` from `info`, `Spooled` from `prepare`, `ActorStatus`
+  from `status`), read by name on the driver side;
+- `exchange_round`: one reduce-scatter of every actor's delta over a list of row slices
+  (`take` -> `reduce` on the piece's owner -> `apply`), all or nothing per slice, with the bytes it
+  moved (`Moved`). The combining arithmetic itself is `sync`'s.
+
+It holds no state: a round's inputs are the actor handles, the slices, each actor's round and
+the driver's global weights, which it updates in place.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields
+from typing import Any, Sequence
+
+from . import sync
+
+
+@dataclass(frozen=True)
+class ActorInfo:
+    """Where an actor runs (`TrainerActor.info`)."""
+
+    node_id: str  # Ray node id
+    hostname: str  # the node's host name, for logs
+    pid: int  # the actor's process: a new one means Ray restarted it
+    gensim_fast_version: int  # < 0: gensim's compiled routines are missing (~100x slower)
+    workers: int  # gensim threads
+    restarted: bool  # Ray re-ran the constructor after the process died
+
+
+@dataclass(frozen=True)
+class Spooled:
+    """What an actor's `prepare` spooled to its local chunk files."""
+
+    shards: int  # shards read
+    words: int  # words per epoch, after the vocabulary's filtering
+    sentences: int  # sentences per epoch
+    bytes: int  # bytes of chunk files written
+    bad_lines: int  # undecodable lines skipped (--on-bad-line skip)
+    chunks: int  # chunks per epoch (rounds of the exchange)
+    seconds: float  # wall time spooling
+
+
+@dataclass(frozen=True)
+class ActorStatus:
+    """An actor's progress (`TrainerActor.status`): polled by the driver for progress and faults."""
+
+    pid: int = 0  # the actor's process
+    rounds_done: int = 0  # rounds (chunks) trained, from round 0 of the job
+    epochs_done: int = 0  # whole epochs among them
+    rounds: int = 0  # epochs x chunks per epoch
+    start_round: int = 0  # where this process started (restart, resume)
+    start_epoch: int = 0  # epochs trained before this process
+    words_trained: int = 0  # words this process trained
+    done: bool = False  # its chunk loop returned
+    error: str | None = None  # a training failure, which fails the job
+    seconds: float = 0.0  # since training started in this process
+    sync_seconds: float = 0.0  # in the exchange's arithmetic plus waiting for it
+    wait_seconds: float = 0.0  # the chunk loop waiting for an exchange to land
+    epoch_ends: list[float | None] = field(default_factory=list)  # wall clock; None: trained by an earlier process
+    loss: list[float | None] = field(default_factory=list)  # gensim's running loss at each epoch end
+    peak_rss: int = 0  # bytes
+    peak_private_rss: int = 0  # bytes, RssAnon
+
+
+def as_dict(record: Any) -> dict[str, Any]:
+    """A record's fields as a plain dict (for the manifest), shallow.
+
+    >>> as_dict(Moved(total=3))
+    {'total': 3, 'busiest_link': 0, 'slice': 0}
+    """
+    return {f.name: getattr(record, f.name) for f in fields(record)}
+
+
+@dataclass
+class Moved:
+    """Bytes an exchange moved (`sync.round_bytes`), added up over rounds."""
+
+    total: int = 0  # over every link
+    busiest_link: int = 0  # over the busiest link (what sets an exchange's time)
+    slice: int = 0  # of the summed deltas (the global weights' share)
+
+    def add(self, other: "Moved") -> None:
+        self.total += other.total
+        self.busiest_link += other.busiest_link
+        self.slice += other.slice
+
+
+def actor_gone() -> tuple[type[Exception], ...]:
+    """What ray.get raises for a call to an actor that died, is restarting, or cannot be placed again."""
+    import ray
+
+    return ray.exceptions.RayActorError, ray.exceptions.ActorUnschedulableError
+
+
+def get_or(ref, default):
+    """`ray.get(ref)`, or `default` when the actor behind it died or its task failed."""
+    import ray
+
+    try:
+        return ray.get(ref)
+    except actor_gone():
+        return default
+    except ray.exceptions.RayTaskError as exc:  # a task whose input came from an actor that died
+        if isinstance(getattr(exc, "cause", None), actor_gone()):
+            return default
+        raise
+
+
+def exchange_round(actors: Sequence[Any], slices: Sequence[slice], rounds: Sequence[int],
+                   global_weights: sync.Weights) -> tuple[Moved, set[int]]:
+    """One reduce-scatter exchange over `slices` (see `sync`): deltas go actor to actor, the driver
+    only passes references and fetches the summed pieces once, into `global_weights`.
+
+    Actor k hands over its change once it has trained chunk `rounds[k]` (its first `take` waits).
+    Returns the bytes moved and the actors lost (empty: every actor took part in all of it). A
+    slice is all or nothing: when an actor cannot hand over its delta or an owner dies before its
+    sum exists, the others keep their delta for the next exchange (`untake`) and nothing reaches
+    the global weights. An actor that dies after the sums exist is left out of the rest (what it
+    handed over counts); the driver brings it back.
+    """
+    moved = Moved()
+    lost: set[int] = set()
+    for rows in slices:
+        members = [k for k in range(len(actors)) if k not in lost]
+        if not members:
+            break
+        n = len(members)
+        handed = [actors[k].take.options(num_returns=n + 1).remote(rows.start, rows.stop, n, rounds[k])
+                  for k in members]  # [member][0] = took part; [member][1 + j] = piece for member j
+        failed = {k for k, refs in zip(members, handed) if not get_or(refs[0], False)}
+        sums = [] if failed else [actors[owner].reduce.remote(*[refs[1 + j] for refs in handed])
+                                  for j, owner in enumerate(members)]
+        applied = [actors[k].apply.remote(rows.start, rows.stop, *sums) for k in members] if sums else []
+        pieces = [get_or(ref, None) for ref in sums]
+        failed |= {owner for owner, piece in zip(members, pieces) if piece is None}
+        if failed:  # nothing of this slice reached anyone: the others keep their deltas
+            lost |= failed
+            for k in members:
+                if k not in failed and not get_or(actors[k].untake.remote(rows.start), False):
+                    lost.add(k)
+            continue
+        offset, slice_bytes = rows.start, 0
+        for piece in pieces:
+            size = len(piece["vectors"])
+            for name, array in piece.items():
+                global_weights[name][offset : offset + size] += array
+            offset, slice_bytes = offset + size, slice_bytes + sync.nbytes(piece)
+        lost |= {k for k, ref in zip(members, applied) if not get_or(ref, False)}
+        counted = sync.round_bytes(n, slice_bytes)
+        moved.add(Moved(counted["total"], counted["busiest_link"], counted["slice"]))
+    return moved, lost
+
+
+@dataclass
+class ExchangeTally:
+    """The driver's count of exchanges: how many, its wall time in them, the bytes they moved."""
+
+    exchanges: int = 0  # rounds exchanged (tried: a round lost to a fault counts too)
+    seconds: float = 0.0  # driver wall time inside `exchange_round`
+    moved: Moved = field(default_factory=Moved)  # bytes, over all rounds
+
+    def add(self, moved: Moved, seconds: float) -> None:
+        self.exchanges += 1
+        self.seconds += seconds
+        self.moved.add(moved)
