@@ -5,6 +5,7 @@
     python -m jobs.benchmark --trials 3                         # that corpus, every peer, K = 1 2 4 8
     python -m jobs.benchmark --corpus /data/text8 --actors 1 4 --peers --trials 3
     python -m jobs.benchmark --actors 4 8 --peers --sync-words 20000 80000 --sync-combine adaptive sum
+    python -m jobs.benchmark --actors 1 4 8 --peers --stale-share 0.01 --trials 3   # the parity targets' pacing
 
 Every run uses the same corpus files, parameters and total cores: gensim and the peers
 (`jobs/peers.py`; a peer that is not installed is reported as missing) get `--cores` threads;
@@ -15,8 +16,10 @@ one run, not absolute numbers across runs. Quality is scored with gensim's own e
 `simlex999.txt` (Spearman rho), and by neighbour agreement: the mean overlap of the top-10
 neighbours of the 10,000 most frequent words with the gensim corpus_file model of the same trial,
 divided by the same overlap between two gensim runs with different seeds (the noise floor; 1.0 =
-as close to gensim as gensim is to itself). Every row shows the median over the trials and the
-range.
+as close to gensim as gensim is to itself), and divided by the overlap between gensim and gensim
+on the same lines in another order, same seed (the order floor: what any trainer that reads the
+sentences in another order than gensim's can reach, K=1 included). Every row shows the median
+over the trials and the range.
 
 The default corpus is `jobs/make_corpus.py`'s: real English from gensim's samples and Debian's
 documentation packages, every line once. Never repeat a corpus to make it bigger: repeated lines
@@ -55,24 +58,27 @@ def default_corpus() -> list[Path]:
     return [DEFAULT_CORPUS]
 
 
-def prepare(sources: list[Path], workdir: Path) -> tuple[Path, Path]:
+def prepare(sources: list[Path], workdir: Path) -> tuple[Path, Path, int]:
     """Deal the source lines round-robin into PARTS files (w2v's shards) and one joined file (gensim's).
 
-    Each line once: a benchmark corpus is never repeated (see the module docstring)."""
+    Returns both and the words written (one epoch). Each line once: a benchmark corpus is never
+    repeated (see the module docstring). `shuffled(joined)` gives the same lines in another order."""
     from w2v.corpus import ReadOptions, ShardSentences, list_shards
 
     parts_dir = workdir / "parts"
     parts_dir.mkdir()
     joined = workdir / "joined.txt"
     outs = [open(parts_dir / f"part-{i:02d}.txt", "w", encoding="utf-8") for i in range(PARTS)]
+    words = 0
     with open(joined, "w", encoding="utf-8") as all_out:
         for n, sentence in enumerate(ShardSentences(list_shards([str(s) for s in sources]), ReadOptions())):
             line = " ".join(sentence) + "\n"
             outs[n % PARTS].write(line)
             all_out.write(line)
+            words += len(sentence)
     for f in outs:
         f.close()
-    return parts_dir, joined
+    return parts_dir, joined, words
 
 
 def _gensim_child(mode: str, corpus: str, params: dict, cores: int, out: str, seed: int, queue) -> None:
@@ -112,6 +118,29 @@ def run_gensim(mode: str, corpus: Path, params: dict, cores: int, workdir: Path,
     from gensim.models import KeyedVectors
 
     return {**result, "kv": KeyedVectors.load(out)}
+
+
+def shuffled(joined: Path, seed: int = 0) -> Path:
+    """The lines of `joined` in a seeded random order, beside it: gensim on it gives the order floor.
+
+    Holds one offset per line in memory, not the text.
+    """
+    import random
+
+    out = joined.with_name(f"{joined.stem}-shuffled{joined.suffix}")
+    if out.exists():
+        return out
+    offsets = [0]
+    with open(joined, "rb") as f:
+        for line in f:
+            offsets.append(offsets[-1] + len(line))
+    order = list(range(len(offsets) - 1))
+    random.Random(seed).shuffle(order)
+    with open(joined, "rb") as f, open(out, "wb") as w:
+        for i in order:
+            f.seek(offsets[i])
+            w.write(f.read(offsets[i + 1] - offsets[i]))
+    return out
 
 
 def run_w2v(actors: int, parts: Path, params: dict, cores: int, workdir: Path, sync_words: int, combine: str,
@@ -214,7 +243,8 @@ def table(rows: list[dict], baseline: dict) -> str:
     Quality cells are medians with the range over the trials; `x gensim` for analogy is the median of
     the per-trial ratios (each trial side by side with gensim on the same seed).
     """
-    head = ("| run | analogy | analogy x gensim | wordsim353 | simlex999 | agreement x floor | words/s | x gensim | x w2v | "
+    head = ("| run | analogy | analogy x gensim | wordsim353 | simlex999 | agreement x floor | agreement x order floor | "
+            "words/s | x gensim | x w2v | "
             "wall s | train s | spool s | bytes/word | busiest link B/word | words/actor/exchange | stale words | "
             "stale share | sync share | peak RSS/actor MB | private MB | private / (1.3 model + 256 MB) |")
     lines = [head, "|" + "---|" * (head.count("|") - 1)]
@@ -229,7 +259,8 @@ def table(rows: list[dict], baseline: dict) -> str:
         lines.append(
             f"| {r['name']} | {spread(r, 'analogy', '.2%')} | {spread(r, 'analogy_ratio', '.2f') if 'analogy_ratio' in r else '-'} | "
             f"{spread(r, 'wordsim353', '.3f')} | {spread(r, 'simlex999', '.3f')} | "
-            f"{spread(r, 'agreement_ratio', '.2f') if 'agreement_ratio' in r else '-'} | {wps:,.0f} | "
+            f"{spread(r, 'agreement_ratio', '.2f') if 'agreement_ratio' in r else '-'} | "
+            f"{spread(r, 'agreement_order_ratio', '.2f') if 'agreement_order_ratio' in r else '-'} | {wps:,.0f} | "
             f"{wps / (baseline['words'] / baseline['train']):.2f} | {wps / (reference['words'] / reference['train']):.2f} | {r['wall']:.1f} | {r['train']:.1f} | "
             f"{r.get('spool', 0):.1f} | "
             f"{r.get('bytes_per_word', 0):.0f} | {r.get('link_bytes_per_word', 0):.0f} | {r.get('words_per_exchange', 0):,.0f} | "
@@ -338,6 +369,9 @@ def main(argv=None) -> int:
     parser.add_argument("--sync-words", type=int, nargs="+", default=[0],
                         help="w2v words per actor between exchanges; several values give one row each "
                              "(default 0: w2v's automatic pacing)")
+    parser.add_argument("--stale-share", type=float, nargs="+", default=[],
+                        help="pace w2v by stale words as a share of an epoch instead (0.01 = 1%%): per K, "
+                             "sync words = share x epoch words / (K-1); several values give one row each")
     parser.add_argument("--sync-combine", nargs="+", default=["adaptive"], choices=("adaptive", "sum"),
                         help="w2v's delta combining rules to compare (default adaptive)")
     parser.add_argument("--workers-per-node", type=int, nargs="+", default=[0],
@@ -362,7 +396,7 @@ def main(argv=None) -> int:
     sources = [Path(p) for p in args.corpus] if args.corpus else default_corpus()
     with tempfile.TemporaryDirectory(prefix="w2v-bench-") as tmp:
         workdir = Path(tmp)
-        parts, joined = prepare(sources, workdir)
+        parts, joined, epoch_words = prepare(sources, workdir)
         from w2v.corpus import list_shards, read_rate
 
         reading = read_rate(list_shards([str(parts)]))  # one process, like one actor's spool and count passes
@@ -375,14 +409,22 @@ def main(argv=None) -> int:
         for peer in args.peers:
             runs.append((f"{peer} ({args.cores} threads)", lambda seed, peer=peer: run_other(
                 peer, joined, params, args.cores, workdir, seed)))
-        several = len(args.sync_words) > 1 or len(args.sync_combine) > 1 or len(args.sync_tiers) > 1
+        from w2v import sync
+
+        # Pacings: (sync words, label); a stale share gives each K its own words (README "What the quality follows").
+        pacings = [(None, share, f"{share:.2%} stale") for share in args.stale_share] or \
+                  [(words, None, f"{words:,} words" if words else "auto") for words in args.sync_words]
+        several = len(pacings) > 1 or len(args.sync_combine) > 1 or len(args.sync_tiers) > 1 or bool(args.stale_share)
         for k in args.actors:
-            variants = [(w, c, t, n) for w in args.sync_words for c in args.sync_combine for t in args.sync_tiers
-                        for n in args.workers_per_node] if k > 1 else [(0, "sum", 1, n) for n in args.workers_per_node]
-            for words, combine, tiers, workers in variants:
+            variants = [(p, c, t, n) for p in pacings for c in args.sync_combine for t in args.sync_tiers
+                        for n in args.workers_per_node] if k > 1 else \
+                [((0, None, "auto"), "sum", 1, n) for n in args.workers_per_node]
+            for (words, share, label), combine, tiers, workers in variants:
+                if share is not None:
+                    words = sync.default_sync_words(epoch_words, k, share)
                 name = f"w2v K={k} ({workers or max(1, args.cores // k)} workers/node)"
                 if k > 1 and several:
-                    name += f" {combine}, {f'{words:,} words' if words else 'auto'}, {tiers} tiers"
+                    name += f" {combine}, {label}, {tiers} tiers"
                 runs.append((name, lambda seed, k=k, words=words, combine=combine, tiers=tiers, workers=workers:
                              run_w2v(k, parts, params, args.cores, workdir, words, combine, seed, tiers,
                                      workers or None)))
@@ -406,10 +448,18 @@ def main(argv=None) -> int:
                     reference = {**scores, "kv": r["kv"]}
                     floor_kv = run_gensim("corpus_file", joined, params, args.cores, workdir, seed + 1000)["kv"]
                     reference["floor"] = agreement(reference["kv"], floor_kv)
-                    logger.info("seed-to-seed neighbour agreement of gensim (the floor): %.3f", reference["floor"])
+                    order_kv = run_gensim("corpus_file", shuffled(joined), params, args.cores, workdir, seed)["kv"]
+                    reference["order_floor"] = agreement(reference["kv"], order_kv)
+                    logger.info("neighbour agreement of gensim with gensim: seed to seed (the floor) %.3f, "
+                                "same seed on the lines in another order (the order floor) %.3f",
+                                reference["floor"], reference["order_floor"])
                 scores["analogy_ratio"] = scores["analogy"] / max(reference["analogy"], 1e-12)
                 other = floor_kv if r["kv"] is reference["kv"] else r["kv"]
-                scores["agreement_ratio"] = agreement(reference["kv"], other) / max(reference["floor"], 1e-12)
+                agreed = agreement(reference["kv"], other)
+                scores["agreement"] = agreed
+                scores["agreement_ratio"] = agreed / max(reference["floor"], 1e-12)
+                scores["agreement_order_ratio"] = agreed / max(reference["order_floor"], 1e-12)
+                scores["floor"], scores["order_floor"] = reference["floor"], reference["order_floor"]
                 results[name].append({**{k: v for k, v in r.items() if k != "kv"}, **scores})
         rows = []
         for name, _ in runs:
@@ -427,7 +477,8 @@ def main(argv=None) -> int:
     print(f"corpus: {', '.join(s.name for s in sources)}, {int(baseline['words']) // args.epochs:,} words per epoch "
           f"(each line once); {params}; {args.cores} cores in all; medians (ranges) of {args.trials} trial(s); "
           f"agreement x floor: top-10 neighbours of the 10,000 most frequent words against gensim corpus_file "
-          f"of the same trial, over gensim's own seed-to-seed agreement")
+          f"of the same trial, over gensim's own seed-to-seed agreement (floor) and over gensim's agreement with "
+          f"itself on the lines in another order (order floor)")
     print(f"gensim model size (matrices + tables): {baseline['model_bytes'] / 2**20:.1f} MB; "
           f"driver peak RSS {peak_rss_bytes() / 2**20:.0f} MB")
     print(f"machine: {machine()}")

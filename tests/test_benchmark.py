@@ -4,7 +4,7 @@ neighbour agreement is 1 for the same vectors and falls as neighbours change."""
 import numpy as np
 from gensim.models import KeyedVectors
 
-from jobs.benchmark import agreement, median_row, projection, table
+from jobs.benchmark import agreement, median_row, projection, shuffled, table
 
 
 def row(name, words_per_s, **extra):
@@ -48,3 +48,14 @@ def test_neighbour_agreement_is_one_for_the_same_vectors_and_falls_as_they_chang
     c.add_vectors(words, rng.standard_normal(vectors.shape).astype(np.float32))
     same, close, unrelated = agreement(a, a, top=200), agreement(a, b, top=200), agreement(a, c, top=200)
     assert same == 1.0 and unrelated < 0.15 < close < 1.0
+
+
+def test_the_order_floor_corpus_has_every_line_once_in_another_order(tmp_path):
+    joined = tmp_path / "joined.txt"
+    lines = [f"line {i} " + "w " * (i % 7) + "\n" for i in range(1000)]
+    joined.write_text("".join(lines))
+    out = shuffled(joined)
+    again = out.read_text().splitlines(keepends=True)
+    assert sorted(again) == sorted(lines) and again != lines
+    out.unlink()
+    assert shuffled(joined).read_text().splitlines(keepends=True) == again  # seeded: the same order every run
