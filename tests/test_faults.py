@@ -338,3 +338,78 @@ def test_a_killed_driver_resumes_from_its_checkpoint(ray_cluster, planted_corpus
           f"{training['words_trained_this_run']} words trained by the second driver, "
           f"planted precision@5 {precision:.2f}")
     assert precision >= 0.9
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("signame, actors", [("SIGINT", 2), ("SIGTERM", 1)])
+def test_a_stopped_driver_writes_a_checkpoint_and_prints_the_command_that_continues(
+        ray_cluster, planted_corpus, tmp_path, capsys, signame, actors):
+    """Ctrl-C (SIGINT) or SIGTERM to the driver mid-training: it finishes the round with a full exchange,
+    writes a checkpoint whatever the interval, removes its actors' spools, exits 128 + the signal's
+    number and prints the command that continues; that command finishes from the checkpoint."""
+    import signal as signals
+
+    from w2v import checkpoint
+
+    out = tmp_path / "art"
+    (tmp_path / "spool").mkdir()
+    argv = ["train", str(planted_corpus[0]), "--out", str(out), "--address", ray_cluster.address,
+            "--vector-size", "32", "--epochs", "60", "--seed", "3", "--actors", str(actors),
+            "--checkpoint-interval", "3600", "--no-eval", "--spool-dir", str(tmp_path / "spool")]
+    log_path = tmp_path / "driver.log"
+    with open(log_path, "w") as log:
+        driver = subprocess.Popen([sys.executable, "-m", "w2v.cli", *argv], stdout=log, stderr=subprocess.STDOUT,
+                                  env={**os.environ, "PYTHONPATH": str(REPO)}, cwd=tmp_path)
+        try:
+            deadline = time.monotonic() + 180
+            while "epoch 3/60 done" not in log_path.read_text() and driver.poll() is None:
+                assert time.monotonic() < deadline, log_path.read_text()[-2000:]
+                time.sleep(0.05)
+            driver.send_signal(getattr(signals, signame))
+            driver.wait(timeout=120)
+        finally:
+            driver.kill()
+    text = log_path.read_text()
+    signum = getattr(signals, signame).value
+    assert driver.returncode == 128 + signum, text[-2000:]
+    assert not (out / "manifest.json").exists()  # no artifact
+    stopped = checkpoint.latest(f"{out}.checkpoint")  # the interval never came: this is the stop's own
+    assert stopped is not None and stopped.number == 1 and stopped.epoch >= 3, text[-2000:]
+    error_lines = [line for line in text.splitlines() if line.startswith("w2v: ")]
+    assert error_lines[0].startswith(f"w2v: error: stopped by {signame}: checkpoint 1 at epoch {stopped.epoch} "
+                                     f"of 60"), error_lines
+    assert error_lines[1] == f"w2v: continue with: w2v {' '.join(argv)} --resume", error_lines
+    assert "Traceback" not in text
+    assert not list((tmp_path / "spool").iterdir())  # the actors removed their spools
+
+    assert main([*argv, "--resume", "-q"]) == 0
+    training = json.loads((out / "manifest.json").read_text())["training"]
+    assert training["resumed_from"]["checkpoint"] == 1
+    assert training["start_round"] == stopped.round(training["chunks_per_epoch"]) > 0
+    assert precision_of(str(out)) >= 0.9
+
+
+@pytest.mark.slow
+def test_an_actor_that_dies_beyond_max_restarts_fails_the_job_with_a_checkpoint_to_resume(
+        ray_cluster, planted_corpus, tmp_path, monkeypatch, capsys):
+    """--max-restarts 0 and actor 0 dies after epoch 20: one line naming the actor, exit code 4, a checkpoint
+    of the global weights although the interval never came, and the command that continues; it does."""
+    from w2v import checkpoint
+
+    out = tmp_path / "art"
+    argv = ["train", str(planted_corpus[0]), "--out", str(out), "--address", ray_cluster.address,
+            "--vector-size", "32", "--epochs", "60", "--seed", "3", "--actors", "2", "--max-restarts", "0",
+            "--checkpoint-interval", "3600", "--no-eval", "-q"]
+    monkeypatch.setenv(FAULT_ENV, "0:20")
+    assert main(argv) == 4
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-2].startswith("w2v: error: training failed: trainer actor 0 died more often than --max-restarts 0 "
+                              "allows: "), err
+    assert "checkpoint 1 at epoch " in err[-2] and f"written to {out}.checkpoint" in err[-2], err
+    assert err[-1] == f"w2v: continue with: w2v {' '.join(argv)} --resume", err
+    saved = checkpoint.latest(f"{out}.checkpoint")
+    assert saved is not None and 1 <= saved.epoch <= 21
+    monkeypatch.delenv(FAULT_ENV)
+    assert main([*argv, "--resume"]) == 0
+    assert json.loads((out / "manifest.json").read_text())["training"]["resumed_from"]["checkpoint"] == 1
+    assert precision_of(str(out)) >= 0.9

@@ -30,7 +30,7 @@ def test_ci_runs_the_readmes_test_command():
 def test_the_exit_code_table_is_w2vs():
     from w2v.errors import EXIT_CODES
 
-    rows = dict(re.findall(r"^\| (\d) \| (.+?) \|$", README.split("| exit code | meaning |", 1)[1].split("\n\n", 1)[0],
+    rows = dict(re.findall(r"^\| (\d+) \| (.+?) \|$", README.split("| exit code | meaning |", 1)[1].split("\n\n", 1)[0],
                            re.M))
     assert set(rows) == {"0", "1", *map(str, EXIT_CODES)}
     for code, meaning in EXIT_CODES.items():

@@ -22,6 +22,7 @@ import contextlib
 import json
 import logging
 import os
+import shlex
 import sys
 import time
 from datetime import datetime, timezone
@@ -582,7 +583,18 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def resume_command(argv: Sequence[str]) -> str:
+    """The command that continues a stopped `w2v train ARGS`: the same arguments and --resume.
+
+    >>> resume_command(["train", "s3://b/corpus/", "--out", "s3://b/art", "--epochs", "5"])
+    'w2v train s3://b/corpus/ --out s3://b/art --epochs 5 --resume'
+    """
+    args = list(argv)
+    return "w2v " + shlex.join(args + ([] if "--resume" in args else ["--resume"]))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(argv)
     configure_logging(quiet=args.quiet, log_format=args.log_format)
     try:
@@ -591,6 +603,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         cause = getattr(exc, "cause", None)  # raised in a Ray task or actor: the message without Ray's traceback
         error = cause if isinstance(cause, W2VError) else exc
         print(f"w2v: error: {printable(str(error))}", file=sys.stderr)
+        if getattr(error, "resumable", False) and argv[:1] == ["train"]:
+            print(f"w2v: continue with: {printable(resume_command(argv))}", file=sys.stderr)
         return error.exit_code
 
 

@@ -55,6 +55,20 @@ class TrainingError(W2VError, RuntimeError):
     """
 
     exit_code = EXIT_TRAINING
+    resumable = False  # True when a checkpoint was written on the way out: `--resume` continues
+
+
+class TrainingStopped(W2VError):
+    """The driver was told to stop (SIGINT, SIGTERM) and stopped after a checkpoint, so `--resume` continues.
+
+    Its exit code is the shell's for the signal (128 + its number: 130 for Ctrl-C, 143 for SIGTERM).
+    """
+
+    resumable = True  # the CLI adds the command that continues the job
+
+    def __init__(self, message: str, signum: int):
+        super().__init__(message)
+        self.exit_code = 128 + signum
 
 
 class EvaluationFailedError(W2VError):
@@ -66,7 +80,8 @@ class EvaluationFailedError(W2VError):
 # exit code -> what it means, as README's "Command line" lists it (0 is success, 1 an unexpected crash).
 EXIT_CODES = {EXIT_BAD_INPUT: "bad arguments or bad input",
               EXIT_CLUSTER: "the Ray cluster or its Jobs API cannot be reached",
-              EXIT_TRAINING: "training failed", EXIT_EVALUATION: "the evaluation failed"}
+              EXIT_TRAINING: "training failed", EXIT_EVALUATION: "the evaluation failed",
+              130: "stopped by Ctrl-C (SIGINT) after writing a checkpoint", 143: "stopped by SIGTERM after writing a checkpoint"}
 
 
 def one_line(exc: BaseException) -> str:

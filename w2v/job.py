@@ -220,7 +220,9 @@ def run(config: TrainConfig, shards: list[corpus.Shard] | None = None,
             result = train.train(config, vocab, p.assignment, p.placement, resume=resumed,
                                  checkpointer=checkpointer(config, identity, resumed),
                                  shard_words={sc.uri: sc.words for sc in shard_counts})
-        except (RuntimeError, FloatingPointError) as exc:  # train.py's failures: actors gone for good, divergence
+        except TrainingError:  # train.py's own, with its checkpoint on the way out
+            raise
+        except (RuntimeError, FloatingPointError) as exc:  # other failures in training: divergence, Ray's
             raise TrainingError(f"training failed: {one_line(exc)}") from exc
         watch.lap("train")
     finally:

@@ -18,7 +18,9 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
@@ -29,7 +31,7 @@ from . import sync
 from .checkpoint import Checkpoint, NullCheckpointer
 from .config import TrainConfig
 from .corpus import Shard
-from .errors import ConfigError
+from .errors import ConfigError, TrainingError, TrainingStopped
 from .exchange import ActorInfo, ActorStatus, ExchangeTally, Spooled, actor_gone, as_dict, exchange_round
 from .placement import NODE_RESOURCE, alive_nodes, release_node_request
 from .trainer import FAULT_ENV, TrainerActor, parse_fault_hook
@@ -120,6 +122,39 @@ class _Progress:
         self.bar.close()
 
 
+class _StopSignals:
+    """SIGINT (Ctrl-C) and SIGTERM (`ray job stop`, a preempted node) ask the driver to stop cleanly.
+
+    The first one is noted (`signum`); the training loop sees it at its next round, makes that round
+    a full exchange, writes a checkpoint and raises `TrainingStopped`. A second one stops at once
+    (KeyboardInterrupt). Handlers can only be set from the main thread; elsewhere signals keep
+    their default behaviour.
+    """
+
+    def __init__(self):
+        self.signum: int | None = None  # the first stop signal received
+        self.previous: dict[int, Any] = {}  # signal -> the handler to put back
+
+    def __enter__(self) -> "_StopSignals":
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                self.previous[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def _handle(self, signum, frame) -> None:
+        if self.signum is not None:
+            self.__exit__()
+            raise KeyboardInterrupt
+        self.signum = signum
+        logger.warning("%s: stopping after this round with a checkpoint (send it again to stop at once)",
+                       signal.Signals(signum).name)
+
+    def __exit__(self, *exc) -> None:
+        for sig, handler in self.previous.items():
+            signal.signal(sig, handler)
+        self.previous = {}
+
+
 def train(config: TrainConfig, vocab: Vocabulary, plan: Sequence[Sequence[Shard]],
           nodes: Sequence[dict[str, Any]], resume: Checkpoint | None = None,
           checkpointer: Any = NullCheckpointer(), shard_words: Mapping[str, int] | None = None) -> TrainResult:
@@ -130,11 +165,12 @@ def train(config: TrainConfig, vocab: Vocabulary, plan: Sequence[Sequence[Shard]
     name -> words, from the counting pass) sets each actor's chunk boundaries; without it they are
     estimated from the shards' bytes.
     """
-    training = _Training(config, vocab, plan, nodes, resume, checkpointer, shard_words)
-    try:
-        return training.run()
-    finally:
-        training.close()
+    with _StopSignals() as stop:
+        training = _Training(config, vocab, plan, nodes, resume, checkpointer, shard_words, stop)
+        try:
+            return training.run()
+        finally:
+            training.close()
 
 
 class _Training:
@@ -142,7 +178,7 @@ class _Training:
 
     def __init__(self, config: TrainConfig, vocab: Vocabulary, plan: Sequence[Sequence[Shard]],
                  nodes: Sequence[dict[str, Any]], resume: Checkpoint | None, checkpointer: Any,
-                 shard_words: Mapping[str, int] | None = None):
+                 shard_words: Mapping[str, int] | None = None, stop: _StopSignals | None = None):
         import ray
 
         self.config = config  # the job's parameters
@@ -152,6 +188,7 @@ class _Training:
         self.nodes = list(nodes)  # actor k's planned node
         self.resume = resume  # the checkpoint this run continues, or None
         self.checkpointer = checkpointer  # asked every round whether a checkpoint is due
+        self.stop = stop or _StopSignals()  # a stop signal: checkpoint at the next round, then TrainingStopped
         self.exit_after = parse_fault_hook(os.environ.get(FAULT_ENV))  # fault injection (tests only)
         self.actor_cls = ray.remote(TrainerActor)
         self.actors = [self._create(k, node) for k, node in enumerate(self.nodes)]  # handles, replaced on node loss
@@ -224,7 +261,8 @@ class _Training:
         A round an actor was lost in is tried again once it is back.
         """
         final = all(r >= self.rounds - 1 for r in self.next_round)
-        full = final or self.checkpointer.due()
+        stopping = self.stop.signum is not None and not final
+        full = final or stopping or self.checkpointer.due()
         row_bytes = sum(a.shape[1] * 4 for a in self.global_weights.values())  # of all matrices
         slices = sync.exchange_slices(len(self.vocab), row_bytes, tally.exchanges, final=full,
                                       tiers=self.config.sync_tiers)
@@ -241,6 +279,8 @@ class _Training:
         self.next_round = [r + 1 for r in rounds]
         if full:  # every row is in the global weights now: a consistent position
             self.snapshot_rounds = list(self.next_round)
+            if stopping:
+                self._stop_with_checkpoint(self.global_weights)
             if self.checkpointer.due() and not final:
                 self.checkpointer.save(self.global_weights, self._position())
         return final
@@ -249,11 +289,41 @@ class _Training:
         """One actor alone: nothing to exchange; checkpoint its live weights when due. True once it is done."""
         if all(s.done for s in statuses):
             return True
+        if self.stop.signum is not None:
+            self._snapshot_single(statuses[0])
+            self._stop_with_checkpoint(self.snapshot_weights)
         if self.checkpointer.due():
             self._snapshot_single(statuses[0])
             self.checkpointer.save(self.snapshot_weights, self._position())
         time.sleep(STATUS_POLL_SECONDS)
         return False
+
+    def _stop_with_checkpoint(self, weights: sync.Weights) -> None:
+        """A stop signal: write a checkpoint of `weights` at the current position, then TrainingStopped."""
+        name = signal.Signals(self.stop.signum).name
+        where = self._save_on_the_way_out(weights)
+        if where is None:
+            raise TrainingError(f"stopped by {name}; {self._no_checkpoint_reason()}")
+        raise TrainingStopped(f"stopped by {name}: {where}", self.stop.signum)
+
+    def _save_on_the_way_out(self, weights: sync.Weights | None) -> str | None:
+        """Write a checkpoint now, whatever the interval; what it holds, or None when none could be written."""
+        if weights is None or not hasattr(self.checkpointer, "location"):
+            return None
+        saved = self.checkpointer.saved
+        position = self._position()
+        self.checkpointer.save(weights, position)
+        if self.checkpointer.saved == saved:  # it logged why (a full disk, a denied upload)
+            return None
+        return (f"checkpoint {self.checkpointer.number - 1} at epoch {position['epoch']} of {position['epochs']} "
+                f"(round {position['round']}) written to {self.checkpointer.location}")
+
+    def _no_checkpoint_reason(self) -> str:
+        if not hasattr(self.checkpointer, "location"):
+            return "checkpoints are off (--checkpoint-interval 0): nothing to resume from"
+        if self.checkpointer.saved:
+            return f"no new checkpoint could be written; the last one is in {self.checkpointer.location}"
+        return f"no checkpoint could be written to {self.checkpointer.location}"
 
     def _place(self) -> None:
         """Wait until every actor runs on its node (its `info`), then drop the autoscaler request."""
@@ -369,8 +439,8 @@ class _Training:
         node_id = self.infos[k].node_id
         self.restarts[k] += 1
         if self.restarts[k] > self.config.max_restarts:
-            raise RuntimeError(f"trainer actor {k} died {self.restarts[k]} times (max_restarts="
-                               f"{self.config.max_restarts}): {cause}")
+            self._give_up(f"trainer actor {k} died more often than --max-restarts {self.config.max_restarts} "
+                          f"allows: {str(cause).splitlines()[0]}")
         logger.warning("trainer actor %d (node %s) died: %s", k, node_id[:8], str(cause).splitlines()[0])
         kind = "restarted"
         deadline = time.monotonic() + RECOVERY_SECONDS
@@ -389,8 +459,8 @@ class _Training:
                 break
             except (*actor_gone(), ray.exceptions.GetTimeoutError) as exc:
                 if time.monotonic() > deadline:
-                    raise RuntimeError(f"trainer actor {k} did not come back within {RECOVERY_SECONDS:.0f} s: "
-                                       f"{str(exc).splitlines()[0]}") from None
+                    self._give_up(f"trainer actor {k} did not come back within {RECOVERY_SECONDS:.0f} s: "
+                                  f"{str(exc).splitlines()[0]}")
                 time.sleep(0.5)
         self.infos[k] = info
         self.spooled[k] = ray.get(self.actors[k].prepare.remote(self.vocab_ref, self.plan[k], self.chunks,
@@ -415,6 +485,20 @@ class _Training:
                        "retrained)", k, kind, info.node_id[:8], restart_round, restart_round // self.chunks,
                        retrained)
         self.last_status[k] = None  # unknown until its next status
+
+    def _give_up(self, reason: str) -> None:
+        """An actor is gone for good: checkpoint what the global weights hold, then fail the job (TrainingError).
+
+        With an exchange the checkpoint is the global weights at the last full exchange's position:
+        rows exchanged since keep those changes and their rounds are trained again on --resume (at
+        most one tier cycle, `sync.TIERS`). One actor alone: its last checkpoint stands.
+        """
+        weights = self.global_weights if self.exchange else None
+        where = self._save_on_the_way_out(weights) if weights else None
+        error = TrainingError(f"training failed: {reason}; "
+                              + (where if where else self._no_checkpoint_reason()))
+        error.resumable = bool(where) or bool(getattr(self.checkpointer, "saved", 0))
+        raise error
 
     # ------------------------------------------------------------------ results
     def _result(self, final: list[ActorStatus], words_per_epoch: int, tally: ExchangeTally, spool_seconds: float,
