@@ -1,4 +1,4 @@
-"""Evaluate trained vectors with TensorFlow, in a Ray task of its own.
+"""The evaluation's measures, computed with TensorFlow: `evaluate` builds eval.json.
 
 What it measures, all by cosine on l2-normalized rows:
 
@@ -12,8 +12,9 @@ What it measures, all by cosine on l2-normalized rows:
 Every search is a batched `matmul` + `top_k`, with the batch sized so that at most `MAX_SCORES`
 scores exist at once: never a V x V matrix. Files are parsed by `eval_sets` (the same matching
 rules as gensim, so the scores can be cross-checked against gensim's); pictures and the human
-report are `report`'s job. TensorFlow comes from `tf_common`, inside the functions here, never at
-module import, so trainer actors and the CLI's other commands never pay for it.
+report are `report`'s job; where the evaluation runs (this process or a Ray task of its own) and
+how it is published are `eval_stage`'s. TensorFlow comes from `tf_common`, inside the functions
+here, never at module import, so trainer actors and the CLI's other commands never pay for it.
 """
 
 from __future__ import annotations
@@ -22,13 +23,13 @@ import logging
 import os
 import random
 import socket
-import sys
 import time
 from typing import Any, Sequence
 
 import numpy as np
 
 from . import eval_sets
+from .analogies import analogy_scores
 from .errors import EvaluationError
 from .tf_common import MAX_SCORES, import_tensorflow, rows_per_batch, unit_rows
 
@@ -136,8 +137,6 @@ def evaluate(vectors: np.ndarray, words: Sequence[str], seed: int, threads: int 
         words[row]: [{"word": words[int(j)], "cosine": round(float(c), 4)} for j, c in zip(idx, cos)]
         for row, idx, cos in zip(rows, indices, cosines)
     }
-    from .analogies import analogy_scores
-
     analogy = [analogy_scores(vectors, words, uri, restrict_vocab) for uri in analogies]
     for a in analogy:
         logger.info("analogies %s: 3CosAdd %s, 3CosMul %s, %s%% OOV, %.1f s", a["file"],
@@ -156,47 +155,3 @@ def evaluate(vectors: np.ndarray, words: Sequence[str], seed: int, threads: int 
             "pid": os.getpid(),  # a Ray task's worker, or the calling process (`w2v eval` without a cluster)
         },
     }
-
-
-def summary(evaluation: dict[str, Any]) -> dict[str, Any]:
-    """The headline numbers of an evaluation, for the manifest."""
-    return {
-        "seconds": evaluation["runtime"]["seconds"],
-        "analogies": {a["file"]: {**{m: a["total"][m]["accuracy"] for m in a["methods"]}, "oov_ratio": a["oov_ratio"]}
-                      for a in evaluation.get("analogies", [])},
-        "pairs": {p["file"]: {"spearman": p["spearman"], "oov_ratio": p["oov_ratio"]}
-                  for p in evaluation.get("pairs", [])},
-    }
-
-
-def _evaluate_task(vectors: np.ndarray, words: Sequence[str], seed: int, threads: int, use_gpu: bool,
-                   projector_top: int = 0, options: dict[str, Any] | None = None):
-    """`evaluate` inside a Ray worker: (evaluation, projector files as name -> bytes).
-
-    Without a GPU, CUDA is hidden so TF does not probe for one. The projector checkpoint is
-    written here because this is where TensorFlow lives: the driver never imports it.
-    """
-    if not use_gpu and "tensorflow" not in sys.modules:
-        os.environ["CUDA_VISIBLE_DEVICES"] = "-1"
-    from .projector import projector_files
-
-    evaluation = evaluate(vectors, words, seed, threads, **(options or {}))
-    return evaluation, (projector_files(vectors, words, projector_top) if projector_top else {})
-
-
-def evaluate_remote(vectors_ref, words: Sequence[str], seed: int, num_cpus: float, num_gpus: float,
-                    projector_top: int = 0, options: dict[str, Any] | None = None):
-    """Start `_evaluate_task` as a separate Ray task with its own resources; returns its ObjectRef."""
-    import ray
-
-    task = ray.remote(_evaluate_task).options(num_cpus=num_cpus, num_gpus=num_gpus, max_retries=1,
-                                              name="w2v-evaluate")
-    return task.remote(vectors_ref, list(words), seed, max(1, int(num_cpus)), num_gpus > 0, projector_top, options)
-
-
-def format_neighbors(neighbors: dict[str, list[dict[str, Any]]]) -> list[str]:
-    """One printable line per word: `word: n1 (0.81), n2 (0.77), ...` (control characters escaped)."""
-    from .display import printable
-
-    return [f"{printable(word)}: " + ", ".join(f"{printable(n['word'])} ({n['cosine']:.2f})" for n in found)
-            for word, found in neighbors.items()]
