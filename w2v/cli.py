@@ -12,7 +12,8 @@
 
 The CLI is the only place (with `jobs/`) that configures logging and starts Ray. Every W2VError
 becomes one line on stderr and its family's exit code (`errors.EXIT_CODES`): 2 for bad arguments
-or input, 3 for an unreachable cluster, 4 for a failed training, 5 for a failed evaluation.
+or input, 3 for a cluster that cannot be reached or lacks what the job asks for, 4 for a failed
+training, 5 for a failed evaluation.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from datetime import datetime, timezone
 from typing import Any, Sequence
 
 from .display import printable
-from .errors import EXIT_CODES, ClusterError, EvaluationFailedError, W2VError, one_line
+from .errors import EXIT_CODES, ClusterError, ConfigError, EvaluationFailedError, W2VError, one_line
 
 logger = logging.getLogger("w2v")
 
@@ -330,7 +331,7 @@ def cmd_submit(args: argparse.Namespace) -> int:
     if train_args[:1] == ["--"]:
         train_args = train_args[1:]
     if not train_args:
-        raise W2VError("give the training arguments after --, e.g. w2v submit -- --config jobs/sample.yaml")
+        raise ConfigError("give the training arguments after --, e.g. w2v submit -- --config jobs/sample.yaml")
     # Validate the arguments here, with the files of the working directory, before uploading anything.
     parsed = _train_parser().parse_args(train_args)
     if parsed.config and not os.path.isabs(parsed.config):
@@ -338,7 +339,7 @@ def cmd_submit(args: argparse.Namespace) -> int:
     config_from_args(parsed)
     bad = [item for item in args.env if "=" not in item]
     if bad:
-        raise W2VError(f"--env {bad[0]!r}: write KEY=VALUE")
+        raise ConfigError(f"--env {bad[0]!r}: write KEY=VALUE")
     env = dict(item.split("=", 1) for item in args.env)
     address = submit.job_address(args.address)
     client, job_id = submit.submit(address, train_args, args.working_dir, python=args.python,

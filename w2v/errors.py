@@ -7,7 +7,7 @@ retrying will not fix, from an unreachable cluster, which it may.
 """
 
 EXIT_BAD_INPUT = 2  # bad arguments, config, corpus, output location or artifact (argparse uses 2 too)
-EXIT_CLUSTER = 3  # the Ray cluster or its Jobs API cannot be reached
+EXIT_CLUSTER = 3  # the Ray cluster or its Jobs API cannot be reached, or lacks the nodes or GPUs asked for
 EXIT_TRAINING = 4  # training failed (an actor failed for good, the weights diverged)
 EXIT_EVALUATION = 5  # the evaluation failed; a training job has published its vectors anyway
 
@@ -43,7 +43,8 @@ class EvaluationError(W2VError):
 
 
 class ClusterError(W2VError):
-    """The Ray cluster or its Jobs API cannot be reached (wrong address, down, refused)."""
+    """The Ray cluster or its Jobs API cannot be reached (wrong address, down, refused), or the cluster has
+    too few nodes, CPUs or GPUs for what the job asks (`--actors`, `--eval-gpus`): waiting might fix it."""
 
     exit_code = EXIT_CLUSTER
 
@@ -65,7 +66,7 @@ class EvaluationFailedError(W2VError):
 
 # exit code -> what it means, as README's "Command line" lists it (0 is success, 1 an unexpected crash).
 EXIT_CODES = {EXIT_BAD_INPUT: "bad arguments or bad input",
-              EXIT_CLUSTER: "the Ray cluster or its Jobs API cannot be reached",
+              EXIT_CLUSTER: "the Ray cluster or its Jobs API cannot be reached, or lacks the nodes or GPUs asked for",
               EXIT_TRAINING: "training failed", EXIT_EVALUATION: "the evaluation failed"}
 
 
