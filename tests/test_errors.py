@@ -68,3 +68,26 @@ def test_submit_without_training_arguments_is_bad_input(capsys):
     assert cli.main(["submit", "--address", "http://127.0.0.1:9"]) == EXIT_BAD_INPUT
     assert capsys.readouterr().err == ("w2v: error: give the training arguments after --, e.g. w2v submit -- "
                                        "--config jobs/sample.yaml\n")
+
+
+def test_training_failures_become_training_errors_and_everything_else_keeps_its_kind():
+    import ray.exceptions
+
+    from w2v.errors import training_failures
+
+    for failure, shown in ((RuntimeError("trainer actor 0 died 4 times (max_restarts=3)\ntraceback"),
+                            "RuntimeError: trainer actor 0 died 4 times (max_restarts=3)"),
+                           (FloatingPointError("the summed 'vectors' deltas are not finite"),
+                            "FloatingPointError: the summed 'vectors' deltas are not finite"),
+                           (ray.exceptions.ActorDiedError(),
+                            "ActorDiedError: The actor died unexpectedly before finishing this task.")):
+        with pytest.raises(w2v.TrainingError) as caught:
+            with training_failures():
+                raise failure
+        assert str(caught.value) == f"training failed: {shown}" and caught.value.__cause__ is failure
+        assert caught.value.exit_code == EXIT_TRAINING
+    for kept in (w2v.StorageError("--spool-dir /x: not a directory"), w2v.ClusterError("no node"), KeyError("bug")):
+        with pytest.raises(type(kept)) as caught:
+            with training_failures():
+                raise kept
+        assert caught.value is kept  # bad input and the cluster keep their codes; a bug keeps its traceback

@@ -6,6 +6,9 @@ last line of a job log must know what to fix. Each family carries the exit code 
 retrying will not fix, from an unreachable cluster, which it may.
 """
 
+import contextlib
+import sys
+
 EXIT_BAD_INPUT = 2  # bad arguments, config, corpus, output location or artifact (argparse uses 2 too)
 EXIT_CLUSTER = 3  # the Ray cluster or its Jobs API cannot be reached, or lacks the nodes or GPUs asked for
 EXIT_TRAINING = 4  # training failed (an actor failed for good, the weights diverged)
@@ -68,6 +71,30 @@ class EvaluationFailedError(W2VError):
 EXIT_CODES = {EXIT_BAD_INPUT: "bad arguments or bad input",
               EXIT_CLUSTER: "the Ray cluster or its Jobs API cannot be reached, or lacks the nodes or GPUs asked for",
               EXIT_TRAINING: "training failed", EXIT_EVALUATION: "the evaluation failed"}
+
+
+@contextlib.contextmanager
+def training_failures():
+    """A failure of training itself becomes TrainingError (exit 4); a W2VError (bad input, the cluster) stays.
+
+    Training fails as RuntimeError (an actor gone for good, a restart that did not come back),
+    FloatingPointError (the weights stopped being finite) or Ray's own errors (an actor that died
+    while it spooled its shards); anything else is a bug and keeps its traceback.
+
+    >>> with training_failures():
+    ...     raise FloatingPointError("the summed 'vectors' deltas are not finite")
+    Traceback (most recent call last):
+    w2v.errors.TrainingError: training failed: FloatingPointError: the summed 'vectors' deltas are not finite
+    """
+    try:
+        yield
+    except W2VError:
+        raise
+    except Exception as exc:
+        ray_errors = sys.modules.get("ray.exceptions")  # imported whenever Ray ran: no Ray, no Ray error
+        if isinstance(exc, (RuntimeError, FloatingPointError)) or (ray_errors and isinstance(exc, ray_errors.RayError)):
+            raise TrainingError(f"training failed: {one_line(exc)}") from exc
+        raise
 
 
 def one_line(exc: BaseException) -> str:

@@ -15,7 +15,7 @@ from typing import Any
 
 from . import __version__, checkpoint, corpus, eval_stage, export, placement, storage, train, trainer
 from .config import TrainConfig
-from .errors import ConfigError, StorageError, TrainingError, one_line
+from .errors import ConfigError, StorageError, training_failures
 from .plan import ActorPlan, Plan, calibrate, estimate_memory, estimate_train_seconds
 from .vocab import Vocabulary, ShardCount, build_vocabulary
 
@@ -216,12 +216,10 @@ def run(config: TrainConfig, shards: list[corpus.Shard] | None = None,
         resumed = resume_point(config, identity)
 
         logger.info("stage 3/5: training %d epoch(s) on %d actor(s)", config.epochs, len(p.assignment))
-        try:
+        with training_failures():  # train.py's failures: actors gone for good, divergence, Ray's errors
             result = train.train(config, vocab, p.assignment, p.placement, resume=resumed,
                                  checkpointer=checkpointer(config, identity, resumed),
                                  shard_words={sc.uri: sc.words for sc in shard_counts})
-        except (RuntimeError, FloatingPointError) as exc:  # train.py's failures: actors gone for good, divergence
-            raise TrainingError(f"training failed: {one_line(exc)}") from exc
         watch.lap("train")
     finally:
         if config.wait_for_nodes:  # training releases it once its actors hold the nodes; a failure before, here
