@@ -69,7 +69,7 @@ class EvaluationFailedError(W2VError):
 
 # exit code -> what it means, as README's "Command line" lists it (0 is success, 1 an unexpected crash).
 EXIT_CODES = {EXIT_BAD_INPUT: "bad arguments or bad input",
-              EXIT_CLUSTER: "the Ray cluster or its Jobs API cannot be reached, or lacks the nodes or GPUs asked for",
+              EXIT_CLUSTER: "the Ray cluster or its Jobs API cannot be reached, or it lacks what the job asks for",
               EXIT_TRAINING: "training failed", EXIT_EVALUATION: "the evaluation failed"}
 
 
