@@ -29,9 +29,9 @@ def main() -> None:
 
     from w2v.analogies import analogy_scores
     from w2v.eval_sets import resolve
-    from w2v.evaluate import _tensorflow
+    from w2v.tf_common import import_tensorflow
 
-    tf = _tensorflow(args.threads)
+    tf = import_tensorflow(args.threads)
     question_words = sorted({w for line in open(resolve("questions-words.txt"), encoding="utf-8")
                              if not line.startswith(":") for w in line.split()})
     words = question_words + [f"word{i}" for i in range(args.words - len(question_words))]

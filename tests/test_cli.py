@@ -16,7 +16,7 @@ import pytest
 
 import w2v
 from w2v.cli import build_parser, config_from_args, main
-from w2v.errors import EXIT_EVALUATION, EXIT_TRAINING
+from w2v.errors import EXIT_TRAINING
 
 from .corpora import write_planted_corpus
 
@@ -325,20 +325,6 @@ def test_an_unreachable_cluster_has_its_own_exit_code_in_seconds(tmp_path, capsy
     assert capsys.readouterr().err == ("w2v: error: cannot reach the Ray cluster at 127.0.0.1:9: Connection refused "
                                        "(see --address and $RAY_ADDRESS)\n")
     assert not (tmp_path / "art").exists()
-
-
-def test_a_failed_evaluation_is_its_own_family():
-    """TensorFlow's or the Ray task's own failure is exit code 5; bad evaluation input stays 2."""
-    from w2v.cli import evaluation_failures
-
-    with pytest.raises(w2v.errors.EvaluationFailedError, match="^the evaluation failed: ValueError: no GPU$") as caught:
-        with evaluation_failures():
-            raise ValueError("no GPU\nmore detail")
-    assert caught.value.exit_code == EXIT_EVALUATION == 5
-    with pytest.raises(w2v.EvaluationError) as caught:
-        with evaluation_failures():
-            raise w2v.EvaluationError("pairs.tsv: no such file")
-    assert caught.value.exit_code == 2
 
 
 def test_json_log_format_is_one_object_per_line():

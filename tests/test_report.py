@@ -67,8 +67,7 @@ def test_describe_is_a_readable_summary():
 
 
 def test_words_and_names_with_control_characters_are_escaped_in_the_report_and_summary():
-    from w2v.evaluate import format_neighbors
-    from w2v.report import markdown
+    from w2v.report import format_neighbors, markdown
 
     neighbors = {"w1": [{"word": "esc\x1b[31mred", "cosine": 0.9}], "bell\x07": [{"word": "w2", "cosine": 0.5}]}
     manifest = {**MANIFEST, "corpus": {**MANIFEST["corpus"], "shards": [{"uri": "/data/\x1b]0;title\x07.txt"}]}}
@@ -112,3 +111,25 @@ def test_training_curves_show_plain_speeds_the_learning_rate_the_sync_share_and_
     assert list(x) == [0, 1, 2, 3] and y[0] == 0.025 and abs(y[-1] - 0.0001) < 1e-12
     assert "4.5%" in share.lines[0].get_label()
     assert len(curves_figure(epochs).axes) == 2  # no parameters, no sync share: words/s and loss only
+
+
+def test_eval_summary_says_where_it_ran_and_gives_one_line_per_file():
+    from w2v.report import evaluation_lines
+
+    in_task = {**EVALUATION, "runtime": {**EVALUATION["runtime"], "resources": {"CPU": 1.0, "GPU": 1.0}}}
+    assert evaluation_lines(in_task) == [
+        "evaluated in a Ray task on h (/device:CPU:0; 1 CPU, 1 GPU) in 3.0 s",
+        "analogies questions-words.txt: 3CosAdd 33.3%, 3CosMul 0.0% on 9 of 10 questions (10.0% OOV), 1.25 s",
+        "pairs simlex999.txt: Spearman None, Pearson None, 0 of 999 pairs (100.0% OOV)"]
+    assert evaluation_lines(EVALUATION)[0] == "evaluated in this process on h (/device:CPU:0) in 3.0 s"
+
+
+def test_the_training_line_gives_the_exchanges_when_the_manifest_has_them():
+    from w2v.report import summary_lines
+
+    training = {**MANIFEST["training"], "exchanges": 12, "words_per_exchange": 5000, "stale_words": 5000,
+                "stale_share": 0.0025, "sync_combine": "adaptive", "sync_share": 0.31}
+    assert summary_lines({**MANIFEST, "training": training})["training"] == (
+        "training: 24,690 words in 2.0 s (12,345 words/s) on 2 actor(s), 12 exchange(s) (5,000 words per actor "
+        "between two, 5,000 stale: 0.25% of an epoch; adaptive combining), sync 31% of actor time")
+    assert describe(MANIFEST) == list(summary_lines(MANIFEST).values())

@@ -11,7 +11,7 @@ import pytest
 from gensim.models import KeyedVectors
 
 import w2v
-from w2v import ConfigError, TrainConfig
+from w2v import TrainConfig
 from w2v.job import run
 
 from w2v.corpus import list_shards
@@ -118,12 +118,12 @@ def test_exchanges_are_paced_by_words_trained(ray_cluster, planted_corpus, tmp_p
 def test_more_actors_than_nodes_is_a_clear_error(ray_cluster, planted_corpus, tmp_path):
     root, _ = planted_corpus
     config = TrainConfig(corpus=(str(root),), out=str(tmp_path / "x"), actors=3, eval=False)
-    with pytest.raises(ConfigError, match="actors=3: one trainer actor runs per node and the cluster has 2 .*"
+    with pytest.raises(w2v.ClusterError, match="actors=3: one trainer actor runs per node and the cluster has 2 .*"
                                           "wait for them with --wait-for-nodes"):
         run(config)
     assert not (tmp_path / "x").exists()
     config = TrainConfig(corpus=(str(root),), out=str(tmp_path / "x"), actors=3, eval=False, wait_for_nodes=1.0)
-    with pytest.raises(ConfigError, match="cluster has 2 alive node.* after waiting 1 s"):
+    with pytest.raises(w2v.ClusterError, match="cluster has 2 alive node.* after waiting 1 s"):
         run(config)
 
 
@@ -250,7 +250,7 @@ def test_trainer_nodes_are_the_ones_with_the_cluster_resource():
     # Without the resource anywhere (a laptop, the test cluster): every alive node with a CPU.
     plain = trainer_nodes([_node("a", cpus=1), _node("b", cpus=3), _node("gpu-only", cpus=0)])
     assert [n["node_id"] for n in plain] == ["b", "a"] and not any(n["resource"] for n in plain)
-    with pytest.raises(ConfigError, match=r"actors=3: .* 2 alive trainer node\(s\) \(resource w2v_node\)"):
+    with pytest.raises(w2v.ClusterError, match=r"actors=3: .* 2 alive trainer node\(s\) \(resource w2v_node\)"):
         place_actors(TrainConfig(corpus=("c",), out="o", actors=3), picked, shards=10)
 
 

@@ -1,8 +1,8 @@
 """w2v: distributed word2vec training on Ray with gensim, exported as artifacts other teams can load.
 
 The data's path, one module per stage: `config` -> `corpus` -> `vocab` -> `train` (+ `sync`) ->
-`evaluate` (+ `eval_sets`, `analogies`, `projector`) -> `export` (+ `report`); `job.run` strings
-them together and `cli` is the command line. `load`, `embedding_matrix`, `keras_embedding` and
+`evaluate` (+ `eval_sets`, `analogies`, `projector`, `tf_common`; `eval_stage` runs it here or as a
+Ray task) -> `export` (+ `report`); `job.run` strings them together and `cli` is the command line. `load`, `embedding_matrix`, `keras_embedding` and
 `to_indices` (`keras_io`) are how other teams read an artifact.
 Importing w2v starts nothing: no Ray, no TensorFlow, no logging configuration.
 """

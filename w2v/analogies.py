@@ -16,7 +16,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from . import eval_sets
-from .evaluate import MAX_SCORES, _tensorflow, _unit
+from .tf_common import MAX_SCORES, import_tensorflow, rows_per_batch, unit_rows
 
 ANALOGY_METHODS = ("3CosAdd", "3CosMul")
 ANALOGY_TOPN = 5  # gensim looks at this many candidates for one that is not a question word
@@ -46,9 +46,9 @@ def solve_analogies(vectors: np.ndarray, questions: np.ndarray, canonical: np.nd
     n = len(questions)
     if not n:
         return {m: np.zeros(0, dtype=bool) for m in methods}
-    tf = _tensorflow()
+    tf = import_tensorflow()
     restrict = len(canonical)
-    unit = _unit(tf, vectors[:restrict])
+    unit = unit_rows(tf, vectors[:restrict])
     distinct, position = np.unique(questions[:, :3], return_inverse=True)
     position = position.reshape(-1, 3).astype(np.int32)  # question -> rows of `distinct` for a, b, c
     asked = tf.gather(unit, distinct)
@@ -86,7 +86,7 @@ def _analogy_step():
     pairs) -> per method, the best score and column of the block, a, b and c excluded."""
     global _STEP
     if _STEP is None:
-        tf = _tensorflow()
+        tf = import_tensorflow()
 
         @tf.function(input_signature=[tf.TensorSpec([None, None], tf.float32), tf.TensorSpec([None, 3], tf.int32),
                                       tf.TensorSpec([None, 2], tf.int64)])
@@ -114,7 +114,7 @@ def _answers_by_top_k(tf, unit, questions: np.ndarray, canonical: np.ndarray, me
                       max_scores: int) -> np.ndarray:
     """gensim's rule in full for a few questions: the top 8 candidates, then `_gensim_answer`."""
     k = min(ANALOGY_TOPN + 3, len(canonical))
-    batch = max(1, max_scores // len(canonical))
+    batch = rows_per_batch(len(canonical), max_scores)
     scores_out, rows_out = [], []
     for start in range(0, len(questions), batch):
         q = questions[start : start + batch]
@@ -148,8 +148,8 @@ def complete_analogy(vectors: np.ndarray, rows: Sequence[int], k: int = 5,
     """`a is to b as c is to ?`: the k best rows (a, b, c excluded) and their scores, over the whole vocabulary."""
     if method not in ANALOGY_METHODS:
         raise ValueError(f"analogy method {method!r}: must be one of {ANALOGY_METHODS}")
-    tf = _tensorflow()
-    unit = _unit(tf, vectors)
+    tf = import_tensorflow()
+    unit = unit_rows(tf, vectors)
     q = tf.constant([list(rows)], dtype=tf.int32)
     a, b, c = (tf.gather(unit, q[:, i]) for i in range(3))
     if method == "3CosAdd":

@@ -12,13 +12,13 @@
 
 The CLI is the only place (with `jobs/`) that configures logging and starts Ray. Every W2VError
 becomes one line on stderr and its family's exit code (`errors.EXIT_CODES`): 2 for bad arguments
-or input, 3 for an unreachable cluster, 4 for a failed training, 5 for a failed evaluation.
+or input, 3 for a cluster that cannot be reached or lacks what the job asks for, 4 for a failed
+training, 5 for a failed evaluation.
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import logging
 import os
@@ -265,9 +265,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         return 0
     from tqdm.contrib.logging import logging_redirect_tqdm
 
-    from . import export, job
-    from .evaluate import format_neighbors
-    from .report import evaluation_line
+    from . import export, job, report
 
     timings: dict[str, float] = {}  # stage -> seconds; job.run adds its own stages
     watch = job.Stopwatch(timings, since=started)
@@ -284,22 +282,15 @@ def cmd_train(args: argparse.Namespace) -> int:
     with logging_redirect_tqdm():  # a log line during training goes above the progress bar, not into it
         result = job.run(config, shards, timings)
     m = result.manifest
-    t = m["training"]
-    print(f"\nvocabulary: {m['vocabulary']['size']:,} words x {m['vector_size']} dims; corpus {m['corpus']['words']:,} "
-          f"words in {len(m['corpus']['shards']):,} shard(s)")
-    print(f"training: {t['words']:,} words in {t['seconds']:.1f} s ({t['words_per_s']:,} words/s) on "
-          f"{len(t['actors']):,} actor(s), {t['exchanges']:,} exchange(s)"
-          + (f" ({t['words_per_exchange']:,} words per actor between two, {t['stale_words']:,} stale: "
-                f"{100 * t['stale_share']:.2f}% of an epoch; {t['sync_combine']} combining)"
-             if t.get("words_per_exchange") else "")
-          + f", sync {100 * t['sync_share']:.0f}% of actor time")
+    summary = report.summary_lines(m)
+    print("\n" + "\n".join(summary[topic] for topic in ("vocabulary", "corpus", "training")))
     if result.plan.train_seconds:
         print(f"estimated before training: {result.plan.train_seconds:.1f} s of training")
     print("\n".join(format_timings(result.timings)))
     if result.evaluation:
-        print(f"evaluation: {evaluation_line(m['evaluation'])}; report: {result.out.rstrip('/')}/report.md")
+        print(f"{summary['evaluation']}; report: {result.out.rstrip('/')}/{report.REPORT_MD}")
         print("nearest neighbours (cosine):")
-        for line in format_neighbors(result.evaluation["neighbors"]):
+        for line in report.format_neighbors(result.evaluation["neighbors"]):
             print("  " + line)
     print(f"artifact: {artifact_uri(result.out)}")
     print(f"manifest sha256: {export.manifest_sha256(result.out)} (pin it: w2v.load(uri, manifest_sha256=...))")
@@ -341,7 +332,7 @@ def cmd_submit(args: argparse.Namespace) -> int:
     if train_args[:1] == ["--"]:
         train_args = train_args[1:]
     if not train_args:
-        raise W2VError("give the training arguments after --, e.g. w2v submit -- --config jobs/sample.yaml")
+        raise ConfigError("give the training arguments after --, e.g. w2v submit -- --config jobs/sample.yaml")
     # Validate the arguments here, with the files of the working directory, before uploading anything.
     parsed = _train_parser().parse_args(train_args)
     if parsed.config and not os.path.isabs(parsed.config):
@@ -349,7 +340,7 @@ def cmd_submit(args: argparse.Namespace) -> int:
     config_from_args(parsed)
     bad = [item for item in args.env if "=" not in item]
     if bad:
-        raise W2VError(f"--env {bad[0]!r}: write KEY=VALUE")
+        raise ConfigError(f"--env {bad[0]!r}: write KEY=VALUE")
     env = dict(item.split("=", 1) for item in args.env)
     address = submit.job_address(args.address)
     client, job_id = submit.submit(address, train_args, args.working_dir, python=args.python,
@@ -378,12 +369,13 @@ def _artifact(args: argparse.Namespace):
 
 def cmd_neighbors(args: argparse.Namespace) -> int:
     from .evaluate import nearest_neighbors, rows_of
+    from .report import neighbors_text
 
     words, vectors = _artifact(args)
     rows = rows_of(words, args.words, args.artifact)
     found, cosines = nearest_neighbors(vectors, rows, k=args.k)
     for word, idx, cos in zip(args.words, found, cosines):
-        print(f"{printable(word)}: " + ", ".join(f"{printable(words[int(j)])} ({c:.2f})" for j, c in zip(idx, cos)))
+        print(f"{printable(word)}: " + neighbors_text((words[int(j)], c) for j, c in zip(idx, cos)))
     return 0
 
 
@@ -399,12 +391,13 @@ def cmd_similarity(args: argparse.Namespace) -> int:
 def cmd_analogy(args: argparse.Namespace) -> int:
     from .analogies import complete_analogy
     from .evaluate import rows_of
+    from .report import neighbors_text
 
     words, vectors = _artifact(args)
     rows = rows_of(words, [args.a, args.b, args.c], args.artifact)
     found, scores = complete_analogy(vectors, rows, k=args.k, method=args.method)
     print(" : ".join(map(printable, (args.a, args.b))) + f" :: {printable(args.c)} : "
-          + ", ".join(f"{printable(words[int(j)])} ({s:.2f})" for j, s in zip(found, scores)))
+          + neighbors_text((words[int(j)], s) for j, s in zip(found, scores)))
     return 0
 
 
@@ -422,63 +415,21 @@ def cmd_eval(args: argparse.Namespace) -> int:
     On a Ray cluster (`--address` or $RAY_ADDRESS) the evaluation is a separate Ray task with its
     own CPUs or GPU, as in a training job; without one it runs in this process.
     """
-    from . import evaluate, export, report
+    from . import eval_stage, export, report
 
     manifest = export.read_manifest(args.artifact)
     words, vectors = _artifact(args)
-    if args.eval_cpus <= 0 or args.eval_gpus < 0:
-        raise ConfigError(f"--eval-cpus {args.eval_cpus:g} --eval-gpus {args.eval_gpus:g}: the evaluation task "
-                          f"needs CPUs > 0 and GPUs >= 0")
-    options = {"analogies": args.analogies, "pairs": args.pairs, "restrict_vocab": args.restrict_vocab}
-    if args.address or os.environ.get("RAY_ADDRESS"):
-        import ray
-
-        def where(path: str) -> str:  # a file here, named relative to this directory: the task runs elsewhere
-            return os.path.abspath(path) if "://" not in path and os.path.exists(path) else path
-
-        options.update(analogies=[where(a) for a in args.analogies], pairs=[where(p) for p in args.pairs])
+    settings = eval_stage.EvalSettings(seed=args.eval_seed, cpus=args.eval_cpus, gpus=args.eval_gpus,
+                                       projector_top=args.projector_top, analogies=tuple(args.analogies),
+                                       pairs=tuple(args.pairs), restrict_vocab=args.restrict_vocab)
+    on_cluster = bool(args.address or os.environ.get("RAY_ADDRESS"))
+    if on_cluster:
         init_ray(args.address, quiet=args.quiet)
-        ref = evaluate.evaluate_remote(ray.put(vectors), words, args.eval_seed, args.eval_cpus, args.eval_gpus,
-                                       args.projector_top, options)
-        with evaluation_failures():
-            evaluation, projector = ray.get(ref)
-        print(f"evaluated in a Ray task on {evaluation['runtime']['host']} "
-              f"({', '.join(evaluation['runtime']['devices'])})")
-    else:
-        from .projector import projector_files
-
-        with evaluation_failures():
-            evaluation = evaluate.evaluate(vectors, words, args.eval_seed, threads=os.cpu_count() or 1, **options)
-            projector = projector_files(vectors, words, args.projector_top) if args.projector_top else {}
-    files = {export.EVAL_JSON: export.json_bytes(evaluation),
-             **report.render(manifest, evaluation, words, vectors), **projector}
-    export.update_artifact(args.artifact, files, {"evaluation": {"file": export.EVAL_JSON,
-                                                                 **evaluate.summary(evaluation)}})
-    for a in evaluation["analogies"]:
-        print(f"analogies {a['file']}: " + ", ".join(f"{m} {_percent(a['total'][m]['accuracy'])}"
-                                                   for m in a["methods"])
-              + f" on {a['total']['evaluated']:,} of {a['total']['questions']:,} questions "
-                f"({a['oov_ratio']}% OOV), {a['seconds']:.2f} s")
-    for p in evaluation["pairs"]:
-        print(f"pairs {p['file']}: Spearman {p['spearman']}, Pearson {p['pearson']}, "
-              f"{p['evaluated']:,} of {p['pairs']:,} pairs ({p['oov_ratio']}% OOV)")
-    print(f"report: {args.artifact.rstrip('/')}/{report.REPORT_MD} ({', '.join(sorted(files))})")
+    outcome = eval_stage.run_evaluation(vectors, words, settings, in_ray_task=on_cluster)
+    published = eval_stage.publish(args.artifact, outcome, manifest, words, vectors)
+    print("\n".join(report.evaluation_lines(outcome.evaluation)))
+    print(f"report: {args.artifact.rstrip('/')}/{report.REPORT_MD} ({', '.join(published)})")
     return 0
-
-
-@contextlib.contextmanager
-def evaluation_failures():
-    """A failure of the evaluation itself (TensorFlow, its Ray task) becomes EvaluationFailedError; bad input stays."""
-    try:
-        yield
-    except W2VError:
-        raise
-    except Exception as exc:
-        raise EvaluationFailedError(f"the evaluation failed: {one_line(exc)}") from exc
-
-
-def _percent(fraction: float | None) -> str:
-    return "n/a" if fraction is None else f"{100 * fraction:.1f}%"
 
 
 def cmd_info(args: argparse.Namespace) -> int:

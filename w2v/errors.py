@@ -6,8 +6,11 @@ last line of a job log must know what to fix. Each family carries the exit code 
 retrying will not fix, from an unreachable cluster, which it may.
 """
 
+import contextlib
+import sys
+
 EXIT_BAD_INPUT = 2  # bad arguments, config, corpus, output location or artifact (argparse uses 2 too)
-EXIT_CLUSTER = 3  # the Ray cluster or its Jobs API cannot be reached
+EXIT_CLUSTER = 3  # the Ray cluster or its Jobs API cannot be reached, or lacks the nodes or GPUs asked for
 EXIT_TRAINING = 4  # training failed (an actor failed for good, the weights diverged)
 EXIT_EVALUATION = 5  # the evaluation failed; a training job has published its vectors anyway
 
@@ -43,7 +46,8 @@ class EvaluationError(W2VError):
 
 
 class ClusterError(W2VError):
-    """The Ray cluster or its Jobs API cannot be reached (wrong address, down, refused)."""
+    """The Ray cluster or its Jobs API cannot be reached (wrong address, down, refused), or the cluster has
+    too few nodes, CPUs or GPUs for what the job asks (`--actors`, `--eval-gpus`): waiting might fix it."""
 
     exit_code = EXIT_CLUSTER
 
@@ -79,9 +83,33 @@ class EvaluationFailedError(W2VError):
 
 # exit code -> what it means, as README's "Command line" lists it (0 is success, 1 an unexpected crash).
 EXIT_CODES = {EXIT_BAD_INPUT: "bad arguments or bad input",
-              EXIT_CLUSTER: "the Ray cluster or its Jobs API cannot be reached",
+              EXIT_CLUSTER: "the Ray cluster or its Jobs API cannot be reached, or it lacks what the job asks for",
               EXIT_TRAINING: "training failed", EXIT_EVALUATION: "the evaluation failed",
               130: "stopped by Ctrl-C (SIGINT) after writing a checkpoint", 143: "stopped by SIGTERM after writing a checkpoint"}
+
+
+@contextlib.contextmanager
+def training_failures():
+    """A failure of training itself becomes TrainingError (exit 4); a W2VError (bad input, the cluster) stays.
+
+    Training fails as RuntimeError (an actor gone for good, a restart that did not come back),
+    FloatingPointError (the weights stopped being finite) or Ray's own errors (an actor that died
+    while it spooled its shards); anything else is a bug and keeps its traceback.
+
+    >>> with training_failures():
+    ...     raise FloatingPointError("the summed 'vectors' deltas are not finite")
+    Traceback (most recent call last):
+    w2v.errors.TrainingError: training failed: FloatingPointError: the summed 'vectors' deltas are not finite
+    """
+    try:
+        yield
+    except W2VError:
+        raise
+    except Exception as exc:
+        ray_errors = sys.modules.get("ray.exceptions")  # imported whenever Ray ran: no Ray, no Ray error
+        if isinstance(exc, (RuntimeError, FloatingPointError)) or (ray_errors and isinstance(exc, ray_errors.RayError)):
+            raise TrainingError(f"training failed: {one_line(exc)}") from exc
+        raise
 
 
 def one_line(exc: BaseException) -> str:

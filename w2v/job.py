@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
-from . import __version__, checkpoint, corpus, evaluate, export, placement, report, storage, train, trainer
+from . import __version__, checkpoint, corpus, eval_stage, export, placement, storage, train, trainer
 from .config import TrainConfig
-from .errors import ConfigError, StorageError, TrainingError, one_line
+from .errors import ConfigError, StorageError, training_failures
 from .plan import ActorPlan, Plan, calibrate, estimate_memory, estimate_train_seconds
 from .vocab import Vocabulary, ShardCount, build_vocabulary
 
@@ -135,6 +135,8 @@ def prepare(config: TrainConfig, shards: list[corpus.Shard], timings: dict[str, 
                      "reinstall gensim from a wheel; training will be ~100x slower")
     logger.info("stage 1/5: planning %d file(s) of %s", len(shards), ", ".join(config.corpus))
     nodes = placement.wait_for_nodes(config)
+    if config.eval:  # a task no node can hold would wait forever after training: refused before it
+        eval_stage.check_cluster(config.eval_cpus, config.eval_gpus)
     empty = [s for s in shards if s.size == 0]  # nothing to read: left out, but listed as skipped
     shards = [s for s in shards if s.size > 0]
     shards = corpus.split_shards(shards, config.actors or len(nodes) or 1, config.shard_bytes)  # byte ranges
@@ -199,8 +201,6 @@ def run(config: TrainConfig, shards: list[corpus.Shard] | None = None,
     caller's stages before this one (preflight, Ray start-up): they stay first, so the stages of
     the manifest and the summary add up to the whole job.
     """
-    import ray
-
     timings = {} if timings is None else timings
     if shards is None:
         watch = Stopwatch(timings)
@@ -216,30 +216,24 @@ def run(config: TrainConfig, shards: list[corpus.Shard] | None = None,
         resumed = resume_point(config, identity)
 
         logger.info("stage 3/5: training %d epoch(s) on %d actor(s)", config.epochs, len(p.assignment))
-        try:
+        with training_failures():  # train.py's failures: actors gone for good, divergence, Ray's errors
             result = train.train(config, vocab, p.assignment, p.placement, resume=resumed,
                                  checkpointer=checkpointer(config, identity, resumed),
                                  shard_words={sc.uri: sc.words for sc in shard_counts})
-        except TrainingError:  # train.py's own, with its checkpoint on the way out
-            raise
-        except (RuntimeError, FloatingPointError) as exc:  # other failures in training: divergence, Ray's
-            raise TrainingError(f"training failed: {one_line(exc)}") from exc
         watch.lap("train")
     finally:
         if config.wait_for_nodes:  # training releases it once its actors hold the nodes; a failure before, here
             placement.release_node_request()
 
-    evaluation, eval_error, extra_files = None, None, {}
+    outcome = None
     if config.eval:
         logger.info("stage 4/5: evaluating in a separate Ray task (TensorFlow)")
-        ref = evaluate.evaluate_remote(ray.put(result.vectors), vocab.words, config.eval_seed,
-                                       config.eval_cpus, config.eval_gpus, config.projector_top)
-        try:
-            evaluation, extra_files = ray.get(ref)
-        except Exception as exc:  # publish the trained vectors anyway; the error goes in the manifest
-            eval_error = one_line(exc)
-            logger.error("evaluation failed: %s", eval_error)
+        outcome = eval_stage.run_evaluation(result.vectors, vocab.words, eval_stage.EvalSettings.of(config),
+                                            in_ray_task=True)
+        if outcome.failure:  # publish the trained vectors anyway; the error goes in the manifest
+            logger.error("evaluation failed: %s", outcome.error)
         watch.lap("evaluate")
+    evaluation = outcome.evaluation if outcome else None
 
     logger.info("stage 5/5: writing the artifact to %s", config.out)
     by_uri = {s.name: s for s in p.shards}
@@ -265,20 +259,16 @@ def run(config: TrainConfig, shards: list[corpus.Shard] | None = None,
         "training": {**result.stats, "actors": result.actors, "epochs": result.epochs,
                      "resumed_from": ({"checkpoint": resumed.number, "epoch": resumed.epoch,
                                        "words_done": resumed.state["position"]["words_done"]} if resumed else None)},
-        "evaluation": ({"error": eval_error} if eval_error else
-                       {"file": export.EVAL_JSON, **evaluate.summary(evaluation)} if evaluation else None),
+        "evaluation": outcome.manifest_entry() if outcome else None,
         "versions": {**versions(), **({"tensorflow": evaluation["runtime"]["tensorflow"]} if evaluation else {})},
         "gensim_fast_version": trainer.gensim_fast_version(),
         "plan": p.plan.to_json(),
     }
     # The export is not timed: the manifest is written within it.
     manifest["timings"] = {**timings, "total_before_export": round(sum(timings.values()), 3)}
-    if evaluation:
-        try:
-            extra_files.update(report.render(manifest, evaluation, vocab.words, result.vectors))
-        except Exception as exc:  # the trained vectors matter more than the report: publish them anyway
-            manifest["evaluation"]["report_error"] = f"{type(exc).__name__}: {exc}".splitlines()[0]
-            logger.error("report failed: %s", manifest["evaluation"]["report_error"])
+    extra_files = {}
+    if outcome:  # the report is drawn from the manifest; a report that fails is an error in it, not a lost job
+        extra_files, manifest["evaluation"] = outcome.artifact_files(manifest, vocab.words, result.vectors)
     rescue = storage.join(config.checkpoint_location, "rescue")  # beside the checkpoints, else a temp directory
     kept = (f"the last checkpoint is kept in {config.checkpoint_location}: free space, then rerun with --resume"
             if checkpoint.exists(config.checkpoint_location) else "the trained vectors are lost")

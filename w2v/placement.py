@@ -12,7 +12,7 @@ import time
 from typing import Any, Sequence
 
 from .config import TrainConfig
-from .errors import ConfigError
+from .errors import ClusterError
 
 logger = logging.getLogger(__name__)
 
@@ -97,10 +97,10 @@ def release_node_request() -> None:
 def place_actors(config: TrainConfig, nodes: Sequence[dict[str, Any]], shards: int) -> list[dict[str, Any]]:
     """Pick one node per actor: K = --actors (default: every node), never more actors than shards."""
     if not nodes:
-        raise ConfigError("the Ray cluster has no alive node with a CPU")
+        raise ClusterError("the Ray cluster has no alive node with a CPU")
     wanted = config.actors or len(nodes)
     if wanted > len(nodes):
-        raise ConfigError(
+        raise ClusterError(
             f"actors={wanted}: one trainer actor runs per node and the cluster has {len(nodes)} alive "
             + (f"trainer node(s) (resource {NODE_RESOURCE})" if nodes[0].get("resource") else "node(s) with CPUs")
             + (f" after waiting {config.wait_for_nodes:g} s; add nodes, lower --actors or wait longer"

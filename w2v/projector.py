@@ -18,6 +18,8 @@ from typing import Sequence
 
 import numpy as np
 
+from .tf_common import import_tensorflow
+
 CONFIG = "projector_config.pbtxt"
 METADATA = "metadata.tsv"
 CHECKPOINT_PREFIX = "projector.ckpt"
@@ -35,9 +37,7 @@ def metadata_tsv(words: Sequence[str]) -> bytes:
 
 def projector_files(vectors: np.ndarray, words: Sequence[str], top: int) -> dict[str, bytes]:
     """name -> bytes of the projector files for the first `top` rows (rows are sorted by frequency)."""
-    from .evaluate import _tensorflow
-
-    tf = _tensorflow()
+    tf = import_tensorflow()
     top = min(top, len(words))
     files: dict[str, bytes] = {METADATA: metadata_tsv(words[:top])}
     with tempfile.TemporaryDirectory(prefix="w2v-projector-") as tmp:

@@ -16,7 +16,7 @@ imports TensorFlow.
 from __future__ import annotations
 
 import io
-from typing import Any, Sequence
+from typing import Any, Iterable, Sequence
 
 import numpy as np
 
@@ -222,8 +222,55 @@ def curves_figure(epochs: Sequence[dict[str, Any]], parameters: dict[str, Any] |
     return fig
 
 
-def _pct(value: float | None) -> str:
-    return "n/a" if value is None else f"{100 * value:.1f}%"
+def percent(fraction: float | None) -> str:
+    """A fraction as a percentage with one decimal, or n/a.
+
+    >>> percent(0.3333), percent(None)
+    ('33.3%', 'n/a')
+    """
+    return "n/a" if fraction is None else f"{100 * fraction:.1f}%"
+
+
+def neighbors_text(found: Iterable[tuple[str, float]]) -> str:
+    r"""Words with their scores, control characters escaped: `n1 (0.81), n2 (0.77)`.
+
+    >>> neighbors_text([("b", 0.8123), ("esc\x1b", 0.5)])
+    'b (0.81), esc\\x1b (0.50)'
+    """
+    return ", ".join(f"{printable(word)} ({score:.2f})" for word, score in found)
+
+
+def format_neighbors(neighbors: dict[str, list[dict[str, Any]]]) -> list[str]:
+    """One printable line per word of eval.json's `neighbors`: `word: n1 (0.81), n2 (0.77), ...`."""
+    return [f"{printable(word)}: " + neighbors_text((n["word"], n["cosine"]) for n in found)
+            for word, found in neighbors.items()]
+
+
+def evaluation_lines(evaluation: dict[str, Any]) -> list[str]:
+    """`w2v eval`'s summary of an evaluation: where it ran, then one line per analogy file and per pair file."""
+    rt = evaluation["runtime"]
+    task = rt.get("resources") is not None  # None: in the calling process
+    held = "; " + resources_text(rt["resources"]) if rt.get("resources") else ""
+    lines = [f"evaluated in {'a Ray task' if task else 'this process'} on {rt['host']} "
+             f"({', '.join(rt['devices'])}{held}) in {rt['seconds']:.1f} s"]
+    for a in evaluation.get("analogies", []):
+        lines.append(f"analogies {a['file']}: " + ", ".join(f"{m} {percent(a['total'][m]['accuracy'])}"
+                                                          for m in a["methods"])
+                     + f" on {a['total']['evaluated']:,} of {a['total']['questions']:,} questions "
+                       f"({a['oov_ratio']}% OOV), {a['seconds']:.2f} s")
+    for p in evaluation.get("pairs", []):
+        lines.append(f"pairs {p['file']}: Spearman {p['spearman']}, Pearson {p['pearson']}, "
+                     f"{p['evaluated']:,} of {p['pairs']:,} pairs ({p['oov_ratio']}% OOV)")
+    return lines
+
+
+def resources_text(resources: dict[str, float]) -> str:
+    """Ray resources as `1 CPU, 1 GPU`.
+
+    >>> resources_text({"CPU": 0.5, "GPU": 1.0})
+    '0.5 CPU, 1 GPU'
+    """
+    return ", ".join(f"{amount:g} {name}" for name, amount in sorted(resources.items()))
 
 
 def markdown(manifest: dict[str, Any], evaluation: dict[str, Any]) -> str:
@@ -244,7 +291,7 @@ def markdown(manifest: dict[str, Any], evaluation: dict[str, Any]) -> str:
         for row in a["sections"] + [a["total"]]:
             name = f"**{row['section']}**" if row is a["total"] else row["section"]
             lines.append(f"| {name} | {row['questions']:,} | {row['evaluated']:,} | "
-                         + " | ".join(_pct(row[m]["accuracy"]) for m in methods) + " |")
+                         + " | ".join(percent(row[m]["accuracy"]) for m in methods) + " |")
         lines.append("")
     if evaluation.get("pairs"):
         lines += ["## Word-pair similarity", "", "| file | pairs | evaluated | OOV | Spearman ρ | Pearson r |",
@@ -256,7 +303,7 @@ def markdown(manifest: dict[str, Any], evaluation: dict[str, Any]) -> str:
         lines.append("")
     if evaluation.get("neighbors"):
         lines += ["## Nearest neighbours (cosine)", ""]
-        lines += [f"- **{printable(word)}**: " + ", ".join(f"{printable(n['word'])} ({n['cosine']:.2f})" for n in found)
+        lines += [f"- **{printable(word)}**: " + neighbors_text((n["word"], n["cosine"]) for n in found)
                   for word, found in evaluation["neighbors"].items()]
         lines.append("")
     lines += ["## Pictures", "", f"![The most frequent words, PCA]({PCA_PNG})", "",
@@ -282,46 +329,72 @@ def render(manifest: dict[str, Any], evaluation: dict[str, Any], words: Sequence
 
 def evaluation_line(summary: dict[str, Any]) -> str:
     """The manifest's evaluation summary in one line: analogy accuracies, Spearman of each pair file."""
-    parts = [f"{name} " + ", ".join(f"{m} {_pct(acc)}" for m, acc in scores.items() if m != "oov_ratio")
+    parts = [f"{name} " + ", ".join(f"{m} {percent(acc)}" for m, acc in scores.items() if m != "oov_ratio")
              + f" ({scores['oov_ratio']}% OOV)" for name, scores in summary.get("analogies", {}).items()]
     parts += [f"{name} Spearman {s['spearman']} ({s['oov_ratio']}% OOV)" for name, s in summary.get("pairs", {}).items()]
     return "; ".join(parts)
 
 
 def describe(manifest: dict[str, Any], with_files: bool = True) -> list[str]:
-    """`w2v info`: the manifest as a few readable lines."""
+    """`w2v info`: the manifest as a few readable lines (those of `summary_lines`)."""
+    lines = summary_lines(manifest)
+    if not with_files:
+        lines.pop("files")
+    return list(lines.values())
+
+
+def summary_lines(manifest: dict[str, Any]) -> dict[str, str]:
+    """topic -> one readable line of the manifest (created, vocabulary, corpus, model, training, timings,
+    evaluation, versions, files); topics the manifest lacks are left out, except evaluation ("none")."""
     p, v, c = manifest.get("parameters", {}), manifest.get("vocabulary", {}), manifest.get("corpus", {})
     t = manifest.get("training", {})
-    lines = [f"created {manifest.get('created', '?')}, format {manifest.get('format_version', '?')}, "
-             f"w2v {manifest.get('versions', {}).get('w2v', '?')}"]
+    lines = {"created": f"created {manifest.get('created', '?')}, format {manifest.get('format_version', '?')}, "
+                        f"w2v {manifest.get('versions', {}).get('w2v', '?')}"}
     if v:
-        lines.append(f"vocabulary: {v.get('size', 0):,} words x {manifest.get('vector_size', '?')} dims "
-                     f"(min_count {v.get('effective_min_count', '?')}, {v.get('distinct_words', 0):,} distinct words)")
+        lines["vocabulary"] = (f"vocabulary: {v.get('size', 0):,} words x {manifest.get('vector_size', '?')} dims "
+                               f"(min_count {v.get('effective_min_count', '?')}, {v.get('distinct_words', 0):,} "
+                               f"distinct words)")
     if c:
-        lines.append(f"corpus: {c.get('words', 0):,} words, {c.get('bytes', 0):,} bytes in {len(c.get('shards', []))} "
-                     f"shard(s): " + ", ".join(printable(s.get("uri", "?")) for s in c.get("shards", [])[:3])
-                     + (" ..." if len(c.get("shards", [])) > 3 else ""))
+        lines["corpus"] = (f"corpus: {c.get('words', 0):,} words, {c.get('bytes', 0):,} bytes in "
+                           f"{len(c.get('shards', []))} shard(s): "
+                           + ", ".join(printable(s.get("uri", "?")) for s in c.get("shards", [])[:3])
+                           + (" ..." if len(c.get("shards", [])) > 3 else ""))
     if p:
         model = "skip-gram" if p.get("sg") else "CBOW"
-        lines.append(f"model: {model}, window {p.get('window')}, negative {p.get('negative')}, "
-                     f"{'hs, ' if p.get('hs') else ''}epochs {p.get('epochs')}, alpha {p.get('alpha')}, "
-                     f"sample {p.get('sample')}, seed {p.get('seed')}")
+        lines["model"] = (f"model: {model}, window {p.get('window')}, negative {p.get('negative')}, "
+                          f"{'hs, ' if p.get('hs') else ''}epochs {p.get('epochs')}, alpha {p.get('alpha')}, "
+                          f"sample {p.get('sample')}, seed {p.get('seed')}")
     if t:
-        lines.append(f"training: {t.get('words', 0):,} words in {t.get('seconds', 0):.1f} s "
-                     f"({t.get('words_per_s', 0):,} words/s) on {len(t.get('actors', []))} actor(s)")
+        lines["training"] = training_line(t)
     if manifest.get("timings"):
-        lines.append("timings: " + ", ".join(f"{k} {s:.1f} s" for k, s in manifest["timings"].items()))
+        lines["timings"] = "timings: " + ", ".join(f"{k} {s:.1f} s" for k, s in manifest["timings"].items())
     e = manifest.get("evaluation")
     if e and e.get("error"):
-        lines.append(f"evaluation: FAILED: {e['error']}")
+        lines["evaluation"] = f"evaluation: FAILED: {e['error']}"
     elif e:
-        lines.append("evaluation: " + (evaluation_line(e) or f"see {e.get('file', 'eval.json')}"))
+        lines["evaluation"] = "evaluation: " + (evaluation_line(e) or f"see {e.get('file', 'eval.json')}")
     else:
-        lines.append("evaluation: none")
+        lines["evaluation"] = "evaluation: none"
     if manifest.get("versions"):
-        lines.append("versions: " + ", ".join(f"{k} {val}" for k, val in manifest["versions"].items()))
-    if with_files:
-        files = manifest.get("files", {})
-        lines.append(f"files ({len(files)}, {sum(f['bytes'] for f in files.values()):,} bytes): "
-                     + ", ".join(sorted(files)))
+        lines["versions"] = "versions: " + ", ".join(f"{k} {val}" for k, val in manifest["versions"].items())
+    files = manifest.get("files", {})
+    lines["files"] = (f"files ({len(files)}, {sum(f['bytes'] for f in files.values()):,} bytes): "
+                      + ", ".join(sorted(files)))
     return lines
+
+
+def training_line(t: dict[str, Any]) -> str:
+    """The manifest's `training` section in one line: words, time, rate, actors, and the exchanges when it has them.
+
+    >>> training_line({"words": 2000, "seconds": 2.0, "words_per_s": 1000, "actors": [{}]})
+    'training: 2,000 words in 2.0 s (1,000 words/s) on 1 actor(s)'
+    """
+    line = (f"training: {t.get('words', 0):,} words in {t.get('seconds', 0):.1f} s "
+            f"({t.get('words_per_s', 0):,} words/s) on {len(t.get('actors', [])):,} actor(s)")
+    if "exchanges" in t:
+        line += (f", {t['exchanges']:,} exchange(s)"
+                 + (f" ({t['words_per_exchange']:,} words per actor between two, {t['stale_words']:,} stale: "
+                    f"{100 * t['stale_share']:.2f}% of an epoch; {t['sync_combine']} combining)"
+                    if t.get("words_per_exchange") else "")
+                 + f", sync {100 * t['sync_share']:.0f}% of actor time")
+    return line

@@ -31,7 +31,7 @@ from . import sync
 from .checkpoint import Checkpoint, NullCheckpointer
 from .config import TrainConfig
 from .corpus import Shard
-from .errors import ConfigError, TrainingError, TrainingStopped
+from .errors import ClusterError, ConfigError, TrainingError, TrainingStopped
 from .exchange import ActorInfo, ActorStatus, ExchangeTally, Spooled, actor_gone, as_dict, exchange_round
 from .placement import NODE_RESOURCE, alive_nodes, release_node_request
 from .trainer import FAULT_ENV, TrainerActor, parse_fault_hook
@@ -332,7 +332,7 @@ class _Training:
         try:
             self.infos = ray.get([a.info.remote() for a in self.actors], timeout=300)
         except ray.exceptions.GetTimeoutError:
-            raise ConfigError("trainer actors could not be placed within 300 s: are the nodes' CPUs busy?") from None
+            raise ClusterError("trainer actors could not be placed within 300 s: are the nodes' CPUs busy?") from None
         if self.config.wait_for_nodes:
             release_node_request()  # the actors hold their nodes now
         for info in self.infos:

@@ -1,0 +1,111 @@
+"""The w2v package as a whole: its import graph (read with `ast`, nothing imported) has no cycle, and
+no module, in w2v/ or jobs/, imports another module's private (`_name`) names."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent  # holds w2v/ and jobs/
+
+
+def imports(path: Path, in_package: bool, names: set[str]) -> list[tuple[str, str | None, int]]:
+    """(w2v module imported, name taken from it or None for the module itself, line) for every import of
+    `path`, at module level or inside a function; `names` are the package's modules. `from . import
+    __version__` takes a name of `__init__`."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            found += [(a.name.split(".")[1], None, node.lineno) for a in node.names
+                      if a.name.startswith("w2v.") and a.name.count(".") == 1]
+        elif isinstance(node, ast.ImportFrom):
+            if node.level == 1 and in_package:
+                module = node.module
+            elif node.level == 0 and node.module and node.module.split(".")[0] == "w2v":
+                module = node.module[4:] or None
+            else:
+                continue
+            if module:
+                found += [(module.split(".")[0], a.name, node.lineno) for a in node.names]
+            else:  # from . import x / from w2v import x
+                found += [(a.name, None, node.lineno) if a.name in names else ("__init__", a.name, node.lineno)
+                          for a in node.names]
+    return found
+
+
+def import_graph(root: Path = ROOT) -> dict[str, set[str]]:
+    """module -> the w2v modules it imports."""
+    paths = sorted((root / "w2v").glob("*.py"))
+    names = {path.stem for path in paths}
+    return {path.stem: {module for module, _, _ in imports(path, True, names)} - {path.stem} for path in paths}
+
+
+def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
+    """A cycle of the graph as a path that ends where it starts, or None.
+
+    >>> find_cycle({"a": {"b"}, "b": {"a"}}), find_cycle({"a": {"b"}, "b": set()})
+    (['a', 'b', 'a'], None)
+    """
+    state: dict[str, int] = {}  # module -> 1 while on the current path, 2 when done
+
+    def visit(node: str, path: list[str]) -> list[str] | None:
+        state[node] = 1
+        for nxt in sorted(graph.get(node, ())):
+            if state.get(nxt) == 1:
+                return path[path.index(nxt):] + [nxt]
+            if nxt not in state:
+                cycle = visit(nxt, path + [nxt])
+                if cycle:
+                    return cycle
+        state[node] = 2
+        return None
+
+    for start in sorted(graph):
+        if start not in state:
+            cycle = visit(start, [start])
+            if cycle:
+                return cycle
+    return None
+
+
+def private_imports(root: Path = ROOT) -> list[str]:
+    """`file:line imports module._name` for every private name taken from another w2v module, by
+    `from .module import _name` or by `module._name` on an imported module."""
+    names = {path.stem for path in (root / "w2v").glob("*.py")}
+    found = []
+    for path in sorted((root / "w2v").glob("*.py")) + sorted((root / "jobs").glob("*.py")):
+        taken = imports(path, path.parent.name == "w2v", names)
+        bound = {module for module, name, _ in taken if name is None}  # w2v modules bound to a name here
+        for module, name, line in taken:
+            if name and name.startswith("_") and not name.startswith("__") and module != path.stem:
+                found.append(f"{path.relative_to(root)}:{line} imports {module}.{name}")
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if (isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id in bound
+                    and node.attr.startswith("_") and not node.attr.startswith("__")):
+                found.append(f"{path.relative_to(root)}:{node.lineno} uses {node.value.id}.{node.attr}")
+    return found
+
+
+def test_the_import_graph_has_no_cycle():
+    graph = import_graph()
+    assert {"cli", "job", "evaluate", "tf_common"} <= set(graph)  # the graph was read
+    assert "tf_common" in graph["analogies"] and "evaluate" not in graph["analogies"]
+    cycle = find_cycle(graph)
+    assert cycle is None, "import cycle: " + " -> ".join(cycle)
+
+
+def test_no_module_imports_another_modules_private_names():
+    assert private_imports() == []
+
+
+def test_the_checks_see_what_they_look_for(tmp_path):
+    """A cycle and private imports planted in a package of two modules are found: the checks can fail."""
+    package = tmp_path / "w2v"
+    package.mkdir()
+    (tmp_path / "jobs").mkdir()
+    (package / "a.py").write_text("def f():\n    from .b import _helper\n")
+    (package / "b.py").write_text("from . import a\n\ndef g():\n    return a._secret\n")
+    (tmp_path / "jobs" / "speed.py").write_text("from w2v.b import _helper\n")
+    assert find_cycle(import_graph(tmp_path)) == ["a", "b", "a"]
+    assert private_imports(tmp_path) == ["w2v/a.py:2 imports b._helper", "w2v/b.py:4 uses a._secret",
+                                 "jobs/speed.py:1 imports b._helper"]
