@@ -375,43 +375,53 @@ def _artifact(args: argparse.Namespace):
     return words, vectors
 
 
-def cmd_neighbors(args: argparse.Namespace) -> int:
-    from .evaluate import nearest_neighbors, rows_of
+def _query(args: argparse.Namespace, words: Sequence[str]):
+    """(KeyedVectors, the query words' keys) of the artifact on the command line; notes go to stderr.
 
-    words, vectors = _artifact(args)
-    rows = rows_of(words, args.words, args.artifact)
-    found, cosines = nearest_neighbors(vectors, rows, k=args.k)
-    for word, idx, cos in zip(args.words, found, cosines):
-        print(f"{printable(word)}: " + ", ".join(f"{printable(words[int(j)])} ({c:.2f})" for j, c in zip(idx, cos)))
+    The query commands answer through gensim (`query`), never TensorFlow: they need the core install only.
+    """
+    from . import query
+    from .export import load
+
+    kv = load(args.artifact)
+    found = query.lookup(kv, words, args.artifact)
+    for note in found.notes:
+        print(f"w2v: note: {note}", file=sys.stderr)
+    return kv, found.keys
+
+
+def cmd_neighbors(args: argparse.Namespace) -> int:
+    from .query import neighbors
+
+    kv, keys = _query(args, args.words)
+    for key in keys:
+        print(f"{printable(key)}: " + ", ".join(f"{printable(w)} ({c:.2f})" for w, c in neighbors(kv, key, args.k)))
     return 0
 
 
 def cmd_similarity(args: argparse.Namespace) -> int:
-    from .evaluate import cosine_pairs, rows_of
+    from .query import similarity
 
-    words, vectors = _artifact(args)
-    a, b = rows_of(words, [args.a, args.b], args.artifact)
-    print(f"{float(cosine_pairs(vectors, [(a, b)])[0]):.4f}")
+    kv, (a, b) = _query(args, [args.a, args.b])
+    print(f"{similarity(kv, a, b):.4f}")
     return 0
 
 
 def cmd_analogy(args: argparse.Namespace) -> int:
-    from .analogies import complete_analogy
-    from .evaluate import rows_of
+    from .query import analogy
 
-    words, vectors = _artifact(args)
-    rows = rows_of(words, [args.a, args.b, args.c], args.artifact)
-    found, scores = complete_analogy(vectors, rows, k=args.k, method=args.method)
-    print(" : ".join(map(printable, (args.a, args.b))) + f" :: {printable(args.c)} : "
-          + ", ".join(f"{printable(words[int(j)])} ({s:.2f})" for j, s in zip(found, scores)))
+    kv, (a, b, c) = _query(args, [args.a, args.b, args.c])
+    found = analogy(kv, a, b, c, k=args.k, method=args.method)
+    print(" : ".join(map(printable, (a, b))) + f" :: {printable(c)} : "
+          + ", ".join(f"{printable(w)} ({s:.2f})" for w, s in found))
     return 0
 
 
 def cmd_doesnt_match(args: argparse.Namespace) -> int:
-    from .evaluate import doesnt_match, rows_of
+    from .query import doesnt_match
 
-    words, vectors = _artifact(args)
-    print(printable(words[doesnt_match(vectors, rows_of(words, args.words, args.artifact))]))
+    kv, keys = _query(args, args.words)
+    print(printable(doesnt_match(kv, keys)))
     return 0
 
 
