@@ -29,6 +29,7 @@ from typing import Any, Sequence
 
 from .display import printable
 from .errors import EXIT_CODES, ClusterError, ConfigError, EvaluationFailedError, W2VError, one_line
+from .extras import check, require
 
 logger = logging.getLogger("w2v")
 
@@ -214,8 +215,7 @@ def init_ray(address: str | None, quiet: bool = False) -> None:
     lines ("Started a local Ray instance", the token notice) are not warnings about this job; its
     warnings later are.
     """
-    import ray
-
+    ray = require("ray", "w2v on a Ray cluster")
     target = address or os.environ.get("RAY_ADDRESS")
     if target:
         check_reachable(target)
@@ -262,6 +262,12 @@ def cmd_train(args: argparse.Namespace) -> int:
 
         print(yaml.safe_dump(config.to_json(), sort_keys=False), end="")
         return 0
+    require("ray", "w2v train")  # before the corpus checks: without Ray, say so at once
+    require("tqdm", "w2v train")
+    if config.eval:  # the evaluation runs after the training: a missing extra is said now, not hours later
+        check("matplotlib", "w2v train's evaluation", otherwise="--no-eval")  # the driver draws the pictures
+        if not (config.address or os.environ.get("RAY_ADDRESS")):  # embedded Ray: the evaluation task runs here
+            check("tensorflow", "w2v train's evaluation", otherwise="--no-eval")
     from tqdm.contrib.logging import logging_redirect_tqdm
 
     from . import export, job
@@ -433,6 +439,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     """
     from . import evaluate, export, report
 
+    require("matplotlib", "w2v eval")  # the pictures are drawn here, wherever the evaluation runs
     manifest = export.read_manifest(args.artifact)
     words, vectors = _artifact(args)
     if args.eval_cpus <= 0 or args.eval_gpus < 0:

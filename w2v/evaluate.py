@@ -30,6 +30,7 @@ import numpy as np
 
 from . import eval_sets
 from .errors import EvaluationError
+from .extras import require
 
 logger = logging.getLogger(__name__)
 
@@ -51,7 +52,7 @@ def _tensorflow(threads: int | None = None):
         saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
         try:
             os.dup2(devnull, 2)
-            import tensorflow as tf
+            tf = require("tensorflow", "w2v's evaluation")
 
             if threads:
                 tf.config.threading.set_intra_op_parallelism_threads(threads)
@@ -61,9 +62,7 @@ def _tensorflow(threads: int | None = None):
             os.dup2(saved, 2)
             os.close(saved)
             os.close(devnull)
-    import tensorflow as tf
-
-    return tf
+    return require("tensorflow", "w2v's evaluation")
 
 
 def sample_rows(vocab_size: int, seed: int, count: int = SAMPLE_WORDS, top: int = SAMPLE_FROM_TOP) -> list[int]:
