@@ -1,10 +1,11 @@
 """Optional dependencies: which pip extra brings which library, and one line when it is missing.
 
-`pip install w2v` (the core) reads and queries artifacts: numpy, gensim, smart_open, boto3. The
-rest comes with an extra (`pyproject.toml`), and the code that needs it imports it through
-`require`, at the moment it is used, never at import time:
+`pip install w2v` (the core) reads and queries artifacts: numpy, gensim, smart_open, boto3 (and
+pyyaml, for job configs). The rest comes with an extra (`pyproject.toml`), and the code that
+needs it imports it through `require` when it is used, never at import time (`check` says a
+missing one before a job starts, without importing it):
 
-    [train]   ray, tqdm                 w2v train, w2v submit, w2v eval --address
+    [train]   ray, tqdm                 w2v train (evaluating needs [eval] too), w2v submit, w2v eval --address
     [eval]    tensorflow, matplotlib    the evaluation (w2v eval, a job's evaluation task) and its pictures
     [keras]   tensorflow (Keras 3)      w2v.keras_embedding
     [all]     all of the above
