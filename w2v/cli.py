@@ -447,15 +447,18 @@ def cmd_eval(args: argparse.Namespace) -> int:
                           f"needs CPUs > 0 and GPUs >= 0")
     options = {"analogies": args.analogies, "pairs": args.pairs, "restrict_vocab": args.restrict_vocab}
     if args.address or os.environ.get("RAY_ADDRESS"):
-        import ray
+        import numpy as np
+
+        ray = require("ray", "w2v eval on a Ray cluster")
 
         def where(path: str) -> str:  # a file here, named relative to this directory: the task runs elsewhere
             return os.path.abspath(path) if "://" not in path and os.path.exists(path) else path
 
         options.update(analogies=[where(a) for a in args.analogies], pairs=[where(p) for p in args.pairs])
         init_ray(args.address, quiet=args.quiet)
-        ref = evaluate.evaluate_remote(ray.put(vectors), words, args.eval_seed, args.eval_cpus, args.eval_gpus,
-                                       args.projector_top, options)
+        # A plain array view of the memmap: Ray copies an ndarray's buffer zero-copy, a subclass it pickles.
+        ref = evaluate.evaluate_remote(ray.put(np.asarray(vectors)), words, args.eval_seed, args.eval_cpus,
+                                       args.eval_gpus, args.projector_top, options)
         with evaluation_failures():
             evaluation, projector = ray.get(ref)
         print(f"evaluated in a Ray task on {evaluation['runtime']['host']} "
