@@ -406,9 +406,9 @@ def _map_matrix(uri: str, manifest: dict[str, Any]) -> np.ndarray:
         if dtype.hasobject:  # what allow_pickle=False refuses
             raise ArtifactError(f"{where}: holds Python objects (a pickle), not numbers: refused")
         offset, size = f.tell(), int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
-        if os.fstat(f.fileno()).st_size != offset + size:
-            raise ArtifactError(f"{where}: {os.fstat(f.fileno()).st_size:,} bytes, not the {offset + size:,} "
-                                f"its header describes")
+        actual = os.fstat(f.fileno()).st_size
+        if actual != offset + size:
+            raise ArtifactError(f"{where}: {actual:,} bytes, not the {offset + size:,} its header describes")
         if size == 0:
             return np.zeros(shape, dtype=dtype)
         return np.memmap(f, dtype=dtype, mode="r", offset=offset, shape=shape, order="F" if fortran_order else "C")
