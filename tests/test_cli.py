@@ -225,7 +225,6 @@ def test_eval_command_on_a_cluster_runs_as_a_ray_task(trained_artifact, ray_clus
 ESCAPED_WORD = "esc\x1b[31mred"
 
 
-@pytest.mark.slow  # the query commands compute with TensorFlow
 def test_query_commands_escape_terminal_control_characters_in_words(tmp_path, capsys):
     import numpy as np
 

@@ -94,6 +94,56 @@ def test_load_gives_keyed_vectors_with_counts(tmp_path, vectors):
     assert [kv.get_vecattr(w, "count") for w in WORDS] == COUNTS
 
 
+def test_a_local_matrix_loads_as_a_read_only_memmap_with_gensims_norms(tmp_path, vectors):
+    write(tmp_path / "art", vectors)
+    kv = w2v.load(str(tmp_path / "art"))
+    assert isinstance(kv.vectors, np.memmap) and not kv.vectors.flags.writeable
+    assert np.array_equal(kv.vectors, vectors)
+    assert np.allclose(kv.norms, np.linalg.norm(vectors, axis=1), rtol=1e-6)  # what gensim's fill_norms computes
+    gensims = KeyedVectors.load_word2vec_format(str(tmp_path / "art" / "vectors.bin"), binary=True)
+    found, expected = kv.most_similar("the", topn=3), gensims.most_similar("the", topn=3)
+    assert [w for w, _ in found] == [w for w, _ in expected]
+    assert [c for _, c in found] == pytest.approx([c for _, c in expected], abs=1e-6)
+    words, _, matrix = w2v.load_arrays(str(tmp_path / "art"))
+    assert isinstance(matrix, np.memmap) and words == WORDS
+    in_memory = w2v.load(str(tmp_path / "art"), mmap=False).vectors
+    assert not isinstance(in_memory, np.memmap) and in_memory.flags.writeable and np.array_equal(in_memory, vectors)
+
+
+def test_loading_and_querying_a_big_matrix_never_holds_a_copy_of_it(tmp_path):
+    import tracemalloc
+
+    rows, dims = 20_000, 400  # 32 MB of float32
+    matrix = np.random.default_rng(1).standard_normal((rows, dims)).astype(np.float32)
+    words = [f"w{i}" for i in range(rows)]
+    write_artifact(str(tmp_path / "big"), words, list(range(rows, 0, -1)), matrix, {}, None, False)
+    del matrix
+    tracemalloc.start()  # numpy's array buffers are traced; a memmap's pages are the page cache's, not ours
+    try:
+        kv = w2v.load(str(tmp_path / "big"))
+        kv.most_similar("w7", topn=5)
+        w2v.verify(str(tmp_path / "big"))
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < rows * dims * 4 / 4, f"{peak:,} bytes at the peak"  # reading it whole (or twice) would be 1-2x
+
+
+def test_a_npy_that_is_not_what_its_header_says_is_refused(tmp_path, vectors):
+    manifest = write(tmp_path / "art", vectors)
+    path = tmp_path / "art" / "vectors.npy"
+    path.write_bytes(path.read_bytes()[:-4])  # one float short, its checksum updated to match
+    manifest["files"]["vectors.npy"]["sha256"] = hashlib.sha256(path.read_bytes()).hexdigest()
+    (tmp_path / "art" / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(ArtifactError, match="vectors.npy: .* bytes, not the .* its header describes"):
+        w2v.load(str(tmp_path / "art"))
+    np.save(path, np.array([{"a": 1}], dtype=object), allow_pickle=True)
+    manifest["files"]["vectors.npy"]["sha256"] = hashlib.sha256(path.read_bytes()).hexdigest()
+    (tmp_path / "art" / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(ArtifactError, match="holds Python objects"):
+        w2v.load(str(tmp_path / "art"))
+
+
 def test_tampering_is_detected(tmp_path, vectors):
     write(tmp_path / "art", vectors)
     path = tmp_path / "art" / "vectors.npy"

@@ -30,6 +30,7 @@ from typing import Any, Sequence
 
 from .display import printable
 from .errors import EXIT_CODES, ClusterError, ConfigError, EvaluationFailedError, W2VError, one_line
+from .extras import check, require
 
 logger = logging.getLogger("w2v")
 
@@ -215,8 +216,7 @@ def init_ray(address: str | None, quiet: bool = False) -> None:
     lines ("Started a local Ray instance", the token notice) are not warnings about this job; its
     warnings later are.
     """
-    import ray
-
+    ray = require("ray", "w2v on a Ray cluster")
     target = address or os.environ.get("RAY_ADDRESS")
     if target:
         check_reachable(target)
@@ -263,6 +263,12 @@ def cmd_train(args: argparse.Namespace) -> int:
 
         print(yaml.safe_dump(config.to_json(), sort_keys=False), end="")
         return 0
+    require("ray", "w2v train")  # before the corpus checks: without Ray, say so at once
+    require("tqdm", "w2v train")
+    if config.eval:  # the evaluation runs after the training: a missing extra is said now, not hours later
+        check("matplotlib", "w2v train's evaluation", otherwise="--no-eval")  # the driver draws the pictures
+        if not (config.address or os.environ.get("RAY_ADDRESS")):  # embedded Ray: the evaluation task runs here
+            check("tensorflow", "w2v train's evaluation", otherwise="--no-eval")
     from tqdm.contrib.logging import logging_redirect_tqdm
 
     from . import export, job, report
@@ -367,45 +373,55 @@ def _artifact(args: argparse.Namespace):
     return words, vectors
 
 
+def _query(args: argparse.Namespace, words: Sequence[str]):
+    """(KeyedVectors, the query words' keys) of the artifact on the command line; notes go to stderr.
+
+    The query commands answer through gensim (`query`), never TensorFlow: they need the core install only.
+    """
+    from . import query
+    from .export import load
+
+    kv = load(args.artifact)
+    found = query.lookup(kv, words, args.artifact)
+    for note in found.notes:
+        print(f"w2v: note: {note}", file=sys.stderr)
+    return kv, found.keys
+
+
 def cmd_neighbors(args: argparse.Namespace) -> int:
-    from .evaluate import nearest_neighbors, rows_of
+    from .query import neighbors
     from .report import neighbors_text
 
-    words, vectors = _artifact(args)
-    rows = rows_of(words, args.words, args.artifact)
-    found, cosines = nearest_neighbors(vectors, rows, k=args.k)
-    for word, idx, cos in zip(args.words, found, cosines):
-        print(f"{printable(word)}: " + neighbors_text((words[int(j)], c) for j, c in zip(idx, cos)))
+    kv, keys = _query(args, args.words)
+    for key in keys:
+        print(f"{printable(key)}: " + neighbors_text(neighbors(kv, key, args.k)))
     return 0
 
 
 def cmd_similarity(args: argparse.Namespace) -> int:
-    from .evaluate import cosine_pairs, rows_of
+    from .query import similarity
 
-    words, vectors = _artifact(args)
-    a, b = rows_of(words, [args.a, args.b], args.artifact)
-    print(f"{float(cosine_pairs(vectors, [(a, b)])[0]):.4f}")
+    kv, (a, b) = _query(args, [args.a, args.b])
+    print(f"{similarity(kv, a, b):.4f}")
     return 0
 
 
 def cmd_analogy(args: argparse.Namespace) -> int:
-    from .analogies import complete_analogy
-    from .evaluate import rows_of
+    from .query import analogy
     from .report import neighbors_text
 
-    words, vectors = _artifact(args)
-    rows = rows_of(words, [args.a, args.b, args.c], args.artifact)
-    found, scores = complete_analogy(vectors, rows, k=args.k, method=args.method)
-    print(" : ".join(map(printable, (args.a, args.b))) + f" :: {printable(args.c)} : "
-          + neighbors_text((words[int(j)], s) for j, s in zip(found, scores)))
+    kv, (a, b, c) = _query(args, [args.a, args.b, args.c])
+    found = analogy(kv, a, b, c, k=args.k, method=args.method)
+    print(" : ".join(map(printable, (a, b))) + f" :: {printable(c)} : "
+          + neighbors_text(found))
     return 0
 
 
 def cmd_doesnt_match(args: argparse.Namespace) -> int:
-    from .evaluate import doesnt_match, rows_of
+    from .query import doesnt_match
 
-    words, vectors = _artifact(args)
-    print(printable(words[doesnt_match(vectors, rows_of(words, args.words, args.artifact))]))
+    kv, keys = _query(args, args.words)
+    print(printable(doesnt_match(kv, keys)))
     return 0
 
 
@@ -417,6 +433,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     """
     from . import eval_stage, export, report
 
+    require("matplotlib", "w2v eval")  # the pictures are drawn here, wherever the evaluation runs
     manifest = export.read_manifest(args.artifact)
     words, vectors = _artifact(args)
     settings = eval_stage.EvalSettings(seed=args.eval_seed, cpus=args.eval_cpus, gpus=args.eval_gpus,
@@ -424,7 +441,12 @@ def cmd_eval(args: argparse.Namespace) -> int:
                                        pairs=tuple(args.pairs), restrict_vocab=args.restrict_vocab)
     on_cluster = bool(args.address or os.environ.get("RAY_ADDRESS"))
     if on_cluster:
+        import numpy as np
+
+        require("ray", "w2v eval on a Ray cluster")
         init_ray(args.address, quiet=args.quiet)
+        # A plain array view of the memmap: Ray copies an ndarray's buffer zero-copy, a subclass it pickles.
+        vectors = np.asarray(vectors)
     outcome = eval_stage.run_evaluation(vectors, words, settings, in_ray_task=on_cluster)
     published = eval_stage.publish(args.artifact, outcome, manifest, words, vectors)
     print("\n".join(report.evaluation_lines(outcome.evaluation)))

@@ -45,6 +45,13 @@ class EvaluationError(W2VError):
     """An evaluation file (analogies, word pairs) is missing or malformed, or a query word is unknown."""
 
 
+class MissingExtraError(W2VError, ImportError):
+    """An optional dependency is not installed; the message names the pip extra that brings it (`extras`).
+
+    Also an ImportError: what the import itself would have raised, so code that catches that still does.
+    """
+
+
 class ClusterError(W2VError):
     """The Ray cluster or its Jobs API cannot be reached (wrong address, down, refused), or the cluster has
     too few nodes, CPUs or GPUs for what the job asks (`--actors`, `--eval-gpus`): waiting might fix it."""

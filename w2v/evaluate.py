@@ -115,15 +115,6 @@ def doesnt_match(vectors: np.ndarray, rows: Sequence[int]) -> int:
     return int(rows[int(tf.argmin(tf.linalg.matvec(unit, mean)))])
 
 
-def rows_of(words: Sequence[str], query: Sequence[str], where: str) -> list[int]:
-    """Rows of query words, or an EvaluationError naming every unknown one."""
-    index = {w: i for i, w in enumerate(words)}
-    missing = [w for w in query if w not in index]
-    if missing:
-        raise EvaluationError(f"not in the vocabulary of {where}: {', '.join(missing)}")
-    return [index[w] for w in query]
-
-
 def evaluate(vectors: np.ndarray, words: Sequence[str], seed: int, threads: int = 1,
              analogies: Sequence[str] = (eval_sets.DEFAULT_ANALOGIES,),
              pairs: Sequence[str] = eval_sets.DEFAULT_PAIRS,

@@ -33,7 +33,7 @@ import logging
 import os
 import shutil
 import tempfile
-from typing import Any, Sequence
+from typing import IO, Any, Sequence
 
 import numpy as np
 
@@ -50,6 +50,8 @@ VECTORS_BIN = "vectors.bin"
 VECTORS_TXT = "vectors.txt"
 VECTORS_KV = "vectors.kv"
 KV_SEP_LIMIT = 1 << 20  # arrays of more elements go to their own .npy beside vectors.kv, for mmap="r"
+HASH_BLOCK = 1 << 20  # bytes read per step while hashing: a file of any size is checked in bounded memory
+NORM_BLOCK = 1 << 23  # bytes of the matrix per step while computing row norms (8 MiB)
 EVAL_JSON = "eval.json"
 
 
@@ -67,22 +69,51 @@ def check_output(out_uri: str, overwrite: bool) -> None:
 
 
 def keyed_vectors(words: Sequence[str], counts: Sequence[int], vectors: np.ndarray):
-    """gensim KeyedVectors with our row order and the corpus counts (gensim's `count` attribute)."""
+    """gensim KeyedVectors with our row order and the corpus counts (gensim's `count` attribute).
+
+    The matrix is used as it is, not copied (a float32 memmap stays one): gensim's `add_vectors`
+    would stack it into a new array, a second copy of the whole matrix in memory.
+    """
     from gensim.models import KeyedVectors
 
     kv = KeyedVectors(vector_size=vectors.shape[1], count=0, dtype=np.float32)
-    kv.add_vectors(list(words), np.asarray(vectors, dtype=np.float32))
+    kv.vectors = np.asanyarray(vectors, dtype=np.float32)
+    kv.index_to_key = list(words)
+    kv.key_to_index = {word: i for i, word in enumerate(kv.index_to_key)}
+    kv.next_index = len(kv.index_to_key)
     kv.allocate_vecattrs(attrs=["count"], types=[np.int64])
     kv.expandos["count"][:] = np.asarray(counts, dtype=np.int64)
     return kv
 
 
-def sha256_file(path: str) -> str:
+def sha256_stream(f: IO[bytes]) -> str:
+    """sha256 of what is left to read in a binary file, `HASH_BLOCK` bytes at a time."""
     digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
+    for chunk in iter(lambda: f.read(HASH_BLOCK), b""):
+        digest.update(chunk)
     return digest.hexdigest()
+
+
+def sha256_file(path: str) -> str:
+    with open(path, "rb") as f:
+        return sha256_stream(f)
+
+
+def row_norms(vectors: np.ndarray) -> np.ndarray:
+    """float32 l2 norm of every row, `NORM_BLOCK` bytes of rows at a time: what gensim's `fill_norms` computes.
+
+    gensim's `np.linalg.norm(vectors, axis=1)` holds two matrix-sized temporaries while it runs
+    (the conjugate and the squares); `einsum` sums the squares of each row with none.
+
+    >>> row_norms(np.array([[3.0, 4.0], [0.0, 1.0]], dtype=np.float32)).tolist()
+    [5.0, 1.0]
+    """
+    rows = max(1, NORM_BLOCK // max(1, vectors.shape[1] * vectors.itemsize))
+    norms = np.empty(vectors.shape[0], dtype=np.float32)
+    for start in range(0, vectors.shape[0], rows):
+        block = np.asarray(vectors[start : start + rows], dtype=np.float32)
+        norms[start : start + rows] = np.sqrt(np.einsum("ij,ij->i", block, block))
+    return norms
 
 
 def write_artifact(out_uri: str, words: Sequence[str], counts: Sequence[int], vectors: np.ndarray,
@@ -294,25 +325,47 @@ def _read_verified(uri: str, name: str, manifest: dict[str, Any]) -> bytes:
     return data
 
 
+def _check_sha256(f: IO[bytes], where: str, expected: dict[str, Any] | None) -> None:
+    """Stream `f` from its start through sha256 and compare with the manifest's entry (None: not checked)."""
+    if expected is not None and sha256_stream(f) != expected["sha256"]:
+        raise ArtifactError(f"{where}: sha256 does not match {MANIFEST}: the file was altered")
+
+
 def verify(uri: str, manifest_sha256: str | None = None) -> dict[str, Any]:
-    """Check every file listed in the manifest (and the manifest, when pinned); returns it or raises ArtifactError."""
+    """Check every file listed in the manifest (and the manifest, when pinned); returns it or raises ArtifactError.
+
+    Each file is hashed as it streams (`HASH_BLOCK` bytes at a time): a 10 GB matrix needs no 10 GB of memory.
+    """
     manifest = read_manifest(uri, manifest_sha256)
-    for name in manifest.get("files", {}):
-        _read_verified(uri, name, manifest)
+    for name, expected in manifest.get("files", {}).items():
+        try:
+            with storage.open(storage.join(uri, name), "rb") as f:
+                _check_sha256(f, storage.join(uri, name), expected)
+        except StorageError:
+            raise ArtifactError(f"{storage.join(uri, name)}: missing, but listed in {MANIFEST}") from None
     return manifest
 
 
-def load_arrays(uri: str, verify_checksums: bool = True,
-                manifest_sha256: str | None = None) -> tuple[list[str], list[int], np.ndarray]:
-    """(words, counts, vectors) of an artifact, checksums verified (and the manifest's, when pinned)."""
-    return _read_arrays(uri, read_manifest(uri, manifest_sha256), verify_checksums)
+def load_arrays(uri: str, verify_checksums: bool = True, manifest_sha256: str | None = None,
+                mmap: bool = True) -> tuple[list[str], list[int], np.ndarray]:
+    """(words, counts, vectors) of an artifact, checksums verified (and the manifest's, when pinned).
+
+    A local artifact's matrix is memory-mapped read-only (`mmap`, see `_map_matrix`): its pages
+    are read when used, so a matrix bigger than the memory still answers queries. With
+    `mmap=False`, or from S3, it is read into memory (a writable array).
+    """
+    return _read_arrays(uri, read_manifest(uri, manifest_sha256), verify_checksums, mmap)
 
 
-def _read_arrays(uri: str, manifest: dict[str, Any], verify_checksums: bool) -> tuple[list[str], list[int], np.ndarray]:
+def _read_arrays(uri: str, manifest: dict[str, Any], verify_checksums: bool,
+                 mmap: bool = True) -> tuple[list[str], list[int], np.ndarray]:
     if not verify_checksums:  # trust the files: skips hashing, which takes a while on big artifacts
         manifest = {"files": {n: None for n in (VECTORS_NPY, VOCAB_TSV)}}
-    npy, tsv = (_read_verified(uri, n, manifest) for n in (VECTORS_NPY, VOCAB_TSV))
-    vectors = np.load(io.BytesIO(npy), allow_pickle=False)
+    if mmap and storage.scheme(uri) == "file":
+        vectors = _map_matrix(uri, manifest)
+    else:
+        vectors = np.load(io.BytesIO(_read_verified(uri, VECTORS_NPY, manifest)), allow_pickle=False)
+    tsv = _read_verified(uri, VOCAB_TSV, manifest)
     words, counts = [], []
     for line in tsv.decode("utf-8").splitlines():
         word, _, count = line.rpartition("\t")
@@ -323,12 +376,53 @@ def _read_arrays(uri: str, manifest: dict[str, Any], verify_checksums: bool) -> 
     return words, counts, vectors
 
 
-def load(uri: str, verify_checksums: bool = True, manifest_sha256: str | None = None):
+def _map_matrix(uri: str, manifest: dict[str, Any]) -> np.ndarray:
+    """A local `vectors.npy` as a read-only memmap, after a streamed sha256 of the same open file.
+
+    What `np.load(path, mmap_mode="r", allow_pickle=False)` gives, but hashed and mapped through
+    one file descriptor: the bytes checked are the bytes mapped, even if the path is replaced
+    in between (numpy's memmap opener takes a path, not an open file). The file is read once
+    to hash it; the matrix is never copied into memory.
+    """
+    where = storage.join(uri, VECTORS_NPY)
+    if VECTORS_NPY not in manifest.get("files", {}):
+        raise ArtifactError(f"{uri}: {MANIFEST} lists no {VECTORS_NPY}")
+    try:
+        f = open(storage.backend(uri).path(where), "rb")
+    except OSError:
+        raise ArtifactError(f"{where}: missing, but listed in {MANIFEST}") from None
+    with f:
+        _check_sha256(f, where, manifest["files"][VECTORS_NPY])
+        f.seek(0)
+        try:
+            version = np.lib.format.read_magic(f)
+            read_header = {(1, 0): np.lib.format.read_array_header_1_0,
+                           (2, 0): np.lib.format.read_array_header_2_0}.get(version)
+            if read_header is None:
+                raise ValueError(f"version {version[0]}.{version[1]} of the .npy format, which w2v does not write")
+            shape, fortran_order, dtype = read_header(f)
+        except ValueError as exc:
+            raise ArtifactError(f"{where}: not a .npy matrix w2v can read: {exc}") from None
+        if dtype.hasobject:  # what allow_pickle=False refuses
+            raise ArtifactError(f"{where}: holds Python objects (a pickle), not numbers: refused")
+        offset, size = f.tell(), int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+        actual = os.fstat(f.fileno()).st_size
+        if actual != offset + size:
+            raise ArtifactError(f"{where}: {actual:,} bytes, not the {offset + size:,} its header describes")
+        if size == 0:
+            return np.zeros(shape, dtype=dtype)
+        return np.memmap(f, dtype=dtype, mode="r", offset=offset, shape=shape, order="F" if fortran_order else "C")
+
+
+def load(uri: str, verify_checksums: bool = True, manifest_sha256: str | None = None, mmap: bool = True):
     """gensim `KeyedVectors` of an artifact (local path or URI), without pickle: safe on untrusted artifacts.
 
     `manifest_sha256` (printed when the artifact was published) refuses any other manifest. The
     tokenization the artifact was trained with is attached as `kv.w2v_read_options` (a
-    `corpus.ReadOptions`): `to_indices` applies it.
+    `corpus.ReadOptions`): `to_indices` applies it. A local artifact's `kv.vectors` is a
+    read-only memmap of `vectors.npy` (`load_arrays`; `mmap=False` reads it into memory), and
+    its row norms are computed block by block here, so gensim's queries never hold a second
+    matrix-sized array.
 
     >>> kv = load("artifacts/demo")                      # doctest: +SKIP
     >>> kv.most_similar("king", topn=3)                  # doctest: +SKIP
@@ -336,6 +430,7 @@ def load(uri: str, verify_checksums: bool = True, manifest_sha256: str | None = 
     from .corpus import read_options_of
 
     manifest = read_manifest(uri, manifest_sha256)
-    kv = keyed_vectors(*_read_arrays(uri, manifest, verify_checksums))
+    kv = keyed_vectors(*_read_arrays(uri, manifest, verify_checksums, mmap))
+    kv.norms = row_norms(kv.vectors)  # what gensim's fill_norms would compute, in bounded memory
     kv.w2v_read_options = read_options_of(manifest.get("parameters", {}))
     return kv

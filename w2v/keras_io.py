@@ -9,7 +9,7 @@ The tutorial's "+1 row" question, answered once: with `reserve_padding=True` (th
 and `to_indices` applies the same offset, pads with 0 and maps unknown words to the OOV row
 (or drops them without one). With `reserve_padding=False`, row i is word i, exactly as in
 `vectors.npy`; there is no padding row then, so `mask_zero` is refused: it would mask the most
-frequent word. Keras is imported only by `keras_embedding`.
+frequent word. Keras is imported only by `keras_embedding` (the `[keras]` extra); the rest needs the core alone.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ import numpy as np
 
 from .corpus import ReadOptions, tokenize
 from .errors import ConfigError
+from .extras import require
 
 PADDING_INDEX = 0
 
@@ -97,8 +98,7 @@ def keras_embedding(artifact: Any, trainable: bool = False, mask_zero: bool | No
     Built with `weights=[matrix]`: `embeddings_initializer=Constant(matrix)` would copy the whole
     matrix into the layer's config. `mask_zero` defaults to `reserve_padding`.
     """
-    import keras
-
+    keras = require("keras", "w2v.keras_embedding")
     if mask_zero is None:
         mask_zero = reserve_padding
     if mask_zero and not reserve_padding:

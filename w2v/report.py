@@ -21,6 +21,7 @@ from typing import Any, Iterable, Sequence
 import numpy as np
 
 from .display import printable
+from .extras import require
 
 REPORT_MD = "report.md"
 PCA_PNG = "words_pca.png"
@@ -52,8 +53,7 @@ def pca_2d(vectors: np.ndarray) -> np.ndarray:
 
 
 def _pyplot():
-    import matplotlib
-
+    matplotlib = require("matplotlib", "the report's pictures")
     matplotlib.use("Agg")  # files only, never a window
     import matplotlib.pyplot as plt
 
@@ -174,9 +174,9 @@ def curves_figure(epochs: Sequence[dict[str, Any]], parameters: dict[str, Any] |
     share (the actors' time spent exchanging) is drawn per epoch when the entries have
     `sync_share`, else the run's `sync_share` is drawn as one level.
     """
+    plt = _pyplot()  # first: it names the extra when matplotlib is missing
     from matplotlib.ticker import FuncFormatter, PercentFormatter
 
-    plt = _pyplot()
     parameters = parameters or {}
     x = [e["epoch"] for e in epochs]
     has_rate = all(k in parameters for k in ("alpha", "min_alpha", "epochs"))

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import IO, Sequence
 
 from .errors import ClusterError
+from .extras import require
 
 logger = logging.getLogger(__name__)
 
@@ -68,7 +69,7 @@ def entrypoint(train_args: Sequence[str], python: str = "python") -> str:
 
 def client(address: str):
     """A JobSubmissionClient that sends the token when one is found (a cluster without auth ignores it)."""
-    from ray.job_submission import JobSubmissionClient
+    JobSubmissionClient = require("ray.job_submission", "w2v submit").JobSubmissionClient
 
     logging.getLogger("ray").setLevel(logging.WARNING)  # upload chatter (after import: Ray sets it there)
     token = auth_token()

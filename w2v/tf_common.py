@@ -12,6 +12,8 @@ import sys
 
 import numpy as np
 
+from .extras import require
+
 MAX_SCORES = 1 << 25  # scores held at once per batch (128 MiB of float32): a search never builds V x V
 
 
@@ -31,7 +33,7 @@ def import_tensorflow(threads: int | None = None, gpu: bool = True):
         saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
         try:
             os.dup2(devnull, 2)
-            import tensorflow as tf
+            tf = require("tensorflow", "w2v's evaluation")
 
             if threads:
                 tf.config.threading.set_intra_op_parallelism_threads(threads)
@@ -41,9 +43,7 @@ def import_tensorflow(threads: int | None = None, gpu: bool = True):
             os.dup2(saved, 2)
             os.close(saved)
             os.close(devnull)
-    import tensorflow as tf
-
-    return tf
+    return require("tensorflow", "w2v's evaluation")
 
 
 def unit_rows(tf, vectors: np.ndarray):
