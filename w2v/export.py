@@ -78,11 +78,14 @@ def keyed_vectors(words: Sequence[str], counts: Sequence[int], vectors: np.ndarr
 
 
 def sha256_file(path: str) -> str:
-    digest = hashlib.sha256()
+    """sha256 of a local file, streamed (`hashlib.file_digest`: never the whole file in memory)."""
     with open(path, "rb") as f:
+        if hasattr(hashlib, "file_digest"):  # Python >= 3.11
+            return hashlib.file_digest(f, "sha256").hexdigest()
+        digest = hashlib.sha256()
         for chunk in iter(lambda: f.read(1 << 20), b""):
             digest.update(chunk)
-    return digest.hexdigest()
+        return digest.hexdigest()
 
 
 def write_artifact(out_uri: str, words: Sequence[str], counts: Sequence[int], vectors: np.ndarray,
