@@ -159,7 +159,8 @@ class FailingProxy:
                     self.send_header("Content-Length", "0")
                     self.end_headers()
                     return
-                headers = {k: v for k, v in self.headers.items() if k.lower() not in ("transfer-encoding", "connection")}
+                hop = ("transfer-encoding", "connection")  # this hop's own: the body is forwarded whole
+                headers = {k: v for k, v in self.headers.items() if k.lower() not in hop}
                 headers["Content-Length"] = str(len(body))
                 conn = http.client.HTTPConnection(host, int(port), timeout=30)
                 conn.request(self.command, self.path, body=body, headers=headers)

@@ -9,7 +9,7 @@ import pytest
 from gensim.test.utils import datapath
 
 from w2v import CorpusError, archive, http_store, storage
-from w2v.corpus import iter_sentences, list_shards, split_shards
+from w2v.corpus import assign_shards, iter_sentences, list_shards, split_shards
 from w2v.errors import BadShardError
 
 LEE = open(datapath("lee_background.cor"), "rb").read()
@@ -46,6 +46,7 @@ def test_every_member_is_a_shard_read_like_the_file_it_holds(tmp_path):
     assert list(iter_sentences(shards[0])) == sentences(datapath("lee_background.cor"))
     assert list(iter_sentences(shards[1])) == sentences(datapath("head500.noblanks.cor"))  # a .gz member
     assert split_shards(shards[:2], 4, piece_bytes=1024) == shards[:2]  # a member is never cut into ranges
+    assert [len(p) for p in assign_shards(shards[:2], 2)] == [1, 1]  # two members: one for each of two actors
 
 
 def test_a_zip_over_http_is_read_with_range_requests(http_files, monkeypatch):

@@ -14,7 +14,7 @@ from w2v.corpus import Shard, iter_sentences, list_shards
 from .http_server import LAST_MODIFIED, FileServer
 
 LEE = open(datapath("lee_background.cor"), "rb").read()
-BIG = (LEE.rstrip(b"\n") + b"\n") * 8  # 2.9 MB: bigger than the reader's 1 MiB buffer, so a body cut halfway has handed bytes out
+BIG = (LEE.rstrip(b"\n") + b"\n") * 8  # 2.9 MB, over the reader's 1 MiB buffer: a body cut halfway handed bytes out
 
 
 @pytest.fixture(autouse=True)
@@ -101,7 +101,8 @@ def test_a_missing_url_is_one_line_naming_it(http_files, tmp_path, capsys):
 def test_retries_are_bounded_and_the_last_answer_is_named(http_files):
     http_files.files["/lee.cor"] = LEE
     http_files.faults = ["503"] * 20
-    with pytest.raises(StorageError, match=f"/lee.cor: HTTP 503 Service Unavailable after {http_store.HTTP_MAX_ATTEMPTS}"):
+    attempts = http_store.HTTP_MAX_ATTEMPTS
+    with pytest.raises(StorageError, match=f"/lee.cor: HTTP 503 Service Unavailable after {attempts} attempts$"):
         storage.list_files(f"{http_files.url}/lee.cor")
     assert len(http_files.requests) == http_store.HTTP_MAX_ATTEMPTS
     http_files.faults = ["cut"] * 20  # every body breaks: the reader gives up too, naming the byte
@@ -162,3 +163,22 @@ def test_train_on_a_text8_like_zip_by_url_through_the_cli(ray_cluster, http_file
     assert Counter(words)["the"] == kv.get_vecattr("the", "count")
     assert planted_precision(kv.index_to_key, kv.vectors) >= 0.8
     assert sum(1 for m, _, r in http_files.requests if m == "GET" and r) >= 2  # the member read with ranges
+
+
+def test_an_artifact_served_over_http_loads_with_its_checksums(http_files, tmp_path):
+    import numpy as np
+
+    import w2v
+    from w2v.export import manifest_sha256, write_artifact
+
+    out = tmp_path / "art"
+    vectors = np.arange(6, dtype=np.float32).reshape(2, 3)
+    write_artifact(str(out), ["alpha", "beta"], [2, 1], vectors, {}, None, False)
+    for f in out.iterdir():
+        http_files.files[f"/models/art/{f.name}"] = f.read_bytes()
+    url = f"{http_files.url}/models/art"
+    kv = w2v.load(url, manifest_sha256=manifest_sha256(str(out)))
+    assert kv.index_to_key == ["alpha", "beta"] and np.array_equal(kv.vectors, vectors)
+    http_files.files["/models/art/vocab.tsv"] = b"alpha\t2\ngamma\t1\n"
+    with pytest.raises(w2v.ArtifactError, match=f"{url}/vocab.tsv: sha256 does not match"):
+        w2v.load(url)

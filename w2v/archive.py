@@ -65,8 +65,7 @@ def _serves_ranges(raw: IO) -> bool:
         return False
     try:
         raw.seek(-1, io.SEEK_END)  # over HTTP, one ranged GET: a server that ignores ranges answers 200
-        raw.seek(0)
-        return True
+        return True  # (no seek back: zipfile starts by seeking to the end itself)
     except io.UnsupportedOperation:
         return False
 

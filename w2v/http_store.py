@@ -112,12 +112,12 @@ def _status_error(url: str, status: int, reason: str) -> StorageError:
 
 
 def head(url: str) -> Head:
-    """Size, time and version of one URL; a GET's headers where the server refuses HEAD."""
+    """Size, time and version of one URL; a GET's headers (body left unread) where the server refuses HEAD."""
     import requests
 
     try:
         r = session().head(url, allow_redirects=True, headers=_IDENTITY, timeout=HTTP_TIMEOUT_SECONDS)
-        if r.status_code in (405, 501):  # HEAD not allowed: a GET's headers, body left unread
+        if r.status_code in (403, 405, 501):  # HEAD refused (a presigned GET URL answers 403): a GET's headers
             r = session().get(url, stream=True, headers=_IDENTITY, timeout=HTTP_TIMEOUT_SECONDS)
             r.close()
     except requests.RequestException as exc:

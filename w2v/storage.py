@@ -25,9 +25,9 @@ reopens the object at the byte it had reached. A missing bucket or key, or denie
 StorageError naming the URI.
 
 Publishing an artifact is the one write path: files are staged in a local directory, then moved
-(local) or uploaded (S3: boto3's transfer manager, parallel parts above S3_PART_BYTES) to the destination with the manifest last, so a
-reader never sees a half-written artifact as complete (an artifact without `manifest.json` is
-incomplete by definition).
+(local) or uploaded (S3: boto3's transfer manager, parallel parts above S3_PART_BYTES) to the
+destination with the manifest last, so a reader never sees a half-written artifact as complete (an
+artifact without `manifest.json` is incomplete by definition).
 """
 
 from __future__ import annotations
@@ -122,8 +122,8 @@ def is_compressed(uri: str) -> bool:
 def is_splittable(uri: str) -> bool:
     """True when a byte range of this file can be read without reading what comes before it.
 
-    >>> is_splittable("s3://b/a.txt"), is_splittable("/a.txt.gz"), is_splittable("sample://wiki"), is_splittable("/t.zip")
-    (True, False, False, False)
+    >>> [is_splittable(u) for u in ("s3://b/a.txt", "/a.txt.gz", "sample://wiki", "/t.zip", "https://h/a.txt")]
+    [True, False, False, False, False]
     """
     return scheme(uri) in ("file", "s3") and not is_compressed(uri) and not uri.lower().endswith(ARCHIVE_SUFFIXES)
 
