@@ -107,3 +107,9 @@ def test_an_encrypted_member_is_refused_at_listing(tmp_path):
     path.write_bytes(bytes(data))
     with pytest.raises(CorpusError, match=f"corpus file {path}: member a.txt is encrypted"):
         archive.list_members(str(path))
+    twice = tmp_path / "twice.zip"
+    with pytest.warns(UserWarning, match="Duplicate name"), zipfile.ZipFile(twice, "w") as z:
+        z.writestr("a.txt", "one\n")
+        z.writestr("a.txt", "two\n")
+    with pytest.raises(CorpusError, match=f"corpus file {twice}: member a.txt appears twice in the archive"):
+        list_shards([str(twice)])

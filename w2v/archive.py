@@ -98,12 +98,16 @@ def list_members(uri: str, settings: storage.S3Settings | None = None) -> list[M
     archive, raw = _open_zip(uri, settings)
     with archive, raw:
         members = []
+        names: set[str] = set()  # member names seen
         for info in archive.infolist():
             if not _wanted(info):
                 continue
             if info.flag_bits & 0x1:
                 raise CorpusError(f"corpus file {uri}: member {info.filename} is encrypted; w2v reads plain zip "
                                   f"archives only")
+            if info.filename in names:  # zipfile would open the last one both times
+                raise CorpusError(f"corpus file {uri}: member {info.filename} appears twice in the archive")
+            names.add(info.filename)
             members.append(Member(info.filename, info.file_size, info.compress_size))
     return members
 

@@ -10,7 +10,7 @@ Retries happen in two places, one per kind of failure, never stacked:
 
 - **a request** (HEAD, GET, ranged GET) that fails to connect, times out, or is answered 429 or
   5xx is retried by urllib3's `Retry` on this process's `requests.Session`: exponential backoff
-  (HTTP_BACKOFF_SECONDS x 2^n, honouring Retry-After), at most HTTP_MAX_ATTEMPTS attempts;
+  (at once, then 1, 2, 4, 8 s; Retry-After honoured), at most HTTP_MAX_ATTEMPTS attempts;
 - **a body that breaks mid-stream** (connection reset, a body shorter than its Content-Length,
   a read timeout) is outside urllib3's retries: `Reader` reopens the URL and resumes at the byte
   it had reached with a Range request, or, when the server ignores ranges, restarts from byte 0
@@ -39,7 +39,7 @@ from .errors import StorageError
 logger = logging.getLogger(__name__)
 
 HTTP_MAX_ATTEMPTS = 6  # attempts per request (urllib3) and per broken body (Reader)
-HTTP_BACKOFF_SECONDS = 0.5  # first backoff: 0.5, 1, 2, 4, 8 s (urllib3's backoff_factor; Reader's too)
+HTTP_BACKOFF_SECONDS = 0.5  # urllib3's backoff_factor: retries after 0, 1, 2, 4, 8 s; Reader's 0.5, 1, 2, 4, 8 s
 HTTP_TIMEOUT_SECONDS = (10.0, 60.0)  # (connect, read): a stalled read counts as a broken body and resumes
 RETRY_STATUS = (429, 500, 502, 503, 504)  # answers worth asking again
 BUFFER_BYTES = 1 << 20  # smart_open's read buffer: one body read per MiB
