@@ -111,6 +111,14 @@ def _status_error(url: str, status: int, reason: str) -> StorageError:
     return StorageError(f"{url}: HTTP {status} {reason}".rstrip())
 
 
+def _request_error(url: str, exc: BaseException) -> StorageError:
+    """A failed request (requests' exception) as one StorageError: its status when answered, else why not."""
+    response = getattr(exc, "response", None)
+    if response is not None:
+        return _status_error(url, response.status_code, response.reason or "")
+    return StorageError(f"{url}: cannot be reached ({_reason(exc)})")
+
+
 def head(url: str) -> Head:
     """Size, time and version of one URL; a GET's headers (body left unread) where the server refuses HEAD."""
     import requests
@@ -121,7 +129,7 @@ def head(url: str) -> Head:
             r = session().get(url, stream=True, headers=_IDENTITY, timeout=HTTP_TIMEOUT_SECONDS)
             r.close()
     except requests.RequestException as exc:
-        raise StorageError(f"{url}: cannot be reached ({_reason(exc)})") from None
+        raise _request_error(url, exc) from None
     if r.status_code >= 400:
         raise _status_error(url, r.status_code, r.reason or "")
     length = r.headers.get("Content-Length", "")
@@ -171,9 +179,8 @@ class Reader(io.RawIOBase):
     def __init__(self, url: str):
         self.url = url  # what is read, named in every error
         self.pos = 0  # bytes handed out (or sought to): where a resumed body starts
-        self.version: tuple[str | None, str | None] = (None, None)  # (ETag, Last-Modified) of the first answer
         self.inner = self._open()  # smart_open's reader over the current response
-        self.version = self._version_of(self.inner)
+        self.version = self._version_of(self.inner)  # (ETag, Last-Modified) of the first answer: a resume must match
 
     def _open(self) -> IO:
         import requests
@@ -183,13 +190,8 @@ class Reader(io.RawIOBase):
                   "headers": dict(_IDENTITY)}
         try:
             return smart_open.open(self.url, "rb", compression="disable", transport_params=params)
-        except requests.HTTPError as exc:
-            response = exc.response
-            if response is None:
-                raise StorageError(f"{self.url}: {_reason(exc)}") from None
-            raise _status_error(self.url, response.status_code, response.reason or "") from None
         except requests.RequestException as exc:
-            raise StorageError(f"{self.url}: cannot be reached ({_reason(exc)})") from None
+            raise _request_error(self.url, exc) from None
 
     @staticmethod
     def _version_of(inner: IO) -> tuple[str | None, str | None]:
@@ -211,10 +213,8 @@ class Reader(io.RawIOBase):
 
         try:
             self.pos = self.inner.seek(offset, whence)
-        except requests.HTTPError as exc:
-            response = exc.response
-            raise _status_error(self.url, response.status_code if response is not None else 0,
-                                response.reason if response is not None else str(exc)) from None
+        except requests.HTTPError as exc:  # 412: changed since first read; 404: removed meanwhile
+            raise _request_error(self.url, exc) from None
         return self.pos
 
     def readinto(self, buffer) -> int:
