@@ -61,6 +61,16 @@ def s3_bucket(s3_server, request) -> str:
     return name
 
 
+@pytest.fixture
+def http_files():
+    """A web server on 127.0.0.1 (free port) serving files from memory, failing on request (`http_server`)."""
+    from .http_server import FileServer
+
+    server = FileServer()
+    yield server
+    server.close()
+
+
 @pytest.fixture(scope="session")
 def ray_cluster(s3_server):
     """A two-node local Ray cluster (one CPU per node), shared by the whole session; workers see S3."""

@@ -10,7 +10,7 @@ import lzma
 import numpy as np
 import pytest
 import smart_open
-from botocore.exceptions import ClientError, EndpointConnectionError
+from botocore.exceptions import ClientError
 
 import w2v
 from w2v import CorpusError, StorageError, storage
@@ -92,38 +92,6 @@ def test_denied_access_and_missing_credentials_are_named_without_secrets():
     from botocore.exceptions import NoCredentialsError
 
     assert "no AWS credentials found" in str(storage.s3_error("s3://bkt/k", NoCredentialsError()))
-
-
-def test_transient_errors_are_retried_with_backoff_and_others_are_not():
-    calls = []
-
-    def flaky():
-        calls.append(1)
-        if len(calls) == 1:
-            raise ClientError({"Error": {"Code": "SlowDown"}}, "GetObject")
-        if len(calls) == 2:
-            raise EndpointConnectionError(endpoint_url="http://127.0.0.1:1")
-        return "ok"
-
-    assert storage.retry(flaky, "test", base_seconds=0.001) == "ok" and len(calls) == 3
-    calls.clear()
-
-    def missing():
-        calls.append(1)
-        raise ClientError({"Error": {"Code": "NoSuchKey"}}, "GetObject")
-
-    with pytest.raises(ClientError):
-        storage.retry(missing, "test", base_seconds=0.001)
-    assert len(calls) == 1
-
-    def always_throttled():
-        calls.append(1)
-        raise ConnectionResetError("reset by peer")
-
-    calls.clear()
-    with pytest.raises(ConnectionResetError):
-        storage.retry(always_throttled, "test", attempts=3, base_seconds=0.001)
-    assert len(calls) == 3
 
 
 def test_publish_uploads_big_files_in_parts_and_the_manifest_last(s3_bucket, tmp_path, monkeypatch):
@@ -270,3 +238,63 @@ def test_an_upload_stage_left_by_a_killed_publisher_is_removed_by_the_next_one(t
     os.rename(mine, left)
     again = storage.staging_dir("s3://bucket/art")
     assert os.listdir(tmp_path) == [os.path.basename(again)]
+
+
+def test_s3a_and_s3n_uris_are_read_as_s3(s3_bucket):
+    put(s3_bucket, "corpus/a.txt", b"alpha beta\n")
+    for spelling in ("s3a", "s3n", "S3A"):
+        [info] = storage.list_files(f"{spelling}://{s3_bucket}/corpus/")
+        assert info.uri == f"s3://{s3_bucket}/corpus/a.txt" and info.etag and info.etag.startswith('"')
+        with storage.open(f"{spelling}://{s3_bucket}/corpus/a.txt") as f:
+            assert f.read() == b"alpha beta\n"
+        assert storage.exists(f"{spelling}://{s3_bucket}/corpus/a.txt")
+    assert storage.split_s3(f"s3a://{s3_bucket}/k") == (s3_bucket, "k") and storage.is_splittable("s3n://b/a.txt")
+    with pytest.raises(StorageError, match=f"s3a://{s3_bucket}/nope.txt: no such key"):
+        storage.open(f"s3a://{s3_bucket}/nope.txt")
+
+
+@pytest.fixture
+def failing_s3(s3_server, monkeypatch):
+    """A proxy in front of the moto server that answers 503 when told to; botocore's backoff shortened."""
+    import botocore.retries.standard as standard
+
+    from .http_server import FailingProxy
+
+    monkeypatch.setattr(standard.ExponentialBackoff, "delay_amount", lambda self, context: 0.01)  # not seconds
+    proxy = FailingProxy(s3_server)
+    yield proxy, storage.S3Settings(endpoint_url=proxy.url)
+    proxy.close()
+
+
+def test_503s_from_s3_are_retried_by_botocore_alone(s3_bucket, failing_s3, tmp_path, monkeypatch):
+    proxy, settings = failing_s3
+    put(s3_bucket, "corpus/a.txt", b"alpha beta\n" * 1000)
+    proxy.fail(lambda method, path: method == "GET" and path.endswith("/corpus/a.txt"), 2)
+    with storage.open(f"s3://{s3_bucket}/corpus/a.txt", settings=settings) as f:
+        assert f.read() == b"alpha beta\n" * 1000
+    gets = [status for method, path, status in proxy.seen if method == "GET" and path.endswith("/corpus/a.txt")]
+    assert gets == [503, 503, 206]  # one ranged GET, retried twice by botocore: no other layer repeats it
+    proxy.fail(lambda method, path: method == "GET" and "list-type=2" in path, 3)
+    assert [i.uri for i in storage.list_files(f"s3://{s3_bucket}/corpus/", settings)] == [
+        f"s3://{s3_bucket}/corpus/a.txt"]
+    proxy.fail(lambda method, path: True, storage.S3_MAX_ATTEMPTS)  # every attempt fails: the URI is named
+    with pytest.raises(StorageError, match=f"s3://{s3_bucket}/corpus/: S3 error 503"):
+        storage.list_files(f"s3://{s3_bucket}/corpus/", settings)
+    assert storage.list_files(f"s3://{s3_bucket}/corpus/", settings)  # S3_MAX_ATTEMPTS attempts, no more
+
+    # An upload through the transfer manager: the part answered 503 is sent again, alone.
+    monkeypatch.setattr(storage, "S3_PART_BYTES", 5 * 2**20)
+    staging = tmp_path / "stage"
+    staging.mkdir()
+    big = np.random.default_rng(1).bytes(11 * 2**20)
+    (staging / "vectors.npy").write_bytes(big)
+    (staging / "manifest.json").write_text("{}")
+    proxy.seen.clear()
+    proxy.fail(lambda method, path: method == "PUT" and "partNumber=2" in path, 1)
+    storage.publish(str(staging), f"s3://{s3_bucket}/art", ["vectors.npy", "manifest.json"], last="manifest.json",
+                    settings=settings)
+    parts = sorted((path.split("partNumber=")[1].split("&")[0], status) for method, path, status in proxy.seen
+                   if method == "PUT" and "partNumber=" in path)
+    assert parts == [("1", 200), ("2", 200), ("2", 503), ("3", 200)]
+    with storage.open(f"s3://{s3_bucket}/art/vectors.npy") as f:
+        assert f.read() == big

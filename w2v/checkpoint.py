@@ -66,15 +66,15 @@ class Checkpoint:
 
 
 def corpus_fingerprint(shards: Sequence[Any]) -> str:
-    """sha256 over every shard's (uri, size, mtime): a changed, added or removed file changes it.
+    """sha256 over every shard's (name, size, mtime): a changed, added or removed file (or zip member) changes it.
 
     >>> from w2v.corpus import Shard
     >>> corpus_fingerprint([Shard("a", 1, 2.0)]) == corpus_fingerprint([Shard("a", 1, 2.0)])
     True
     """
     digest = hashlib.sha256()
-    for s in sorted(shards, key=lambda s: s.uri):
-        digest.update(f"{s.uri}\t{s.size}\t{s.mtime!r}\n".encode("utf-8"))
+    for s in sorted(shards, key=lambda s: s.name):  # name: the URI, and a zip member's name
+        digest.update(f"{s.name}\t{s.size}\t{s.mtime!r}\n".encode("utf-8"))
     return digest.hexdigest()
 
 

@@ -42,8 +42,9 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     """`w2v train` and `python -m jobs.train` share these flags; absent flags keep YAML/default values."""
     s = argparse.SUPPRESS
     parser.add_argument("corpus", nargs="*", default=s,
-                        help="corpus files, directories (recursive), globs or s3://bucket/prefix (globs within a "
-                             "prefix); .gz/.bz2/.xz/.zst by extension; 'sample:' is the real text shipped with gensim")
+                        help="corpus files, directories (recursive), globs, s3://bucket/prefix (globs within a "
+                             "prefix; s3a:// and s3n:// too) or http(s):// URLs; .gz/.bz2/.xz/.zst by extension, "
+                             ".zip member by member; 'sample:' is the real text shipped with gensim")
     parser.add_argument("--out", default=s,
                         help="artifact directory or s3://bucket/prefix (refused if it holds files, see --overwrite)")
     parser.add_argument("--config", default=None, help="YAML job config with the same keys; flags override it")

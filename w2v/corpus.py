@@ -3,14 +3,16 @@
 A sentence is one line split on whitespace (gensim `LineSentence` semantics), or, with the
 `simple` tokenizer, the words gensim's `simple_preprocess` finds in the line (`tokenize`). A line longer than
 `MAX_SENTENCE_WORDS` becomes several sentences: gensim would silently cut it. Files are read in
-blocks of `BLOCK_CHARS` characters, so memory does not grow with the file nor with the line
-(text8 is a single line of 100M characters).
+blocks of `BLOCK_CHARS` characters, and a long line is tokenized in pieces of `TOKENIZE_CHARS`
+cut at whitespace, so memory grows neither with the file nor with the line (text8 is a single
+line of 100M characters: no list of its 17M words, nor the line, is ever built).
 
 A shard is a whole file or, for big uncompressed files, a byte range of one (`split_shards`), so
 K actors get near-equal bytes even when the corpus is one 20 GB file. A range [start, end) owns
 the lines that *start* in it: it begins after the first newline at or past byte start-1 and ends
 at the first newline at or past byte end-1, so consecutive ranges read every line exactly once
-(Hadoop's rule). Compressed files cannot be entered in the middle and are always whole.
+(Hadoop's rule). Compressed files cannot be entered in the middle and are always whole. A zip
+archive is one shard per member (`archive`), each read whole.
 
 This module does not count or train: `vocab` and `train` consume the sentences it yields.
 """
@@ -26,11 +28,12 @@ import os
 import re
 import tempfile
 import time
+import zipfile
 import zlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import IO, Iterator, Sequence
 
-from . import owners, storage
+from . import archive, owners, storage
 from .config import MAX_SENTENCE_WORDS, TOKENIZERS
 from .errors import BadShardError, CorpusError, StorageError
 
@@ -42,6 +45,7 @@ PIECES_PER_ACTOR = 16  # automatic splitting: pieces of at most total/(16 K) byt
 MIN_PIECE_BYTES = 64 * 2**10  # never split finer than this: it only adds tasks and requests
 BALANCE_TOLERANCE = 0.05  # whole files within 5% of an even split by bytes are not split at all
 MAX_TOKEN_CHARS = 1 << 20  # a "word" longer than this is cut: it is garbage, and memory stays bounded
+TOKENIZE_CHARS = 1 << 16  # a long line is tokenized this many characters at a time: ~11,000 text8 words
 
 SAMPLE_PREFIX = "sample:"  # `sample:` is the demo text (`demo_text`); `sample:NAME` a file of gensim's test data
 SIMPLE_MIN_CHARS, SIMPLE_MAX_CHARS = 2, 15  # the simple tokenizer's word lengths: simple_preprocess's defaults
@@ -62,6 +66,9 @@ class Shard:
     start: int = 0  # first byte of the range (0 for a whole file)
     end: int | None = None  # byte after the range; None: a whole file
     file_size: int | None = None  # a range's whole file as listed, in bytes: never read past it (None: unknown)
+    member: str | None = None  # a zip archive's member (`archive`): the shard is that member, read whole
+    etag: str | None = None  # the file's version tag as listed (S3, HTTP), recorded in the manifest
+    last_modified: str | None = None  # HTTP's Last-Modified as listed, recorded in the manifest
 
     @property
     def limit(self) -> int | None:
@@ -70,12 +77,22 @@ class Shard:
 
     @property
     def name(self) -> str:
-        """Unique within a plan: the URI, with `#bytes=start-end` for a range.
+        """Unique within a plan: the URI, with `#bytes=start-end` for a range, `#member=NAME` for a zip member.
 
-        >>> Shard("s3://b/big.txt", 10, 0, 0, 10).name
-        's3://b/big.txt#bytes=0-10'
+        >>> Shard("s3://b/big.txt", 10, 0, 0, 10).name, Shard("https://h/text8.zip", 9, 0, member="text8").name
+        ('s3://b/big.txt#bytes=0-10', 'https://h/text8.zip#member=text8')
         """
+        if self.member is not None:
+            return f"{self.uri}#member={self.member}"
         return self.uri if self.end is None else f"{self.uri}#bytes={self.start}-{self.end}"
+
+    def version(self) -> dict[str, str]:
+        """The file's version as listed, for the manifest: `etag` and `last_modified` where the store gives them.
+
+        >>> Shard("https://h/a.txt", 1, 0, etag='"5e-1"').version()
+        {'etag': '"5e-1"'}
+        """
+        return {k: v for k, v in (("etag", self.etag), ("last_modified", self.last_modified)) if v}
 
 
 @dataclass(frozen=True)
@@ -171,13 +188,24 @@ def list_shards(entries: Sequence[str], keep_empty: bool = False) -> list[Shard]
                         f"corpus file {info.uri} is given twice (by {seen[info.uri]!r} and {entry!r})"
                     )
                 seen[info.uri] = entry
-                shards.append(Shard(uri=info.uri, size=info.size, mtime=info.mtime))
+                whole = Shard(uri=info.uri, size=info.size, mtime=info.mtime, etag=info.etag,
+                              last_modified=info.last_modified)
+                shards.extend(_members(whole) if archive.is_archive(info.uri) and info.size else [whole])
     if not shards or all(s.size == 0 for s in shards):
         raise CorpusError(f"corpus {', '.join(entries)}: every file is empty")
     skipped = [s for s in shards if s.size == 0]
     for s in skipped:
-        logger.warning("skipping empty corpus file %s", s.uri)
+        logger.warning("skipping empty corpus file %s", s.name)
     return shards if keep_empty else [s for s in shards if s.size > 0]
+
+
+def _members(whole: Shard) -> list[Shard]:
+    """A zip archive's shards: one per member, sized by its compressed bytes (empty members: size 0)."""
+    members = archive.list_members(whole.uri)
+    if not members:
+        raise CorpusError(f"corpus file {whole.uri}: the zip archive holds no file")
+    logger.info("%s: %d member(s), one shard each", whole.uri, len(members))
+    return [replace(whole, size=m.compressed_size if m.size else 0, member=m.name) for m in members]
 
 
 def _location(uri: str) -> str:
@@ -256,7 +284,7 @@ def split_shards(shards: Sequence[Shard], actors: int, piece_bytes: int | None =
             continue
         n = math.ceil(s.size / piece_bytes)
         bounds = [s.size * i // n for i in range(n + 1)]
-        pieces.extend(Shard(s.uri, b - a, s.mtime, a, b, file_size=s.size) for a, b in zip(bounds, bounds[1:]))
+        pieces.extend(replace(s, size=b - a, start=a, end=b, file_size=s.size) for a, b in zip(bounds, bounds[1:]))
     whole = [s for s in pieces if s.end is None and not storage.is_splittable(s.uri)]
     if whole and actors > 1 and max(s.size for s in whole) > total / actors:
         biggest = max(whole, key=lambda s: s.size)
@@ -385,6 +413,9 @@ def _open_text(shard: Shard, options: ReadOptions) -> IO:
     """
     from smart_open.compression import compression_wrapper
 
+    if shard.member is not None:
+        member = archive.open_member(shard.uri, shard.member, options.s3)
+        return io.TextIOWrapper(member, encoding="utf-8", errors="surrogateescape", newline="")
     raw = storage.open(shard.uri, "rb", settings=options.s3, compression="disable")
     if shard.end is None:
         stream: IO = io.BufferedReader(_Head(raw, shard.size))
@@ -404,7 +435,7 @@ def _blocks(shard: Shard, options: ReadOptions) -> Iterator[str]:
                 if not block:
                     return
                 yield block.lower() if options.lowercase else block
-    except (EOFError, gzip.BadGzipFile, lzma.LZMAError, zlib.error) as exc:
+    except (EOFError, gzip.BadGzipFile, lzma.LZMAError, zlib.error, zipfile.BadZipFile) as exc:
         raise _bad_archive(shard, exc) from None
     except OSError as exc:
         if isinstance(exc, (FileNotFoundError, PermissionError)):
@@ -419,7 +450,7 @@ def _blocks(shard: Shard, options: ReadOptions) -> Iterator[str]:
 
 
 def _bad_archive(shard: Shard, exc: Exception) -> BadShardError:
-    return BadShardError(f"corpus file {shard.uri} is a corrupt or truncated archive ({exc}); "
+    return BadShardError(f"corpus file {shard.name} is a corrupt or truncated archive ({exc}); "
                          f"replace it or pass --on-bad-shard skip")
 
 
@@ -446,14 +477,46 @@ def _split_full(pending: list[str], limit: int) -> Iterator[list[str]]:
     return pending
 
 
+_WHITESPACE = re.compile(r"\s")  # str.isspace's characters: where str.split cuts, never inside a token
+
+
+def _pieces(text: str, size: int) -> Iterator[str]:
+    """`text` cut at whitespace into pieces of about `size` characters: tokenizing them gives its tokens.
+
+    >>> list(_pieces("ab cd ef gh", 4)), list(_pieces("abc", 4))
+    (['ab cd', ' ef gh'], ['abc'])
+    """
+    start = 0
+    while len(text) - start > size:
+        cut = _WHITESPACE.search(text, start + size)
+        if cut is None:
+            break
+        yield text[start : cut.start()]
+        start = cut.start()
+    yield text[start:] if start else text
+
+
+def _add_tokens(pending: list[str], text: str, options: ReadOptions, limit: int) -> Iterator[list[str]]:
+    """Tokenize `text` onto `pending` a piece at a time, yielding every full sentence; return the rest.
+
+    So a line of a million words never becomes a list of a million words: at most `limit` plus
+    one piece's tokens are held.
+    """
+    for piece in _pieces(text, TOKENIZE_CHARS):
+        pending.extend(tokenize(piece, options))
+        pending = yield from _split_full(pending, limit)
+    return pending
+
+
 def iter_sentences(shard: Shard, options: ReadOptions = ReadOptions(),
                    stats: ReadStats | None = None) -> Iterator[list[str]]:
     """Sentences of one shard: each line's tokens (`tokenize`), long lines split every N words.
 
-    Memory is bounded by BLOCK_CHARS + N words, whatever the line length. CRLF line ends need no
-    care: "\r" is whitespace. Lines with bytes that are not UTF-8 follow `options.unicode_errors`
-    and are counted in `stats.bad_lines`; `skip` drops such a line whole, except the pieces of a
-    line longer than a block that were already yielded.
+    Memory is bounded by BLOCK_CHARS characters + N words + one piece's words (`_add_tokens`),
+    whatever the line length. CRLF line ends need no care: "\r" is whitespace. Lines with bytes
+    that are not UTF-8 follow `options.unicode_errors` and are counted in `stats.bad_lines`;
+    `skip` drops such a line whole, except the pieces of a line longer than a block that were
+    already yielded.
     """
     stats = stats if stats is not None else ReadStats()
     policy = options.unicode_errors
@@ -477,8 +540,7 @@ def iter_sentences(shard: Shard, options: ReadOptions = ReadOptions(),
                 if policy == "skip":
                     pending = []
                     continue
-            pending.extend(tokenize(line, options))
-            pending = yield from _split_full(pending, limit)
+            pending = yield from _add_tokens(pending, line, options, limit)
             if pending:
                 yield pending
             pending = []
@@ -491,16 +553,14 @@ def iter_sentences(shard: Shard, options: ReadOptions = ReadOptions(),
             last, tail = ("", head[0]) if len(head) == 1 else head
             if len(tail) > MAX_TOKEN_CHARS:
                 last, tail = last + " " + tail[:MAX_TOKEN_CHARS], tail[MAX_TOKEN_CHARS:]
-        pending.extend(tokenize(last, options))
-        pending = yield from _split_full(pending, limit)
+        pending = yield from _add_tokens(pending, last, options, limit)
     if tail or pending or line_bad:
         stats.lines += 1  # the last line had no newline
         if line_bad:
             stats.bad_lines += 1
             if policy == "skip":
                 return
-    pending.extend(tokenize(tail, options))
-    pending = yield from _split_full(pending, limit)
+    pending = yield from _add_tokens(pending, tail, options, limit)
     if pending:
         yield pending
 

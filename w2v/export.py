@@ -87,7 +87,9 @@ def keyed_vectors(words: Sequence[str], counts: Sequence[int], vectors: np.ndarr
 
 
 def sha256_stream(f: IO[bytes]) -> str:
-    """sha256 of what is left to read in a binary file, `HASH_BLOCK` bytes at a time."""
+    """sha256 of what is left to read in a binary file, streamed (`hashlib.file_digest` where there is one)."""
+    if hasattr(hashlib, "file_digest"):  # Python >= 3.11
+        return hashlib.file_digest(f, "sha256").hexdigest()
     digest = hashlib.sha256()
     for chunk in iter(lambda: f.read(HASH_BLOCK), b""):
         digest.update(chunk)

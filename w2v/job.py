@@ -242,8 +242,8 @@ def run(config: TrainConfig, shards: list[corpus.Shard] | None = None,
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "parameters": config.to_json(),
         "corpus": {
-            "shards": [{**sc.summary(), "bytes": by_uri[sc.uri].size, "mtime": by_uri[sc.uri].mtime}
-                       for sc in shard_counts],
+            "shards": [{**sc.summary(), "bytes": by_uri[sc.uri].size, "mtime": by_uri[sc.uri].mtime,
+                        **by_uri[sc.uri].version()} for sc in shard_counts],
             "bytes": p.plan.bytes,
             "words": vocab.raw_words,
             "kept_words": vocab.retained_words,

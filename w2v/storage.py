@@ -3,10 +3,12 @@
 The rest of w2v says `storage.open(uri)` and never asks "is this S3?". Reading goes through
 smart_open, which picks decompression by extension (.gz, .bz2, .xz, .zst) and streams: nothing
 here loads a whole file. Backends are picked by URI scheme from `_BACKENDS` and expose the same
-few names: the local filesystem (`/path`, `file:///path`, globs) and S3 (`s3://bucket/prefix`,
-globs within a prefix; any S3-compatible store such as MinIO through an endpoint URL), and the
-read-only demo text (`sample://NAME`, extracted from gensim's files as it is read: `demo_text`). Other
-schemes are refused with a clear error naming the URI.
+few names: the local filesystem (`/path`, `file:///path`, globs), S3 (`s3://bucket/prefix`,
+globs within a prefix; any S3-compatible store such as MinIO through an endpoint URL; `s3a://` and
+`s3n://`, as Spark users write them, are read as `s3://`), HTTP(S) URLs, read-only (`http_store`),
+and the read-only demo text (`sample://NAME`, extracted from gensim's files as it is read:
+`demo_text`). Other schemes are refused with a clear error naming the URI. Zip archives are not a
+backend: `archive` reads their members through `open`.
 
 S3 settings (endpoint, region, profile) come from the standard AWS environment and config files
 (`AWS_ENDPOINT_URL_S3`, `AWS_PROFILE`, `AWS_DEFAULT_REGION`, `~/.aws/config`), overridden by
@@ -14,31 +16,33 @@ S3 settings (endpoint, region, profile) come from the standard AWS environment a
 per settings: clients cannot be pickled, so Ray tasks and actors never receive one. Credentials are
 left to boto3 and never appear in w2v's logs, errors or manifests.
 
-Transient S3 errors (throttling, 5xx, connection resets, timeouts) are retried with exponential
-backoff: by botocore inside each call (standard mode), by `retry` around whole operations (a
-listing, opening an object, an upload), and, in the middle of a streamed object, by smart_open's
-reader, which reopens the object at the byte it had reached. A missing bucket or key, or denied access, is a StorageError naming the URI.
+Transient S3 errors (throttling, 5xx, connection resets, timeouts) are retried in one layer,
+botocore's own retry configuration (`standard` mode, S3_MAX_ATTEMPTS attempts per request;
+`AWS_RETRY_MODE=adaptive` and `AWS_MAX_ATTEMPTS` override them as boto3 documents): each page of a
+listing, each GET, each part of an upload is retried alone, and nothing here wraps those calls in
+a loop of its own. In the middle of a streamed object, where no request fails, smart_open's reader
+reopens the object at the byte it had reached. A missing bucket or key, or denied access, is a
+StorageError naming the URI.
 
 Publishing an artifact is the one write path: files are staged in a local directory, then moved
-(local) or uploaded (S3, multipart for big files) to the destination with the manifest last, so a
-reader never sees a half-written artifact as complete (an artifact without `manifest.json` is
-incomplete by definition).
+(local) or uploaded (S3: boto3's transfer manager, parallel parts above S3_PART_BYTES) to the
+destination with the manifest last, so a reader never sees a half-written artifact as complete (an
+artifact without `manifest.json` is incomplete by definition).
 """
 
 from __future__ import annotations
 
 import glob
+import io
 import logging
 import os
-import random
 import re
 import shutil
 import tempfile
 import threading
-import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any, Callable, Iterable, Protocol, TypeVar
+from typing import IO, Any, Iterable, Protocol
 
 import smart_open
 
@@ -49,14 +53,15 @@ from .errors import StorageError
 logger = logging.getLogger(__name__)
 
 COMPRESSED_SUFFIXES = (".gz", ".bz2", ".xz", ".zst")
+ARCHIVE_SUFFIXES = (".zip",)  # read member by member (`archive`), never split into byte ranges
+S3_ALIASES = ("s3a", "s3n")  # Hadoop's names for S3, read as s3://
 
 S3_LIST_PAGE_SIZE = 1000  # keys per list_objects_v2 page (S3's maximum)
-S3_PART_BYTES = 16 * 2**20  # multipart upload part size; S3 needs >= 5 MiB per part but the last
-S3_MAX_ATTEMPTS = 8  # attempts per S3 operation, for botocore's retries and for `retry`
+S3_PART_BYTES = 16 * 2**20  # multipart threshold and part size; S3 needs >= 5 MiB per part but the last
+S3_UPLOAD_THREADS = 8  # parts of one file uploaded at once by boto3's transfer manager
+S3_MAX_ATTEMPTS = 8  # attempts per S3 request, the first included (botocore's retries; backoff up to 20 s)
+S3_RETRY_MODE = "standard"  # botocore's retry mode; "adaptive" also rate-limits the client after throttling
 PUBLISH_PREFIX = "w2v-publish-"  # local stages of an S3 upload, in the system temp directory
-RETRY_BASE_SECONDS = 0.2  # first backoff; doubles each attempt, with full jitter, capped at 20 s
-
-T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -66,6 +71,8 @@ class FileInfo:
     uri: str
     size: int
     mtime: float
+    etag: str | None = None  # the store's version tag as listed (S3, HTTP); None: the store has none
+    last_modified: str | None = None  # HTTP's Last-Modified header as sent; None elsewhere
 
 
 @dataclass(frozen=True)
@@ -87,13 +94,24 @@ def configure(settings: S3Settings) -> None:
 
 
 def scheme(uri: str) -> str:
-    """The URI's scheme, 'file' for plain paths.
+    """The URI's scheme, 'file' for plain paths; Hadoop's `s3a`/`s3n` are 's3'.
 
-    >>> scheme("s3://bucket/key"), scheme("/tmp/x"), scheme("file:///tmp/x")
-    ('s3', 'file', 'file')
+    >>> scheme("s3://bucket/key"), scheme("/tmp/x"), scheme("file:///tmp/x"), scheme("s3a://b/k")
+    ('s3', 'file', 'file', 's3')
     """
     head, sep, _ = uri.partition("://")
-    return head.lower() if sep else "file"
+    head = head.lower() if sep else "file"
+    return "s3" if head in S3_ALIASES else head
+
+
+def canonical_s3(uri: str) -> str:
+    """An `s3a://` or `s3n://` URI as `s3://`; any other URI unchanged.
+
+    >>> canonical_s3("s3a://bkt/a.txt"), canonical_s3("S3N://bkt/a"), canonical_s3("/s3a://x")
+    ('s3://bkt/a.txt', 's3://bkt/a', '/s3a://x')
+    """
+    head, sep, rest = uri.partition("://")
+    return f"s3://{rest}" if sep and head.lower() in S3_ALIASES else uri
 
 
 def is_compressed(uri: str) -> bool:
@@ -104,52 +122,10 @@ def is_compressed(uri: str) -> bool:
 def is_splittable(uri: str) -> bool:
     """True when a byte range of this file can be read without reading what comes before it.
 
-    >>> is_splittable("s3://b/a.txt"), is_splittable("/a.txt.gz"), is_splittable("sample://wiki")
-    (True, False, False)
+    >>> [is_splittable(u) for u in ("s3://b/a.txt", "/a.txt.gz", "sample://wiki", "/t.zip", "https://h/a.txt")]
+    [True, False, False, False, False]
     """
-    return scheme(uri) in ("file", "s3") and not is_compressed(uri)
-
-
-# ---------------------------------------------------------------------- retries
-
-
-_TRANSIENT_CODES = {"Throttling", "ThrottlingException", "SlowDown", "RequestTimeout", "RequestTimeTooSkewed",
-                    "InternalError", "ServiceUnavailable", "RequestLimitExceeded", "500", "502", "503", "504"}
-
-
-def is_transient(exc: BaseException) -> bool:
-    """Whether retrying may help: throttling, 5xx, timeouts, connection resets; never 'not found' or 'denied'."""
-    try:
-        from botocore.exceptions import ClientError, ConnectionError as BotoConnectionError, HTTPClientError
-    except ImportError:  # no boto3: only plain connection errors can be transient
-        ClientError = BotoConnectionError = HTTPClientError = ()  # type: ignore[assignment]
-    if ClientError and isinstance(exc, ClientError):
-        return str(exc.response.get("Error", {}).get("Code")) in _TRANSIENT_CODES
-    if BotoConnectionError and isinstance(exc, (BotoConnectionError, HTTPClientError)):
-        return True
-    if isinstance(exc, (ConnectionError, TimeoutError)):
-        return True
-    cause = exc.__cause__ or exc.__context__  # smart_open wraps boto errors in OSError
-    return cause is not None and cause is not exc and is_transient(cause)
-
-
-def retry(call: Callable[[], T], what: str, attempts: int = S3_MAX_ATTEMPTS,
-          base_seconds: float = RETRY_BASE_SECONDS) -> T:
-    """`call()`, retried with exponential backoff (full jitter) while it fails transiently.
-
-    Other errors, and the last transient one, propagate unchanged for the caller to name.
-    """
-    for attempt in range(1, attempts + 1):
-        try:
-            return call()
-        except Exception as exc:
-            if attempt == attempts or not is_transient(exc):
-                raise
-            delay = random.uniform(0, min(20.0, base_seconds * 2 ** (attempt - 1)))
-            logger.warning("%s: transient error (%s), attempt %d/%d, retrying in %.1f s",
-                           what, type(exc).__name__, attempt, attempts, delay)
-            time.sleep(delay)
-    raise AssertionError("unreachable")
+    return scheme(uri) in ("file", "s3") and not is_compressed(uri) and not uri.lower().endswith(ARCHIVE_SUFFIXES)
 
 
 # ---------------------------------------------------------------------- backends
@@ -267,10 +243,10 @@ def _broken_link(path: str, exc: OSError) -> str:
 def split_s3(uri: str) -> tuple[str, str]:
     """`s3://bucket/some/key` -> ('bucket', 'some/key').
 
-    >>> split_s3("s3://bkt/a/b.txt"), split_s3("s3://bkt")
-    (('bkt', 'a/b.txt'), ('bkt', ''))
+    >>> split_s3("s3://bkt/a/b.txt"), split_s3("s3://bkt"), split_s3("s3a://bkt/k")
+    (('bkt', 'a/b.txt'), ('bkt', ''), ('bkt', 'k'))
     """
-    bucket, _, key = uri[len("s3://") :].partition("/")
+    bucket, _, key = canonical_s3(uri)[len("s3://") :].partition("/")
     if not bucket:
         raise StorageError(f"{uri}: no bucket in the S3 URI (expected s3://bucket/prefix)")
     return bucket, key
@@ -329,14 +305,25 @@ def s3_client(settings: S3Settings | None = None):
                 session = boto3.session.Session(profile_name=settings.profile, region_name=settings.region)
                 _clients[key] = session.client(
                     "s3", endpoint_url=settings.endpoint_url,
-                    config=Config(retries={"mode": "standard", "max_attempts": S3_MAX_ATTEMPTS},
-                                  max_pool_connections=32))
+                    config=Config(retries=_retry_config(), max_pool_connections=32))
             except BotoCoreError as exc:  # unknown profile, bad endpoint URL, ...
                 raise StorageError(f"S3 client (profile {settings.profile!r}, endpoint "
                                    f"{settings.endpoint_url!r}): {exc}") from None
             logger.debug("built an S3 client in process %d (endpoint %s)", os.getpid(),
                          _clients[key].meta.endpoint_url)
         return _clients[key]
+
+
+def _retry_config() -> dict[str, Any]:
+    """botocore's retries: S3_RETRY_MODE and S3_MAX_ATTEMPTS, unless AWS_RETRY_MODE / AWS_MAX_ATTEMPTS are set.
+
+    A Config's retries would override those variables, so they are read here, as boto3 would.
+    `total_max_attempts` counts the first request too, as AWS_MAX_ATTEMPTS does (botocore's
+    `max_attempts` key would count retries only).
+    """
+    attempts = os.environ.get("AWS_MAX_ATTEMPTS", "")
+    return {"mode": os.environ.get("AWS_RETRY_MODE") or S3_RETRY_MODE,
+            "total_max_attempts": int(attempts) if attempts.isdecimal() else S3_MAX_ATTEMPTS}
 
 
 def _error_code(exc: BaseException) -> str | None:
@@ -362,7 +349,7 @@ def s3_error(uri: str, exc: BaseException) -> StorageError:
                             f"AWS_SECRET_ACCESS_KEY, or use an instance role)")
     if isinstance(seen, ClientError):
         code = str(seen.response.get("Error", {}).get("Code", ""))
-        bucket = uri[len("s3://") :].partition("/")[0]
+        bucket = canonical_s3(uri)[len("s3://") :].partition("/")[0]
         if code == "NoSuchBucket":
             return StorageError(f"{uri}: the bucket '{bucket}' does not exist")
         if code in ("NoSuchKey", "404", "NotFound"):
@@ -398,8 +385,8 @@ class S3Backend:
         # "Directory" markers (keys ending in /) hold nothing; hidden names are skipped as on disk.
         files = [o for o in chosen if not o["Key"].endswith("/") and not o["Key"].rsplit("/", 1)[-1].startswith(".")]
         logger.info("listed %s: %d object(s) in %d page(s), %d file(s) kept", uri, len(objects), pages, len(files))
-        return [FileInfo(uri=f"s3://{bucket}/{o['Key']}", size=int(o["Size"]), mtime=o["LastModified"].timestamp())
-                for o in sorted(files, key=lambda o: o["Key"])]
+        return [FileInfo(uri=f"s3://{bucket}/{o['Key']}", size=int(o["Size"]), mtime=o["LastModified"].timestamp(),
+                         etag=o.get("ETag")) for o in sorted(files, key=lambda o: o["Key"])]
 
     def _list(self, uri: str, bucket: str, prefix: str, settings: S3Settings,
               delimiter: str | None = None) -> tuple[list[dict], int]:
@@ -410,32 +397,29 @@ class S3Backend:
         if delimiter:
             args["Delimiter"] = delimiter
 
-        def all_pages() -> tuple[list[dict], int]:
-            found, pages = [], 0
-            for page in paginator.paginate(**args):
+        found, pages = [], 0
+        try:
+            for page in paginator.paginate(**args):  # each page's request retried by botocore
                 pages += 1
                 found.extend(page.get("Contents", []))
                 found.extend({"Prefix": p["Prefix"]} for p in page.get("CommonPrefixes", []))
-            return found, pages
-
-        try:
-            return retry(all_pages, f"listing {uri}")
         except Exception as exc:
             raise s3_error(uri, exc) from None
+        return found, pages
 
     def open(self, uri: str, mode: str, settings: S3Settings, **kwargs: Any) -> IO:
         params = {"client": s3_client(settings)}
         if "w" in mode:
             params["min_part_size"] = S3_PART_BYTES
         try:
-            return retry(lambda: smart_open.open(uri, mode, transport_params=params, **kwargs), f"opening {uri}")
+            return smart_open.open(canonical_s3(uri), mode, transport_params=params, **kwargs)
         except Exception as exc:  # OSError, ValueError, botocore's ParamValidationError (a bad bucket name), ...
             raise s3_error(uri, exc) from None
 
     def exists(self, uri: str, settings: S3Settings) -> bool:
         bucket, key = split_s3(uri)
         try:
-            retry(lambda: s3_client(settings).head_object(Bucket=bucket, Key=key), f"checking {uri}")
+            s3_client(settings).head_object(Bucket=bucket, Key=key)
             return True
         except Exception as exc:
             if _error_code(exc) in ("404", "NoSuchKey", "NotFound"):
@@ -446,7 +430,7 @@ class S3Backend:
         """The bucket exists and answers us (S3 has no dry-run write; a denied upload is named when it happens)."""
         bucket, _ = split_s3(uri)
         try:
-            retry(lambda: s3_client(settings).head_bucket(Bucket=bucket), f"checking {uri}")
+            s3_client(settings).head_bucket(Bucket=bucket)
         except Exception as exc:
             if _error_code(exc) in ("404", "NoSuchBucket", "NotFound"):
                 raise StorageError(f"{uri}: the bucket '{bucket}' does not exist") from None
@@ -462,7 +446,7 @@ class S3Backend:
     def remove(self, uri: str, settings: S3Settings) -> None:
         bucket, key = split_s3(uri)
         try:
-            retry(lambda: s3_client(settings).delete_object(Bucket=bucket, Key=key), f"removing {uri}")
+            s3_client(settings).delete_object(Bucket=bucket, Key=key)
         except Exception as exc:
             raise s3_error(uri, exc) from None
 
@@ -472,25 +456,88 @@ class S3Backend:
         return tempfile.mkdtemp(prefix=owners.owned_name(PUBLISH_PREFIX) + "-")
 
     def publish_file(self, local_path: str, out_uri: str, name: str, settings: S3Settings) -> None:
-        """Upload one staged file (multipart above S3_PART_BYTES); the object appears only when complete."""
+        """Upload one staged file with boto3's transfer manager; the object appears only when complete.
+
+        Above S3_PART_BYTES it is a multipart upload of S3_PART_BYTES parts, S3_UPLOAD_THREADS at a
+        time; botocore retries a failed part's request alone, and a failed upload is aborted (no
+        parts are left behind to pay for).
+        """
+        from boto3.s3.transfer import TransferConfig
+
         target = join(out_uri, name)
-
-        def upload() -> None:
-            with open(local_path, "rb") as src, self.open(target, "wb", settings, compression="disable") as dst:
-                shutil.copyfileobj(src, dst, 1 << 20)
-
+        bucket, key = split_s3(target)
+        transfer = TransferConfig(multipart_threshold=S3_PART_BYTES, multipart_chunksize=S3_PART_BYTES,
+                                  max_concurrency=S3_UPLOAD_THREADS)
         try:
-            retry(upload, f"uploading {target}")
+            s3_client(settings).upload_file(local_path, bucket, key, Config=transfer)
         except StorageError:
             raise
-        except Exception as exc:
+        except Exception as exc:  # boto3's S3UploadFailedError keeps the ClientError as its context
             raise s3_error(target, exc) from None
         logger.debug("uploaded %s (%d bytes)", target, os.path.getsize(local_path))
         os.remove(local_path)
 
 
-class DemoTextBackend:
+class ReadOnlyBackend:
+    """What a backend that cannot be written answers to every write: one StorageError naming the URI."""
+
+    what = "this location"  # named in the error: "the demo text is read-only"
+
+    def list_names(self, uri: str, settings: S3Settings) -> list[str]:
+        return []
+
+    def _read_only(self, uri: str, *_: Any) -> None:
+        raise StorageError(f"{uri}: {self.what} is read-only; write elsewhere")
+
+    check_writable = remove = _read_only
+
+    def staging_dir(self, out_uri: str) -> str:
+        self._read_only(out_uri)
+        raise AssertionError("unreachable")
+
+    def publish_file(self, local_path: str, out_uri: str, name: str, settings: S3Settings) -> None:
+        self._read_only(out_uri)
+
+
+class HttpBackend(ReadOnlyBackend):
+    """http:// and https:// URLs: one URL is one file, listed by HEAD, streamed with retries (`http_store`)."""
+
+    what = "an HTTP URL"
+
+    def list_files(self, uri: str, settings: S3Settings) -> list[FileInfo]:
+        from . import http_store
+
+        head = http_store.head(uri)
+        return [FileInfo(uri=uri, size=head.size, mtime=head.mtime, etag=head.etag, last_modified=head.last_modified)]
+
+    def open(self, uri: str, mode: str, settings: S3Settings, **kwargs: Any) -> IO:
+        from smart_open.compression import compression_wrapper
+
+        from . import http_store
+
+        if mode not in ("rb", "r"):
+            self._read_only(uri)
+        stream: IO = io.BufferedReader(http_store.open_url(uri), http_store.BUFFER_BYTES)
+        if kwargs.get("compression", "infer_from_extension") != "disable" and is_compressed(uri):
+            stream = compression_wrapper(stream, "rb", filename=uri)
+        return stream if mode == "rb" else io.TextIOWrapper(stream, encoding=kwargs.get("encoding") or "utf-8")
+
+    def exists(self, uri: str, settings: S3Settings) -> bool:
+        from . import http_store
+
+        try:
+            http_store.head(uri)
+            return True
+        except StorageError as exc:
+            if "(HTTP 404)" in str(exc):
+                return False
+            raise
+
+
+class DemoTextBackend(ReadOnlyBackend):
     """The demo text (`sample://wiki`, `sample://lee`): extracted from gensim's files as it is read, read-only."""
+
+    what = "the demo text"
 
     def list_files(self, uri: str, settings: S3Settings) -> list[FileInfo]:
         from . import demo_text
@@ -509,23 +556,9 @@ class DemoTextBackend:
 
         return uri[len(demo_text.SCHEME) :] in demo_text.TEXTS
 
-    def list_names(self, uri: str, settings: S3Settings) -> list[str]:
-        return []
 
-    def _read_only(self, uri: str, *_: Any) -> None:
-        raise StorageError(f"{uri}: the demo text is read-only; write elsewhere")
-
-    check_writable = remove = _read_only
-
-    def staging_dir(self, out_uri: str) -> str:
-        self._read_only(out_uri)
-        raise AssertionError("unreachable")
-
-    def publish_file(self, local_path: str, out_uri: str, name: str, settings: S3Settings) -> None:
-        self._read_only(out_uri)
-
-
-_BACKENDS: dict[str, Backend] = {"file": LocalBackend(), "s3": S3Backend(), "sample": DemoTextBackend()}
+_BACKENDS: dict[str, Backend] = {"file": LocalBackend(), "s3": S3Backend(), "sample": DemoTextBackend(),
+                                 "http": HttpBackend(), "https": HttpBackend()}
 
 
 def backend(uri: str) -> Backend:
