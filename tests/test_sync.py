@@ -148,6 +148,28 @@ def test_reduce_scatter_keeps_the_busiest_link_flat_as_actors_grow():
         16, slice_bytes, 0.1, 0.05, star=True)
 
 
+def test_exchange_time_adds_bandwidth_latency_per_message_and_the_nodes_own_work():
+    slice_bytes, bw = 24e6, 100e6 / 8
+    link = sync.round_bytes(4, int(slice_bytes))["busiest_link"] / bw
+    assert sync.exchange_seconds(4, slice_bytes, bw, rtt_seconds=0.0) == pytest.approx(link)  # bandwidth alone
+    # Latency counts once per message: a slice over MAX_SLICE_BYTES is several messages, one after the other.
+    messages = -(-int(slice_bytes) // sync.MAX_SLICE_BYTES)
+    assert messages == 3
+    assert sync.exchange_seconds(4, slice_bytes, bw, rtt_seconds=2e-3) - link == pytest.approx(
+        messages * sync.exchange_round_trips(4) * 2e-3)
+    assert sync.exchange_seconds(4, slice_bytes, bw, 0.0, node_bytes_per_s=12e6) == pytest.approx(link + 2.0)
+
+
+def test_efficiency_falls_once_an_exchange_outlasts_a_chunk():
+    fast = sync.projected_efficiency(16, 150e6, 10.0, 0.05)
+    assert fast == pytest.approx(0.95)  # the exchange fits beside a 10 s chunk: only the arithmetic share
+    seconds = sync.exchange_seconds(16, 150e6, 10e9 / 8, node_bytes_per_s=1e9)
+    slow = sync.projected_efficiency(16, 150e6, seconds / 2, 0.05, node_bytes_per_s=1e9)
+    assert slow == pytest.approx(0.95 / 2)  # half a chunk's time: the actors wait the other half
+    assert sync.projected_efficiency(16, 150e6, 0.25, 0.05, rtt_seconds=5e-3) < sync.projected_efficiency(
+        16, 150e6, 0.25, 0.05, rtt_seconds=1e-4)
+
+
 def test_adaptive_combining_averages_repeated_moves_and_sums_independent_ones():
     """Row 0: every actor made the same move (a hot word reaching the same place): the mean. Row 1: only
     actor 0 moved it (a word one actor saw): its whole delta. Row 2: orthogonal moves: the sum. Row 3:

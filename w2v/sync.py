@@ -179,22 +179,67 @@ def round_bytes(actors: int, slice_bytes: int) -> dict[str, int]:
             "star_busiest_link": actors * slice_bytes}
 
 
-def projected_efficiency(nodes: int, slice_bytes: float, chunk_seconds: float, sync_share: float,
-                         link_bytes_per_s: float = 10e9 / 8, star: bool = False) -> float:
-    """Parallel efficiency at `nodes` nodes, at the same words per exchange (the same quality).
+# An exchange's wall time on a real link (README "Scaling model"; measured by `jobs/links.py`: Ray
+# nodes in network namespaces, K = 2 and 4, links of 100 Mb/s to 1 Gb/s and 0.1 to 5 ms):
+#   X = messages * round_trips(K) * rtt + slice_bytes / node_bytes_per_s + L(K) / bw
+# - bandwidth: over the unshaped exchange, the time grew by 1.0-1.1x the busiest link's bytes / bw
+#   (`round_bytes`): that term needs no factor;
+# - latency: each message (row slice, at most MAX_SLICE_BYTES) is a chain of Ray calls one after
+#   the other (take, the reduce's pulls, apply's pulls, then the driver fetching the K summed
+#   pieces one by one): ~9 round trips at K=2 and ~15 at K=4 (slices of 1,000 rows, least squares
+#   over +4 and +11 ms of RTT, +-50%: the loaded machine's noise), EXCHANGE_RTTS + EXCHANGE_RTTS_PER_NODE * K;
+# - the node's own work (delta, sum, apply, serialisation, object-store copies) adds to the
+#   transfers instead of overlapping them: `node_bytes_per_s`, to be measured on the nodes
+#   themselves (the unshaped run of `jobs/links.py`). Here it was ~20 MB/s of slice at K=2
+#   (0.046-0.064 s/MB, 2 cores shared by the nodes and ~40 runnable processes of other work), of
+#   which numpy's arithmetic alone was ~0.15 s per 24 MB; `math.inf` (the default) leaves it out.
+EXCHANGE_RTTS = 3  # round trips per message whatever K is
+EXCHANGE_RTTS_PER_NODE = 3  # and per node: the driver's fetch of each summed piece is one more
+DATACENTER_RTT = 1e-4  # seconds: a round trip inside one availability zone, the default link's
 
-    E(K) = (1 - s) * min(1, t / (L(K) / bw)): s is the share of an actor's time spent on
-    exchange arithmetic (measured), t the seconds a node takes to train one chunk (sync_words at its
-    measured rate), L(K) the bytes of one exchange on the busiest link (`round_bytes`), bw the link
-    speed. While one exchange fits in the time of a chunk it runs beside training (the actor trains
-    the next chunk meanwhile) and costs only s; past that the actors wait for the network.
 
-    >>> round(projected_efficiency(16, 32e6, 0.1, 0.05), 3), round(projected_efficiency(16, 32e6, 0.1, 0.05, star=True), 3)
-    (0.95, 0.232)
+def exchange_round_trips(nodes: int) -> int:
+    """Network round trips one exchange message waits for, one after the other (measured, see above).
+
+    >>> exchange_round_trips(2), exchange_round_trips(16)
+    (9, 51)
+    """
+    return EXCHANGE_RTTS + EXCHANGE_RTTS_PER_NODE * nodes
+
+
+def exchange_seconds(nodes: int, slice_bytes: float, link_bytes_per_s: float, rtt_seconds: float = DATACENTER_RTT,
+                     node_bytes_per_s: float = math.inf, star: bool = False, max_bytes: int = MAX_SLICE_BYTES
+                     ) -> float:
+    """Wall seconds of one exchange of a `slice_bytes` slice on K = `nodes` nodes (see EXCHANGE_RTTS above).
+
+    >>> round(exchange_seconds(4, 24e6, 100e6 / 8, 4e-3), 2), round(exchange_seconds(4, 24e6, 100e6 / 8, 4e-3, 20e6), 2)
+    (3.54, 4.74)
     """
     moved = round_bytes(nodes, int(slice_bytes))
     link = moved["star_busiest_link"] if star else moved["busiest_link"]
-    return (1.0 - sync_share) * min(1.0, chunk_seconds / (link / link_bytes_per_s))
+    messages = max(1, math.ceil(slice_bytes / max_bytes))
+    return messages * exchange_round_trips(nodes) * rtt_seconds + slice_bytes / node_bytes_per_s + link / link_bytes_per_s
+
+
+def projected_efficiency(nodes: int, slice_bytes: float, chunk_seconds: float, sync_share: float,
+                         link_bytes_per_s: float = 10e9 / 8, star: bool = False, rtt_seconds: float = DATACENTER_RTT,
+                         node_bytes_per_s: float = math.inf) -> float:
+    """Parallel efficiency at `nodes` nodes, at the same words per exchange (the same quality).
+
+    E(K) = (1 - s) * min(1, t / X(K)): s is the share of an actor's time spent on exchange
+    arithmetic (measured), t the seconds a node takes to train one chunk (sync_words at its
+    measured rate), X(K) the wall time of one exchange (`exchange_seconds`: the busiest link's
+    bytes / bw, round trips per message, the node's own work when `node_bytes_per_s` is given).
+    While one exchange fits in the time of a chunk it runs beside training (the actor trains the
+    next chunk meanwhile) and costs only s; past that the actors wait for the network.
+
+    >>> round(projected_efficiency(16, 32e6, 0.1, 0.05), 3), round(projected_efficiency(16, 32e6, 0.1, 0.05, star=True), 3)
+    (0.95, 0.221)
+    >>> round(projected_efficiency(16, 150e6, 0.23, 0.05, rtt_seconds=0), 2), round(projected_efficiency(16, 150e6, 0.23, 0.05), 2)
+    (0.94, 0.67)
+    """
+    seconds = exchange_seconds(nodes, slice_bytes, link_bytes_per_s, rtt_seconds, node_bytes_per_s, star)
+    return (1.0 - sync_share) * min(1.0, chunk_seconds / seconds)
 
 
 def copy_weights(weights: Weights) -> Weights:
