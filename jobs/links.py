@@ -18,7 +18,7 @@ of one TCP stream; medians of 3).
 What it measures, per K and per link setting: a real w2v training run across the namespaced
 nodes (`w2v.train`'s driver on a generated corpus; its exchanges, actor waits and sync share are
 the first table), then, with its actors still up and idle, the driver's own exchange
-(`_Training._exchange`, what the training loop calls after every chunk: take, reduce-scatter
+(`exchange.exchange_round`, what the training loop calls after every chunk: take, reduce-scatter
 through the object store, apply, the summed pieces to the driver) for the slice of each frequency
 tier (V/2**(T-1) .. V rows, or `--slice-rows`), `--reps` times each. The second table has, per
 slice, the median and range of the measured seconds, the old model's term (busiest-link bytes /
@@ -337,11 +337,12 @@ def tier_rows(vocab_size: int, tiers: int) -> list[int]:
 def measure(config, prepared, reps: int, slice_rows: list[int] | None = None) -> dict:
     """A real training run on the namespaced nodes, then the driver's exchange of each tier's slice, `reps` times.
 
-    The exchange is `_Training._exchange`, what the training loop calls after every chunk: here
+    The exchange is `exchange.exchange_round`, what the training loop calls after every chunk: here
     with the actors idle (training done), so its time is the exchange's own.
     """
     from w2v import sync
     from w2v.checkpoint import NullCheckpointer
+    from w2v.exchange import exchange_round
     from w2v.train import _Training
 
     p = prepared
@@ -358,9 +359,9 @@ def measure(config, prepared, reps: int, slice_rows: list[int] | None = None) ->
             parts = sync.row_slices(rows, row_bytes)
             for _ in range(reps):
                 began = time.perf_counter()
-                _, complete = training._exchange(parts, [None] * k)
+                _, lost = exchange_round(training.actors, parts, [None] * k, training.global_weights)
                 seconds.append(time.perf_counter() - began)
-                if not complete:
+                if lost:
                     raise RuntimeError("an actor dropped out of an exchange")
             slices.append({"rows": rows, "bytes": rows * row_bytes, "messages": len(parts), "seconds": seconds})
     finally:
