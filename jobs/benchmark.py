@@ -113,7 +113,15 @@ def run_gensim(mode: str, corpus: Path, params: dict, cores: int, workdir: Path,
     out = str(workdir / f"gensim-{mode}.kv")
     child = ctx.Process(target=_gensim_child, args=(mode, str(corpus), params, cores, out, seed, queue))
     child.start()
-    result = queue.get()
+    import queue as queues
+
+    while True:  # a child that dies (killed, out of memory) never answers: say so instead of waiting forever
+        try:
+            result = queue.get(timeout=5)
+            break
+        except queues.Empty:
+            if not child.is_alive():
+                raise RuntimeError(f"gensim {mode} on {corpus} died (exit code {child.exitcode}) before it finished")
     child.join()
     from gensim.models import KeyedVectors
 
