@@ -21,6 +21,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from .display import printable
+from .manifest import Manifest
 
 REPORT_MD = "report.md"
 PCA_PNG = "words_pca.png"
@@ -269,10 +270,10 @@ def render(manifest: dict[str, Any], evaluation: dict[str, Any], words: Sequence
     """name -> bytes of report.md and its pictures (no training curves without per-epoch numbers)."""
     files = {REPORT_MD: markdown(manifest, evaluation).encode("utf-8"),
              PCA_PNG: pca_picture(vectors, words, highlight=list(evaluation.get("neighbors") or ()))}
-    training = manifest.get("training", {})
-    epochs = training.get("epochs") or []
+    training = Manifest.from_json(manifest).training
+    epochs = training.epochs if training else []
     if epochs:
-        share = training.get("sync_share") if training.get("exchanges") else None  # one actor: nothing to sync
+        share = training.sync_share if training.exchanges else None  # one actor: nothing to sync
         files[CURVES_PNG] = curves_picture(epochs, manifest.get("parameters"), share)
     else:
         files[REPORT_MD] = files[REPORT_MD].replace(f"![Training curves]({CURVES_PNG})".encode(),
@@ -290,38 +291,44 @@ def evaluation_line(summary: dict[str, Any]) -> str:
 
 def describe(manifest: dict[str, Any], with_files: bool = True) -> list[str]:
     """`w2v info`: the manifest as a few readable lines."""
-    p, v, c = manifest.get("parameters", {}), manifest.get("vocabulary", {}), manifest.get("corpus", {})
-    t = manifest.get("training", {})
-    lines = [f"created {manifest.get('created', '?')}, format {manifest.get('format_version', '?')}, "
-             f"w2v {manifest.get('versions', {}).get('w2v', '?')}"]
+    m = Manifest.from_json(manifest)
+    p, v, c, t, run = m.parameters, m.vocabulary, m.corpus, m.training, m.run
+    lines = [f"created {m.created or '?'}, format {m.format_version}, w2v {m.versions.get('w2v', '?')}"]
+    if run is not None and (run.name or run.tags or run.git_commit or run.ray_job_id or run.ray_submission_id):
+        facts = [printable(run.name)] if run.name else []
+        facts += [f"tags {', '.join(run.tags)}"] if run.tags else []
+        facts += [f"git {run.git_commit[:12]}" + ("+changes" if run.git_dirty else "")] if run.git_commit else []
+        facts += [f"Ray job {run.ray_job_id}"] if run.ray_job_id else []
+        facts += [f"submission {run.ray_submission_id}"] if run.ray_submission_id else []
+        lines.append("run: " + ", ".join(facts))
     if v:
-        lines.append(f"vocabulary: {v.get('size', 0):,} words x {manifest.get('vector_size', '?')} dims "
-                     f"(min_count {v.get('effective_min_count', '?')}, {v.get('distinct_words', 0):,} distinct words)")
+        lines.append(f"vocabulary: {v.size:,} words x {m.vector_size if m.vector_size is not None else '?'} dims "
+                     f"(min_count {v.effective_min_count if v.effective_min_count is not None else '?'}, "
+                     f"{v.distinct_words:,} distinct words)")
     if c:
-        lines.append(f"corpus: {c.get('words', 0):,} words, {c.get('bytes', 0):,} bytes in {len(c.get('shards', []))} "
-                     f"shard(s): " + ", ".join(printable(s.get("uri", "?")) for s in c.get("shards", [])[:3])
-                     + (" ..." if len(c.get("shards", [])) > 3 else ""))
+        lines.append(f"corpus: {c.words:,} words, {c.bytes:,} bytes in {len(c.shards)} "
+                     f"shard(s): " + ", ".join(printable(s.get("uri", "?")) for s in c.shards[:3])
+                     + (" ..." if len(c.shards) > 3 else ""))
     if p:
         model = "skip-gram" if p.get("sg") else "CBOW"
         lines.append(f"model: {model}, window {p.get('window')}, negative {p.get('negative')}, "
                      f"{'hs, ' if p.get('hs') else ''}epochs {p.get('epochs')}, alpha {p.get('alpha')}, "
                      f"sample {p.get('sample')}, seed {p.get('seed')}")
     if t:
-        lines.append(f"training: {t.get('words', 0):,} words in {t.get('seconds', 0):.1f} s "
-                     f"({t.get('words_per_s', 0):,} words/s) on {len(t.get('actors', []))} actor(s)")
-    if manifest.get("timings"):
-        lines.append("timings: " + ", ".join(f"{k} {s:.1f} s" for k, s in manifest["timings"].items()))
-    e = manifest.get("evaluation")
-    if e and e.get("error"):
-        lines.append(f"evaluation: FAILED: {e['error']}")
+        lines.append(f"training: {t.words:,} words in {t.seconds:.1f} s "
+                     f"({t.words_per_s:,} words/s) on {len(t.actors)} actor(s)")
+    if m.timings:
+        lines.append("timings: " + ", ".join(f"{k} {s:.1f} s" for k, s in m.timings.items()))
+    e = m.evaluation
+    if e and e.error:
+        lines.append(f"evaluation: FAILED: {e.error}")
     elif e:
-        lines.append("evaluation: " + (evaluation_line(e) or f"see {e.get('file', 'eval.json')}"))
+        lines.append("evaluation: " + (evaluation_line(e.to_json()) or f"see {e.file or 'eval.json'}"))
     else:
         lines.append("evaluation: none")
-    if manifest.get("versions"):
-        lines.append("versions: " + ", ".join(f"{k} {val}" for k, val in manifest["versions"].items()))
+    if m.versions:
+        lines.append("versions: " + ", ".join(f"{k} {val}" for k, val in m.versions.items()))
     if with_files:
-        files = manifest.get("files", {})
-        lines.append(f"files ({len(files)}, {sum(f['bytes'] for f in files.values()):,} bytes): "
-                     + ", ".join(sorted(files)))
+        lines.append(f"files ({len(m.files)}, {sum(f['bytes'] for f in m.files.values()):,} bytes): "
+                     + ", ".join(sorted(m.files)))
     return lines
