@@ -44,6 +44,12 @@ def test_an_old_manifest_reads_and_writes_back_unchanged():
     assert written == OLD
 
 
+def test_keys_a_newer_writer_added_are_kept():
+    newer = {**OLD, "corpus": {**OLD["corpus"], "etags": 2}, "evaluation": {**OLD["evaluation"], "restrict_vocab": 9}}
+    written = Manifest.from_json(newer).to_json()
+    assert written["corpus"]["etags"] == 2 and written["evaluation"]["restrict_vocab"] == 9
+
+
 def test_a_partial_manifest_reads_with_defaults():
     m = Manifest.from_json({"parameters": {"note": "x"}})
     assert (m.corpus, m.training, m.evaluation, m.run) == (None, None, None, None)

@@ -90,6 +90,7 @@ class CorpusSection:
     bad_lines: int = 0  # lines with bytes that were not UTF-8 (see unicode_errors)
     unicode_errors: str = "strict"
     skipped_shards: list[str] = field(default_factory=list)  # empty files, corrupt ones under --on-bad-shard skip
+    extra: dict[str, Any] = field(default_factory=dict)  # keys a newer writer added
 
 
 @dataclass
@@ -148,12 +149,13 @@ class EvaluationSummary:
     pairs: dict[str, dict[str, Any]] = field(default_factory=dict)  # file -> {spearman, oov_ratio}
     error: str | None = None  # the evaluation failed: the vectors were published anyway
     report_error: str | None = None  # report.md could not be drawn
+    extra: dict[str, Any] = field(default_factory=dict)  # other headline numbers of evaluate.summary
 
     def to_json(self) -> dict[str, Any]:
         if self.error:
             return {"error": self.error}
         data = {"file": self.file, "seconds": self.seconds, "analogies": self.analogies, "pairs": self.pairs}
-        return {**data, **({"report_error": self.report_error} if self.report_error else {})}
+        return {**data, **self.extra, **({"report_error": self.report_error} if self.report_error else {})}
 
 
 @dataclass
