@@ -256,8 +256,7 @@ def _train_and_publish(config: TrainConfig, shards: list[corpus.Shard], timings:
                        eval_error, timings, run)
     tracker.log_training(m.training)
     tracker.log_evaluation(m.evaluation)
-    share = m.training.sync_share if m.training.exchanges else None  # one actor: nothing to sync
-    extra_files[scalars.EVENTS_FILE] = scalars.event_file(m.training.epochs, share)
+    extra_files[scalars.EVENTS_FILE] = scalars.event_file(m.training.epochs, m.training.shown_sync_share)
     if evaluation:
         try:
             extra_files.update(report.render(m.to_json(), evaluation, vocab.words, result.vectors))

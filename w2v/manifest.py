@@ -125,6 +125,11 @@ class TrainingSection:
     resumed_from: ResumedFrom | None = None
     extra: dict[str, Any] = field(default_factory=dict)  # sync, spool, fault and checkpoint counters
 
+    @property
+    def shown_sync_share(self) -> float | None:
+        """The sync share to draw or log: None when nothing was exchanged (one actor)."""
+        return self.sync_share if self.exchanges else None
+
     @classmethod
     def from_json(cls, data: dict[str, Any] | None) -> "TrainingSection | None":
         section = _from_json(cls, data)

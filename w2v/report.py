@@ -273,8 +273,7 @@ def render(manifest: dict[str, Any], evaluation: dict[str, Any], words: Sequence
     training = Manifest.from_json(manifest).training
     epochs = training.epochs if training else []
     if epochs:
-        share = training.sync_share if training.exchanges else None  # one actor: nothing to sync
-        files[CURVES_PNG] = curves_picture(epochs, manifest.get("parameters"), share)
+        files[CURVES_PNG] = curves_picture(epochs, manifest.get("parameters"), training.shown_sync_share)
     else:
         files[REPORT_MD] = files[REPORT_MD].replace(f"![Training curves]({CURVES_PNG})".encode(),
                                                     b"(no per-epoch training numbers in the manifest)")

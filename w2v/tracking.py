@@ -83,7 +83,7 @@ class MlflowTracker:
             logger.warning("MLflow: could not log %s to %s: %s", what, self.uri, one_line(exc))
 
     def log_training(self, training: TrainingSection) -> None:
-        share = training.sync_share if training.exchanges else None  # one actor: nothing exchanged
+        share = training.shown_sync_share
         metrics = [(f"train/{k}", e[k], e["epoch"]) for e in training.epochs
                    for k in ("words_per_s", "loss") if e.get(k) is not None]
         metrics += [("train/sync_share", e.get("sync_share", share), e["epoch"]) for e in training.epochs
