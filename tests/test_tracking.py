@@ -92,7 +92,8 @@ def test_mlflow_missing_is_one_line_before_ray_starts(tmp_path, monkeypatch, cap
 
     monkeypatch.setattr(cli, "init_ray", no_ray)
     (tmp_path / "c.txt").write_text("a b c\n")
-    code = cli.main(["train", str(tmp_path / "c.txt"), "--out", str(tmp_path / "out"), "--mlflow-uri", "sqlite:///m.db"])
+    code = cli.main(["train", str(tmp_path / "c.txt"), "--out", str(tmp_path / "out"),
+                     "--mlflow-uri", "sqlite:///m.db"])
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and err == ["w2v: error: --mlflow-uri sqlite:///m.db: mlflow is not installed; "
                                  "pip install 'w2v[mlflow]'"]

@@ -47,7 +47,8 @@ def _yaml(value: Any, indent: int = 0) -> list[str]:
                 lines.append(f"{pad}{key}: {json.dumps(item, ensure_ascii=False)}")
     elif isinstance(value, list):
         for item in value:
-            inner = _yaml(item, indent + 2) if isinstance(item, (dict, list)) else [f"{pad}  {json.dumps(item, ensure_ascii=False)}"]
+            nested = isinstance(item, (dict, list))
+            inner = _yaml(item, indent + 2) if nested else [f"{pad}  {json.dumps(item, ensure_ascii=False)}"]
             lines.append(f"{pad}- {inner[0].strip()}")
             lines += inner[1:]
     else:
@@ -172,7 +173,8 @@ def render(manifest: Manifest) -> str:
         facts += [f"tags {', '.join(run.tags)}"] if run.tags else []
         facts += [f"git commit `{run.git_commit[:12]}`" + (" (with uncommitted changes)" if run.git_dirty else "")
                   ] if run.git_commit else []
-        facts += [f"Ray job {run.ray_submission_id or run.ray_job_id}"] if (run.ray_submission_id or run.ray_job_id) else []
+        job = run.ray_submission_id or run.ray_job_id
+        facts += [f"Ray job {job}"] if job else []
         lines += ["**Run**: " + "; ".join(printable(f) for f in facts) + ".", ""]
     lines += _evaluation(manifest)
     cautions = warnings(manifest)
@@ -203,7 +205,8 @@ def _percent(fraction: float | None) -> str:
 
 def _loading() -> list[str]:
     return ["## Loading", "",
-            "Every file is listed with its sha256 in `manifest.json` (`w2v verify DIR` checks them). No pickle is needed:",
+            "Every file is listed with its sha256 in `manifest.json` (`w2v verify DIR` checks them). "
+            "No pickle is needed:",
             "", "```python", "# gensim, with w2v (checksums verified)", "import w2v",
             'kv = w2v.load("DIR")', 'kv.most_similar("city", topn=5)', "",
             "# gensim alone", "from gensim.models import KeyedVectors",
