@@ -160,6 +160,7 @@ def run_w2v(actors: int, parts: Path, params: dict, cores: int, workdir: Path, s
     import w2v
     from w2v import TrainConfig
     from w2v.job import run
+    from w2v.manifest import Manifest
 
     per_node = workers or max(1, cores // actors)
     cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": per_node, "include_dashboard": False,
@@ -178,17 +179,18 @@ def run_w2v(actors: int, parts: Path, params: dict, cores: int, workdir: Path, s
     finally:
         ray.shutdown()
         cluster.shutdown()
-    training = result.manifest["training"]
-    return {"wall": wall, "train": max(a["train_seconds"] for a in training["actors"]), "words": training["words"],
-            "peak_rss": max(a["peak_rss"] for a in training["actors"]), "kv": w2v.load(str(out)),
-            "peak_private": max(a["peak_private_rss"] for a in training["actors"]),
-            "bytes_per_word": training["bytes_per_word"], "sync_share": training["sync_share"],
-            "link_bytes_per_word": training["busiest_link_bytes"] / max(training["words"], 1),
-            "slice_bytes": training["slice_bytes_per_exchange"],
-            "exchanges": training["exchanges"], "words_per_exchange": training["words_per_exchange"] or 0,
-            "stale_words": training["stale_words"] or 0, "stale_share": training["stale_share"] or 0,
-            "exchange_seconds": training["exchange_seconds"] or 0, "wait_seconds": training["wait_seconds"],
-            "spool": training["spool_seconds"], "workers": per_node, "actors": actors}
+    training = Manifest.from_json(result.manifest).training
+    more = training.extra  # the exchange and spool counters
+    return {"wall": wall, "train": max(a["train_seconds"] for a in training.actors), "words": training.words,
+            "peak_rss": max(a["peak_rss"] for a in training.actors), "kv": w2v.load(str(out)),
+            "peak_private": max(a["peak_private_rss"] for a in training.actors),
+            "bytes_per_word": more["bytes_per_word"], "sync_share": training.sync_share,
+            "link_bytes_per_word": more["busiest_link_bytes"] / max(training.words, 1),
+            "slice_bytes": more["slice_bytes_per_exchange"],
+            "exchanges": training.exchanges, "words_per_exchange": more["words_per_exchange"] or 0,
+            "stale_words": more["stale_words"] or 0, "stale_share": more["stale_share"] or 0,
+            "exchange_seconds": more["exchange_seconds"] or 0, "wait_seconds": more["wait_seconds"],
+            "spool": more["spool_seconds"], "workers": per_node, "actors": actors}
 
 
 def quality(kv, restrict_vocab: int) -> dict:

@@ -200,6 +200,7 @@ def test_eval_command_publishes_report_into_the_artifact(trained_artifact, tmp_p
     assert {"report.md", "words_pca.png", "training_curves.png", "metadata.tsv"} <= set(manifest["files"])
     assert len((copy / "metadata.tsv").read_text().splitlines()) == 20
     assert "| planted | 2 | 1 |" in (copy / "report.md").read_text()
+    assert "| word pairs `pairs.tsv` |" in (copy / "README.md").read_text()  # the model card follows the evaluation
     assert main(["eval", str(copy), "--pairs", str(tmp_path / "missing.tsv")]) == 2
     assert "missing.tsv: no such file" in capsys.readouterr().err
     assert json.loads((copy / "eval.json").read_text())["runtime"]["pid"] == os.getpid()  # no cluster: here

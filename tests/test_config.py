@@ -214,3 +214,34 @@ def test_credentials_in_any_location_are_refused_at_the_door_and_never_echoed(ke
     with pytest.raises(ConfigError, match=r"://\*\*\*@.*credentials in a URI are refused") as raised:
         make(**{key: value})
     assert "hunter2" not in str(raised.value)
+
+
+def test_run_identity_keys_from_yaml_and_flags(tmp_path):
+    from w2v.cli import build_parser, config_from_args
+
+    job = tmp_path / "job.yaml"
+    job.write_text("corpus: [c.txt]\nout: o\nname: news baseline\ntags: [news, v2]\nlicense: cc-by-4.0\n")
+    config = TrainConfig.from_yaml(job)
+    assert (config.name, config.tags, config.license) == ("news baseline", ("news", "v2"), "cc-by-4.0")
+    assert config.to_json()["tags"] == ["news", "v2"]  # JSON, and a config file again
+    argv = ["train", "c.txt", "--out", "o", "--tags", "a, b/c", "--name", "x", "--mlflow-uri", "sqlite:///m.db"]
+    flags = config_from_args(build_parser().parse_args(argv))
+    assert (flags.tags, flags.name, flags.mlflow_uri) == (("a", "b/c"), "x", "sqlite:///m.db")
+    assert TrainConfig.from_yaml(job, overrides={"tags": ("only",)}).tags == ("only",)
+    assert make(tags="one").tags == ("one",)
+
+
+@pytest.mark.parametrize("overrides, message", [
+    ({"tags": 5}, r"^config: 'tags' must be a string or a list of strings, got 5$"),
+    ({"tags": ["ok", "two words"]}, r"^tags: 'two words' is not a tag"),
+    ({"tags": [""]}, r"^tags: '' is not a tag"),
+    ({"tags": ["a", "a"]}, r"^tags=\('a', 'a'\): at most 50 tags, each given once$"),
+    ({"name": ""}, r"^name='': must be 1 to 100 printable characters$"),
+    ({"name": "a\nb"}, r"^name='a\\nb': must be 1 to 100 printable characters$"),
+    ({"license": "Apache 2.0"}, r"^license='Apache 2.0': must be a license id as the Hugging Face Hub writes them"),
+    ({"mlflow_uri": " "}, r"^mlflow_uri=' ': give a tracking URI or leave it out$"),
+    ({"mlflow_uri": "http://user:pw@mlflow:5000"}, r"^http://\*\*\*@mlflow:5000: "),
+])
+def test_run_identity_values_are_validated_naming_the_key(overrides, message):
+    with pytest.raises(ConfigError, match=message):
+        make(**overrides)

@@ -28,8 +28,8 @@ def write(out, vectors, overwrite=False, evaluation=None, **kwargs):
 def test_files_agree_and_manifest_checksums_match(tmp_path, vectors):
     out = tmp_path / "art"
     manifest = write(out, vectors, evaluation={"neighbors": {}})
-    assert sorted(p.name for p in out.iterdir()) == ["eval.json", "manifest.json", "vectors.bin", "vectors.npy",
-                                                     "vocab.tsv"]  # no vectors.kv (a pickle) unless asked for
+    assert sorted(p.name for p in out.iterdir()) == ["README.md", "eval.json", "manifest.json", "vectors.bin",
+                                                     "vectors.npy", "vocab.tsv"]  # no vectors.kv unless asked for
     on_disk = json.loads((out / "manifest.json").read_text())
     assert on_disk == json.loads(json.dumps(manifest))
     for name, entry in on_disk["files"].items():

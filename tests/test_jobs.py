@@ -5,6 +5,7 @@ with a token of their own) on free 127.0.0.1 ports, in a process session of its 
 only that session's processes: other Ray clusters on this machine are left alone.
 """
 
+import json
 import os
 import secrets
 import signal
@@ -157,6 +158,8 @@ def test_a_job_submitted_to_a_real_head_trains_and_publishes(ray_head, tmp_path)
     assert "\r" not in logs  # no progress-bar redraws: the job's stderr is not a terminal
     kv = load(str(out))
     assert kv.vector_size == 16 and "g0w1" in kv.key_to_index
+    run = json.loads((out / "manifest.json").read_text())["run"]
+    assert run["ray_submission_id"] == job_id and run["ray_job_id"]  # the Jobs API's id reaches the manifest
 
 
 @pytest.mark.slow

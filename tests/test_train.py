@@ -40,7 +40,8 @@ def test_manifest_checksums_match_the_files(trained_artifact):
     assert set(manifest["files"]) == {"vectors.npy", "vocab.tsv", "vectors.bin", "eval.json",
                                       "report.md", "words_pca.png", "training_curves.png", "metadata.tsv",
                                       "projector_config.pbtxt", "checkpoint", "projector.ckpt-1.index",
-                                      "projector.ckpt-1.data-00000-of-00001"}
+                                      "projector.ckpt-1.data-00000-of-00001", "README.md",
+                                      "events.out.tfevents.w2v-training"}
     assert manifest["vocabulary"]["size"] == np.load(f"{trained_artifact.out}/vectors.npy").shape[0]
 
 

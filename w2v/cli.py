@@ -132,6 +132,17 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--kv-pickle", action=argparse.BooleanOptionalAction, default=s,
                    help="also write vectors.kv, gensim's KeyedVectors.save: a pickle, which runs code when loaded, "
                         "so only for consumers who trust the artifact (default: off)")
+    # run identity and tracking
+    g = parser.add_argument_group("run identity and tracking")
+    g.add_argument("--name", default=s, help="a name for the run: in the manifest, the model card, the MLflow run")
+    g.add_argument("--tags", type=comma_list, default=s, metavar="TAG,TAG",
+                   help="tags of the run, comma-separated: in the manifest, the model card's tags, the MLflow run")
+    g.add_argument("--license", default=s,
+                   help="the model card's license, a Hugging Face Hub id such as apache-2.0, cc-by-4.0, mit or other "
+                        "(default: none stated)")
+    g.add_argument("--mlflow-uri", default=s, metavar="URI",
+                   help="log the job as one MLflow run at this tracking URI, e.g. sqlite:///mlflow.db or "
+                        "http://HOST:5000 (needs pip install 'w2v[mlflow]')")
     parser.add_argument("--dry-run", action="store_true",
                         help="check the config, the output location and the corpus (one counting pass on the "
                              "cluster) and print the plan; train nothing, write nothing")
@@ -140,6 +151,15 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
                              "YAML that --config reads back, and exit; the corpus is not read, nothing is started "
                              "or written (the address is left out: it may hold a token)")
     add_logging_arguments(parser)
+
+
+def comma_list(text: str) -> tuple[str, ...]:
+    """A flag's comma-separated values, spaces around them dropped.
+
+    >>> comma_list("news, baseline")
+    ('news', 'baseline')
+    """
+    return tuple(item.strip() for item in text.split(","))
 
 
 def add_eval_task_arguments(group, defaults: bool) -> None:
@@ -301,9 +321,8 @@ def cmd_train(args: argparse.Namespace) -> int:
             print("  " + line)
     print(f"artifact: {artifact_uri(result.out)}")
     print(f"manifest sha256: {export.manifest_sha256(result.out)} (pin it: w2v.load(uri, manifest_sha256=...))")
-    if m.get("evaluation") and m["evaluation"].get("error"):
-        print(f"w2v: error: the evaluation failed (the vectors are published): {m['evaluation']['error']}",
-              file=sys.stderr)
+    if m.evaluation and m.evaluation.error:
+        print(f"w2v: error: the evaluation failed (the vectors are published): {m.evaluation.error}", file=sys.stderr)
         return EvaluationFailedError.exit_code
     return 0
 
@@ -465,8 +484,9 @@ def cmd_info(args: argparse.Namespace) -> int:
 
 def cmd_verify(args: argparse.Namespace) -> int:
     from .export import manifest_sha256, verify
+    from .manifest import Manifest
 
-    files = verify(args.artifact, args.manifest_sha256).get("files", {})
+    files = Manifest.from_json(verify(args.artifact, args.manifest_sha256)).files
     print(f"{args.artifact}: {len(files)} file(s), {sum(f['bytes'] for f in files.values()):,} bytes: "
           f"every sha256 matches manifest.json (sha256 {manifest_sha256(args.artifact)})")
     return 0

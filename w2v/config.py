@@ -32,6 +32,8 @@ MAX_SENTENCE_WORDS = 10_000
 UNICODE_ERROR_POLICIES = ("strict", "replace", "ignore", "skip")  # skip: drop lines with bad bytes
 TOKENIZERS = ("whitespace", "simple")  # whitespace: gensim LineSentence; simple: gensim simple_preprocess
 BAD_SHARD_POLICIES = ("fail", "skip")  # a corrupt or truncated archive: stop naming it, or leave it out
+TAG = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:/-]{0,49}")  # a --tags entry: a Hub tag and an MLflow tag key alike
+LICENSE = re.compile(r"[a-z0-9][a-z0-9.+-]{0,63}")  # the Hub's license ids: apache-2.0, cc-by-sa-4.0, openrail++
 
 # Parameters that shape the vectors: `--resume` refuses a checkpoint written with other values.
 RESUME_KEYS = ("vector_size", "window", "min_count", "max_final_vocab", "epochs", "sg", "hs", "negative", "sample",
@@ -93,6 +95,11 @@ class TrainConfig:
     text_vectors: bool = False  # also write vectors.txt (word2vec text format: large)
     kv_pickle: bool = False  # also write vectors.kv (gensim's pickle: runs code when loaded, trusted consumers only)
     projector_top: int = 10_000  # TensorBoard projector files for this many most frequent words; 0 = none
+    # --- run identity and tracking ---
+    name: str | None = None  # the run's name: in the manifest, the model card and the MLflow run
+    tags: tuple[str, ...] = ()  # the run's tags: in the manifest, the model card's `tags` and the MLflow run
+    license: str | None = None  # the model card's license: a Hugging Face Hub id (apache-2.0, cc-by-4.0, other)
+    mlflow_uri: str | None = None  # log the job as one MLflow run at this tracking URI (needs w2v[mlflow])
 
     def __post_init__(self) -> None:
         _validate(self)
@@ -180,6 +187,7 @@ class TrainConfig:
         data = dataclasses.asdict(self)
         data.pop("address")
         data["corpus"] = list(self.corpus)
+        data["tags"] = list(self.tags)
         return data
 
 
@@ -298,10 +306,11 @@ def _coerce(key: str, value: Any, hint: Any, source: str) -> Any:
             return None
         hint = next(a for a in typing.get_args(hint) if a is not type(None))
         origin = typing.get_origin(hint)
-    if origin is tuple:  # corpus: one string or a list of strings
+    if origin is tuple:  # corpus, tags: one string or a list of strings
         items = [value] if isinstance(value, str) else value
         if not isinstance(items, (list, tuple)) or not all(isinstance(i, str) for i in items):
-            raise ConfigError(f"{source}: '{key}' must be a path or a list of paths, got {shown(value)}")
+            what = "a path or a list of paths" if key == "corpus" else "a string or a list of strings"
+            raise ConfigError(f"{source}: '{key}' must be {what}, got {shown(value)}")
         return tuple(items)
     if hint is bool:
         if not isinstance(value, bool):
@@ -329,7 +338,8 @@ def _validate(c: TrainConfig) -> None:
         if not ok:
             raise ConfigError(f"{key}={shown(getattr(c, key))}: {why}")
 
-    located = [u for u in (*c.corpus, c.out, c.checkpoint_dir, c.spool_dir, c.s3_endpoint_url) if isinstance(u, str)]
+    located = [u for u in (*c.corpus, c.out, c.checkpoint_dir, c.spool_dir, c.s3_endpoint_url, c.mlflow_uri)
+               if isinstance(u, str)]
     secret = next((u for u in located if has_userinfo(u)), None)
     if secret is not None:
         raise ConfigError(f"{redact(secret)}: {CREDENTIALS_REFUSED}")
@@ -371,3 +381,13 @@ def _validate(c: TrainConfig) -> None:
     need(c.eval_cpus > 0, "eval_cpus", "must be > 0")
     need(c.eval_gpus >= 0, "eval_gpus", "must be >= 0")
     need(c.projector_top >= 0, "projector_top", "must be >= 0 (0 = no projector files)")
+    need(c.name is None or (0 < len(c.name) <= 100 and c.name.isprintable()), "name",
+         "must be 1 to 100 printable characters")
+    bad_tag = next((t for t in c.tags if not TAG.fullmatch(t)), None)
+    if bad_tag is not None:
+        raise ConfigError(f"tags: {shown(bad_tag)} is not a tag: 1 to 50 letters, digits and _ . : / - "
+                          f"(starting with a letter or digit)")
+    need(len(c.tags) <= 50 and len(set(c.tags)) == len(c.tags), "tags", "at most 50 tags, each given once")
+    need(c.license is None or bool(LICENSE.fullmatch(c.license)), "license",
+         "must be a license id as the Hugging Face Hub writes them: lowercase, e.g. apache-2.0, mit, cc-by-4.0, other")
+    need(c.mlflow_uri is None or bool(c.mlflow_uri.strip()), "mlflow_uri", "give a tracking URI or leave it out")

@@ -12,7 +12,10 @@ An artifact is a directory:
 - `eval.json`, `report.md`, `*.png`   the evaluation and its human report (when it ran);
 - `projector_config.pbtxt`, `metadata.tsv`, `checkpoint`, `projector.ckpt-1.*`   TensorBoard
                   Embedding Projector files for the most frequent words (written by the evaluation task);
-- `manifest.json` parameters, shards, counts, timings, versions and the sha256 of every other file.
+- `README.md`     the model card (`model_card`): Hugging Face Hub metadata, what was trained on what, how to load it;
+- `events.out.tfevents.w2v-training`   the training curves as TensorBoard scalars (`scalars`);
+- `manifest.json` parameters, shards, counts, timings, versions and the sha256 of every other file
+                  (its sections: `manifest`).
 
 Files are staged, then published with the manifest last: a directory without `manifest.json` is
 an incomplete artifact, and `load` refuses it. Loading needs no pickle: `load` builds gensim
@@ -37,13 +40,12 @@ from typing import IO, Any, Sequence
 
 import numpy as np
 
-from . import storage
+from . import model_card, storage
 from .errors import ArtifactError, StorageError
+from .manifest import FORMAT_VERSION, MANIFEST, Manifest
 
 logger = logging.getLogger(__name__)
 
-FORMAT_VERSION = 1
-MANIFEST = "manifest.json"
 VECTORS_NPY = "vectors.npy"
 VOCAB_TSV = "vocab.tsv"
 VECTORS_BIN = "vectors.bin"
@@ -145,7 +147,8 @@ def write_artifact(out_uri: str, words: Sequence[str], counts: Sequence[int], ve
             kv.save(os.path.join(staging, VECTORS_KV), sep_limit=KV_SEP_LIMIT)
         if evaluation is not None:
             _write_json(os.path.join(staging, EVAL_JSON), evaluation)
-        for name, data in (extra_files or {}).items():
+        cards = {} if arrays_only else {model_card.README_MD: model_card.card_bytes(manifest)}
+        for name, data in {**(extra_files or {}), **cards}.items():
             with open(os.path.join(staging, name), "wb") as f:
                 f.write(data)
         names = sorted(os.listdir(staging))
@@ -198,12 +201,13 @@ def republish(src_uri: str, out_uri: str, overwrite: bool = False) -> dict[str, 
     """
     manifest = read_manifest(src_uri)
     words, counts, vectors = load_arrays(src_uri)
-    files = manifest.get("files", {})
-    rebuilt = {VECTORS_NPY, VOCAB_TSV, VECTORS_BIN, VECTORS_TXT, EVAL_JSON}
+    typed = Manifest.from_json(manifest)
+    files = typed.files
+    rebuilt = {VECTORS_NPY, VOCAB_TSV, VECTORS_BIN, VECTORS_TXT, EVAL_JSON, model_card.README_MD}
     extra = {n: _read_verified(src_uri, n, manifest) for n in files
              if n not in rebuilt and not n.startswith(VECTORS_KV)}
     evaluation = json.loads(_read_verified(src_uri, EVAL_JSON, manifest)) if EVAL_JSON in files else None
-    parameters = manifest.get("parameters", {})
+    parameters = typed.parameters
     body = {k: v for k, v in manifest.items() if k not in ("files", "format_version")}
     check_output(out_uri, overwrite)
     return write_artifact(out_uri, words, counts, vectors, body, evaluation, overwrite, extra,
@@ -213,10 +217,13 @@ def republish(src_uri: str, out_uri: str, overwrite: bool = False) -> dict[str, 
 def update_artifact(uri: str, files: dict[str, bytes], changes: dict[str, Any]) -> dict[str, Any]:
     """Add or replace files of a published artifact and merge `changes` into its manifest.
 
-    `w2v eval DIR` uses it to publish a new evaluation beside the vectors. The manifest is removed
-    first and written last, so a reader never trusts a half-updated artifact.
+    `w2v eval DIR` uses it to publish a new evaluation beside the vectors. The model card is
+    rendered again from the new manifest. The manifest is removed first and written last, so a
+    reader never trusts a half-updated artifact.
     """
     manifest = verify(uri)
+    body = {k: v for k, v in {**manifest, **changes}.items() if k != "files"}
+    files = {**files, model_card.README_MD: model_card.card_bytes(body)}
     staging = storage.staging_dir(uri)
     try:
         for name, data in files.items():
@@ -434,5 +441,5 @@ def load(uri: str, verify_checksums: bool = True, manifest_sha256: str | None = 
     manifest = read_manifest(uri, manifest_sha256)
     kv = keyed_vectors(*_read_arrays(uri, manifest, verify_checksums, mmap))
     kv.norms = row_norms(kv.vectors)  # what gensim's fill_norms would compute, in bounded memory
-    kv.w2v_read_options = read_options_of(manifest.get("parameters", {}))
+    kv.w2v_read_options = read_options_of(Manifest.from_json(manifest).parameters)
     return kv

@@ -6,14 +6,15 @@ it prints nothing: the caller decides what a person sees.
 
 from __future__ import annotations
 
+import hashlib
 import logging
-import platform
+import os
 import time
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from typing import Any
 
-from . import __version__, checkpoint, corpus, eval_stage, export, placement, storage, train, trainer
+from . import (checkpoint, corpus, eval_stage, export, manifest, placement, scalars, storage, tracking, train,
+               trainer)
 from .config import TrainConfig
 from .errors import ConfigError, StorageError, training_failures
 from .plan import ActorPlan, Plan, calibrate, estimate_memory, estimate_train_seconds
@@ -62,17 +63,6 @@ class Prepared:
     plan: Plan
 
 
-def versions() -> dict[str, str]:
-    """Library versions that shape the vectors, for the manifest."""
-    import gensim
-    import numpy
-    import ray
-    import smart_open
-
-    return {"w2v": __version__, "python": platform.python_version(), "gensim": gensim.__version__,
-            "numpy": numpy.__version__, "ray": ray.__version__, "smart_open": smart_open.__version__}
-
-
 def preflight(config: TrainConfig) -> list[corpus.Shard]:
     """The checks that need no cluster: the output location is free, the corpus exists and has text.
 
@@ -87,6 +77,8 @@ def preflight(config: TrainConfig) -> list[corpus.Shard]:
                            f"or --overwrite to start over")
     export.check_output(config.out, config.overwrite)
     storage.check_writable(config.out)
+    if config.mlflow_uri:
+        tracking.require_mlflow(config.mlflow_uri)  # not installed: one line now, not after training
     shards = corpus.list_shards(config.corpus, keep_empty=True)  # empty files: left out, listed in the manifest
     corpus.refuse_overlap(config.corpus, {"--out": config.out, "--checkpoint-dir": config.checkpoint_location})
     if config.resume:  # a changed corpus or parameters is refused now, not after counting
@@ -206,6 +198,26 @@ def run(config: TrainConfig, shards: list[corpus.Shard] | None = None,
         watch = Stopwatch(timings)
         shards = preflight(config)
         watch.lap("preflight")
+    identity = manifest.run_identity(config.name, config.tags)
+    tracker = tracking.tracker_for(config.mlflow_uri, config.to_json(), identity)
+    try:
+        done = _train_and_publish(config, shards, timings, identity, tracker)
+    except BaseException:
+        tracker.finish(failed=True)
+        raise
+    tracker.finish(artifact=artifact_location(config.out),
+                   manifest_sha256=hashlib.sha256(export.json_bytes(done.manifest)).hexdigest())
+    return done
+
+
+def artifact_location(out: str) -> str:
+    """The artifact's URI, a local directory made absolute (for a tracking server read elsewhere)."""
+    return os.path.abspath(storage.backend(out).path(out)) if storage.scheme(out) == "file" else out
+
+
+def _train_and_publish(config: TrainConfig, shards: list[corpus.Shard], timings: dict[str, float],
+                       run: manifest.RunSection, tracker) -> JobResult:
+    """Stages 1-5 of `run`, logging to `tracker` (a tracking.MlflowTracker or NullTracker)."""
     try:
         p = prepare(config, shards, timings)
         vocab, shard_counts = p.vocab, p.shard_counts
@@ -236,43 +248,19 @@ def run(config: TrainConfig, shards: list[corpus.Shard] | None = None,
     evaluation = outcome.evaluation if outcome else None
 
     logger.info("stage 5/5: writing the artifact to %s", config.out)
-    by_uri = {s.name: s for s in p.shards}
-    manifest = {
-        "format_version": export.FORMAT_VERSION,  # also in the report, which is rendered before the export
-        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "parameters": config.to_json(),
-        "corpus": {
-            "shards": [{**sc.summary(), "bytes": by_uri[sc.uri].size, "mtime": by_uri[sc.uri].mtime,
-                        **by_uri[sc.uri].version()} for sc in shard_counts],
-            "bytes": p.plan.bytes,
-            "words": vocab.raw_words,
-            "kept_words": vocab.retained_words,
-            "sentences": sum(sc.sentences for sc in shard_counts),
-            "bad_lines": sum(sc.bad_lines for sc in shard_counts),
-            "unicode_errors": config.unicode_errors,
-            "skipped_shards": sorted(p.skipped),
-        },
-        "vocabulary": {"size": len(vocab), "distinct_words": vocab.raw_distinct,
-                       "effective_min_count": vocab.effective_min_count, "retained_words": vocab.retained_words,
-                       **vocab.pruning()},
-        "vector_size": config.vector_size,
-        "training": {**result.stats, "actors": result.actors, "epochs": result.epochs,
-                     "resumed_from": ({"checkpoint": resumed.number, "epoch": resumed.epoch,
-                                       "words_done": resumed.state["position"]["words_done"]} if resumed else None)},
-        "evaluation": outcome.manifest_entry() if outcome else None,
-        "versions": {**versions(), **({"tensorflow": evaluation["runtime"]["tensorflow"]} if evaluation else {})},
-        "gensim_fast_version": trainer.gensim_fast_version(),
-        "plan": p.plan.to_json(),
-    }
-    # The export is not timed: the manifest is written within it.
-    manifest["timings"] = {**timings, "total_before_export": round(sum(timings.values()), 3)}
-    extra_files = {}
-    if outcome:  # the report is drawn from the manifest; a report that fails is an error in it, not a lost job
-        extra_files, manifest["evaluation"] = outcome.artifact_files(manifest, vocab.words, result.vectors)
+    m = manifest.build(config, p.shards, shard_counts, p.skipped, vocab, p.plan, result, resumed, evaluation,
+                       outcome.error if outcome else None, timings, run)
+    tracker.log_training(m.training)
+    extra_files = {scalars.EVENTS_FILE: scalars.event_file(m.training.epochs, m.training.shown_sync_share)}
+    if evaluation:  # the report is drawn from the manifest; a report that fails is an error in it, not a lost job
+        files, entry = outcome.artifact_files(m.to_json(), vocab.words, result.vectors)
+        extra_files.update(files)
+        m.evaluation.report_error = entry.get("report_error")
+    tracker.log_evaluation(m.evaluation)
     rescue = storage.join(config.checkpoint_location, "rescue")  # beside the checkpoints, else a temp directory
     kept = (f"the last checkpoint is kept in {config.checkpoint_location}: free space, then rerun with --resume"
             if checkpoint.exists(config.checkpoint_location) else "the trained vectors are lost")
-    written = export.publish_artifact(config.out, vocab.words, vocab.counts, result.vectors, manifest, evaluation,
+    written = export.publish_artifact(config.out, vocab.words, vocab.counts, result.vectors, m.to_json(), evaluation,
                                       config.overwrite, rescue_to=[rescue], lost_hint=kept, extra_files=extra_files,
                                       text_vectors=config.text_vectors, kv_pickle=config.kv_pickle)
     checkpoint.remove_all(config.checkpoint_location)  # the artifact is published: the job is done

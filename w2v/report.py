@@ -22,6 +22,7 @@ import numpy as np
 
 from .display import printable
 from .extras import require
+from .manifest import Manifest
 
 REPORT_MD = "report.md"
 PCA_PNG = "words_pca.png"
@@ -316,11 +317,10 @@ def render(manifest: dict[str, Any], evaluation: dict[str, Any], words: Sequence
     """name -> bytes of report.md and its pictures (no training curves without per-epoch numbers)."""
     files = {REPORT_MD: markdown(manifest, evaluation).encode("utf-8"),
              PCA_PNG: pca_picture(vectors, words, highlight=list(evaluation.get("neighbors") or ()))}
-    training = manifest.get("training", {})
-    epochs = training.get("epochs") or []
+    training = Manifest.from_json(manifest).training
+    epochs = training.epochs if training else []
     if epochs:
-        share = training.get("sync_share") if training.get("exchanges") else None  # one actor: nothing to sync
-        files[CURVES_PNG] = curves_picture(epochs, manifest.get("parameters"), share)
+        files[CURVES_PNG] = curves_picture(epochs, manifest.get("parameters"), training.shown_sync_share)
     else:
         files[REPORT_MD] = files[REPORT_MD].replace(f"![Training curves]({CURVES_PNG})".encode(),
                                                     b"(no per-epoch training numbers in the manifest)")
@@ -350,6 +350,14 @@ def summary_lines(manifest: dict[str, Any]) -> dict[str, str]:
     t = manifest.get("training", {})
     lines = {"created": f"created {manifest.get('created', '?')}, format {manifest.get('format_version', '?')}, "
                         f"w2v {manifest.get('versions', {}).get('w2v', '?')}"}
+    run = Manifest.from_json(manifest).run
+    if run is not None and (run.name or run.tags or run.git_commit or run.ray_job_id or run.ray_submission_id):
+        facts = [printable(run.name)] if run.name else []
+        facts += [f"tags {', '.join(run.tags)}"] if run.tags else []
+        facts += [f"git {run.git_commit[:12]}" + ("+changes" if run.git_dirty else "")] if run.git_commit else []
+        facts += [f"Ray job {run.ray_job_id}"] if run.ray_job_id else []
+        facts += [f"submission {run.ray_submission_id}"] if run.ray_submission_id else []
+        lines["run"] = "run: " + ", ".join(facts)
     if v:
         lines["vocabulary"] = (f"vocabulary: {v.get('size', 0):,} words x {manifest.get('vector_size', '?')} dims "
                                f"(min_count {v.get('effective_min_count', '?')}, {v.get('distinct_words', 0):,} "
