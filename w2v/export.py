@@ -9,6 +9,8 @@ An artifact is a directory:
 - `vectors.kv`    gensim's native `KeyedVectors.save`, only when asked for (`--kv-pickle`): it is a
                   **pickle**, and `KeyedVectors.load` runs whatever code a pickle holds, so load
                   it only from an artifact you trust (big matrices go to `vectors.kv.vectors.npy`);
+- `phrases.tsv`   with `--phrases`: phrase, count, score, pass (`phrases`); `phrases-N.pkl` gensim
+                  `FrozenPhrases` of pass N, only with `--phrases-pickle` (a pickle, as `vectors.kv`);
 - `eval.json`, `report.md`, `*.png`   the evaluation and its human report (when it ran);
 - `projector_config.pbtxt`, `metadata.tsv`, `checkpoint`, `projector.ckpt-1.*`   TensorBoard
                   Embedding Projector files for the most frequent words (written by the evaluation task);
@@ -33,11 +35,12 @@ import logging
 import os
 import shutil
 import tempfile
+from dataclasses import replace
 from typing import Any, Sequence
 
 import numpy as np
 
-from . import storage
+from . import phrases, storage
 from .errors import ArtifactError, StorageError
 
 logger = logging.getLogger(__name__)
@@ -328,7 +331,8 @@ def load(uri: str, verify_checksums: bool = True, manifest_sha256: str | None = 
 
     `manifest_sha256` (printed when the artifact was published) refuses any other manifest. The
     tokenization the artifact was trained with is attached as `kv.w2v_read_options` (a
-    `corpus.ReadOptions`): `to_indices` applies it.
+    `corpus.ReadOptions`, with its `phrases.tsv` as `phrases` when it has one): `to_indices` and
+    `w2v.phrase` apply it.
 
     >>> kv = load("artifacts/demo")                      # doctest: +SKIP
     >>> kv.most_similar("king", topn=3)                  # doctest: +SKIP
@@ -338,4 +342,7 @@ def load(uri: str, verify_checksums: bool = True, manifest_sha256: str | None = 
     manifest = read_manifest(uri, manifest_sha256)
     kv = keyed_vectors(*_read_arrays(uri, manifest, verify_checksums))
     kv.w2v_read_options = read_options_of(manifest.get("parameters", {}))
+    if phrases.PHRASES_TSV in manifest.get("files", {}):
+        table = _read_verified(uri, phrases.PHRASES_TSV, manifest)
+        kv.w2v_read_options = replace(kv.w2v_read_options, phrases=phrases.from_tsv(table, manifest.get("phrases") or {}))
     return kv

@@ -9,11 +9,11 @@ from __future__ import annotations
 import logging
 import platform
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from typing import Any
 
-from . import __version__, checkpoint, corpus, evaluate, export, placement, report, storage, train, trainer
+from . import __version__, checkpoint, corpus, evaluate, export, phrases, placement, report, storage, train, trainer
 from .config import TrainConfig
 from .errors import ConfigError, StorageError, TrainingError, one_line
 from .plan import ActorPlan, Plan, calibrate, estimate_memory, estimate_train_seconds
@@ -145,8 +145,16 @@ def prepare(config: TrainConfig, shards: list[corpus.Shard], timings: dict[str, 
 
     logger.info("stage 2/5: counting words (one task per shard, merged by a tree of tasks)")
     options = trainer.read_options(config)
+    phrasing = None
+    if config.phrases:  # counted like the words, then the words are counted again over the phrased text
+        phrasing = phrases.learn(shards, options, config.phrase_passes, config.phrase_min_count,
+                                 config.phrase_threshold, config.phrase_scoring, config.phrase_connector_words,
+                                 config.max_vocab_size)
+        options = trainer.read_options(config, phrasing)
+        watch.lap("phrases")
     vocab, shard_counts = build_vocabulary(shards, options, config.min_count, config.max_final_vocab,
                                            config.max_vocab_size)
+    vocab = replace(vocab, phrasing=phrasing)
     corrupt = {sc.uri for sc in shard_counts if sc.skipped}  # shard names (byte ranges say #bytes=...)
     good = [s for s in shards if s.name not in corrupt]
     if corrupt:  # --on-bad-shard skip: train on the good shards only
@@ -259,6 +267,7 @@ def run(config: TrainConfig, shards: list[corpus.Shard] | None = None,
         "vocabulary": {"size": len(vocab), "distinct_words": vocab.raw_distinct,
                        "effective_min_count": vocab.effective_min_count, "retained_words": vocab.retained_words,
                        **vocab.pruning()},
+        "phrases": vocab.phrasing.settings() if vocab.phrasing else None,
         "vector_size": config.vector_size,
         "training": {**result.stats, "actors": result.actors, "epochs": result.epochs,
                      "resumed_from": ({"checkpoint": resumed.number, "epoch": resumed.epoch,
@@ -277,6 +286,8 @@ def run(config: TrainConfig, shards: list[corpus.Shard] | None = None,
         except Exception as exc:  # the trained vectors matter more than the report: publish them anyway
             manifest["evaluation"]["report_error"] = f"{type(exc).__name__}: {exc}".splitlines()[0]
             logger.error("report failed: %s", manifest["evaluation"]["report_error"])
+    if vocab.phrasing:
+        extra_files.update(phrases.artifact_files(vocab.phrasing, pickle=config.phrases_pickle))
     rescue = storage.join(config.checkpoint_location, "rescue")  # beside the checkpoints, else a temp directory
     kept = (f"the last checkpoint is kept in {config.checkpoint_location}: free space, then rerun with --resume"
             if checkpoint.exists(config.checkpoint_location) else "the trained vectors are lost")
