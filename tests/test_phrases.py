@@ -181,18 +181,25 @@ def test_phrase_flags_reach_the_config_and_the_resume_keys():
 
 
 def _phrase_corpus(root, lines=3000, seed=5):
-    """Planted-group sentences where 'new york' and 'los angeles' always come as pairs."""
+    """Sentences of 2,000 words drawn at random, where 'new york' and 'los angeles' always come as pairs."""
     rng = random.Random(seed)
     root.mkdir()
     for f in range(3):
         rows = []
         for _ in range(lines):
-            tokens = [f"g{rng.randrange(4)}w{rng.randrange(10)}" for _ in range(10)]
+            tokens = [f"w{rng.randrange(2000)}" for _ in range(10)]
             for pair in ("new york", "los angeles"):
-                if rng.random() < 0.3:
+                if rng.random() < 0.05:
                     tokens.insert(rng.randrange(len(tokens)), pair)
             rows.append(" ".join(tokens))
         (root / f"part-{f}.txt").write_text("\n".join(rows) + "\n")
+
+
+def test_the_generated_corpus_plants_exactly_its_two_phrases(tmp_path):
+    _phrase_corpus(tmp_path / "c")
+    found = phrases.learn(list_shards([str(tmp_path / "c")]), ReadOptions(), 1, MIN_COUNT, 10.0, "default", False,
+                          count=count_here)
+    assert set(found.layers[0]) == {"new_york", "los_angeles"}
 
 
 @pytest.mark.slow
