@@ -186,14 +186,17 @@ def learn(shards: Sequence[Any], options: Any, passes: int, min_count: int, thre
     count = count or count_and_merge
     phrasing = Phrasing((), min_count, threshold, scoring, connectors)
     for n in range(1, passes + 1):
-        merged, counted, pruned = count(shards, replace(options, phrases=phrasing if n > 1 else None),
-                                                  max_vocab_size, partial(tally, connectors=phrasing.connector_set))
+        merged, counted, stats = count(shards, replace(options, phrases=phrasing if n > 1 else None),
+                                       max_vocab_size, partial(tally, connectors=phrasing.connector_set))
         words = sum(sc.words for sc in counted)
         found = score_phrases(merged, words, min_count, threshold, scoring)
-        info = {"pass": n, "corpus_words": words, "table": len(merged), "phrases": len(found), **pruned}
-        logger.info("phrases pass %d/%d: %d phrase(s) among %d words and candidates of %d tokens "
-                    "(pruned %d entries, %d occurrences)", n, passes, len(found), len(merged), words,
-                    pruned["pruned_words"], pruned["pruned_tokens"])
+        info = {"pass": n, "corpus_words": words, "table": len(merged), "largest_task_table":
+                max((sc.distinct for sc in counted), default=0), "phrases": len(found), "max_vocab_size": max_vocab_size,
+                **stats}
+        logger.info("phrases pass %d/%d: %d phrase(s) among %d words and candidates of %d tokens; pruned %d "
+                    "entries (%d occurrences), bound %s; peak RSS %.0f MB (count), %.0f MB (merge)", n, passes,
+                    len(found), len(merged), words, stats["pruned_words"], stats["pruned_tokens"], max_vocab_size,
+                    stats.get("count_peak_rss", 0) / 1e6, stats.get("merge_peak_rss", 0) / 1e6)
         del merged
         phrasing = replace(phrasing, layers=(*phrasing.layers, found), passes=(*phrasing.passes, info))
     return phrasing
