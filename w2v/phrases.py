@@ -233,12 +233,12 @@ def from_tsv(data: bytes, settings: Mapping[str, Any]) -> Phrasing:
 
 def frozen_phrases(phrasing: Phrasing) -> list[Any]:
     """gensim `FrozenPhrases`, one per pass (apply them in order: `f2[f1[sentence]]`), from our table."""
-    from gensim.models.phrases import FrozenPhrases
+    from gensim.models.phrases import FrozenPhrases, npmi_scorer, original_scorer
 
     class _Source:  # what FrozenPhrases(phrases_model) reads from a trained gensim Phrases
         def __init__(self, layer):
             self.threshold, self.min_count, self.delimiter = phrasing.threshold, phrasing.min_count, DELIMITER
-            self.scoring = phrasing.scoring  # gensim keeps the name's function; FrozenPhrases only stores it
+            self.scoring = original_scorer if phrasing.scoring == "default" else npmi_scorer  # as Phrases keeps it
             self.connector_words = phrasing.connector_set
             self.layer = layer
 
