@@ -20,7 +20,8 @@ from .phrases import phrase  # noqa: E402
 
 logging.getLogger(__name__).addHandler(logging.NullHandler())
 
-__all__ = ["TrainConfig", "load", "load_arrays", "verify", "embedding_matrix", "keras_embedding", "to_indices", "phrase",
+__all__ = ["TrainConfig", "load", "load_arrays", "verify", "embedding_matrix", "keras_embedding", "to_indices",
+           "phrase",
            "W2VError", "ConfigError", "CorpusError", "StorageError", "ArtifactError", "EvaluationError",
            "ClusterError", "TrainingError", "EvaluationFailedError",
            "__version__"]

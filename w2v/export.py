@@ -344,5 +344,6 @@ def load(uri: str, verify_checksums: bool = True, manifest_sha256: str | None = 
     kv.w2v_read_options = read_options_of(manifest.get("parameters", {}))
     if phrases.PHRASES_TSV in manifest.get("files", {}):
         table = _read_verified(uri, phrases.PHRASES_TSV, manifest)
-        kv.w2v_read_options = replace(kv.w2v_read_options, phrases=phrases.from_tsv(table, manifest.get("phrases") or {}))
+        phrasing = phrases.from_tsv(table, manifest.get("phrases") or {})
+        kv.w2v_read_options = replace(kv.w2v_read_options, phrases=phrasing)
     return kv

@@ -190,9 +190,9 @@ def learn(shards: Sequence[Any], options: Any, passes: int, min_count: int, thre
                                        max_vocab_size, partial(tally, connectors=phrasing.connector_set))
         words = sum(sc.words for sc in counted)
         found = score_phrases(merged, words, min_count, threshold, scoring)
-        info = {"pass": n, "corpus_words": words, "table": len(merged), "largest_task_table":
-                max((sc.distinct for sc in counted), default=0), "phrases": len(found), "max_vocab_size": max_vocab_size,
-                **stats}
+        info = {"pass": n, "corpus_words": words, "table": len(merged),
+                "largest_task_table": max((sc.distinct for sc in counted), default=0), "phrases": len(found),
+                "max_vocab_size": max_vocab_size, **stats}
         logger.info("phrases pass %d/%d: %d phrase(s) among %d words and candidates of %d tokens; pruned %d "
                     "entries (%d occurrences), bound %s; peak RSS %.0f MB (count), %.0f MB (merge)", n, passes,
                     len(found), len(merged), words, stats["pruned_words"], stats["pruned_tokens"], max_vocab_size,

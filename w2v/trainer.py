@@ -215,7 +215,8 @@ class TrainerActor:
         if self.spool_dir is None:  # here, not in the constructor: a bad --spool-dir is one error line, not a dead actor
             self.spool_dir = new_spool_dir(self.config.spool_dir)
         started = time.perf_counter()
-        self.spooled = spool_chunks(self.shards, read_options(self.config, vocab.phrasing), self.spool_dir, chunks, self.workers,
+        options = read_options(self.config, vocab.phrasing)  # phrases joined as the counting pass joined them
+        self.spooled = spool_chunks(self.shards, options, self.spool_dir, chunks, self.workers,
                                     expected_words)
         return {"shards": len(self.shards), "words": self.spooled.words, "sentences": self.spooled.sentences,
                 "bytes": self.spooled.bytes, "bad_lines": self.spooled.bad_lines, "chunks": len(self.spooled.chunks),
