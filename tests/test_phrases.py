@@ -1,7 +1,6 @@
 """Phrases: the phrases w2v finds are gensim `Phrases`' exactly, and every reader joins them the same way."""
 
 import json
-import pickle
 import random
 
 import numpy as np
@@ -178,6 +177,16 @@ def test_phrase_flags_reach_the_config_and_the_resume_keys():
             config.phrase_connector_words, config.phrase_min_count) == (True, "npmi", 0.4, 2, True, 3)
     assert identity(config, [])["parameters"]["phrase_threshold"] == 0.4
     assert TrainConfig.from_mapping(config.to_json()) == config  # the manifest's parameters are a config again
+
+
+def test_resume_refuses_a_checkpoint_with_other_phrase_settings():
+    from w2v.checkpoint import check_resumable, identity
+
+    then = TrainConfig(corpus=("c",), out="o", phrases=True)
+    now = TrainConfig(corpus=("c",), out="o", phrases=True, phrase_threshold=20.0)
+    check_resumable({"identity": identity(then, [])}, identity(then, []), "ckpt")
+    with pytest.raises(ConfigError, match="phrase_threshold: 10.0 in the checkpoint, 20.0 now"):
+        check_resumable({"identity": identity(then, [])}, identity(now, []), "ckpt")
 
 
 def _phrase_corpus(root, lines=3000, seed=5):
