@@ -114,7 +114,7 @@ class Phrasing:
     scoring: str = "default"  # default | npmi
     connectors: bool = False  # gensim's ENGLISH_CONNECTOR_WORDS may sit inside a phrase
     passes: tuple[dict[str, Any], ...] = ()  # per pass: what its counting saw (for the manifest)
-    connector_set: frozenset[str] = field(default=frozenset(), compare=False)  # connector_words(connectors)
+    connector_set: frozenset[str] = field(init=False, compare=False, repr=False)  # connector_words(connectors)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "connector_set", connector_words(self.connectors))
