@@ -2,8 +2,9 @@
 
 The data's path, one module per stage: `config` -> `corpus` -> `vocab` -> `train` (+ `sync`) ->
 `evaluate` (+ `eval_sets`, `analogies`, `projector`, `tf_common`; `eval_stage` runs it here or as a
-Ray task) -> `export` (+ `report`); `job.run` strings them together and `cli` is the command line. `load`, `embedding_matrix`, `keras_embedding` and
-`to_indices` (`keras_io`) are how other teams read an artifact.
+Ray task) -> `export` (+ `report`); `job.run` strings them together and `cli` is the command line.
+`load`, `embedding_matrix`, `keras_embedding`, `to_indices` (`keras_io`) and `phrase` (`phrases`)
+are how other teams read an artifact.
 Importing w2v starts nothing: no Ray, no TensorFlow, no logging configuration. The core install
 (numpy, gensim, smart_open, boto3) is enough for all of this but `keras_embedding`; training and
 the evaluation need extras (`extras`), imported only when used.
@@ -18,10 +19,12 @@ from .errors import (ArtifactError, ClusterError, ConfigError, CorpusError, Eval
                      EvaluationFailedError, MissingExtraError, StorageError, TrainingError, W2VError)
 from .export import load, load_arrays, verify  # noqa: E402
 from .keras_io import embedding_matrix, keras_embedding, to_indices  # noqa: E402
+from .phrases import phrase  # noqa: E402
 
 logging.getLogger(__name__).addHandler(logging.NullHandler())
 
 __all__ = ["TrainConfig", "load", "load_arrays", "verify", "embedding_matrix", "keras_embedding", "to_indices",
+           "phrase",
            "W2VError", "ConfigError", "CorpusError", "StorageError", "ArtifactError", "EvaluationError",
            "ClusterError", "TrainingError", "EvaluationFailedError", "MissingExtraError",
            "__version__"]

@@ -83,6 +83,19 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--shard-bytes", type=int, default=s,
                    help="split uncompressed files into byte ranges of at most this many bytes "
                         "(default: automatic, only when whole files do not balance over the actors)")
+    # phrases
+    g = parser.add_argument_group("phrases (gensim Phrases' rules and defaults)")
+    g.add_argument("--phrases", action=argparse.BooleanOptionalAction, default=s,
+                   help="join frequent word pairs into one token (new_york) before counting and training")
+    g.add_argument("--phrase-min-count", type=int, default=s, help="gensim Phrases' min_count (default 5)")
+    g.add_argument("--phrase-threshold", type=float, default=s,
+                   help="a pair scoring above this is a phrase (default 10; npmi: in [-1, 1])")
+    g.add_argument("--phrase-scoring", choices=("default", "npmi"), default=s,
+                   help="default = Mikolov et al.'s score (default), npmi = normalized pointwise mutual information")
+    g.add_argument("--phrase-passes", type=int, default=s,
+                   help="phrase-finding passes: 2 joins phrases again, giving trigrams (default 1)")
+    g.add_argument("--phrase-connector-words", action=argparse.BooleanOptionalAction, default=s,
+                   help="gensim's English connector words (of, the, ...) may sit inside a phrase: bank_of_america")
     # S3
     g = parser.add_argument_group("S3 (default: the standard AWS environment, e.g. AWS_ENDPOINT_URL_S3, AWS_PROFILE)")
     g.add_argument("--s3-endpoint-url", default=s, help="S3-compatible endpoint, e.g. http://127.0.0.1:9000")
@@ -132,6 +145,9 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--kv-pickle", action=argparse.BooleanOptionalAction, default=s,
                    help="also write vectors.kv, gensim's KeyedVectors.save: a pickle, which runs code when loaded, "
                         "so only for consumers who trust the artifact (default: off)")
+    g.add_argument("--phrases-pickle", action=argparse.BooleanOptionalAction, default=s,
+                   help="with --phrases: also write phrases-N.pkl, gensim FrozenPhrases of each pass (a PICKLE: "
+                        "load only if you trust the artifact)")
     # run identity and tracking
     g = parser.add_argument_group("run identity and tracking")
     g.add_argument("--name", default=s, help="a name for the run: in the manifest, the model card, the MLflow run")

@@ -34,11 +34,13 @@ TOKENIZERS = ("whitespace", "simple")  # whitespace: gensim LineSentence; simple
 BAD_SHARD_POLICIES = ("fail", "skip")  # a corrupt or truncated archive: stop naming it, or leave it out
 TAG = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:/-]{0,49}")  # a --tags entry: a Hub tag and an MLflow tag key alike
 LICENSE = re.compile(r"[a-z0-9][a-z0-9.+-]{0,63}")  # the Hub's license ids: apache-2.0, cc-by-sa-4.0, openrail++
+PHRASE_SCORINGS = ("default", "npmi")  # gensim Phrases' scorings (phrases.SCORINGS)
 
 # Parameters that shape the vectors: `--resume` refuses a checkpoint written with other values.
 RESUME_KEYS = ("vector_size", "window", "min_count", "max_final_vocab", "epochs", "sg", "hs", "negative", "sample",
                "alpha", "min_alpha", "seed", "lowercase", "tokenizer", "deaccent", "unicode_errors",
-               "on_bad_shard")
+               "on_bad_shard", "phrases", "phrase_min_count", "phrase_threshold", "phrase_scoring", "phrase_passes",
+               "phrase_connector_words")
 
 
 @dataclass(frozen=True)
@@ -68,6 +70,13 @@ class TrainConfig:
     unicode_errors: str = "strict"  # strict: fail naming the file; replace/ignore: decode anyway; skip: drop the line
     on_bad_shard: str = "fail"  # a corrupt/truncated archive: fail naming it, or skip it (counted in the manifest)
     shard_bytes: int | None = None  # split uncompressed files into byte ranges of at most this; None: automatic
+    # --- phrases (gensim Phrases' names and defaults, with phrase_ in front) ---
+    phrases: bool = False  # join frequent word pairs into one token (new_york) before counting and training
+    phrase_min_count: int = 5  # gensim Phrases' min_count: a candidate is scored with this subtracted
+    phrase_threshold: float = 10.0  # a candidate above this score is a phrase (npmi: in [-1, 1])
+    phrase_scoring: str = "default"  # default (Mikolov et al.) | npmi
+    phrase_passes: int = 1  # counting passes; 2 joins phrases again (trigrams, as word2phrase run twice)
+    phrase_connector_words: bool = False  # gensim's ENGLISH_CONNECTOR_WORDS may sit inside a phrase (bank_of_america)
     # --- S3 (None: the standard AWS environment and config files decide) ---
     s3_endpoint_url: str | None = None  # S3-compatible endpoint (MinIO, a local test server)
     s3_region: str | None = None
@@ -94,6 +103,7 @@ class TrainConfig:
     eval_seed: int = 0
     text_vectors: bool = False  # also write vectors.txt (word2vec text format: large)
     kv_pickle: bool = False  # also write vectors.kv (gensim's pickle: runs code when loaded, trusted consumers only)
+    phrases_pickle: bool = False  # also write phrases-N.pkl (gensim FrozenPhrases per pass: a pickle, same caution)
     projector_top: int = 10_000  # TensorBoard projector files for this many most frequent words; 0 = none
     # --- run identity and tracking ---
     name: str | None = None  # the run's name: in the manifest, the model card and the MLflow run
@@ -366,6 +376,7 @@ def _validate(c: TrainConfig) -> None:
     need(not c.deaccent or c.tokenizer == "simple", "deaccent", "needs tokenizer: simple")
     need(c.unicode_errors in UNICODE_ERROR_POLICIES, "unicode_errors", f"must be one of {UNICODE_ERROR_POLICIES}")
     need(c.on_bad_shard in BAD_SHARD_POLICIES, "on_bad_shard", f"must be one of {BAD_SHARD_POLICIES}")
+    _validate_phrases(c, need)
     need(0.0 <= c.checkpoint_interval <= 7 * 86400.0, "checkpoint_interval", "must be between 0 and 604800 seconds")
     need(c.checkpoint_dir is None or bool(c.checkpoint_dir), "checkpoint_dir", "give a directory or leave it out")
     need(0 <= c.max_restarts <= 1_000, "max_restarts", "must be between 0 and 1000")
@@ -391,3 +402,19 @@ def _validate(c: TrainConfig) -> None:
     need(c.license is None or bool(LICENSE.fullmatch(c.license)), "license",
          "must be a license id as the Hugging Face Hub writes them: lowercase, e.g. apache-2.0, mit, cc-by-4.0, other")
     need(c.mlflow_uri is None or bool(c.mlflow_uri.strip()), "mlflow_uri", "give a tracking URI or leave it out")
+
+
+def _validate_phrases(c: TrainConfig, need) -> None:
+    """The phrase settings: gensim's own limits, and none of them set without `phrases`."""
+    defaults = {f.name: f.default for f in dataclasses.fields(TrainConfig)}
+    for key in ("phrase_min_count", "phrase_threshold", "phrase_scoring", "phrase_passes", "phrase_connector_words",
+                "phrases_pickle"):
+        need(c.phrases or getattr(c, key) == defaults[key], key, "needs phrases: true (--phrases)")
+    need(c.phrase_min_count >= 1, "phrase_min_count", "must be at least 1")
+    need(c.phrase_scoring in PHRASE_SCORINGS, "phrase_scoring", f"must be one of {PHRASE_SCORINGS}")
+    if c.phrase_scoring == "default":
+        need(c.phrase_threshold > 0, "phrase_threshold", "must be > 0 with phrase_scoring default (gensim's rule)")
+    else:
+        need(-1.0 <= c.phrase_threshold <= 1.0, "phrase_threshold",
+             "must be in [-1, 1] with phrase_scoring npmi (gensim's rule; the default 10 is for default scoring)")
+    need(1 <= c.phrase_passes <= 4, "phrase_passes", "must be between 1 and 4 (2 gives trigrams)")

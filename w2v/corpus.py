@@ -31,7 +31,7 @@ import time
 import zipfile
 import zlib
 from dataclasses import dataclass, field, replace
-from typing import IO, Iterator, Sequence
+from typing import IO, Any, Iterator, Sequence
 
 from . import archive, owners, storage
 from .config import MAX_SENTENCE_WORDS, TOKENIZERS
@@ -106,6 +106,7 @@ class ReadOptions:
     max_sentence_words: int = MAX_SENTENCE_WORDS
     on_bad_shard: str = "fail"  # fail | skip: what `vocab.count_shard` does with a corrupt archive
     s3: storage.S3Settings = field(default_factory=storage.S3Settings)  # how this process reaches S3
+    phrases: Any = None  # phrases.Phrasing joined into every sentence (new york -> new_york); None: no phrases
 
 
 @dataclass
@@ -518,6 +519,11 @@ def iter_sentences(shard: Shard, options: ReadOptions = ReadOptions(),
     `skip` drops such a line whole, except the pieces of a line longer than a block that were
     already yielded.
     """
+    # With phrases: each sentence as gensim would see it (after the split), its phrases joined. The one
+    # place they are joined, so counting, spooling and read_rate all agree.
+    if options.phrases is not None:
+        yield from map(options.phrases.apply, iter_sentences(shard, replace(options, phrases=None), stats))
+        return
     stats = stats if stats is not None else ReadStats()
     policy = options.unicode_errors
     limit = options.max_sentence_words

@@ -9,6 +9,8 @@ An artifact is a directory:
 - `vectors.kv`    gensim's native `KeyedVectors.save`, only when asked for (`--kv-pickle`): it is a
                   **pickle**, and `KeyedVectors.load` runs whatever code a pickle holds, so load
                   it only from an artifact you trust (big matrices go to `vectors.kv.vectors.npy`);
+- `phrases.tsv`   with `--phrases`: phrase, count, score, pass (`phrases`); `phrases-N.pkl` gensim
+                  `FrozenPhrases` of pass N, only with `--phrases-pickle` (a pickle, as `vectors.kv`);
 - `eval.json`, `report.md`, `*.png`   the evaluation and its human report (when it ran);
 - `projector_config.pbtxt`, `metadata.tsv`, `checkpoint`, `projector.ckpt-1.*`   TensorBoard
                   Embedding Projector files for the most frequent words (written by the evaluation task);
@@ -36,11 +38,12 @@ import logging
 import os
 import shutil
 import tempfile
+from dataclasses import replace
 from typing import IO, Any, Sequence
 
 import numpy as np
 
-from . import model_card, storage
+from . import model_card, phrases, storage
 from .errors import ArtifactError, StorageError
 from .manifest import FORMAT_VERSION, MANIFEST, Manifest
 
@@ -428,10 +431,10 @@ def load(uri: str, verify_checksums: bool = True, manifest_sha256: str | None = 
 
     `manifest_sha256` (printed when the artifact was published) refuses any other manifest. The
     tokenization the artifact was trained with is attached as `kv.w2v_read_options` (a
-    `corpus.ReadOptions`): `to_indices` applies it. A local artifact's `kv.vectors` is a
-    read-only memmap of `vectors.npy` (`load_arrays`; `mmap=False` reads it into memory), and
-    its row norms are computed block by block here, so gensim's queries never hold a second
-    matrix-sized array.
+    `corpus.ReadOptions`, with its `phrases.tsv` as `phrases` when it has one): `to_indices` and
+    `w2v.phrase` apply it. A local artifact's `kv.vectors` is a read-only memmap of `vectors.npy`
+    (`load_arrays`; `mmap=False` reads it into memory), and its row norms are computed block by
+    block here, so gensim's queries never hold a second matrix-sized array.
 
     >>> kv = load("artifacts/demo")                      # doctest: +SKIP
     >>> kv.most_similar("king", topn=3)                  # doctest: +SKIP
@@ -442,4 +445,8 @@ def load(uri: str, verify_checksums: bool = True, manifest_sha256: str | None = 
     kv = keyed_vectors(*_read_arrays(uri, manifest, verify_checksums, mmap))
     kv.norms = row_norms(kv.vectors)  # what gensim's fill_norms would compute, in bounded memory
     kv.w2v_read_options = read_options_of(Manifest.from_json(manifest).parameters)
+    if phrases.PHRASES_TSV in manifest.get("files", {}):
+        table = _read_verified(uri, phrases.PHRASES_TSV, manifest)
+        phrasing = phrases.from_tsv(table, manifest.get("phrases") or {})
+        kv.w2v_read_options = replace(kv.w2v_read_options, phrases=phrasing)
     return kv

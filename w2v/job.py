@@ -10,11 +10,11 @@ import hashlib
 import logging
 import os
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
-from . import (checkpoint, corpus, eval_stage, export, manifest, placement, scalars, storage, tracking, train,
-               trainer)
+from . import (checkpoint, corpus, eval_stage, export, manifest, phrases, placement, scalars, storage, tracking,
+               train, trainer)
 from .config import TrainConfig
 from .errors import ConfigError, StorageError, training_failures
 from .plan import ActorPlan, Plan, calibrate, estimate_memory, estimate_train_seconds
@@ -137,10 +137,19 @@ def prepare(config: TrainConfig, shards: list[corpus.Shard], timings: dict[str, 
     logger.info("%s; workers per actor: %s", corpus.plan_summary(assignment), [n["workers"] for n in placed])
     watch.lap("list")
 
-    logger.info("stage 2/5: counting words (one task per shard, merged by a tree of tasks)")
+    logger.info("stage 2/5: counting %s (one task per shard, merged by a tree of tasks)",
+                f"phrases ({config.phrase_passes} pass(es)), then words" if config.phrases else "words")
     options = trainer.read_options(config)
+    phrasing = None
+    if config.phrases:  # counted like the words, then the words are counted again over the phrased text
+        phrasing = phrases.learn(shards, options, config.phrase_passes, config.phrase_min_count,
+                                 config.phrase_threshold, config.phrase_scoring, config.phrase_connector_words,
+                                 config.max_vocab_size)
+        options = trainer.read_options(config, phrasing)
+        watch.lap("phrases")
     vocab, shard_counts = build_vocabulary(shards, options, config.min_count, config.max_final_vocab,
                                            config.max_vocab_size)
+    vocab = replace(vocab, phrasing=phrasing)
     corrupt = {sc.uri for sc in shard_counts if sc.skipped}  # shard names (byte ranges say #bytes=...)
     good = [s for s in shards if s.name not in corrupt]
     if corrupt:  # --on-bad-shard skip: train on the good shards only
@@ -250,6 +259,7 @@ def _train_and_publish(config: TrainConfig, shards: list[corpus.Shard], timings:
     logger.info("stage 5/5: writing the artifact to %s", config.out)
     m = manifest.build(config, p.shards, shard_counts, p.skipped, vocab, p.plan, result, resumed, evaluation,
                        outcome.error if outcome else None, timings, run)
+    m.phrases = vocab.phrasing.settings() if vocab.phrasing else None
     tracker.log_training(m.training)
     extra_files = {scalars.EVENTS_FILE: scalars.event_file(m.training.epochs, m.training.shown_sync_share)}
     if evaluation:  # the report is drawn from the manifest; a report that fails is an error in it, not a lost job
@@ -257,6 +267,8 @@ def _train_and_publish(config: TrainConfig, shards: list[corpus.Shard], timings:
         extra_files.update(files)
         m.evaluation.report_error = entry.get("report_error")
     tracker.log_evaluation(m.evaluation)
+    if vocab.phrasing:
+        extra_files.update(phrases.artifact_files(vocab.phrasing, pickle=config.phrases_pickle))
     rescue = storage.join(config.checkpoint_location, "rescue")  # beside the checkpoints, else a temp directory
     kept = (f"the last checkpoint is kept in {config.checkpoint_location}: free space, then rerun with --resume"
             if checkpoint.exists(config.checkpoint_location) else "the trained vectors are lost")

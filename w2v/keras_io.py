@@ -61,7 +61,8 @@ def to_indices(tokens: Sequence[str], artifact: Any, reserve_padding: bool = Tru
     Each token first goes through the tokenization the artifact was trained with (`tokenizer`:
     "whitespace", "simple" or a `corpus.ReadOptions`; None: the artifact's, which `w2v.load`
     attaches), so `["Hello,", "World"]` finds `hello` and `world` in a `--tokenizer simple`
-    artifact, and a lowercased artifact finds `The` as `the`.
+    artifact, and a lowercased artifact finds `The` as `the`; an artifact trained with `--phrases`
+    joins its phrases the same way (`["new", "york"]` finds `new_york`).
 
     Unknown tokens go to the OOV row (1) when there is one, and are dropped otherwise. With
     `length`, the result is cut or padded with `PADDING_INDEX` (0) at the end to that length.
@@ -80,6 +81,8 @@ def to_indices(tokens: Sequence[str], artifact: Any, reserve_padding: bool = Tru
     options = options or getattr(kv, "w2v_read_options", None)
     if options is not None:
         tokens = [t for token in tokens for t in tokenize(token.lower() if options.lowercase else token, options)]
+        if options.phrases is not None:  # joined as training joined them: ["new", "york"] -> new_york
+            tokens = options.phrases.apply(tokens)
     if oov_row:
         rows = [index[t] + offset if t in index else 1 for t in tokens]
     else:

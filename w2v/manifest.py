@@ -179,6 +179,7 @@ class Manifest:
     gensim_fast_version: int | None = None  # gensim's compiled routines (-1: pure Python, ~100x slower)
     plan: dict[str, Any] = field(default_factory=dict)  # plan.Plan.to_json()
     timings: dict[str, float] = field(default_factory=dict)  # stage -> seconds
+    phrases: dict[str, Any] | None = None  # the phrase settings and counts (phrases.Phrasing.settings); omitted when None
     lineage: dict[str, Any] | None = None  # reserved for where the artifact came from; omitted when None
     files: dict[str, dict[str, Any]] = field(default_factory=dict)  # name -> {bytes, sha256}, by export
     format_version: int = FORMAT_VERSION
@@ -194,7 +195,8 @@ class Manifest:
             training=TrainingSection.from_json(data.get("training")),
             evaluation=_from_json(EvaluationSummary, evaluation) if evaluation else None,
             versions=data.get("versions") or {}, gensim_fast_version=data.get("gensim_fast_version"),
-            plan=data.get("plan") or {}, timings=data.get("timings") or {}, lineage=data.get("lineage"),
+            plan=data.get("plan") or {}, timings=data.get("timings") or {}, phrases=data.get("phrases"),
+            lineage=data.get("lineage"),
             files=data.get("files") or {}, format_version=data.get("format_version", FORMAT_VERSION))
 
     def to_json(self) -> dict[str, Any]:
@@ -208,6 +210,8 @@ class Manifest:
             "evaluation": self.evaluation.to_json() if self.evaluation else None, "versions": self.versions,
             "gensim_fast_version": self.gensim_fast_version, "plan": self.plan, "timings": self.timings,
         }
+        if self.phrases is not None:
+            data["phrases"] = self.phrases
         if self.lineage is not None:
             data["lineage"] = self.lineage
         if self.files:

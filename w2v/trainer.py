@@ -80,11 +80,11 @@ def gensim_fast_version() -> int:
     return int(FAST_VERSION)
 
 
-def read_options(config: TrainConfig) -> ReadOptions:
-    """The tokenization shared by the vocabulary pass and training."""
+def read_options(config: TrainConfig, phrasing: Any = None) -> ReadOptions:
+    """The tokenization shared by the vocabulary pass and training (with `phrasing`: phrases joined)."""
     return ReadOptions(lowercase=config.lowercase, tokenizer=config.tokenizer, deaccent=config.deaccent,
                        unicode_errors=config.unicode_errors,
-                       on_bad_shard=config.on_bad_shard, s3=config.s3_settings())
+                       on_bad_shard=config.on_bad_shard, s3=config.s3_settings(), phrases=phrasing)
 
 
 class _EpochRecorder:
@@ -216,7 +216,8 @@ class TrainerActor:
         if self.spool_dir is None:  # here, not in the constructor: a bad --spool-dir is one error line, not a dead actor
             self.spool_dir = new_spool_dir(self.config.spool_dir)
         started = time.perf_counter()
-        self.spooled = spool_chunks(self.shards, read_options(self.config), self.spool_dir, chunks, self.workers,
+        options = read_options(self.config, vocab.phrasing)  # phrases joined as the counting pass joined them
+        self.spooled = spool_chunks(self.shards, options, self.spool_dir, chunks, self.workers,
                                     expected_words)
         return Spooled(shards=len(self.shards), words=self.spooled.words, sentences=self.spooled.sentences,
                        bytes=self.spooled.bytes, bad_lines=self.spooled.bad_lines, chunks=len(self.spooled.chunks),

@@ -17,7 +17,8 @@ table more than that plus the few sentences it takes gensim's rising threshold t
 holds at most two such tables (its own and one input), and the driver only the final one. Pruning makes the counts
 of rare words approximate (a word pruned in one shard loses those occurrences): the manifest
 records how many distinct words and occurrences were dropped. Without `max_vocab_size` counts are
-exact and unbounded.
+exact and unbounded. The phrase pass (`phrases.learn`, `count_and_merge`) counts words and phrase
+candidates in one table per task, bounded and merged by the same rule.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from dataclasses import dataclass, replace
-from typing import Any, Iterable, Mapping, MutableMapping, Sequence
+from typing import Any, Callable, Iterable, Mapping, MutableMapping, Sequence
 
 from .corpus import ReadOptions, ReadStats, Shard, iter_sentences
 from .errors import BadShardError, CorpusError
@@ -86,11 +87,13 @@ class Pruner:
         self.min_reduce += 1
 
 
-def count_shard(shard: Shard, options: ReadOptions, max_vocab_size: int | None = None) -> ShardCount:
+def count_shard(shard: Shard, options: ReadOptions, max_vocab_size: int | None = None,
+                tally: Callable[[MutableMapping[str, int], list[str]], None] | None = None) -> ShardCount:
     """Count the words of one shard with the same tokenization that training uses.
 
     With `max_vocab_size`, the table is pruned after each sentence that takes it past the bound,
-    exactly as gensim's `Word2Vec(max_vocab_size=...)` scan does.
+    exactly as gensim's `Word2Vec(max_vocab_size=...)` scan does. `tally(table, sentence)` counts a
+    sentence instead of one entry per word (`phrases.tally`: words and phrase candidates).
     """
     counts: Counter[str] = Counter()
     pruner = Pruner(max_vocab_size)
@@ -98,7 +101,10 @@ def count_shard(shard: Shard, options: ReadOptions, max_vocab_size: int | None =
     stats = ReadStats()
     try:
         for sentence in iter_sentences(shard, options, stats):
-            counts.update(sentence)
+            if tally is None:
+                counts.update(sentence)
+            else:
+                tally(counts, sentence)
             words += len(sentence)
             sentences += 1
             pruner.check(counts)
@@ -156,9 +162,10 @@ def merge_refs(refs: Sequence[Any], max_vocab_size: int | None) -> tuple[dict[st
                    "peak_rss": peak_rss_bytes()}
 
 
-def _count_task(shard: Shard, options: ReadOptions, max_vocab_size: int | None) -> tuple[ShardCount, dict]:
+def _count_task(shard: Shard, options: ReadOptions, max_vocab_size: int | None,
+                tally: Callable | None = None) -> tuple[ShardCount, dict]:
     """Ray task: the shard's summary (small, for the driver) and its table (for the merge tree)."""
-    counted = count_shard(shard, options, max_vocab_size)
+    counted = count_shard(shard, options, max_vocab_size, tally)
     return replace(counted, counts={}), dict(counted.counts)
 
 
@@ -194,6 +201,39 @@ def merge_tree(tables: list[Any], max_vocab_size: int | None, fan_in: int = MERG
     return ray.get(tables[0]), ray.get(stats_refs)
 
 
+def _count_tasks(shards: Sequence[Shard], options: ReadOptions, max_vocab_size: int | None,
+                 tally: Callable | None = None) -> tuple[list[ShardCount], list[tuple[Any, Any]]]:
+    """One counting task per shard: their summaries (waited for) and each task's (summary, table) refs."""
+    import ray
+
+    task = ray.remote(num_cpus=1, max_retries=2, num_returns=2)(_count_task)
+    options_ref = ray.put(options)  # once, not once per task: with phrases it holds the phrase table
+    refs = [task.remote(s, options_ref, max_vocab_size, tally) for s in shards]
+    try:
+        return ray.get([summary for summary, _ in refs]), refs
+    except Exception:
+        _drain([ref for pair in refs for ref in pair])
+        raise
+
+
+def count_and_merge(shards: Sequence[Shard], options: ReadOptions, max_vocab_size: int | None,
+                    tally: Callable | None = None) -> tuple[dict[str, int], list[ShardCount], dict[str, int]]:
+    """One counting pass that keeps no per-shard table: a task per shard (`tally` per sentence), the merge tree.
+
+    Returns the merged table, the shards' summaries and {'pruned_words', 'pruned_tokens'} (what pruning
+    dropped in all tasks), 'count_peak_rss' and 'merge_peak_rss' (the largest peak RSS, bytes, of a
+    counting and of a merge task's process). `phrases.learn` counts its candidates with it.
+    """
+    counted, refs = _count_tasks(shards, options, max_vocab_size, tally)
+    merged, merge_stats = merge_tree([table for _, table in refs], max_vocab_size)
+    del refs
+    stats = {key: sum(sc.summary()[key] for sc in counted) + sum(m[key] for m in merge_stats)
+             for key in ("pruned_words", "pruned_tokens")}
+    stats["count_peak_rss"] = max((sc.peak_rss for sc in counted), default=0)
+    stats["merge_peak_rss"] = max((m["peak_rss"] for m in merge_stats), default=0)
+    return merged, counted, stats
+
+
 def merge_counts(parts: Iterable[Mapping[str, int]]) -> Counter[str]:
     """Sum word counts.
 
@@ -218,6 +258,7 @@ class Vocabulary:
     max_vocab_size: int | None = None  # the counting bound, None: exact counts
     pruned_words: int = 0  # distinct-word entries dropped by pruning, over all tasks
     pruned_tokens: int = 0  # occurrences those entries held
+    phrasing: Any = None  # phrases.Phrasing the counted text was joined with (training joins the same); None: none
 
     @classmethod
     def from_counts(cls, counts: Mapping[str, int], min_count: int, max_final_vocab: int | None = None,
@@ -271,13 +312,7 @@ def build_vocabulary(shards: Sequence[Shard], options: ReadOptions, min_count: i
     """
     import ray
 
-    task = ray.remote(num_cpus=1, max_retries=2, num_returns=2)(_count_task)
-    refs = [task.remote(s, options, max_vocab_size) for s in shards]
-    try:
-        shard_counts: list[ShardCount] = ray.get([summary for summary, _ in refs])
-    except Exception:
-        _drain([ref for pair in refs for ref in pair])
-        raise
+    shard_counts, refs = _count_tasks(shards, options, max_vocab_size)
     merged, merge_stats = merge_tree([table for _, table in refs], max_vocab_size)
     vocab = Vocabulary.from_counts(merged, min_count, max_final_vocab)
     skipped = [sc for sc in shard_counts if sc.skipped]
