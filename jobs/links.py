@@ -343,10 +343,10 @@ def measure(config, prepared, reps: int, slice_rows: list[int] | None = None) ->
     from w2v import sync
     from w2v.checkpoint import NullCheckpointer
     from w2v.exchange import exchange_round
-    from w2v.train import _Training
+    from w2v.train import Training
 
     p = prepared
-    training = _Training(config, p.vocab, p.assignment, p.placement, None, NullCheckpointer(),
+    training = Training(config, p.vocab, p.assignment, p.placement, None, NullCheckpointer(),
                          {sc.uri: sc.words for sc in p.shard_counts})
     try:
         result = training.run()

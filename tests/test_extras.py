@@ -106,7 +106,7 @@ def test_queries_info_verify_and_the_library_work_without_any_extra(core_run):
     assert -1 <= float(core_run["similarity"]["out"]) <= 1
     assert core_run["analogy"]["out"].startswith("paris : france :: berlin : ")
     assert "every sha256 matches manifest.json" in core_run["verify"]["out"]
-    assert "files (3, " in core_run["info"]["out"]
+    assert "files (4, " in core_run["info"]["out"]  # vectors.npy, vocab.tsv, vectors.bin and the model card
     library = core_run["library"]
     assert library["out"].splitlines() == ["[1, 6, 0, 0, 0]", "(9, 8)"]  # the, war; "began" is not a word of it
     assert library["code"] == 1  # keras_embedding: the one line that names the extra
@@ -139,5 +139,5 @@ def test_every_extra_named_in_a_message_exists_in_pyproject():
     for module, (_, extra) in EXTRAS.items():
         assert extra in extras, module
         assert install_hint(module) == f"pip install 'w2v[{extra}]'"
-    assert set(extras["all"][0].split("[")[1].rstrip("]").split(",")) == {"train", "eval", "keras"}
+    assert set(extras["all"][0].split("[")[1].rstrip("]").split(",")) == {"train", "eval", "keras", "mlflow"}
     assert "w2v[all]" in extras["test"]  # .ci/run and the README install [test]: the whole environment

@@ -3,7 +3,7 @@
 The data's path, one module per stage: `config` -> `corpus` -> `vocab` -> `train` (+ `sync`) ->
 `evaluate` (+ `eval_sets`, `analogies`, `projector`, `tf_common`; `eval_stage` runs it here or as a
 Ray task) -> `export` (+ `report`); `job.run` strings them together and `cli` is the command line.
-`load`, `embedding_matrix`, `keras_embedding`, `to_indices` (`keras_io`) and `phrase` (`phrases`)
+`load`, `embedding_matrix`, `keras_embedding`, `to_indices` and `phrase` (`keras_io`)
 are how other teams read an artifact.
 Importing w2v starts nothing: no Ray, no TensorFlow, no logging configuration. The core install
 (numpy, gensim, smart_open, boto3) is enough for all of this but `keras_embedding`; training and
@@ -12,14 +12,13 @@ the evaluation need extras (`extras`), imported only when used.
 
 import logging
 
-__version__ = "0.1.0"
+from .version import __version__  # noqa: E402
 
 from .config import TrainConfig  # noqa: E402
 from .errors import (ArtifactError, ClusterError, ConfigError, CorpusError, EvaluationError,  # noqa: E402
                      EvaluationFailedError, MissingExtraError, StorageError, TrainingError, W2VError)
 from .export import load, load_arrays, verify  # noqa: E402
-from .keras_io import embedding_matrix, keras_embedding, to_indices  # noqa: E402
-from .phrases import phrase  # noqa: E402
+from .keras_io import embedding_matrix, keras_embedding, phrase, to_indices  # noqa: E402
 
 logging.getLogger(__name__).addHandler(logging.NullHandler())
 

@@ -45,7 +45,7 @@ import numpy as np
 
 from . import model_card, phrases, storage
 from .errors import ArtifactError, StorageError
-from .manifest import FORMAT_VERSION, MANIFEST, Manifest
+from .manifest import EVAL_JSON, FORMAT_VERSION, MANIFEST, Manifest
 
 logger = logging.getLogger(__name__)
 
@@ -57,7 +57,6 @@ VECTORS_KV = "vectors.kv"
 KV_SEP_LIMIT = 1 << 20  # arrays of more elements go to their own .npy beside vectors.kv, for mmap="r"
 HASH_BLOCK = 1 << 20  # bytes read per step while hashing: a file of any size is checked in bounded memory
 NORM_BLOCK = 1 << 23  # bytes of the matrix per step while computing row norms (8 MiB)
-EVAL_JSON = "eval.json"
 
 
 def check_output(out_uri: str, overwrite: bool) -> None:

@@ -111,3 +111,25 @@ def keras_embedding(artifact: Any, trainable: bool = False, mask_zero: bool | No
                                    mask_zero=mask_zero, name=name)
     layer.build((None,))
     return layer
+
+
+def phrase(tokens: Sequence[str], artifact: Any) -> list[str]:
+    """`tokens` as the artifact's training text had them: its tokenization, then its phrases joined.
+
+    `artifact` is what `w2v.load` returned, or an artifact's location. An artifact trained without
+    phrases only tokenizes.
+
+    >>> phrase(["New", "York"], "artifacts/demo")                     # doctest: +SKIP
+    ['new_york']
+    """
+    if isinstance(tokens, str):
+        raise TypeError("phrase takes a list of tokens, not a string: split it first (text.split())")
+    if isinstance(artifact, str):
+        from .export import load
+
+        artifact = load(artifact)
+    options = getattr(artifact, "w2v_read_options", None)
+    if options is None:
+        return list(tokens)
+    words = [t for token in tokens for t in tokenize(token.lower() if options.lowercase else token, options)]
+    return options.phrases.apply(words) if options.phrases is not None else words

@@ -42,6 +42,7 @@ logger = logging.getLogger(__name__)
 
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
+EVAL_JSON = "eval.json"  # the evaluation's whole result, beside the manifest (its headline numbers are in it)
 
 
 def _from_json(cls, data: dict[str, Any] | None):
@@ -294,7 +295,7 @@ def versions() -> dict[str, str]:
     import ray
     import smart_open
 
-    from . import __version__
+    from .version import __version__
 
     return {"w2v": __version__, "python": platform.python_version(), "gensim": gensim.__version__,
             "numpy": numpy.__version__, "ray": ray.__version__, "smart_open": smart_open.__version__}
@@ -314,7 +315,6 @@ def build(config, shards, shard_counts, skipped, vocab, plan, result, resumed, e
     (the export is not timed: the manifest is written within it).
     """
     from .evaluate import summary  # pure: no TensorFlow at import
-    from .export import EVAL_JSON
     from .trainer import gensim_fast_version
 
     by_uri = {s.name: s for s in shards}

@@ -263,28 +263,3 @@ def artifact_files(phrasing: Phrasing, pickle: bool = False) -> dict[str, bytes]
                 with open(path, "rb") as f:
                     files[FROZEN_PICKLE.format(n)] = f.read()
     return files
-
-
-def phrase(tokens: Sequence[str], artifact: Any) -> list[str]:
-    """`tokens` as the artifact's training text had them: its tokenization, then its phrases joined.
-
-    `artifact` is what `w2v.load` returned, or an artifact's location. An artifact trained without
-    phrases only tokenizes.
-
-    >>> phrase(["New", "York"], "artifacts/demo")                     # doctest: +SKIP
-    ['new_york']
-    """
-    from .corpus import tokenize
-
-    if isinstance(tokens, str):
-        raise TypeError("phrase takes a list of tokens, not a string: split it first (text.split())")
-    if isinstance(artifact, str):
-        from .export import load
-
-        artifact = load(artifact)
-    options = getattr(artifact, "w2v_read_options", None)
-    if options is None:
-        return list(tokens)
-    words = [t for token in tokens for t in tokenize(token.lower() if options.lowercase else token, options)]
-    return options.phrases.apply(words) if options.phrases is not None else words
-

@@ -166,15 +166,18 @@ def train(config: TrainConfig, vocab: Vocabulary, plan: Sequence[Sequence[Shard]
     estimated from the shards' bytes.
     """
     with _StopSignals() as stop:
-        training = _Training(config, vocab, plan, nodes, resume, checkpointer, shard_words, stop)
+        training = Training(config, vocab, plan, nodes, resume, checkpointer, shard_words, stop)
         try:
             return training.run()
         finally:
             training.close()
 
 
-class _Training:
-    """The driver's side of one training run: actors, global weights, position, faults."""
+class Training:
+    """The driver's side of one training run: actors, global weights, position, faults.
+
+    `train` runs one and closes it; `jobs/links.py` runs one, then times its actors' exchanges.
+    """
 
     def __init__(self, config: TrainConfig, vocab: Vocabulary, plan: Sequence[Sequence[Shard]],
                  nodes: Sequence[dict[str, Any]], resume: Checkpoint | None, checkpointer: Any,
