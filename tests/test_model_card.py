@@ -93,7 +93,7 @@ def test_the_card_is_published_checksummed_and_follows_a_new_evaluation(tmp_path
     card = (out / README_MD).read_bytes()
     assert written["files"][README_MD]["sha256"] == hashlib.sha256(card).hexdigest()
     assert json.loads((out / "manifest.json").read_text())["files"][README_MD]["bytes"] == len(card)
-    from w2v.evaluate import summary
+    from w2v.manifest import summary
 
     update_artifact(str(out), {"eval.json": json.dumps(_evaluation(80.0)).encode()},
                     {"evaluation": {"file": "eval.json", **summary(_evaluation(80.0))}})

@@ -25,6 +25,7 @@ import numpy as np
 from . import eval_sets, export, report
 from .errors import ClusterError, ConfigError, EvaluationFailedError, W2VError, one_line
 from .evaluate import evaluate
+from .manifest import summary
 from .projector import projector_files
 from .tf_common import import_tensorflow
 
@@ -145,21 +146,6 @@ def publish(artifact: str, outcome: EvaluationOutcome, manifest: dict[str, Any],
     files[export.EVAL_JSON] = export.json_bytes(outcome.evaluation)
     export.update_artifact(artifact, files, {"evaluation": entry})
     return sorted(files)
-
-
-def summary(evaluation: dict[str, Any]) -> dict[str, Any]:
-    """The headline numbers of an evaluation, for the manifest.
-
-    >>> summary({"runtime": {"seconds": 2.5}, "pairs": [{"file": "p.tsv", "spearman": 0.5, "oov_ratio": 1.0}]})
-    {'seconds': 2.5, 'analogies': {}, 'pairs': {'p.tsv': {'spearman': 0.5, 'oov_ratio': 1.0}}}
-    """
-    return {
-        "seconds": evaluation["runtime"]["seconds"],
-        "analogies": {a["file"]: {**{m: a["total"][m]["accuracy"] for m in a["methods"]}, "oov_ratio": a["oov_ratio"]}
-                      for a in evaluation.get("analogies", [])},
-        "pairs": {p["file"]: {"spearman": p["spearman"], "oov_ratio": p["oov_ratio"]}
-                  for p in evaluation.get("pairs", [])},
-    }
 
 
 def fitting_nodes(ray_nodes: Sequence[dict[str, Any]], cpus: float, gpus: float) -> list[str]:

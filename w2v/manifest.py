@@ -155,7 +155,7 @@ class EvaluationSummary:
     pairs: dict[str, dict[str, Any]] = field(default_factory=dict)  # file -> {spearman, oov_ratio}
     error: str | None = None  # the evaluation failed: the vectors were published anyway
     report_error: str | None = None  # report.md could not be drawn
-    extra: dict[str, Any] = field(default_factory=dict)  # other headline numbers of evaluate.summary
+    extra: dict[str, Any] = field(default_factory=dict)  # other headline numbers of `summary`
 
     def to_json(self) -> dict[str, Any]:
         if self.error:
@@ -304,6 +304,21 @@ def versions() -> dict[str, str]:
 # ---------------------------------------------------------------------- the job's manifest
 
 
+def summary(evaluation: dict[str, Any]) -> dict[str, Any]:
+    """The headline numbers of an evaluation (eval.json's content), for the manifest's `evaluation` section.
+
+    >>> summary({"runtime": {"seconds": 2.5}, "pairs": [{"file": "p.tsv", "spearman": 0.5, "oov_ratio": 1.0}]})
+    {'seconds': 2.5, 'analogies': {}, 'pairs': {'p.tsv': {'spearman': 0.5, 'oov_ratio': 1.0}}}
+    """
+    return {
+        "seconds": evaluation["runtime"]["seconds"],
+        "analogies": {a["file"]: {**{m: a["total"][m]["accuracy"] for m in a["methods"]}, "oov_ratio": a["oov_ratio"]}
+                      for a in evaluation.get("analogies", [])},
+        "pairs": {p["file"]: {"spearman": p["spearman"], "oov_ratio": p["oov_ratio"]}
+                  for p in evaluation.get("pairs", [])},
+    }
+
+
 def build(config, shards, shard_counts, skipped, vocab, plan, result, resumed, evaluation: dict[str, Any] | None,
           eval_error: str | None, timings: dict[str, float], run: RunSection) -> Manifest:
     """The manifest of a finished job, from what its stages returned.
@@ -314,7 +329,6 @@ def build(config, shards, shard_counts, skipped, vocab, plan, result, resumed, e
     eval.json's content or None, `eval_error` why it failed; `timings` stage -> seconds so far
     (the export is not timed: the manifest is written within it).
     """
-    from .evaluate import summary  # pure: no TensorFlow at import
     from .trainer import gensim_fast_version
 
     by_uri = {s.name: s for s in shards}
