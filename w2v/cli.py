@@ -64,6 +64,13 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--alpha", type=float, default=s, help="initial learning rate (default 0.025)")
     g.add_argument("--min-alpha", type=float, default=s, help="final learning rate (default 0.0001)")
     g.add_argument("--seed", type=int, default=s, help="random seed of the weights (default 1)")
+    # continuing from an artifact
+    g = parser.add_argument_group("continuing from an artifact")
+    g.add_argument("--init-from", default=s, metavar="ARTIFACT",
+                   help="start from this artifact (written with --save-training-state, local or s3://): its words keep "
+                        "their rows and trained weights, new words of this corpus are appended (default: a fresh start)")
+    g.add_argument("--init-from-sha256", default=s, metavar="HEX",
+                   help="refuse an --init-from artifact whose manifest.json has another sha256 (printed at publish)")
     # corpus reading
     g = parser.add_argument_group("corpus reading")
     g.add_argument("--lowercase", action=argparse.BooleanOptionalAction, default=s, help="lowercase all text")
@@ -129,6 +136,9 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--kv-pickle", action=argparse.BooleanOptionalAction, default=s,
                    help="also write vectors.kv, gensim's KeyedVectors.save: a pickle, which runs code when loaded, "
                         "so only for consumers who trust the artifact (default: off)")
+    g.add_argument("--save-training-state", action=argparse.BooleanOptionalAction, default=s,
+                   help="also write syn1neg.npy, the output weights, so that a later job can --init-from this "
+                        "artifact (default: off)")
     parser.add_argument("--dry-run", action="store_true",
                         help="check the config, the output location and the corpus (one counting pass on the "
                              "cluster) and print the plan; train nothing, write nothing")

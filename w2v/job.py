@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
-from . import __version__, checkpoint, corpus, evaluate, export, placement, report, storage, train, trainer
+from . import __version__, checkpoint, corpus, evaluate, export, lineage, placement, report, storage, train, trainer
 from .config import TrainConfig
 from .errors import ConfigError, StorageError, TrainingError, one_line
 from .plan import ActorPlan, Plan, calibrate, estimate_memory, estimate_train_seconds
@@ -60,6 +60,7 @@ class Prepared:
     vocab: Vocabulary
     shard_counts: list[ShardCount]
     plan: Plan
+    parent: lineage.Parent | None = None  # the artifact this job continues (--init-from), or None
 
 
 def versions() -> dict[str, str]:
@@ -87,6 +88,8 @@ def preflight(config: TrainConfig) -> list[corpus.Shard]:
                            f"or --overwrite to start over")
     export.check_output(config.out, config.overwrite)
     storage.check_writable(config.out)
+    if config.init_from:  # a parent without training state, or trained otherwise, fails now (its manifest only)
+        lineage.check_parent(config, config.init_from_sha256)
     shards = corpus.list_shards(config.corpus, keep_empty=True)  # empty files: left out, listed in the manifest
     corpus.refuse_overlap(config.corpus, {"--out": config.out, "--checkpoint-dir": config.checkpoint_location})
     if config.resume:  # a changed corpus or parameters is refused now, not after counting
@@ -145,8 +148,13 @@ def prepare(config: TrainConfig, shards: list[corpus.Shard], timings: dict[str, 
 
     logger.info("stage 2/5: counting words (one task per shard, merged by a tree of tasks)")
     options = trainer.read_options(config)
+    parent = lineage.load_parent(config) if config.init_from else None  # checksums verified
     vocab, shard_counts = build_vocabulary(shards, options, config.min_count, config.max_final_vocab,
-                                           config.max_vocab_size)
+                                           config.max_vocab_size,
+                                           parent=(parent.words, parent.counts) if parent else None)
+    if parent:
+        logger.info("vocabulary: %d word(s) of %s keep their rows, %d new word(s) follow", vocab.inherited,
+                    parent.uri, len(vocab) - vocab.inherited)
     corrupt = {sc.uri for sc in shard_counts if sc.skipped}  # shard names (byte ranges say #bytes=...)
     good = [s for s in shards if s.name not in corrupt]
     if corrupt:  # --on-bad-shard skip: train on the good shards only
@@ -173,7 +181,7 @@ def prepare(config: TrainConfig, shards: list[corpus.Shard], timings: dict[str, 
     watch.lap("plan")
     for line in plan.lines():
         logger.info("%s", line)
-    return Prepared(shards + empty, skipped, placed, assignment, vocab, shard_counts, plan)
+    return Prepared(shards + empty, skipped, placed, assignment, vocab, shard_counts, plan, parent)
 
 
 def dry_run(config: TrainConfig, shards: list[corpus.Shard] | None = None) -> Plan:
@@ -219,7 +227,7 @@ def run(config: TrainConfig, shards: list[corpus.Shard] | None = None,
         try:
             result = train.train(config, vocab, p.assignment, p.placement, resume=resumed,
                                  checkpointer=checkpointer(config, identity, resumed),
-                                 shard_words={sc.uri: sc.words for sc in shard_counts})
+                                 shard_words={sc.uri: sc.words for sc in shard_counts}, parent=p.parent)
         except (RuntimeError, FloatingPointError) as exc:  # train.py's failures: actors gone for good, divergence
             raise TrainingError(f"training failed: {one_line(exc)}") from exc
         watch.lap("train")
@@ -269,6 +277,10 @@ def run(config: TrainConfig, shards: list[corpus.Shard] | None = None,
         "gensim_fast_version": trainer.gensim_fast_version(),
         "plan": p.plan.to_json(),
     }
+    if p.parent:  # lineage: where the first weights came from
+        manifest["parent"] = lineage.lineage_section(p.parent, vocab)
+    if config.save_training_state:
+        manifest["training_state"] = lineage.state_section(config)
     # The export is not timed: the manifest is written within it.
     manifest["timings"] = {**timings, "total_before_export": round(sum(timings.values()), 3)}
     if evaluation:
@@ -282,7 +294,8 @@ def run(config: TrainConfig, shards: list[corpus.Shard] | None = None,
             if checkpoint.exists(config.checkpoint_location) else "the trained vectors are lost")
     written = export.publish_artifact(config.out, vocab.words, vocab.counts, result.vectors, manifest, evaluation,
                                       config.overwrite, rescue_to=[rescue], lost_hint=kept, extra_files=extra_files,
-                                      text_vectors=config.text_vectors, kv_pickle=config.kv_pickle)
+                                      text_vectors=config.text_vectors, kv_pickle=config.kv_pickle,
+                                      arrays=lineage.state_arrays(config, result.syn1neg))
     checkpoint.remove_all(config.checkpoint_location)  # the artifact is published: the job is done
     watch.lap("export")
     return JobResult(out=config.out, manifest=written, evaluation=evaluation, plan=p.plan, timings=timings)
