@@ -146,7 +146,7 @@ def publish_artifact(out_uri: str, words: Sequence[str], counts: Sequence[int], 
     except (OSError, StorageError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
     logger.info("cannot write the artifact to %s (%s): writing a rescue copy", out_uri, reason)  # the error line says it
-    extra = {"extra_files": formats.get("extra_files"), "arrays": formats.get("arrays")}  # the training state too
+    extra = {"extra_files": formats.get("extra_files"), "arrays": formats.get("arrays")}  # training state too
     for rescue in (*rescue_to, None):
         try:
             rescue = rescue or tempfile.mkdtemp(prefix="w2v-rescue-")
@@ -296,6 +296,11 @@ def _read_verified(uri: str, name: str, manifest: dict[str, Any]) -> bytes:
     if expected is not None and hashlib.sha256(data).hexdigest() != expected["sha256"]:
         raise ArtifactError(f"{storage.join(uri, name)}: sha256 does not match {MANIFEST}: the file was altered")
     return data
+
+
+def read_file(uri: str, name: str, manifest: dict[str, Any]) -> bytes:
+    """One file of an artifact (e.g. its training state), checked against `manifest`'s sha256."""
+    return _read_verified(uri, name, manifest)
 
 
 def load_array(uri: str, name: str, manifest: dict[str, Any]) -> np.ndarray:

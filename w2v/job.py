@@ -61,6 +61,7 @@ class Prepared:
     shard_counts: list[ShardCount]
     plan: Plan
     parent: lineage.Parent | None = None  # the artifact this job continues (--init-from), or None
+    dropped: dict[str, int] | None = None  # word -> count of counted words left out (--save-training-state)
 
 
 def versions() -> dict[str, str]:
@@ -149,9 +150,10 @@ def prepare(config: TrainConfig, shards: list[corpus.Shard], timings: dict[str, 
     logger.info("stage 2/5: counting words (one task per shard, merged by a tree of tasks)")
     options = trainer.read_options(config)
     parent = lineage.load_parent(config) if config.init_from else None  # checksums verified
+    dropped: dict[str, int] | None = {} if config.save_training_state else None  # filled by build_vocabulary
     vocab, shard_counts = build_vocabulary(shards, options, config.min_count, config.max_final_vocab,
-                                           config.max_vocab_size,
-                                           parent=(parent.words, parent.counts) if parent else None)
+                                           config.max_vocab_size, dropped=dropped,
+                                           parent=(parent.words, parent.counts, parent.dropped) if parent else None)
     if parent:
         logger.info("vocabulary: %d word(s) of %s keep their rows, %d new word(s) follow", vocab.inherited,
                     parent.uri, len(vocab) - vocab.inherited)
@@ -181,7 +183,7 @@ def prepare(config: TrainConfig, shards: list[corpus.Shard], timings: dict[str, 
     watch.lap("plan")
     for line in plan.lines():
         logger.info("%s", line)
-    return Prepared(shards + empty, skipped, placed, assignment, vocab, shard_counts, plan, parent)
+    return Prepared(shards + empty, skipped, placed, assignment, vocab, shard_counts, plan, parent, dropped)
 
 
 def dry_run(config: TrainConfig, shards: list[corpus.Shard] | None = None) -> Plan:
@@ -289,6 +291,7 @@ def run(config: TrainConfig, shards: list[corpus.Shard] | None = None,
         except Exception as exc:  # the trained vectors matter more than the report: publish them anyway
             manifest["evaluation"]["report_error"] = f"{type(exc).__name__}: {exc}".splitlines()[0]
             logger.error("report failed: %s", manifest["evaluation"]["report_error"])
+    extra_files.update(lineage.state_files(config, p.dropped))
     rescue = storage.join(config.checkpoint_location, "rescue")  # beside the checkpoints, else a temp directory
     kept = (f"the last checkpoint is kept in {config.checkpoint_location}: free space, then rerun with --resume"
             if checkpoint.exists(config.checkpoint_location) else "the trained vectors are lost")

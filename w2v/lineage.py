@@ -2,12 +2,15 @@
 
 A job with `save_training_state` adds to its artifact what continuing needs beyond `vectors.npy`
 and `vocab.tsv` (whose counts are the corpus counts): the output weights of negative sampling,
-`syn1neg.npy` (float32 V x D, row i = word i, no pickle), checksummed in the manifest like every
-file, and a `training_state` section naming it. A job with `init_from` reads a parent artifact:
+`syn1neg.npy` (float32 V x D, row i = word i, no pickle), and `dropped_counts.tsv` (word<TAB>count
+of every word it counted but left out, below min_count), checksummed in the manifest like every
+file, and a `training_state` section naming them. A job with `init_from` reads a parent artifact:
 
 - its vocabulary is the parent's, grown by the new corpus (`vocab.Vocabulary.extended`): every
   parent word keeps its row (so an index into the parent is an index into the child), then the
-  new words that pass `min_count` on the merged counts, count descending, ties by word;
+  new words that pass `min_count` on the merged counts (the parent's, its left-out words
+  included, plus the new corpus's: what one job on both corpora would count), count descending,
+  ties by word;
 - its first weights (`initial_weights`) are what gensim's own `build_vocab(update=True)` gives:
   the parent's trained vectors and output weights on the parent's rows, and the seeded gensim
   initialisation of the grown vocabulary on the new rows (random vectors, zero output weights);
@@ -33,6 +36,7 @@ from .vocab import Vocabulary
 logger = logging.getLogger(__name__)
 
 OUTPUT_WEIGHTS = "syn1neg.npy"  # gensim's name for negative sampling's output layer
+DROPPED_COUNTS = "dropped_counts.tsv"  # word<TAB>count of the counted words the vocabulary left out
 STATE_VERSION = 1
 
 # Parameters a child must share with its parent: the matrices' shape and meaning (vector_size, sg:
@@ -51,13 +55,14 @@ class Parent:
     counts: list[int]  # its corpus counts (cumulative over its own parents)
     vectors: np.ndarray  # V x D input vectors
     syn1neg: np.ndarray  # V x D output weights
+    dropped: dict[str, int]  # word -> count of the words it counted and left out (below min_count)
 
 
 def state_section(config: TrainConfig) -> dict[str, Any] | None:
     """The manifest's `training_state` section of an artifact written with `save_training_state`, else None."""
     if not config.save_training_state:
         return None
-    return {"version": STATE_VERSION, "output_weights": OUTPUT_WEIGHTS,
+    return {"version": STATE_VERSION, "output_weights": OUTPUT_WEIGHTS, "dropped_counts": DROPPED_COUNTS,
             "note": "counts in vocab.tsv; continue with: w2v train NEW_CORPUS --init-from THIS --out NEW"}
 
 
@@ -68,6 +73,18 @@ def state_arrays(config: TrainConfig, syn1neg: np.ndarray | None) -> dict[str, n
     if syn1neg is None:
         raise RuntimeError("save_training_state: training returned no output weights (syn1neg)")
     return {OUTPUT_WEIGHTS: syn1neg}
+
+
+def state_files(config: TrainConfig, dropped: dict[str, int] | None) -> dict[str, bytes]:
+    """name -> bytes of the training state's text files (none without save_training_state).
+
+    >>> state_files(TrainConfig(corpus=("c",), out="o", save_training_state=True), {"b": 1, "a": 2})
+    {'dropped_counts.tsv': b'a\\t2\\nb\\t1\\n'}
+    """
+    if not config.save_training_state:
+        return {}
+    ranked = sorted((dropped or {}).items(), key=lambda wc: (-wc[1], wc[0]))
+    return {DROPPED_COUNTS: "".join(f"{w}\t{c}\n" for w, c in ranked).encode("utf-8")}
 
 
 def check_parent(config: TrainConfig, sha256: str | None = None) -> dict[str, Any]:
@@ -106,6 +123,8 @@ def load_parent(config: TrainConfig) -> Parent:
     try:
         words, counts, vectors = export.load_arrays(uri, manifest_sha256=sha256)
         syn1neg = export.load_array(uri, manifest["training_state"]["output_weights"], manifest)
+        listed = manifest["training_state"].get("dropped_counts")
+        dropped = _parse_counts(export.read_file(uri, listed, manifest)) if listed else {}
     except ArtifactError as exc:  # a file altered since its manifest was written, or missing
         raise ArtifactError(f"--init-from {exc}") from None
     if syn1neg.shape != vectors.shape:
@@ -113,14 +132,28 @@ def load_parent(config: TrainConfig) -> Parent:
                             f"they must agree")
     logger.info("continuing from %s (manifest sha256 %s): %d words x %d", uri, sha256[:12], len(words),
                 vectors.shape[1])
-    return Parent(uri=uri, manifest_sha256=sha256, words=words, counts=counts, vectors=vectors, syn1neg=syn1neg)
+    return Parent(uri=uri, manifest_sha256=sha256, words=words, counts=counts, vectors=vectors, syn1neg=syn1neg,
+                  dropped=dropped)
+
+
+def _parse_counts(data: bytes) -> dict[str, int]:
+    """`word<TAB>count` lines -> {word: count}.
+
+    >>> _parse_counts(b"a\\t2\\nb\\t1\\n")
+    {'a': 2, 'b': 1}
+    """
+    counts = {}
+    for line in data.decode("utf-8").splitlines():
+        word, _, count = line.rpartition("\t")
+        counts[word] = int(count)
+    return counts
 
 
 def initial_weights(seeded: Mapping[str, np.ndarray], parent: Parent) -> dict[str, np.ndarray]:
     """The child's first weights: `seeded` (gensim's initialisation of the grown vocabulary) with the
     parent's trained rows over its first rows. Copies; `seeded` is left as it was.
 
-    >>> p = Parent("p", "", ["a"], [3], np.ones((1, 2), np.float32), np.full((1, 2), 2, np.float32))
+    >>> p = Parent("p", "", ["a"], [3], np.ones((1, 2), np.float32), np.full((1, 2), 2, np.float32), {})
     >>> w = initial_weights({"vectors": np.zeros((2, 2), np.float32), "syn1neg": np.zeros((2, 2), np.float32)}, p)
     >>> w["vectors"].tolist(), w["syn1neg"].tolist()
     ([[1.0, 1.0], [0.0, 0.0]], [[2.0, 2.0], [0.0, 0.0]])
