@@ -67,8 +67,9 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     # continuing from an artifact
     g = parser.add_argument_group("continuing from an artifact")
     g.add_argument("--init-from", default=s, metavar="ARTIFACT",
-                   help="start from this artifact (written with --save-training-state, local or s3://): its words keep "
-                        "their rows and trained weights, new words of this corpus are appended (default: a fresh start)")
+                   help="start from this artifact (written with --save-training-state, local or s3://): its words "
+                        "keep their rows and trained weights, new words of this corpus are appended (default: a "
+                        "fresh start)")
     g.add_argument("--init-from-sha256", default=s, metavar="HEX",
                    help="refuse an --init-from artifact whose manifest.json has another sha256 (printed at publish)")
     # corpus reading

@@ -60,7 +60,7 @@ class TrainConfig:
     min_alpha: float = 0.0001
     seed: int = 1
     # --- continuing from an artifact (w2v/lineage.py) ---
-    init_from: str | None = None  # parent artifact (saved with save_training_state): its words and weights start this job
+    init_from: str | None = None  # parent artifact (written with save_training_state): its rows start this job
     init_from_sha256: str | None = None  # refuse a parent whose manifest.json has another sha256 (printed at publish)
     # --- corpus reading ---
     lowercase: bool = False
