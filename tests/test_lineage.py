@@ -177,6 +177,24 @@ def test_the_command_line_flags_reach_the_config():
     assert (config.init_from, config.save_training_state, config.init_from_sha256) == ("s3://b/p", True, "ab" * 32)
 
 
+def test_the_command_refuses_a_bad_parent_in_one_line_before_ray_starts(tmp_path, capsys):
+    import ray
+
+    from w2v.cli import main
+
+    (tmp_path / "c.txt").write_text("a b c\n")
+    write_parent(tmp_path / "p")
+    write_parent(tmp_path / "plain", state=False)
+    train = ["train", str(tmp_path / "c.txt"), "--out", str(tmp_path / "out"), "--no-eval"]
+    assert main([*train, "--init-from", str(tmp_path / "plain"), "--vector-size", "8"]) == 2
+    assert capsys.readouterr().err.count("\n") == 1
+    assert main([*train, "--init-from", str(tmp_path / "p")]) == 2  # vector_size 100, the parent's 8
+    err = capsys.readouterr().err
+    assert err == f"w2v: error: vector_size=100, but the parent {tmp_path / 'p'} was trained with vector_size=8: " \
+                  f"a continued job must keep the parent's vector_size\n"
+    assert not ray.is_initialized() and not (tmp_path / "out").exists()
+
+
 # ---------------------------------------------------------------------- a real job (Ray)
 
 

@@ -138,8 +138,8 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
                    help="also write vectors.kv, gensim's KeyedVectors.save: a pickle, which runs code when loaded, "
                         "so only for consumers who trust the artifact (default: off)")
     g.add_argument("--save-training-state", action=argparse.BooleanOptionalAction, default=s,
-                   help="also write syn1neg.npy, the output weights, so that a later job can --init-from this "
-                        "artifact (default: off)")
+                   help="also write syn1neg.npy (the output weights) and dropped_counts.tsv (the words below "
+                        "min-count), so that a later job can --init-from this artifact (default: off)")
     parser.add_argument("--dry-run", action="store_true",
                         help="check the config, the output location and the corpus (one counting pass on the "
                              "cluster) and print the plan; train nothing, write nothing")
@@ -303,6 +303,9 @@ def cmd_train(args: argparse.Namespace) -> int:
                 f"{100 * t['stale_share']:.2f}% of an epoch; {t['sync_combine']} combining)"
              if t.get("words_per_exchange") else "")
           + f", sync {100 * t['sync_share']:.0f}% of actor time")
+    if m.get("parent"):
+        print(f"continued from {m['parent']['uri']} (manifest sha256 {m['parent']['manifest_sha256'][:12]}...): "
+              f"{m['parent']['inherited_words']:,} words on their rows, {m['parent']['new_words']:,} new")
     if result.plan.train_seconds:
         print(f"estimated before training: {result.plan.train_seconds:.1f} s of training")
     print("\n".join(format_timings(result.timings)))

@@ -96,7 +96,7 @@ class TrainConfig:
     text_vectors: bool = False  # also write vectors.txt (word2vec text format: large)
     kv_pickle: bool = False  # also write vectors.kv (gensim's pickle: runs code when loaded, trusted consumers only)
     projector_top: int = 10_000  # TensorBoard projector files for this many most frequent words; 0 = none
-    save_training_state: bool = False  # also write syn1neg.npy (output weights), so a job can --init-from this artifact
+    save_training_state: bool = False  # also write syn1neg.npy and dropped_counts.tsv: a job can --init-from it
 
     def __post_init__(self) -> None:
         _validate(self)
