@@ -29,12 +29,11 @@ from __future__ import annotations
 import argparse
 import logging
 import random
-import statistics
 import tempfile
 import time
 from pathlib import Path
 
-from jobs.benchmark import DEFAULT_CORPUS, default_corpus, quality
+from jobs.benchmark import DEFAULT_CORPUS, default_corpus, median_row, quality, spread
 
 logger = logging.getLogger("continue_check")  # not under "w2v", whose INFO lines the check hides
 
@@ -140,17 +139,12 @@ def table(rows: dict[str, list[dict]]) -> str:
     |---|---|---|---|---|---|
     | x | 10.00% | 0.200 | 0.300 | 5 | 4 |
     """
-
-    def cell(values: list[float], fmt: str) -> str:
-        median, low, high = statistics.median(values), min(values), max(values)
-        return format(median, fmt) + (f" ({format(low, fmt)}-{format(high, fmt)})" if low != high else "")
-
     lines = ["| run | analogy | wordsim353 | simlex999 | vocabulary | seconds |", "|---|---|---|---|---|---|"]
     for name, trials in rows.items():
-        column = {key: [t[key] for t in trials] for key in trials[0]}
-        lines.append(f"| {name} | {cell(column['analogy'], '.2%')} | {cell(column['wordsim353'], '.3f')} | "
-                     f"{cell(column['simlex999'], '.3f')} | {cell(column['vocabulary'], ',.0f')} | "
-                     f"{cell(column['seconds'], '.0f')} |")
+        r = median_row(trials)
+        lines.append(f"| {name} | {spread(r, 'analogy', '.2%')} | {spread(r, 'wordsim353', '.3f')} | "
+                     f"{spread(r, 'simlex999', '.3f')} | {spread(r, 'vocabulary', ',.0f')} | "
+                     f"{spread(r, 'seconds', '.0f')} |")
     return "\n".join(lines)
 
 
