@@ -195,6 +195,14 @@ def test_the_command_refuses_a_bad_parent_in_one_line_before_ray_starts(tmp_path
     assert not ray.is_initialized() and not (tmp_path / "out").exists()
 
 
+def test_w2v_info_names_the_parent():
+    from w2v.report import describe
+
+    lines = describe({"parent": {"uri": "s3://m/v1", "manifest_sha256": "ab" * 32, "inherited_words": 1200,
+                                 "new_words": 34}}, with_files=False)
+    assert f"continued from s3://m/v1 (manifest sha256 {'ab' * 32}): 1,200 words on their rows, 34 new" in lines
+
+
 # ---------------------------------------------------------------------- a real job (Ray)
 
 

@@ -309,6 +309,11 @@ def describe(manifest: dict[str, Any], with_files: bool = True) -> list[str]:
     if t:
         lines.append(f"training: {t.get('words', 0):,} words in {t.get('seconds', 0):.1f} s "
                      f"({t.get('words_per_s', 0):,} words/s) on {len(t.get('actors', []))} actor(s)")
+    if manifest.get("parent"):  # --init-from: lineage
+        parent = manifest["parent"]
+        lines.append(f"continued from {printable(parent.get('uri', '?'))} (manifest sha256 "
+                     f"{parent.get('manifest_sha256', '?')}): {parent.get('inherited_words', 0):,} words on their "
+                     f"rows, {parent.get('new_words', 0):,} new")
     if manifest.get("timings"):
         lines.append("timings: " + ", ".join(f"{k} {s:.1f} s" for k, s in manifest["timings"].items()))
     e = manifest.get("evaluation")
