@@ -3,6 +3,7 @@
     python -m jobs.continue_check                                     # jobs.make_corpus's corpus, 4M words, seeds 1-3
     python -m jobs.continue_check --corpus /tmp/exp/bench3/corpus.txt --words 4000000 --seeds 1 2 3
     python -m jobs.continue_check --words 400000 --seeds 1 --epochs 2    # a tiny CPU example (a minute)
+    python -m jobs.continue_check --no-scratch --continue-alpha 0.0125   # other A->B rows beside a first table
 
 The corpus's lines (real text, each once: never repeat a corpus) are shuffled with a fixed seed
 (0) and cut after `--words` words; the first half of those words is corpus A, the second half
@@ -90,6 +91,8 @@ def main(argv=None) -> int:
     parser.add_argument("--alpha", type=float, default=0.025, help="starting learning rate of A, A+B (default 0.025)")
     parser.add_argument("--continue-alpha", type=float, nargs="+", default=None,
                         help="starting learning rates of the A->B run, a row each (default: --alpha)")
+    parser.add_argument("--no-scratch", action="store_true",
+                        help="leave out the A+B runs (e.g. more --continue-alpha rows beside an earlier table)")
     parser.add_argument("--restrict-vocab", type=int, default=30000, help="analogy/pair evaluation vocabulary")
     parser.add_argument("--workdir", type=Path, default=None, help="where corpora and artifacts go (default: temp)")
     args = parser.parse_args(argv)
@@ -112,8 +115,10 @@ def main(argv=None) -> int:
     rows: dict[str, list[dict]] = {}  # run name -> per seed: scores, seconds, vocabulary
     try:
         for seed in args.seeds:
-            runs = {"A+B (scratch)": dict(corpus=[a_path, b_path], out=workdir / f"ab-{seed}"),
-                    "A": dict(corpus=[a_path], out=workdir / f"a-{seed}", save_training_state=True)}
+            runs = {}
+            if not args.no_scratch:
+                runs["A+B (scratch)"] = dict(corpus=[a_path, b_path], out=workdir / f"ab-{seed}")
+            runs["A"] = dict(corpus=[a_path], out=workdir / f"a-{seed}", save_training_state=True)
             for alpha in continue_alphas:
                 runs[f"A->B (alpha {alpha:g})"] = dict(corpus=[b_path], out=workdir / f"ab-cont-{alpha:g}-{seed}",
                                                        init_from=str(workdir / f"a-{seed}"), alpha=alpha)
