@@ -45,3 +45,26 @@ def write_planted_corpus(root: Path, files: int = 4, sentences_per_file: int = 2
         path = root / f"part-{f:03d}.txt{suffix}"
         path.write_bytes(gzip.compress(text) if suffix == ".gz" else text)
     return counts
+
+
+def write_grown_corpus(root: Path, new_per_group: int = 3, sentences: int = 3000, seed: int = 11) -> Counter:
+    """A corpus B for continuing from a model of `write_planted_corpus` (A): the same groups, and in
+    each group `new_per_group` words A never had (`g{g}w10`, `g{g}w11`, ...: `group_of` reads them).
+
+    Each sentence is 12 words of one group, 3 of them new, plus two fillers; one file. Returns the
+    token counts.
+    """
+    rng = random.Random(seed)
+    counts: Counter = Counter()
+    root.mkdir(parents=True, exist_ok=True)
+    lines = []
+    for _ in range(sentences):
+        g = rng.randrange(GROUPS)
+        tokens = [f"g{g}w{rng.randrange(WORDS_PER_GROUP)}" for _ in range(9)]
+        tokens += [f"g{g}w{WORDS_PER_GROUP + rng.randrange(new_per_group)}" for _ in range(3)]
+        tokens += rng.sample(FILLERS, 2)
+        rng.shuffle(tokens)
+        lines.append(" ".join(tokens))
+        counts.update(tokens)
+    (root / "part-000.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return counts

@@ -67,6 +67,14 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--alpha", type=float, default=s, help="initial learning rate (default 0.025)")
     g.add_argument("--min-alpha", type=float, default=s, help="final learning rate (default 0.0001)")
     g.add_argument("--seed", type=int, default=s, help="random seed of the weights (default 1)")
+    # continuing from an artifact
+    g = parser.add_argument_group("continuing from an artifact")
+    g.add_argument("--init-from", default=s, metavar="ARTIFACT",
+                   help="start from this artifact (written with --save-training-state, local or s3://): its words "
+                        "keep their rows and trained weights, new words of this corpus are appended (default: a "
+                        "fresh start)")
+    g.add_argument("--init-from-sha256", default=s, metavar="HEX",
+                   help="refuse an --init-from artifact whose manifest.json has another sha256 (printed at publish)")
     # corpus reading
     g = parser.add_argument_group("corpus reading")
     g.add_argument("--lowercase", action=argparse.BooleanOptionalAction, default=s, help="lowercase all text")
@@ -159,6 +167,9 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--mlflow-uri", default=s, metavar="URI",
                    help="log the job as one MLflow run at this tracking URI, e.g. sqlite:///mlflow.db or "
                         "http://HOST:5000 (needs pip install 'w2v[mlflow]')")
+    g.add_argument("--save-training-state", action=argparse.BooleanOptionalAction, default=s,
+                   help="also write syn1neg.npy (the output weights) and dropped_counts.tsv (the words below "
+                        "min-count), so that a later job can --init-from this artifact (default: off)")
     parser.add_argument("--dry-run", action="store_true",
                         help="check the config, the output location and the corpus (one counting pass on the "
                              "cluster) and print the plan; train nothing, write nothing")
@@ -326,7 +337,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         result = job.run(config, shards, timings)
     m = result.manifest
     summary = report.summary_lines(m)
-    print("\n" + "\n".join(summary[topic] for topic in ("vocabulary", "corpus", "training")))
+    print("\n" + "\n".join(summary[topic] for topic in ("vocabulary", "corpus", "training", "parent") if topic in summary))
     if result.plan.train_seconds:
         print(f"estimated before training: {result.plan.train_seconds:.1f} s of training")
     print("\n".join(format_timings(result.timings)))

@@ -40,7 +40,7 @@ PHRASE_SCORINGS = ("default", "npmi")  # gensim Phrases' scorings (phrases.SCORI
 RESUME_KEYS = ("vector_size", "window", "min_count", "max_final_vocab", "epochs", "sg", "hs", "negative", "sample",
                "alpha", "min_alpha", "seed", "lowercase", "tokenizer", "deaccent", "unicode_errors",
                "on_bad_shard", "phrases", "phrase_min_count", "phrase_threshold", "phrase_scoring", "phrase_passes",
-               "phrase_connector_words")
+               "phrase_connector_words", "init_from")
 
 
 @dataclass(frozen=True)
@@ -63,6 +63,9 @@ class TrainConfig:
     alpha: float = 0.025
     min_alpha: float = 0.0001
     seed: int = 1
+    # --- continuing from an artifact (w2v/lineage.py) ---
+    init_from: str | None = None  # parent artifact (written with save_training_state): its rows start this job
+    init_from_sha256: str | None = None  # refuse a parent whose manifest.json has another sha256 (printed at publish)
     # --- corpus reading ---
     lowercase: bool = False
     tokenizer: str = "whitespace"  # whitespace: split lines on whitespace; simple: gensim's simple_preprocess rules
@@ -105,6 +108,7 @@ class TrainConfig:
     kv_pickle: bool = False  # also write vectors.kv (gensim's pickle: runs code when loaded, trusted consumers only)
     phrases_pickle: bool = False  # also write phrases-N.pkl (gensim FrozenPhrases per pass: a pickle, same caution)
     projector_top: int = 10_000  # TensorBoard projector files for this many most frequent words; 0 = none
+    save_training_state: bool = False  # also write syn1neg.npy and dropped_counts.tsv: a job can --init-from it
     # --- run identity and tracking ---
     name: str | None = None  # the run's name: in the manifest, the model card and the MLflow run
     tags: tuple[str, ...] = ()  # the run's tags: in the manifest, the model card's `tags` and the MLflow run
@@ -348,7 +352,8 @@ def _validate(c: TrainConfig) -> None:
         if not ok:
             raise ConfigError(f"{key}={shown(getattr(c, key))}: {why}")
 
-    located = [u for u in (*c.corpus, c.out, c.checkpoint_dir, c.spool_dir, c.s3_endpoint_url, c.mlflow_uri)
+    located = [u for u in (*c.corpus, c.out, c.checkpoint_dir, c.spool_dir, c.s3_endpoint_url, c.mlflow_uri,
+                           c.init_from)
                if isinstance(u, str)]
     secret = next((u for u in located if has_userinfo(u)), None)
     if secret is not None:
@@ -391,6 +396,16 @@ def _validate(c: TrainConfig) -> None:
     need(c.sync_combine in COMBINES, "sync_combine", f"must be one of {', '.join(COMBINES)}")
     need(c.eval_cpus > 0, "eval_cpus", "must be > 0")
     need(c.eval_gpus >= 0, "eval_gpus", "must be >= 0")
+    # Hierarchical softmax's output rows are the nodes of a Huffman tree of the vocabulary: a grown vocabulary
+    # builds another tree, so the parent's rows would mean nothing. Negative sampling's rows are words.
+    need(not (c.save_training_state or c.init_from) or not c.hs, "hs",
+         "continuing from an artifact needs negative sampling (hs: false): hierarchical softmax's tree changes "
+         "with the vocabulary")
+    need(c.init_from is None or (bool(c.init_from) and c.init_from.rstrip("/") != c.out.rstrip("/")), "init_from",
+         "give a parent artifact other than --out")
+    need(c.init_from_sha256 is None or (c.init_from is not None and re.fullmatch(r"[0-9a-fA-F]{64}", c.init_from_sha256)
+                                         is not None), "init_from_sha256",
+         "must be the 64 hex digits of a manifest's sha256, with init_from")
     need(c.projector_top >= 0, "projector_top", "must be >= 0 (0 = no projector files)")
     need(c.name is None or (0 < len(c.name) <= 100 and c.name.isprintable()), "name",
          "must be 1 to 100 printable characters")

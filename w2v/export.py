@@ -125,11 +125,13 @@ def row_norms(vectors: np.ndarray) -> np.ndarray:
 def write_artifact(out_uri: str, words: Sequence[str], counts: Sequence[int], vectors: np.ndarray,
                    manifest: dict[str, Any], evaluation: dict[str, Any] | None, overwrite: bool,
                    extra_files: dict[str, bytes] | None = None, text_vectors: bool = False,
-                   kv_pickle: bool = False, arrays_only: bool = False) -> dict[str, Any]:
+                   kv_pickle: bool = False, arrays_only: bool = False,
+                   arrays: dict[str, np.ndarray] | None = None) -> dict[str, Any]:
     """Stage every file, checksum it, then publish to `out_uri` with the manifest last.
 
     `extra_files` (name -> bytes: the report, its pictures, the projector files) are published
-    with the rest. `kv_pickle` adds `vectors.kv` (a pickle); `arrays_only` leaves out every format
+    with the rest; so are `arrays` (name -> matrix, written as .npy without pickle: the training
+    state of `--save-training-state`). `kv_pickle` adds `vectors.kv` (a pickle); `arrays_only` leaves out every format
     that `republish` rebuilds from vectors.npy + vocab.tsv (a rescue copy: as small as it can be).
     Returns the manifest as written (with `files`: name -> bytes and sha256).
     """
@@ -153,6 +155,8 @@ def write_artifact(out_uri: str, words: Sequence[str], counts: Sequence[int], ve
         for name, data in {**(extra_files or {}), **cards}.items():
             with open(os.path.join(staging, name), "wb") as f:
                 f.write(data)
+        for name, array in (arrays or {}).items():
+            np.save(os.path.join(staging, name), np.ascontiguousarray(array, dtype=np.float32), allow_pickle=False)
         names = sorted(os.listdir(staging))
         written = {"format_version": FORMAT_VERSION, **manifest, "files": _checksums(staging, names)}
         _write_json(os.path.join(staging, MANIFEST), written)
@@ -180,7 +184,7 @@ def publish_artifact(out_uri: str, words: Sequence[str], counts: Sequence[int], 
     except (OSError, StorageError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
     logger.info("cannot write the artifact to %s (%s): writing a rescue copy", out_uri, reason)  # the error line says it
-    extra = {"extra_files": formats.get("extra_files")}
+    extra = {"extra_files": formats.get("extra_files"), "arrays": formats.get("arrays")}  # training state too
     for rescue in (*rescue_to, None):
         try:
             rescue = rescue or tempfile.mkdtemp(prefix="w2v-rescue-")
@@ -340,6 +344,16 @@ def _check_sha256(f: IO[bytes], where: str, expected: dict[str, Any] | None) -> 
     """Stream `f` from its start through sha256 and compare with the manifest's entry (None: not checked)."""
     if expected is not None and sha256_stream(f) != expected["sha256"]:
         raise ArtifactError(f"{where}: sha256 does not match {MANIFEST}: the file was altered")
+
+
+def read_file(uri: str, name: str, manifest: dict[str, Any]) -> bytes:
+    """One file of an artifact (e.g. its training state), checked against `manifest`'s sha256."""
+    return _read_verified(uri, name, manifest)
+
+
+def load_array(uri: str, name: str, manifest: dict[str, Any]) -> np.ndarray:
+    """One .npy file of an artifact (e.g. the training state), checked against `manifest`, without pickle."""
+    return np.load(io.BytesIO(_read_verified(uri, name, manifest)), allow_pickle=False)
 
 
 def verify(uri: str, manifest_sha256: str | None = None) -> dict[str, Any]:

@@ -13,8 +13,8 @@ import time
 from dataclasses import dataclass, replace
 from typing import Any
 
-from . import (checkpoint, corpus, eval_stage, export, manifest, phrases, placement, scalars, storage, tracking,
-               train, trainer)
+from . import (checkpoint, corpus, eval_stage, export, lineage, manifest, phrases, placement, scalars, storage,
+               tracking, train, trainer)
 from .config import TrainConfig
 from .errors import ConfigError, StorageError, training_failures
 from .plan import ActorPlan, Plan, calibrate, estimate_memory, estimate_train_seconds
@@ -61,6 +61,8 @@ class Prepared:
     vocab: Vocabulary
     shard_counts: list[ShardCount]
     plan: Plan
+    parent: lineage.Parent | None = None  # the artifact this job continues (--init-from), or None
+    dropped: dict[str, int] | None = None  # word -> count of counted words left out (--save-training-state)
 
 
 def preflight(config: TrainConfig) -> list[corpus.Shard]:
@@ -79,6 +81,8 @@ def preflight(config: TrainConfig) -> list[corpus.Shard]:
     storage.check_writable(config.out)
     if config.mlflow_uri:
         tracking.require_mlflow(config.mlflow_uri)  # not installed: one line now, not after training
+    if config.init_from:  # a parent without training state, or trained otherwise, fails now (its manifest only)
+        lineage.check_parent(config, config.init_from_sha256)
     shards = corpus.list_shards(config.corpus, keep_empty=True)  # empty files: left out, listed in the manifest
     corpus.refuse_overlap(config.corpus, {"--out": config.out, "--checkpoint-dir": config.checkpoint_location})
     if config.resume:  # a changed corpus or parameters is refused now, not after counting
@@ -147,9 +151,15 @@ def prepare(config: TrainConfig, shards: list[corpus.Shard], timings: dict[str, 
                                  config.max_vocab_size)
         options = trainer.read_options(config, phrasing)
         watch.lap("phrases")
+    parent = lineage.load_parent(config) if config.init_from else None  # checksums verified
+    dropped: dict[str, int] | None = {} if config.save_training_state else None  # filled by build_vocabulary
     vocab, shard_counts = build_vocabulary(shards, options, config.min_count, config.max_final_vocab,
-                                           config.max_vocab_size)
+                                           config.max_vocab_size, dropped=dropped,
+                                           parent=(parent.words, parent.counts, parent.dropped) if parent else None)
     vocab = replace(vocab, phrasing=phrasing)
+    if parent:
+        logger.info("vocabulary: %d word(s) of %s keep their rows, %d new word(s) follow", vocab.inherited,
+                    parent.uri, len(vocab) - vocab.inherited)
     corrupt = {sc.uri for sc in shard_counts if sc.skipped}  # shard names (byte ranges say #bytes=...)
     good = [s for s in shards if s.name not in corrupt]
     if corrupt:  # --on-bad-shard skip: train on the good shards only
@@ -176,7 +186,7 @@ def prepare(config: TrainConfig, shards: list[corpus.Shard], timings: dict[str, 
     watch.lap("plan")
     for line in plan.lines():
         logger.info("%s", line)
-    return Prepared(shards + empty, skipped, placed, assignment, vocab, shard_counts, plan)
+    return Prepared(shards + empty, skipped, placed, assignment, vocab, shard_counts, plan, parent, dropped)
 
 
 def dry_run(config: TrainConfig, shards: list[corpus.Shard] | None = None) -> Plan:
@@ -240,7 +250,7 @@ def _train_and_publish(config: TrainConfig, shards: list[corpus.Shard], timings:
         with training_failures():  # train.py's failures: actors gone for good, divergence, Ray's errors
             result = train.train(config, vocab, p.assignment, p.placement, resume=resumed,
                                  checkpointer=checkpointer(config, identity, resumed),
-                                 shard_words={sc.uri: sc.words for sc in shard_counts})
+                                 shard_words={sc.uri: sc.words for sc in shard_counts}, parent=p.parent)
         watch.lap("train")
     finally:
         if config.wait_for_nodes:  # training releases it once its actors hold the nodes; a failure before, here
@@ -260,6 +270,8 @@ def _train_and_publish(config: TrainConfig, shards: list[corpus.Shard], timings:
     m = manifest.build(config, p.shards, shard_counts, p.skipped, vocab, p.plan, result, resumed, evaluation,
                        outcome.error if outcome else None, timings, run)
     m.phrases = vocab.phrasing.settings() if vocab.phrasing else None
+    m.parent = lineage.lineage_section(p.parent, vocab) if p.parent else None  # where the first weights came from
+    m.training_state = lineage.state_section(config) if config.save_training_state else None
     tracker.log_training(m.training)
     extra_files = {scalars.EVENTS_FILE: scalars.event_file(m.training.epochs, m.training.shown_sync_share)}
     if evaluation:  # the report is drawn from the manifest; a report that fails is an error in it, not a lost job
@@ -269,12 +281,14 @@ def _train_and_publish(config: TrainConfig, shards: list[corpus.Shard], timings:
     tracker.log_evaluation(m.evaluation)
     if vocab.phrasing:
         extra_files.update(phrases.artifact_files(vocab.phrasing, pickle=config.phrases_pickle))
+    extra_files.update(lineage.state_files(config, p.dropped))
     rescue = storage.join(config.checkpoint_location, "rescue")  # beside the checkpoints, else a temp directory
     kept = (f"the last checkpoint is kept in {config.checkpoint_location}: free space, then rerun with --resume"
             if checkpoint.exists(config.checkpoint_location) else "the trained vectors are lost")
     written = export.publish_artifact(config.out, vocab.words, vocab.counts, result.vectors, m.to_json(), evaluation,
                                       config.overwrite, rescue_to=[rescue], lost_hint=kept, extra_files=extra_files,
-                                      text_vectors=config.text_vectors, kv_pickle=config.kv_pickle)
+                                      text_vectors=config.text_vectors, kv_pickle=config.kv_pickle,
+                                      arrays=lineage.state_arrays(config, result.syn1neg))
     checkpoint.remove_all(config.checkpoint_location)  # the artifact is published: the job is done
     watch.lap("export")
     return JobResult(out=config.out, manifest=written, evaluation=evaluation, plan=p.plan, timings=timings)

@@ -181,6 +181,8 @@ class Manifest:
     plan: dict[str, Any] = field(default_factory=dict)  # plan.Plan.to_json()
     timings: dict[str, float] = field(default_factory=dict)  # stage -> seconds
     phrases: dict[str, Any] | None = None  # the phrase settings and counts (phrases.Phrasing.settings); omitted when None
+    parent: dict[str, Any] | None = None  # --init-from: the parent artifact (lineage.lineage_section); omitted when None
+    training_state: dict[str, Any] | None = None  # --save-training-state: its files (lineage.state_section)
     lineage: dict[str, Any] | None = None  # reserved for where the artifact came from; omitted when None
     files: dict[str, dict[str, Any]] = field(default_factory=dict)  # name -> {bytes, sha256}, by export
     format_version: int = FORMAT_VERSION
@@ -197,6 +199,7 @@ class Manifest:
             evaluation=_from_json(EvaluationSummary, evaluation) if evaluation else None,
             versions=data.get("versions") or {}, gensim_fast_version=data.get("gensim_fast_version"),
             plan=data.get("plan") or {}, timings=data.get("timings") or {}, phrases=data.get("phrases"),
+            parent=data.get("parent"), training_state=data.get("training_state"),
             lineage=data.get("lineage"),
             files=data.get("files") or {}, format_version=data.get("format_version", FORMAT_VERSION))
 
@@ -211,8 +214,9 @@ class Manifest:
             "evaluation": self.evaluation.to_json() if self.evaluation else None, "versions": self.versions,
             "gensim_fast_version": self.gensim_fast_version, "plan": self.plan, "timings": self.timings,
         }
-        if self.phrases is not None:
-            data["phrases"] = self.phrases
+        for name in ("phrases", "parent", "training_state"):  # optional sections: absent when unused
+            if getattr(self, name) is not None:
+                data[name] = getattr(self, name)
         if self.lineage is not None:
             data["lineage"] = self.lineage
         if self.files:

@@ -374,6 +374,11 @@ def summary_lines(manifest: dict[str, Any]) -> dict[str, str]:
                           f"sample {p.get('sample')}, seed {p.get('seed')}")
     if t:
         lines["training"] = training_line(t)
+    if manifest.get("parent"):  # --init-from: lineage
+        parent = manifest["parent"]
+        lines["parent"] = (f"continued from {printable(parent.get('uri', '?'))} (manifest sha256 "
+                           f"{parent.get('manifest_sha256', '?')}): {parent.get('inherited_words', 0):,} words on "
+                           f"their rows, {parent.get('new_words', 0):,} new")
     if manifest.get("timings"):
         lines["timings"] = "timings: " + ", ".join(f"{k} {s:.1f} s" for k, s in manifest["timings"].items())
     e = manifest.get("evaluation")

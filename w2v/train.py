@@ -27,7 +27,7 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from . import sync
+from . import lineage, sync
 from .checkpoint import Checkpoint, NullCheckpointer
 from .config import TrainConfig
 from .corpus import Shard
@@ -83,6 +83,7 @@ class TrainResult:
     """The combined vectors and what the training saw."""
 
     vectors: np.ndarray  # V x D float32, row i = vocab.words[i]
+    syn1neg: np.ndarray | None  # V x D output weights of negative sampling (None with hs only), same rows
     actors: list[dict[str, Any]]  # per actor: node, shards, words, timings, peak memory
     stats: dict[str, Any] = field(default_factory=dict)  # words, exchanges, bytes, timings
     epochs: list[dict[str, Any]] = field(default_factory=list)  # per epoch: words/s, loss
@@ -157,16 +158,18 @@ class _StopSignals:
 
 def train(config: TrainConfig, vocab: Vocabulary, plan: Sequence[Sequence[Shard]],
           nodes: Sequence[dict[str, Any]], resume: Checkpoint | None = None,
-          checkpointer: Any = NullCheckpointer(), shard_words: Mapping[str, int] | None = None) -> TrainResult:
+          checkpointer: Any = NullCheckpointer(), shard_words: Mapping[str, int] | None = None,
+          parent: lineage.Parent | None = None) -> TrainResult:
     """Train on one actor per planned node (`plan[k]` are actor k's shards, `nodes[k]` its node).
 
-    `resume` starts every actor at the checkpoint's position from its weights; `checkpointer` is asked
+    `parent` (`--init-from`) gives the first weights of its rows (`lineage.initial_weights`); `resume`
+    starts every actor at the checkpoint's position from its weights; `checkpointer` is asked
     every round whether a checkpoint is due (see `checkpoint.Checkpointer`). `shard_words` (shard
     name -> words, from the counting pass) sets each actor's chunk boundaries; without it they are
     estimated from the shards' bytes.
     """
     with _StopSignals() as stop:
-        training = Training(config, vocab, plan, nodes, resume, checkpointer, shard_words, stop)
+        training = Training(config, vocab, plan, nodes, resume, checkpointer, shard_words, stop, parent)
         try:
             return training.run()
         finally:
@@ -181,7 +184,8 @@ class Training:
 
     def __init__(self, config: TrainConfig, vocab: Vocabulary, plan: Sequence[Sequence[Shard]],
                  nodes: Sequence[dict[str, Any]], resume: Checkpoint | None, checkpointer: Any,
-                 shard_words: Mapping[str, int] | None = None, stop: _StopSignals | None = None):
+                 shard_words: Mapping[str, int] | None = None, stop: _StopSignals | None = None,
+                 parent: lineage.Parent | None = None):
         import ray
 
         self.config = config  # the job's parameters
@@ -190,6 +194,7 @@ class Training:
         self.plan = [list(p) for p in plan]  # actor k's shards
         self.nodes = list(nodes)  # actor k's planned node
         self.resume = resume  # the checkpoint this run continues, or None
+        self.parent = parent  # the artifact whose trained rows start this job (--init-from), or None
         self.checkpointer = checkpointer  # asked every round whether a checkpoint is due
         self.stop = stop or _StopSignals()  # a stop signal: checkpoint at the next round, then TrainingStopped
         self.exit_after = parse_fault_hook(os.environ.get(FAULT_ENV))  # fault injection (tests only)
@@ -365,7 +370,8 @@ class Training:
             time.sleep(0.05)
 
     def _start_all(self) -> None:
-        """Every actor starts from the same weights: the checkpoint's, or actor 0's seeded ones."""
+        """Every actor starts from the same weights: the checkpoint's, or actor 0's seeded ones (with a
+        parent artifact's rows over them, even for one actor)."""
         import ray
 
         if self.resume is not None:
@@ -376,6 +382,10 @@ class Training:
             initial = sync.copy_weights(self.resume.weights)
             logger.info("resuming from checkpoint %d at epoch %d of %d (round %d of %d)", self.resume.number,
                         self.start_epoch, self.config.epochs, self.start_round, self.rounds)
+        elif self.parent is not None:
+            initial = lineage.initial_weights(ray.get(self.actors[0].weights.remote()), self.parent)
+            logger.info("first weights: %d row(s) from %s, %d new row(s) seeded", len(self.parent.words),
+                        self.parent.uri, len(self.vocab) - len(self.parent.words))
         elif self.exchange:
             initial = sync.copy_weights(ray.get(self.actors[0].weights.remote()))
         else:
@@ -553,7 +563,8 @@ class Training:
                        "train_seconds": s.seconds, "sync_seconds": s.sync_seconds, "peak_rss": s.peak_rss,
                        "peak_private_rss": s.peak_private_rss}
                       for info, sp, s in zip(self.infos, self.spooled, final)]
-        return TrainResult(vectors=self.global_weights["vectors"], actors=actors_out, stats=stats,
+        return TrainResult(vectors=self.global_weights["vectors"], syn1neg=self.global_weights.get("syn1neg"),
+                           actors=actors_out, stats=stats,
                            epochs=_epoch_stats(final, words_per_epoch, self.started_wall))
 
     def close(self) -> None:

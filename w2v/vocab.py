@@ -259,6 +259,8 @@ class Vocabulary:
     pruned_words: int = 0  # distinct-word entries dropped by pruning, over all tasks
     pruned_tokens: int = 0  # occurrences those entries held
     phrasing: Any = None  # phrases.Phrasing the counted text was joined with (training joins the same); None: none
+    inherited: int = 0  # rows 0..inherited-1 are a parent artifact's words (--init-from), the rest new words
+    inherited_counts: int = 0  # of sum(counts), the occurrences the parent's counts brought
 
     @classmethod
     def from_counts(cls, counts: Mapping[str, int], min_count: int, max_final_vocab: int | None = None,
@@ -284,6 +286,38 @@ class Vocabulary:
             raw_distinct=len(counts),
         )
 
+    @classmethod
+    def extended(cls, parent_words: Sequence[str], parent_counts: Sequence[int], counts: Mapping[str, int],
+                 min_count: int, max_final_vocab: int | None = None, parent_dropped: Mapping[str, int] | None = None,
+                 ) -> "Vocabulary":
+        """A parent artifact's vocabulary grown by a new corpus's `counts` (`--init-from`).
+
+        Every parent word keeps its row, with its count plus the new corpus's; the new words that
+        pass `min_count` on the merged counts follow, ordered like `from_counts` (count descending,
+        ties by word). A new word's merged count is its new count plus what the parent counted but
+        left out (`parent_dropped`, word -> count). `max_final_vocab` bounds the whole vocabulary,
+        by gensim's rule on the new words.
+
+        >>> v = Vocabulary.extended(["b", "a"], [9, 7], {"a": 1, "c": 2, "d": 5, "e": 1}, 2, parent_dropped={"e": 1})
+        >>> v.words, v.counts, v.inherited
+        (('b', 'a', 'd', 'c', 'e'), (9, 8, 5, 2, 2), 2)
+        """
+        old = dict(zip(parent_words, parent_counts))  # word -> the parent's count
+        dropped = parent_dropped or {}
+        room = None if max_final_vocab is None else max(max_final_vocab - len(old), 0)
+        new = {w: c + dropped.get(w, 0) for w, c in counts.items() if w not in old}  # merged counts
+        new.update((w, c) for w, c in dropped.items() if w not in new and w not in old)  # counted by the parent only
+        grown = cls.from_counts(new, min_count, room) if room != 0 else cls.from_counts({}, min_count)
+        return cls(
+            words=tuple(old) + grown.words,
+            counts=tuple(c + counts.get(w, 0) for w, c in old.items()) + grown.counts,
+            effective_min_count=grown.effective_min_count,
+            raw_words=sum(counts.values()),
+            raw_distinct=len(counts),
+            inherited=len(old),
+            inherited_counts=sum(old.values()) + sum(dropped.get(w, 0) for w in grown.words),
+        )
+
     def __len__(self) -> int:
         return len(self.words)
 
@@ -293,8 +327,8 @@ class Vocabulary:
 
     @property
     def retained_words(self) -> int:
-        """Corpus tokens whose word is in the vocabulary."""
-        return sum(self.counts)
+        """Corpus tokens whose word is in the vocabulary (this corpus's: without what a parent's counts brought)."""
+        return sum(self.counts) - self.inherited_counts
 
     def pruning(self) -> dict[str, Any]:
         """The counting bound and what it dropped, for the manifest."""
@@ -304,8 +338,14 @@ class Vocabulary:
 
 def build_vocabulary(shards: Sequence[Shard], options: ReadOptions, min_count: int,
                      max_final_vocab: int | None, max_vocab_size: int | None = None,
+                     parent: tuple[Sequence[str], Sequence[int], Mapping[str, int]] | None = None,
+                     dropped: dict[str, int] | None = None,
                      ) -> tuple[Vocabulary, list[ShardCount]]:
     """Count every shard in a Ray task of its own, merge in a tree of tasks, apply the vocabulary rules.
+
+    `parent` (words, counts and left-out counts of an artifact, `--init-from`) grows that vocabulary
+    (`Vocabulary.extended`). `dropped`, when given, is filled with word -> count of every counted
+    word the vocabulary left out (the parent's too), for `--save-training-state`.
 
     Returns the vocabulary and the per-shard summaries (their `words` size each actor's epoch;
     their `counts` are empty: the tables went into the merge tree).
@@ -314,7 +354,14 @@ def build_vocabulary(shards: Sequence[Shard], options: ReadOptions, min_count: i
 
     shard_counts, refs = _count_tasks(shards, options, max_vocab_size)
     merged, merge_stats = merge_tree([table for _, table in refs], max_vocab_size)
-    vocab = Vocabulary.from_counts(merged, min_count, max_final_vocab)
+    vocab = (Vocabulary.from_counts(merged, min_count, max_final_vocab) if parent is None else
+             Vocabulary.extended(parent[0], parent[1], merged, min_count, max_final_vocab, parent_dropped=parent[2]))
+    if dropped is not None:
+        kept_words = set(vocab.words)
+        for table in (merged, parent[2] if parent else {}):
+            for w, c in table.items():
+                if w not in kept_words:
+                    dropped[w] = dropped.get(w, 0) + c
     skipped = [sc for sc in shard_counts if sc.skipped]
     if skipped and len(skipped) == len(shard_counts):
         raise CorpusError(f"every corpus file was skipped as a bad shard ({len(skipped)}), e.g. {skipped[0].skipped}")
