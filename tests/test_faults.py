@@ -70,7 +70,7 @@ def _bad_inputs(tmp: Path) -> list[tuple[str, list[str], str]]:
     ]
 
 
-def test_every_bad_input_is_one_named_error_before_ray_starts(tmp_path, capsys):
+def test_every_bad_input_is_one_named_error_before_ray_starts(tmp_path, capsys, ray_cannot_start):
     """The bad-input list of issue 7 (the rest needs Ray: see the accounting test): exit 2, one line."""
     seen = []
     for name, argv, message in _bad_inputs(tmp_path):

@@ -6,6 +6,7 @@ import gzip
 import json
 import logging
 import lzma
+import re
 
 import numpy as np
 import pytest
@@ -199,6 +200,24 @@ def test_credentials_in_a_uri_are_refused_by_every_entry_point_without_echoing_t
         err = capsys.readouterr().err
         assert err.count("\n") == 1 and "credentials in a URI are refused" in err and FAKE_SECRET not in err, argv
     assert FAKE_SECRET not in caplog.text
+
+
+@pytest.mark.parametrize("store", ["gs://bucket/corpus/", "azure://container/corpus/"])
+def test_other_object_stores_are_refused_in_one_line(store, tmp_path, capsys, ray_cannot_start):
+    """README: `gs://` and `azure://` are refused with a clear message, as a corpus, an output or an artifact."""
+    from w2v.cli import main
+
+    scheme = store.split(":", 1)[0]
+    (tmp_path / "c.txt").write_text("a b c\n")
+    for argv, uri in (([store], store), ([str(tmp_path / "c.txt"), "--out", store + "artifact"], store + "artifact")):
+        out = [] if "--out" in argv else ["--out", str(tmp_path / "out")]
+        assert main(["train", *argv, *out]) == 2, argv
+        err = capsys.readouterr().err
+        assert re.fullmatch(rf"w2v: error: (corpus path )?{re.escape(uri)}(\.checkpoint)?: the '{scheme}' scheme is not supported by "
+                            rf"this version of w2v \(supported: [a-z0-9, ]+\)\n", err), err
+    with pytest.raises(StorageError, match=f"the '{scheme}' scheme is not supported"):
+        w2v.load(store + "artifact")
+    assert not (tmp_path / "out").exists()
 
 
 def test_a_parameter_validation_failure_keeps_its_reason(s3_server):
