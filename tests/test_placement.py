@@ -1,5 +1,9 @@
 """Placement (`w2v/placement.py`): which nodes train, one actor each, with how many gensim threads."""
 
+import logging
+import threading
+import time
+
 import pytest
 
 from w2v import ClusterError, TrainConfig
@@ -61,3 +65,53 @@ def test_with_trainer_nodes_in_the_cluster_no_actor_runs_on_the_head(ray_cluster
     assert sorted(a["node_id"] for a in actors) == sorted(n.node_id for n in added)
     assert ray_cluster.head_node.node_id not in {a["node_id"] for a in actors}
     assert [a["workers"] for a in actors] == [2, 2]
+
+
+@pytest.mark.slow
+def test_more_actors_than_nodes_is_a_clear_error(ray_cluster, planted_corpus, tmp_path):
+    root, _ = planted_corpus
+    config = TrainConfig(corpus=(str(root),), out=str(tmp_path / "x"), actors=3, eval=False)
+    with pytest.raises(ClusterError, match="actors=3: one trainer actor runs per node and the cluster has 2 .*"
+                                           "wait for them with --wait-for-nodes"):
+        run(config)
+    assert not (tmp_path / "x").exists()
+    config = TrainConfig(corpus=(str(root),), out=str(tmp_path / "x"), actors=3, eval=False, wait_for_nodes=1.0)
+    with pytest.raises(ClusterError, match="cluster has 2 alive node.* after waiting 1 s"):
+        run(config)
+
+
+@pytest.mark.slow
+def test_a_job_waits_for_the_trainer_nodes_it_asks_for(ray_cluster, planted_corpus, tmp_path, caplog):
+    """Trainer nodes of an autoscaling cluster come up after the job starts: with --wait-for-nodes it waits."""
+    root, _ = planted_corpus
+    config = TrainConfig(corpus=(str(root),), out=str(tmp_path / "art"), actors=3, vector_size=16, epochs=2,
+                         eval=False, wait_for_nodes=120.0)
+    done: dict = {}
+
+    def job():
+        try:
+            done["manifest"] = run(config).manifest
+        except BaseException as exc:  # re-raised below, in the test's thread
+            done["error"] = exc
+
+    with caplog.at_level(logging.INFO, logger="w2v.placement"):
+        runner = threading.Thread(target=job, daemon=True)  # Ray adds nodes from the main thread only
+        runner.start()
+        deadline = time.monotonic() + 120
+        while not any("waiting up to" in r.getMessage() for r in caplog.records) and runner.is_alive():
+            assert time.monotonic() < deadline, "the job never started waiting for nodes"
+            time.sleep(0.2)
+        time.sleep(1.0)  # it waits: the node joins later
+        added = [ray_cluster.add_node(num_cpus=1, object_store_memory=256 * 2**20)]
+        try:
+            runner.join(timeout=300)
+        finally:
+            ray_cluster.remove_node(added[0])
+    if "error" in done:
+        raise done["error"]
+    manifest = done["manifest"]
+    assert len({a["node_id"] for a in manifest["training"]["actors"]}) == 3
+    assert added[0].node_id in {a["node_id"] for a in manifest["training"]["actors"]}
+    messages = [r.getMessage() for r in caplog.records]
+    assert "waiting up to 120 s for 3 trainer node(s); 2 alive" in messages
+    assert "trainer nodes alive: 3 of 3" in messages

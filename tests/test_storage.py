@@ -180,6 +180,37 @@ def test_job_reads_many_small_mixed_objects_from_s3_and_writes_its_artifact_ther
     assert FAKE_SECRET not in json.dumps(result.manifest) and FAKE_SECRET not in caplog.text
 
 
+@pytest.mark.slow
+def test_credentials_never_reach_the_actors_logs(ray_cluster, s3_bucket, tmp_path):
+    """README: credentials "never appear in logs". A small S3 job with actors on both nodes, then every
+    file of the Ray session's logs (each worker's stdout and stderr, raylets, GCS) is searched for the secret."""
+    from pathlib import Path
+
+    from w2v import TrainConfig
+    from w2v.job import run
+
+    write_planted_corpus(tmp_path / "planted", files=2, sentences_per_file=600, compress=("", ".gz"))
+    for path in sorted((tmp_path / "planted").iterdir()):
+        put(s3_bucket, f"corpus/{path.name}", path.read_bytes())
+    config = TrainConfig(corpus=(f"s3://{s3_bucket}/corpus/",), out=f"s3://{s3_bucket}/art", actors=2, vector_size=8,
+                         epochs=1, eval=False, checkpoint_interval=0)
+    actors = run(config).manifest["training"]["actors"]
+    log_dirs = {Path(node.get_logs_dir_path()) for node in ray_cluster.list_all_nodes()}
+    files = [f for d in log_dirs for f in d.rglob("*") if f.is_file()]
+    for actor in actors:  # the actors' own output is among the files searched
+        assert any(f.name.startswith("worker-") and f.name.endswith(f"-{actor['pid']}.err") for f in files), actor
+
+    def text(f: Path) -> bytes:  # Ray's log monitor moves the files of ended workers into old/
+        for where in (f, f.parent / "old" / f.name):
+            try:
+                return where.read_bytes()
+            except FileNotFoundError:
+                pass
+        return b""
+
+    assert [str(f) for f in files if FAKE_SECRET.encode() in text(f)] == []
+
+
 CREDENTIALED = [f"s3://AKIAEXAMPLE:{FAKE_SECRET}@bucket/corpus/", f"s3://{FAKE_SECRET}@bucket/x.txt"]
 
 

@@ -1,14 +1,12 @@
 """The driver (`w2v/train.py`) on a real two-node Ray cluster: actors, exchanges, pacing, progress.
 
-What a whole job writes (the artifact, its manifest) is `tests/test_job.py`'s; placement is
-`tests/test_placement.py`'s. Tests that start Ray are marked slow one by one: the pure ones run
-with `-m "not slow"`.
+What a whole job writes (the artifact, its manifest) is tested in `tests/test_job.py`, which nodes
+train in `tests/test_placement.py`. Tests that start Ray are marked slow one by one: the pure ones
+run with `-m "not slow"`.
 """
 
 import json
 import logging
-import threading
-import time
 
 import numpy as np
 import pytest
@@ -90,53 +88,26 @@ def test_exchanges_are_paced_by_words_trained(ray_cluster, planted_corpus, tmp_p
 
 
 @pytest.mark.slow
-def test_more_actors_than_nodes_is_a_clear_error(ray_cluster, planted_corpus, tmp_path):
+def test_one_sync_tier_moves_every_row_at_every_exchange_and_the_default_follows_the_tier_schedule(
+        ray_cluster, planted_corpus, tmp_path):
+    """--sync-tiers reaches the exchange: the bytes each exchange combined are the rows its tiers name."""
+    from w2v.sync import tier_ranges
+
     root, _ = planted_corpus
-    config = TrainConfig(corpus=(str(root),), out=str(tmp_path / "x"), actors=3, eval=False)
-    with pytest.raises(w2v.ClusterError, match="actors=3: one trainer actor runs per node and the cluster has 2 .*"
-                                          "wait for them with --wait-for-nodes"):
-        run(config)
-    assert not (tmp_path / "x").exists()
-    config = TrainConfig(corpus=(str(root),), out=str(tmp_path / "x"), actors=3, eval=False, wait_for_nodes=1.0)
-    with pytest.raises(w2v.ClusterError, match="cluster has 2 alive node.* after waiting 1 s"):
-        run(config)
-
-
-@pytest.mark.slow
-def test_a_job_waits_for_the_trainer_nodes_it_asks_for(ray_cluster, planted_corpus, tmp_path, caplog):
-    """Trainer nodes of an autoscaling cluster come up after the job starts: with --wait-for-nodes it waits."""
-    root, _ = planted_corpus
-    config = TrainConfig(corpus=(str(root),), out=str(tmp_path / "art"), actors=3, vector_size=16, epochs=2,
-                         eval=False, wait_for_nodes=120.0)
-    done: dict = {}
-
-    def job():
-        try:
-            done["manifest"] = run(config).manifest
-        except BaseException as exc:  # re-raised below, in the test's thread
-            done["error"] = exc
-
-    with caplog.at_level(logging.INFO, logger="w2v.placement"):
-        runner = threading.Thread(target=job, daemon=True)  # Ray adds nodes from the main thread only
-        runner.start()
-        deadline = time.monotonic() + 120
-        while not any("waiting up to" in r.getMessage() for r in caplog.records) and runner.is_alive():
-            assert time.monotonic() < deadline, "the job never started waiting for nodes"
-            time.sleep(0.2)
-        time.sleep(1.0)  # it waits: the node joins later
-        added = [ray_cluster.add_node(num_cpus=1, object_store_memory=256 * 2**20)]
-        try:
-            runner.join(timeout=300)
-        finally:
-            ray_cluster.remove_node(added[0])
-    if "error" in done:
-        raise done["error"]
-    manifest = done["manifest"]
-    assert len({a["node_id"] for a in manifest["training"]["actors"]}) == 3
-    assert added[0].node_id in {a["node_id"] for a in manifest["training"]["actors"]}
-    messages = [r.getMessage() for r in caplog.records]
-    assert "waiting up to 120 s for 3 trainer node(s); 2 alive" in messages
-    assert "trainer nodes alive: 3 of 3" in messages
+    moved = {}
+    for tiers in (1, 7):
+        config = TrainConfig(corpus=(str(root),), out=str(tmp_path / f"tiers-{tiers}"), actors=2, vector_size=8,
+                             epochs=1, eval=False, checkpoint_interval=0, sync_words=3_000, sync_tiers=tiers)
+        result = run(config)
+        training, rows = result.manifest["training"], result.manifest["vocabulary"]["size"]
+        row_bytes = 2 * 8 * 4  # vectors and syn1neg (negative sampling), float32
+        exchanges = training["exchanges"]
+        assert training["sync_tiers"] == tiers and exchanges >= 4
+        expected = [sum(b - a for a, b in tier_ranges(rows, n, tiers=tiers, final=n == exchanges - 1)) * row_bytes
+                    for n in range(exchanges)]
+        assert training["slice_bytes_per_exchange"] == round(sum(expected) / exchanges)
+        moved[tiers] = training["slice_bytes_per_exchange"]
+    assert moved[1] == rows * row_bytes and moved[7] < moved[1] / 2
 
 
 @pytest.mark.slow
