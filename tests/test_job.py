@@ -13,7 +13,7 @@ from gensim.models import KeyedVectors
 
 import w2v
 from w2v import TrainConfig
-from w2v.job import Stopwatch, run, versions
+from w2v.job import Stopwatch, run
 
 
 def test_stopwatch_stages_follow_the_callers_and_start_where_it_says():
@@ -24,17 +24,6 @@ def test_stopwatch_stages_follow_the_callers_and_start_where_it_says():
     watch.lap("vocabulary")
     assert list(timings) == ["preflight", "list", "vocabulary"]
     assert timings["list"] >= 10.0 and 0.0 <= timings["vocabulary"] < timings["list"]
-
-
-def test_the_manifest_names_the_versions_that_shape_the_vectors():
-    import platform
-
-    import gensim
-
-    found = versions()
-    assert set(found) == {"w2v", "python", "gensim", "numpy", "ray", "smart_open"}
-    assert (found["w2v"], found["python"], found["gensim"]) == (w2v.__version__, platform.python_version(),
-                                                                gensim.__version__)
 
 
 @pytest.mark.slow
