@@ -160,3 +160,18 @@ def full_disk(monkeypatch):
         full.append(os.path.abspath(os.fspath(directory)))
 
     return fill
+
+
+@pytest.fixture
+def ray_cannot_start(monkeypatch):
+    """Starting or joining Ray raises AssertionError (not a W2VError, so no one-line message hides it):
+    a command that reaches Ray's start-up before its checks fails the test."""
+    import ray
+
+    import w2v.cli
+
+    def start(*args, **kwargs):
+        raise AssertionError("Ray was started before the input was checked")
+
+    monkeypatch.setattr(w2v.cli, "init_ray", start)  # an already initialized Ray would skip ray.init
+    monkeypatch.setattr(ray, "init", start)

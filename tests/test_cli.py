@@ -30,7 +30,7 @@ def w2v_process(*args: str, stderr=subprocess.PIPE, timeout: float = 300) -> sub
                           stdout=subprocess.PIPE, stderr=stderr, timeout=timeout)
 
 
-def test_missing_corpus_path_is_named_before_ray_starts(tmp_path, capsys):
+def test_missing_corpus_path_is_named_before_ray_starts(tmp_path, capsys, ray_cannot_start):
     assert main(["train", str(tmp_path / "nope"), "--out", str(tmp_path / "out")]) == 2
     err = capsys.readouterr().err
     assert err.startswith("w2v: error: corpus path ") and "nope: no such file or directory" in err
@@ -121,7 +121,7 @@ def test_neighbors_command(trained_artifact, capsys):
     assert "not in the vocabulary" in err and "zzz" in err
 
 
-def test_output_under_a_file_is_refused_before_ray_starts(tmp_path, capsys):
+def test_output_under_a_file_is_refused_before_ray_starts(tmp_path, capsys, ray_cannot_start):
     (tmp_path / "c.txt").write_text("a b c\n")
     (tmp_path / "blocker").write_text("a file, not a directory")
     assert main(["train", str(tmp_path / "c.txt"), "--out", str(tmp_path / "blocker" / "art")]) == 2
@@ -244,7 +244,7 @@ def test_query_commands_escape_terminal_control_characters_in_words(tmp_path, ca
     assert "esc\\x1b[31mred" in capsys.readouterr().out
 
 
-def test_an_output_inside_the_corpus_or_a_corpus_inside_the_output_is_refused(tmp_path, capsys):
+def test_an_output_inside_the_corpus_or_a_corpus_inside_the_output_is_refused(tmp_path, capsys, ray_cannot_start):
     corpus = tmp_path / "corpus"
     corpus.mkdir()
     (corpus / "a.txt").write_text("a b c\n")

@@ -19,7 +19,7 @@ from w2v import TrainConfig
 from w2v.cli import main
 from w2v.job import run
 from w2v.train import words_retrained
-from w2v.trainer import FAULT_ENV, epoch_schedule, parse_fault_hook
+from w2v.trainer import FAULT_ENV
 
 from .corpora import write_planted_corpus
 from .test_train import planted_precision
@@ -36,26 +36,11 @@ def precision_of(out: str) -> float:
 # ---------------------------------------------------------------------- pure parts (no Ray)
 
 
-def test_restart_schedule_continues_the_global_linear_decay():
-    """Restarting at epoch e continues alpha where e/E of the job would have it: monotone, never back to alpha."""
-    alpha, min_alpha, epochs = 0.025, 0.0001, 10
-    starts = [epoch_schedule(alpha, min_alpha, epochs, e)[1] for e in range(epochs + 1)]
-    assert starts[0] == alpha and abs(starts[-1] - min_alpha) < 1e-12
-    assert all(a > b for a, b in zip(starts, starts[1:]))
-    assert [epoch_schedule(alpha, min_alpha, epochs, e)[0] for e in (0, 4, 10, 12)] == [10, 6, 0, 0]
-
-
 def test_retrained_words_count_the_chunks_since_the_restart_and_the_one_in_flight():
     """Exact to a chunk: a restart at round 30 of an actor last seen at round 32, 10 chunks per epoch."""
     assert words_retrained(rounds_done=32, finished=False, restart_round=30, words_per_epoch=1000, chunks=10) == 300
     assert words_retrained(rounds_done=30, finished=False, restart_round=30, words_per_epoch=1000, chunks=10) == 100
     assert words_retrained(rounds_done=50, finished=True, restart_round=50, words_per_epoch=1000, chunks=10) == 0
-
-
-def test_fault_hook_is_validated():
-    assert parse_fault_hook("0:3") == {0: (3, "epoch")}
-    with pytest.raises(w2v.ConfigError, match="W2V_TEST_ACTOR_EXIT='x': expected ACTOR:EPOCH"):
-        parse_fault_hook("x")
 
 
 def _bad_inputs(tmp: Path) -> list[tuple[str, list[str], str]]:
@@ -85,7 +70,7 @@ def _bad_inputs(tmp: Path) -> list[tuple[str, list[str], str]]:
     ]
 
 
-def test_every_bad_input_is_one_named_error_before_ray_starts(tmp_path, capsys):
+def test_every_bad_input_is_one_named_error_before_ray_starts(tmp_path, capsys, ray_cannot_start):
     """The bad-input list of issue 7 (the rest needs Ray: see the accounting test): exit 2, one line."""
     seen = []
     for name, argv, message in _bad_inputs(tmp_path):

@@ -114,3 +114,17 @@ def test_the_submission_id_comes_from_the_job_supervisors_environment(monkeypatc
 def test_run_identity_holds_the_users_name_and_tags():
     run = run_identity("exp-1", ("a", "b"))
     assert isinstance(run, RunSection) and run.name == "exp-1" and run.tags == ["a", "b"] and run.host
+
+
+def test_the_manifest_names_the_versions_that_shape_the_vectors():
+    import platform
+
+    import gensim
+
+    import w2v
+    from w2v.manifest import versions
+
+    found = versions()
+    assert set(found) == {"w2v", "python", "gensim", "numpy", "ray", "smart_open"}
+    assert (found["w2v"], found["python"], found["gensim"]) == (w2v.__version__, platform.python_version(),
+                                                                gensim.__version__)

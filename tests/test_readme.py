@@ -1,12 +1,16 @@
 """The README works as written: its tour runs on a real artifact, CI runs its test command."""
 
+import os
 import re
+import shlex
 import subprocess
 import sys
+from importlib.metadata import entry_points
 from pathlib import Path
 
 import pytest
 
+import w2v
 from w2v import TrainConfig
 from w2v.job import run
 
@@ -55,3 +59,34 @@ def test_the_tour_runs_on_the_demo_artifact(ray_cluster, tmp_path, capsys):
     exec(compile(code, "README.md tour", "exec"), {})
     printed = capsys.readouterr().out
     assert "war ->" in printed and "water ->" in printed
+
+
+@pytest.mark.slow
+def test_the_quick_start_runs_as_a_user_runs_it_with_an_embedded_ray(tmp_path):
+    """The README's first command in a fresh process from the repository root, with no cluster to join
+    ($RAY_ADDRESS unset) and no Ray token or test S3 settings in its environment: Ray starts embedded,
+    and the demo prints its summary and the 8 nearest words of 16 frequent words."""
+    setup, _ = readme_commands()
+    train = setup.split(" && ")[-1]
+    assert train == ".venv/bin/w2v train --config jobs/sample.yaml --out demo-artifact"  # the rest installs
+    argv = shlex.split(train)
+    argv[argv.index("demo-artifact")] = str(tmp_path / "demo-artifact")
+    # `.venv/bin/w2v` is pip's console script for this entry point: run it with the Python running these
+    # tests, from this checkout (an installed script may belong to another checkout's editable install).
+    [script] = [e for e in entry_points(group="console_scripts") if e.name == "w2v"]
+    assert argv[0] == ".venv/bin/w2v" and script.value == "w2v.cli:main"
+    argv[0:1] = [sys.executable, "-c", "import sys; from w2v.cli import main; sys.exit(main())"]
+    gone = {"RAY_ADDRESS", "RAY_API_SERVER_ADDRESS", "RAY_AUTH_MODE", "RAY_AUTH_TOKEN", "RAY_AUTH_TOKEN_PATH",
+            "PYTHONPATH", "AWS_ENDPOINT_URL_S3", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"}  # a user has none
+    env = {k: v for k, v in os.environ.items() if k not in gone}
+    done = subprocess.run(argv, cwd=ROOT, env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                          timeout=1500)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-4000:]
+    assert "Started a local Ray instance" in done.stderr, done.stderr[-4000:]  # embedded, not a cluster's
+    out = done.stdout
+    assert "vocabulary: " in out and "timings:" in out and f"artifact: {tmp_path / 'demo-artifact'}" in out, out
+    shown = out.split("nearest neighbours (cosine):\n", 1)[1].splitlines()[:16]
+    assert len(shown) == 16 and all(re.fullmatch(r"  \S+: (\S+ \(-?\d\.\d\d\), ){7}\S+ \(-?\d\.\d\d\)", line)
+                                    for line in shown), out
+    manifest = w2v.verify(str(tmp_path / "demo-artifact"))
+    assert manifest["evaluation"]["file"] == "eval.json" and "report.md" in manifest["files"]

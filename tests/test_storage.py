@@ -6,6 +6,7 @@ import gzip
 import json
 import logging
 import lzma
+import re
 
 import numpy as np
 import pytest
@@ -179,6 +180,37 @@ def test_job_reads_many_small_mixed_objects_from_s3_and_writes_its_artifact_ther
     assert FAKE_SECRET not in json.dumps(result.manifest) and FAKE_SECRET not in caplog.text
 
 
+@pytest.mark.slow
+def test_credentials_never_reach_the_actors_logs(ray_cluster, s3_bucket, tmp_path):
+    """README: credentials "never appear in logs". A small S3 job with actors on both nodes, then every
+    file of the Ray session's logs (each worker's stdout and stderr, raylets, GCS) is searched for the secret."""
+    from pathlib import Path
+
+    from w2v import TrainConfig
+    from w2v.job import run
+
+    write_planted_corpus(tmp_path / "planted", files=2, sentences_per_file=600, compress=("", ".gz"))
+    for path in sorted((tmp_path / "planted").iterdir()):
+        put(s3_bucket, f"corpus/{path.name}", path.read_bytes())
+    config = TrainConfig(corpus=(f"s3://{s3_bucket}/corpus/",), out=f"s3://{s3_bucket}/art", actors=2, vector_size=8,
+                         epochs=1, eval=False, checkpoint_interval=0)
+    actors = run(config).manifest["training"]["actors"]
+    log_dirs = {Path(node.get_logs_dir_path()) for node in ray_cluster.list_all_nodes()}
+    files = [f for d in log_dirs for f in d.rglob("*") if f.is_file()]
+    for actor in actors:  # the actors' own output is among the files searched
+        assert any(f.name.startswith("worker-") and f.name.endswith(f"-{actor['pid']}.err") for f in files), actor
+
+    def text(f: Path) -> bytes:  # Ray's log monitor moves the files of ended workers into old/
+        for where in (f, f.parent / "old" / f.name):
+            try:
+                return where.read_bytes()
+            except FileNotFoundError:
+                pass
+        return b""
+
+    assert [str(f) for f in files if FAKE_SECRET.encode() in text(f)] == []
+
+
 CREDENTIALED = [f"s3://AKIAEXAMPLE:{FAKE_SECRET}@bucket/corpus/", f"s3://{FAKE_SECRET}@bucket/x.txt"]
 
 
@@ -199,6 +231,24 @@ def test_credentials_in_a_uri_are_refused_by_every_entry_point_without_echoing_t
         err = capsys.readouterr().err
         assert err.count("\n") == 1 and "credentials in a URI are refused" in err and FAKE_SECRET not in err, argv
     assert FAKE_SECRET not in caplog.text
+
+
+@pytest.mark.parametrize("store", ["gs://bucket/corpus/", "azure://container/corpus/"])
+def test_other_object_stores_are_refused_in_one_line(store, tmp_path, capsys, ray_cannot_start):
+    """README: `gs://` and `azure://` are refused with a clear message, as a corpus, an output or an artifact."""
+    from w2v.cli import main
+
+    scheme = store.split(":", 1)[0]
+    (tmp_path / "c.txt").write_text("a b c\n")
+    for argv, uri in (([store], store), ([str(tmp_path / "c.txt"), "--out", store + "artifact"], store + "artifact")):
+        out = [] if "--out" in argv else ["--out", str(tmp_path / "out")]
+        assert main(["train", *argv, *out]) == 2, argv
+        err = capsys.readouterr().err
+        assert re.fullmatch(rf"w2v: error: (corpus path )?{re.escape(uri)}(\.checkpoint)?: the '{scheme}' scheme is not supported by "
+                            rf"this version of w2v \(supported: [a-z0-9, ]+\)\n", err), err
+    with pytest.raises(StorageError, match=f"the '{scheme}' scheme is not supported"):
+        w2v.load(store + "artifact")
+    assert not (tmp_path / "out").exists()
 
 
 def test_a_parameter_validation_failure_keeps_its_reason(s3_server):

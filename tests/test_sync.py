@@ -215,3 +215,22 @@ def test_word_pacing_follows_the_stale_share_whatever_the_node_speed():
     edges = [sync.chunk_alphas(0.025, 0.0001, rounds, r) for r in range(rounds)]
     assert edges[0][0] == 0.025 and abs(edges[-1][1] - 0.0001) < 1e-12
     assert all(a[1] == b[0] for a, b in zip(edges, edges[1:]))  # each round starts where the last ended
+
+
+def test_the_default_seven_tiers_follow_the_readmes_schedule_and_one_tier_sends_every_row():
+    """README `--sync-tiers`: with the default 7 the most frequent 1/64 of the words sync at every
+    exchange, rarer ones every 2nd, 4th, ... exchange, every word at the first and last; `1` sends
+    every row every time."""
+    from w2v.cli import build_parser, config_from_args
+
+    assert config_from_args(build_parser().parse_args(["train", "c.txt", "--out", "o"])).sync_tiers == sync.TIERS == 7
+    vocab = 64 * 100
+    synced = [0] * 7  # times the first row of each tier synced in 64 exchanges after the first
+    firsts = [0] + [vocab // 2 ** (7 - t) for t in range(1, 7)]  # tier t starts at row V/2**(7-t): 0, V/64, V/32, ...
+    for n in range(1, 65):
+        [(start, stop)] = sync.tier_ranges(vocab, n)
+        assert start == 0 and stop == vocab // 2 ** (6 - min((n & -n).bit_length() - 1, 6))  # a prefix, by n's 2-power
+        synced = [count + (row < stop) for count, row in zip(synced, firsts)]
+    assert synced == [64, 32, 16, 8, 4, 2, 1]  # every exchange, every 2nd, 4th, ..., 64th
+    assert sync.tier_ranges(vocab, 0) == sync.tier_ranges(vocab, 41, final=True) == [(0, vocab)]
+    assert all(sync.tier_ranges(vocab, n, tiers=1) == [(0, vocab)] for n in range(0, 70))

@@ -1,0 +1,37 @@
+"""The trainer actor (`w2v/trainer.py`): what runs on each node, tested in this process, without Ray."""
+
+import pytest
+
+import w2v
+from w2v import TrainConfig
+from w2v.trainer import epoch_schedule, gensim_fast_version, parse_fault_hook, read_options
+
+
+def test_gensims_compiled_routines_are_in_use():
+    """The chunk trainer calls gensim's compiled corpus_file routines: without them training is ~100x slower."""
+    assert gensim_fast_version() >= 0
+
+
+def test_read_options_carry_the_configs_reading_rules():
+    config = TrainConfig(corpus=("c",), out="o", lowercase=True, tokenizer="simple", deaccent=True,
+                         unicode_errors="replace", on_bad_shard="skip",
+                         s3_endpoint_url="http://127.0.0.1:9000")
+    options = read_options(config)
+    assert (options.lowercase, options.tokenizer, options.deaccent) == (True, "simple", True)
+    assert (options.unicode_errors, options.on_bad_shard) == ("replace", "skip")
+    assert options.s3 == config.s3_settings() and options.s3.endpoint_url == "http://127.0.0.1:9000"
+
+
+def test_restart_schedule_continues_the_global_linear_decay():
+    """Restarting at epoch e continues alpha where e/E of the job would have it: monotone, never back to alpha."""
+    alpha, min_alpha, epochs = 0.025, 0.0001, 10
+    starts = [epoch_schedule(alpha, min_alpha, epochs, e)[1] for e in range(epochs + 1)]
+    assert starts[0] == alpha and abs(starts[-1] - min_alpha) < 1e-12
+    assert all(a > b for a, b in zip(starts, starts[1:]))
+    assert [epoch_schedule(alpha, min_alpha, epochs, e)[0] for e in (0, 4, 10, 12)] == [10, 6, 0, 0]
+
+
+def test_fault_hook_is_validated():
+    assert parse_fault_hook("0:3") == {0: (3, "epoch")}
+    with pytest.raises(w2v.ConfigError, match="W2V_TEST_ACTOR_EXIT='x': expected ACTOR:EPOCH"):
+        parse_fault_hook("x")
