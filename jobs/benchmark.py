@@ -58,7 +58,7 @@ def default_corpus() -> list[Path]:
     return [DEFAULT_CORPUS]
 
 
-def prepare(sources: list[Path], workdir: Path) -> tuple[Path, Path, int]:
+def deal_corpus(sources: list[Path], workdir: Path) -> tuple[Path, Path, int]:
     """Deal the source lines round-robin into PARTS files (w2v's shards) and one joined file (gensim's).
 
     Returns both and the words written (one epoch). Each line once: a benchmark corpus is never
@@ -159,7 +159,7 @@ def run_w2v(actors: int, parts: Path, params: dict, cores: int, workdir: Path, s
 
     import w2v
     from w2v import TrainConfig
-    from w2v.job import run
+    from w2v.pipeline import run
     from w2v.manifest import Manifest
 
     per_node = workers or max(1, cores // actors)
@@ -406,7 +406,7 @@ def main(argv=None) -> int:
     sources = [Path(p) for p in args.corpus] if args.corpus else default_corpus()
     with tempfile.TemporaryDirectory(prefix="w2v-bench-") as tmp:
         workdir = Path(tmp)
-        parts, joined, epoch_words = prepare(sources, workdir)
+        parts, joined, epoch_words = deal_corpus(sources, workdir)
         from w2v.corpus import list_shards, read_rate
 
         reading = read_rate(list_shards([str(parts)]))  # one process, like one actor's spool and count passes

@@ -63,7 +63,7 @@ def train(corpus: list[Path], out: Path, seed: int, params: dict, **extra):
     """One w2v job (K=1 on the embedded Ray); returns (KeyedVectors in count order, seconds, vocabulary size)."""
     import w2v
     from w2v import TrainConfig
-    from w2v.job import run
+    from w2v.pipeline import run
 
     config = TrainConfig(corpus=tuple(str(c) for c in corpus), out=str(out), seed=seed, eval=False, overwrite=True,
                          actors=1, checkpoint_interval=0, **{**params, **extra})

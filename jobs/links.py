@@ -16,7 +16,7 @@ every setting first probes what the link really gives (RTT of a 1-byte TCP ping-
 of one TCP stream; medians of 3).
 
 What it measures, per K and per link setting: a real w2v training run across the namespaced
-nodes (`w2v.train`'s driver on a generated corpus; its exchanges, actor waits and sync share are
+nodes (`w2v.driver`'s driver on a generated corpus; its exchanges, actor waits and sync share are
 the first table), then, with its actors still up and idle, the driver's own exchange
 (`exchange.exchange_round`, what the training loop calls after every chunk: take, reduce-scatter
 through the object store, apply, the summed pieces to the driver) for the slice of each frequency
@@ -343,7 +343,7 @@ def measure(config, prepared, reps: int, slice_rows: list[int] | None = None) ->
     from w2v import sync
     from w2v.checkpoint import NullCheckpointer
     from w2v.exchange import exchange_round
-    from w2v.train import Training
+    from w2v.driver import Training
 
     p = prepared
     training = Training(config, p.vocab, p.assignment, p.placement, None, NullCheckpointer(),
@@ -376,7 +376,7 @@ def run_nodes(k: int, settings: list[tuple[float, float]], args, workdir: Path) 
     """Build K+1 hosts, start Ray on them, and measure every link setting; everything torn down after."""
     import ray
 
-    from w2v import TrainConfig, job
+    from w2v import TrainConfig, pipeline
 
     links = Links(k + 1, subnet=200 + k)
     hosts = RayHosts(links, tempfile.mkdtemp(prefix="w2vl", dir="/tmp"), args.object_store_mb * 2**20)
@@ -412,7 +412,7 @@ def run_nodes(k: int, settings: list[tuple[float, float]], args, workdir: Path) 
                              vector_size=args.vector_size,
                              epochs=1, actors=k, workers=1, eval=False, checkpoint_interval=0.0,
                              sync_tiers=args.tiers, sync_words=args.sync_words, seed=1)
-        prepared = job.prepare(config, job.preflight(config), {})
+        prepared = pipeline.prepare(config, pipeline.preflight(config), {})
         for mbit, ms in settings:
             links.shape(mbit, ms)
             probed = probe(links.ips[1])

@@ -101,7 +101,7 @@ def planted_corpus(tmp_path_factory) -> tuple[Path, dict[str, int]]:
 def trained_artifact(ray_cluster, planted_corpus, tmp_path_factory):
     """One real job on the planted corpus: 2 actors on 2 nodes, with the TensorFlow evaluation."""
     from w2v import TrainConfig
-    from w2v.job import run
+    from w2v.pipeline import run
 
     root, _ = planted_corpus
     out = tmp_path_factory.mktemp("artifacts") / "planted"

@@ -8,7 +8,7 @@ import pytest
 from w2v import ConfigError, StorageError, TrainConfig
 from w2v import checkpoint
 from w2v.corpus import Shard
-from w2v.job import preflight
+from w2v.pipeline import preflight
 
 
 def weights(seed: int) -> dict[str, np.ndarray]:

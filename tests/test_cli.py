@@ -329,13 +329,13 @@ def test_an_unreachable_cluster_has_its_own_exit_code_in_seconds(tmp_path, capsy
 
 def test_json_log_format_is_one_object_per_line():
     code = ("import logging; from w2v.cli import configure_logging; configure_logging(log_format='json'); "
-            "log = logging.getLogger('w2v.train'); log.info('epoch %d/%d done', 1, 5)\n"
+            "log = logging.getLogger('w2v.driver'); log.info('epoch %d/%d done', 1, 5)\n"
             "try:\n    1 / 0\nexcept ZeroDivisionError:\n    log.exception('failed')")
     done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
     lines = done.stderr.splitlines()
     entries = [json.loads(line) for line in lines]  # every line is one JSON object
-    assert [(e["level"], e["logger"], e["message"]) for e in entries] == [("INFO", "w2v.train", "epoch 1/5 done"),
-                                                                        ("ERROR", "w2v.train", "failed")]
+    assert [(e["level"], e["logger"], e["message"]) for e in entries] == [("INFO", "w2v.driver", "epoch 1/5 done"),
+                                                                        ("ERROR", "w2v.driver", "failed")]
     assert "ZeroDivisionError" in entries[1]["exception"] and entries[0]["time"].endswith("+00:00")
 
 

@@ -111,7 +111,7 @@ def test_yaml_reads_numbers_by_yaml_1_2s_rules(tmp_path, text, value):
 
 
 def test_a_manifests_parameters_block_is_a_config_file(tmp_path):
-    """What job.py writes as the manifest's `parameters` (JSON, which YAML 1.2 reads) builds the same config."""
+    """What pipeline.py writes as the manifest's `parameters` (JSON, which YAML 1.2 reads) builds the same config."""
     from w2v import export
 
     config = make(sample=1e-5, min_alpha=1e-7, max_final_vocab=5000, sg=True, actors=2, wait_for_nodes=30,

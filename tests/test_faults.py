@@ -17,12 +17,12 @@ import pytest
 import w2v
 from w2v import TrainConfig
 from w2v.cli import main
-from w2v.job import run
-from w2v.train import words_retrained
+from w2v.pipeline import run
+from w2v.driver import words_retrained
 from w2v.trainer import FAULT_ENV
 
 from .corpora import write_planted_corpus
-from .test_train import planted_precision
+from .test_driver import planted_precision
 
 REPO = Path(__file__).resolve().parents[1]
 

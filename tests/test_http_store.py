@@ -134,7 +134,7 @@ def test_train_on_a_text8_like_zip_by_url_through_the_cli(ray_cluster, http_file
     import w2v
 
     from .corpora import FILLERS, GROUPS, WORDS_PER_GROUP
-    from .test_train import planted_precision
+    from .test_driver import planted_precision
 
     rng = random.Random(5)
     words: list[str] = []

@@ -212,7 +212,7 @@ def test_a_continued_job_teaches_new_words_and_keeps_the_parents(ray_cluster, pl
     groups with 3 new words each; continued from A on 2 actors. The new words' neighbours are
     their group's, and the old words start from A's vectors: each stays close to where A put it,
     where a model of B alone lands anywhere."""
-    from w2v.job import run
+    from w2v.pipeline import run
 
     root, counts = planted_corpus
     grown = tmp_path / "b"

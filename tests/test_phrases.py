@@ -213,7 +213,7 @@ def test_the_generated_corpus_plants_exactly_its_two_phrases(tmp_path):
 
 @pytest.mark.slow
 def test_on_ray_the_phrases_are_gensims_and_training_uses_them(ray_cluster, tmp_path):
-    from w2v.job import run
+    from w2v.pipeline import run
 
     shards = split_shards(list_shards([datapath("lee_background.cor")]), 2, piece_bytes=40_000)
     options = ReadOptions(lowercase=True)

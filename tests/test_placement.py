@@ -7,7 +7,7 @@ import time
 import pytest
 
 from w2v import ClusterError, TrainConfig
-from w2v.job import run
+from w2v.pipeline import run
 from w2v.placement import place_actors
 
 

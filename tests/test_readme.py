@@ -12,7 +12,7 @@ import pytest
 
 import w2v
 from w2v import TrainConfig
-from w2v.job import run
+from w2v.pipeline import run
 
 ROOT = Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text(encoding="utf-8")

@@ -140,8 +140,8 @@ def test_job_reads_many_small_mixed_objects_from_s3_and_writes_its_artifact_ther
         ray_cluster, s3_bucket, tmp_path, monkeypatch, caplog):
     """Actors in other Ray processes read S3 through AWS_ENDPOINT_URL_S3; listing spans several pages."""
     from w2v import TrainConfig
-    from w2v.job import run
-    from .test_train import planted_precision
+    from w2v.pipeline import run
+    from .test_driver import planted_precision
 
     monkeypatch.setattr(storage, "S3_LIST_PAGE_SIZE", 16)
     counts = write_planted_corpus(tmp_path / "planted", files=2, sentences_per_file=2500, compress=("",))
@@ -187,7 +187,7 @@ def test_credentials_never_reach_the_actors_logs(ray_cluster, s3_bucket, tmp_pat
     from pathlib import Path
 
     from w2v import TrainConfig
-    from w2v.job import run
+    from w2v.pipeline import run
 
     write_planted_corpus(tmp_path / "planted", files=2, sentences_per_file=600, compress=("", ".gz"))
     for path in sorted((tmp_path / "planted").iterdir()):

@@ -109,7 +109,7 @@ def test_a_job_is_one_run_and_its_artifact_has_its_identity_card_and_curves(ray_
 
     import w2v
     from w2v import TrainConfig
-    from w2v.job import run
+    from w2v.pipeline import run
     from w2v.model_card import parse_front_matter
 
     from .test_scalars import _scalars

@@ -234,7 +234,7 @@ class JsonFormatter(logging.Formatter):
     """One JSON object per log line, for log collectors: time (ISO 8601, UTC), level, logger, message.
 
     >>> import json
-    >>> record = logging.LogRecord("w2v.train", logging.INFO, __file__, 1, "epoch %d/%d done", (2, 5), None)
+    >>> record = logging.LogRecord("w2v.driver", logging.INFO, __file__, 1, "epoch %d/%d done", (2, 5), None)
     >>> json.loads(JsonFormatter().format(record))["message"]
     'epoch 2/5 done'
     """
@@ -319,22 +319,22 @@ def cmd_train(args: argparse.Namespace) -> int:
             check("tensorflow", "w2v train's evaluation", otherwise="--no-eval")
     from tqdm.contrib.logging import logging_redirect_tqdm
 
-    from . import export, job, report
+    from . import export, pipeline, report
 
-    timings: dict[str, float] = {}  # stage -> seconds; job.run adds its own stages
-    watch = job.Stopwatch(timings, since=started)
-    shards = job.preflight(config)  # bad paths and occupied outputs fail before Ray starts
+    timings: dict[str, float] = {}  # stage -> seconds; pipeline.run adds its own stages
+    watch = pipeline.Stopwatch(timings, since=started)
+    shards = pipeline.preflight(config)  # bad paths and occupied outputs fail before Ray starts
     watch.lap("preflight")  # imports, config, output and corpus checks
     init_ray(config.address, quiet=args.quiet)
     watch.lap("ray-start")
     if args.dry_run:
-        plan = job.dry_run(config, shards)
+        plan = pipeline.dry_run(config, shards)
         print("\n".join(plan.lines()))
         print(f"dry run: the config is valid, {plan.shards} corpus file(s) were read, and {config.out} can take "
               f"the artifact; nothing was trained or written")
         return 0
     with logging_redirect_tqdm():  # a log line during training goes above the progress bar, not into it
-        result = job.run(config, shards, timings)
+        result = pipeline.run(config, shards, timings)
     m = result.manifest
     summary = report.summary_lines(m)
     print("\n" + "\n".join(summary[topic] for topic in ("vocabulary", "corpus", "training", "parent") if topic in summary))

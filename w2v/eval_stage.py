@@ -1,4 +1,4 @@
-"""The evaluation stage, the one path `w2v train` (through `job.run`) and `w2v eval` both take.
+"""The evaluation stage, the one path `w2v train` (through `pipeline.run`) and `w2v eval` both take.
 
 `run_evaluation` runs `evaluate.evaluate` (and the projector files) either in this process or as
 a separate Ray task with its own CPUs and GPUs, after checking that some node of the cluster can

@@ -90,7 +90,7 @@ def state_files(config: TrainConfig, dropped: dict[str, int] | None) -> dict[str
 def check_parent(config: TrainConfig, sha256: str | None = None) -> dict[str, Any]:
     """The parent's manifest, once it is known to hold a training state this job can continue.
 
-    Reads only the manifest (cheap: `job.preflight` calls it before Ray starts). ArtifactError for
+    Reads only the manifest (cheap: `pipeline.preflight` calls it before Ray starts). ArtifactError for
     a parent that is not a complete artifact or has no training state, ConfigError naming the first
     parameter the two jobs disagree on. With `sha256`, a manifest with another digest is refused.
     """

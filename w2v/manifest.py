@@ -114,7 +114,7 @@ class ResumedFrom:
 
 @dataclass
 class TrainingSection:
-    """`train.TrainResult` as the manifest keeps it; its many other counters stay in `extra` by name."""
+    """`driver.TrainResult` as the manifest keeps it; its many other counters stay in `extra` by name."""
 
     words: int = 0
     seconds: float = 0.0
@@ -329,7 +329,7 @@ def build(config, shards, shard_counts, skipped, vocab, plan, result, resumed, e
 
     `config` a TrainConfig; `shards` every listed corpus.Shard; `shard_counts` the vocab.ShardCount
     of each (skipped ones too); `vocab` the Vocabulary; `plan` the plan.Plan; `result` the
-    train.TrainResult; `resumed` the checkpoint.Checkpoint continued from (or None); `evaluation`
+    driver.TrainResult; `resumed` the checkpoint.Checkpoint continued from (or None); `evaluation`
     eval.json's content or None, `eval_error` why it failed; `timings` stage -> seconds so far
     (the export is not timed: the manifest is written within it).
     """

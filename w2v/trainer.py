@@ -169,13 +169,13 @@ class TrainerActor:
 
     def __init__(self, config: TrainConfig, workers: int, exit_after: tuple[int, str] | None = None):
         """Small arguments only: Ray reruns this on a restart, and arguments it had to keep in the object
-        store (the vocabulary, a long shard list) could be gone by then. `prepare` brings those."""
+        store (the vocabulary, a long shard list) could be gone by then. `spool` brings those."""
         self.config = config  # the job's parameters
         self.workers = workers  # gensim threads
-        self.model: Any = None  # gensim Word2Vec, from prepare()
-        self.shards: list[Shard] = []  # this actor's shards, spooled in this order (prepare)
-        self.spool_dir: str | None = None  # made by prepare(); removed by close(), or by a later actor after a crash
-        self.spooled: Any = None  # SpoolStats (with the chunk files) once prepare() ran
+        self.model: Any = None  # gensim Word2Vec, from spool()
+        self.shards: list[Shard] = []  # this actor's shards, spooled in this order (spool)
+        self.spool_dir: str | None = None  # made by spool(); removed by close(), or by a later actor after a crash
+        self.spooled: Any = None  # SpoolStats (with the chunk files) once spool() ran
         self.tracker: sync.DeltaTracker | None = None  # exchange bookkeeping, from start()
         self.thread: threading.Thread | None = None  # the chunk loop
         self.restarted = _was_restarted()  # Ray re-ran this constructor after the process died
@@ -201,7 +201,7 @@ class TrainerActor:
                          pid=os.getpid(), gensim_fast_version=gensim_fast_version(), workers=self.workers,
                          restarted=self.restarted)
 
-    def prepare(self, vocab: Vocabulary, shards: Sequence[Shard], chunks: int, expected_words: int
+    def spool(self, vocab: Vocabulary, shards: Sequence[Shard], chunks: int, expected_words: int
                 ) -> Spooled:
         """Build the model from the global vocabulary, then spool `shards` to local plain files for
         gensim's corpus_file routines: `chunks` chunks of about expected_words / chunks words, one

@@ -13,8 +13,8 @@ import time
 from dataclasses import dataclass, replace
 from typing import Any
 
-from . import (checkpoint, corpus, eval_stage, export, lineage, manifest, phrases, placement, scalars, storage,
-               tracking, train, trainer)
+from . import (checkpoint, corpus, driver, eval_stage, export, lineage, manifest, phrases, placement, scalars, storage,
+               tracking, trainer)
 from .config import TrainConfig
 from .errors import ConfigError, StorageError, training_failures
 from .plan import ActorPlan, Plan, calibrate, estimate_memory, estimate_train_seconds
@@ -247,8 +247,8 @@ def _train_and_publish(config: TrainConfig, shards: list[corpus.Shard], timings:
         resumed = resume_point(config, identity)
 
         logger.info("stage 3/5: training %d epoch(s) on %d actor(s)", config.epochs, len(p.assignment))
-        with training_failures():  # train.py's failures: actors gone for good, divergence, Ray's errors
-            result = train.train(config, vocab, p.assignment, p.placement, resume=resumed,
+        with training_failures():  # driver.py's failures: actors gone for good, divergence, Ray's errors
+            result = driver.train(config, vocab, p.assignment, p.placement, resume=resumed,
                                  checkpointer=checkpointer(config, identity, resumed),
                                  shard_words={sc.uri: sc.words for sc in shard_counts}, parent=p.parent)
         watch.lap("train")

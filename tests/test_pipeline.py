@@ -1,7 +1,7 @@
-"""The pipeline (`w2v/job.py`): corpus -> vocabulary -> train -> evaluate -> export, and what it writes.
+"""The pipeline (`w2v/pipeline.py`): corpus -> vocabulary -> train -> evaluate -> export, and what it writes.
 
 The end-to-end tests run real jobs on the session's two-node Ray cluster (slow); the driver's own
-behaviour (exchanges, pacing) is `tests/test_train.py`'s.
+behaviour (exchanges, pacing) is `tests/test_driver.py`'s.
 """
 
 import time
@@ -13,7 +13,7 @@ from gensim.models import KeyedVectors
 
 import w2v
 from w2v import TrainConfig
-from w2v.job import Stopwatch, run
+from w2v.pipeline import Stopwatch, run
 
 
 def test_stopwatch_stages_follow_the_callers_and_start_where_it_says():

@@ -1,6 +1,6 @@
-"""The driver (`w2v/train.py`) on a real two-node Ray cluster: actors, exchanges, pacing, progress.
+"""The driver (`w2v/driver.py`) on a real two-node Ray cluster: actors, exchanges, pacing, progress.
 
-What a whole job writes (the artifact, its manifest) is tested in `tests/test_job.py`, which nodes
+What a whole job writes (the artifact, its manifest) is tested in `tests/test_pipeline.py`, which nodes
 train in `tests/test_placement.py`. Tests that start Ray are marked slow one by one: the pure ones
 run with `-m "not slow"`.
 """
@@ -13,7 +13,7 @@ import pytest
 
 import w2v
 from w2v import TrainConfig
-from w2v.job import run
+from w2v.pipeline import run
 
 from w2v.corpus import list_shards
 from w2v.exchange import ActorStatus
@@ -135,7 +135,7 @@ def test_three_nodes_combined_model_beats_each_actors_local_model(ray_cluster, t
     local = []
     for shard, count in zip(shards, counted):  # each actor's model, trained alone on its shard (no exchange)
         actor = TrainerActor(config, workers=1)
-        actor.prepare(vocab, [shard], 1, count.words)
+        actor.spool(vocab, [shard], 1, count.words)
         actor.start(None, exchange=False)
         actor.thread.join()
         local.append(planted_precision(list(vocab.words), actor.weights()["vectors"]))
@@ -146,13 +146,13 @@ def test_three_nodes_combined_model_beats_each_actors_local_model(ray_cluster, t
 
 
 def test_progress_logs_each_epoch_at_its_own_rate_even_when_several_ended_between_looks(caplog):
-    from w2v.train import _Progress
+    from w2v.driver import _Progress
 
     def status(ends):
         return ActorStatus(epochs_done=len(ends), seconds=ends[-1], epoch_ends=ends, loss=[0.0] * len(ends))
 
     progress = _Progress(epochs=4)
-    with caplog.at_level(logging.INFO, logger="w2v.train"):
+    with caplog.at_level(logging.INFO, logger="w2v.driver"):
         # 1000 words per epoch; the slower actor ends its epochs at 1 s, 1.5 s, 3.5 s.
         progress.update([status([1.0, 1.5, 3.5]), status([0.5, 1.0, 2.0, 2.5])], 1000, 0.1)
     progress.close()
@@ -162,7 +162,7 @@ def test_progress_logs_each_epoch_at_its_own_rate_even_when_several_ended_betwee
 
 
 def test_epoch_rates_after_a_restart_or_resume_use_one_clock():
-    from w2v.train import _epoch_stats
+    from w2v.driver import _epoch_stats
 
     def status(ends):
         return ActorStatus(epoch_ends=ends, loss=[0.0] * len(ends))

@@ -214,7 +214,7 @@ class Training:
         self.started_wall = time.time()  # when the actors were started (wall clock, as their epoch ends)
         self.last_status: list[ActorStatus | None] = [None] * len(self.actors)  # per actor, latest seen
         self.infos: list[ActorInfo] = []  # per actor: node, pid, workers
-        self.spooled: list[Spooled] = []  # per actor: what prepare() spooled
+        self.spooled: list[Spooled] = []  # per actor: what spool() spooled
         self.restarts = [0] * len(self.actors)  # per actor: restarts the driver saw
         self.events: list[dict[str, Any]] = []  # restarts and replacements, for the manifest
 
@@ -353,7 +353,7 @@ class Training:
         import ray
 
         began = time.perf_counter()
-        self.spooled = ray.get([a.prepare.remote(self.vocab_ref, self.plan[k], self.chunks, self.expected_words[k])
+        self.spooled = ray.get([a.spool.remote(self.vocab_ref, self.plan[k], self.chunks, self.expected_words[k])
                                 for k, a in enumerate(self.actors)])
         for k, (info, sp) in enumerate(zip(self.infos, self.spooled)):
             logger.info("actor %d on %s (node %s, %d workers): %d shard(s) spooled, %d words in %d chunk(s), "
@@ -476,7 +476,7 @@ class Training:
                                   f"{str(exc).splitlines()[0]}")
                 time.sleep(0.5)
         self.infos[k] = info
-        self.spooled[k] = ray.get(self.actors[k].prepare.remote(self.vocab_ref, self.plan[k], self.chunks,
+        self.spooled[k] = ray.get(self.actors[k].spool.remote(self.vocab_ref, self.plan[k], self.chunks,
                                                                 self.expected_words[k]))
         restart_round = self.snapshot_rounds[k]
         weights = self.global_weights if self.exchange else self.snapshot_weights
