@@ -234,3 +234,15 @@ def test_the_default_seven_tiers_follow_the_readmes_schedule_and_one_tier_sends_
     assert synced == [64, 32, 16, 8, 4, 2, 1]  # every exchange, every 2nd, 4th, ..., 64th
     assert sync.tier_ranges(vocab, 0) == sync.tier_ranges(vocab, 41, final=True) == [(0, vocab)]
     assert all(sync.tier_ranges(vocab, n, tiers=1) == [(0, vocab)] for n in range(0, 70))
+
+
+def test_the_driver_warns_above_one_percent_of_an_epoch_stale_whatever_the_corpus_size():
+    from w2v.sync import WARN_STALE_SHARE, default_sync_words, staleness_warning
+
+    for epoch_words in (5_000_000, 24_000_000, 1_000_000_000):
+        for k in (2, 4, 8, 16):
+            assert staleness_warning(epoch_words, k, default_sync_words(epoch_words, k)) is None  # the default
+            at_limit = int(WARN_STALE_SHARE * epoch_words / (k - 1))
+            assert staleness_warning(epoch_words, k, at_limit) is None
+            assert "of an epoch stale" in staleness_warning(epoch_words, k, 2 * at_limit)
+    assert staleness_warning(1_000_000, 1, 10**9) is None  # one actor: nothing is stale

@@ -348,8 +348,9 @@ def cmd_train(args: argparse.Namespace) -> int:
             print("  " + line)
     print(f"artifact: {artifact_uri(result.out)}")
     print(f"manifest sha256: {export.manifest_sha256(result.out)} (pin it: w2v.load(uri, manifest_sha256=...))")
-    if m.evaluation and m.evaluation.error:
-        print(f"w2v: error: the evaluation failed (the vectors are published): {m.evaluation.error}", file=sys.stderr)
+    failed = (m.get("evaluation") or {}).get("error")
+    if failed:
+        print(f"w2v: error: the evaluation failed (the vectors are published): {failed}", file=sys.stderr)
         return EvaluationFailedError.exit_code
     return 0
 
