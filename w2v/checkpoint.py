@@ -11,7 +11,7 @@ corpus_file mode reports progress only at epoch ends, so a restart re-trains the
 in flight (counted as retrained words), and nothing is lost. The random state is gensim's seed:
 a restarted model draws from the same seeded generator.
 
-`train` calls a `Checkpointer` (or the do-nothing `NullCheckpointer`); `job` builds it and reads
+`driver` calls a `Checkpointer` (or the do-nothing `NullCheckpointer`); `pipeline` builds it and reads
 the last checkpoint back for `--resume`. This module does not train or place actors.
 """
 

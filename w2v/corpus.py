@@ -14,7 +14,7 @@ at the first newline at or past byte end-1, so consecutive ranges read every lin
 (Hadoop's rule). Compressed files cannot be entered in the middle and are always whole. A zip
 archive is one shard per member (`archive`), each read whole.
 
-This module does not count or train: `vocab` and `train` consume the sentences it yields.
+This module does not count or train: `vocab` and `trainer` consume the sentences it yields.
 """
 
 from __future__ import annotations

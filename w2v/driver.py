@@ -176,6 +176,23 @@ def train(config: TrainConfig, vocab: Vocabulary, plan: Sequence[Sequence[Shard]
             training.close()
 
 
+def _get_all(refs: Sequence[Any]) -> list[Any]:
+    """Every result, then the first failure raised: a failure left unread is printed by Ray later, on its own,
+    as an "Unhandled error" traceback after the job's one error line."""
+    import ray
+
+    results, failure = [], None
+    for ref in refs:
+        try:
+            results.append(ray.get(ref))
+        except Exception as exc:
+            failure = failure or exc
+            results.append(None)
+    if failure is not None:
+        raise failure
+    return results
+
+
 class Training:
     """The driver's side of one training run: actors, global weights, position, faults.
 
@@ -355,11 +372,10 @@ class Training:
 
     def _spool_all(self) -> float:
         """Every actor spools its shards into its chunks (in parallel); returns the wall seconds."""
-        import ray
-
         began = time.perf_counter()
-        self.spooled = ray.get([a.spool.remote(self.vocab_ref, self.plan[k], self.chunks, self.expected_words[k])
-                                for k, a in enumerate(self.actors)])
+        refs = [a.spool.remote(self.vocab_ref, self.plan[k], self.chunks, self.expected_words[k])
+                for k, a in enumerate(self.actors)]
+        self.spooled = _get_all(refs)
         for k, (info, sp) in enumerate(zip(self.infos, self.spooled)):
             logger.info("actor %d on %s (node %s, %d workers): %d shard(s) spooled, %d words in %d chunk(s), "
                         "%.1f MB in %.1f s", k, info.hostname, info.node_id[:8], info.workers, sp.shards,

@@ -62,7 +62,7 @@ class ClusterError(W2VError):
 class TrainingError(W2VError, RuntimeError):
     """Training failed after it started: an actor failed for good, or the weights stopped being finite.
 
-    Also a RuntimeError: what `train` raised before, so callers that catch that (jobs/benchmark.py) still do.
+    Also a RuntimeError: what `driver.train` raised before, so callers that catch that (jobs/benchmark.py) still do.
     """
 
     exit_code = EXIT_TRAINING

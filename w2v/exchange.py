@@ -1,6 +1,6 @@
 """What passes between the driver and its trainer actors: typed records, and one exchange round.
 
-The driver (`train`) runs the loop and the recovery; each `trainer.TrainerActor` trains and holds
+The driver (`driver`) runs the loop and the recovery; each `trainer.TrainerActor` trains and holds
 its delta; this module is the protocol between them:
 
 - the records an actor returns (`ActorInfo` from `info`, `Spooled` from `prepare`, `ActorStatus`

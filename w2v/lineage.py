@@ -14,10 +14,10 @@ file, and a `training_state` section naming them. A job with `init_from` reads a
 - its first weights (`initial_weights`) are what gensim's own `build_vocab(update=True)` gives:
   the parent's trained vectors and output weights on the parent's rows, and the seeded gensim
   initialisation of the grown vocabulary on the new rows (random vectors, zero output weights);
-  the driver hands them to every actor as it hands out any job's first weights (`train`);
+  the driver hands them to every actor as it hands out any job's first weights (`driver`);
 - its manifest records the parent (`lineage_section`): URI, manifest sha256, rows inherited.
 
-This module does not count, train or write: `job` calls it before and after those stages.
+This module does not count, train or write: `pipeline` calls it before and after those stages.
 """
 
 from __future__ import annotations

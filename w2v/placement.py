@@ -2,7 +2,7 @@
 
 Pure functions over `ray.nodes()` records where possible (`trainer_nodes`, `place_actors`), so the
 rules are testable without a cluster; `wait_for_nodes` and `release_node_request` talk to Ray's
-autoscaler. The driver (`train`) and the pipeline (`job`) call these; nothing here trains.
+autoscaler. The driver (`driver`) and the pipeline (`pipeline`) call these; nothing here trains.
 """
 
 from __future__ import annotations

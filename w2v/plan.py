@@ -6,7 +6,7 @@ actor and on the driver and of the training time. Estimates are labelled as such
 matrix sizes plus per-word overheads measured on gensim 4.4, time from a short single-thread
 gensim run on a sample of the corpus (`calibrate`), scaled to every gensim thread of the job.
 
-This module computes and formats; it does not print (the CLI and `job` decide who sees what).
+This module computes and formats; it does not print (the CLI and `pipeline` decide who sees what).
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 It spools its shards to local chunk files (`corpus.spool_chunks`), builds a gensim model from the
 global vocabulary and seed (row i is the same word everywhere), and trains chunk after chunk on a
 background thread with gensim's compiled corpus_file routines (`ChunkTrainer`), the node's cores as
-gensim threads. After each chunk the driver (`train`) calls `take`/`reduce`/`apply`/`advance` for
+gensim threads. After each chunk the driver (`driver`) calls `take`/`reduce`/`apply`/`advance` for
 the delta exchange of `sync`, and `status` for progress. The actor holds no state the driver could not give it again: a
 restarted process gets its vocabulary, shards and weights from the driver.
 """
