@@ -359,7 +359,8 @@ def test_a_stopped_driver_writes_a_checkpoint_and_prints_the_command_that_contin
     assert driver.returncode == 128 + signum, text[-2000:]
     assert not (out / "manifest.json").exists()  # no artifact
     stopped = checkpoint.latest(f"{out}.checkpoint")  # the interval never came: this is the stop's own
-    assert stopped is not None and stopped.number == 1 and stopped.epoch >= 3, text[-2000:]
+    # the exchange lags the fastest actor by up to two chunks: the position is at least the epoch before
+    assert stopped is not None and stopped.number == 1 and stopped.epoch >= 2, text[-2000:]
     error_lines = [line for line in text.splitlines() if line.startswith("w2v: ")]
     assert error_lines[0].startswith(f"w2v: error: stopped by {signame}: checkpoint 1 at epoch {stopped.epoch} "
                                      f"of 60"), error_lines

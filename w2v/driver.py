@@ -307,7 +307,9 @@ class Training:
         for k, actor in enumerate(self.actors):
             actor.advance.remote(rounds[k])
         self.next_round = [r + 1 for r in rounds]
-        if full:  # every row is in the global weights now: a consistent position
+        # Every row is in the global weights now: a consistent position. A checkpoint's or the last exchange is
+        # one, and so is every tier cycle's exchange that moves all rows: a restart never goes further back.
+        if full or sum(s.stop - s.start for s in slices) >= len(self.vocab):
             self.snapshot_rounds = list(self.next_round)
             if stopping:
                 self._stop_with_checkpoint(self.global_weights)

@@ -345,7 +345,8 @@ def build(config, shards, shard_counts, skipped, vocab, plan, result, resumed, e
     return Manifest(
         created=now(), run=run, parameters=config.to_json(),
         corpus=CorpusSection(
-            shards=[{**sc.summary(), "bytes": by_uri[sc.uri].size, "mtime": by_uri[sc.uri].mtime}
+            shards=[{**sc.summary(), "bytes": by_uri[sc.uri].size, "mtime": by_uri[sc.uri].mtime,
+                     **by_uri[sc.uri].version()}  # etag / last_modified where the store gives them
                     for sc in shard_counts],
             bytes=plan.bytes, words=vocab.raw_words, kept_words=vocab.retained_words,
             sentences=sum(sc.sentences for sc in shard_counts), bad_lines=sum(sc.bad_lines for sc in shard_counts),
