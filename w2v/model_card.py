@@ -22,6 +22,7 @@ from typing import Any
 
 from .display import printable
 from .manifest import Manifest
+from .report import percent
 
 README_MD = "README.md"
 BASE_TAGS = ("word2vec", "word-embeddings", "gensim", "w2v")
@@ -190,17 +191,13 @@ def _evaluation(manifest: Manifest) -> list[str]:
         return []
     lines = ["## Evaluation", "", "| test | score | out of vocabulary |", "|---|---|---|"]
     for name, scores in e.analogies.items():
-        shown = ", ".join(f"{m} {_percent(v)}" for m, v in scores.items() if m != "oov_ratio")
+        shown = ", ".join(f"{m} {percent(v)}" for m, v in scores.items() if m != "oov_ratio")
         lines.append(f"| analogies `{printable(name)}` | {shown} | {scores.get('oov_ratio')}% |")
     for name, scores in e.pairs.items():
         rho = scores.get("spearman")
         lines.append(f"| word pairs `{printable(name)}` | Spearman {'n/a' if rho is None else rho} | "
                      f"{scores.get('oov_ratio')}% |")
     return lines + ["", "Details: `eval.json` and `report.md`.", ""]
-
-
-def _percent(fraction: float | None) -> str:
-    return "n/a" if fraction is None else f"{100 * fraction:.1f}%"
 
 
 def _loading() -> list[str]:
