@@ -22,7 +22,7 @@ import signal
 import sys
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any, Mapping, Sequence
 
 import numpy as np
@@ -32,7 +32,7 @@ from .checkpoint import Checkpoint, NullCheckpointer
 from .config import TrainConfig
 from .corpus import Shard
 from .errors import ClusterError, ConfigError, TrainingError, TrainingStopped
-from .exchange import ActorInfo, ActorStatus, ExchangeTally, Spooled, actor_gone, as_dict, exchange_round
+from .exchange import ActorInfo, ActorStatus, ExchangeTally, Spooled, actor_gone, exchange_round
 from .placement import NODE_RESOURCE, alive_nodes, release_node_request
 from .trainer import FAULT_ENV, TrainerActor, parse_fault_hook
 from .vocab import Vocabulary
@@ -581,8 +581,8 @@ class Training:
                        "words_retrained": retrained,
                        "events": self.events},
         }
-        actors_out = [{**as_dict(info), "shards": sp.shards,
-                       **{f"spool_{k}": v for k, v in as_dict(sp).items() if k != "shards"},
+        actors_out = [{**asdict(info), "shards": sp.shards,
+                       **{f"spool_{k}": v for k, v in asdict(sp).items() if k != "shards"},
                        "train_seconds": s.seconds, "sync_seconds": s.sync_seconds, "peak_rss": s.peak_rss,
                        "peak_private_rss": s.peak_private_rss}
                       for info, sp, s in zip(self.infos, self.spooled, final)]

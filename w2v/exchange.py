@@ -15,7 +15,7 @@ the driver's global weights, which it updates in place.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from typing import Any, Sequence
 
 from . import sync
@@ -68,15 +68,6 @@ class ActorStatus:
     peak_private_rss: int = 0  # bytes, RssAnon
 
 
-def as_dict(record: Any) -> dict[str, Any]:
-    """A record's fields as a plain dict (for the manifest), shallow.
-
-    >>> as_dict(Moved(total=3))
-    {'total': 3, 'busiest_link': 0, 'slice': 0}
-    """
-    return {f.name: getattr(record, f.name) for f in fields(record)}
-
-
 @dataclass
 class Moved:
     """Bytes an exchange moved (`sync.round_bytes`), added up over rounds."""
@@ -86,6 +77,11 @@ class Moved:
     slice: int = 0  # of the summed deltas (the global weights' share)
 
     def add(self, other: "Moved") -> None:
+        """Count `other`'s bytes in as well.
+
+        >>> moved = Moved(10, 4, 2); moved.add(Moved(5, 3, 1)); moved
+        Moved(total=15, busiest_link=7, slice=3)
+        """
         self.total += other.total
         self.busiest_link += other.busiest_link
         self.slice += other.slice
