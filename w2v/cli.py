@@ -369,14 +369,13 @@ def format_timings(timings: dict[str, float]) -> list[str]:
 
 
 def artifact_uri(out: str) -> str:
-    """Where the artifact is, absolute: a job's log is read far from its working directory."""
-    from . import storage
-
-    if storage.scheme(out) != "file":
-        return out
+    """Where the artifact is, absolute, and on which host: a job's log is read far from its working directory."""
     import socket
 
-    return f"{os.path.abspath(storage.backend(out).path(out))} (on {socket.gethostname()})"
+    from . import pipeline, storage
+
+    location = pipeline.artifact_location(out)
+    return location if storage.scheme(out) != "file" else f"{location} (on {socket.gethostname()})"
 
 
 def cmd_submit(args: argparse.Namespace) -> int:
