@@ -421,7 +421,7 @@ def main(argv=None) -> int:
                 peer, joined, params, args.cores, workdir, seed)))
         from w2v import sync
 
-        # Pacings: (sync words, label); a stale share gives each K its own words (README "What the quality follows").
+        # Pacings: (sync words, stale share, label); a stale share gives each K its own words (README "What the quality follows").
         pacings = [(None, share, f"{share:.2%} stale") for share in args.stale_share] or \
                   [(words, None, f"{words:,} words" if words else "auto") for words in args.sync_words]
         several = len(pacings) > 1 or len(args.sync_combine) > 1 or len(args.sync_tiers) > 1 or bool(args.stale_share)

@@ -223,8 +223,9 @@ class Training:
         self.chunks = sync.chunks_per_epoch(sum(self.expected_words), len(self.actors), self.sync_words)
         # A --sync-words of the user's that leaves much of an epoch stale is warned about; the automatic pacing's
         # floor (MIN_SYNC_WORDS) on a tiny corpus is not a choice anyone can improve on.
-        warning = sync.staleness_warning(sum(self.expected_words), len(self.actors), config.sync_words)
-        if warning and config.sync_words:
+        warning = config.sync_words and sync.staleness_warning(sum(self.expected_words), len(self.actors),
+                                                                config.sync_words)
+        if warning:
             logger.warning(warning)
         self.rounds = config.epochs * self.chunks  # chunks of every epoch, the same for every actor
         self.start_round = resume.round(self.chunks) if resume else 0  # where every actor starts
