@@ -389,7 +389,7 @@ def _read_arrays(uri: str, manifest: dict[str, Any], verify_checksums: bool,
     if mmap and storage.scheme(uri) == "file":
         vectors = _map_matrix(uri, manifest)
     else:
-        vectors = np.load(io.BytesIO(_read_verified(uri, VECTORS_NPY, manifest)), allow_pickle=False)
+        vectors = load_array(uri, VECTORS_NPY, manifest)
     tsv = _read_verified(uri, VOCAB_TSV, manifest)
     words, counts = [], []
     for line in tsv.decode("utf-8").splitlines():
