@@ -18,7 +18,6 @@ import w2v
 from w2v import TrainConfig
 from w2v.cli import main
 from w2v.pipeline import run
-from w2v.driver import words_retrained
 from w2v.trainer import FAULT_ENV
 
 from .corpora import write_planted_corpus
@@ -34,13 +33,6 @@ def precision_of(out: str) -> float:
 
 
 # ---------------------------------------------------------------------- pure parts (no Ray)
-
-
-def test_retrained_words_count_the_chunks_since_the_restart_and_the_one_in_flight():
-    """Exact to a chunk: a restart at round 30 of an actor last seen at round 32, 10 chunks per epoch."""
-    assert words_retrained(rounds_done=32, finished=False, restart_round=30, words_per_epoch=1000, chunks=10) == 300
-    assert words_retrained(rounds_done=30, finished=False, restart_round=30, words_per_epoch=1000, chunks=10) == 100
-    assert words_retrained(rounds_done=50, finished=True, restart_round=50, words_per_epoch=1000, chunks=10) == 0
 
 
 def _bad_inputs(tmp: Path) -> list[tuple[str, list[str], str]]:
@@ -170,43 +162,65 @@ def test_a_corrupt_shard_fails_the_job_by_default_naming_it(ray_cluster, tmp_pat
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("actors, where", [(2, "epoch"), (2, "exchange"), (1, "epoch")])
+@pytest.mark.parametrize("actors, where, after", [(2, "epoch", 40), (2, "exchange", 40), (1, "epoch", 40),
+                                                  (2, "epoch", 58.5)])
 def test_an_actor_process_that_dies_is_restarted_and_the_job_finishes(ray_cluster, planted_corpus, tmp_path,
-                                                                     monkeypatch, capfd, actors, where):
-    """Actor 0's process exits (os._exit) after epoch 40 of 60, while training or in the middle of the next
-    exchange; Ray restarts it, it trains again from the global weights at its last full exchange (or, alone,
-    the last checkpoint) and the vectors are still good.
+                                                                     monkeypatch, capfd, actors, where, after):
+    """Actor 0's process exits (os._exit) after epoch 40 of 60 (or in the middle of epoch 59), while training
+    or in the middle of the next exchange; Ray restarts it, and it trains again from exactly the weights the
+    driver sent it (its digest, as the new process computed it after loading them), at the learning rate of
+    the global schedule at its restart round: with an exchange, the round the next exchange takes (at most
+    the chunks it had trained past it are trained again); alone, its last snapshot.
 
     An epoch of this corpus takes about 0.04 s on an idle machine: the fault comes late enough for
     several checkpoints (every 0.1 s) to be taken before it, however fast the machine is."""
+    from w2v import sync
+    from w2v.trainer import TrainerActor
+
     root, counts = planted_corpus
-    monkeypatch.setenv(FAULT_ENV, f"0:40:{where}")
+    monkeypatch.setenv(FAULT_ENV, f"0:{after}:{where}")
     config = TrainConfig(corpus=(str(root),), out=str(tmp_path / "art"), actors=actors, vector_size=32, epochs=60,
                          seed=3, eval=False, checkpoint_interval=0.1, spool_dir=str(tmp_path / "spool"))
     manifest = run(config).manifest
     # Ray warns (in C++, on stderr) when a restartable actor's constructor needs object-store arguments that
-    # could be gone at restart; ours takes small ones only, the vocabulary comes through `prepare`.
+    # could be gone at restart; ours takes small ones only, the vocabulary comes through `spool`.
     assert "constructor arguments in the object store" not in capfd.readouterr().err
     faults = manifest["training"]["faults"]
-    assert faults["restarts"] == 1 and faults["replacements"] == 0, faults
+    assert faults["restarts"] == 1 and faults["replacements"] == 0 and faults["notices"] == 0, faults
     event = faults["events"][0]
     assert event["actor"] == 0 and event["node"] == event["old_node"]  # Ray restarted it on its node
-    # It restarts from a snapshot taken before it died, not from scratch, and not after what it had done.
+    assert not event["noticed"]
+    chunks = event["chunks_per_epoch"]
+    # It restarts from a position taken before it died, not from scratch, and not after what it had done.
     assert 1 <= event["restart_epoch"] <= event["epochs_done_before"], event
-    if where == "epoch":  # it died right after epoch 40; in an exchange, a poll may have seen one more epoch
-        assert event["epochs_done_before"] <= 40, event
+    assert event["restart_round"] <= event["rounds_done_before"], event
+    if where == "epoch":  # it died right after the planned chunk; in an exchange, a poll may have seen more
+        assert event["rounds_done_before"] <= round(after * chunks), event
     else:
         assert event["cause"] == "died during an exchange", event
-    words_0 = manifest["training"]["actors"][0]["spool_words"]
+    if actors == 2:  # the round the next exchange takes: it had trained at most LAG chunks past it
+        assert event["rounds_done_before"] - event["restart_round"] <= TrainerActor.LAG, event
+    # From exactly the weights sent (the global weights; alone, its last snapshot), not its seeded ones ...
+    assert event["start_digest"] == event["sent_digest"] != "", event
+    actors_out = manifest["training"]["actors"]
+    assert actors_out[0]["start_digest"] == event["start_digest"] and actors_out[0]["start_round"] == \
+        event["restart_round"]
+    if actors == 2:
+        assert actors_out[1]["start_round"] == 0 and actors_out[1]["start_digest"] != event["start_digest"]
+    # ... at the global schedule's learning rate for that round, not alpha again.
+    assert event["start_alpha"] == sync.chunk_alphas(config.alpha, config.min_alpha, config.epochs * chunks,
+                                                     event["restart_round"])[0] < config.alpha
+    words_0 = actors_out[0]["spool_words"]
     # Exact to a chunk: the chunks it had trained since the round it restarts at, and the one in flight.
-    chunks = event["chunks_per_epoch"]
-    assert event["restart_round"] <= event["rounds_done_before"], event
     assert faults["words_retrained"] == round((event["rounds_done_before"] + 1 - event["restart_round"]) * words_0
                                               / chunks), event
-    assert manifest["training"]["actors"][0]["restarted"] is True
+    assert faults["words_lost"] == event["words_lost"] and (event["words_lost"] >= 0 if actors == 2 else
+                                                            event["words_lost"] == 0)
+    assert actors_out[0]["restarted"] is True
     precision = precision_of(config.out)
-    print(f"\n{actors} actor(s), actor 0 killed after epoch 40 ({where}): restarted at epoch {event['restart_epoch']} in "
-          f"{event['seconds']} s, {faults['words_retrained']} words retrained, "
+    print(f"\n{actors} actor(s), actor 0 killed after epoch {after} ({where}): restarted at round "
+          f"{event['restart_round']} (epoch {event['restart_epoch']}) in {event['seconds']} s, "
+          f"{faults['words_retrained']} words retrained, about {event['words_lost']} lost, "
           f"planted precision@5 {precision:.2f}")
     assert precision >= 0.9
     assert not Path(config.checkpoint_location).exists()  # the job finished: its checkpoints are gone
@@ -272,6 +286,107 @@ def test_a_node_that_leaves_gets_its_shards_reassigned_and_the_job_finishes(ray_
     assert len(left) <= 1 and not any(f"-{a['pid']}-" in name for a in actors for name in left), (left, actors)
 
 
+def _trainer_pids() -> list[int]:
+    """Processes Ray titled as a trainer actor ("ray::TrainerActor..."), read from /proc."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and (entry / "cmdline").read_bytes().startswith(b"ray::TrainerActor"):
+                pids.append(int(entry.name))
+        except OSError:  # gone meanwhile
+            pass
+    return sorted(pids)
+
+
+def _check_noticed(manifest: dict, kind: str, cause: str) -> dict:
+    """A preemption notice's one event: the actor moved after an exchange of every row, so nothing was lost
+    and at most the chunks it trained past that exchange (LAG, and the one in flight) are trained again."""
+    from w2v.trainer import TrainerActor
+
+    faults = manifest["training"]["faults"]
+    assert faults["notices"] == 1 and len(faults["events"]) == 1, faults
+    event = faults["events"][0]
+    assert event["noticed"] and event["kind"] == kind and cause in event["cause"], event
+    assert event["words_lost"] == faults["words_lost"] == 0, event
+    assert event["rounds_done_before"] - event["restart_round"] <= TrainerActor.LAG, event
+    assert event["start_digest"] == event["sent_digest"], event
+    return event
+
+
+@pytest.mark.slow
+def test_a_draining_node_is_a_notice_its_actor_moves_after_a_full_exchange_and_loses_nothing(
+        ray_cluster, planted_corpus, tmp_path):
+    """Ray drains the third node (what the autoscaler does on a spot node's preemption notice, and
+    `ray drain-node` by hand) mid-training: the driver makes the next exchange move every row, then
+    replaces that node's actor on another node before the node goes."""
+    import ray
+    from ray.core.generated import autoscaler_pb2
+
+    root, _ = planted_corpus
+    third = ray_cluster.add_node(num_cpus=1, object_store_memory=256 * 2**20)
+    ray_cluster.wait_for_nodes()
+    config = TrainConfig(corpus=(str(root),), out=str(tmp_path / "art"), actors=3, vector_size=32, epochs=60,
+                         seed=3, eval=False, checkpoint_interval=0.2, spool_dir=str(tmp_path / "spool"))
+    drained = {}
+
+    def drain_third_node():
+        drained["position"] = _wait_for_checkpoint(config.checkpoint_location, epoch=3)
+        gcs = ray._raylet.GcsClient(address=ray_cluster.address)
+        deadline_ms = int((time.time() + 120) * 1000)  # a spot node's two minutes
+        drained["accepted"] = gcs.drain_node(third.node_id, autoscaler_pb2.DrainNodeReason.Value(
+            "DRAIN_NODE_REASON_PREEMPTION"), "spot preemption (test)", deadline_ms)
+
+    drainer = threading.Thread(target=drain_third_node, daemon=True)
+    drainer.start()
+    try:
+        manifest = run(config).manifest
+    finally:
+        drainer.join(timeout=60)
+        ray_cluster.remove_node(third)
+    assert drained["accepted"][0], drained
+    event = _check_noticed(manifest, "replaced", "is draining (a preemption notice")
+    assert event["old_node"] == third.node_id != event["node"]
+    assert manifest["training"]["faults"]["restarts"] == 0  # a notice is no crash: --max-restarts is untouched
+    assert third.node_id not in {a["node_id"] for a in manifest["training"]["actors"]}
+    precision = precision_of(config.out)
+    print(f"\nnode drained after checkpoint epoch {drained['position']['epoch']}: actor {event['actor']} moved to "
+          f"node {event['node'][:8]} in {event['seconds']} s at round {event['restart_round']}, "
+          f"{event['words_retrained']} words retrained, {event['words_lost']} lost, planted precision@5 {precision:.2f}")
+    assert precision >= 0.9
+
+
+@pytest.mark.slow
+def test_sigterm_to_a_trainer_is_a_notice_it_is_restarted_after_a_full_exchange_and_loses_nothing(
+        ray_cluster, planted_corpus, tmp_path):
+    """SIGTERM to one trainer actor's process (a node shutting down, an operator's kill): instead of exiting
+    with its un-exchanged changes, it reports the notice; the driver exchanges every row, then starts its
+    successor on the same node."""
+    import signal as signals
+
+    root, _ = planted_corpus
+    config = TrainConfig(corpus=(str(root),), out=str(tmp_path / "art"), actors=2, vector_size=32, epochs=60,
+                         seed=3, eval=False, checkpoint_interval=0.2, spool_dir=str(tmp_path / "spool"))
+    sent = {}
+
+    def terminate_a_trainer():
+        sent["position"] = _wait_for_checkpoint(config.checkpoint_location, epoch=3)
+        sent["pid"] = _trainer_pids()[0]
+        os.kill(sent["pid"], signals.SIGTERM)
+
+    killer = threading.Thread(target=terminate_a_trainer, daemon=True)
+    killer.start()
+    manifest = run(config).manifest
+    killer.join(timeout=60)
+    event = _check_noticed(manifest, "restarted", "SIGTERM (a preemption notice)")
+    assert event["node"] == event["old_node"]  # its node is healthy: the successor runs there
+    assert sent["pid"] not in _trainer_pids()  # it is gone, and no other one is
+    assert sent["pid"] not in {a["pid"] for a in manifest["training"]["actors"]}
+    print(f"\nSIGTERM to pid {sent['pid']} after checkpoint epoch {sent['position']['epoch']}: actor "
+          f"{event['actor']} restarted in {event['seconds']} s at round {event['restart_round']}, "
+          f"{event['words_retrained']} words retrained, {event['words_lost']} lost")
+    assert precision_of(config.out) >= 0.9
+
+
 @pytest.mark.slow
 def test_a_killed_driver_resumes_from_its_checkpoint(ray_cluster, planted_corpus, tmp_path, capsys):
     """The driver runs as its own process on the cluster and is SIGKILLed after a checkpoint; `--resume`
@@ -315,6 +430,16 @@ def test_a_killed_driver_resumes_from_its_checkpoint(ray_cluster, planted_corpus
     assert len(training["actors"]) == 1
     assert training["resumed_from"]["checkpoint"] == killed_at.number
     assert training["start_epoch"] == killed_at.epoch >= position["epoch"] >= 5
+    # The resumed actor started from exactly the checkpoint's weights, read here from its npz, at the schedule's
+    # learning rate for the checkpoint's round.
+    from w2v import sync
+    from w2v.recovery import weights_digest
+
+    resumed = training["actors"][0]
+    assert resumed["start_digest"] == weights_digest(killed_at.weights)
+    assert resumed["start_round"] == training["start_round"] > 0
+    assert resumed["start_alpha"] == sync.chunk_alphas(0.025, 0.0001, 60 * training["chunks_per_epoch"],
+                                                       training["start_round"])[0]
     per_epoch = manifest["corpus"]["words"]
     assert training["words_trained_this_run"] == per_epoch * (60 - killed_at.epoch)
     assert not Path(f"{out}.checkpoint").exists()
@@ -372,6 +497,15 @@ def test_a_stopped_driver_writes_a_checkpoint_and_prints_the_command_that_contin
     training = json.loads((out / "manifest.json").read_text())["training"]
     assert training["resumed_from"]["checkpoint"] == 1
     assert training["start_round"] == stopped.round(training["chunks_per_epoch"]) > 0
+    from w2v.recovery import weights_digest
+
+    assert {a["start_digest"] for a in training["actors"]} == {weights_digest(stopped.weights)}
+    # What the stopped actors had trained past the checkpoint is trained again, counted to a chunk: at most the
+    # chunks each trained past the stop's exchange (LAG) and the one in flight.
+    from w2v.trainer import TrainerActor
+
+    chunk_words = [a["spool_words"] / training["chunks_per_epoch"] for a in training["actors"]]
+    assert 0 < training["resumed_from"]["words_retrained"] <= (TrainerActor.LAG + 1) * sum(chunk_words)
     assert precision_of(str(out)) >= 0.9
 
 

@@ -6,10 +6,10 @@ position, the job's identity and the npz's sha256). Both are staged locally and 
 `storage` with the JSON last, so a checkpoint is complete exactly when its JSON exists and the
 npz matches its checksum; anything else is ignored and the one before is used.
 
-The position is per actor "epochs done" at the last exchange that covered every row: gensim's
-corpus_file mode reports progress only at epoch ends, so a restart re-trains the epoch that was
-in flight (counted as retrained words), and nothing is lost. The random state is gensim's seed:
-a restarted model draws from the same seeded generator.
+The position is the round (chunk of all epochs) of an exchange that moved every row, per actor,
+with the words done and the learning rate there: a resumed job starts every actor at that round
+from these weights, so nothing before it is trained again. The random state is gensim's seed: a
+restarted model draws from the same seeded generator.
 
 `driver` calls a `Checkpointer` (or the do-nothing `NullCheckpointer`); `pipeline` builds it and reads
 the last checkpoint back for `--resume`. This module does not train or place actors.

@@ -4,14 +4,16 @@ This is the driver side: it places one `trainer.TrainerActor` per node, starts t
 weights, and meanwhile runs the delta exchange of `sync` after every chunk of `sync_words` words
 each actor trains (round by round), and shows progress. The exchange rules live in `sync`, what runs on each node in `trainer`.
 
-Faults: the driver always holds the global weights (initial + every delta), and remembers each
-actor's rounds (chunks) done at the last exchange that covered every row. An actor whose process dies is
-restarted by Ray (`max_restarts`); one whose node is gone is replaced by a new actor on an alive
-node. Either way it spools its shards again and trains its remaining rounds from the current
-global weights, with the learning rate at that point of the global schedule (`sync.chunk_alphas`).
-The rounds since that exchange are trained again: the manifest counts those words
-(`words_retrained`, exact to a chunk). Checkpoints (`checkpoint`) store the same global weights and
-position, so a new driver can `--resume`.
+Faults: the driver always holds the global weights (initial + every delta). An actor whose process
+dies is restarted by Ray (`max_restarts`); one whose node is gone is replaced by a new actor on an
+alive node. Either way it spools its shards again and trains from the round the next exchange takes,
+from the current global weights, with the learning rate at that point of the global schedule
+(`sync.chunk_alphas`): the chunks it had trained past that round are trained again, and its
+changes of rows no exchange had taken yet are lost (`recovery` counts both, in words). A preemption
+notice (its node drains, or the actor gets SIGTERM) makes the next exchange move every row first,
+then the driver moves the actor itself: nothing is lost. Checkpoints (`checkpoint`) store the
+global weights at an exchange that moved every row, with that position, so a new driver can
+`--resume`.
 """
 
 from __future__ import annotations
@@ -27,13 +29,14 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from . import lineage, sync
+from . import lineage, recovery, sync
 from .checkpoint import Checkpoint, NullCheckpointer
 from .config import TrainConfig
 from .corpus import Shard
 from .errors import ClusterError, ConfigError, TrainingError, TrainingStopped
 from .exchange import ActorInfo, ActorStatus, ExchangeTally, Spooled, actor_gone, exchange_round
-from .placement import NODE_RESOURCE, alive_nodes, release_node_request
+from .placement import NODE_RESOURCE, alive_nodes, draining_nodes, release_node_request
+from .recovery import FaultEvent, weights_digest, words_retrained
 from .trainer import FAULT_ENV, TrainerActor, parse_fault_hook
 from .vocab import Vocabulary
 
@@ -41,20 +44,6 @@ logger = logging.getLogger(__name__)
 
 STATUS_POLL_SECONDS = 0.5  # how often the driver looks at progress when there is nothing to exchange
 RECOVERY_SECONDS = 120.0  # how long the driver waits for a dead actor to come back before failing the job
-
-
-def words_retrained(rounds_done: int, finished: bool, restart_round: int, words_per_epoch: int,
-                    chunks: int) -> int:
-    """Words trained again after a restart: the chunks done since `restart_round`, plus the one in flight.
-
-    `rounds_done` is what the driver saw last; the chunk in flight counts whole (an upper bound,
-    exact to a chunk).
-
-    >>> words_retrained(3, False, 2, 100, 10), words_retrained(5, True, 5, 100, 10)
-    (20, 0)
-    """
-    begun = rounds_done if finished else rounds_done + 1
-    return round(max(begun - restart_round, 0) * words_per_epoch / chunks)
 
 
 def expected_words(plan: Sequence[Sequence[Shard]], corpus_words: int, shard_words: Mapping[str, int] | None
@@ -238,11 +227,16 @@ class Training:
         self.last_status: list[ActorStatus | None] = [None] * len(self.actors)  # per actor, latest seen
         self.infos: list[ActorInfo] = []  # per actor: node, pid, workers
         self.spooled: list[Spooled] = []  # per actor: what spool() spooled
-        self.restarts = [0] * len(self.actors)  # per actor: restarts the driver saw
-        self.events: list[dict[str, Any]] = []  # restarts and replacements, for the manifest
+        self.restarts = [0] * len(self.actors)  # per actor: restarts the driver saw (notices not counted)
+        self.events: list[FaultEvent] = []  # restarts and replacements, for the manifest
+        self.row_shares = recovery.row_shares(vocab.counts)  # each row's share of the words: what a lost row cost
+        self.synced_round = np.full(len(vocab), self.start_round, dtype=np.int64)  # per row: rounds in the global weights
+        self.notices: dict[int, str] = {}  # actor -> why it is about to go (draining node, SIGTERM), not yet acted on
 
-    def _create(self, k: int, node: dict[str, Any] | None):
-        """Actor k on its planned node, or (node=None) a replacement wherever Ray finds room."""
+    def _create(self, k: int, node: dict[str, Any] | None, fault_hook: bool = True):
+        """Actor k on its planned node, or (node=None) a replacement wherever Ray finds room.
+
+        `fault_hook` False: a successor, which the test hook (FAULT_ENV) must not kill again."""
         from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
         options: dict[str, Any] = {"max_restarts": self.config.max_restarts}
@@ -254,8 +248,8 @@ class Training:
         else:  # every node's CPUs are reserved by its own actor: the replacement shares one
             workers = self.config.workers or 1
             options.update(num_cpus=0)
-        return self.actor_cls.options(**options).remote(self.config, workers,
-                                                        None if node is None else self.exit_after.get(k))
+        hook = self.exit_after.get(k) if node is not None and fault_hook else None
+        return self.actor_cls.options(**options).remote(self.config, workers, hook)
 
     # ------------------------------------------------------------------ the loop
     def run(self) -> TrainResult:
@@ -274,6 +268,7 @@ class Training:
                 if not self.exchange or time.perf_counter() - polled >= STATUS_POLL_SECONDS:
                     polled = time.perf_counter()
                     statuses = self._statuses()
+                    self._look_for_notices(statuses)
                     progress.update(statuses, words_per_epoch, _sync_share(statuses))
                 if self._exchange_step(tally) if self.exchange else self._single_step(statuses):
                     break
@@ -293,7 +288,8 @@ class Training:
         """
         final = all(r >= self.rounds - 1 for r in self.next_round)
         stopping = self.stop.signum is not None and not final
-        full = final or stopping or self.checkpointer.due()
+        noticed = dict(self.notices)  # actors about to go: every row of theirs goes into the global weights first
+        full = final or stopping or bool(noticed) or self.checkpointer.due()
         row_bytes = sum(a.shape[1] * 4 for a in self.global_weights.values())  # of all matrices
         slices = sync.exchange_slices(len(self.vocab), row_bytes, tally.exchanges, final=full,
                                       tiers=self.config.sync_tiers)
@@ -308,6 +304,8 @@ class Training:
         for k, actor in enumerate(self.actors):
             actor.advance.remote(rounds[k])
         self.next_round = [r + 1 for r in rounds]
+        for rows in slices:  # these rows hold every actor's changes up to the new round
+            self.synced_round[rows] = min(self.next_round)
         # Every row is in the global weights now: a consistent position. A checkpoint's or the last exchange is
         # one, and so is every tier cycle's exchange that moves all rows: a restart never goes further back.
         if full or sum(s.stop - s.start for s in slices) >= len(self.vocab):
@@ -316,6 +314,9 @@ class Training:
                 self._stop_with_checkpoint(self.global_weights)
             if self.checkpointer.due() and not final:
                 self.checkpointer.save(self.global_weights, self._position())
+            if not final:
+                for k, why in noticed.items():  # nothing of theirs is left to lose: move them now
+                    self._recover(k, RuntimeError(why), noticed=True)
         return final
 
     def _single_step(self, statuses: Sequence[ActorStatus]) -> bool:
@@ -325,6 +326,10 @@ class Training:
         if self.stop.signum is not None:
             self._snapshot_single(statuses[0])
             self._stop_with_checkpoint(self.snapshot_weights)
+        if self.notices:  # about to go: its live weights and rounds are the position its successor starts at
+            self._snapshot_single(statuses[0])
+            self._recover(0, RuntimeError(self.notices[0]), noticed=True)
+            return False
         if self.checkpointer.due():
             self._snapshot_single(statuses[0])
             self.checkpointer.save(self.snapshot_weights, self._position())
@@ -455,40 +460,73 @@ class Training:
         """The training position a checkpoint records (with the global weights it goes with)."""
         words = [sp.words for sp in self.spooled]
         round_ = min(self.snapshot_rounds)
+        # What the actors had trained past this position when it was written (the last status, the chunk in
+        # flight whole): a job resumed from it trains those words again.
+        past = sum(words_retrained(max(st.rounds_done, r) if st else r, bool(st and st.done), r, w, self.chunks)
+                   for st, r, w in zip(self.last_status, self.snapshot_rounds, words))
         return {"epoch": round_ // self.chunks, "epochs": self.config.epochs, "round": round_,
                 "chunks": self.chunks, "actor_rounds": list(self.snapshot_rounds),
                 "actor_epochs": [r // self.chunks for r in self.snapshot_rounds],
                 "actor_words_per_epoch": words,
                 "words_done": round(sum(r * w / self.chunks for r, w in zip(self.snapshot_rounds, words))),
+                "words_trained_past": past,
                 "alpha": sync.chunk_alphas(self.config.alpha, self.config.min_alpha, self.rounds, round_)[0]}
 
     # ------------------------------------------------------------------ faults
-    def _recover(self, k: int, cause: Exception) -> None:
+    def _look_for_notices(self, statuses: Sequence[ActorStatus]) -> None:
+        """Preemption notices: an actor got SIGTERM, or Ray drains its node (a spot node's two-minute
+        notice through the autoscaler, `ray drain-node`). The next exchange then moves every row and
+        the actor is moved right after it (`_exchange_step`), so nothing it trained is lost."""
+        draining = draining_nodes() if any(not s.done for s in statuses) else {}
+        for k, (status, info) in enumerate(zip(statuses, self.infos)):
+            if k in self.notices or status.done:
+                continue
+            if status.notice:
+                why = f"{status.notice} (a preemption notice)"
+            elif info.node_id in draining:
+                deadline = draining[info.node_id]
+                left = f", {max(deadline / 1000 - time.time(), 0):.0f} s left" if deadline else ""
+                why = f"its node {info.node_id[:8]} is draining (a preemption notice{left})"
+            else:
+                continue
+            self.notices[k] = why
+            logger.warning("trainer actor %d: %s: its changes go into the global weights at the next exchange, "
+                           "then it moves", k, why)
+
+    def _recover(self, k: int, cause: Exception, noticed: bool = False) -> None:
         """Bring actor k back: wait for Ray's restart on its node, or replace it if the node is gone.
 
-        It then spools its shards again and trains from its round at the last full exchange, from the
-        current global weights (or, alone, the last checkpoint's), so nothing it trained is lost.
+        It then spools its shards again and trains from the round the next exchange takes, from the
+        current global weights (alone: from the last snapshot of its own weights). `noticed`: the
+        actor is alive and about to go (`_look_for_notices`), its every row was just exchanged; the
+        driver stops it and starts a successor, on its node unless the node drains. Notices do not
+        count against --max-restarts: they are orderly.
         """
         import ray
 
         began = time.perf_counter()
         last = self.last_status[k] if k < len(self.last_status) else None
         node_id = self.infos[k].node_id
-        self.restarts[k] += 1
-        if self.restarts[k] > self.config.max_restarts:
-            self._give_up(f"trainer actor {k} died more often than --max-restarts {self.config.max_restarts} "
-                          f"allows: {str(cause).splitlines()[0]}")
-        logger.warning("trainer actor %d (node %s) died: %s", k, node_id[:8], str(cause).splitlines()[0])
+        self.notices.pop(k, None)
+        if not noticed:
+            self.restarts[k] += 1
+            if self.restarts[k] > self.config.max_restarts:
+                self._give_up(f"trainer actor {k} died more often than --max-restarts {self.config.max_restarts} "
+                              f"allows: {str(cause).splitlines()[0]}")
+        logger.warning("trainer actor %d (node %s) %s: %s", k, node_id[:8], "moves" if noticed else "died",
+                       str(cause).splitlines()[0])
         kind = "restarted"
         deadline = time.monotonic() + RECOVERY_SECONDS
         while True:
-            if node_id not in {n["node_id"] for n in alive_nodes()}:
-                kind = "replaced"
+            gone = node_id not in {n["node_id"] for n in alive_nodes()}
+            if noticed or gone:
+                kind = "replaced" if gone or node_id in draining_nodes() else "restarted"
                 try:
                     ray.kill(self.actors[k], no_restart=True)
                 except Exception:  # already dead for good
                     pass
-                self.actors[k] = self._create(k, None)
+                planned = self.nodes[k] if kind == "restarted" and self.nodes[k]["node_id"] == node_id else None
+                self.actors[k] = self._create(k, planned, fault_hook=False)
                 info = ray.get(self.actors[k].info.remote(), timeout=300)
                 break
             try:
@@ -502,25 +540,32 @@ class Training:
         self.infos[k] = info
         self.spooled[k] = ray.get(self.actors[k].spool.remote(self.vocab_ref, self.plan[k], self.chunks,
                                                                 self.expected_words[k]))
-        restart_round = self.snapshot_rounds[k]
+        # With an exchange: the round the next exchange takes (every earlier round is in the global weights,
+        # but for rows whose tier was not due since: `lost`). Alone: its last snapshot.
+        restart_round = self.next_round[k] if self.exchange else self.snapshot_rounds[k]
         weights = self.global_weights if self.exchange else self.snapshot_weights
         ray.get(self.actors[k].start.remote(ray.put(weights) if weights is not None else None, self.exchange,
                                             restart_round))
+        started = ray.get(self.actors[k].status.remote())
         # Rounds it is known to have trained: the last status poll, or the rounds exchanged since (each
         # exchange waited for its chunk), whichever is later.
         seen = max(last.rounds_done if last else restart_round, self.next_round[k])
         self.next_round[k] = restart_round
-        retrained = words_retrained(seen, bool(last and last.done), restart_round, self.spooled[k].words,
-                                    self.chunks)
-        event = {"actor": k, "kind": kind, "cause": str(cause).splitlines()[0][:200], "old_node": node_id,
-                 "node": info.node_id, "restart_epoch": restart_round // self.chunks,
-                 "restart_round": restart_round, "epochs_done_before": seen // self.chunks,
-                 "rounds_done_before": seen, "chunks_per_epoch": self.chunks, "words_retrained": retrained,
-                 "seconds": round(time.perf_counter() - began, 3)}
+        words = self.spooled[k].words
+        retrained = words_retrained(seen, bool(last and last.done), restart_round, words, self.chunks)
+        lost = recovery.words_lost(self.row_shares, self.synced_round, restart_round, words / self.chunks) \
+            if self.exchange else 0
+        event = FaultEvent(
+            actor=k, kind=kind, cause=str(cause).splitlines()[0][:200], old_node=node_id, node=info.node_id,
+            restart_round=restart_round, restart_epoch=restart_round // self.chunks, rounds_done_before=seen,
+            epochs_done_before=seen // self.chunks, chunks_per_epoch=self.chunks, words_retrained=retrained,
+            words_lost=lost, noticed=noticed, start_alpha=started.start_alpha,
+            sent_digest=weights_digest(weights) if weights is not None else "", start_digest=started.start_digest,
+            seconds=round(time.perf_counter() - began, 3))
         self.events.append(event)
-        logger.warning("trainer actor %d %s on node %s: training again from round %d (epoch %d; %d words "
-                       "retrained)", k, kind, info.node_id[:8], restart_round, restart_round // self.chunks,
-                       retrained)
+        logger.warning("trainer actor %d %s on node %s: training again from round %d (epoch %d; %s words "
+                       "retrained, about %s lost)", k, kind, info.node_id[:8], restart_round,
+                       restart_round // self.chunks, f"{retrained:,}", f"{lost:,}")
         self.last_status[k] = None  # unknown until its next status
 
     def _give_up(self, reason: str) -> None:
@@ -545,7 +590,7 @@ class Training:
         train_seconds = max(s.seconds for s in final)
         sync_seconds = sum(s.sync_seconds for s in final) / len(final)
         words = words_per_epoch * config.epochs
-        retrained = sum(e["words_retrained"] for e in self.events)
+        retrained = sum(e.words_retrained for e in self.events)
         trained = round(words_per_epoch * (self.rounds - self.start_round) / self.chunks) + retrained  # this driver's
         per_exchange = words_per_epoch / len(self.actors) / self.chunks  # words per actor between two exchanges
         stats = {
@@ -577,15 +622,18 @@ class Training:
             "start_round": self.start_round,
             "words_trained_this_run": trained,
             "checkpoints": self.checkpointer.saved,
-            "faults": {"restarts": sum(e["kind"] == "restarted" for e in self.events),
-                       "replacements": sum(e["kind"] == "replaced" for e in self.events),
+            "faults": {"restarts": sum(e.kind == "restarted" for e in self.events),
+                       "replacements": sum(e.kind == "replaced" for e in self.events),
+                       "notices": sum(e.noticed for e in self.events),
                        "words_retrained": retrained,
-                       "events": self.events},
+                       "words_lost": sum(e.words_lost for e in self.events),
+                       "events": [asdict(e) for e in self.events]},
         }
         actors_out = [{**asdict(info), "shards": sp.shards,
                        **{f"spool_{k}": v for k, v in asdict(sp).items() if k != "shards"},
                        "train_seconds": s.seconds, "sync_seconds": s.sync_seconds, "peak_rss": s.peak_rss,
-                       "peak_private_rss": s.peak_private_rss}
+                       "peak_private_rss": s.peak_private_rss, "start_round": s.start_round,
+                       "start_alpha": s.start_alpha, "start_digest": s.start_digest}
                       for info, sp, s in zip(self.infos, self.spooled, final)]
         return TrainResult(vectors=self.global_weights["vectors"], syn1neg=self.global_weights.get("syn1neg"),
                            actors=actors_out, stats=stats,

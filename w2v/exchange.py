@@ -3,7 +3,7 @@
 The driver (`driver`) runs the loop and the recovery; each `trainer.TrainerActor` trains and holds
 its delta; this module is the protocol between them:
 
-- the records an actor returns (`ActorInfo` from `info`, `Spooled` from `prepare`, `ActorStatus`
+- the records an actor returns (`ActorInfo` from `info`, `Spooled` from `spool`, `ActorStatus`
   from `status`), read by name on the driver side;
 - `exchange_round`: one reduce-scatter of every actor's delta over a list of row slices
   (`take` -> `reduce` on the piece's owner -> `apply`), all or nothing per slice, with the bytes it
@@ -35,7 +35,7 @@ class ActorInfo:
 
 @dataclass(frozen=True)
 class Spooled:
-    """What an actor's `prepare` spooled to its local chunk files."""
+    """What an actor's `spool` spooled to its local chunk files."""
 
     shards: int  # shards read
     words: int  # words per epoch, after the vocabulary's filtering
@@ -66,6 +66,9 @@ class ActorStatus:
     loss: list[float | None] = field(default_factory=list)  # gensim's running loss at each epoch end
     peak_rss: int = 0  # bytes
     peak_private_rss: int = 0  # bytes, RssAnon
+    notice: str | None = None  # why the process expects to go ("SIGTERM"): the driver exchanges every row, then stops it
+    start_digest: str = ""  # recovery.weights_digest of the weights this process started from
+    start_alpha: float = 0.0  # the learning rate of the first chunk this process trained
 
 
 @dataclass

@@ -110,6 +110,10 @@ class ResumedFrom:
     checkpoint: int
     epoch: int
     words_done: int
+    # Words the stopped job's actors had trained past the checkpoint when it was written, trained again now
+    # (a driver killed later also lost what it trained after it, at most one --checkpoint-interval: unknown).
+    # None: a manifest from before it was counted.
+    words_retrained: int | None = None
 
 
 @dataclass
@@ -140,7 +144,8 @@ class TrainingSection:
 
     def to_json(self) -> dict[str, Any]:
         data = _to_json(self)
-        data["resumed_from"] = dataclasses.asdict(self.resumed_from) if self.resumed_from else None
+        data["resumed_from"] = {k: v for k, v in dataclasses.asdict(self.resumed_from).items()
+                                if v is not None} if self.resumed_from else None  # an old one's fields only
         stats = {k: data.pop(k) for k in ("actors", "epochs", "resumed_from")}
         return {**data, **stats}  # the counters first, the long lists last (as before)
 
@@ -358,7 +363,9 @@ def build(config, shards, shard_counts, skipped, vocab, plan, result, resumed, e
         training=TrainingSection.from_json({
             **result.stats, "actors": result.actors, "epochs": result.epochs,
             "resumed_from": ({"checkpoint": resumed.number, "epoch": resumed.epoch,
-                              "words_done": resumed.state["position"]["words_done"]} if resumed else None)}),
+                              "words_done": resumed.state["position"]["words_done"],
+                              "words_retrained": resumed.state["position"].get("words_trained_past", 0)}
+                             if resumed else None)}),
         evaluation=evaluated,
         versions={**versions(), **({"tensorflow": evaluation["runtime"]["tensorflow"]} if evaluation else {})},
         gensim_fast_version=gensim_fast_version(), plan=plan.to_json(),

@@ -32,6 +32,21 @@ def alive_nodes() -> list[dict[str, Any]]:
     return trainer_nodes(ray.nodes())
 
 
+def draining_nodes() -> dict[str, int]:
+    """Nodes Ray is draining, {node id: deadline in ms since the epoch (0: none)}: a preemption notice.
+
+    The autoscaler drains a spot node when its cloud announces the preemption, and `ray drain-node`
+    does it by hand. Ray's own Ray Train reads the same table (`ray._private.state`, not a public
+    API): when it cannot be read, no node is taken as draining and faults are handled as they come.
+    """
+    import ray
+
+    try:
+        return dict(ray._private.state.state.get_draining_nodes())
+    except Exception:  # an older or newer Ray without it
+        return {}
+
+
 def trainer_nodes(ray_nodes: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     """From `ray.nodes()`: alive nodes with a CPU, only those with NODE_RESOURCE when any has it.
 

@@ -28,15 +28,21 @@ from .corpus import ReadOptions, Shard, new_spool_dir, spool_chunks
 from .errors import ConfigError
 from .exchange import ActorInfo, ActorStatus, Spooled
 from .memory import peak_rss_bytes, private_rss_bytes
+from .recovery import weights_digest
 from .vocab import Vocabulary
 
 logger = logging.getLogger(__name__)
 
 # Test hook (fault injection): "K:E" makes trainer actor K's first incarnation exit its process
-# (os._exit, as a crash would) right after epoch E ends; "K:E:exchange" makes it exit inside the first
-# exchange (`take`) after epoch E, so the driver meets the death mid-exchange rather than in a status
-# poll. Read by the driver, never set in production.
+# (os._exit, as a crash would) at the end of the first chunk that completes E epochs (E may be a
+# fraction: "1:0.66" is two thirds into the first epoch); "K:E:exchange" makes it exit inside the
+# first exchange (`take`) after that, so the driver meets the death mid-exchange rather than in a
+# status poll. Read by the driver, never set in production.
 FAULT_ENV = "W2V_TEST_ACTOR_EXIT"
+# A trainer actor that gets SIGTERM (a spot node's shutdown, an operator) reports it and keeps
+# training until the driver has exchanged every row and stopped it; if no driver acts within
+# this many seconds (it is gone too), the process exits on its own.
+NOTICE_GRACE_SECONDS = 60.0
 
 
 def epoch_schedule(alpha: float, min_alpha: float, epochs: int, start_epoch: int) -> tuple[int, float, float]:
@@ -52,23 +58,24 @@ def epoch_schedule(alpha: float, min_alpha: float, epochs: int, start_epoch: int
     return epochs - start_epoch, start_alpha, min_alpha
 
 
-def parse_fault_hook(value: str | None) -> dict[int, tuple[int, str]]:
-    """`W2V_TEST_ACTOR_EXIT` -> {actor index: (epoch after which its first incarnation exits, where)}.
+def parse_fault_hook(value: str | None) -> dict[int, tuple[float, str]]:
+    """`W2V_TEST_ACTOR_EXIT` -> {actor index: (epochs after which its first incarnation exits, where)}.
 
-    >>> parse_fault_hook("1:2"), parse_fault_hook("0:3:exchange"), parse_fault_hook(None)
-    ({1: (2, 'epoch')}, {0: (3, 'exchange')}, {})
+    >>> parse_fault_hook("1:2"), parse_fault_hook("0:3:exchange"), parse_fault_hook("1:0.66"), parse_fault_hook(None)
+    ({1: (2.0, 'epoch')}, {0: (3.0, 'exchange')}, {1: (0.66, 'epoch')}, {})
     """
     if not value:
         return {}
     parts = value.split(":")
     where = parts.pop() if len(parts) == 3 else "epoch"
     try:
-        actor, epoch = (int(part) for part in parts)
-        if where not in ("epoch", "exchange"):
+        actor, epochs = int(parts[0]), float(parts[1])
+        if where not in ("epoch", "exchange") or len(parts) != 2:
             raise ValueError(where)
-    except ValueError:
-        raise ConfigError(f"{FAULT_ENV}={value!r}: expected ACTOR:EPOCH or ACTOR:EPOCH:exchange, e.g. 1:2") from None
-    return {actor: (epoch, where)}
+    except (ValueError, IndexError):
+        raise ConfigError(f"{FAULT_ENV}={value!r}: expected ACTOR:EPOCHS or ACTOR:EPOCHS:exchange, e.g. 1:2 "
+                          f"or 1:0.66") from None
+    return {actor: (epochs, where)}
 
 
 def gensim_fast_version() -> int:
@@ -90,20 +97,19 @@ def read_options(config: TrainConfig, phrasing: Any = None) -> ReadOptions:
 class _EpochRecorder:
     """When each epoch ended and the (racy, rough) cumulative training loss; the fault hook."""
 
-    def __init__(self, exit_after: tuple[int, str] | None = None):
+    def __init__(self, exit_after: tuple[float, str] | None = None):
         self.ends: list[tuple[float, float]] = []  # (wall-clock time at epoch end, cumulative loss)
         self.first_epoch = 0  # epochs done before this training run (a restart or resume)
-        self.exit_after = exit_after  # fault injection (FAULT_ENV): die after this epoch, at its end or exchange
+        self.exit_after = exit_after  # fault injection (FAULT_ENV): die past these epochs, at a chunk end or exchange
 
     def epoch_end(self, loss: float) -> None:
         self.ends.append((time.time(), loss))
-        self.maybe_exit("epoch")
 
-    def maybe_exit(self, where: str) -> None:
-        """Fault injection: exit the process (as a crash would) once past the planned epoch, at `where`."""
-        if self.exit_after is not None and self.exit_after[1] == where and \
-                self.first_epoch + len(self.ends) >= self.exit_after[0]:
-            logger.warning("fault injection: exiting the actor process in its %s after epoch %d", where,
+    def maybe_exit(self, where: str, epochs_done: float) -> None:
+        """Fault injection: exit the process (as a crash would) once `epochs_done` (from the job's start,
+        fractional) reaches the planned point, at `where` ("epoch": a chunk's end; "exchange": a take)."""
+        if self.exit_after is not None and self.exit_after[1] == where and epochs_done >= self.exit_after[0]:
+            logger.warning("fault injection: exiting the actor process in its %s after %g epoch(s)", where,
                            self.exit_after[0])
             os._exit(1)
 
@@ -142,6 +148,41 @@ class ChunkTrainer:
         self.pool.shutdown(wait=True)
 
 
+def _listen_for_sigterm(actor: "TrainerActor") -> None:
+    """SIGTERM (a spot node shutting down, an operator) becomes a notice the driver reads in `status`.
+
+    Ray's own handler would exit at once and take the un-exchanged changes with it. Instead the
+    actor keeps training; the driver exchanges every row at its next round and then stops it, so
+    its successor loses nothing. Should no driver act (it is going too), the process exits after
+    NOTICE_GRACE_SECONDS. Handlers can only be set from the main thread (Ray runs an actor's
+    constructor there); elsewhere, and outside Ray, nothing changes.
+    """
+    import signal
+
+    if threading.current_thread() is not threading.main_thread() or not _in_ray_actor():
+        return
+
+    def noticed(signum, frame):
+        if actor.notice is None:
+            actor.notice = "SIGTERM"
+            logger.warning("SIGTERM: this trainer's changes go to the driver at the next exchange; exiting in at "
+                           "most %.0f s", NOTICE_GRACE_SECONDS)
+            timer = threading.Timer(NOTICE_GRACE_SECONDS, os._exit, args=(128 + signal.SIGTERM,))
+            timer.daemon = True
+            timer.start()
+
+    signal.signal(signal.SIGTERM, noticed)
+
+
+def _in_ray_actor() -> bool:
+    try:
+        import ray
+
+        return ray.is_initialized() and ray.get_runtime_context().get_actor_id() is not None
+    except Exception:
+        return False
+
+
 def _was_restarted() -> bool:
     """True inside a Ray actor whose constructor runs again after its process died."""
     try:
@@ -167,7 +208,7 @@ class TrainerActor:
 
     LAG = 2  # chunk r may start once round r - LAG is applied: one exchange in flight beside training
 
-    def __init__(self, config: TrainConfig, workers: int, exit_after: tuple[int, str] | None = None):
+    def __init__(self, config: TrainConfig, workers: int, exit_after: tuple[float, str] | None = None):
         """Small arguments only: Ray reruns this on a restart, and arguments it had to keep in the object
         store (the vocabulary, a long shard list) could be gone by then. `spool` brings those."""
         self.config = config  # the job's parameters
@@ -192,6 +233,10 @@ class TrainerActor:
         self.sync_seconds = 0.0  # time spent in take/apply (competes with training for CPU)
         self.wait_seconds = 0.0  # time the chunk loop waited for an exchange (the network did not keep up)
         self.peak_private = private_rss_bytes()  # the largest RssAnon seen at any call (sampled)
+        self.notice: str | None = None  # why this process expects to go ("SIGTERM"), reported by status()
+        self.start_digest = ""  # recovery.weights_digest of the weights start() loaded
+        self.start_alpha = 0.0  # the learning rate of the first chunk start() trains
+        _listen_for_sigterm(self)
 
     def info(self) -> ActorInfo:
         """Where this actor runs and whether gensim's compiled routines are in use."""
@@ -245,6 +290,9 @@ class TrainerActor:
         if initial is not None:
             for name, array in self.weights().items():
                 np.copyto(array, initial[name])  # object-store arrays are read-only: copy into ours
+        self.start_digest = weights_digest(self.weights())  # the driver compares it with what it sent
+        self.start_alpha = sync.chunk_alphas(self.config.alpha, self.config.min_alpha, max(self.rounds, 1),
+                                             self.start_round)[0]
         self.tracker = sync.DeltaTracker(self.weights()) if exchange else None
         self.started = time.perf_counter()
         self.thread = threading.Thread(target=self._train, name="w2v-chunks", daemon=True)
@@ -266,6 +314,7 @@ class TrainerActor:
                     self.progress.notify_all()
                 if (r + 1) % len(chunks) == 0:
                     self.recorder.epoch_end(float(self.model.running_training_loss))
+                self.recorder.maybe_exit("epoch", (r + 1) / len(chunks))
         except Exception as exc:  # reported to the driver by status()
             self.error = f"{type(exc).__name__}: {exc}"
         finally:
@@ -293,7 +342,7 @@ class TrainerActor:
         if round_ is not None:
             with self.progress:
                 self.progress.wait_for(lambda: self.rounds_done > round_ or self.finished is not None)
-        self.recorder.maybe_exit("exchange")
+        self.recorder.maybe_exit("exchange", self.rounds_done / max(len(self.spooled.chunks), 1))
         began = time.perf_counter()
         rows = slice(start, stop)
         delta = self.tracker.take(self.weights(), rows)
@@ -347,7 +396,8 @@ class TrainerActor:
             sync_seconds=round(self.sync_seconds + self.wait_seconds, 3), wait_seconds=round(self.wait_seconds, 3),
             epoch_ends=before + [round(t, 3) for t, _ in self.recorder.ends],  # wall clock: comparable
             loss=before + [loss for _, loss in self.recorder.ends], peak_rss=peak_rss_bytes(),
-            peak_private_rss=self.peak_private)
+            peak_private_rss=self.peak_private, notice=self.notice, start_digest=self.start_digest,
+            start_alpha=self.start_alpha)
 
     def close(self) -> None:
         if self.spool_dir is not None:
