@@ -5,7 +5,7 @@
 
 On a local Ray cluster of `--nodes` raylets (`ray.cluster_utils.Cluster`, one CPU each: simulated
 nodes), with `--epochs 1`, the same job (`w2v train`, a driver process of its own, no evaluation,
-one actor per node) runs three times:
+one actor per node) runs three times per trial (`--trials`, default 3):
 
 - **undisturbed**;
 - **trainer lost**: actor 0's process exits as a crash would (`os._exit`, the test hook
@@ -14,8 +14,11 @@ one actor per node) runs three times:
   (after the actors spooled), then the same command with `--resume`.
 
 It prints each run's training seconds (the driver's training stage: placement, spooling, rounds,
-recovery), the fault section of its manifest, and the words trained twice as a share of the
-lost actor's share of the epoch (for the stop, of the epoch: every actor went back). The corpus
+recovery; for the stop, the stopped driver's from its training stage to its exit plus the resumed
+one's), its driver processes' wall time (the resumed job lists and counts the corpus again), the
+fault section of its manifest, and the words trained twice as a share of the lost actor's share
+of the epoch (for the stop, of the epoch: every actor went back): medians over the trials and
+their ranges, times as ratios to the same trial's undisturbed run. The corpus
 is the first `--words` words of the benchmark corpus (real text, never repeated).
 """
 
@@ -25,10 +28,12 @@ import argparse
 import json
 import os
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from jobs.benchmark import DEFAULT_CORPUS, default_corpus
@@ -52,22 +57,28 @@ def cut_corpus(sources: list[Path], words: int, out: Path) -> int:
 
 
 def w2v_train(argv: list[str], log: Path, env: dict[str, str] | None = None, stop_after: float | None = None,
-              actors: int = 2) -> tuple[int, float]:
+              actors: int = 2) -> tuple[int, float, float]:
     """Run `w2v train ARGV` as its own process; SIGTERM it `stop_after` seconds after its actors spooled.
 
-    Returns (exit code, wall seconds).
+    Returns (exit code, wall seconds, seconds from its training stage's start to its exit). The last is
+    what a stopped driver spent training, which no manifest records.
     """
     began = time.perf_counter()
+    training = None  # perf_counter when its log said the training stage began
     with open(log, "w") as out:
         driver = subprocess.Popen([sys.executable, "-m", "w2v.cli", "train", *argv], stdout=out,
                                   stderr=subprocess.STDOUT, cwd=REPO, env={**os.environ, **(env or {})})
-        if stop_after is not None:
-            while log.read_text().count(" spooled, ") < actors and driver.poll() is None:
-                time.sleep(0.05)
-            time.sleep(stop_after)
-            driver.send_signal(signal.SIGTERM)
-        driver.wait()
-    return driver.returncode, time.perf_counter() - began
+        while driver.poll() is None:
+            text = log.read_text()
+            if training is None and "stage 3/5: training" in text:
+                training = time.perf_counter()
+            if stop_after is not None and text.count(" spooled, ") >= actors:
+                time.sleep(stop_after)
+                driver.send_signal(signal.SIGTERM)
+                stop_after = None
+            time.sleep(0.02)
+    ended = time.perf_counter()
+    return driver.returncode, ended - began, ended - (training or began)
 
 
 def manifest_of(out: Path) -> dict:
@@ -85,6 +96,7 @@ def main(argv=None) -> int:
     parser.add_argument("--words", type=int, default=25_000_000, help="words of the corpus to use (default 25M)")
     parser.add_argument("--nodes", type=int, default=2, help="simulated nodes, one actor each (default 2)")
     parser.add_argument("--at", type=float, default=2 / 3, help="where in the epoch the faults come (default 2/3)")
+    parser.add_argument("--trials", type=int, default=3, help="trials, each with its own undisturbed run (default 3)")
     parser.add_argument("--workdir", type=Path, default=None, help="where the corpus and artifacts go (default: temp)")
     args = parser.parse_args(argv)
 
@@ -108,60 +120,99 @@ def main(argv=None) -> int:
                 "--actors", str(args.nodes), "--workers", "1", "--no-eval", "--overwrite",
                 "--checkpoint-interval", "3600"]
 
-    rows = []
+    rows: list[Row] = []
     try:
-        code, wall = w2v_train(job("undisturbed"), workdir / "undisturbed.log")
-        assert code == 0, (workdir / "undisturbed.log").read_text()[-3000:]
-        calm = manifest_of(workdir / "undisturbed")
-        rows.append(("undisturbed", calm, wall, None))
-        print(f"undisturbed: training {train_seconds(calm):.1f} s, wall {wall:.1f} s", flush=True)
-
-        code, wall = w2v_train(job("trainer-lost"), workdir / "trainer-lost.log",
-                               env={FAULT_ENV: f"0:{args.at}"})
-        assert code == 0, (workdir / "trainer-lost.log").read_text()[-3000:]
-        lost = manifest_of(workdir / "trainer-lost")
-        rows.append(("trainer lost", lost, wall, None))
-
-        stop_after = args.at * calm["training"]["seconds"]  # the rounds' share of the training stage, after spooling
-        code, first_wall = w2v_train(job("driver-stopped"), workdir / "driver-stopped.log", stop_after=stop_after,
-                                     actors=args.nodes)
-        assert code == 128 + signal.SIGTERM, (workdir / "driver-stopped.log").read_text()[-3000:]
-        stop_line = [line for line in (workdir / "driver-stopped.log").read_text().splitlines()
-                     if line.startswith("w2v: error: stopped by")]
-        resume = job("driver-stopped")
-        resume.remove("--overwrite")
-        code, wall = w2v_train(resume + ["--resume"], workdir / "driver-resumed.log")
-        assert code == 0, (workdir / "driver-resumed.log").read_text()[-3000:]
-        resumed = manifest_of(workdir / "driver-stopped")
-        rows.append(("driver stopped + resumed", resumed, first_wall + wall, stop_line[0] if stop_line else ""))
+        for trial in range(1, args.trials + 1):
+            rows.extend(one_trial(trial, job, workdir, args.at, args.nodes))
     finally:
         ray.shutdown()
         cluster.shutdown()
-
-    base, base_wall = train_seconds(calm), rows[0][2]
-    print("\n| run | training stage s | x undisturbed | driver wall s | x undisturbed | words retrained | "
-          "share of the lost work's epoch | words lost |\n|---|---|---|---|---|---|---|---|")
-    for name, manifest, wall, stop_line in rows:
-        t = manifest["training"]
-        faults = t["faults"]
-        if stop_line is not None:  # every actor went back to the checkpoint: a share of the whole epoch
-            retrained = t["resumed_from"]["words_retrained"]
-            share = retrained / manifest["corpus"]["words"]
-            stage = "-"
-        else:
-            retrained = faults["words_retrained"]
-            events = faults["events"]
-            share = retrained / t["actors"][events[0]["actor"]]["spool_words"] if events else 0.0
-            stage = f"{train_seconds(manifest):.1f} | {train_seconds(manifest) / base:.2f}"
-        print(f"| {name} | {stage if stage != '-' else '- | -'} | {wall:.1f} | {wall / base_wall:.2f} | "
-              f"{retrained:,} | {share:.2%} | {faults['words_lost']:,} |")
-    for name, manifest, _, stop_line in rows[1:]:
-        t = manifest["training"]
-        faults = t["faults"]
-        print(f"\n{name}: faults {json.dumps(faults, indent=1)}")
-        if stop_line:
-            print(f"{stop_line}\nresumed_from {json.dumps(t['resumed_from'])}")
+    print(table(rows))
+    for row in rows:
+        if row.run != "undisturbed" and row.trial == args.trials:
+            print(f"\n{row.run} (trial {row.trial}): faults {json.dumps(row.manifest['training']['faults'], indent=1)}")
+            if row.stop_line:
+                print(f"{row.stop_line}\nresumed_from {json.dumps(row.manifest['training']['resumed_from'])}")
     return 0
+
+
+@dataclass
+class Row:
+    """One run of one trial, with what the table shows."""
+
+    trial: int
+    run: str  # "undisturbed", "trainer lost", "driver stopped + resumed"
+    manifest: dict  # the artifact's manifest (for the stop: the resumed job's)
+    training_seconds: float  # the training stage(s)
+    wall_seconds: float  # the driver process(es)
+    words_retrained: int
+    retrained_share: float  # of the lost actor's epoch share (for the stop: of the epoch)
+    words_lost: int
+    stop_line: str = ""  # the stopped driver's error line
+
+
+def one_trial(trial: int, job, workdir: Path, at: float, nodes: int) -> list[Row]:
+    """Undisturbed, trainer lost, driver stopped + resumed: one row each."""
+    code, wall, _ = w2v_train(job("undisturbed"), workdir / "undisturbed.log")
+    assert code == 0, (workdir / "undisturbed.log").read_text()[-3000:]
+    calm = manifest_of(workdir / "undisturbed")
+    rows = [Row(trial, "undisturbed", calm, train_seconds(calm), wall, 0, 0.0, 0)]
+    print(f"trial {trial}, undisturbed: training {train_seconds(calm):.1f} s, wall {wall:.1f} s", flush=True)
+
+    code, wall, _ = w2v_train(job("trainer-lost"), workdir / "trainer-lost.log", env={FAULT_ENV: f"0:{at}"})
+    assert code == 0, (workdir / "trainer-lost.log").read_text()[-3000:]
+    lost = manifest_of(workdir / "trainer-lost")
+    faults = lost["training"]["faults"]
+    event = faults["events"][0]
+    rows.append(Row(trial, "trainer lost", lost, train_seconds(lost), wall, faults["words_retrained"],
+                    faults["words_retrained"] / lost["training"]["actors"][event["actor"]]["spool_words"],
+                    faults["words_lost"]))
+
+    stop_after = at * calm["training"]["seconds"]  # the rounds' share of the training stage, after spooling
+    code, first_wall, first_training = w2v_train(job("driver-stopped"), workdir / "driver-stopped.log",
+                                                 stop_after=stop_after, actors=nodes)
+    text = (workdir / "driver-stopped.log").read_text()
+    assert code == 128 + signal.SIGTERM, text[-3000:]
+    stop_line = next(line for line in text.splitlines() if line.startswith("w2v: error: stopped by"))
+    resume = [arg for arg in job("driver-stopped") if arg != "--overwrite"] + ["--resume"]
+    code, wall, _ = w2v_train(resume, workdir / "driver-resumed.log")
+    assert code == 0, (workdir / "driver-resumed.log").read_text()[-3000:]
+    resumed = manifest_of(workdir / "driver-stopped")
+    again = resumed["training"]["resumed_from"]["words_retrained"]
+    rows.append(Row(trial, "driver stopped + resumed", resumed, first_training + train_seconds(resumed),
+                    first_wall + wall, again, again / resumed["corpus"]["words"],
+                    resumed["training"]["faults"]["words_lost"], stop_line))
+    return rows
+
+
+def table(rows: list[Row]) -> str:
+    """Markdown: per run, the median over the trials and (min-max); times as ratios to the same trial's
+    undisturbed run.
+
+    >>> calm = Row(1, "undisturbed", {}, 10.0, 20.0, 0, 0.0, 0)
+    >>> print(table([calm, Row(1, "trainer lost", {}, 12.0, 22.0, 500, 0.005, 40)]))
+    | run | trials | training s | x undisturbed | driver wall x undisturbed | words retrained | of the lost share | words lost |
+    |---|---|---|---|---|---|---|---|
+    | undisturbed | 1 | 10.0 | 1.00 | 1.00 | 0 | 0.00% | 0 |
+    | trainer lost | 1 | 12.0 | 1.20 | 1.10 | 500 | 0.50% | 40 |
+    """
+    calm = {r.trial: r for r in rows if r.run == "undisturbed"}
+    lines = ["| run | trials | training s | x undisturbed | driver wall x undisturbed | words retrained | "
+             "of the lost share | words lost |", "|---|---|---|---|---|---|---|---|"]
+    for run in dict.fromkeys(r.run for r in rows):
+        of = [r for r in rows if r.run == run]
+
+        def cell(values, fmt):
+            low, mid, high = min(values), statistics.median(values), max(values)
+            return f"{mid:{fmt}}" if low == high else f"{mid:{fmt}} ({low:{fmt}}-{high:{fmt}})"
+
+        lines.append(" | ".join([
+            f"| {run}", str(len(of)), cell([r.training_seconds for r in of], ".1f"),
+            cell([r.training_seconds / calm[r.trial].training_seconds for r in of], ".2f"),
+            cell([r.wall_seconds / calm[r.trial].wall_seconds for r in of], ".2f"),
+            cell([r.words_retrained for r in of], ",.0f"), cell([r.retrained_share for r in of], ".2%"),
+            cell([r.words_lost for r in of], ",.0f")]) + " |")
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":
