@@ -115,8 +115,8 @@ def main(argv=None) -> int:
     cluster.wait_for_nodes()
     ray.init(address=cluster.address, log_to_driver=False)  # the drivers below find the cluster's token as ours
 
-    def job(name: str) -> list[str]:
-        return [str(corpus), "--out", str(workdir / name), "--address", cluster.address, "--epochs", "1",
+    def job(out: Path) -> list[str]:
+        return [str(corpus), "--out", str(out), "--address", cluster.address, "--epochs", "1",
                 "--actors", str(args.nodes), "--workers", "1", "--no-eval", "--overwrite",
                 "--checkpoint-interval", "3600"]
 
@@ -152,16 +152,22 @@ class Row:
 
 
 def one_trial(trial: int, job, workdir: Path, at: float, nodes: int) -> list[Row]:
-    """Undisturbed, trainer lost, driver stopped + resumed: one row each."""
-    code, wall, _ = w2v_train(job("undisturbed"), workdir / "undisturbed.log")
-    assert code == 0, (workdir / "undisturbed.log").read_text()[-3000:]
-    calm = manifest_of(workdir / "undisturbed")
+    """Undisturbed, trainer lost, driver stopped + resumed: one row each (artifacts and logs named NAME-TRIAL)."""
+    def out(name: str) -> Path:
+        return workdir / f"{name}-{trial}"
+
+    def log(name: str) -> Path:
+        return workdir / f"{name}-{trial}.log"
+
+    code, wall, _ = w2v_train(job(out("undisturbed")), log("undisturbed"))
+    assert code == 0, log("undisturbed").read_text()[-3000:]
+    calm = manifest_of(out("undisturbed"))
     rows = [Row(trial, "undisturbed", calm, train_seconds(calm), wall, 0, 0.0, 0)]
     print(f"trial {trial}, undisturbed: training {train_seconds(calm):.1f} s, wall {wall:.1f} s", flush=True)
 
-    code, wall, _ = w2v_train(job("trainer-lost"), workdir / "trainer-lost.log", env={FAULT_ENV: f"0:{at}"})
-    assert code == 0, (workdir / "trainer-lost.log").read_text()[-3000:]
-    lost = manifest_of(workdir / "trainer-lost")
+    code, wall, _ = w2v_train(job(out("trainer-lost")), log("trainer-lost"), env={FAULT_ENV: f"0:{at}"})
+    assert code == 0, log("trainer-lost").read_text()[-3000:]
+    lost = manifest_of(out("trainer-lost"))
     faults = lost["training"]["faults"]
     event = faults["events"][0]
     rows.append(Row(trial, "trainer lost", lost, train_seconds(lost), wall, faults["words_retrained"],
@@ -169,15 +175,15 @@ def one_trial(trial: int, job, workdir: Path, at: float, nodes: int) -> list[Row
                     faults["words_lost"]))
 
     stop_after = at * calm["training"]["seconds"]  # the rounds' share of the training stage, after spooling
-    code, first_wall, first_training = w2v_train(job("driver-stopped"), workdir / "driver-stopped.log",
+    code, first_wall, first_training = w2v_train(job(out("driver-stopped")), log("driver-stopped"),
                                                  stop_after=stop_after, actors=nodes)
-    text = (workdir / "driver-stopped.log").read_text()
+    text = log("driver-stopped").read_text()
     assert code == 128 + signal.SIGTERM, text[-3000:]
     stop_line = next(line for line in text.splitlines() if line.startswith("w2v: error: stopped by"))
-    resume = [arg for arg in job("driver-stopped") if arg != "--overwrite"] + ["--resume"]
-    code, wall, _ = w2v_train(resume, workdir / "driver-resumed.log")
-    assert code == 0, (workdir / "driver-resumed.log").read_text()[-3000:]
-    resumed = manifest_of(workdir / "driver-stopped")
+    resume = [arg for arg in job(out("driver-stopped")) if arg != "--overwrite"] + ["--resume"]
+    code, wall, _ = w2v_train(resume, log("driver-resumed"))
+    assert code == 0, log("driver-resumed").read_text()[-3000:]
+    resumed = manifest_of(out("driver-stopped"))
     again = resumed["training"]["resumed_from"]["words_retrained"]
     rows.append(Row(trial, "driver stopped + resumed", resumed, first_training + train_seconds(resumed),
                     first_wall + wall, again, again / resumed["corpus"]["words"],
