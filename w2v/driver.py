@@ -589,7 +589,7 @@ class Training:
                       for info, sp, s in zip(self.infos, self.spooled, final)]
         return TrainResult(vectors=self.global_weights["vectors"], syn1neg=self.global_weights.get("syn1neg"),
                            actors=actors_out, stats=stats,
-                           epochs=_epoch_stats(final, words_per_epoch, self.started_wall))
+                           epochs=_epoch_stats(final, words_per_epoch, self.started_wall, self.exchange))
 
     def close(self) -> None:
         import ray
@@ -602,9 +602,11 @@ class Training:
             ray.kill(actor)
 
 
-def _epoch_stats(statuses: Sequence[ActorStatus], words_per_epoch: int, started: float
+def _epoch_stats(statuses: Sequence[ActorStatus], words_per_epoch: int, started: float, exchange: bool = False
                  ) -> list[dict[str, Any]]:
-    """Per epoch: when the slowest actor finished it, words/s over it, and gensim's rough running loss.
+    """Per epoch: when the slowest actor finished it, words/s over it, gensim's rough running loss, and with
+    `exchange` the sync share: the actors' mean seconds in the exchange and waiting for it during the
+    epoch, over the epoch's seconds (the whole run's `sync_share`, epoch by epoch).
 
     Epoch ends are wall-clock times, so a restarted actor's compare with the others'. An epoch
     without times (trained by a process that died, or before a resume) has no entry, nor has the
@@ -612,16 +614,23 @@ def _epoch_stats(statuses: Sequence[ActorStatus], words_per_epoch: int, started:
     """
     epochs: list[dict[str, Any]] = []
     previous_end: float | None = started
+    previous_sync = [0.0] * len(statuses)  # per actor: its sync seconds at the previous epoch's end
     for e in range(min(len(s.epoch_ends) for s in statuses)):
         ends = [s.epoch_ends[e] for s in statuses]
         if any(t is None for t in ends):
             previous_end = started if all(t is None for t in ends) else None  # all: before this run (resume)
             continue
         end = max(ends)
+        synced = [s.epoch_sync[e] if e < len(s.epoch_sync) and s.epoch_sync[e] is not None else 0.0
+                  for s in statuses]
         if previous_end is not None:
             seconds = max(end - previous_end, 1e-9)
-            epochs.append({"epoch": e + 1, "words": words_per_epoch, "seconds": round(seconds, 3),
-                           "words_per_s": round(words_per_epoch / seconds),
-                           "loss": round(sum(s.loss[e] for s in statuses), 1)})
-        previous_end = end
+            entry = {"epoch": e + 1, "words": words_per_epoch, "seconds": round(seconds, 3),
+                     "words_per_s": round(words_per_epoch / seconds),
+                     "loss": round(sum(s.loss[e] for s in statuses), 1)}
+            if exchange:
+                share = sum(now - before for now, before in zip(synced, previous_sync)) / len(statuses) / seconds
+                entry["sync_share"] = round(share, 4)
+            epochs.append(entry)
+        previous_end, previous_sync = end, synced
     return epochs
