@@ -19,15 +19,14 @@ from __future__ import annotations
 import logging
 import os
 import signal
-import sys
 import threading
 import time
 from dataclasses import asdict, dataclass, field
-from typing import Any, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
-from . import lineage, sync
+from . import lineage, progress, sync
 from .checkpoint import Checkpoint, NullCheckpointer
 from .config import TrainConfig
 from .corpus import Shard
@@ -90,17 +89,15 @@ class TrainResult:
 
 
 class _Progress:
-    """A progress bar on a terminal; one log line per epoch always (readable in `ray job logs`)."""
+    """A progress bar while progress is shown (`progress.shown`); one log line per epoch always (readable in
+    `ray job logs`)."""
 
     def __init__(self, epochs: int, first_epoch: int = 0, started: float = 0.0):
-        from tqdm import tqdm
-
         self.epochs = epochs
         self.started = started  # wall-clock time training started (the actors' epoch ends are wall-clock too)
         self.first_epoch = first_epoch  # epochs done before this run (--resume)
         self.logged = first_epoch  # epochs already logged
-        self.bar = tqdm(total=epochs, initial=first_epoch, unit="epoch", dynamic_ncols=True,
-                        disable=not sys.stderr.isatty(), desc="training")
+        self.bar = progress.bar("training", total=epochs, unit="epochs", initial=first_epoch)  # or a NullBar
 
     def update(self, statuses: Sequence[ActorStatus], words_per_epoch: int, sync_share: float) -> None:
         done = min(s.epochs_done for s in statuses)  # the slowest actor sets the pace
@@ -108,16 +105,19 @@ class _Progress:
         trained = done - self.first_epoch  # epochs trained by this run
         rate = trained * words_per_epoch / elapsed if trained > 0 and elapsed else 0.0
         eta = (self.epochs - done) * elapsed / trained if trained > 0 else float("nan")
-        self.bar.set_postfix_str(f"{rate:,.0f} w/s sync {sync_share:.0%} eta {eta:.0f}s", refresh=False)
+        self.bar.set_postfix_str(f"{rate:,.0f} words/s, sync {sync_share:.0%}", refresh=False)
         self.bar.update(done - self.bar.n)
         if self.logged >= done:
             return
-        # Each epoch's own rate (from the actors' epoch end times), even when several ended since the last look.
-        own = {e["epoch"]: e["words_per_s"] for e in _epoch_stats(statuses, words_per_epoch, self.started)}
+        # Each epoch's own rate and sync share (from the actors' epoch ends), even when several ended since the last
+        # look; the run's so far for an epoch without its own.
+        own = {e["epoch"]: e for e in _epoch_stats(statuses, words_per_epoch, self.started, exchange=True)}
         while self.logged < done:
             self.logged += 1
-            logger.info("epoch %d/%d done: %s words/s, sync %.0f%% of actor time, eta %.0f s",
-                        self.logged, self.epochs, f"{own.get(self.logged, rate):,.0f}", 100 * sync_share, eta)
+            epoch = own.get(self.logged, {})
+            logger.info("epoch %d/%d done: %s words/s, sync %.0f%% of actor time, eta %.0f s", self.logged,
+                        self.epochs, f"{epoch.get('words_per_s', rate):,.0f}", 100 * epoch.get("sync_share", sync_share),
+                        eta)
 
     def close(self) -> None:
         self.bar.close()
@@ -176,18 +176,27 @@ def train(config: TrainConfig, vocab: Vocabulary, plan: Sequence[Sequence[Shard]
             training.close()
 
 
-def _get_all(refs: Sequence[Any]) -> list[Any]:
-    """Every result, then the first failure raised: a failure left unread is printed by Ray later, on its own,
-    as an "Unhandled error" traceback after the job's one error line."""
+def _get_all(refs: Sequence[Any], bar: Any = None,
+             postfix: Callable[[list[Any]], str] = lambda results: "") -> list[Any]:
+    """Every result, in the order of `refs`, then the first failure raised: a failure left unread is printed
+    by Ray later, on its own, as an "Unhandled error" traceback after the job's one error line.
+
+    `bar` (a `progress.bar`) counts the results as they arrive, with `postfix(the results so far)` beside it.
+    """
     import ray
 
-    results, failure = [], None
-    for ref in refs:
+    bar = bar or progress.NullBar()
+    results: list[Any] = [None] * len(refs)
+    done: list[Any] = []  # the results so far, in the order they came
+    failure = None
+    for i in progress.as_done(refs, bar):
         try:
-            results.append(ray.get(ref))
+            results[i] = ray.get(refs[i])
+            done.append(results[i])
         except Exception as exc:
             failure = failure or exc
-            results.append(None)
+        bar.set_postfix_str(postfix(done), refresh=False)
+        bar.update(1)
     if failure is not None:
         raise failure
     return results
@@ -378,7 +387,9 @@ class Training:
         began = time.perf_counter()
         refs = [a.spool.remote(self.vocab_ref, self.plan[k], self.chunks, self.expected_words[k])
                 for k, a in enumerate(self.actors)]
-        self.spooled = _get_all(refs)
+        with progress.bar("spooling", total=len(refs), unit="actors") as bar:
+            self.spooled = _get_all(refs, bar, lambda done: f"{sum(sp.words for sp in done):,} words, "
+                                                            f"{sum(sp.bytes for sp in done) / 1e6:,.1f} MB")
         for k, (info, sp) in enumerate(zip(self.infos, self.spooled)):
             logger.info("actor %d on %s (node %s, %d workers): %d shard(s) spooled, %d words in %d chunk(s), "
                         "%.1f MB in %.1f s", k, info.hostname, info.node_id[:8], info.workers, sp.shards,
