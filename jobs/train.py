@@ -17,4 +17,4 @@ import sys
 from w2v.cli import main
 
 if __name__ == "__main__":
-    sys.exit(main(["train", *sys.argv[1:]]))
+    sys.exit(main(["train", *sys.argv[1:]], whole_process=True))

@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from .corpora import write_planted_corpus
+from .terminal import Terminal
 
 _buckets = itertools.count()  # a unique suffix per bucket: parametrized names may collide once cut
 
@@ -98,16 +99,26 @@ def planted_corpus(tmp_path_factory) -> tuple[Path, dict[str, int]]:
 
 
 @pytest.fixture(scope="session")
-def trained_artifact(ray_cluster, planted_corpus, tmp_path_factory):
-    """One real job on the planted corpus: 2 actors on 2 nodes, with the TensorFlow evaluation."""
-    from w2v import TrainConfig
+def trained_job(ray_cluster, planted_corpus, tmp_path_factory):
+    """One real job on the planted corpus: 2 actors on 2 nodes, with the TensorFlow evaluation, its progress
+    shown on a terminal. (its JobResult, the terminal's text)."""
+    from w2v import TrainConfig, progress
     from w2v.pipeline import run
 
     root, _ = planted_corpus
     out = tmp_path_factory.mktemp("artifacts") / "planted"
     config = TrainConfig(corpus=(str(root),), out=str(out), vector_size=32, window=5, min_count=5, epochs=5,
                          seed=3)
-    return run(config)
+    screen = Terminal()
+    with progress.shown(stream=screen):
+        result = run(config)
+    return result, screen.getvalue()
+
+
+@pytest.fixture(scope="session")
+def trained_artifact(trained_job):
+    """The JobResult of `trained_job`."""
+    return trained_job[0]
 
 
 class _FullFile:

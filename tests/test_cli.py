@@ -19,6 +19,7 @@ from w2v.cli import build_parser, config_from_args, main
 from w2v.errors import EXIT_TRAINING
 
 from .corpora import write_planted_corpus
+from .terminal import final_lines
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -354,51 +355,97 @@ def test_a_failed_training_has_its_own_exit_code(ray_cluster, planted_corpus, tm
     assert len(err.splitlines()) == 1 and not (tmp_path / "art").exists()
 
 
-@pytest.mark.slow
-def test_quiet_silences_rays_start_up_and_ray_start_up_is_a_stage(planted_corpus, tmp_path):
-    """An embedded Ray of its own: its "Started a local Ray instance" and token lines are not printed."""
-    root, _ = planted_corpus
-    done = w2v_process("train", str(root / "part-000.txt"), "--out", str(tmp_path / "art"), "--no-eval", "-q",
-                       "--epochs", "1", "--vector-size", "8", "--checkpoint-interval", "0")
-    err, out = done.stderr.decode(), done.stdout.decode()
-    assert done.returncode == 0, err
-    assert "Started a local Ray instance" not in err and "Token authentication" not in err, err
-    stages = [line.split()[0] for line in out.split("timings:\n", 1)[1].splitlines() if line.startswith("  ")]
-    assert stages[:3] == ["preflight", "ray-start", "list"] and stages[-1] == "total", out
-    manifest = json.loads((tmp_path / "art" / "manifest.json").read_text())
-    assert list(manifest["timings"])[:2] == ["preflight", "ray-start"]
-
-
-@pytest.mark.slow
-def test_log_lines_go_above_the_progress_bar_not_into_it(ray_cluster, planted_corpus, tmp_path):
-    """On a terminal the bar is cleared before each log line and drawn again below it: after the
-    last carriage return of a line there is either bar or log text, never both."""
+def w2v_in_terminal(*args: str, timeout: float = 300) -> tuple[subprocess.CompletedProcess, str]:
+    """`w2v_process` with stderr on a pseudo-terminal of 40 rows x 160 columns: its result, and the terminal's text
+    (carriage returns kept: a bar redrawn in place is each of its drawings)."""
     import fcntl
     import pty
     import struct
     import termios
+    import threading
 
-    root, _ = planted_corpus
     master, terminal = pty.openpty()
-    fcntl.ioctl(terminal, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 160, 0, 0))  # 40 rows x 160 columns
+    fcntl.ioctl(terminal, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 160, 0, 0))
+    chunks: list[bytes] = []
+
+    def read() -> None:  # all along: a terminal whose reader waits for the end fills up and blocks the writer
+        while True:
+            try:
+                chunk = os.read(master, 65536)
+            except OSError:  # EIO: the other end is closed and drained
+                return
+            if not chunk:
+                return
+            chunks.append(chunk)
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
     try:
-        done = w2v_process("train", str(root), "--out", str(tmp_path / "art"), "--no-eval", "--epochs", "4",
-                           "--vector-size", "8", "--address", ray_cluster.address, "--checkpoint-interval", "0",
-                           stderr=terminal)
+        done = w2v_process(*args, stderr=terminal, timeout=timeout)
     finally:
         os.close(terminal)
-    chunks = []
-    while True:
-        try:
-            chunk = os.read(master, 65536)
-        except OSError:  # EIO: the terminal's other end is closed and drained
-            break
-        if not chunk:
-            break
-        chunks.append(chunk)
+    reader.join(timeout=10)
     os.close(master)
-    screen = b"".join(chunks).decode("utf-8", "replace").replace("\r\n", "\n")  # the terminal's newlines
+    return done, b"".join(chunks).decode("utf-8", "replace").replace("\r\n", "\n")  # the terminal's newlines
+
+
+def printed_timings(out: str) -> dict[str, float]:
+    """stage -> seconds of the summary's timings, `total` last."""
+    return {line.split()[0]: float(line.split()[1]) for line in out.split("timings:\n", 1)[1].splitlines()
+            if line.startswith("  ")}
+
+
+@pytest.mark.slow
+def test_quiet_on_a_terminal_shows_no_bar_nor_rays_start_up_and_the_stages_add_up_to_the_wall_time(
+        planted_corpus, tmp_path):
+    """An embedded Ray of its own: its "Started a local Ray instance" and token lines are not printed, and -q
+    draws no progress bar, even on a terminal. The summary's stages run from the process's start-up to Ray's
+    shutdown, so they add up to the command's wall time as the caller measures it."""
+    root, _ = planted_corpus
+    began = time.perf_counter()
+    done, screen = w2v_in_terminal("train", str(root / "part-000.txt"), "--out", str(tmp_path / "art"), "--no-eval",
+                                   "-q", "--epochs", "1", "--vector-size", "8", "--checkpoint-interval", "0")
+    wall = time.perf_counter() - began
+    out = done.stdout.decode()
+    assert done.returncode == 0, screen
+    assert "Started a local Ray instance" not in screen and "Token authentication" not in screen, screen
+    assert "%|" not in screen and "\r" not in screen, screen  # no bar drawn, none redrawn
+    stages = printed_timings(out)
+    assert list(stages)[:4] == ["start-up", "preflight", "ray-start", "list"], out
+    assert list(stages)[-3:] == ["export", "ray-shutdown", "total"], out
+    assert abs(sum(v for k, v in stages.items() if k != "total") - stages["total"]) < 0.6, out  # 10 rounded stages
+    # Outside the stages: starting the process, the summary lines after the timings, the interpreter's exit.
+    assert -0.5 < wall - stages["total"] < 1.5 + 0.05 * wall, (wall, out)
+    manifest = json.loads((tmp_path / "art" / "manifest.json").read_text())
+    assert list(manifest["timings"])[:3] == ["start-up", "preflight", "ray-start"]  # written before Ray's shutdown
+
+
+@pytest.mark.slow
+def test_log_lines_go_above_the_progress_bars_not_into_them(ray_cluster, planted_corpus, tmp_path):
+    """On a terminal a bar is cleared before each log line and drawn again below it: after the
+    last carriage return of a line there is either bar or log text, never both. Every long stage
+    draws one (what each shows: `tests/test_pipeline.py`)."""
+    root, _ = planted_corpus
+    done, screen = w2v_in_terminal("train", str(root), "--out", str(tmp_path / "art"), "--no-eval", "--epochs", "4",
+                                   "--vector-size", "8", "--address", ray_cluster.address,
+                                   "--checkpoint-interval", "0")
     assert done.returncode == 0, screen
     assert "%|" in screen and "epoch 2/4 done" in screen, screen  # a bar was drawn, and log lines came during it
-    shown = [line.rsplit("\r", 1)[-1] for line in screen.split("\n")]
+    shown = final_lines(screen)
     assert not [line for line in shown if "%|" in line and "INFO" in line], screen
+    bars = [line.split(":")[0] for line in shown if "%|" in line]
+    assert bars == ["counting words", "merging counts", "spooling", "training", "writing the artifact",
+                    f"publishing to {tmp_path / 'art'}"], screen
+
+
+@pytest.mark.slow
+def test_json_logs_on_a_terminal_are_one_object_per_line_without_bars(ray_cluster, planted_corpus, tmp_path):
+    root, _ = planted_corpus
+    done, screen = w2v_in_terminal("train", str(root), "--out", str(tmp_path / "art"), "--no-eval", "--epochs", "2",
+                                   "--vector-size", "8", "--address", ray_cluster.address,
+                                   "--checkpoint-interval", "0", "--log-format", "json")
+    assert done.returncode == 0, screen
+    assert "\r" not in screen, screen  # no bar drawn, none redrawn
+    lines = [line for line in screen.splitlines() if line]
+    messages = [json.loads(line)["message"] for line in lines]  # every line is one JSON object
+    assert "epoch 2/2 done" in " ".join(messages), screen

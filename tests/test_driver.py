@@ -33,6 +33,7 @@ def test_two_actors_on_two_nodes_exchanged_their_deltas(trained_artifact):
     assert sum(a["shards"] for a in training["actors"]) == len(trained_artifact.manifest["corpus"]["shards"])
     assert training["words"] == 5 * corpus_words
     assert [e["epoch"] for e in training["epochs"]] == [1, 2, 3, 4, 5]
+    assert all(e["sync_share"] >= 0 for e in training["epochs"])  # each epoch's own, for the training curves
 
 
 def planted_precision(words, vectors, topn=5) -> float:
@@ -159,6 +160,26 @@ def test_progress_logs_each_epoch_at_its_own_rate_even_when_several_ended_betwee
     lines = [r.getMessage() for r in caplog.records]
     assert [line.split(" done: ")[0] for line in lines] == ["epoch 1/4", "epoch 2/4", "epoch 3/4"]
     assert [line.split(": ")[1].split(" words/s")[0] for line in lines] == ["1,000", "2,000", "500"]
+
+
+def test_each_epoch_has_its_own_sync_share_when_actors_exchange():
+    """The actors' mean sync seconds during the epoch over its seconds: the run's share, epoch by epoch."""
+    from w2v.driver import _epoch_stats
+
+    def status(ends, synced):
+        return ActorStatus(epoch_ends=ends, loss=[0.0] * len(ends), epoch_sync=synced)
+
+    # Started at t=100; epochs end at 102 (2 s) and 106 (4 s, the slower actor's end). Sync seconds so far at
+    # each epoch's end: actor 0 0.2 then 1.4, actor 1 0.6 then 1.0: 0.4 s then 0.8 s on average.
+    statuses = [status([102.0, 106.0], [0.2, 1.4]), status([101.5, 105.0], [0.6, 1.0])]
+    stats = _epoch_stats(statuses, 1000, 100.0, exchange=True)
+    assert [(e["epoch"], e["sync_share"]) for e in stats] == [(1, 0.2), (2, 0.2)]
+    assert all("sync_share" not in e for e in _epoch_stats(statuses, 1000, 100.0))  # one actor: nothing exchanged
+    # A restarted actor (no times for epochs 1-2) counts from its new process's start: epoch 4 only (103.5 to 104),
+    # 0.5 s and 0.2 s of sync, 0.35 s on average of 0.5 s.
+    statuses = [status([101.0, 102.0, 103.0, 104.0], [0.1, 0.2, 0.3, 0.8]),
+                status([None, None, 103.5, 103.9], [None, None, 0.4, 0.6])]
+    assert [(e["epoch"], e["sync_share"]) for e in _epoch_stats(statuses, 1000, 100.0, exchange=True)] == [(4, 0.7)]
 
 
 def test_epoch_rates_after_a_restart_or_resume_use_one_clock():

@@ -4,6 +4,7 @@ The end-to-end tests run real jobs on the session's two-node Ray cluster (slow);
 behaviour (exchanges, pacing) is `tests/test_driver.py`'s.
 """
 
+import re
 import time
 from collections import Counter
 
@@ -15,6 +16,8 @@ import w2v
 from w2v import TrainConfig
 from w2v.pipeline import Stopwatch, run
 
+from .terminal import final_lines
+
 
 def test_stopwatch_stages_follow_the_callers_and_start_where_it_says():
     """A stopwatch continues the caller's timings (preflight, Ray start-up first) and times from `since`."""
@@ -24,6 +27,29 @@ def test_stopwatch_stages_follow_the_callers_and_start_where_it_says():
     watch.lap("vocabulary")
     assert list(timings) == ["preflight", "list", "vocabulary"]
     assert timings["list"] >= 10.0 and 0.0 <= timings["vocabulary"] < timings["list"]
+
+
+@pytest.mark.slow
+def test_every_long_stage_shows_a_bar_fed_as_its_ray_tasks_end(trained_job):
+    """On a terminal: counting (shards and words counted), merging, spooling (actors), training (epochs),
+    the evaluation task (its time), writing and publishing the artifact (files, MB), in that order."""
+    result, screen = trained_job
+    m = result.manifest
+    shown = {line.split(": ")[0]: line for line in final_lines(screen)}  # bar name -> its last drawing
+    assert list(shown) == ["counting words", "merging counts", "spooling", "training", "evaluating (one Ray task)",
+                           "writing the artifact", f"publishing to {result.out}"], screen
+    shards = len(m["corpus"]["shards"])
+    assert "100%|" in shown["counting words"] and f"| {shards} of {shards} shards [" in shown["counting words"]
+    assert f", {m['corpus']['words']:,} words, {m['corpus']['bytes'] / 1e6:,.1f} MB]" in shown["counting words"]
+    assert re.search(r"100%\|.*\| (\d+) of \1 tasks \[", shown["merging counts"]), shown["merging counts"]
+    actors = len(m["training"]["actors"])
+    spooled = sum(a["spool_words"] for a in m["training"]["actors"])
+    assert f"| {actors} of {actors} actors [" in shown["spooling"] and f", {spooled:,} words, " in shown["spooling"]
+    assert "| 5 of 5 epochs [" in shown["training"] and " words/s, sync " in shown["training"]
+    assert shown["evaluating (one Ray task)"].endswith(", finished")
+    files = len(m["files"])  # every file but the manifest, staged and checksummed before it
+    assert "100%|" in shown["writing the artifact"] and f"| {files} of {files} files [" in shown["writing the artifact"]
+    assert "100%|" in shown[f"publishing to {result.out}"] and " MB [" in shown[f"publishing to {result.out}"]
 
 
 @pytest.mark.slow

@@ -113,6 +113,23 @@ def test_training_curves_show_plain_speeds_the_learning_rate_the_sync_share_and_
     assert len(curves_figure(epochs).axes) == 2  # no parameters, no sync share: words/s and loss only
 
 
+def test_the_sync_share_is_drawn_per_epoch_and_an_older_manifests_as_one_level():
+    from w2v.report import curves_figure
+
+    shares = [0.05, None, 0.2, 0.1]  # epoch 2 has none of its own (its start was unknown after a restart)
+    epochs = [{"epoch": e, "words_per_s": 1000, "loss": 10.0 * e, **({} if v is None else {"sync_share": v})}
+              for e, v in enumerate(shares, 1)]
+    speed, loss, share = curves_figure(epochs, sync_share=0.12).axes
+    per_epoch, whole_run = share.lines
+    x, y = per_epoch.get_data()
+    assert list(x) == [1, 2, 3, 4] and [None if np.isnan(v) else v for v in y] == shares  # a gap at epoch 2
+    assert "per epoch" in per_epoch.get_label() and "(whole run): 12.0%" in whole_run.get_label()
+    assert share.get_ylim()[1] >= 0.2  # the highest epoch fits
+    old = [{k: v for k, v in e.items() if k != "sync_share"} for e in epochs]  # a manifest from before
+    [level] = curves_figure(old, sync_share=0.12).axes[2].lines
+    assert "(whole run): 12.0%" in level.get_label() and set(level.get_ydata()) == {0.12}
+
+
 def test_eval_summary_says_where_it_ran_and_gives_one_line_per_file():
     from w2v.report import evaluation_lines
 

@@ -2,7 +2,8 @@
 
 The data's path, one module per stage: `config` -> `corpus` -> `vocab` -> `driver` (+ `trainer`, `exchange`, `sync`) ->
 `evaluate` (+ `eval_sets`, `analogies`, `projector`, `tf_common`; `eval_stage` runs it here or as a
-Ray task) -> `export` (+ `report`); `pipeline.run` strings them together and `cli` is the command line.
+Ray task) -> `export` (+ `report`); `pipeline.run` strings them together and `cli` is the command line;
+`progress` draws the driver's bars for the long stages.
 `load`, `embedding_matrix`, `keras_embedding`, `to_indices` and `phrase` (`keras_io`)
 are how other teams read an artifact.
 Importing w2v starts nothing: no Ray, no TensorFlow, no logging configuration. The core install

@@ -35,7 +35,8 @@ from .extras import check, require
 logger = logging.getLogger("w2v")
 
 # Flags of `w2v train` that steer the command, not the training: never TrainConfig keys.
-COMMAND_FLAGS = ("config", "quiet", "log_format", "command", "func", "dry_run", "print_config")
+COMMAND_FLAGS = ("config", "quiet", "log_format", "command", "func", "dry_run", "print_config",
+                 "whole_process")
 
 
 def add_train_arguments(parser: argparse.ArgumentParser) -> None:
@@ -256,20 +257,21 @@ def configure_logging(quiet: bool = False, log_format: str = "text") -> None:
     logging.getLogger("smart_open").setLevel(logging.WARNING)
 
 
-def init_ray(address: str | None, quiet: bool = False) -> None:
+def init_ray(address: str | None, quiet: bool = False) -> bool:
     """Join the cluster at `address` or $RAY_ADDRESS; with neither, start Ray embedded in this process.
 
-    Ray's driver-side log lines go through w2v's handler (configure_logging): one format, text or
-    JSON, and above the progress bar. Quiet, Ray logs errors only while it starts: its start-up
-    lines ("Started a local Ray instance", the token notice) are not warnings about this job; its
-    warnings later are.
+    Returns whether this call initialized Ray (False: the caller's Ray was up already), i.e. whether
+    the command shuts it down. Ray's driver-side log lines go through w2v's handler
+    (configure_logging): one format, text or JSON, and above the progress bars. Quiet, Ray logs
+    errors only while it starts: its start-up lines ("Started a local Ray instance", the token
+    notice) are not warnings about this job; its warnings later are.
     """
     ray = require("ray", "w2v on a Ray cluster")
     target = address or os.environ.get("RAY_ADDRESS")
     if target:
         check_reachable(target)
     if ray.is_initialized():
-        return
+        return False
     ray_logger = logging.getLogger("ray")
     ray_logger.handlers.clear()  # Ray's own stderr handler, with Ray's format
     ray_logger.propagate = True
@@ -283,6 +285,7 @@ def init_ray(address: str | None, quiet: bool = False) -> None:
     except ConnectionError as exc:  # e.g. "auto" with no cluster on this machine
         raise ClusterError(f"cannot reach the Ray cluster at {target}: {one_line(exc)}") from None
     ray_logger.setLevel(logging.WARNING if quiet else logging.INFO)
+    return True
 
 
 def check_reachable(address: str, seconds: float = 10.0) -> None:
@@ -304,7 +307,7 @@ def check_reachable(address: str, seconds: float = 10.0) -> None:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    started = time.perf_counter()  # the summary's stages add up to the command's wall time from here
+    entered = time.perf_counter()
     config = config_from_args(args)
     if args.print_config:
         import yaml
@@ -317,15 +320,18 @@ def cmd_train(args: argparse.Namespace) -> int:
         check("matplotlib", "w2v train's evaluation", otherwise="--no-eval")  # the driver draws the pictures
         if not (config.address or os.environ.get("RAY_ADDRESS")):  # embedded Ray: the evaluation task runs here
             check("tensorflow", "w2v train's evaluation", otherwise="--no-eval")
-    from tqdm.contrib.logging import logging_redirect_tqdm
+    from . import export, pipeline, progress, report
 
-    from . import export, pipeline, report
-
+    # The summary's stages add up to the command's wall time: from the process's start when `w2v train` is
+    # what this process runs (the interpreter and w2v's imports: "start-up"), else from this call.
     timings: dict[str, float] = {}  # stage -> seconds; pipeline.run adds its own stages
-    watch = pipeline.Stopwatch(timings, since=started)
+    began = process_started() if args.whole_process else None
+    watch = pipeline.Stopwatch(timings, since=began if began is not None else entered)
+    if began is not None:
+        watch.lap("start-up", until=entered)
     shards = pipeline.preflight(config)  # bad paths and occupied outputs fail before Ray starts
     watch.lap("preflight")  # imports, config, output and corpus checks
-    init_ray(config.address, quiet=args.quiet)
+    owns_ray = init_ray(config.address, quiet=args.quiet)
     watch.lap("ray-start")
     if args.dry_run:
         plan = pipeline.dry_run(config, shards)
@@ -333,8 +339,14 @@ def cmd_train(args: argparse.Namespace) -> int:
         print(f"dry run: the config is valid, {plan.shards} corpus file(s) were read, and {config.out} can take "
               f"the artifact; nothing was trained or written")
         return 0
-    with logging_redirect_tqdm():  # a log line during training goes above the progress bar, not into it
+    with progress.shown(show_progress(args)):  # bars on a terminal; a log line meanwhile goes above them
         result = pipeline.run(config, shards, timings)
+    if owns_ray:  # now, not at exit: Ray's shutdown (seconds for an embedded one) is a stage of the job's time
+        import ray
+
+        watch = pipeline.Stopwatch(timings)  # from the pipeline's end (its own stopwatches timed the stages before)
+        ray.shutdown()
+        watch.lap("ray-shutdown")
     m = result.manifest
     summary = report.summary_lines(m)
     print("\n" + "\n".join(summary[topic] for topic in ("vocabulary", "corpus", "training", "parent") if topic in summary))
@@ -355,6 +367,32 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def show_progress(args: argparse.Namespace) -> bool:
+    """Whether `w2v train` shows progress bars (on a terminal): not with -q, nor in JSON logs.
+
+    >>> show_progress(argparse.Namespace(quiet=False, log_format="text"))
+    True
+    >>> show_progress(argparse.Namespace(quiet=True, log_format="text")), \\
+    ...     show_progress(argparse.Namespace(quiet=False, log_format="json"))
+    (False, False)
+    """
+    return not args.quiet and args.log_format == "text"
+
+
+def process_started() -> float | None:
+    """When this process started, on `time.perf_counter`'s clock; None where /proc does not say (not Linux).
+
+    /proc/self/stat's 22nd field is the start in clock ticks after boot (proc(5)), on CLOCK_BOOTTIME's clock.
+    """
+    try:
+        with open("/proc/self/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()  # after the command name, which may hold spaces
+        age = time.clock_gettime(time.CLOCK_BOOTTIME) - int(fields[19]) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError, AttributeError):
+        return None
+    return time.perf_counter() - max(age, 0.0)  # ticks are 10 ms: never after now
+
+
 def format_timings(timings: dict[str, float]) -> list[str]:
     """Seconds per stage and their share of the total, one line each.
 
@@ -362,9 +400,11 @@ def format_timings(timings: dict[str, float]) -> list[str]:
     ['timings:', '  list          1.0 s   25%', '  train         3.0 s   75%', '  total         4.0 s']
     """
     total = sum(timings.values())
+    width = max([10, *map(len, timings)])  # "ray-shutdown" is longer than the others
     lines = ["timings:"]
-    lines += [f"  {stage:<10} {seconds:6.1f} s  {100 * seconds / max(total, 1e-9):3.0f}%" for stage, seconds in timings.items()]
-    lines.append(f"  {'total':<10} {total:6.1f} s")
+    lines += [f"  {stage:<{width}} {seconds:6.1f} s  {100 * seconds / max(total, 1e-9):3.0f}%"
+              for stage, seconds in timings.items()]
+    lines.append(f"  {'total':<{width}} {total:6.1f} s")
     return lines
 
 
@@ -614,9 +654,13 @@ def resume_command(argv: Sequence[str]) -> str:
     return "w2v " + shlex.join(args + ([] if "--resume" in args else ["--resume"]))
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None, whole_process: bool | None = None) -> int:
+    """Run one `w2v` command; its exit code. `whole_process` (default: when `argv` comes from sys.argv) says
+    the command is what this process runs, so `w2v train`'s timings start with the process's start-up."""
+    whole_process = argv is None if whole_process is None else whole_process
     argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(argv)
+    args.whole_process = whole_process
     configure_logging(quiet=args.quiet, log_format=args.log_format)
     try:
         return args.func(args)

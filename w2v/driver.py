@@ -21,15 +21,14 @@ from __future__ import annotations
 import logging
 import os
 import signal
-import sys
 import threading
 import time
 from dataclasses import asdict, dataclass, field
-from typing import Any, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
-from . import lineage, recovery, sync
+from . import lineage, progress, recovery, sync
 from .checkpoint import Checkpoint, NullCheckpointer
 from .config import TrainConfig
 from .corpus import Shard
@@ -79,17 +78,15 @@ class TrainResult:
 
 
 class _Progress:
-    """A progress bar on a terminal; one log line per epoch always (readable in `ray job logs`)."""
+    """A progress bar while progress is shown (`progress.shown`); one log line per epoch always (readable in
+    `ray job logs`)."""
 
     def __init__(self, epochs: int, first_epoch: int = 0, started: float = 0.0):
-        from tqdm import tqdm
-
         self.epochs = epochs
         self.started = started  # wall-clock time training started (the actors' epoch ends are wall-clock too)
         self.first_epoch = first_epoch  # epochs done before this run (--resume)
         self.logged = first_epoch  # epochs already logged
-        self.bar = tqdm(total=epochs, initial=first_epoch, unit="epoch", dynamic_ncols=True,
-                        disable=not sys.stderr.isatty(), desc="training")
+        self.bar = progress.bar("training", total=epochs, unit="epochs", initial=first_epoch)  # or a NullBar
 
     def update(self, statuses: Sequence[ActorStatus], words_per_epoch: int, sync_share: float) -> None:
         done = min(s.epochs_done for s in statuses)  # the slowest actor sets the pace
@@ -97,16 +94,19 @@ class _Progress:
         trained = done - self.first_epoch  # epochs trained by this run
         rate = trained * words_per_epoch / elapsed if trained > 0 and elapsed else 0.0
         eta = (self.epochs - done) * elapsed / trained if trained > 0 else float("nan")
-        self.bar.set_postfix_str(f"{rate:,.0f} w/s sync {sync_share:.0%} eta {eta:.0f}s", refresh=False)
+        self.bar.set_postfix_str(f"{rate:,.0f} words/s, sync {sync_share:.0%}", refresh=False)
         self.bar.update(done - self.bar.n)
         if self.logged >= done:
             return
-        # Each epoch's own rate (from the actors' epoch end times), even when several ended since the last look.
-        own = {e["epoch"]: e["words_per_s"] for e in _epoch_stats(statuses, words_per_epoch, self.started)}
+        # Each epoch's own rate and sync share (from the actors' epoch ends), even when several ended since the last
+        # look; the run's so far for an epoch without its own.
+        own = {e["epoch"]: e for e in _epoch_stats(statuses, words_per_epoch, self.started, exchange=True)}
         while self.logged < done:
             self.logged += 1
-            logger.info("epoch %d/%d done: %s words/s, sync %.0f%% of actor time, eta %.0f s",
-                        self.logged, self.epochs, f"{own.get(self.logged, rate):,.0f}", 100 * sync_share, eta)
+            epoch = own.get(self.logged, {})
+            logger.info("epoch %d/%d done: %s words/s, sync %.0f%% of actor time, eta %.0f s", self.logged,
+                        self.epochs, f"{epoch.get('words_per_s', rate):,.0f}", 100 * epoch.get("sync_share", sync_share),
+                        eta)
 
     def close(self) -> None:
         self.bar.close()
@@ -165,18 +165,27 @@ def train(config: TrainConfig, vocab: Vocabulary, plan: Sequence[Sequence[Shard]
             training.close()
 
 
-def _get_all(refs: Sequence[Any]) -> list[Any]:
-    """Every result, then the first failure raised: a failure left unread is printed by Ray later, on its own,
-    as an "Unhandled error" traceback after the job's one error line."""
+def _get_all(refs: Sequence[Any], bar: Any = None,
+             postfix: Callable[[list[Any]], str] = lambda results: "") -> list[Any]:
+    """Every result, in the order of `refs`, then the first failure raised: a failure left unread is printed
+    by Ray later, on its own, as an "Unhandled error" traceback after the job's one error line.
+
+    `bar` (a `progress.bar`) counts the results as they arrive, with `postfix(the results so far)` beside it.
+    """
     import ray
 
-    results, failure = [], None
-    for ref in refs:
+    bar = bar or progress.NullBar()
+    results: list[Any] = [None] * len(refs)
+    done: list[Any] = []  # the results so far, in the order they came
+    failure = None
+    for i in progress.as_done(refs, bar):
         try:
-            results.append(ray.get(ref))
+            results[i] = ray.get(refs[i])
+            done.append(results[i])
         except Exception as exc:
             failure = failure or exc
-            results.append(None)
+        bar.set_postfix_str(postfix(done), refresh=False)
+        bar.update(1)
     if failure is not None:
         raise failure
     return results
@@ -383,7 +392,9 @@ class Training:
         began = time.perf_counter()
         refs = [a.spool.remote(self.vocab_ref, self.plan[k], self.chunks, self.expected_words[k])
                 for k, a in enumerate(self.actors)]
-        self.spooled = _get_all(refs)
+        with progress.bar("spooling", total=len(refs), unit="actors") as bar:
+            self.spooled = _get_all(refs, bar, lambda done: f"{sum(sp.words for sp in done):,} words, "
+                                                            f"{sum(sp.bytes for sp in done) / 1e6:,.1f} MB")
         for k, (info, sp) in enumerate(zip(self.infos, self.spooled)):
             logger.info("actor %d on %s (node %s, %d workers): %d shard(s) spooled, %d words in %d chunk(s), "
                         "%.1f MB in %.1f s", k, info.hostname, info.node_id[:8], info.workers, sp.shards,
@@ -637,7 +648,7 @@ class Training:
                       for info, sp, s in zip(self.infos, self.spooled, final)]
         return TrainResult(vectors=self.global_weights["vectors"], syn1neg=self.global_weights.get("syn1neg"),
                            actors=actors_out, stats=stats,
-                           epochs=_epoch_stats(final, words_per_epoch, self.started_wall))
+                           epochs=_epoch_stats(final, words_per_epoch, self.started_wall, self.exchange))
 
     def close(self) -> None:
         import ray
@@ -650,9 +661,11 @@ class Training:
             ray.kill(actor)
 
 
-def _epoch_stats(statuses: Sequence[ActorStatus], words_per_epoch: int, started: float
+def _epoch_stats(statuses: Sequence[ActorStatus], words_per_epoch: int, started: float, exchange: bool = False
                  ) -> list[dict[str, Any]]:
-    """Per epoch: when the slowest actor finished it, words/s over it, and gensim's rough running loss.
+    """Per epoch: when the slowest actor finished it, words/s over it, gensim's rough running loss, and with
+    `exchange` the sync share: the actors' mean seconds in the exchange and waiting for it during the
+    epoch, over the epoch's seconds (the whole run's `sync_share`, epoch by epoch).
 
     Epoch ends are wall-clock times, so a restarted actor's compare with the others'. An epoch
     without times (trained by a process that died, or before a resume) has no entry, nor has the
@@ -660,16 +673,23 @@ def _epoch_stats(statuses: Sequence[ActorStatus], words_per_epoch: int, started:
     """
     epochs: list[dict[str, Any]] = []
     previous_end: float | None = started
+    previous_sync = [0.0] * len(statuses)  # per actor: its sync seconds at the previous epoch's end
     for e in range(min(len(s.epoch_ends) for s in statuses)):
         ends = [s.epoch_ends[e] for s in statuses]
         if any(t is None for t in ends):
             previous_end = started if all(t is None for t in ends) else None  # all: before this run (resume)
             continue
         end = max(ends)
+        synced = [s.epoch_sync[e] if e < len(s.epoch_sync) and s.epoch_sync[e] is not None else 0.0
+                  for s in statuses]
         if previous_end is not None:
             seconds = max(end - previous_end, 1e-9)
-            epochs.append({"epoch": e + 1, "words": words_per_epoch, "seconds": round(seconds, 3),
-                           "words_per_s": round(words_per_epoch / seconds),
-                           "loss": round(sum(s.loss[e] for s in statuses), 1)})
-        previous_end = end
+            entry = {"epoch": e + 1, "words": words_per_epoch, "seconds": round(seconds, 3),
+                     "words_per_s": round(words_per_epoch / seconds),
+                     "loss": round(sum(s.loss[e] for s in statuses), 1)}
+            if exchange:
+                share = sum(now - before for now, before in zip(synced, previous_sync)) / len(statuses) / seconds
+                entry["sync_share"] = round(share, 4)
+            epochs.append(entry)
+        previous_end, previous_sync = end, synced
     return epochs

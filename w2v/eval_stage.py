@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 
-from . import eval_sets, export, report
+from . import eval_sets, export, progress, report
 from .errors import ClusterError, ConfigError, EvaluationFailedError, W2VError, one_line
 from .evaluate import evaluate
 from .manifest import summary
@@ -131,7 +131,11 @@ def run_evaluation(vectors: np.ndarray, words: Sequence[str], settings: EvalSett
         check_cluster(settings.cpus, settings.gpus)
         task = ray.remote(_evaluation_task).options(num_cpus=settings.cpus, num_gpus=settings.gpus, max_retries=1,
                                                     name=TASK_NAME)
-        return EvaluationOutcome(*ray.get(task.remote(ray.put(vectors), list(words), settings.for_elsewhere())))
+        ref = task.remote(ray.put(vectors), list(words), settings.for_elsewhere())
+        with progress.bar("evaluating (one Ray task)") as bar:  # it reports nothing until it ends: the time it takes
+            for _ in progress.as_done([ref], bar):
+                bar.set_postfix_str("finished")
+        return EvaluationOutcome(*ray.get(ref))
     except Exception as exc:
         return EvaluationOutcome(None, failure=exc)
 

@@ -64,6 +64,7 @@ class ActorStatus:
     wait_seconds: float = 0.0  # the chunk loop waiting for an exchange to land
     epoch_ends: list[float | None] = field(default_factory=list)  # wall clock; None: trained by an earlier process
     loss: list[float | None] = field(default_factory=list)  # gensim's running loss at each epoch end
+    epoch_sync: list[float | None] = field(default_factory=list)  # sync_seconds (so far) at each epoch end
     peak_rss: int = 0  # bytes
     peak_private_rss: int = 0  # bytes, RssAnon
     notice: str | None = None  # why the process expects to go ("SIGTERM"): the driver exchanges every row, then stops it

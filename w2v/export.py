@@ -43,7 +43,7 @@ from typing import IO, Any, Sequence
 
 import numpy as np
 
-from . import model_card, phrases, storage
+from . import model_card, phrases, progress, storage
 from .errors import ArtifactError, StorageError
 from .manifest import EVAL_JSON, FORMAT_VERSION, MANIFEST, Manifest
 
@@ -137,31 +137,49 @@ def write_artifact(out_uri: str, words: Sequence[str], counts: Sequence[int], ve
     """
     if vectors.shape != (len(words), vectors.shape[1]) or len(words) != len(counts):
         raise ValueError(f"{len(words)} words, {len(counts)} counts and a {vectors.shape} matrix do not agree")
+    cards = {} if arrays_only else {model_card.README_MD: model_card.card_bytes(manifest)}
+    files = {**(extra_files or {}), **cards}  # name -> bytes
+    text_vectors, kv_pickle = text_vectors and not arrays_only, kv_pickle and not arrays_only
+    # Files staged: vectors.npy, vocab.tsv, vectors.bin, vectors.txt, vectors.kv, eval.json, then the rest.
+    steps = sum([True, True, not arrays_only, text_vectors, kv_pickle, evaluation is not None]) + len(files) + \
+        len(arrays or {})
     staging = storage.staging_dir(out_uri)
     try:
-        np.save(os.path.join(staging, VECTORS_NPY), np.ascontiguousarray(vectors, dtype=np.float32))
-        with open(os.path.join(staging, VOCAB_TSV), "w", encoding="utf-8", newline="\n") as f:
-            f.writelines(f"{w}\t{c}\n" for w, c in zip(words, counts))
-        kv = keyed_vectors(words, counts, vectors)
-        if not arrays_only:
-            kv.save_word2vec_format(os.path.join(staging, VECTORS_BIN), binary=True)
-        if text_vectors and not arrays_only:
-            kv.save_word2vec_format(os.path.join(staging, VECTORS_TXT), binary=False)
-        if kv_pickle and not arrays_only:
-            kv.save(os.path.join(staging, VECTORS_KV), sep_limit=KV_SEP_LIMIT)
-        if evaluation is not None:
-            _write_json(os.path.join(staging, EVAL_JSON), evaluation)
-        cards = {} if arrays_only else {model_card.README_MD: model_card.card_bytes(manifest)}
-        for name, data in {**(extra_files or {}), **cards}.items():
-            with open(os.path.join(staging, name), "wb") as f:
-                f.write(data)
-        for name, array in (arrays or {}).items():
-            np.save(os.path.join(staging, name), np.ascontiguousarray(array, dtype=np.float32), allow_pickle=False)
-        names = sorted(os.listdir(staging))
-        written = {"format_version": FORMAT_VERSION, **manifest, "files": _checksums(staging, names)}
-        _write_json(os.path.join(staging, MANIFEST), written)
+        with progress.bar("writing the artifact", total=steps, unit="files") as bar:
+            np.save(os.path.join(staging, VECTORS_NPY), np.ascontiguousarray(vectors, dtype=np.float32))
+            bar.update(1)
+            with open(os.path.join(staging, VOCAB_TSV), "w", encoding="utf-8", newline="\n") as f:
+                f.writelines(f"{w}\t{c}\n" for w, c in zip(words, counts))
+            bar.update(1)
+            kv = keyed_vectors(words, counts, vectors)
+            if not arrays_only:
+                kv.save_word2vec_format(os.path.join(staging, VECTORS_BIN), binary=True)
+                bar.update(1)
+            if text_vectors:
+                kv.save_word2vec_format(os.path.join(staging, VECTORS_TXT), binary=False)
+                bar.update(1)
+            if kv_pickle:
+                kv.save(os.path.join(staging, VECTORS_KV), sep_limit=KV_SEP_LIMIT)
+                bar.update(1)
+            if evaluation is not None:
+                _write_json(os.path.join(staging, EVAL_JSON), evaluation)
+                bar.update(1)
+            for name, data in files.items():
+                with open(os.path.join(staging, name), "wb") as f:
+                    f.write(data)
+                bar.update(1)
+            for name, array in (arrays or {}).items():
+                np.save(os.path.join(staging, name), np.ascontiguousarray(array, dtype=np.float32),
+                        allow_pickle=False)
+                bar.update(1)
+            names = sorted(os.listdir(staging))
+            written = {"format_version": FORMAT_VERSION, **manifest, "files": _checksums(staging, names)}
+            _write_json(os.path.join(staging, MANIFEST), written)
         _clear_previous(out_uri, keep=set(names), overwrite=overwrite)
-        storage.publish(staging, out_uri, names + [MANIFEST], last=MANIFEST)
+        publish_bytes = sum(os.path.getsize(os.path.join(staging, n)) for n in names + [MANIFEST])
+        with progress.bar(f"publishing to {out_uri}", total=publish_bytes, unit="MB", scale=1e-6, decimals=1) as bar:
+            storage.publish(staging, out_uri, names + [MANIFEST], last=MANIFEST,
+                            published=lambda name, size: bar.update(size))
     finally:
         shutil.rmtree(staging, ignore_errors=True)  # gone already after a successful publish
     logger.info("artifact written to %s (%d words x %d)", out_uri, len(words), vectors.shape[1])

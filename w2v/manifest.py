@@ -16,7 +16,8 @@ Layout (format 1; new optional sections and keys keep the version, a changed mea
     corpus          shards (uri, bytes, mtime, words, ...), words, sentences, bad lines, skipped shards
     vocabulary      size, distinct words, effective min_count, what the counting bound pruned
     vector_size     D
-    training        words, seconds, words/s, exchanges, sync share, per-actor and per-epoch numbers
+    training        words, seconds, words/s, exchanges, sync share, per-actor and per-epoch numbers (words/s,
+                    loss, sync share)
     evaluation      the headline numbers of eval.json (or its error), None without an evaluation
     versions        libraries that shape the vectors
     plan            what the job announced before training
@@ -126,7 +127,9 @@ class TrainingSection:
     exchanges: int = 0
     sync_share: float = 0.0  # share of the actors' training time spent exchanging
     actors: list[dict[str, Any]] = field(default_factory=list)  # per actor: node, shards, seconds, memory
-    epochs: list[dict[str, Any]] = field(default_factory=list)  # per epoch: epoch, words_per_s, loss, ...
+    # Per epoch: epoch, words, seconds, words_per_s, loss, and with 2+ actors sync_share (absent in manifests
+    # written before it was recorded per epoch: readers fall back on the run's `shown_sync_share`).
+    epochs: list[dict[str, Any]] = field(default_factory=list)
     resumed_from: ResumedFrom | None = None
     extra: dict[str, Any] = field(default_factory=dict)  # sync, spool, fault and checkpoint counters
 

@@ -1,7 +1,8 @@
 """The one path from corpus to artifact: list -> vocabulary -> train -> evaluate -> export.
 
 `run` expects Ray to be initialized (the CLI and `jobs/` do that) and returns what it wrote;
-it prints nothing: the caller decides what a person sees.
+it prints nothing: the caller decides what a person sees (the stages draw progress bars only
+inside a caller's `progress.shown`).
 """
 
 from __future__ import annotations
@@ -33,8 +34,9 @@ class Stopwatch:
         self.timings = timings  # stage -> seconds
         self.clock = time.perf_counter() if since is None else since  # when the current stage began
 
-    def lap(self, stage: str) -> None:
-        now = time.perf_counter()
+    def lap(self, stage: str, until: float | None = None) -> None:
+        """The current stage ends now (or at `until`, a `time.perf_counter()` value), and the next begins."""
+        now = time.perf_counter() if until is None else until
         self.timings[stage] = round(now - self.clock, 3)
         self.clock = now
 

@@ -6,7 +6,7 @@
   evaluated words (whose neighbours the report lists) are highlighted and always labelled;
 - `training_curves.png`: words/s, gensim's (rough) training loss and the learning rate per epoch,
   from the manifest (the rate from `alpha`, `min_alpha` and `epochs`: one linear schedule), and
-  the share of actor time spent syncing when the manifest has it;
+  the share of actor time spent syncing, per epoch (an older manifest's: the run's, as one level);
 - `report.md`: the artifact in a few lines, the evaluation's tables, and the pictures.
 
 Drawing uses matplotlib's Agg backend (no display needed) and runs on the driver; nothing here
@@ -172,8 +172,9 @@ def curves_figure(epochs: Sequence[dict[str, Any]], parameters: dict[str, Any] |
     """Words/s, training loss and learning rate per epoch (the manifest's `training.epochs`).
 
     The learning rate is drawn from `parameters` (alpha, min_alpha, epochs) when given. The sync
-    share (the actors' time spent exchanging) is drawn per epoch when the entries have
-    `sync_share`, else the run's `sync_share` is drawn as one level.
+    share (the actors' time spent exchanging) is drawn per epoch where the entries have
+    `sync_share` (manifests since per-epoch shares were recorded), with the run's `sync_share` as a
+    dashed level beside it; an older manifest's epochs have none, and the run's is drawn alone.
     """
     plt = _pyplot()  # first: it names the extra when matplotlib is missing
     from matplotlib.ticker import FuncFormatter, PercentFormatter
@@ -187,15 +188,17 @@ def curves_figure(epochs: Sequence[dict[str, Any]], parameters: dict[str, Any] |
     speed.set(title="training speed (all actors)", xlabel="epoch", ylabel="words / s")
     speed.set_ylim(bottom=0)
     speed.yaxis.set_major_formatter(FuncFormatter(_thousands))
-    shares = [e["sync_share"] for e in epochs if "sync_share" in e]
-    if shares or sync_share is not None:
+    shares = [e.get("sync_share") for e in epochs]  # None: an epoch without its own (an older manifest)
+    known = [v for v in shares if v is not None]
+    if known or sync_share is not None:
         share = speed.twinx()
-        if len(shares) == len(epochs):
-            share.plot(x, shares, marker="s", color="tab:purple", label="sync share of actor time")
-        else:
-            share.axhline(sync_share, color="tab:purple", linestyle="--",
-                          label=f"sync share of actor time (whole run): {100 * sync_share:.1f}%")
-        share.set_ylim(0, max(0.1, 1.3 * max(shares or [sync_share])))
+        if known:  # a gap where an epoch has none
+            share.plot(x, [float("nan") if v is None else v for v in shares], marker="s", color="tab:purple",
+                       label="sync share of actor time, per epoch")
+        if sync_share is not None:
+            share.axhline(sync_share, color="tab:purple", linestyle="--", alpha=0.6 if known else 1.0,
+                          label=f"sync share of actor time (whole run): {percent(sync_share)}")
+        share.set_ylim(0, max(0.1, 1.3 * max(known + [sync_share or 0.0])))
         share.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
         share.set_ylabel("sync share of actor time", color="tab:purple")
         lines = speed.get_legend_handles_labels()[0] + share.get_legend_handles_labels()[0]

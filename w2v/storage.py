@@ -42,7 +42,7 @@ import tempfile
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any, Iterable, Protocol
+from typing import IO, Any, Callable, Iterable, Protocol
 
 import smart_open
 
@@ -620,12 +620,18 @@ def staging_dir(out_uri: str) -> str:
     return backend(out_uri).staging_dir(out_uri)
 
 
-def publish(staging: str, out_uri: str, names: Iterable[str], last: str, settings: S3Settings | None = None) -> None:
-    """Move staged files to `out_uri`, `last` (the manifest) after every other one has fully arrived."""
+def publish(staging: str, out_uri: str, names: Iterable[str], last: str, settings: S3Settings | None = None,
+            published: Callable[[str, int], None] = lambda name, size: None) -> None:
+    """Move staged files to `out_uri`, `last` (the manifest) after every other one has fully arrived.
+
+    `published(name, bytes)` is told of each file once it is there (an export's progress bar).
+    """
     b = backend(out_uri)
     ordered = [n for n in names if n != last] + [last]
     for name in ordered:
+        size = os.path.getsize(os.path.join(staging, name))  # the backend may move or remove the staged file
         b.publish_file(os.path.join(staging, name), out_uri, name, settings or _settings)
+        published(name, size)
     shutil.rmtree(staging, ignore_errors=True)
 
 

@@ -95,15 +95,16 @@ def read_options(config: TrainConfig, phrasing: Any = None) -> ReadOptions:
 
 
 class _EpochRecorder:
-    """When each epoch ended and the (racy, rough) cumulative training loss; the fault hook."""
+    """When each epoch ended, the (racy, rough) cumulative training loss and sync seconds then; the fault hook."""
 
     def __init__(self, exit_after: tuple[float, str] | None = None):
-        self.ends: list[tuple[float, float]] = []  # (wall-clock time at epoch end, cumulative loss)
+        # (wall-clock time at epoch end, cumulative loss, cumulative seconds in the exchange and waiting for it)
+        self.ends: list[tuple[float, float, float]] = []
         self.first_epoch = 0  # epochs done before this training run (a restart or resume)
         self.exit_after = exit_after  # fault injection (FAULT_ENV): die past these epochs, at a chunk end or exchange
 
-    def epoch_end(self, loss: float) -> None:
-        self.ends.append((time.time(), loss))
+    def epoch_end(self, loss: float, sync_seconds: float = 0.0) -> None:
+        self.ends.append((time.time(), loss, sync_seconds))
 
     def maybe_exit(self, where: str, epochs_done: float) -> None:
         """Fault injection: exit the process (as a crash would) once `epochs_done` (from the job's start,
@@ -313,7 +314,8 @@ class TrainerActor:
                     self.words_trained += words
                     self.progress.notify_all()
                 if (r + 1) % len(chunks) == 0:
-                    self.recorder.epoch_end(float(self.model.running_training_loss))
+                    self.recorder.epoch_end(float(self.model.running_training_loss),
+                                            self.sync_seconds + self.wait_seconds)
                 self.recorder.maybe_exit("epoch", (r + 1) / len(chunks))
         except Exception as exc:  # reported to the driver by status()
             self.error = f"{type(exc).__name__}: {exc}"
@@ -394,8 +396,9 @@ class TrainerActor:
             start_round=self.start_round, start_epoch=self.recorder.first_epoch, words_trained=self.words_trained,
             done=self.finished is not None, error=self.error, seconds=round(now - self.started, 3),
             sync_seconds=round(self.sync_seconds + self.wait_seconds, 3), wait_seconds=round(self.wait_seconds, 3),
-            epoch_ends=before + [round(t, 3) for t, _ in self.recorder.ends],  # wall clock: comparable
-            loss=before + [loss for _, loss in self.recorder.ends], peak_rss=peak_rss_bytes(),
+            epoch_ends=before + [round(t, 3) for t, _, _ in self.recorder.ends],  # wall clock: comparable
+            loss=before + [loss for _, loss, _ in self.recorder.ends],
+            epoch_sync=before + [round(sync, 3) for _, _, sync in self.recorder.ends], peak_rss=peak_rss_bytes(),
             peak_private_rss=self.peak_private, notice=self.notice, start_digest=self.start_digest,
             start_alpha=self.start_alpha)
 

@@ -28,6 +28,7 @@ from collections import Counter
 from dataclasses import dataclass, replace
 from typing import Any, Callable, Iterable, Mapping, MutableMapping, Sequence
 
+from . import progress
 from .corpus import ReadOptions, ReadStats, Shard, iter_sentences
 from .errors import BadShardError, CorpusError
 from .memory import peak_rss_bytes
@@ -198,19 +199,32 @@ def merge_tree(tables: list[Any], max_vocab_size: int | None, fan_in: int = MERG
         merged = [task.remote(tables[i : i + fan_in], max_vocab_size) for i in range(0, len(tables), fan_in)]
         tables = [t for t, _ in merged]  # dropping the previous level lets Ray free its tables
         stats_refs.extend(s for _, s in merged)
+    with progress.bar("merging counts", total=len(stats_refs), unit="tasks") as bar:
+        for _ in progress.as_done(stats_refs, bar):  # a task's stats are ready when its table is
+            bar.update(1)
     return ray.get(tables[0]), ray.get(stats_refs)
 
 
 def _count_tasks(shards: Sequence[Shard], options: ReadOptions, max_vocab_size: int | None,
                  tally: Callable | None = None) -> tuple[list[ShardCount], list[tuple[Any, Any]]]:
-    """One counting task per shard: their summaries (waited for) and each task's (summary, table) refs."""
+    """One counting task per shard: their summaries (waited for, counted on a bar as they end) and each
+    task's (summary, table) refs."""
     import ray
 
     task = ray.remote(num_cpus=1, max_retries=2, num_returns=2)(_count_task)
     options_ref = ray.put(options)  # once, not once per task: with phrases it holds the phrase table
     refs = [task.remote(s, options_ref, max_vocab_size, tally) for s in shards]
+    summaries: list[Any] = [None] * len(shards)  # ShardCount of shard i, once its task ended
+    words = read = 0  # tokens counted, bytes of the shards counted
     try:
-        return ray.get([summary for summary, _ in refs]), refs
+        with progress.bar(f"counting {'words' if tally is None else 'phrases'}", total=len(shards),
+                          unit="shards") as bar:
+            for i in progress.as_done([summary for summary, _ in refs], bar):
+                summaries[i] = ray.get(refs[i][0])
+                words, read = words + summaries[i].words, read + shards[i].size
+                bar.set_postfix_str(f"{words:,} words, {read / 1e6:,.1f} MB", refresh=False)
+                bar.update(1)
+        return summaries, refs
     except Exception:
         _drain([ref for pair in refs for ref in pair])
         raise
