@@ -441,6 +441,52 @@ def test_a_new_spool_dir_removes_those_of_dead_processes_on_this_host_only(tmp_p
     assert stale_spool_dirs(str(tmp_path)) == []
 
 
+def test_a_finished_spool_of_a_dead_process_with_the_same_key_is_taken_over_and_any_other_is_not(tmp_path):
+    """A trainer restarted on its node reuses the spool its dead predecessor finished; one of other shards, an
+    unfinished one or one missing a file is spooled again (and removed as a dead process's)."""
+    import shutil
+    import subprocess
+    import sys
+
+    from w2v.corpus import (SPOOL_RECORD, adopt_spool, new_spool_dir, spool_chunks, spool_key, stale_spool_dirs,
+                            write_spool_record)
+
+    corpus = tmp_path / "c.txt"
+    corpus.write_text("".join(f"w{i % 50} w{i % 7} w{i % 3} end\n" for i in range(2000)))
+    shards, options = list_shards([str(corpus)]), ReadOptions()
+    key = spool_key(shards, options, chunks=5, workers=2, expected_words=8000)
+    root = tmp_path / "spool"
+    ended = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    dead_pid = int(ended.stdout)
+
+    def spooled_by_a_dead_process(finished: bool = True) -> tuple[Path, object]:
+        live = Path(new_spool_dir(str(root)))
+        stats = spool_chunks(shards, options, str(live), 5, 2, 8000)
+        if finished:
+            write_spool_record(stats, key)
+        dead = live.with_name(live.name.replace(f"-{os.getpid()}-", f"-{dead_pid}-"))
+        live.rename(dead)
+        return dead, stats
+
+    dead, stats = spooled_by_a_dead_process()
+    texts = {p.name: p.read_text() for p in dead.glob("chunk-*")}
+    assert adopt_spool(str(root), spool_key(shards, options, 4, 2, 8000)) is None  # other chunks: not this spool
+    adopted = adopt_spool(str(root), key)
+    assert adopted is not None and not dead.exists() and stale_spool_dirs(str(root)) == []  # ours now
+    assert adopted.chunk_words == stats.chunk_words and adopted.words == stats.words == 8000
+    files = [Path(path) for chunk in adopted.chunks for path, _ in chunk]
+    assert {f.parent for f in files} == {Path(adopted.path)} and {f.name: f.read_text() for f in files} == texts
+    shutil.rmtree(adopted.path)
+
+    unfinished, _ = spooled_by_a_dead_process(finished=False)
+    assert adopt_spool(str(root), key) is None and unfinished.exists()  # new_spool_dir removes it, as before
+    shutil.rmtree(unfinished)
+    damaged, stats = spooled_by_a_dead_process()
+    os.remove(damaged / Path(stats.chunks[2][1][0]).name)
+    assert (damaged / SPOOL_RECORD).exists()  # finished, but a chunk file is gone
+    assert adopt_spool(str(root), key) is None and not damaged.exists()
+
+
 @pytest.mark.parametrize("kind", ["dangling", "loop"])
 def test_a_broken_symlink_in_a_corpus_directory_is_one_line_naming_it(tmp_path, kind, capsys):
     from w2v.cli import main

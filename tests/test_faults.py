@@ -217,6 +217,8 @@ def test_an_actor_process_that_dies_is_restarted_and_the_job_finishes(ray_cluste
     assert faults["words_lost"] == event["words_lost"] and (event["words_lost"] >= 0 if actors == 2 else
                                                             event["words_lost"] == 0)
     assert actors_out[0]["restarted"] is True
+    # Restarted on its node, it took over its dead predecessor's finished spool instead of reading its shards again.
+    assert event["spool_reused"] and actors_out[0]["spool_reused"], event
     precision = precision_of(config.out)
     print(f"\n{actors} actor(s), actor 0 killed after epoch {after} ({where}): restarted at round "
           f"{event['restart_round']} (epoch {event['restart_epoch']}) in {event['seconds']} s, "

@@ -63,5 +63,5 @@ def test_a_fault_event_is_a_plain_record_the_manifest_can_hold():
     event = recovery.FaultEvent(
         actor=1, kind="replaced", cause="node gone", old_node="a" * 56, node="b" * 56, restart_round=12,
         restart_epoch=1, rounds_done_before=13, epochs_done_before=1, chunks_per_epoch=10, words_retrained=200,
-        words_lost=150, noticed=False, start_alpha=0.02, sent_digest="x", start_digest="x", seconds=1.5)
+        words_lost=150, noticed=False, spool_reused=True, start_alpha=0.02, sent_digest="x", start_digest="x", seconds=1.5)
     assert json.loads(json.dumps(dataclasses.asdict(event)))["words_lost"] == 150

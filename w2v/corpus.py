@@ -631,6 +631,84 @@ def stale_spool_dirs(root: str) -> list[str]:
     return owners.stale(root, SPOOL_PREFIX)
 
 
+SPOOL_RECORD = "spool.json"  # written last into a finished spool directory: what it holds, and for which job
+
+
+def spool_key(shards: Sequence[Shard], options: ReadOptions, chunks: int, workers: int, expected_words: int) -> str:
+    """What a spool's contents depend on, as a digest: the shards (with sizes and times), the tokenization,
+    the phrases, and the cut into chunks and worker files. Equal keys, equal spool files.
+
+    >>> a = spool_key([Shard("s3://b/a.txt", 10, 1.0)], ReadOptions(), 4, 2, 100)
+    >>> a == spool_key([Shard("s3://b/a.txt", 10, 1.0)], ReadOptions(), 4, 2, 100), \
+    ...     a == spool_key([Shard("s3://b/a.txt", 11, 1.0)], ReadOptions(), 4, 2, 100)
+    (True, False)
+    """
+    import hashlib
+    import pickle
+
+    digest = hashlib.sha256()
+    digest.update(repr([(s.uri, s.size, s.mtime, s.start, s.end, s.member, s.etag) for s in shards]).encode())
+    digest.update(repr((options.lowercase, options.tokenizer, options.deaccent, options.unicode_errors,
+                        options.max_sentence_words, chunks, workers, expected_words)).encode())
+    if options.phrases is not None:  # the same object from the driver for every actor: the same bytes
+        digest.update(pickle.dumps(options.phrases, protocol=4))
+    return digest.hexdigest()
+
+
+def write_spool_record(stats: SpoolStats, key: str) -> None:
+    """Mark a finished spool directory with what it holds (file names relative to it) and its key."""
+    import json
+
+    record = {"format_version": 1, "key": key, "words": stats.words, "sentences": stats.sentences,
+              "bytes": stats.bytes, "bad_lines": stats.bad_lines,
+              "chunks": [[[os.path.basename(path), words] for path, words in chunk] for chunk in stats.chunks]}
+    with open(os.path.join(stats.path, SPOOL_RECORD), "w", encoding="utf-8") as f:
+        json.dump(record, f)
+
+
+def adopt_spool(root: str | None, key: str) -> SpoolStats | None:
+    """A finished spool of a process of this host that died, with this `key`, made this process's own; or None.
+
+    A trainer actor that Ray restarts on the same node needs exactly the spool its dead predecessor
+    wrote (same shards, tokenization and chunks): re-reading its share of the corpus (from S3, a
+    tens-of-GB share) would be most of what a fault costs. The directory is renamed to this
+    process's name (so the cleaner of dead processes' spools leaves it alone) and checked: every
+    file there at its recorded size, or it is not adopted (and is removed like any stale spool).
+    """
+    import json
+
+    root = root or tempfile.gettempdir()
+    for stale in owners.stale(root, SPOOL_PREFIX):
+        try:
+            with open(os.path.join(stale, SPOOL_RECORD), encoding="utf-8") as f:
+                record = json.load(f)
+        except (OSError, ValueError):
+            continue  # unfinished or not ours: new_spool_dir removes it
+        if record.get("key") != key:
+            continue
+        mine = os.path.join(root, f"{owners.owned_name(SPOOL_PREFIX)}-adopted-{os.urandom(4).hex()}")
+        try:
+            os.rename(stale, mine)
+        except OSError:  # another process took it first
+            continue
+        chunks = tuple(tuple((os.path.join(mine, name), words) for name, words in chunk) for chunk in record["chunks"])
+        try:
+            size = sum(os.path.getsize(path) for chunk in chunks for path, _ in chunk)
+        except OSError:
+            size = -1
+        if size != record["bytes"]:
+            logger.warning("spool %s of a dead trainer is incomplete (%d of %d bytes): spooling again", stale, size,
+                           record["bytes"])
+            import shutil
+
+            shutil.rmtree(mine, ignore_errors=True)
+            continue
+        logger.info("reusing the spool %s of a trainer process that ended (%d words)", stale, record["words"])
+        return SpoolStats(path=mine, words=record["words"], sentences=record["sentences"], bytes=record["bytes"],
+                          bad_lines=record["bad_lines"], chunks=chunks)
+    return None
+
+
 def spool(shards: Sequence[Shard], options: ReadOptions, path: str) -> SpoolStats:
     """Write the shards' sentences to one local, uncompressed file: one sentence per line.
 

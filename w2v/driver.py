@@ -570,7 +570,7 @@ class Training:
             actor=k, kind=kind, cause=str(cause).splitlines()[0][:200], old_node=node_id, node=info.node_id,
             restart_round=restart_round, restart_epoch=restart_round // self.chunks, rounds_done_before=seen,
             epochs_done_before=seen // self.chunks, chunks_per_epoch=self.chunks, words_retrained=retrained,
-            words_lost=lost, noticed=noticed, start_alpha=started.start_alpha,
+            words_lost=lost, noticed=noticed, spool_reused=self.spooled[k].reused, start_alpha=started.start_alpha,
             sent_digest=weights_digest(weights) if weights is not None else "", start_digest=started.start_digest,
             seconds=round(time.perf_counter() - began, 3))
         self.events.append(event)

@@ -44,6 +44,7 @@ class Spooled:
     bad_lines: int  # undecodable lines skipped (--on-bad-line skip)
     chunks: int  # chunks per epoch (rounds of the exchange)
     seconds: float  # wall time spooling
+    reused: bool = False  # a dead predecessor's finished spool on this node was taken over, nothing read
 
 
 @dataclass(frozen=True)

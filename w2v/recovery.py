@@ -44,6 +44,7 @@ class FaultEvent:
     words_retrained: int  # words trained twice: the chunks past restart_round, the one in flight included
     words_lost: int  # estimated words of training in its un-exchanged rows, gone with it (see module doc)
     noticed: bool  # a preemption notice came first and a full exchange preceded the restart
+    spool_reused: bool  # its successor took over the dead process's spool on that node instead of reading again
     start_alpha: float  # the learning rate its successor starts at (the global schedule's at restart_round)
     sent_digest: str  # `weights_digest` of the weights the driver sent it
     start_digest: str  # `weights_digest` of the weights it loaded, as it reported them

@@ -24,7 +24,7 @@ import numpy as np
 
 from . import sync
 from .config import TrainConfig
-from .corpus import ReadOptions, Shard, new_spool_dir, spool_chunks
+from .corpus import ReadOptions, Shard, adopt_spool, new_spool_dir, spool_chunks, spool_key, write_spool_record
 from .errors import ConfigError
 from .exchange import ActorInfo, ActorStatus, Spooled
 from .memory import peak_rss_bytes, private_rss_bytes
@@ -259,15 +259,26 @@ class TrainerActor:
         if self.model.wv.index_to_key != list(vocab.words):
             raise RuntimeError("gensim reordered the vocabulary; rows would not match across actors")
         self.shards = list(shards)
-        if self.spool_dir is None:  # here, not in the constructor: a bad --spool-dir is one error line, not a dead actor
-            self.spool_dir = new_spool_dir(self.config.spool_dir)
         started = time.perf_counter()
         options = read_options(self.config, vocab.phrasing)  # phrases joined as the counting pass joined them
-        self.spooled = spool_chunks(self.shards, options, self.spool_dir, chunks, self.workers,
-                                    expected_words)
+        key = spool_key(self.shards, options, chunks, self.workers, expected_words)
+        reused = self.spool_dir is None and self._adopt(key)  # a restart on this node: the dead process's spool
+        if not reused:
+            if self.spool_dir is None:  # here, not in the constructor: a bad --spool-dir is one error line
+                self.spool_dir = new_spool_dir(self.config.spool_dir)
+            self.spooled = spool_chunks(self.shards, options, self.spool_dir, chunks, self.workers, expected_words)
+            write_spool_record(self.spooled, key)
         return Spooled(shards=len(self.shards), words=self.spooled.words, sentences=self.spooled.sentences,
                        bytes=self.spooled.bytes, bad_lines=self.spooled.bad_lines, chunks=len(self.spooled.chunks),
-                       seconds=round(time.perf_counter() - started, 3))
+                       seconds=round(time.perf_counter() - started, 3), reused=reused)
+
+    def _adopt(self, key: str) -> bool:
+        """Take over the finished spool of a dead trainer process of this host with the same `key`, if any."""
+        adopted = adopt_spool(self.config.spool_dir, key)
+        if adopted is None:
+            return False
+        self.spool_dir, self.spooled = adopted.path, adopted
+        return True
 
     def weights(self) -> sync.Weights:
         """The model's trainable matrices (input vectors and output layer), live."""
