@@ -306,7 +306,7 @@ class Training:
         rounds = list(self.next_round)
         moved, lost = exchange_round(self.actors, slices, rounds, self.global_weights)
         tally.add(moved, time.perf_counter() - began)
-        for k in sorted(lost):  # brought back from the last full snapshot: what it trained since is trained again
+        for k in sorted(lost):  # brought back at this round: the round is exchanged again with it
             self._recover(k, RuntimeError("died during an exchange"))
         if lost:
             return False
@@ -315,8 +315,8 @@ class Training:
         self.next_round = [r + 1 for r in rounds]
         for rows in slices:  # these rows hold every actor's changes up to the new round
             self.synced_round[rows] = min(self.next_round)
-        # Every row is in the global weights now: a consistent position. A checkpoint's or the last exchange is
-        # one, and so is every tier cycle's exchange that moves all rows: a restart never goes further back.
+        # Every row is in the global weights now: a consistent position, the one a checkpoint records. A checkpoint's
+        # or the last exchange is one, and so is every tier cycle's exchange that moves all rows.
         if full or sum(s.stop - s.start for s in slices) >= len(self.vocab):
             self.snapshot_rounds = list(self.next_round)
             if stopping:
