@@ -274,6 +274,10 @@ def test_a_node_that_leaves_gets_its_shards_reassigned_and_the_job_finishes(ray_
     event = faults["events"][0]
     assert event["kind"] == "replaced" and event["old_node"] == third.node_id and event["node"] != third.node_id
     assert event["restart_epoch"] >= 3
+    # From the global weights the driver sent, at the round the next exchange takes (its spool may be taken over:
+    # the simulated nodes are one host, with one disk).
+    assert event["start_digest"] == event["sent_digest"] and not event["noticed"]
+    assert 0 <= event["rounds_done_before"] - event["restart_round"] <= 2, event
     actors = manifest["training"]["actors"]
     assert third.node_id not in {a["node_id"] for a in actors}
     assert sum(a["spool_words"] for a in actors) == manifest["corpus"]["words"]  # every shard still trained
