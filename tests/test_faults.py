@@ -254,20 +254,15 @@ def test_a_node_that_leaves_gets_its_shards_reassigned_and_the_job_finishes(ray_
     (tmp_path / "spool").mkdir()
     config = TrainConfig(corpus=(str(root),), out=str(tmp_path / "art"), actors=3, vector_size=32, epochs=60,
                          seed=3, eval=False, checkpoint_interval=0.2, spool_dir=str(tmp_path / "spool"))
-    removed = {}
 
-    def remove_third_node():
-        removed["position"] = _wait_for_checkpoint(config.checkpoint_location, epoch=3)
+    def remove_third_node(removed: dict) -> None:
         ray_cluster.remove_node(third)
         removed["at"] = time.monotonic()
 
-    remover = threading.Thread(target=remove_third_node, daemon=True)
-    remover.start()
     try:
-        manifest = run(config).manifest
+        manifest, removed = _run_with_a_fault_after_epoch_3(config, remove_third_node)
     finally:
-        remover.join(timeout=60)
-        if "at" not in removed:
+        if third in ray_cluster.worker_nodes:
             ray_cluster.remove_node(third)
     faults = manifest["training"]["faults"]
     assert faults["replacements"] == 1, faults
@@ -290,6 +285,23 @@ def test_a_node_that_leaves_gets_its_shards_reassigned_and_the_job_finishes(ray_
     # replacement looked (a later actor on that host removes it then).
     left = [p.name for p in (tmp_path / "spool").iterdir()]
     assert len(left) <= 1 and not any(f"-{a['pid']}-" in name for a in actors for name in left), (left, actors)
+
+
+def _run_with_a_fault_after_epoch_3(config: TrainConfig, fault) -> tuple[dict, dict]:
+    """Run the job; once it has a checkpoint at epoch 3 (its `position` noted), `fault(noted)` runs on a thread
+    while training goes on. Returns the manifest and what was noted."""
+    noted: dict = {}
+
+    def wait_then_fault():
+        noted["position"] = _wait_for_checkpoint(config.checkpoint_location, epoch=3)
+        fault(noted)
+
+    thread = threading.Thread(target=wait_then_fault, daemon=True)
+    thread.start()
+    try:
+        return run(config).manifest, noted
+    finally:
+        thread.join(timeout=60)
 
 
 def _trainer_pids() -> list[int]:
@@ -333,21 +345,16 @@ def test_a_draining_node_is_a_notice_its_actor_moves_after_a_full_exchange_and_l
     ray_cluster.wait_for_nodes()
     config = TrainConfig(corpus=(str(root),), out=str(tmp_path / "art"), actors=3, vector_size=32, epochs=60,
                          seed=3, eval=False, checkpoint_interval=0.2, spool_dir=str(tmp_path / "spool"))
-    drained = {}
 
-    def drain_third_node():
-        drained["position"] = _wait_for_checkpoint(config.checkpoint_location, epoch=3)
+    def drain_third_node(drained: dict) -> None:
         gcs = ray._raylet.GcsClient(address=ray_cluster.address)
         deadline_ms = int((time.time() + 120) * 1000)  # a spot node's two minutes
         drained["accepted"] = gcs.drain_node(third.node_id, autoscaler_pb2.DrainNodeReason.Value(
             "DRAIN_NODE_REASON_PREEMPTION"), "spot preemption (test)", deadline_ms)
 
-    drainer = threading.Thread(target=drain_third_node, daemon=True)
-    drainer.start()
     try:
-        manifest = run(config).manifest
+        manifest, drained = _run_with_a_fault_after_epoch_3(config, drain_third_node)
     finally:
-        drainer.join(timeout=60)
         ray_cluster.remove_node(third)
     assert drained["accepted"][0], drained
     event = _check_noticed(manifest, "replaced", "is draining (a preemption notice")
@@ -372,17 +379,12 @@ def test_sigterm_to_a_trainer_is_a_notice_it_is_restarted_after_a_full_exchange_
     root, _ = planted_corpus
     config = TrainConfig(corpus=(str(root),), out=str(tmp_path / "art"), actors=2, vector_size=32, epochs=60,
                          seed=3, eval=False, checkpoint_interval=0.2, spool_dir=str(tmp_path / "spool"))
-    sent = {}
 
-    def terminate_a_trainer():
-        sent["position"] = _wait_for_checkpoint(config.checkpoint_location, epoch=3)
+    def terminate_a_trainer(sent: dict) -> None:
         sent["pid"] = _trainer_pids()[0]
         os.kill(sent["pid"], signals.SIGTERM)
 
-    killer = threading.Thread(target=terminate_a_trainer, daemon=True)
-    killer.start()
-    manifest = run(config).manifest
-    killer.join(timeout=60)
+    manifest, sent = _run_with_a_fault_after_epoch_3(config, terminate_a_trainer)
     event = _check_noticed(manifest, "restarted", "SIGTERM (a preemption notice)")
     assert event["node"] == event["old_node"]  # its node is healthy: the successor runs there
     assert sent["pid"] not in _trainer_pids()  # it is gone, and no other one is
