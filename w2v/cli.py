@@ -299,11 +299,18 @@ def start_embedded(ray: Any, options: dict[str, Any]) -> None:
     the same moment on one machine share Ray's temp dir and ~/.ray (a hostile run saw both crash in
     ray.init; not reproduced here in 10 tries), and a random wait puts them apart. A second failure is
     a ClusterError naming the cause (exit code 3), never a traceback: e.g. an unusable temp dir
-    ($RAY_TMPDIR).
+    ($RAY_TMPDIR). Before it starts, what a killed embedded job of this host left running is stopped
+    (`leftovers`), and the new session is marked as this process's.
     """
+    from ray._common.utils import get_default_ray_temp_dir
+
+    from . import leftovers
+
+    leftovers.remove(get_default_ray_temp_dir())
     for attempt in (1, 2):
         try:
             ray.init(address="local", include_dashboard=False, **options)
+            leftovers.mark(ray._private.worker._global_node.get_session_dir_path())
             return
         except Exception as exc:  # noqa: BLE001 - whatever Ray raised, the user gets one line
             ray.shutdown()  # whatever the failed start left half made
