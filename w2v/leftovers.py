@@ -32,7 +32,12 @@ def mark(session_dir: str) -> None:
 
 
 def dead_sessions(temp_dir: str) -> list[str]:
-    """Session dirs in `temp_dir` (Ray's, e.g. /tmp/ray) marked by a w2v process of this host that ended."""
+    """Session dirs in `temp_dir` (Ray's, e.g. /tmp/ray) marked by a w2v process of this host that ended.
+
+    >>> import tempfile; root = tempfile.mkdtemp(); os.mkdir(f"{root}/session_1"); mark(f"{root}/session_1")
+    >>> dead_sessions(root)  # marked by this process, which runs
+    []
+    """
     try:
         names = sorted(os.listdir(temp_dir))
     except OSError:
