@@ -310,8 +310,6 @@ def start_embedded(ray: Any, options: dict[str, Any]) -> None:
     for attempt in (1, 2):
         try:
             ray.init(address="local", include_dashboard=False, **options)
-            leftovers.mark(ray._private.worker._global_node.get_session_dir_path())
-            return
         except Exception as exc:  # noqa: BLE001 - whatever Ray raised, the user gets one line
             ray.shutdown()  # whatever the failed start left half made
             if attempt == 2:
@@ -321,6 +319,9 @@ def start_embedded(ray: Any, options: dict[str, Any]) -> None:
             logger.warning("starting an embedded Ray failed (%s); retrying in %.1f s",
                            one_line(exc), wait)
             time.sleep(wait)
+            continue
+        leftovers.mark_started()
+        return
 
 
 def check_reachable(address: str, seconds: float = 10.0) -> None:

@@ -31,6 +31,13 @@ def mark(session_dir: str) -> None:
         f.write(f"{host_tag()} {os.getpid()}\n")
 
 
+def mark_started() -> None:
+    """Mark the session of the Ray this process has just started embedded."""
+    import ray._private.worker
+
+    mark(ray._private.worker._global_node.get_session_dir_path())
+
+
 def dead_sessions(temp_dir: str) -> list[str]:
     """Session dirs in `temp_dir` (Ray's, e.g. /tmp/ray) marked by a w2v process of this host that ended.
 
