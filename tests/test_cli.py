@@ -449,3 +449,40 @@ def test_json_logs_on_a_terminal_are_one_object_per_line_without_bars(ray_cluste
     lines = [line for line in screen.splitlines() if line]
     messages = [json.loads(line)["message"] for line in lines]  # every line is one JSON object
     assert "epoch 2/2 done" in " ".join(messages), screen
+
+
+@pytest.mark.slow
+def test_an_embedded_ray_that_cannot_start_is_retried_once_then_one_line(tmp_path, monkeypatch):
+    """A real failing start: $RAY_TMPDIR is a file, so Ray cannot make its temp dir."""
+    write_planted_corpus(tmp_path / "corpus", files=1, sentences_per_file=50)
+    (tmp_path / "file").write_text("not a directory")
+    monkeypatch.setenv("RAY_TMPDIR", str(tmp_path / "file"))
+    done = w2v_process("train", str(tmp_path / "corpus"), "--out", str(tmp_path / "out"), "--no-eval", timeout=120)
+    err = done.stderr.decode()
+    assert done.returncode == 3, err
+    assert "Traceback" not in err
+    assert err.count("starting an embedded Ray failed (NotADirectoryError") == 1  # tried twice
+    assert err.splitlines()[-1].startswith("w2v: error: cannot start an embedded Ray on this machine (twice): "
+                                           "NotADirectoryError")
+    assert str(tmp_path / "file") in err.splitlines()[-1]
+
+
+def test_an_embedded_start_that_fails_once_is_retried(monkeypatch):
+    from w2v import cli
+
+    class FlakyRay:  # ray.init fails the first time, as a start racing another job's might
+        calls = []
+
+        def init(self, **kwargs):
+            self.calls.append(kwargs["address"])
+            if len(self.calls) == 1:
+                raise RuntimeError("Failed to start the GCS")
+
+        def shutdown(self):
+            pass
+
+    monkeypatch.setattr(cli, "EMBEDDED_RETRY_SECONDS", (0.0, 0.0))
+    monkeypatch.setattr("w2v.leftovers.mark_started", lambda: None)  # no Ray session was made
+    flaky = FlakyRay()
+    cli.start_embedded(flaky, {})
+    assert flaky.calls == ["local", "local"]

@@ -10,7 +10,7 @@ from gensim.models.word2vec import LineSentence
 from gensim.test.utils import datapath
 
 from w2v.corpus import ReadOptions, list_shards
-from w2v.vocab import Pruner, Vocabulary, count_shard, merge_counts, merge_into
+from w2v.vocab import Pruner, Vocabulary, batch_shards, count_shard, merge_counts, merge_into
 
 
 def test_count_shard_equals_a_direct_count():
@@ -103,3 +103,58 @@ def test_the_merge_tree_on_ray_equals_one_count_and_respects_the_bound(ray_clust
     assert bounded.raw_words == sum(direct.values())
     top = [w for w, _ in direct.most_common(50)]
     assert [w for w in bounded.words[:50]] == top[:50] or set(bounded.words[:40]) <= set(top)
+
+
+def test_batches_are_consecutive_reach_the_target_and_leave_big_shards_alone():
+    rng = random.Random(4)
+    sizes = [rng.choice([0, 1, 7, 40, 99, 100, 250]) for _ in range(500)]
+    batches = batch_shards(sizes, target=100)
+    assert [i for b in batches for i in b] == list(range(len(sizes)))  # every shard once, in order
+    for b in batches:
+        total = sum(sizes[i] for i in b)
+        if any(sizes[i] >= 100 for i in b):
+            assert len(b) == 1  # a shard at or above the target is counted alone
+        elif b is not batches[-1] and sizes[b.stop] < 100:
+            assert total >= 100 and total - sizes[b[-1]] < 100  # closed as soon as it reached the target
+    assert len(batches) < len(sizes)
+    assert batch_shards([]) == [] and batch_shards([5]) == [range(0, 1)]
+    assert batch_shards([100, 100], target=100) == [range(0, 1), range(1, 2)]
+
+
+@pytest.mark.slow
+def test_many_tiny_files_count_exactly_as_a_direct_count_in_fewer_tasks(ray_cluster, tmp_path):
+    """300 files of a few words, one of them a truncated .gz: per-shard summaries as `count_shard` gives them."""
+    import gzip
+
+    from w2v.errors import BadShardError
+    from w2v.vocab import _count_tasks, build_vocabulary
+
+    rng = random.Random(5)
+    root = tmp_path / "tiny"
+    root.mkdir()
+    for i in range(300):
+        lines = [" ".join(f"w{rng.randrange(60)}" for _ in range(rng.randrange(1, 12))) for _ in range(rng.randrange(4))]
+        (root / f"{i:03d}.txt").write_text("\n".join(lines))
+    (root / "150.txt.gz").write_bytes(gzip.compress(b"w1 w2 w3\n" * 50)[:30])  # truncated: a bad shard
+    shards = list_shards([str(root)])
+    skip = ReadOptions(on_bad_shard="skip")
+    direct = [count_shard(s, skip, max_vocab_size=20) for s in shards]
+    total = merge_counts(d.counts for d in direct)
+
+    vocab, summaries = build_vocabulary(shards, skip, min_count=3, max_final_vocab=None)
+    assert vocab.word_freq() == dict(sorted(((w, c) for w, c in total.items() if c >= 3),
+                                            key=lambda wc: (-wc[1], wc[0])))
+    exact = [count_shard(s, skip) for s in shards]
+    for shard, got, want in zip(shards, summaries, exact):
+        assert got.uri == shard.name
+        assert (got.words, got.sentences, got.bad_lines, got.skipped, got.distinct) == \
+            (want.words, want.sentences, want.bad_lines, want.skipped, want.distinct), shard.name
+        assert got.kept == sum(c for w, c in want.counts.items() if w in set(vocab.words)), shard.name
+    assert sum(s.skipped is not None for s in summaries) == 1
+
+    counting = _count_tasks(shards, skip, max_vocab_size=20)  # pruned per shard, exactly as alone
+    assert len(counting.tables) < len(shards)  # fewer counting tasks than files
+    assert [(s.pruned_words, s.pruned_tokens) for s in counting.summaries] == \
+        [(d.pruned_words, d.pruned_tokens) for d in direct]
+    with pytest.raises(BadShardError, match="150.txt.gz"):
+        build_vocabulary(shards, ReadOptions(), min_count=1, max_final_vocab=None)

@@ -22,6 +22,7 @@ import argparse
 import json
 import logging
 import os
+import random
 import shlex
 import sys
 import time
@@ -277,15 +278,50 @@ def init_ray(address: str | None, quiet: bool = False) -> bool:
     ray_logger.propagate = True
     ray_logger.setLevel(logging.ERROR if quiet else logging.INFO)
     options: dict[str, Any] = {"log_to_driver": True, "configure_logging": False}
-    try:
-        if target:
+    if target:
+        try:
             ray.init(address=address or None, **options)
-        else:  # "local": a new embedded Ray, never a cluster someone else started on this machine
-            ray.init(address="local", include_dashboard=False, **options)
-    except ConnectionError as exc:  # e.g. "auto" with no cluster on this machine
-        raise ClusterError(f"cannot reach the Ray cluster at {target}: {one_line(exc)}") from None
+        except ConnectionError as exc:  # e.g. "auto" with no cluster on this machine
+            raise ClusterError(f"cannot reach the Ray cluster at {target}: {one_line(exc)}") from None
+    else:
+        start_embedded(ray, options)
     ray_logger.setLevel(logging.WARNING if quiet else logging.INFO)
     return True
+
+
+EMBEDDED_RETRY_SECONDS = (1.0, 3.0)  # the random wait before the one retry of a failed embedded start
+
+
+def start_embedded(ray: Any, options: dict[str, Any]) -> None:
+    """Start a new embedded Ray ("local": never a cluster someone else started on this machine).
+
+    A start that fails is retried once after a random wait (EMBEDDED_RETRY_SECONDS): two jobs started at
+    the same moment on one machine share Ray's temp dir and ~/.ray (a hostile run saw both crash in
+    ray.init; not reproduced here in 10 tries), and a random wait puts them apart. A second failure is
+    a ClusterError naming the cause (exit code 3), never a traceback: e.g. an unusable temp dir
+    ($RAY_TMPDIR). Before it starts, what a killed embedded job of this host left running is stopped
+    (`leftovers`), and the new session is marked as this process's.
+    """
+    from ray._common.utils import get_default_ray_temp_dir
+
+    from . import leftovers
+
+    leftovers.remove(get_default_ray_temp_dir())
+    for attempt in (1, 2):
+        try:
+            ray.init(address="local", include_dashboard=False, **options)
+        except Exception as exc:  # noqa: BLE001 - whatever Ray raised, the user gets one line
+            ray.shutdown()  # whatever the failed start left half made
+            if attempt == 2:
+                raise ClusterError(f"cannot start an embedded Ray on this machine (twice): {one_line(exc)} "
+                                   f"(temp dir: $RAY_TMPDIR or /tmp)") from None
+            wait = random.uniform(*EMBEDDED_RETRY_SECONDS)
+            logger.warning("starting an embedded Ray failed (%s); retrying in %.1f s",
+                           one_line(exc), wait)
+            time.sleep(wait)
+            continue
+        leftovers.mark_started()
+        return
 
 
 def check_reachable(address: str, seconds: float = 10.0) -> None:

@@ -54,7 +54,8 @@ class MissingExtraError(W2VError, ImportError):
 
 class ClusterError(W2VError):
     """The Ray cluster or its Jobs API cannot be reached (wrong address, down, refused), or the cluster has
-    too few nodes, CPUs or GPUs for what the job asks (`--actors`, `--eval-gpus`): waiting might fix it."""
+    too few nodes, CPUs or GPUs for what the job asks (`--actors`, `--eval-gpus`), or an embedded Ray cannot
+    start (twice): waiting might fix it."""
 
     exit_code = EXIT_CLUSTER
 

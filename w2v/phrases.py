@@ -177,7 +177,7 @@ def learn(shards: Sequence[Any], options: Any, passes: int, min_count: int, thre
           connectors: bool, max_vocab_size: int | None = None, count: Any = None) -> Phrasing:
     """Count and score `passes` times over the shards (each pass over the text the previous ones phrased).
 
-    Runs on Ray (`vocab.count_and_merge`): one counting task per shard, a tree of merge tasks, the
+    Runs on Ray (`vocab.count_and_merge`): one counting task per shard (small shards batched), a tree of merge tasks, the
     scoring on the driver. `options` is the corpus's `ReadOptions` without phrases. `count` replaces
     `vocab.count_and_merge` (same arguments and result: the tests count in one process).
     """

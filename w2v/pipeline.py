@@ -143,7 +143,7 @@ def prepare(config: TrainConfig, shards: list[corpus.Shard], timings: dict[str, 
     logger.info("%s; workers per actor: %s", corpus.plan_summary(assignment), [n["workers"] for n in placed])
     watch.lap("list")
 
-    logger.info("stage 2/5: counting %s (one task per shard, merged by a tree of tasks)",
+    logger.info("stage 2/5: counting %s (one task per shard, small shards batched, merged by a tree of tasks)",
                 f"phrases ({config.phrase_passes} pass(es)), then words" if config.phrases else "words")
     options = trainer.read_options(config)
     phrasing = None

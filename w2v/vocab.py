@@ -1,8 +1,9 @@
 """One global vocabulary from per-shard word counts.
 
-Counting is one Ray task per shard (`count_shard`); the shards' tables are merged by a tree of
-Ray tasks (`merge_tree`, MERGE_FAN_IN tables per task), and the driver receives only the final
-table, then applies `min_count` and `max_final_vocab` exactly as gensim does. The order is count
+Counting is one Ray task per batch of consecutive shards (`batch_shards`: small shards share a task
+up to COUNT_BATCH_BYTES, a big shard has its own), each shard counted on its own (`count_shard`) into
+its own table; the tables are merged by a tree of Ray tasks (`merge_tree`, MERGE_FAN_IN batches per
+task), and the driver receives only the final table, then applies `min_count` and `max_final_vocab` exactly as gensim does. The order is count
 descending, ties by the word, so the same corpus always gives the same vocabulary and row i means
 the same word in every actor and in the artifact.
 
@@ -35,7 +36,13 @@ from .memory import peak_rss_bytes
 
 logger = logging.getLogger(__name__)
 
-MERGE_FAN_IN = 4  # tables merged per merge task: a tree of depth log4(shards)
+MERGE_FAN_IN = 4  # batches of tables merged per merge task: a tree of depth log4(batches)
+# Bytes of corpus one counting task reads, at least (a shard this big or bigger is counted alone). A Ray
+# task costs about 3 ms of scheduling and transfer whatever it reads (5,000 tasks of 556-byte files: 16 s of
+# counting on 2 cores, issue 12), and counting reads about 30 MB/s on one core (a 16 MB file: 0.53 s), so
+# 2 MB (~65 ms of counting) keeps that cost near 5% of a task, while a corpus of 16 MB or more still
+# gives 8 or more tasks to spread over the cluster's cores.
+COUNT_BATCH_BYTES = 2_000_000
 
 
 @dataclass(frozen=True)
@@ -146,28 +153,58 @@ def merge_into(total: dict[str, int], part: Mapping[str, int], pruner: Pruner) -
             pruner.check(total)
 
 
-def merge_refs(refs: Sequence[Any], max_vocab_size: int | None) -> tuple[dict[str, int], dict[str, int]]:
-    """A merge task's body: fetch the tables one at a time (never all at once) and merge them.
+def merge_refs(refs: Sequence[Any], max_vocab_size: int | None) -> tuple[list[dict[str, int]], dict[str, int]]:
+    """A merge task's body: fetch the batches of tables one at a time (never all at once) and merge them.
 
-    Returns the merged table and {'pruned_words', 'pruned_tokens', 'peak_rss'}.
+    Each ref holds a list of tables (a counting batch's, one per shard, or a merge task's one).
+    Returns the merged table (as a list of one) and {'pruned_words', 'pruned_tokens', 'peak_rss'}.
     """
     import ray
 
     total: dict[str, int] = {}
     pruner = Pruner(max_vocab_size)
     for ref in refs:
-        part = ray.get(ref)
-        merge_into(total, part, pruner)
-        del part
-    return total, {"pruned_words": pruner.pruned_words, "pruned_tokens": pruner.pruned_tokens,
-                   "peak_rss": peak_rss_bytes()}
+        parts = ray.get(ref)
+        for part in parts:
+            merge_into(total, part, pruner)
+        del parts
+    return [total], {"pruned_words": pruner.pruned_words, "pruned_tokens": pruner.pruned_tokens,
+                     "peak_rss": peak_rss_bytes()}
 
 
-def _count_task(shard: Shard, options: ReadOptions, max_vocab_size: int | None,
-                tally: Callable | None = None) -> tuple[ShardCount, dict]:
-    """Ray task: the shard's summary (small, for the driver) and its table (for the merge tree)."""
-    counted = count_shard(shard, options, max_vocab_size, tally)
-    return replace(counted, counts={}), dict(counted.counts)
+def batch_shards(sizes: Sequence[int], target: int = COUNT_BATCH_BYTES) -> list[range]:
+    """Consecutive shards, by index, grouped until a group's bytes reach `target`; a shard of `target`
+    bytes or more is a group of its own. Each group is one counting task (`_count_tasks`).
+
+    >>> batch_shards([10, 10, 50, 100, 10, 10, 10, 1], target=30)
+    [range(0, 2), range(2, 3), range(3, 4), range(4, 7), range(7, 8)]
+    """
+    batches: list[range] = []
+    start = size = 0  # the open group's first shard and its bytes so far
+    for i, shard_bytes in enumerate(sizes):
+        if shard_bytes >= target and i > start:  # a big shard never joins the small ones before it
+            batches.append(range(start, i))
+            start, size = i, 0
+        size += shard_bytes
+        if size >= target:
+            batches.append(range(start, i + 1))
+            start, size = i + 1, 0
+    if start < len(sizes):
+        batches.append(range(start, len(sizes)))
+    return batches
+
+
+def _count_batch(shards: Sequence[Shard], options: ReadOptions, max_vocab_size: int | None,
+                 tally: Callable | None = None) -> tuple[list[ShardCount], list[dict]]:
+    """Ray task: each shard counted on its own, as `count_shard` does: their summaries (small, for the
+    driver) and their tables, one per shard in one object (for the merge tree and `kept_tokens`)."""
+    counted = [count_shard(shard, options, max_vocab_size, tally) for shard in shards]
+    return [replace(sc, counts={}) for sc in counted], [dict(sc.counts) for sc in counted]
+
+
+def _kept_batch(tables: Sequence[Mapping[str, int]], words: frozenset[str]) -> list[int]:
+    """Ray task: `kept_tokens` of each shard's table in one counting batch."""
+    return [kept_tokens(table, words) for table in tables]
 
 
 def _drain(refs: Sequence[Any]) -> None:
@@ -187,44 +224,56 @@ def _drain(refs: Sequence[Any]) -> None:
 
 def merge_tree(tables: list[Any], max_vocab_size: int | None, fan_in: int = MERGE_FAN_IN
                ) -> tuple[dict[str, int], list[dict[str, int]]]:
-    """Merge table refs with a tree of Ray tasks; the driver fetches only the root's table.
+    """Merge refs of lists of tables (the counting batches') with a tree of Ray tasks, at least one level
+    (a lone batch may hold several tables); the driver fetches only the root's table.
 
     Returns the merged table and each merge task's stats.
     """
     import ray
 
     task = ray.remote(num_cpus=1, max_retries=2, num_returns=2)(merge_refs)
-    stats_refs = []
-    while len(tables) > 1:
+    stats_refs: list[Any] = []
+    while len(tables) > 1 or (tables and not stats_refs):
         merged = [task.remote(tables[i : i + fan_in], max_vocab_size) for i in range(0, len(tables), fan_in)]
         tables = [t for t, _ in merged]  # dropping the previous level lets Ray free its tables
         stats_refs.extend(s for _, s in merged)
     with progress.bar("merging counts", total=len(stats_refs), unit="tasks") as bar:
         for _ in progress.as_done(stats_refs, bar):  # a task's stats are ready when its table is
             bar.update(1)
-    return ray.get(tables[0]), ray.get(stats_refs)
+    return ray.get(tables[0])[0], ray.get(stats_refs)
+
+
+@dataclass(frozen=True)
+class CountingPass:
+    """What `_count_tasks` hands on: every shard's summary and, per counting batch, its tables' ref."""
+
+    summaries: list[ShardCount]  # shard i's summary, in the shards' order (counts empty)
+    batches: list[range]  # the shards (indices) each counting task counted, in order
+    tables: list[Any]  # ref of batch j's tables (list[dict], one per shard of batches[j])
 
 
 def _count_tasks(shards: Sequence[Shard], options: ReadOptions, max_vocab_size: int | None,
-                 tally: Callable | None = None) -> tuple[list[ShardCount], list[tuple[Any, Any]]]:
-    """One counting task per shard: their summaries (waited for, counted on a bar as they end) and each
-    task's (summary, table) refs."""
+                 tally: Callable | None = None) -> CountingPass:
+    """One counting task per batch of shards (`batch_shards`): the shards' summaries (waited for, counted
+    on a bar, in shards, as the tasks end) and each task's tables' ref."""
     import ray
 
-    task = ray.remote(num_cpus=1, max_retries=2, num_returns=2)(_count_task)
+    task = ray.remote(num_cpus=1, max_retries=2, num_returns=2)(_count_batch)
     options_ref = ray.put(options)  # once, not once per task: with phrases it holds the phrase table
-    refs = [task.remote(s, options_ref, max_vocab_size, tally) for s in shards]
+    batches = batch_shards([s.size for s in shards])
+    refs = [task.remote([shards[i] for i in batch], options_ref, max_vocab_size, tally) for batch in batches]
     summaries: list[Any] = [None] * len(shards)  # ShardCount of shard i, once its task ended
     words = read = 0  # tokens counted, bytes of the shards counted
     try:
         with progress.bar(f"counting {'words' if tally is None else 'phrases'}", total=len(shards),
                           unit="shards") as bar:
-            for i in progress.as_done([summary for summary, _ in refs], bar):
-                summaries[i] = ray.get(refs[i][0])
-                words, read = words + summaries[i].words, read + shards[i].size
+            for j in progress.as_done([summary for summary, _ in refs], bar):
+                for i, summary in zip(batches[j], ray.get(refs[j][0])):
+                    summaries[i] = summary
+                    words, read = words + summary.words, read + shards[i].size
                 bar.set_postfix_str(f"{words:,} words, {read / 1e6:,.1f} MB", refresh=False)
-                bar.update(1)
-        return summaries, refs
+                bar.update(len(batches[j]))
+        return CountingPass(summaries, batches, [tables for _, tables in refs])
     except Exception:
         _drain([ref for pair in refs for ref in pair])
         raise
@@ -232,15 +281,17 @@ def _count_tasks(shards: Sequence[Shard], options: ReadOptions, max_vocab_size: 
 
 def count_and_merge(shards: Sequence[Shard], options: ReadOptions, max_vocab_size: int | None,
                     tally: Callable | None = None) -> tuple[dict[str, int], list[ShardCount], dict[str, int]]:
-    """One counting pass that keeps no per-shard table: a task per shard (`tally` per sentence), the merge tree.
+    """One counting pass that keeps no per-shard table: a task per batch of shards (`tally` per sentence),
+    the merge tree.
 
     Returns the merged table, the shards' summaries and {'pruned_words', 'pruned_tokens'} (what pruning
     dropped in all tasks), 'count_peak_rss' and 'merge_peak_rss' (the largest peak RSS, bytes, of a
     counting and of a merge task's process). `phrases.learn` counts its candidates with it.
     """
-    counted, refs = _count_tasks(shards, options, max_vocab_size, tally)
-    merged, merge_stats = merge_tree([table for _, table in refs], max_vocab_size)
-    del refs
+    counting = _count_tasks(shards, options, max_vocab_size, tally)
+    counted = counting.summaries
+    merged, merge_stats = merge_tree(counting.tables, max_vocab_size)
+    del counting
     stats = {key: sum(sc.summary()[key] for sc in counted) + sum(m[key] for m in merge_stats)
              for key in ("pruned_words", "pruned_tokens")}
     stats["count_peak_rss"] = max((sc.peak_rss for sc in counted), default=0)
@@ -355,7 +406,7 @@ def build_vocabulary(shards: Sequence[Shard], options: ReadOptions, min_count: i
                      parent: tuple[Sequence[str], Sequence[int], Mapping[str, int]] | None = None,
                      dropped: dict[str, int] | None = None,
                      ) -> tuple[Vocabulary, list[ShardCount]]:
-    """Count every shard in a Ray task of its own, merge in a tree of tasks, apply the vocabulary rules.
+    """Count every shard (small ones a batch per Ray task), merge in a tree of tasks, apply the vocabulary rules.
 
     `parent` (words, counts and left-out counts of an artifact, `--init-from`) grows that vocabulary
     (`Vocabulary.extended`). `dropped`, when given, is filled with word -> count of every counted
@@ -366,8 +417,9 @@ def build_vocabulary(shards: Sequence[Shard], options: ReadOptions, min_count: i
     """
     import ray
 
-    shard_counts, refs = _count_tasks(shards, options, max_vocab_size)
-    merged, merge_stats = merge_tree([table for _, table in refs], max_vocab_size)
+    counting = _count_tasks(shards, options, max_vocab_size)
+    shard_counts = counting.summaries
+    merged, merge_stats = merge_tree(counting.tables, max_vocab_size)
     vocab = (Vocabulary.from_counts(merged, min_count, max_final_vocab) if parent is None else
              Vocabulary.extended(parent[0], parent[1], merged, min_count, max_final_vocab, parent_dropped=parent[2]))
     if dropped is not None:
@@ -382,9 +434,9 @@ def build_vocabulary(shards: Sequence[Shard], options: ReadOptions, min_count: i
     vocab = replace(vocab, raw_words=sum(sc.words for sc in shard_counts), max_vocab_size=max_vocab_size,
                     pruned_words=sum(sc.pruned_words for sc in shard_counts) + sum(m["pruned_words"] for m in merge_stats),
                     pruned_tokens=sum(sc.pruned_tokens for sc in shard_counts) + sum(m["pruned_tokens"] for m in merge_stats))
-    logger.info("counting: %d shard task(s), %d merge task(s); largest table %d words; peak RSS %.0f MB (count), "
-                "%.0f MB (merge); pruned %d entries (%d occurrences), bound %s",
-                len(shards), len(merge_stats), max(sc.distinct for sc in shard_counts),
+    logger.info("counting: %d shard(s) in %d task(s), %d merge task(s); largest table %d words; peak RSS %.0f MB "
+                "(count), %.0f MB (merge); pruned %d entries (%d occurrences), bound %s",
+                len(shards), len(counting.batches), len(merge_stats), max(sc.distinct for sc in shard_counts),
                 max(sc.peak_rss for sc in shard_counts) / 1e6,
                 max((m["peak_rss"] for m in merge_stats), default=0) / 1e6, vocab.pruned_words, vocab.pruned_tokens,
                 max_vocab_size)
@@ -399,9 +451,10 @@ def build_vocabulary(shards: Sequence[Shard], options: ReadOptions, min_count: i
         "vocabulary: %d of %d distinct words kept (effective min_count %d), %d of %d tokens",
         len(vocab), vocab.raw_distinct, vocab.effective_min_count, vocab.retained_words, vocab.raw_words,
     )
-    # What each shard gave the vocabulary, from its table (still in the object store), then drop the tables.
+    # What each shard gave the vocabulary, from its table (still in the object store, each held once: in
+    # its batch's list, which the merge tree read too), then drop the tables.
     words_ref = ray.put(frozenset(vocab.words))
-    kept_task = ray.remote(num_cpus=1, max_retries=2)(kept_tokens)
-    kept = ray.get([kept_task.remote(table, words_ref) for _, table in refs])
-    del refs
+    kept_task = ray.remote(num_cpus=1, max_retries=2)(_kept_batch)
+    kept = [k for ks in ray.get([kept_task.remote(tables, words_ref) for tables in counting.tables]) for k in ks]
+    del counting
     return vocab, [replace(sc, kept=k) for sc, k in zip(shard_counts, kept)]
