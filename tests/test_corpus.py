@@ -441,6 +441,20 @@ def test_a_new_spool_dir_removes_those_of_dead_processes_on_this_host_only(tmp_p
     assert stale_spool_dirs(str(tmp_path)) == []
 
 
+def test_the_spool_key_with_phrases_is_the_same_in_every_process():
+    """A restarted trainer is a new process with another hash seed: sets and dicts iterate in another order
+    there, and the key must not follow them."""
+    import subprocess
+    import sys
+
+    script = ("from w2v.phrases import Phrasing; from w2v.corpus import spool_key, ReadOptions, Shard; "
+              "ph = Phrasing(layers=({'new_york': (5, 20.0), 'of_the': (9, 11.0), 'a_b': (7, 12.0)},), connectors=True); "
+              "print(spool_key([Shard('a', 1, 1.0)], ReadOptions(phrases=ph), 3, 1, 10))")
+    keys = {subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True,
+                           env={**os.environ, "PYTHONHASHSEED": seed}).stdout for seed in ("1", "2", "3")}
+    assert len(keys) == 1 and len(keys.pop().strip()) == 64
+
+
 def test_a_finished_spool_of_a_dead_process_with_the_same_key_is_taken_over_and_any_other_is_not(tmp_path):
     """A trainer restarted on its node reuses the spool its dead predecessor finished; one of other shards, an
     unfinished one or one missing a file is spooled again (and removed as a dead process's)."""

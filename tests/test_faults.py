@@ -304,15 +304,23 @@ def _run_with_a_fault_after_epoch_3(config: TrainConfig, fault) -> tuple[dict, d
         thread.join(timeout=60)
 
 
-def _trainer_pids() -> list[int]:
-    """Processes Ray titled as a trainer actor ("ray::TrainerActor..."), read from /proc."""
+def _trainer_pids(cluster) -> list[int]:
+    """Processes Ray titled as a trainer actor ("ray::TrainerActor...") whose parent is a raylet of `cluster`
+    (the test session's, not a benchmark's running beside it), read from /proc."""
+    from ray._private import ray_constants
+
+    raylets = {info.process.pid for node in [cluster.head_node, *cluster.worker_nodes]
+               for info in node.all_processes.get(ray_constants.PROCESS_TYPE_RAYLET, [])}
     pids = []
     for entry in Path("/proc").iterdir():
         try:
-            if entry.name.isdigit() and (entry / "cmdline").read_bytes().startswith(b"ray::TrainerActor"):
-                pids.append(int(entry.name))
-        except OSError:  # gone meanwhile
-            pass
+            if not entry.name.isdigit() or not (entry / "cmdline").read_bytes().startswith(b"ray::TrainerActor"):
+                continue
+            parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):  # gone meanwhile
+            continue
+        if parent in raylets:
+            pids.append(int(entry.name))
     return sorted(pids)
 
 
@@ -381,13 +389,13 @@ def test_sigterm_to_a_trainer_is_a_notice_it_is_restarted_after_a_full_exchange_
                          seed=3, eval=False, checkpoint_interval=0.2, spool_dir=str(tmp_path / "spool"))
 
     def terminate_a_trainer(sent: dict) -> None:
-        sent["pid"] = _trainer_pids()[0]
+        sent["pid"] = _trainer_pids(ray_cluster)[0]
         os.kill(sent["pid"], signals.SIGTERM)
 
     manifest, sent = _run_with_a_fault_after_epoch_3(config, terminate_a_trainer)
     event = _check_noticed(manifest, "restarted", "SIGTERM (a preemption notice)")
     assert event["node"] == event["old_node"]  # its node is healthy: the successor runs there
-    assert sent["pid"] not in _trainer_pids()  # it is gone, and no other one is
+    assert sent["pid"] not in _trainer_pids(ray_cluster)  # it is gone
     assert sent["pid"] not in {a["pid"] for a in manifest["training"]["actors"]}
     print(f"\nSIGTERM to pid {sent['pid']} after checkpoint epoch {sent['position']['epoch']}: actor "
           f"{event['actor']} restarted in {event['seconds']} s at round {event['restart_round']}, "

@@ -35,15 +35,22 @@ def test_under_the_tier_schedule_a_death_loses_a_few_chunks_not_a_tier_cycle(voc
     any round loses on average under 5 chunks' worth of training and never more than 10 (a restart at the
     last exchange of every row went back up to 64 chunks)."""
     counts = np.maximum((1e7 / np.arange(1, vocab_size + 1)).astype(np.int64), 5)
-    shares = row_shares(counts)
-    synced = np.zeros(vocab_size, dtype=np.int64)
+    rows = recovery.RowSync(counts)  # the driver's bookkeeping, fed as its exchange step feeds it
     lost = []
     for exchange in range(3 * 2 ** (sync.TIERS - 1)):
-        for rows in sync.exchange_slices(vocab_size, row_bytes=800, exchange=exchange):
-            synced[rows] = exchange + 1  # the rounds these rows hold
-        lost.append(words_lost(shares, synced, exchange + 1, words_per_chunk=1000.0) / 1000)
+        rows.exchanged(sync.exchange_slices(vocab_size, row_bytes=800, exchange=exchange), exchange + 1)
+        lost.append(rows.words_lost(exchange + 1, words_per_chunk=1000.0) / 1000)
     assert 0 < np.mean(lost) < 5 and max(lost) < 10, (np.mean(lost), max(lost))
     assert min(lost) < 1  # right after the exchange of every row, next to nothing
+
+
+def test_a_process_that_started_after_a_rows_last_exchange_loses_only_what_it_trained_since():
+    """The same actor dying twice within a tier cycle: its second process began from the global weights, so
+    a row it never saw exchanged costs only the chunks since that process started."""
+    rows = recovery.RowSync([5, 5], start_round=0)
+    rows.exchanged([slice(0, 1)], 10)  # the hot row every round; the cold one not since round 0
+    assert rows.words_lost(10, 100.0) == 500  # 10 chunks of the cold row's half
+    assert rows.words_lost(10, 100.0, process_start=8) == 100  # 2 chunks since the restart at round 8
 
 
 def test_equal_weights_have_equal_digests_and_one_changed_value_changes_it():

@@ -6,8 +6,9 @@ position, the job's identity and the npz's sha256). Both are staged locally and 
 `storage` with the JSON last, so a checkpoint is complete exactly when its JSON exists and the
 npz matches its checksum; anything else is ignored and the one before is used.
 
-The position is the round (chunk of all epochs) of an exchange that moved every row, per actor,
-with the words done and the learning rate there: a resumed job starts every actor at that round
+The position is the round (chunk of all epochs) of an exchange that moved every row, per actor
+(a lone actor: the rounds of the live snapshot of its weights), with the words done and the
+learning rate there: a resumed job starts every actor at that round
 from these weights, so nothing before it is trained again. The random state is gensim's seed: a
 restarted model draws from the same seeded generator.
 

@@ -645,14 +645,16 @@ def spool_key(shards: Sequence[Shard], options: ReadOptions, chunks: int, worker
     False
     """
     import hashlib
-    import pickle
 
     digest = hashlib.sha256()
     digest.update(repr([(s.uri, s.size, s.mtime, s.start, s.end, s.member, s.etag) for s in shards]).encode())
     digest.update(repr((options.lowercase, options.tokenizer, options.deaccent, options.unicode_errors,
                         options.max_sentence_words, chunks, workers, expected_words)).encode())
-    if options.phrases is not None:  # the same object from the driver for every actor: the same bytes
-        digest.update(pickle.dumps(options.phrases, protocol=4))
+    phrasing = options.phrases
+    if phrasing is not None:  # in sorted order: a set's or dict's order is not the same in every process
+        digest.update(repr((phrasing.min_count, phrasing.threshold, phrasing.scoring, phrasing.connectors)).encode())
+        for layer in phrasing.layers:
+            digest.update(repr(sorted(layer.items())).encode())
     return digest.hexdigest()
 
 

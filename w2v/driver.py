@@ -6,7 +6,8 @@ each actor trains (round by round), and shows progress. The exchange rules live 
 
 Faults: the driver always holds the global weights (initial + every delta). An actor whose process
 dies is restarted by Ray (`max_restarts`); one whose node is gone is replaced by a new actor on an
-alive node. Either way it spools its shards again and trains from the round the next exchange takes,
+alive node. Either way it spools its shards again (or takes over its dead predecessor's finished spool
+on that host) and trains from the round the next exchange takes,
 from the current global weights, with the learning rate at that point of the global schedule
 (`sync.chunk_alphas`): the chunks it had trained past that round are trained again, and its
 changes of rows no exchange had taken yet are lost (`recovery` counts both, in words). A preemption
@@ -238,8 +239,8 @@ class Training:
         self.spooled: list[Spooled] = []  # per actor: what spool() spooled
         self.restarts = [0] * len(self.actors)  # per actor: restarts the driver saw (notices not counted)
         self.events: list[FaultEvent] = []  # restarts and replacements, for the manifest
-        self.row_shares = recovery.row_shares(vocab.counts)  # each row's share of the words: what a lost row cost
-        self.synced_round = np.full(len(vocab), self.start_round, dtype=np.int64)  # per row: rounds in the global weights
+        self.row_sync = recovery.RowSync(vocab.counts, self.start_round)  # per row: rounds in the global weights
+        self.process_round = [self.start_round] * len(self.actors)  # per actor: the round its process started at
         self.notices: dict[int, str] = {}  # actor -> why it is about to go (draining node, SIGTERM), not yet acted on
 
     def _create(self, k: int, node: dict[str, Any] | None, fault_hook: bool = True):
@@ -313,8 +314,7 @@ class Training:
         for k, actor in enumerate(self.actors):
             actor.advance.remote(rounds[k])
         self.next_round = [r + 1 for r in rounds]
-        for rows in slices:  # these rows hold every actor's changes up to the new round
-            self.synced_round[rows] = min(self.next_round)
+        self.row_sync.exchanged(slices, min(self.next_round))  # these rows hold every change up to the new round
         # Every row is in the global weights now: a consistent position, the one a checkpoint records. A checkpoint's
         # or the last exchange is one, and so is every tier cycle's exchange that moves all rows.
         if full or sum(s.stop - s.start for s in slices) >= len(self.vocab):
@@ -485,12 +485,13 @@ class Training:
 
     # ------------------------------------------------------------------ faults
     def _look_for_notices(self, statuses: Sequence[ActorStatus]) -> None:
-        """Preemption notices: an actor got SIGTERM, or Ray drains its node (a spot node's two-minute
-        notice through the autoscaler, `ray drain-node`). The next exchange then moves every row and
-        the actor is moved right after it (`_exchange_step`), so nothing it trained is lost."""
-        draining = draining_nodes() if any(not s.done for s in statuses) else {}
+        """Preemption notices: an actor got SIGTERM, or Ray drains its node (`ray drain-node`, which a
+        spot-termination handler can run on the cloud's two-minute notice). The next exchange then
+        moves every row and the actor is moved right after it (`_exchange_step`), so nothing it
+        trained is lost."""
+        draining = draining_nodes()
         for k, (status, info) in enumerate(zip(statuses, self.infos)):
-            if k in self.notices or status.done:
+            if k in self.notices:  # a done actor too: it holds chunks the final exchange has not taken yet
                 continue
             if status.notice:
                 why = f"{status.notice} (a preemption notice)"
@@ -507,7 +508,8 @@ class Training:
     def _recover(self, k: int, cause: Exception, noticed: bool = False) -> None:
         """Bring actor k back: wait for Ray's restart on its node, or replace it if the node is gone.
 
-        It then spools its shards again and trains from the round the next exchange takes, from the
+        It then spools its shards again (or takes over the dead process's finished spool on that host)
+        and trains from the round the next exchange takes, from the
         current global weights (alone: from the last snapshot of its own weights). `noticed`: the
         actor is alive and about to go (`_look_for_notices`), its every row was just exchanged; the
         driver stops it and starts a successor, on its node unless the node drains. Notices do not
@@ -517,6 +519,11 @@ class Training:
 
         began = time.perf_counter()
         last = self.last_status[k] if k < len(self.last_status) else None
+        if noticed:  # alive: its rounds done now, not at the last poll (what its successor trains again)
+            try:
+                last = ray.get(self.actors[k].status.remote(), timeout=10)
+            except (*actor_gone(), ray.exceptions.GetTimeoutError):
+                pass
         node_id = self.infos[k].node_id
         self.notices.pop(k, None)
         if not noticed:
@@ -526,17 +533,16 @@ class Training:
                               f"allows: {str(cause).splitlines()[0]}")
         logger.warning("trainer actor %d (node %s) %s: %s", k, node_id[:8], "moves" if noticed else "died",
                        str(cause).splitlines()[0])
-        kind = "restarted"
         deadline = time.monotonic() + RECOVERY_SECONDS
         while True:
             gone = node_id not in {n["node_id"] for n in alive_nodes()}
             if noticed or gone:
-                kind = "replaced" if gone or node_id in draining_nodes() else "restarted"
+                stays = not gone and node_id not in draining_nodes()  # a SIGTERM on a healthy node
                 try:
                     ray.kill(self.actors[k], no_restart=True)
                 except Exception:  # already dead for good
                     pass
-                planned = self.nodes[k] if kind == "restarted" and self.nodes[k]["node_id"] == node_id else None
+                planned = self.nodes[k] if stays and self.nodes[k]["node_id"] == node_id else None
                 self.actors[k] = self._create(k, planned, fault_hook=False)
                 info = ray.get(self.actors[k].info.remote(), timeout=300)
                 break
@@ -548,6 +554,7 @@ class Training:
                     self._give_up(f"trainer actor {k} did not come back within {RECOVERY_SECONDS:.0f} s: "
                                   f"{str(exc).splitlines()[0]}")
                 time.sleep(0.5)
+        kind = "restarted" if info.node_id == node_id else "replaced"  # where its successor runs
         self.infos[k] = info
         self.spooled[k] = ray.get(self.actors[k].spool.remote(self.vocab_ref, self.plan[k], self.chunks,
                                                                 self.expected_words[k]))
@@ -564,8 +571,9 @@ class Training:
         self.next_round[k] = restart_round
         words = self.spooled[k].words
         retrained = words_retrained(seen, bool(last and last.done), restart_round, words, self.chunks)
-        lost = recovery.words_lost(self.row_shares, self.synced_round, restart_round, words / self.chunks) \
+        lost = self.row_sync.words_lost(restart_round, words / self.chunks, self.process_round[k]) \
             if self.exchange else 0
+        self.process_round[k] = restart_round
         event = FaultEvent(
             actor=k, kind=kind, cause=str(cause).splitlines()[0][:200], old_node=node_id, node=info.node_id,
             restart_round=restart_round, restart_epoch=restart_round // self.chunks, rounds_done_before=seen,

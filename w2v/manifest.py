@@ -367,7 +367,7 @@ def build(config, shards, shard_counts, skipped, vocab, plan, result, resumed, e
             **result.stats, "actors": result.actors, "epochs": result.epochs,
             "resumed_from": ({"checkpoint": resumed.number, "epoch": resumed.epoch,
                               "words_done": resumed.state["position"]["words_done"],
-                              "words_retrained": resumed.state["position"].get("words_trained_past", 0)}
+                              "words_retrained": resumed.state["position"].get("words_trained_past")}
                              if resumed else None)}),
         evaluation=evaluated,
         versions={**versions(), **({"tensorflow": evaluation["runtime"]["tensorflow"]} if evaluation else {})},

@@ -63,8 +63,19 @@ def stale(root: str, prefix: str) -> list[str]:
 
 
 def remove_stale(root: str, prefix: str, what: str) -> None:
-    """Remove `stale(root, prefix)`, one warning per directory removed (`what` says what it was)."""
+    """Remove `stale(root, prefix)`, one warning per directory removed (`what` says what it was).
+
+    Each is claimed first by renaming it to a name of this process's: another process may be taking
+    the same directory over at the same moment (a restarted trainer adopts its predecessor's spool,
+    `corpus.adopt_spool`, by the same kind of rename), and only one rename of a directory succeeds.
+    Removing it in place could delete files from under the process that took it.
+    """
     for path in stale(root, prefix):
-        shutil.rmtree(path, ignore_errors=True)
-        if not os.path.exists(path):
+        claimed = os.path.join(root, f"{owned_name(prefix)}-removing-{os.urandom(4).hex()}")
+        try:
+            os.rename(path, claimed)
+        except OSError:  # taken over (or removed) by another process first
+            continue
+        shutil.rmtree(claimed, ignore_errors=True)
+        if not os.path.exists(claimed):
             logger.warning("removed %s %s, left by a process that ended without cleaning up", what, path)

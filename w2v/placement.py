@@ -35,16 +35,26 @@ def alive_nodes() -> list[dict[str, Any]]:
 def draining_nodes() -> dict[str, int]:
     """Nodes Ray is draining, {node id: deadline in ms since the epoch (0: none)}: a preemption notice.
 
-    The autoscaler drains a spot node when its cloud announces the preemption, and `ray drain-node`
-    does it by hand. Ray's own Ray Train reads the same table (`ray._private.state`, not a public
-    API): when it cannot be read, no node is taken as draining and faults are handled as they come.
+    `ray drain-node --reason DRAIN_NODE_REASON_PREEMPTION --deadline-remaining-seconds N` drains one
+    (a spot-termination handler can run it on the cloud's notice; Ray's autoscaler v2 drains nodes
+    it terminates). Ray's own Ray Train reads the same table (`ray._private.state`, not a public
+    API): when it cannot be read, that is said once, no node is taken as draining and faults are
+    handled as they come.
     """
     import ray
 
+    global _DRAINING_UNREADABLE
     try:
         return dict(ray._private.state.state.get_draining_nodes())
-    except Exception:  # an older or newer Ray without it
+    except Exception as exc:  # an older or newer Ray without it
+        if not _DRAINING_UNREADABLE:
+            _DRAINING_UNREADABLE = True
+            logger.warning("cannot read which Ray nodes drain (%s): preemption notices of nodes are not seen",
+                           str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
         return {}
+
+
+_DRAINING_UNREADABLE = False  # draining_nodes said once that it cannot read the table
 
 
 def trainer_nodes(ray_nodes: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -89,6 +89,32 @@ def words_lost(shares: np.ndarray, synced_round: np.ndarray, restart_round: int,
     return round(float(np.dot(shares, behind)) * words_per_chunk)
 
 
+class RowSync:
+    """The driver's record of how far each row's changes are in the global weights, and so what a death loses.
+
+    Row i holds every actor's changes up to round `synced[i]` (the exchanges that moved it); a process
+    that started at round s holds none of its own changes from before s.
+
+    >>> rows = RowSync([6, 3, 1], start_round=0)
+    >>> rows.exchanged([slice(0, 3)], 4); rows.exchanged([slice(0, 1)], 6)
+    >>> rows.words_lost(6, words_per_chunk=100.0), rows.words_lost(6, 100.0, process_start=5)
+    (80, 40)
+    """
+
+    def __init__(self, counts: Sequence[int], start_round: int = 0):
+        self.shares = row_shares(counts)  # each row's share of the corpus's words
+        self.synced = np.full(len(counts), start_round, dtype=np.int64)  # per row: rounds in the global weights
+
+    def exchanged(self, slices: Sequence[slice], round_: int) -> None:
+        """These rows now hold every actor's changes up to `round_` (an exchange of them completed)."""
+        for rows in slices:
+            self.synced[rows] = round_
+
+    def words_lost(self, restart_round: int, words_per_chunk: float, process_start: int = 0) -> int:
+        """`words_lost` of a process that started at round `process_start` and dies before `restart_round`."""
+        return words_lost(self.shares, np.maximum(self.synced, process_start), restart_round, words_per_chunk)
+
+
 def weights_digest(weights: dict[str, np.ndarray]) -> str:
     """A short digest of every matrix's bytes (name order): equal digests, equal weights.
 

@@ -39,9 +39,9 @@ logger = logging.getLogger(__name__)
 # first exchange (`take`) after that, so the driver meets the death mid-exchange rather than in a
 # status poll. Read by the driver, never set in production.
 FAULT_ENV = "W2V_TEST_ACTOR_EXIT"
-# A trainer actor that gets SIGTERM (a spot node's shutdown, an operator) reports it and keeps
-# training until the driver has exchanged every row and stopped it; if no driver acts within
-# this many seconds (it is gone too), the process exits on its own.
+# A trainer actor that gets SIGTERM (an operator's or an orchestrator's stop of that process) reports
+# it and keeps training until the driver has exchanged every row and stopped it; once the driver has
+# not called it for this many seconds (it is gone too), the process exits on its own.
 NOTICE_GRACE_SECONDS = 60.0
 
 
@@ -150,27 +150,34 @@ class ChunkTrainer:
 
 
 def _listen_for_sigterm(actor: "TrainerActor") -> None:
-    """SIGTERM (a spot node shutting down, an operator) becomes a notice the driver reads in `status`.
+    """SIGTERM (an operator's `kill`, an orchestrator stopping the process) becomes a notice the driver
+    reads in `status`.
 
     Ray's own handler would exit at once and take the un-exchanged changes with it. Instead the
     actor keeps training; the driver exchanges every row at its next round and then stops it, so
-    its successor loses nothing. Should no driver act (it is going too), the process exits after
-    NOTICE_GRACE_SECONDS. Handlers can only be set from the main thread (Ray runs an actor's
-    constructor there); elsewhere, and outside Ray, nothing changes.
+    its successor loses nothing. Should the driver stop calling it (it is going too), the process
+    exits once NOTICE_GRACE_SECONDS pass without a call: a driver busy elsewhere (recovering
+    another actor, a long exchange) still reaches it. A whole node going away is better announced
+    by draining it (`placement.draining_nodes`): its raylet stops its workers too. Handlers can
+    only be set from the main thread (Ray runs an actor's constructor there); elsewhere, and
+    outside Ray, nothing changes.
     """
     import signal
 
     if threading.current_thread() is not threading.main_thread() or not _in_ray_actor():
         return
 
+    def exit_once_the_driver_is_silent():
+        while time.monotonic() - actor.contact < NOTICE_GRACE_SECONDS:
+            time.sleep(1.0)
+        logger.warning("no call from the driver for %.0f s since SIGTERM: exiting", NOTICE_GRACE_SECONDS)
+        os._exit(128 + signal.SIGTERM)
+
     def noticed(signum, frame):
         if actor.notice is None:
             actor.notice = "SIGTERM"
-            logger.warning("SIGTERM: this trainer's changes go to the driver at the next exchange; exiting in at "
-                           "most %.0f s", NOTICE_GRACE_SECONDS)
-            timer = threading.Timer(NOTICE_GRACE_SECONDS, os._exit, args=(128 + signal.SIGTERM,))
-            timer.daemon = True
-            timer.start()
+            logger.warning("SIGTERM: this trainer's changes go to the driver at the next exchange")
+            threading.Thread(target=exit_once_the_driver_is_silent, name="w2v-notice", daemon=True).start()
 
     signal.signal(signal.SIGTERM, noticed)
 
@@ -235,6 +242,7 @@ class TrainerActor:
         self.wait_seconds = 0.0  # time the chunk loop waited for an exchange (the network did not keep up)
         self.peak_private = private_rss_bytes()  # the largest RssAnon seen at any call (sampled)
         self.notice: str | None = None  # why this process expects to go ("SIGTERM"), reported by status()
+        self.contact = time.monotonic()  # the driver's last call (status, take, apply, advance): it is still there
         self.start_digest = ""  # recovery.weights_digest of the weights start() loaded
         self.start_alpha = 0.0  # the learning rate of the first chunk start() trains
         _listen_for_sigterm(self)
@@ -355,6 +363,7 @@ class TrainerActor:
         if round_ is not None:
             with self.progress:
                 self.progress.wait_for(lambda: self.rounds_done > round_ or self.finished is not None)
+        self.contact = time.monotonic()
         self.recorder.maybe_exit("exchange", self.rounds_done / max(len(self.spooled.chunks), 1))
         began = time.perf_counter()
         rows = slice(start, stop)
@@ -392,12 +401,14 @@ class TrainerActor:
 
     def advance(self, round_: int) -> None:
         """Round `round_`'s exchange is complete here: the chunk loop may start chunk round_ + LAG."""
+        self.contact = time.monotonic()
         with self.progress:
             self.applied = max(self.applied, round_)
             self.progress.notify_all()
 
     def status(self) -> ActorStatus:
         """Progress: rounds and epochs done, whether training ended, errors, timings, memory."""
+        self.contact = time.monotonic()
         self.peak_private = max(self.peak_private, private_rss_bytes())
         now = self.finished or time.perf_counter()
         before = [None] * self.recorder.first_epoch  # epochs trained by an earlier process: their times are gone
