@@ -20,12 +20,15 @@ This module does not count or train: `vocab` and `trainer` consume the sentences
 from __future__ import annotations
 
 import gzip
+import hashlib
 import io
+import json
 import logging
 import lzma
 import math
 import os
 import re
+import shutil
 import tempfile
 import time
 import zipfile
@@ -644,8 +647,6 @@ def spool_key(shards: Sequence[Shard], options: ReadOptions, chunks: int, worker
     >>> a == spool_key([Shard("s3://b/a.txt", 11, 1.0)], ReadOptions(), 4, 2, 100)
     False
     """
-    import hashlib
-
     digest = hashlib.sha256()
     digest.update(repr([(s.uri, s.size, s.mtime, s.start, s.end, s.member, s.etag) for s in shards]).encode())
     digest.update(repr((options.lowercase, options.tokenizer, options.deaccent, options.unicode_errors,
@@ -660,8 +661,6 @@ def spool_key(shards: Sequence[Shard], options: ReadOptions, chunks: int, worker
 
 def write_spool_record(stats: SpoolStats, key: str) -> None:
     """Mark a finished spool directory with what it holds (file names relative to it) and its key."""
-    import json
-
     record = {"format_version": 1, "key": key, "words": stats.words, "sentences": stats.sentences,
               "bytes": stats.bytes, "bad_lines": stats.bad_lines,
               "chunks": [[[os.path.basename(path), words] for path, words in chunk] for chunk in stats.chunks]}
@@ -678,8 +677,6 @@ def adopt_spool(root: str | None, key: str) -> SpoolStats | None:
     process's name (so the cleaner of dead processes' spools leaves it alone) and checked: every
     file there at its recorded size, or it is not adopted (and is removed like any stale spool).
     """
-    import json
-
     root = root or tempfile.gettempdir()
     for stale in owners.stale(root, SPOOL_PREFIX):
         try:
@@ -702,8 +699,6 @@ def adopt_spool(root: str | None, key: str) -> SpoolStats | None:
         if size != record["bytes"]:
             logger.warning("spool %s of a dead trainer is incomplete (%d of %d bytes): spooling again", stale, size,
                            record["bytes"])
-            import shutil
-
             shutil.rmtree(mine, ignore_errors=True)
             continue
         logger.info("reusing the spool %s of a trainer process that ended (%d words)", stale, record["words"])
