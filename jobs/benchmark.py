@@ -190,7 +190,10 @@ def run_w2v(actors: int, parts: Path, params: dict, cores: int, workdir: Path, s
             "exchanges": training.exchanges, "words_per_exchange": more["words_per_exchange"] or 0,
             "stale_words": more["stale_words"] or 0, "stale_share": more["stale_share"] or 0,
             "exchange_seconds": more["exchange_seconds"] or 0, "wait_seconds": more["wait_seconds"],
-            "spool": more["spool_seconds"], "workers": per_node, "actors": actors}
+            "spool": more["spool_seconds"], "workers": per_node, "actors": actors,
+            "epoch_words": training.words // max(params["epochs"], 1),
+            "words_per_core_second": more.get("words_per_core_second") or 0,
+            "exchange_cpu_per_mb": more.get("exchange_cpu_seconds_per_mb") or 0}
 
 
 def quality(kv, restrict_vocab: int) -> dict:
@@ -279,23 +282,30 @@ def table(rows: list[dict], baseline: dict) -> str:
     return "\n".join(lines)
 
 
-def projection(rows: list[dict], nodes=(4, 16, 64), link_gbps: float = 10.0) -> str:
-    """Projected parallel efficiency (`w2v.sync.projected_efficiency`) from each multi-actor row's
-    measured exchange size per round, sync share and time per chunk (its words per exchange at its
-    measured rate per node), for reduce-scatter and for a driver star."""
-    from w2v.sync import projected_efficiency
+def projection(rows: list[dict], nodes=(4, 16, 64), link_gbps: float = 10.0, big_epoch: int = 1_000_000_000,
+               target: float = 0.85) -> str:
+    """Projected parallel efficiency (`w2v.sync.node_efficiency`) of real nodes, from each multi-actor
+    row's costs in CPU time: its words per core-second, its exchange's CPU per MB of slice and its
+    slice per exchange. Every projection keeps the row's stale share (the quality it measured): with
+    N nodes an actor exchanges every share x epoch words / (N - 1) words. Rows: this machine's cores
+    per node and 16-core nodes, on this corpus and on a `big_epoch`-word one (same model size)."""
+    from w2v.sync import default_sync_words, most_cores, node_efficiency
 
-    head = "| from run | slice MB/exchange | sync share | " + " | ".join(
-        f"{n} nodes (star)" for n in nodes) + " |"
+    cores_here = os.cpu_count() or 1
+    head = ("| from run | words/core-s | exchange CPU s/MB | slice MB | epoch words | cores/node | "
+            + " | ".join(f"{n} nodes" for n in nodes) + f" | most cores/node at >= {target:.0%}, 16 nodes |")
     lines = [head, "|" + "---|" * (head.count("|") - 1)]
     for r in rows:
-        if not r.get("slice_bytes"):
+        if not r.get("exchange_cpu_per_mb") or not r.get("words_per_core_second") or not r.get("stale_share"):
             continue
-        chunk = r["words_per_exchange"] / (r["words"] / r["train"] / r["actors"])  # seconds of one chunk, per node
-        cells = [f"{projected_efficiency(n, r['slice_bytes'], chunk, r['sync_share'], link_gbps * 1e9 / 8):.0%} "
-                 f"({projected_efficiency(n, r['slice_bytes'], chunk, r['sync_share'], link_gbps * 1e9 / 8, star=True):.0%})"
-                 for n in nodes]
-        lines.append(f"| {r['name']} | {r['slice_bytes'] / 1e6:.1f} | {r['sync_share']:.1%} | " + " | ".join(cells) + " |")
+        rate, per_byte, share = r["words_per_core_second"], r["exchange_cpu_per_mb"] / 1e6, r["stale_share"]
+        for epoch, cores in ((r["epoch_words"], cores_here), (r["epoch_words"], 16), (big_epoch, 16)):
+            cells = [f"{node_efficiency(n, cores, default_sync_words(epoch, n, share), r['slice_bytes'], rate, per_byte, link_gbps * 1e9 / 8):.0%}"
+                     for n in nodes]
+            best = most_cores(16, target, default_sync_words(epoch, 16, share), r["slice_bytes"], rate, per_byte,
+                              link_gbps * 1e9 / 8)
+            lines.append(f"| {r['name']} | {rate:,.0f} | {r['exchange_cpu_per_mb']:.4f} | {r['slice_bytes'] / 1e6:.1f} | "
+                         f"{epoch:,} | {cores} | " + " | ".join(cells) + f" | {best} |")
     return "\n".join(lines)
 
 
@@ -497,7 +507,8 @@ def main(argv=None) -> int:
         if r.get("note") or r.get("missing"):
             print(f"- {r['name']}: {r.get('note') or 'MISSING: ' + r['missing']}")
     print()
-    print("projected efficiency on 10 Gb/s links, reduce-scatter (driver star in brackets); see README 'Scaling model':")
+    print("projected efficiency of real nodes on 10 Gb/s links, from the runs' CPU costs, at each run's stale share; "
+          "see README 'Scaling model':")
     print(projection(rows))
     print(f"\nstreaming tokenizer, one process: {reading['mb_per_s']:.1f} MB/s, {reading['words_per_s']:,} words/s "
           f"({reading['bytes'] / 1e6:.1f} MB, {reading['words']:,} words in {reading['seconds']:.1f} s)")

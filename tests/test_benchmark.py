@@ -16,7 +16,8 @@ def test_table_gives_ratios_to_gensim_and_w2v_and_lists_missing_peers():
     rows = [row("gensim corpus_file", 1_000_000, model_bytes=50 * 2**20), {"name": "spark", "missing": "no java"},
             row("w2v K=1", 500_000, actors=1),
             row("w2v K=2", 250_000, sync_share=0.1, slice_bytes=8e6, actors=2, words_per_exchange=12_500,
-                stale_words=12_500, stale_share=0.0125, analogy_ratio=0.9, analogy_ratio_range=(0.8, 0.95))]
+                stale_words=12_500, stale_share=0.0125, analogy_ratio=0.9, analogy_ratio_range=(0.8, 0.95),
+                epoch_words=1_000_000, words_per_core_second=500_000, exchange_cpu_per_mb=0.01)]
     lines = table(rows, rows[0]).splitlines()
     assert len(lines) == 2 + len(rows)
     assert "| spark | missing |" in lines[3]
@@ -28,9 +29,13 @@ def test_table_gives_ratios_to_gensim_and_w2v_and_lists_missing_peers():
     assert k2_cells[head.index("words/actor/exchange")] == "12,500"
     assert k2_cells[head.index("analogy x gensim")] == "0.90 (0.80-0.95)"
     assert k2_cells[head.index("stale share")] == "1.25%"
-    # 12,500 words at 125,000 words/s per node: 0.1 s per chunk, against 8 MB on a 10 Gb/s link
+    # Real 16-core nodes on a 1B-word epoch at the row's 1.25% stale: 4 nodes exchange every 4.17M words (0.52 s
+    # per chunk, 0.08 s of exchange work: 1%); 16 nodes every 833,333 words (0.10 s, 0.08 s of work: 4.8%, no
+    # wait); 64 nodes every 198,413 words (25 ms per chunk, 0.11 s per exchange: waits, 18%); at 16 nodes the
+    # chunk (1.67 s / cores) outlasts 0.893 x the exchange's 0.098 s up to 19 cores
     projected = projection(rows).splitlines()
-    assert len(projected) == 3 and projected[2].startswith("| w2v K=2 | 8.0 | 10.0% | 90% (90%)")
+    assert len(projected) == 2 + 3  # this machine's cores and 16 on this corpus, 16 on 1B words
+    assert projected[4] == "| w2v K=2 | 500,000 | 0.0100 | 8.0 | 1,000,000,000 | 16 | 99% | 95% | 18% | 19 |"
 
 
 def test_median_row_keeps_the_range_of_every_metric():

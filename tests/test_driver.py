@@ -86,6 +86,10 @@ def test_exchanges_are_paced_by_words_trained(ray_cluster, planted_corpus, tmp_p
         assert training["stale_words"] == training["words_per_exchange"]  # K=2: the other actor's chunk
         assert training["stale_share"] == pytest.approx(training["stale_words"] / words, rel=1e-3)
         assert all(a["spool_chunks"] == chunks for a in training["actors"])
+        # What the scaling model reads (README "Scaling model"): rates in CPU time, the raylets' included
+        assert 0 < training["train_cpu_seconds"] <= max(a["train_seconds"] for a in training["actors"]) + 0.05
+        assert training["words_per_core_second"] > 0 and training["exchange_cpu_seconds_per_mb"] > 0
+        assert training["raylet_cpu_seconds"] is not None  # read (objects this small travel inside Ray's replies)
 
 
 @pytest.mark.slow

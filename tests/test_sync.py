@@ -170,6 +170,17 @@ def test_efficiency_falls_once_an_exchange_outlasts_a_chunk():
         16, 150e6, 0.25, 0.05, rtt_seconds=1e-4)
 
 
+def test_node_efficiency_keeps_the_exchange_share_and_waits_once_chunks_outlast_exchanges():
+    """From CPU costs: 1M words per chunk at 1M words per core-second; 10 MB of slice at 0.01 s/MB of work."""
+    args = (1e6, 10e6, 1e6, 0.01e-6)
+    assert sync.node_efficiency(16, 1, *args) == pytest.approx(0.9)  # 1 s per chunk, 0.1 s of it exchanging
+    exchange = sync.exchange_seconds(16, 10e6, 10e9 / 8, node_bytes_per_s=1e8)
+    # 16 cores: the same share of the node's CPU, but a chunk lasts 1/16 s, less than the exchange: it waits
+    assert sync.node_efficiency(16, 16, *args) == pytest.approx(0.9 * (1 / 16) / exchange)
+    assert sync.most_cores(16, 0.85, *args) == 8  # 0.9 x (1/c) / 0.126 >= 0.85 up to c = 8
+    assert sync.most_cores(16, 0.95, *args) == 0  # the exchange's own 10% is never below 5%
+
+
 def test_adaptive_combining_averages_repeated_moves_and_sums_independent_ones():
     """Row 0: every actor made the same move (a hot word reaching the same place): the mean. Row 1: only
     actor 0 moved it (a word one actor saw): its whole delta. Row 2: orthogonal moves: the sum. Row 3:

@@ -35,3 +35,28 @@ def test_fault_hook_is_validated():
     assert parse_fault_hook("0:3") == {0: (3, "epoch")}
     with pytest.raises(w2v.ConfigError, match="W2V_TEST_ACTOR_EXIT='x': expected ACTOR:EPOCH"):
         parse_fault_hook("x")
+
+
+def test_a_trainer_counts_its_training_and_its_other_work_in_cpu_seconds(planted_corpus, tmp_path):
+    """CPU time, not wall time (README "Scaling model"): what a real node's cores would spend, even when simulated
+    nodes share this machine's cores. The gensim threads' time is training; the rest of the process is the
+    exchange's; outside a raylet there is no raylet time to read."""
+    from w2v.corpus import list_shards
+    from w2v.trainer import TrainerActor
+    from w2v.vocab import Vocabulary, count_shard, merge_counts
+
+    root, _ = planted_corpus
+    config = TrainConfig(corpus=(str(root),), out=str(tmp_path / "art"), vector_size=32, epochs=3, eval=False,
+                         spool_dir=str(tmp_path / "spool"))
+    shards = list_shards(config.corpus)
+    counted = [count_shard(s, read_options(config)) for s in shards]
+    vocab = Vocabulary.from_counts(merge_counts(c.counts for c in counted), config.min_count)
+    actor = TrainerActor(config, workers=2)
+    actor.spool(vocab, shards, 4, sum(c.words for c in counted))
+    actor.start(None, exchange=False)
+    actor.thread.join()
+    status = actor.status()
+    actor.close()
+    assert status.done and status.error is None and status.words_trained > 0
+    assert 0 < status.train_cpu_seconds <= 2 * status.seconds + 0.05  # two threads: at most twice the wall time
+    assert status.exchange_cpu_seconds >= 0 and status.raylet_cpu_seconds is None

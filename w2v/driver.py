@@ -61,6 +61,22 @@ def expected_words(plan: Sequence[Sequence[Shard]], corpus_words: int, shard_wor
     return [round(corpus_words * sum(s.size for s in shards) / total) for shards in plan]
 
 
+def _node_costs(statuses: Sequence[ActorStatus], slice_bytes: int) -> dict:
+    """What a node spent, in CPU seconds (README "Scaling model"): training rate per core, and the
+    exchange's CPU per MB of exchanged slice (each actor takes, combines and applies about one slice
+    per round; its raylet moves the pieces). CPU time means the same on simulated nodes sharing
+    cores and on real ones; `sync.node_efficiency` projects a cluster from it."""
+    train = sum(s.train_cpu_seconds for s in statuses)
+    exchange = sum(s.exchange_cpu_seconds for s in statuses) / len(statuses)
+    raylets = [s.raylet_cpu_seconds for s in statuses if s.raylet_cpu_seconds is not None]
+    raylet = sum(raylets) / len(raylets) if raylets else None
+    node = exchange + (raylet or 0.0)
+    return {"train_cpu_seconds": round(train / len(statuses), 3), "exchange_cpu_seconds": round(exchange, 3),
+            "raylet_cpu_seconds": None if raylet is None else round(raylet, 3),
+            "words_per_core_second": round(sum(s.words_trained for s in statuses) / train) if train > 0 else None,
+            "exchange_cpu_seconds_per_mb": round(node / (slice_bytes / 1e6), 5) if slice_bytes else None}
+
+
 def _sync_share(statuses: Sequence[ActorStatus]) -> float:
     """The share of actor time spent in the exchange's arithmetic and waiting for it."""
     actor_seconds = max(s.seconds for s in statuses)
@@ -637,6 +653,7 @@ class Training:
             "bytes_per_word": round(exchanged.total / max(words, 1), 2),
             "busiest_link_bytes": exchanged.busiest_link,
             "slice_bytes_per_exchange": round(exchanged.slice / max(exchanges, 1)),  # the summed delta
+            **_node_costs(final, exchanged.slice if self.exchange else 0),
             "start_epoch": self.start_epoch,
             "start_round": self.start_round,
             "words_trained_this_run": trained,
@@ -652,7 +669,9 @@ class Training:
                        **{f"spool_{k}": v for k, v in asdict(sp).items() if k != "shards"},
                        "train_seconds": s.seconds, "sync_seconds": s.sync_seconds, "peak_rss": s.peak_rss,
                        "peak_private_rss": s.peak_private_rss, "start_round": s.start_round,
-                       "start_alpha": s.start_alpha, "start_digest": s.start_digest}
+                       "start_alpha": s.start_alpha, "start_digest": s.start_digest,
+                       "train_cpu_seconds": s.train_cpu_seconds, "exchange_cpu_seconds": s.exchange_cpu_seconds,
+                       "raylet_cpu_seconds": s.raylet_cpu_seconds}
                       for info, sp, s in zip(self.infos, self.spooled, final)]
         return TrainResult(vectors=self.global_weights["vectors"], syn1neg=self.global_weights.get("syn1neg"),
                            actors=actors_out, stats=stats,

@@ -71,6 +71,9 @@ class ActorStatus:
     notice: str | None = None  # why the process expects to go ("SIGTERM"): the driver exchanges every row, then stops it
     start_digest: str = ""  # recovery.weights_digest of the weights this process started from
     start_alpha: float = 0.0  # the learning rate of the first chunk this process trained
+    train_cpu_seconds: float = 0.0  # CPU time of its gensim threads since training started
+    exchange_cpu_seconds: float = 0.0  # CPU time of the rest of the process (the exchange, Ray's threads) since then
+    raylet_cpu_seconds: float | None = None  # CPU time of its node's raylet since then (None: not under a raylet)
 
 
 @dataclass

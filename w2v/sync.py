@@ -267,6 +267,44 @@ def projected_efficiency(nodes: int, slice_bytes: float, chunk_seconds: float, s
     return (1.0 - sync_share) * min(1.0, chunk_seconds / seconds)
 
 
+def node_efficiency(nodes: int, cores: int, sync_words: float, slice_bytes: float, words_per_core_second: float,
+                    cpu_seconds_per_byte: float, link_bytes_per_s: float = 10e9 / 8,
+                    rtt_seconds: float = DATACENTER_RTT) -> float:
+    """`projected_efficiency` of `nodes` nodes of `cores` cores each, from CPU costs measured anywhere.
+
+    A node trains one chunk (`sync_words` words) in t = sync_words / (cores x words per core-second):
+    gensim's corpus_file threads scale with cores. Its share of one exchange costs
+    w = slice_bytes x CPU seconds per byte, done one step after the other (one thread), so
+    w is in the exchange's wall time (`exchange_seconds`' node term), and it takes w of the node's
+    cores x t CPU seconds from training (s = w / (cores x t)). Both rates come from a run's manifest
+    (`words_per_core_second`, `exchange_cpu_seconds_per_mb`), in CPU time, so simulated nodes that
+    share a machine's cores measure them as a real node would.
+
+    >>> round(node_efficiency(16, 1, 1e6, 10e6, 1e6, 0.01e-6), 2)  # 1 s per chunk, 0.1 s of it exchanging
+    0.9
+    >>> round(node_efficiency(16, 16, 1e6, 10e6, 1e6, 0.01e-6), 2)  # the same share, but 1/16 s chunks: waits
+    0.45
+    """
+    chunk = sync_words / (cores * words_per_core_second)
+    work = slice_bytes * cpu_seconds_per_byte
+    share = min(work / (cores * chunk), 1.0)
+    return projected_efficiency(nodes, slice_bytes, chunk, share, link_bytes_per_s, rtt_seconds=rtt_seconds,
+                                node_bytes_per_s=1.0 / cpu_seconds_per_byte)
+
+
+def most_cores(nodes: int, target: float, sync_words: float, slice_bytes: float, words_per_core_second: float,
+               cpu_seconds_per_byte: float, link_bytes_per_s: float = 10e9 / 8, rtt_seconds: float = DATACENTER_RTT,
+               limit: int = 256) -> int:
+    """The most cores per node (up to `limit`) at which `node_efficiency` stays at `target` or above; 0 if none.
+
+    >>> most_cores(16, 0.85, 1e6, 10e6, 1e6, 0.01e-6)
+    8
+    """
+    fits = [c for c in range(1, limit + 1) if node_efficiency(nodes, c, sync_words, slice_bytes, words_per_core_second,
+                                                             cpu_seconds_per_byte, link_bytes_per_s, rtt_seconds) >= target]
+    return max(fits, default=0)
+
+
 def copy_weights(weights: Weights) -> Weights:
     """A writable copy of every matrix (arrays from the object store are read-only; live ones keep changing)."""
     return {name: np.array(array, copy=True) for name, array in weights.items()}

@@ -136,17 +136,71 @@ class ChunkTrainer:
         self.vocab = compiled.CythonVocab(model.wv, hs=model.hs, fasttext=False)  # built once, not per chunk
         self.memory = [model._get_thread_working_mem() for _ in range(workers)]  # per thread (work, neu1)
         self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="gensim-worker")
+        self.cpu_seconds = 0.0  # CPU time of the gensim threads, all chunks: the node's training work
         model.workers, model.epochs, model.compute_loss = 1, 1, True  # see the class docstring
 
     def train(self, files: Sequence[tuple[str, int]], start_alpha: float, end_alpha: float) -> int:
         """Train one chunk: `files` are (path, words), one per thread. Returns the words read."""
         self.model.alpha, self.model.min_alpha = start_alpha, end_alpha
-        jobs = [self.pool.submit(self.routine, self.model, path, 0, self.vocab, 0, None, words, work, neu1, True)
+        jobs = [self.pool.submit(self._timed, path, words, work, neu1)
                 for (path, words), (work, neu1) in zip(files, self.memory) if words]
-        return sum(job.result()[2] for job in jobs)
+        done = [job.result() for job in jobs]
+        self.cpu_seconds += sum(cpu for _, cpu in done)
+        return sum(words for words, _ in done)
+
+    def _timed(self, path: str, words: int, work: Any, neu1: Any) -> tuple[int, float]:
+        """One thread's file: (words read, the thread's CPU seconds). CPU time, not wall time: it is
+        what a core of a real node spends, whatever else shares this machine's cores."""
+        began = time.thread_time()
+        result = self.routine(self.model, path, 0, self.vocab, 0, None, words, work, neu1, True)
+        return result[2], time.thread_time() - began
 
     def close(self) -> None:
         self.pool.shutdown(wait=True)
+
+
+class _CpuClock:
+    """CPU seconds of this process and of its raylet (its parent in Ray) since `reset`.
+
+    What a node spends on the exchange, measured so that it means the same on a real node and on
+    simulated nodes sharing this machine's cores (wall times there mostly measure each other's
+    turns): this process's CPU outside gensim's threads (the delta, the combining, applying, Ray's
+    serialisation and RPC threads) plus the raylet's (it moves the objects between nodes). The
+    raylet also serves anything else on its node (on the head node, the driver's fetches).
+    """
+
+    def __init__(self):
+        self.raylet = self._find_raylet()
+        self.began = self._now()
+
+    @staticmethod
+    def _find_raylet() -> Any:
+        try:
+            import psutil
+
+            parent = psutil.Process(os.getppid())
+            return parent if parent.name() == "raylet" else None
+        except Exception:  # no psutil (it comes with Ray), or not started by a raylet (tests build actors directly)
+            return None
+
+    def _now(self) -> tuple[float, float | None]:
+        raylet = None
+        if self.raylet is not None:
+            try:
+                times = self.raylet.cpu_times()
+                raylet = times.user + times.system
+            except Exception:  # the raylet is gone: the node is going down
+                self.raylet = None
+        return time.process_time(), raylet
+
+    def reset(self) -> None:
+        self.began = self._now()
+
+    def elapsed(self) -> tuple[float, float | None]:
+        """(this process's CPU seconds, its raylet's or None) since `reset`."""
+        now = self._now()
+        raylet = None if now[1] is None or self.began[1] is None else now[1] - self.began[1]
+        return now[0] - self.began[0], raylet
 
 
 def _listen_for_sigterm(actor: "TrainerActor") -> None:
@@ -245,6 +299,8 @@ class TrainerActor:
         self.contact = time.monotonic()  # the driver's last call (status, take, apply, advance): it is still there
         self.start_digest = ""  # recovery.weights_digest of the weights start() loaded
         self.start_alpha = 0.0  # the learning rate of the first chunk start() trains
+        self.cpu = _CpuClock()  # CPU time of this process and its raylet since training started
+        self.train_cpu = 0.0  # CPU seconds of the gensim threads (ChunkTrainer.cpu_seconds)
         _listen_for_sigterm(self)
 
     def info(self) -> ActorInfo:
@@ -315,6 +371,7 @@ class TrainerActor:
                                              self.start_round)[0]
         self.tracker = sync.DeltaTracker(self.weights()) if exchange else None
         self.started = time.perf_counter()
+        self.cpu.reset()
         self.thread = threading.Thread(target=self._train, name="w2v-chunks", daemon=True)
         self.thread.start()
 
@@ -328,6 +385,7 @@ class TrainerActor:
                     self._wait_for(lambda: self.applied >= r - self.LAG)
                 start_alpha, end_alpha = sync.chunk_alphas(c.alpha, c.min_alpha, self.rounds, r)
                 words = trainer.train(chunks[r % len(chunks)], start_alpha, end_alpha)
+                self.train_cpu = trainer.cpu_seconds
                 with self.progress:
                     self.rounds_done = r + 1
                     self.words_trained += words
@@ -413,6 +471,7 @@ class TrainerActor:
         now = self.finished or time.perf_counter()
         before = [None] * self.recorder.first_epoch  # epochs trained by an earlier process: their times are gone
         chunks = max(len(self.spooled.chunks), 1) if self.spooled else 1
+        process_cpu, raylet_cpu = self.cpu.elapsed()
         return ActorStatus(
             pid=os.getpid(), rounds_done=self.rounds_done, epochs_done=self.rounds_done // chunks, rounds=self.rounds,
             start_round=self.start_round, start_epoch=self.recorder.first_epoch, words_trained=self.words_trained,
@@ -422,7 +481,9 @@ class TrainerActor:
             loss=before + [loss for _, loss, _ in self.recorder.ends],
             epoch_sync=before + [round(sync, 3) for _, _, sync in self.recorder.ends], peak_rss=peak_rss_bytes(),
             peak_private_rss=self.peak_private, notice=self.notice, start_digest=self.start_digest,
-            start_alpha=self.start_alpha)
+            start_alpha=self.start_alpha, train_cpu_seconds=round(self.train_cpu, 3),
+            exchange_cpu_seconds=round(max(process_cpu - self.train_cpu, 0.0), 3),
+            raylet_cpu_seconds=None if raylet_cpu is None else round(raylet_cpu, 3))
 
     def close(self) -> None:
         if self.spool_dir is not None:
