@@ -193,7 +193,8 @@ def run_w2v(actors: int, parts: Path, params: dict, cores: int, workdir: Path, s
             "spool": more["spool_seconds"], "workers": per_node, "actors": actors,
             "epoch_words": training.words // max(params["epochs"], 1),
             "words_per_core_second": more.get("words_per_core_second") or 0,
-            "exchange_cpu_per_mb": more.get("exchange_cpu_seconds_per_mb") or 0}
+            "exchange_cpu_per_mb": more.get("exchange_cpu_seconds_per_mb") or 0,
+            "exchange_cpu": more.get("exchange_cpu_seconds_per_exchange") or 0}
 
 
 def quality(kv, restrict_vocab: int) -> dict:
@@ -285,26 +286,27 @@ def table(rows: list[dict], baseline: dict) -> str:
 def projection(rows: list[dict], nodes=(4, 16, 64), link_gbps: float = 10.0, big_epoch: int = 1_000_000_000,
                target: float = 0.85) -> str:
     """Projected parallel efficiency (`w2v.sync.node_efficiency`) of real nodes, from each multi-actor
-    row's costs in CPU time: its words per core-second, its exchange's CPU per MB of slice and its
-    slice per exchange. Every projection keeps the row's stale share (the quality it measured): with
+    row's costs in CPU time: its words per core-second, a node's CPU per exchange and its slice per
+    exchange. Every projection keeps the row's stale share (the quality it measured): with
     N nodes an actor exchanges every share x epoch words / (N - 1) words. Rows: this machine's cores
     per node and 16-core nodes, on this corpus and on a `big_epoch`-word one (same model size)."""
     from w2v.sync import default_sync_words, most_cores, node_efficiency
 
     cores_here = os.cpu_count() or 1
-    head = ("| from run | words/core-s | exchange CPU s/MB | slice MB | epoch words | cores/node | "
+    head = ("| from run | words/core-s | exchange CPU ms | CPU ms/MB | slice MB | epoch words | cores/node | "
             + " | ".join(f"{n} nodes" for n in nodes) + f" | most cores/node at >= {target:.0%}, 16 nodes |")
     lines = [head, "|" + "---|" * (head.count("|") - 1)]
     for r in rows:
-        if not r.get("exchange_cpu_per_mb") or not r.get("words_per_core_second") or not r.get("stale_share"):
+        if not r.get("exchange_cpu") or not r.get("words_per_core_second") or not r.get("stale_share"):
             continue
-        rate, per_byte, share = r["words_per_core_second"], r["exchange_cpu_per_mb"] / 1e6, r["stale_share"]
+        rate, work, share = r["words_per_core_second"], r["exchange_cpu"], r["stale_share"]
         for epoch, cores in ((r["epoch_words"], cores_here), (r["epoch_words"], 16), (big_epoch, 16)):
-            cells = [f"{node_efficiency(n, cores, default_sync_words(epoch, n, share), r['slice_bytes'], rate, per_byte, link_gbps * 1e9 / 8):.0%}"
+            cells = [f"{node_efficiency(n, cores, default_sync_words(epoch, n, share), r['slice_bytes'], rate, work, link_gbps * 1e9 / 8):.0%}"
                      for n in nodes]
-            best = most_cores(16, target, default_sync_words(epoch, 16, share), r["slice_bytes"], rate, per_byte,
+            best = most_cores(16, target, default_sync_words(epoch, 16, share), r["slice_bytes"], rate, work,
                               link_gbps * 1e9 / 8)
-            lines.append(f"| {r['name']} | {rate:,.0f} | {r['exchange_cpu_per_mb']:.4f} | {r['slice_bytes'] / 1e6:.1f} | "
+            lines.append(f"| {r['name']} | {rate:,.0f} | {1e3 * work:.1f} | {1e3 * r['exchange_cpu_per_mb']:.1f} | "
+                         f"{r['slice_bytes'] / 1e6:.1f} | "
                          f"{epoch:,} | {cores} | " + " | ".join(cells) + f" | {best} |")
     return "\n".join(lines)
 

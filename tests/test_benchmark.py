@@ -17,7 +17,7 @@ def test_table_gives_ratios_to_gensim_and_w2v_and_lists_missing_peers():
             row("w2v K=1", 500_000, actors=1),
             row("w2v K=2", 250_000, sync_share=0.1, slice_bytes=8e6, actors=2, words_per_exchange=12_500,
                 stale_words=12_500, stale_share=0.0125, analogy_ratio=0.9, analogy_ratio_range=(0.8, 0.95),
-                epoch_words=1_000_000, words_per_core_second=500_000, exchange_cpu_per_mb=0.01)]
+                epoch_words=1_000_000, words_per_core_second=500_000, exchange_cpu_per_mb=0.01, exchange_cpu=0.08)]
     lines = table(rows, rows[0]).splitlines()
     assert len(lines) == 2 + len(rows)
     assert "| spark | missing |" in lines[3]
@@ -35,7 +35,7 @@ def test_table_gives_ratios_to_gensim_and_w2v_and_lists_missing_peers():
     # chunk (1.67 s / cores) outlasts 0.893 x the exchange's 0.098 s up to 19 cores
     projected = projection(rows).splitlines()
     assert len(projected) == 2 + 3  # this machine's cores and 16 on this corpus, 16 on 1B words
-    assert projected[4] == "| w2v K=2 | 500,000 | 0.0100 | 8.0 | 1,000,000,000 | 16 | 99% | 95% | 18% | 19 |"
+    assert projected[4] == "| w2v K=2 | 500,000 | 80.0 | 10.0 | 8.0 | 1,000,000,000 | 16 | 99% | 95% | 18% | 19 |"
 
 
 def test_median_row_keeps_the_range_of_every_metric():

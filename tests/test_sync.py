@@ -171,8 +171,8 @@ def test_efficiency_falls_once_an_exchange_outlasts_a_chunk():
 
 
 def test_node_efficiency_keeps_the_exchange_share_and_waits_once_chunks_outlast_exchanges():
-    """From CPU costs: 1M words per chunk at 1M words per core-second; 10 MB of slice at 0.01 s/MB of work."""
-    args = (1e6, 10e6, 1e6, 0.01e-6)
+    """From CPU costs: 1M words per chunk at 1M words per core-second; 10 MB of slice, 0.1 s of work each."""
+    args = (1e6, 10e6, 1e6, 0.1)
     assert sync.node_efficiency(16, 1, *args) == pytest.approx(0.9)  # 1 s per chunk, 0.1 s of it exchanging
     exchange = sync.exchange_seconds(16, 10e6, 10e9 / 8, node_bytes_per_s=1e8)
     # 16 cores: the same share of the node's CPU, but a chunk lasts 1/16 s, less than the exchange: it waits

@@ -268,40 +268,41 @@ def projected_efficiency(nodes: int, slice_bytes: float, chunk_seconds: float, s
 
 
 def node_efficiency(nodes: int, cores: int, sync_words: float, slice_bytes: float, words_per_core_second: float,
-                    cpu_seconds_per_byte: float, link_bytes_per_s: float = 10e9 / 8,
+                    exchange_cpu_seconds: float, link_bytes_per_s: float = 10e9 / 8,
                     rtt_seconds: float = DATACENTER_RTT) -> float:
     """`projected_efficiency` of `nodes` nodes of `cores` cores each, from CPU costs measured anywhere.
 
     A node trains one chunk (`sync_words` words) in t = sync_words / (cores x words per core-second):
-    gensim's corpus_file threads scale with cores. Its share of one exchange costs
-    w = slice_bytes x CPU seconds per byte, done one step after the other (one thread), so
-    w is in the exchange's wall time (`exchange_seconds`' node term), and it takes w of the node's
-    cores x t CPU seconds from training (s = w / (cores x t)). Both rates come from a run's manifest
-    (`words_per_core_second`, `exchange_cpu_seconds_per_mb`), in CPU time, so simulated nodes that
-    share a machine's cores measure them as a real node would.
+    gensim's corpus_file threads scale with cores. Its share of one exchange of a `slice_bytes`
+    slice costs w = `exchange_cpu_seconds` (its process outside gensim's threads and its raylet),
+    done one step after the other, so w is in the exchange's wall time (`exchange_seconds`' node
+    term), and w of the node's cores x t CPU seconds go to it, not to training (s = w / (cores x t)).
+    Both rates come from a run's manifest (`words_per_core_second`,
+    `exchange_cpu_seconds_per_exchange`), in CPU time, so simulated nodes sharing a machine's cores
+    measure them as a real node would. w holds a fixed part per exchange (Ray's calls and objects)
+    besides the per-byte work, so it is only carried to the same model and tiers (the same slice).
 
-    >>> round(node_efficiency(16, 1, 1e6, 10e6, 1e6, 0.01e-6), 2)  # 1 s per chunk, 0.1 s of it exchanging
+    >>> round(node_efficiency(16, 1, 1e6, 10e6, 1e6, 0.1), 2)  # 1 s per chunk, 0.1 s of it exchanging
     0.9
-    >>> round(node_efficiency(16, 16, 1e6, 10e6, 1e6, 0.01e-6), 2)  # the same share, but 1/16 s chunks: waits
+    >>> round(node_efficiency(16, 16, 1e6, 10e6, 1e6, 0.1), 2)  # the same share, but 1/16 s chunks: waits
     0.45
     """
     chunk = sync_words / (cores * words_per_core_second)
-    work = slice_bytes * cpu_seconds_per_byte
-    share = min(work / (cores * chunk), 1.0)
+    share = min(exchange_cpu_seconds / (cores * chunk), 1.0)
     return projected_efficiency(nodes, slice_bytes, chunk, share, link_bytes_per_s, rtt_seconds=rtt_seconds,
-                                node_bytes_per_s=1.0 / cpu_seconds_per_byte)
+                                node_bytes_per_s=slice_bytes / max(exchange_cpu_seconds, 1e-12))
 
 
 def most_cores(nodes: int, target: float, sync_words: float, slice_bytes: float, words_per_core_second: float,
-               cpu_seconds_per_byte: float, link_bytes_per_s: float = 10e9 / 8, rtt_seconds: float = DATACENTER_RTT,
+               exchange_cpu_seconds: float, link_bytes_per_s: float = 10e9 / 8, rtt_seconds: float = DATACENTER_RTT,
                limit: int = 256) -> int:
     """The most cores per node (up to `limit`) at which `node_efficiency` stays at `target` or above; 0 if none.
 
-    >>> most_cores(16, 0.85, 1e6, 10e6, 1e6, 0.01e-6)
+    >>> most_cores(16, 0.85, 1e6, 10e6, 1e6, 0.1)
     8
     """
     fits = [c for c in range(1, limit + 1) if node_efficiency(nodes, c, sync_words, slice_bytes, words_per_core_second,
-                                                             cpu_seconds_per_byte, link_bytes_per_s, rtt_seconds) >= target]
+                                                             exchange_cpu_seconds, link_bytes_per_s, rtt_seconds) >= target]
     return max(fits, default=0)
 
 
