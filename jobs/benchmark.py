@@ -283,30 +283,57 @@ def table(rows: list[dict], baseline: dict) -> str:
     return "\n".join(lines)
 
 
+def exchange_cpu_growth(rows: list[dict]) -> float:
+    """Seconds of a node's exchange CPU added per node (least squares over the rows' K; 0 with one K).
+
+    In the reduce-scatter a node sends and receives about 4(K - 1) objects per exchange whatever
+    their size (its pieces, the others' pieces, the sums both ways), and Ray's cost per object is
+    most of the exchange at these sizes, so the CPU per exchange grows with K; the projection
+    carries each row's measurement to N nodes along that line.
+
+    >>> exchange_cpu_growth([{"actors": 2, "exchange_cpu": 0.02}, {"actors": 4, "exchange_cpu": 0.03},
+    ...                      {"actors": 8, "exchange_cpu": 0.05}])
+    0.005
+    """
+    import numpy as np
+
+    points = [(r["actors"], r["exchange_cpu"]) for r in rows if r.get("exchange_cpu") and r.get("actors", 1) > 1]
+    if len({k for k, _ in points}) < 2:
+        return 0.0
+    slope = np.polyfit([k for k, _ in points], [w for _, w in points], 1)[0]
+    return round(max(float(slope), 0.0), 6)
+
+
 def projection(rows: list[dict], nodes=(4, 16, 64), link_gbps: float = 10.0, big_epoch: int = 1_000_000_000,
                target: float = 0.85) -> str:
     """Projected parallel efficiency (`w2v.sync.node_efficiency`) of real nodes, from each multi-actor
-    row's costs in CPU time: its words per core-second, a node's CPU per exchange and its slice per
-    exchange. Every projection keeps the row's stale share (the quality it measured): with
-    N nodes an actor exchanges every share x epoch words / (N - 1) words. Rows: this machine's cores
-    per node and 16-core nodes, on this corpus and on a `big_epoch`-word one (same model size)."""
+    row's costs in CPU time: its words per core-second, a node's CPU per exchange (carried to N nodes
+    by `exchange_cpu_growth`) and its slice per exchange. Every projection keeps the row's stale
+    share (the quality it measured): with N nodes an actor exchanges every share x epoch words /
+    (N - 1) words. Rows: this machine's cores per node and 16-core nodes, on this corpus and on a
+    `big_epoch`-word one (same model size)."""
     from w2v.sync import default_sync_words, most_cores, node_efficiency
 
     cores_here = os.cpu_count() or 1
-    head = ("| from run | words/core-s | exchange CPU ms | CPU ms/MB | slice MB | epoch words | cores/node | "
+    growth = exchange_cpu_growth(rows)
+    head = ("| from run | words/core-s | exchange CPU ms (at 16 nodes) | CPU ms/MB | slice MB | epoch words | cores/node | "
             + " | ".join(f"{n} nodes" for n in nodes) + f" | most cores/node at >= {target:.0%}, 16 nodes |")
-    lines = [head, "|" + "---|" * (head.count("|") - 1)]
+    lines = [f"a node's exchange CPU grows by {1e3 * growth:.2f} ms per node (least squares over the runs' K)", "",
+             head, "|" + "---|" * (head.count("|") - 1)]
     for r in rows:
         if not r.get("exchange_cpu") or not r.get("words_per_core_second") or not r.get("stale_share"):
             continue
-        rate, work, share = r["words_per_core_second"], r["exchange_cpu"], r["stale_share"]
+        rate, share, link = r["words_per_core_second"], r["stale_share"], link_gbps * 1e9 / 8
+
+        def work(n: int) -> float:
+            return r["exchange_cpu"] + growth * (n - r["actors"])
+
         for epoch, cores in ((r["epoch_words"], cores_here), (r["epoch_words"], 16), (big_epoch, 16)):
-            cells = [f"{node_efficiency(n, cores, default_sync_words(epoch, n, share), r['slice_bytes'], rate, work, link_gbps * 1e9 / 8):.0%}"
+            cells = [f"{node_efficiency(n, cores, default_sync_words(epoch, n, share), r['slice_bytes'], rate, work(n), link):.0%}"
                      for n in nodes]
-            best = most_cores(16, target, default_sync_words(epoch, 16, share), r["slice_bytes"], rate, work,
-                              link_gbps * 1e9 / 8)
-            lines.append(f"| {r['name']} | {rate:,.0f} | {1e3 * work:.1f} | {1e3 * r['exchange_cpu_per_mb']:.1f} | "
-                         f"{r['slice_bytes'] / 1e6:.1f} | "
+            best = most_cores(16, target, default_sync_words(epoch, 16, share), r["slice_bytes"], rate, work(16), link)
+            lines.append(f"| {r['name']} | {rate:,.0f} | {1e3 * r['exchange_cpu']:.1f} ({1e3 * work(16):.1f}) | "
+                         f"{1e3 * r['exchange_cpu_per_mb']:.1f} | {r['slice_bytes'] / 1e6:.1f} | "
                          f"{epoch:,} | {cores} | " + " | ".join(cells) + f" | {best} |")
     return "\n".join(lines)
 

@@ -4,7 +4,7 @@ neighbour agreement is 1 for the same vectors and falls as neighbours change."""
 import numpy as np
 from gensim.models import KeyedVectors
 
-from jobs.benchmark import agreement, median_row, projection, shuffled, table
+from jobs.benchmark import agreement, exchange_cpu_growth, median_row, projection, shuffled, table
 
 
 def row(name, words_per_s, **extra):
@@ -34,8 +34,9 @@ def test_table_gives_ratios_to_gensim_and_w2v_and_lists_missing_peers():
     # wait); 64 nodes every 198,413 words (25 ms per chunk, 0.11 s per exchange: waits, 18%); at 16 nodes the
     # chunk (1.67 s / cores) outlasts 0.893 x the exchange's 0.098 s up to 19 cores
     projected = projection(rows).splitlines()
-    assert len(projected) == 2 + 3  # this machine's cores and 16 on this corpus, 16 on 1B words
-    assert projected[4] == "| w2v K=2 | 500,000 | 80.0 | 10.0 | 8.0 | 1,000,000,000 | 16 | 99% | 95% | 18% | 19 |"
+    assert len(projected) == 4 + 3  # this machine's cores and 16 on this corpus, 16 on 1B words
+    assert projected[0].startswith("a node's exchange CPU grows by 0.00 ms per node")  # one K: not extrapolated
+    assert projected[6] == "| w2v K=2 | 500,000 | 80.0 (80.0) | 10.0 | 8.0 | 1,000,000,000 | 16 | 99% | 95% | 18% | 19 |"
 
 
 def test_median_row_keeps_the_range_of_every_metric():
@@ -64,3 +65,11 @@ def test_the_order_floor_corpus_has_every_line_once_in_another_order(tmp_path):
     assert sorted(again) == sorted(lines) and again != lines
     out.unlink()
     assert shuffled(joined).read_text().splitlines(keepends=True) == again  # seeded: the same order every run
+
+
+def test_exchange_cpu_is_carried_to_more_nodes_along_its_measured_growth_with_k():
+    rows = [{"actors": 1}, {"actors": 2, "exchange_cpu": 0.020}, {"actors": 4, "exchange_cpu": 0.030},
+            {"actors": 8, "exchange_cpu": 0.050}]
+    assert exchange_cpu_growth(rows) == 0.005  # 5 ms more per node
+    assert exchange_cpu_growth(rows[:2]) == 0.0  # one K: nothing to extrapolate from
+    assert exchange_cpu_growth([{"actors": 2, "exchange_cpu": 0.03}, {"actors": 4, "exchange_cpu": 0.02}]) == 0.0
