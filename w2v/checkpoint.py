@@ -232,6 +232,6 @@ def exists(location: str) -> bool:
 def remove_all(location: str) -> None:
     """Drop every checkpoint once the artifact is published: the job is done."""
     for name in storage.list_names(location):
-        if name.startswith("ckpt-"):
+        if name.startswith("ckpt-") or name == "counted.json.gz":  # and the counting pass's outcome (`counted`)
             storage.remove(storage.join(location, name))
     storage.remove_dir(location)

@@ -115,6 +115,9 @@ class ResumedFrom:
     # (a driver killed later also lost what it trained after it, at most one --checkpoint-interval: unknown).
     # None: a manifest from before it was counted.
     words_retrained: int | None = None
+    # False: the counting pass's outcome came from the checkpoint location (`counted`), the corpus was read only
+    # to train; True: it was counted again (files cut otherwise, a record from another job). None: an old manifest.
+    corpus_counted_again: bool | None = None
 
 
 @dataclass

@@ -14,7 +14,7 @@ import time
 from dataclasses import dataclass, replace
 from typing import Any
 
-from . import (checkpoint, corpus, driver, eval_stage, export, lineage, manifest, phrases, placement, scalars, storage,
+from . import (checkpoint, corpus, counted, driver, eval_stage, export, lineage, manifest, phrases, placement, scalars, storage,
                tracking, trainer)
 from .config import TrainConfig
 from .errors import ConfigError, StorageError, training_failures
@@ -52,6 +52,9 @@ class JobResult:
     timings: dict[str, float]  # seconds per stage, the export included (the manifest's stop before it)
 
 
+EMPTY = "empty file"  # why an empty shard is skipped
+
+
 @dataclass
 class Prepared:
     """Stages 1-2 done: the shards placed on actors and the global vocabulary counted."""
@@ -65,6 +68,7 @@ class Prepared:
     plan: Plan
     parent: lineage.Parent | None = None  # the artifact this job continues (--init-from), or None
     dropped: dict[str, int] | None = None  # word -> count of counted words left out (--save-training-state)
+    counts_reused: bool = False  # --resume took stage 2's outcome from the checkpoint location (`counted`)
 
 
 def preflight(config: TrainConfig) -> list[corpus.Shard]:
@@ -135,6 +139,7 @@ def prepare(config: TrainConfig, shards: list[corpus.Shard], timings: dict[str, 
     nodes = placement.wait_for_nodes(config)
     if config.eval:  # a task no node can hold would wait forever after training: refused before it
         eval_stage.check_cluster(config.eval_cpus, config.eval_gpus)
+    listed = shards  # what checkpoint.identity fingerprints
     empty = [s for s in shards if s.size == 0]  # nothing to read: left out, but listed as skipped
     shards = [s for s in shards if s.size > 0]
     shards = corpus.split_shards(shards, config.actors or len(nodes) or 1, config.shard_bytes)  # byte ranges
@@ -143,22 +148,17 @@ def prepare(config: TrainConfig, shards: list[corpus.Shard], timings: dict[str, 
     logger.info("%s; workers per actor: %s", corpus.plan_summary(assignment), [n["workers"] for n in placed])
     watch.lap("list")
 
-    logger.info("stage 2/5: counting %s (one task per shard, small shards batched, merged by a tree of tasks)",
-                f"phrases ({config.phrase_passes} pass(es)), then words" if config.phrases else "words")
     options = trainer.read_options(config)
-    phrasing = None
-    if config.phrases:  # counted like the words, then the words are counted again over the phrased text
-        phrasing = phrases.learn(shards, options, config.phrase_passes, config.phrase_min_count,
-                                 config.phrase_threshold, config.phrase_scoring, config.phrase_connector_words,
-                                 config.max_vocab_size)
-        options = trainer.read_options(config, phrasing)
-        watch.lap("phrases")
     parent = lineage.load_parent(config) if config.init_from else None  # checksums verified
-    dropped: dict[str, int] | None = {} if config.save_training_state else None  # filled by build_vocabulary
-    vocab, shard_counts = build_vocabulary(shards, options, config.min_count, config.max_final_vocab,
-                                           config.max_vocab_size, dropped=dropped,
-                                           parent=(parent.words, parent.counts, parent.dropped) if parent else None)
-    vocab = replace(vocab, phrasing=phrasing)
+    kept = _counted_for_resume(config, listed, shards + empty)
+    if kept is not None:
+        logger.info("stage 2/5: counting skipped: --resume takes the vocabulary and each shard's word count from "
+                    "%s (written before training, for the same parameters and files)", config.checkpoint_location)
+        vocab, dropped = kept.vocab, dict(kept.dropped) if kept.dropped is not None else None
+        shard_counts = [sc for sc in kept.shard_counts if sc.skipped != EMPTY]
+        options = trainer.read_options(config, vocab.phrasing)
+    else:
+        vocab, shard_counts, dropped, options = _count(config, shards, options, parent, watch)
     if parent:
         logger.info("vocabulary: %d word(s) of %s keep their rows, %d new word(s) follow", vocab.inherited,
                     parent.uri, len(vocab) - vocab.inherited)
@@ -169,7 +169,7 @@ def prepare(config: TrainConfig, shards: list[corpus.Shard], timings: dict[str, 
         assignment = corpus.assign_shards(good, len(placed))
         logger.warning("%d corrupt shard(s) skipped: %s", len(corrupt), ", ".join(sorted(corrupt)))
     shard_counts = shard_counts + [ShardCount(uri=s.name, words=0, sentences=0, distinct=0, counts={},
-                                              skipped="empty file") for s in empty]
+                                              skipped=EMPTY) for s in empty]
     skipped = corrupt | {s.name for s in empty}
     watch.lap("vocabulary")
 
@@ -188,7 +188,48 @@ def prepare(config: TrainConfig, shards: list[corpus.Shard], timings: dict[str, 
     watch.lap("plan")
     for line in plan.lines():
         logger.info("%s", line)
-    return Prepared(shards + empty, skipped, placed, assignment, vocab, shard_counts, plan, parent, dropped)
+    return Prepared(shards + empty, skipped, placed, assignment, vocab, shard_counts, plan, parent, dropped,
+                    counts_reused=kept is not None)
+
+
+def _count(config: TrainConfig, shards: list[corpus.Shard], options: Any, parent: lineage.Parent | None,
+           watch: Stopwatch) -> tuple[Vocabulary, list[ShardCount], dict[str, int] | None, Any]:
+    """Stage 2: phrases (with --phrases), then the words, counted on the cluster. (vocabulary, per-shard
+    summaries, the words left out when --save-training-state wants them, the reading options with phrases)."""
+    logger.info("stage 2/5: counting %s (one task per shard, small shards batched, merged by a tree of tasks)",
+                f"phrases ({config.phrase_passes} pass(es)), then words" if config.phrases else "words")
+    phrasing = None
+    if config.phrases:  # counted like the words, then the words are counted again over the phrased text
+        phrasing = phrases.learn(shards, options, config.phrase_passes, config.phrase_min_count,
+                                 config.phrase_threshold, config.phrase_scoring, config.phrase_connector_words,
+                                 config.max_vocab_size)
+        options = trainer.read_options(config, phrasing)
+        watch.lap("phrases")
+    dropped: dict[str, int] | None = {} if config.save_training_state else None  # filled by build_vocabulary
+    vocab, shard_counts = build_vocabulary(shards, options, config.min_count, config.max_final_vocab,
+                                           config.max_vocab_size, dropped=dropped,
+                                           parent=(parent.words, parent.counts, parent.dropped) if parent else None)
+    return replace(vocab, phrasing=phrasing), shard_counts, dropped, options
+
+
+def _counted_for_resume(config: TrainConfig, listed: list[corpus.Shard], split: list[corpus.Shard]
+                        ) -> counted.Counted | None:
+    """With --resume, what the stopped job's counting pass found (`counted`), if it holds for this run: the
+    same parameters and files, the files cut into the same byte ranges (the number of actors may change),
+    the same counting bound, and the left-out words when --save-training-state wants them."""
+    if not config.resume:
+        return None
+    kept = counted.read(config.checkpoint_location, checkpoint.identity(config, listed))
+    if kept is None:
+        return None
+    if {sc.uri for sc in kept.shard_counts} != {s.name for s in split}:
+        logger.info("--resume: the files are cut into other shards now (another number of actors or "
+                    "--shard-bytes): counting the corpus again")
+        return None
+    if kept.vocab.max_vocab_size != config.max_vocab_size or (config.save_training_state and kept.dropped is None):
+        logger.info("--resume: --max-vocab-size or --save-training-state changed: counting the corpus again")
+        return None
+    return kept
 
 
 def dry_run(config: TrainConfig, shards: list[corpus.Shard] | None = None) -> Plan:
@@ -247,6 +288,10 @@ def _train_and_publish(config: TrainConfig, shards: list[corpus.Shard], timings:
         identity = {**checkpoint.identity(config, shards),
                     "vocabulary": checkpoint.vocabulary_fingerprint(vocab.words, vocab.counts)}
         resumed = resume_point(config, identity)
+        if config.checkpoint_interval > 0 and not p.counts_reused:  # a --resume later need not count again
+            counted.write(config.checkpoint_location, counted.Counted(
+                identity=checkpoint.identity(config, shards), vocab=vocab, shard_counts=tuple(shard_counts),
+                dropped=p.dropped))
 
         logger.info("stage 3/5: training %d epoch(s) on %d actor(s)", config.epochs, len(p.assignment))
         with training_failures():  # driver.py's failures: actors gone for good, divergence, Ray's errors
@@ -272,6 +317,8 @@ def _train_and_publish(config: TrainConfig, shards: list[corpus.Shard], timings:
     m = manifest.build(config, p.shards, shard_counts, p.skipped, vocab, p.plan, result, resumed, evaluation,
                        outcome.error if outcome else None, timings, run)
     m.phrases = vocab.phrasing.settings() if vocab.phrasing else None
+    if m.training.resumed_from is not None:
+        m.training.resumed_from.corpus_counted_again = not p.counts_reused
     m.parent = lineage.lineage_section(p.parent, vocab) if p.parent else None  # where the first weights came from
     m.training_state = lineage.state_section(config) if config.save_training_state else None
     tracker.log_training(m.training)

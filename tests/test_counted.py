@@ -1,0 +1,61 @@
+"""The counting pass's outcome beside the checkpoints (`w2v/counted.py`): read back exactly, and only by a
+`--resume` of the same job; a damaged record is counted again, not trusted."""
+
+import gzip
+import logging
+
+import pytest
+
+from w2v import TrainConfig, checkpoint, counted
+from w2v.corpus import Shard
+from w2v.phrases import Phrasing
+from w2v.vocab import ShardCount, Vocabulary
+
+
+def record(identity) -> counted.Counted:
+    vocab = Vocabulary(("new_york", "the", "a"), (9, 7, 5), 5, 40, 6, phrasing=Phrasing(({"new_york": (9, 21.5)},)))
+    shards = (ShardCount("s3://b/x.txt", 30, 3, 5, {}, bad_lines=1), ShardCount("s3://b/y.txt", 10, 1, 2, {}),
+              ShardCount("s3://b/empty.txt", 0, 0, 0, {}, skipped="empty file"))
+    return counted.Counted(identity, vocab, shards, dropped={"rare": 1})
+
+
+def identity(tmp_path, **changes):
+    config = TrainConfig(corpus=("s3://b/",), out=str(tmp_path / "out"), **changes)
+    return checkpoint.identity(config, [Shard("s3://b/x.txt", 100, 1.0), Shard("s3://b/y.txt", 40, 1.0)])
+
+
+def test_the_record_reads_back_exactly_for_the_same_job_only(tmp_path, caplog):
+    location = str(tmp_path / "out.checkpoint")
+    written = record(identity(tmp_path))
+    counted.write(location, written)
+    found = counted.read(location, identity(tmp_path))
+    assert found == written  # phrases, per-shard summaries and left-out words included
+    assert found.vocab.phrasing.apply(["new", "york"]) == ["new_york"]
+    with caplog.at_level(logging.INFO, logger="w2v.counted"):
+        assert counted.read(location, identity(tmp_path, min_count=2)) is None  # another job's
+    assert "other parameters or files: counting the corpus again" in caplog.text
+
+
+def test_a_damaged_or_missing_record_means_counting_again(tmp_path, caplog):
+    location = tmp_path / "out.checkpoint"
+    assert counted.read(str(location), identity(tmp_path)) is None  # never written
+    counted.write(str(location), record(identity(tmp_path)))
+    (location / counted.FILE).write_bytes(gzip.compress(b'{"format_version": 1, "identity": {}'))  # cut short
+    with caplog.at_level(logging.WARNING, logger="w2v.counted"):
+        assert counted.read(str(location), identity(tmp_path)) is None
+    assert "counted.json.gz" in caplog.text and "counting the corpus again" in caplog.text
+
+
+def test_the_record_goes_with_the_checkpoints_once_the_job_is_done(tmp_path):
+    location = str(tmp_path / "out.checkpoint")
+    counted.write(location, record(identity(tmp_path)))
+    checkpoint.remove_all(location)
+    assert not (tmp_path / "out.checkpoint").exists()
+
+
+def test_a_record_that_cannot_be_written_is_one_warning(tmp_path, caplog):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    with caplog.at_level(logging.WARNING, logger="w2v.counted"):
+        counted.write(str(blocker / "out.checkpoint"), record(identity(tmp_path)))
+    assert "a --resume would count the corpus again" in caplog.text
