@@ -33,6 +33,7 @@ import json
 import logging
 import multiprocessing
 import os
+import re
 import sys
 import tempfile
 import time
@@ -283,8 +284,18 @@ def table(rows: list[dict], baseline: dict) -> str:
     return "\n".join(lines)
 
 
+def variant(name: str) -> str:
+    """A run's settings without its K: rows of one variant differ only in their number of actors.
+
+    >>> variant("w2v K=4 (1 workers/node) adaptive, 1.00% stale, 7 tiers")
+    'w2v adaptive, 1.00% stale, 7 tiers'
+    """
+    return re.sub(r" K=\d+( \(\d+ workers/node\))?", "", name)
+
+
 def exchange_cpu_growth(rows: list[dict]) -> float:
     """Seconds of a node's exchange CPU added per node (least squares over the rows' K; 0 with one K).
+    The rows are one variant's (`variant`): another slice (tiers) or pacing costs otherwise.
 
     In the reduce-scatter a node sends and receives about 4(K - 1) objects per exchange whatever
     their size (its pieces, the others' pieces, the sums both ways), and Ray's cost per object is
@@ -315,15 +326,19 @@ def projection(rows: list[dict], nodes=(4, 16, 64), link_gbps: float = 10.0, big
     from w2v.sync import default_sync_words, most_cores, node_efficiency
 
     cores_here = os.cpu_count() or 1
-    growth = exchange_cpu_growth(rows)
+    exchanging = [r for r in rows if r.get("exchange_cpu")]
+    growths = {v: exchange_cpu_growth([r for r in exchanging if variant(r["name"]) == v])
+               for v in {variant(r["name"]) for r in exchanging}}
     head = ("| from run | words/core-s | exchange CPU ms (at 16 nodes) | CPU ms/MB | slice MB | epoch words | cores/node | "
             + " | ".join(f"{n} nodes" for n in nodes) + f" | most cores/node at >= {target:.0%}, 16 nodes |")
-    lines = [f"a node's exchange CPU grows by {1e3 * growth:.2f} ms per node (least squares over the runs' K)", "",
+    lines = ["a node's exchange CPU grows with K (least squares over the runs of one variant): " + "; ".join(
+        f"{v}: {1e3 * g:.2f} ms per node" for v, g in sorted(growths.items())), "",
              head, "|" + "---|" * (head.count("|") - 1)]
     for r in rows:
         if not r.get("exchange_cpu") or not r.get("words_per_core_second") or not r.get("stale_share"):
             continue
         rate, share, link = r["words_per_core_second"], r["stale_share"], link_gbps * 1e9 / 8
+        growth = growths[variant(r["name"])]
 
         def work(n: int) -> float:
             return r["exchange_cpu"] + growth * (n - r["actors"])

@@ -4,7 +4,7 @@ neighbour agreement is 1 for the same vectors and falls as neighbours change."""
 import numpy as np
 from gensim.models import KeyedVectors
 
-from jobs.benchmark import agreement, exchange_cpu_growth, median_row, projection, shuffled, table
+from jobs.benchmark import agreement, exchange_cpu_growth, median_row, projection, shuffled, table, variant
 
 
 def row(name, words_per_s, **extra):
@@ -30,13 +30,14 @@ def test_table_gives_ratios_to_gensim_and_w2v_and_lists_missing_peers():
     assert k2_cells[head.index("analogy x gensim")] == "0.90 (0.80-0.95)"
     assert k2_cells[head.index("stale share")] == "1.25%"
     # Real 16-core nodes on a 1B-word epoch at the row's 1.25% stale: 4 nodes exchange every 4.17M words (0.52 s
-    # per chunk, 0.08 s of exchange work: 1%); 16 nodes every 833,333 words (0.10 s, 0.08 s of work: 4.8%, no
-    # wait); 64 nodes every 198,413 words (25 ms per chunk, 0.11 s per exchange: waits, 18%); at 16 nodes the
-    # chunk (1.67 s / cores) outlasts 0.893 x the exchange's 0.098 s up to 19 cores
+    # per chunk, 0.08 s of exchange work beside it: 1%); 16 nodes every 833,333 words (0.10 s, 0.08 s of work:
+    # 4.6%, no wait); 64 nodes every 198,413 words (25 ms per chunk, 0.11 s per exchange: waits, 22%); at 16 nodes
+    # the chunk (1.67 s / cores) lasts 0.85 x the exchange's 0.098 s or more up to 20 cores
     projected = projection(rows).splitlines()
     assert len(projected) == 4 + 3  # this machine's cores and 16 on this corpus, 16 on 1B words
-    assert projected[0].startswith("a node's exchange CPU grows by 0.00 ms per node")  # one K: not extrapolated
-    assert projected[6] == "| w2v K=2 | 500,000 | 80.0 (80.0) | 10.0 | 8.0 | 1,000,000,000 | 16 | 99% | 95% | 18% | 19 |"
+    assert projected[0].endswith("w2v: 0.00 ms per node")  # one K: not extrapolated
+    assert projected[6] == ("| w2v K=2 | 500,000 | 80.0 (80.0) | 10.0 | 8.0 | 1,000,000,000 | 16 | 99% | 95% | 22% | "
+                            "20 |")
 
 
 def test_median_row_keeps_the_range_of_every_metric():
@@ -73,3 +74,6 @@ def test_exchange_cpu_is_carried_to_more_nodes_along_its_measured_growth_with_k(
     assert exchange_cpu_growth(rows) == 0.005  # 5 ms more per node
     assert exchange_cpu_growth(rows[:2]) == 0.0  # one K: nothing to extrapolate from
     assert exchange_cpu_growth([{"actors": 2, "exchange_cpu": 0.03}, {"actors": 4, "exchange_cpu": 0.02}]) == 0.0
+    one_tier = variant("w2v K=8 (1 workers/node) sum, 0.25% stale, 1 tiers")
+    assert one_tier == variant("w2v K=2 (1 workers/node) sum, 0.25% stale, 1 tiers") == "w2v sum, 0.25% stale, 1 tiers"
+    assert one_tier != variant("w2v K=2 (1 workers/node) sum, 0.25% stale, 7 tiers")

@@ -198,3 +198,20 @@ def test_epoch_rates_after_a_restart_or_resume_use_one_clock():
     # Resumed at epoch 2: no actor has times before it; the first epoch of this run starts at the run's start.
     stats = _epoch_stats([status([None, None, 102.0]), status([None, None, 101.0])], 1000, 100.0)
     assert [(e["epoch"], e["words_per_s"]) for e in stats] == [(3, 500)]
+
+
+def test_node_costs_weigh_each_process_by_the_exchanges_it_took_part_in():
+    """A restarted actor's process lived through fewer exchanges: CPU per exchange is the sum of the processes'
+    CPU over the sum of their exchanges, not a mean over the run's exchange count."""
+    from w2v.driver import _node_costs
+
+    whole = ActorStatus(words_trained=900, train_cpu_seconds=3.0, exchange_cpu_seconds=1.0, raylet_cpu_seconds=1.0,
+                        exchanges=100, exchanged_bytes=200_000_000)
+    restarted = ActorStatus(words_trained=300, train_cpu_seconds=1.0, exchange_cpu_seconds=0.4,
+                            raylet_cpu_seconds=0.6, exchanges=50, exchanged_bytes=100_000_000)
+    costs = _node_costs([whole, restarted])
+    assert costs["exchange_cpu_seconds_per_exchange"] == 3.0 / 150  # 20 ms, where 3.0 / 2 / 100 would say 15
+    assert costs["exchange_cpu_seconds_per_mb"] == 3.0 / 300
+    assert costs["words_per_core_second"] == 300 and costs["raylet_cpu_seconds"] == 0.8
+    alone = _node_costs([ActorStatus(words_trained=10, train_cpu_seconds=1.0)])
+    assert alone["exchange_cpu_seconds_per_exchange"] is None and alone["raylet_cpu_seconds"] is None

@@ -446,7 +446,6 @@ def test_a_killed_driver_resumes_from_its_checkpoint(ray_cluster, planted_corpus
     assert len(training["actors"]) == 1
     assert training["resumed_from"]["checkpoint"] == killed_at.number
     assert training["resumed_from"]["corpus_counted_again"] is False  # the killed job's counts (`counted`)
-    assert manifest["timings"]["vocabulary"] < 1.0 and manifest["vocabulary"]["size"] > 0
     assert training["start_epoch"] == killed_at.epoch >= position["epoch"] >= 5
     # The resumed actor started from exactly the checkpoint's weights, read here from its npz, at the schedule's
     # learning rate for the checkpoint's round.

@@ -165,7 +165,7 @@ def test_efficiency_falls_once_an_exchange_outlasts_a_chunk():
     assert fast == pytest.approx(0.95)  # the exchange fits beside a 10 s chunk: only the arithmetic share
     seconds = sync.exchange_seconds(16, 150e6, 10e9 / 8, node_bytes_per_s=1e9)
     slow = sync.projected_efficiency(16, 150e6, seconds / 2, 0.05, node_bytes_per_s=1e9)
-    assert slow == pytest.approx(0.95 / 2)  # half a chunk's time: the actors wait the other half
+    assert slow == pytest.approx(0.5)  # half a chunk's time: the actors wait the other half
     assert sync.projected_efficiency(16, 150e6, 0.25, 0.05, rtt_seconds=5e-3) < sync.projected_efficiency(
         16, 150e6, 0.25, 0.05, rtt_seconds=1e-4)
 
@@ -173,12 +173,12 @@ def test_efficiency_falls_once_an_exchange_outlasts_a_chunk():
 def test_node_efficiency_keeps_the_exchange_share_and_waits_once_chunks_outlast_exchanges():
     """From CPU costs: 1M words per chunk at 1M words per core-second; 10 MB of slice, 0.1 s of work each."""
     args = (1e6, 10e6, 1e6, 0.1)
-    assert sync.node_efficiency(16, 1, *args) == pytest.approx(0.9)  # 1 s per chunk, 0.1 s of it exchanging
+    assert sync.node_efficiency(16, 1, *args) == pytest.approx(1 / 1.1)  # 1 s of training, 0.1 s of exchange beside
     exchange = sync.exchange_seconds(16, 10e6, 10e9 / 8, node_bytes_per_s=1e8)
     # 16 cores: the same share of the node's CPU, but a chunk lasts 1/16 s, less than the exchange: it waits
-    assert sync.node_efficiency(16, 16, *args) == pytest.approx(0.9 * (1 / 16) / exchange)
-    assert sync.most_cores(16, 0.85, *args) == 8  # 0.9 x (1/c) / 0.126 >= 0.85 up to c = 8
-    assert sync.most_cores(16, 0.95, *args) == 0  # the exchange's own 10% is never below 5%
+    assert sync.node_efficiency(16, 16, *args) == pytest.approx((1 / 16) / exchange)
+    assert sync.most_cores(16, 0.85, *args) == 9  # (1/c) / 0.126 >= 0.85 up to c = 9
+    assert sync.most_cores(16, 0.95, *args) == 0  # the exchange's own 9% is never below 5%
 
 
 def test_adaptive_combining_averages_repeated_moves_and_sums_independent_ones():

@@ -31,7 +31,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from . import export, storage
+from . import counted, export, storage
 from .config import RESUME_KEYS, TrainConfig
 from .errors import ConfigError, StorageError
 
@@ -232,6 +232,6 @@ def exists(location: str) -> bool:
 def remove_all(location: str) -> None:
     """Drop every checkpoint once the artifact is published: the job is done."""
     for name in storage.list_names(location):
-        if name.startswith("ckpt-") or name == "counted.json.gz":  # and the counting pass's outcome (`counted`)
+        if name.startswith("ckpt-") or name == counted.FILE:  # and the counting pass's outcome
             storage.remove(storage.join(location, name))
     storage.remove_dir(location)

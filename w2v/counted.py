@@ -16,6 +16,7 @@ import json
 import logging
 import os
 import shutil
+import zlib
 from dataclasses import dataclass
 from typing import Any, Mapping
 
@@ -33,7 +34,7 @@ FORMAT_VERSION = 1
 class Counted:
     """What the counting pass found, as a resumed job needs it."""
 
-    identity: Mapping[str, Any]  # checkpoint.identity of the job that counted: parameters and corpus fingerprint
+    identity: Mapping[str, Any]  # `identity` of the job that counted: parameters, files, the parent's manifest
     vocab: Vocabulary  # row order, counts, totals and phrases
     shard_counts: tuple[ShardCount, ...]  # per shard: words, sentences, ... (no word tables)
     dropped: Mapping[str, int] | None = None  # word -> count of counted words left out (--save-training-state)
@@ -65,9 +66,15 @@ class Counted:
             phrasing = phrases.from_tsv(listed["tsv"].encode("utf-8"), listed["settings"]) if listed else None
             vocab = Vocabulary(**fields, phrasing=phrasing)
             shard_counts = tuple(ShardCount(**sc) for sc in data["shards"])
-        except (KeyError, TypeError) as exc:
+        except (KeyError, TypeError, AttributeError) as exc:
             raise ValueError(f"missing or unexpected field ({exc})") from None
         return cls(identity=data["identity"], vocab=vocab, shard_counts=shard_counts, dropped=data.get("dropped"))
+
+
+def identity(job: Mapping[str, Any], parent_manifest_sha256: str | None) -> dict[str, Any]:
+    """What a record must have been written for: the job's `checkpoint.identity` (parameters and files) and,
+    with --init-from, the parent's manifest (a parent republished at the same URI holds other words)."""
+    return {**job, "parent": parent_manifest_sha256}
 
 
 def write(location: str, counted: Counted) -> None:
@@ -94,8 +101,11 @@ def read(location: str, identity: Mapping[str, Any]) -> Counted | None:
         return None
     try:
         with storage.open(where, "rb") as f:  # decompressed on the way, by its extension (smart_open)
-            counted = Counted.from_json(json.loads(f.read().decode("utf-8")))
-    except (OSError, StorageError, ValueError, EOFError) as exc:
+            data = json.loads(f.read().decode("utf-8"))
+        if not isinstance(data, dict):
+            raise ValueError(f"a JSON {type(data).__name__}, not an object")
+        counted = Counted.from_json(data)
+    except (OSError, StorageError, ValueError, EOFError, zlib.error) as exc:
         logger.warning("ignoring %s: %s; counting the corpus again", where, exc)
         return None
     if counted.identity != json.loads(json.dumps(identity)):  # as JSON holds it (tuples are lists there)

@@ -61,21 +61,24 @@ def expected_words(plan: Sequence[Sequence[Shard]], corpus_words: int, shard_wor
     return [round(corpus_words * sum(s.size for s in shards) / total) for shards in plan]
 
 
-def _node_costs(statuses: Sequence[ActorStatus], slice_bytes: int, exchanges: int) -> dict:
+def _node_costs(statuses: Sequence[ActorStatus]) -> dict:
     """What a node spent, in CPU seconds (README "Scaling model"): training rate per core, and the
-    exchange's CPU per exchange and per MB of exchanged slice (each actor takes, combines and
-    applies about one slice per round; its raylet moves the pieces). CPU time means the same on
-    simulated nodes sharing cores and on real ones; `sync.node_efficiency` projects a cluster from it."""
+    exchange's CPU per exchange and per MB of the slices taken (each actor takes, combines and
+    applies about one slice per round; its raylet moves the pieces). Each process counts its own
+    exchanges and bytes, so a restarted one's shorter life is weighed as such. CPU time means the
+    same on simulated nodes sharing cores and on real ones; `sync.node_efficiency` projects a
+    cluster from it. The exchange's part is everything of the process but gensim's threads, and
+    the raylet's: background threads and heartbeats included (about 1% of a core each, idle)."""
     train = sum(s.train_cpu_seconds for s in statuses)
-    exchange = sum(s.exchange_cpu_seconds for s in statuses) / len(statuses)
     raylets = [s.raylet_cpu_seconds for s in statuses if s.raylet_cpu_seconds is not None]
-    raylet = sum(raylets) / len(raylets) if raylets else None
-    node = exchange + (raylet or 0.0)
-    return {"train_cpu_seconds": round(train / len(statuses), 3), "exchange_cpu_seconds": round(exchange, 3),
-            "raylet_cpu_seconds": None if raylet is None else round(raylet, 3),
+    node = sum(s.exchange_cpu_seconds + (s.raylet_cpu_seconds or 0.0) for s in statuses)
+    exchanges, taken = sum(s.exchanges for s in statuses), sum(s.exchanged_bytes for s in statuses)
+    return {"train_cpu_seconds": round(train / len(statuses), 3),
+            "exchange_cpu_seconds": round(sum(s.exchange_cpu_seconds for s in statuses) / len(statuses), 3),
+            "raylet_cpu_seconds": round(sum(raylets) / len(raylets), 3) if raylets else None,
             "words_per_core_second": round(sum(s.words_trained for s in statuses) / train) if train > 0 else None,
-            "exchange_cpu_seconds_per_exchange": round(node / exchanges, 5) if slice_bytes and exchanges else None,
-            "exchange_cpu_seconds_per_mb": round(node / (slice_bytes / 1e6), 5) if slice_bytes else None}
+            "exchange_cpu_seconds_per_exchange": round(node / exchanges, 5) if exchanges else None,
+            "exchange_cpu_seconds_per_mb": round(node / (taken / 1e6), 5) if taken else None}
 
 
 def _sync_share(statuses: Sequence[ActorStatus]) -> float:
@@ -654,7 +657,7 @@ class Training:
             "bytes_per_word": round(exchanged.total / max(words, 1), 2),
             "busiest_link_bytes": exchanged.busiest_link,
             "slice_bytes_per_exchange": round(exchanged.slice / max(exchanges, 1)),  # the summed delta
-            **_node_costs(final, exchanged.slice if self.exchange else 0, exchanges),
+            **_node_costs(final),
             "start_epoch": self.start_epoch,
             "start_round": self.start_round,
             "words_trained_this_run": trained,

@@ -124,11 +124,13 @@ def checkpointer(config: TrainConfig, identity: dict[str, Any], resumed: checkpo
                                    first_number=resumed.number + 1 if resumed else 1)
 
 
-def prepare(config: TrainConfig, shards: list[corpus.Shard], timings: dict[str, float]) -> Prepared:
+def prepare(config: TrainConfig, shards: list[corpus.Shard], timings: dict[str, float],
+            reuse_counts: bool = True) -> Prepared:
     """List, place and count (stages 1-2), then compute the plan; adds each stage's seconds to `timings`.
 
     The counting pass reads the whole corpus on the cluster, so after it every shard is known to be
-    readable and decodable, and the vocabulary size in the plan is exact.
+    readable and decodable, and the vocabulary size in the plan is exact. A `--resume` takes the
+    stopped job's counts instead (`counted`), unless `reuse_counts` is False.
     """
     watch = Stopwatch(timings)
 
@@ -150,7 +152,7 @@ def prepare(config: TrainConfig, shards: list[corpus.Shard], timings: dict[str, 
 
     options = trainer.read_options(config)
     parent = lineage.load_parent(config) if config.init_from else None  # checksums verified
-    kept = _counted_for_resume(config, listed, shards + empty)
+    kept = _counted_for_resume(config, listed, shards + empty, parent) if reuse_counts else None
     if kept is not None:
         logger.info("stage 2/5: counting skipped: --resume takes the vocabulary and each shard's word count from "
                     "%s (written before training, for the same parameters and files)", config.checkpoint_location)
@@ -212,14 +214,15 @@ def _count(config: TrainConfig, shards: list[corpus.Shard], options: Any, parent
     return replace(vocab, phrasing=phrasing), shard_counts, dropped, options
 
 
-def _counted_for_resume(config: TrainConfig, listed: list[corpus.Shard], split: list[corpus.Shard]
-                        ) -> counted.Counted | None:
+def _counted_for_resume(config: TrainConfig, listed: list[corpus.Shard], split: list[corpus.Shard],
+                        parent: lineage.Parent | None) -> counted.Counted | None:
     """With --resume, what the stopped job's counting pass found (`counted`), if it holds for this run: the
     same parameters and files, the files cut into the same byte ranges (the number of actors may change),
     the same counting bound, and the left-out words when --save-training-state wants them."""
     if not config.resume:
         return None
-    kept = counted.read(config.checkpoint_location, checkpoint.identity(config, listed))
+    kept = counted.read(config.checkpoint_location, counted.identity(checkpoint.identity(config, listed),
+                                                                     parent.manifest_sha256 if parent else None))
     if kept is None:
         return None
     if {sc.uri for sc in kept.shard_counts} != {s.name for s in split}:
@@ -240,7 +243,7 @@ def dry_run(config: TrainConfig, shards: list[corpus.Shard] | None = None) -> Pl
     if shards is None:
         shards = preflight(config)
     try:
-        return prepare(config, shards, {}).plan
+        return prepare(config, shards, {}, reuse_counts=False).plan  # a dry run reads every shard
     finally:
         if config.wait_for_nodes:
             placement.release_node_request()
@@ -290,8 +293,9 @@ def _train_and_publish(config: TrainConfig, shards: list[corpus.Shard], timings:
         resumed = resume_point(config, identity)
         if config.checkpoint_interval > 0 and not p.counts_reused:  # a --resume later need not count again
             counted.write(config.checkpoint_location, counted.Counted(
-                identity=checkpoint.identity(config, shards), vocab=vocab, shard_counts=tuple(shard_counts),
-                dropped=p.dropped))
+                identity=counted.identity(checkpoint.identity(config, shards),
+                                          p.parent.manifest_sha256 if p.parent else None),
+                vocab=vocab, shard_counts=tuple(shard_counts), dropped=p.dropped))
 
         logger.info("stage 3/5: training %d epoch(s) on %d actor(s)", config.epochs, len(p.assignment))
         with training_failures():  # driver.py's failures: actors gone for good, divergence, Ray's errors

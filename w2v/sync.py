@@ -251,20 +251,21 @@ def projected_efficiency(nodes: int, slice_bytes: float, chunk_seconds: float, s
                          node_bytes_per_s: float = math.inf) -> float:
     """Parallel efficiency at `nodes` nodes, at the same words per exchange (the same quality).
 
-    E(K) = (1 - s) * min(1, t / X(K)): s is the share of an actor's time spent on exchange
-    arithmetic (measured), t the seconds a node takes to train one chunk (sync_words at its
-    measured rate), X(K) the wall time of one exchange (`exchange_seconds`: the busiest link's
-    bytes / bw, round trips per message, the node's own work when `node_bytes_per_s` is given).
-    While one exchange fits in the time of a chunk it runs beside training (the actor trains the
-    next chunk meanwhile) and costs only s; past that the actors wait for the network.
+    E(K) = min(1 - s, t / X(K)): s is the share of a node's time its exchange work takes
+    (measured), t the seconds a node takes to train one chunk (sync_words at its measured rate),
+    X(K) the wall time of one exchange (`exchange_seconds`: the busiest link's bytes / bw, round
+    trips per message, the node's own work when `node_bytes_per_s` is given). A chunk starts once
+    the exchange two rounds back is applied, so a round lasts the longer of the training with the
+    exchange's work beside it, t / (1 - s), and the exchange, X: while one exchange fits in the
+    time of a chunk it costs only s; past that the actors wait for it (and its work is inside X).
 
     >>> round(projected_efficiency(16, 32e6, 0.1, 0.05), 3), round(projected_efficiency(16, 32e6, 0.1, 0.05, star=True), 3)
-    (0.95, 0.221)
+    (0.95, 0.233)
     >>> round(projected_efficiency(16, 150e6, 0.23, 0.05, rtt_seconds=0), 2), round(projected_efficiency(16, 150e6, 0.23, 0.05), 2)
-    (0.94, 0.67)
+    (0.95, 0.71)
     """
     seconds = exchange_seconds(nodes, slice_bytes, link_bytes_per_s, rtt_seconds, node_bytes_per_s, star)
-    return (1.0 - sync_share) * min(1.0, chunk_seconds / seconds)
+    return min(1.0 - sync_share, chunk_seconds / seconds)
 
 
 def node_efficiency(nodes: int, cores: int, sync_words: float, slice_bytes: float, words_per_core_second: float,
@@ -276,19 +277,19 @@ def node_efficiency(nodes: int, cores: int, sync_words: float, slice_bytes: floa
     gensim's corpus_file threads scale with cores. Its share of one exchange of a `slice_bytes`
     slice costs w = `exchange_cpu_seconds` (its process outside gensim's threads and its raylet),
     done one step after the other, so w is in the exchange's wall time (`exchange_seconds`' node
-    term), and w of the node's cores x t CPU seconds go to it, not to training (s = w / (cores x t)).
+    term), and beside training it takes the share s = w / (w + cores x t) of the node's CPU.
     Both rates come from a run's manifest (`words_per_core_second`,
     `exchange_cpu_seconds_per_exchange`), in CPU time, so simulated nodes sharing a machine's cores
     measure them as a real node would. w holds a fixed part per exchange (Ray's calls and objects)
     besides the per-byte work, so it is only carried to the same model and tiers (the same slice).
 
-    >>> round(node_efficiency(16, 1, 1e6, 10e6, 1e6, 0.1), 2)  # 1 s per chunk, 0.1 s of it exchanging
-    0.9
+    >>> round(node_efficiency(16, 1, 1e6, 10e6, 1e6, 0.1), 2)  # 1 s per chunk and 0.1 s of exchange work
+    0.91
     >>> round(node_efficiency(16, 16, 1e6, 10e6, 1e6, 0.1), 2)  # the same share, but 1/16 s chunks: waits
-    0.45
+    0.5
     """
     chunk = sync_words / (cores * words_per_core_second)
-    share = min(exchange_cpu_seconds / (cores * chunk), 1.0)
+    share = exchange_cpu_seconds / (exchange_cpu_seconds + cores * chunk)
     return projected_efficiency(nodes, slice_bytes, chunk, share, link_bytes_per_s, rtt_seconds=rtt_seconds,
                                 node_bytes_per_s=slice_bytes / max(exchange_cpu_seconds, 1e-12))
 
@@ -299,10 +300,11 @@ def most_cores(nodes: int, target: float, sync_words: float, slice_bytes: float,
     """The most cores per node (up to `limit`) at which `node_efficiency` stays at `target` or above; 0 if none.
 
     >>> most_cores(16, 0.85, 1e6, 10e6, 1e6, 0.1)
-    8
+    9
     """
-    fits = [c for c in range(1, limit + 1) if node_efficiency(nodes, c, sync_words, slice_bytes, words_per_core_second,
-                                                             exchange_cpu_seconds, link_bytes_per_s, rtt_seconds) >= target]
+    fits = [c for c in range(1, limit + 1)
+            if node_efficiency(nodes, c, sync_words, slice_bytes, words_per_core_second, exchange_cpu_seconds,
+                               link_bytes_per_s, rtt_seconds) >= target]
     return max(fits, default=0)
 
 

@@ -301,6 +301,8 @@ class TrainerActor:
         self.start_alpha = 0.0  # the learning rate of the first chunk start() trains
         self.cpu = _CpuClock()  # CPU time of this process and its raylet since training started
         self.train_cpu = 0.0  # CPU seconds of the gensim threads (ChunkTrainer.cpu_seconds)
+        self.exchanges = 0  # exchanges this process took part in (each one's first slice starts at row 0)
+        self.exchanged_bytes = 0  # bytes of the slices it took
         _listen_for_sigterm(self)
 
     def info(self) -> ActorInfo:
@@ -371,7 +373,6 @@ class TrainerActor:
                                              self.start_round)[0]
         self.tracker = sync.DeltaTracker(self.weights()) if exchange else None
         self.started = time.perf_counter()
-        self.cpu.reset()
         self.thread = threading.Thread(target=self._train, name="w2v-chunks", daemon=True)
         self.thread.start()
 
@@ -379,6 +380,7 @@ class TrainerActor:
         c = self.config
         chunks = self.spooled.chunks
         trainer = ChunkTrainer(self.model, self.workers)
+        self.cpu.reset()  # after the compiled vocabulary is built: from here on, training and exchanges
         try:
             for r in range(self.start_round, self.rounds):
                 if self.tracker is not None:
@@ -426,6 +428,8 @@ class TrainerActor:
         began = time.perf_counter()
         rows = slice(start, stop)
         delta = self.tracker.take(self.weights(), rows)
+        self.exchanges += start == 0
+        self.exchanged_bytes += sync.nbytes(delta)
         pieces = sync.cut(delta, sync.split_rows(rows, parts), start)
         self.peak_private = max(self.peak_private, private_rss_bytes())
         self.sync_seconds += time.perf_counter() - began
@@ -482,8 +486,9 @@ class TrainerActor:
             epoch_sync=before + [round(sync, 3) for _, _, sync in self.recorder.ends], peak_rss=peak_rss_bytes(),
             peak_private_rss=self.peak_private, notice=self.notice, start_digest=self.start_digest,
             start_alpha=self.start_alpha, train_cpu_seconds=round(self.train_cpu, 3),
-            exchange_cpu_seconds=round(max(process_cpu - self.train_cpu, 0.0), 3),
-            raylet_cpu_seconds=None if raylet_cpu is None else round(raylet_cpu, 3))
+            exchange_cpu_seconds=round(process_cpu - self.train_cpu, 3),
+            raylet_cpu_seconds=None if raylet_cpu is None else round(raylet_cpu, 3), exchanges=self.exchanges,
+            exchanged_bytes=self.exchanged_bytes)
 
     def close(self) -> None:
         if self.spool_dir is not None:
