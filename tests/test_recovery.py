@@ -63,6 +63,19 @@ def test_equal_weights_have_equal_digests_and_one_changed_value_changes_it():
     assert weights_digest({"vectors": weights["vectors"]}) != weights_digest(weights)  # a matrix missing
 
 
+def test_a_big_matrix_is_digested_by_evenly_spaced_rows():
+    """Above DIGEST_ROWS rows every k-th row is read (an actor digests its weights at every start): a changed
+    row among them changes the digest, one between them does not."""
+    from w2v.recovery import DIGEST_ROWS
+
+    big = {"vectors": np.zeros((2 * DIGEST_ROWS + 1, 2), np.float32)}  # every 3rd row: 0, 3, 6, ...
+    before = weights_digest(big)
+    big["vectors"][1] = 1.0
+    assert weights_digest(big) == before
+    big["vectors"][3] = 1.0
+    assert weights_digest(big) != before
+
+
 def test_a_fault_event_is_a_plain_record_the_manifest_can_hold():
     import dataclasses
     import json
