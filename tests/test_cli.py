@@ -340,6 +340,26 @@ def test_json_log_format_is_one_object_per_line():
     assert "ZeroDivisionError" in entries[1]["exception"] and entries[0]["time"].endswith("+00:00")
 
 
+def test_with_json_logs_what_ray_workers_print_becomes_json_records_too():
+    """Ray forwards its workers' stdout/stderr to the driver as plain prefixed lines (under load even a C++
+    library's lock warning from a counting task); with --log-format json each becomes a record of
+    `w2v.worker_output`, so the output stays one JSON object per line. Text logs put Ray's printing back."""
+    code = ("import logging\n"
+            "from ray._private.ray_logging import global_worker_stdstream_dispatcher as d\n"
+            "from w2v.cli import configure_logging, worker_output_as_log_records\n"
+            "configure_logging(log_format='json'); worker_output_as_log_records()\n"
+            "d.emit({'lines': ['[mutex.cc : 452] RAW: Lock blocking', ''], 'pid': 42, 'is_err': True,"
+            " 'task_name': '_kept_batch'})\n"
+            "d.emit({'lines': ['epoch done'], 'pid': 7, 'is_err': False, 'actor_name': 'TrainerActor'})\n"
+            "worker_output_as_log_records(False); print(sorted(name for name, _ in d.handlers))")
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    entries = [json.loads(line) for line in done.stderr.splitlines()]  # every line is one JSON object
+    assert [(e["level"], e["logger"], e["message"]) for e in entries] == [
+        ("WARNING", "w2v.worker_output", "(_kept_batch pid=42) [mutex.cc : 452] RAW: Lock blocking"),
+        ("INFO", "w2v.worker_output", "(TrainerActor pid=7) epoch done")], done.stderr
+    assert done.stdout.strip() == "[]"  # no handler of ours is left (Ray adds its own at its next init)
+
+
 @pytest.mark.slow
 def test_a_failed_training_has_its_own_exit_code(ray_cluster, planted_corpus, tmp_path, capsys, monkeypatch):
     from w2v.trainer import FAULT_ENV

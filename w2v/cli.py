@@ -258,7 +258,7 @@ def configure_logging(quiet: bool = False, log_format: str = "text") -> None:
     logging.getLogger("smart_open").setLevel(logging.WARNING)
 
 
-def init_ray(address: str | None, quiet: bool = False) -> bool:
+def init_ray(address: str | None, quiet: bool = False, log_format: str = "text") -> bool:
     """Join the cluster at `address` or $RAY_ADDRESS; with neither, start Ray embedded in this process.
 
     Returns whether this call initialized Ray (False: the caller's Ray was up already), i.e. whether
@@ -286,7 +286,39 @@ def init_ray(address: str | None, quiet: bool = False) -> bool:
     else:
         start_embedded(ray, options)
     ray_logger.setLevel(logging.WARNING if quiet else logging.INFO)
+    worker_output_as_log_records(log_format == "json")
     return True
+
+
+WORKER_OUTPUT = "w2v.worker_output"  # the logger the workers' forwarded stdout/stderr lines go through with JSON logs
+
+
+def worker_output_as_log_records(enabled: bool = True) -> None:
+    """Ray prints what its workers write (a task's warning, a C++ library's message under load) straight to
+    this process's stdout/stderr, one prefixed line each. With --log-format json every line must be one
+    JSON object, so those lines become records of the logger WORKER_OUTPUT instead (INFO from stdout,
+    WARNING from stderr), with the task or actor and its pid in the message. Ray exposes no public hook
+    for this: the swap uses its stream dispatcher, and if that ever moves, the lines stay as Ray prints them
+    (one warning says so). `enabled` False puts Ray's own printing back (a later text-format command in the
+    same process)."""
+    try:
+        from ray._private.ray_logging import global_worker_stdstream_dispatcher as dispatcher
+    except ImportError as exc:
+        logger.warning("worker output is printed as Ray prints it, not as JSON (%s)", exc)
+        return
+    forwarded = logging.getLogger(WORKER_OUTPUT)
+
+    def emit(data: dict[str, Any]) -> None:
+        who = data.get("actor_name") or data.get("task_name") or "worker"
+        for line in data.get("lines", []):
+            if line.strip():
+                forwarded.log(logging.WARNING if data.get("is_err") else logging.INFO, "(%s pid=%s) %s", who,
+                              data.get("pid"), line)
+
+    dispatcher.remove_handler("w2v_json_logs")
+    if enabled:
+        dispatcher.remove_handler("ray_print_logs")
+        dispatcher.add_handler("w2v_json_logs", emit)
 
 
 EMBEDDED_RETRY_SECONDS = (1.0, 3.0)  # the random wait before the one retry of a failed embedded start
@@ -367,7 +399,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         watch.lap("start-up", until=entered)
     shards = pipeline.preflight(config)  # bad paths and occupied outputs fail before Ray starts
     watch.lap("preflight")  # imports, config, output and corpus checks
-    owns_ray = init_ray(config.address, quiet=args.quiet)
+    owns_ray = init_ray(config.address, quiet=args.quiet, log_format=args.log_format)
     watch.lap("ray-start")
     if args.dry_run:
         plan = pipeline.dry_run(config, shards)
@@ -567,7 +599,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
         import numpy as np
 
         require("ray", "w2v eval on a Ray cluster")
-        init_ray(args.address, quiet=args.quiet)
+        init_ray(args.address, quiet=args.quiet, log_format=args.log_format)
         # A plain array view of the memmap: Ray copies an ndarray's buffer zero-copy, a subclass it pickles.
         vectors = np.asarray(vectors)
     outcome = eval_stage.run_evaluation(vectors, words, settings, in_ray_task=on_cluster)

@@ -79,15 +79,15 @@ def staleness_warning(epoch_words: int, actors: int, sync_words: int) -> str | N
     The measure is the stale share, (K-1) x sync words / epoch words: what carried over between corpus
     sizes in the measurements, not a word count tuned on one corpus.
 
-    >>> staleness_warning(1_000_000, 4, 2_000) is None
-    True
+    >>> staleness_warning(1_000_000, 4, 2_000) is None, staleness_warning(5_200_002, 8, 7_429) is None  # 1.00%
+    (True, True)
     >>> staleness_warning(1_000_000, 4, 10_000)
     '--sync-words 10,000 with 4 actors leaves 3.00% of an epoch stale (> 1.00%): expect clearly lower quality than one process (README "What the quality follows"); 0 paces at 0.25%'
     """
     if actors <= 1 or epoch_words <= 0:
         return None
     share = stale_words(sync_words, actors) / epoch_words
-    if share <= WARN_STALE_SHARE:
+    if stale_words(sync_words - 0.5, actors) <= WARN_STALE_SHARE * epoch_words:  # a share rounded to whole words
         return None
     return (f"--sync-words {sync_words:,} with {actors} actors leaves {share:.2%} of an epoch stale "
             f"(> {WARN_STALE_SHARE:.2%}): expect clearly lower quality than one process (README \"What the quality "
