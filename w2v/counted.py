@@ -97,7 +97,7 @@ def write(location: str, counted: Counted) -> None:
 def read(location: str, identity: Mapping[str, Any]) -> Counted | None:
     """The record in `location` when it was written for this `identity` (parameters and files), else None."""
     where = storage.join(location, FILE)
-    if FILE not in storage.list_names(location):
+    if not storage.exists(where):
         return None
     try:
         with storage.open(where, "rb") as f:  # decompressed on the way, by its extension (smart_open)

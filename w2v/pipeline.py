@@ -150,7 +150,6 @@ def prepare(config: TrainConfig, shards: list[corpus.Shard], timings: dict[str, 
     logger.info("%s; workers per actor: %s", corpus.plan_summary(assignment), [n["workers"] for n in placed])
     watch.lap("list")
 
-    options = trainer.read_options(config)
     parent = lineage.load_parent(config) if config.init_from else None  # checksums verified
     kept = _counted_for_resume(config, listed, shards + empty, parent) if reuse_counts else None
     if kept is not None:
@@ -160,7 +159,7 @@ def prepare(config: TrainConfig, shards: list[corpus.Shard], timings: dict[str, 
         shard_counts = [sc for sc in kept.shard_counts if sc.skipped != EMPTY]
         options = trainer.read_options(config, vocab.phrasing)
     else:
-        vocab, shard_counts, dropped, options = _count(config, shards, options, parent, watch)
+        vocab, shard_counts, dropped, options = _count(config, shards, parent, watch)
     if parent:
         logger.info("vocabulary: %d word(s) of %s keep their rows, %d new word(s) follow", vocab.inherited,
                     parent.uri, len(vocab) - vocab.inherited)
@@ -194,13 +193,13 @@ def prepare(config: TrainConfig, shards: list[corpus.Shard], timings: dict[str, 
                     counts_reused=kept is not None)
 
 
-def _count(config: TrainConfig, shards: list[corpus.Shard], options: Any, parent: lineage.Parent | None,
+def _count(config: TrainConfig, shards: list[corpus.Shard], parent: lineage.Parent | None,
            watch: Stopwatch) -> tuple[Vocabulary, list[ShardCount], dict[str, int] | None, Any]:
     """Stage 2: phrases (with --phrases), then the words, counted on the cluster. (vocabulary, per-shard
     summaries, the words left out when --save-training-state wants them, the reading options with phrases)."""
     logger.info("stage 2/5: counting %s (one task per shard, small shards batched, merged by a tree of tasks)",
                 f"phrases ({config.phrase_passes} pass(es)), then words" if config.phrases else "words")
-    phrasing = None
+    options, phrasing = trainer.read_options(config), None
     if config.phrases:  # counted like the words, then the words are counted again over the phrased text
         phrasing = phrases.learn(shards, options, config.phrase_passes, config.phrase_min_count,
                                  config.phrase_threshold, config.phrase_scoring, config.phrase_connector_words,
@@ -221,8 +220,7 @@ def _counted_for_resume(config: TrainConfig, listed: list[corpus.Shard], split: 
     the same counting bound, and the left-out words when --save-training-state wants them."""
     if not config.resume:
         return None
-    kept = counted.read(config.checkpoint_location, counted.identity(checkpoint.identity(config, listed),
-                                                                     parent.manifest_sha256 if parent else None))
+    kept = counted.read(config.checkpoint_location, _counts_identity(checkpoint.identity(config, listed), parent))
     if kept is None:
         return None
     if {sc.uri for sc in kept.shard_counts} != {s.name for s in split}:
@@ -233,6 +231,11 @@ def _counted_for_resume(config: TrainConfig, listed: list[corpus.Shard], split: 
         logger.info("--resume: --max-vocab-size or --save-training-state changed: counting the corpus again")
         return None
     return kept
+
+
+def _counts_identity(job: dict[str, Any], parent: lineage.Parent | None) -> dict[str, Any]:
+    """What a `counted` record is written for and checked against: the job's `checkpoint.identity` and the parent."""
+    return counted.identity(job, parent.manifest_sha256 if parent else None)
 
 
 def dry_run(config: TrainConfig, shards: list[corpus.Shard] | None = None) -> Plan:
@@ -288,14 +291,13 @@ def _train_and_publish(config: TrainConfig, shards: list[corpus.Shard], timings:
         vocab, shard_counts = p.vocab, p.shard_counts
         watch = Stopwatch(timings)  # continues after stages 1-2
 
-        identity = {**checkpoint.identity(config, shards),
-                    "vocabulary": checkpoint.vocabulary_fingerprint(vocab.words, vocab.counts)}
+        job = checkpoint.identity(config, shards)
+        identity = {**job, "vocabulary": checkpoint.vocabulary_fingerprint(vocab.words, vocab.counts)}
         resumed = resume_point(config, identity)
         if config.checkpoint_interval > 0 and not p.counts_reused:  # a --resume later need not count again
             counted.write(config.checkpoint_location, counted.Counted(
-                identity=counted.identity(checkpoint.identity(config, shards),
-                                          p.parent.manifest_sha256 if p.parent else None),
-                vocab=vocab, shard_counts=tuple(shard_counts), dropped=p.dropped))
+                identity=_counts_identity(job, p.parent), vocab=vocab, shard_counts=tuple(shard_counts),
+                dropped=p.dropped))
 
         logger.info("stage 3/5: training %d epoch(s) on %d actor(s)", config.epochs, len(p.assignment))
         with training_failures():  # driver.py's failures: actors gone for good, divergence, Ray's errors

@@ -134,7 +134,7 @@ def weights_digest(weights: dict[str, np.ndarray]) -> str:
     digest = hashlib.blake2b(digest_size=16)
     for name in sorted(weights):
         array = weights[name]
-        step = -(-len(array) // DIGEST_ROWS) if array.ndim else 1
+        step = -(-len(array) // DIGEST_ROWS)  # ceil: at most DIGEST_ROWS rows
         digest.update(f"{name}:{array.dtype}:{array.shape}:{step};".encode())
-        digest.update(memoryview(np.ascontiguousarray(array[::step] if array.ndim else array)).cast("B"))
+        digest.update(memoryview(np.ascontiguousarray(array[::step])).cast("B"))
     return digest.hexdigest()
