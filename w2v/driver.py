@@ -24,7 +24,7 @@ import os
 import signal
 import threading
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
@@ -37,13 +37,14 @@ from .errors import ClusterError, ConfigError, TrainingError, TrainingStopped
 from .exchange import ActorInfo, ActorStatus, ExchangeTally, Spooled, actor_gone, exchange_round
 from .placement import NODE_RESOURCE, alive_nodes, draining_nodes, release_node_request
 from .recovery import FaultEvent, weights_digest, words_retrained
-from .trainer import FAULT_ENV, TrainerActor, parse_fault_hook
+from .trainer import FAULT_ENV, PAUSE_ENV, TrainerActor, parse_fault_hook, parse_pause_hook
 from .vocab import Vocabulary
 
 logger = logging.getLogger(__name__)
 
 STATUS_POLL_SECONDS = 0.5  # how often the driver looks at progress when there is nothing to exchange
 RECOVERY_SECONDS = 120.0  # how long the driver waits for a dead actor to come back before failing the job
+PLACE_SECONDS = 300.0  # how long the driver waits for the actors to be placed (a cluster whose CPUs are busy)
 
 
 def expected_words(plan: Sequence[Sequence[Shard]], corpus_words: int, shard_words: Mapping[str, int] | None
@@ -186,10 +187,11 @@ def train(config: TrainConfig, vocab: Vocabulary, plan: Sequence[Sequence[Shard]
             training.close()
 
 
-def _get_all(refs: Sequence[Any], bar: Any = None,
-             postfix: Callable[[list[Any]], str] = lambda results: "") -> list[Any]:
-    """Every result, in the order of `refs`, then the first failure raised: a failure left unread is printed
-    by Ray later, on its own, as an "Unhandled error" traceback after the job's one error line.
+def _get_each(refs: Sequence[Any], bar: Any = None, postfix: Callable[[list[Any]], str] = lambda results: ""
+              ) -> tuple[list[Any], dict[int, Exception]]:
+    """Every result, in the order of `refs` (None where it failed), and each failure by index. Every ref is
+    read, failed ones too: a failure left unread is printed by Ray later, on its own, as an "Unhandled
+    error" traceback after the job's one error line.
 
     `bar` (a `progress.bar`) counts the results as they arrive, with `postfix(the results so far)` beside it.
     """
@@ -198,18 +200,23 @@ def _get_all(refs: Sequence[Any], bar: Any = None,
     bar = bar or progress.NullBar()
     results: list[Any] = [None] * len(refs)
     done: list[Any] = []  # the results so far, in the order they came
-    failure = None
+    failures: dict[int, Exception] = {}
     for i in progress.as_done(refs, bar):
         try:
             results[i] = ray.get(refs[i])
             done.append(results[i])
         except Exception as exc:
-            failure = failure or exc
+            failures[i] = exc
         bar.set_postfix_str(postfix(done), refresh=False)
         bar.update(1)
-    if failure is not None:
-        raise failure
-    return results
+    return results, failures
+
+
+def _actor_died(exc: BaseException) -> bool:
+    """True when `exc` says the actor's process or node went away (Ray restarts or we replace it), not that
+    the actor's own code failed: that one fails the job."""
+    gone = actor_gone()
+    return isinstance(exc, gone) or isinstance(getattr(exc, "cause", None), gone)
 
 
 class Training:
@@ -234,6 +241,7 @@ class Training:
         self.checkpointer = checkpointer  # asked every round whether a checkpoint is due
         self.stop = stop or _StopSignals()  # a stop signal: checkpoint at the next round, then TrainingStopped
         self.exit_after = parse_fault_hook(os.environ.get(FAULT_ENV))  # fault injection (tests only)
+        self.pause = parse_pause_hook(os.environ.get(PAUSE_ENV))  # fault injection (tests only)
         self.actor_cls = ray.remote(TrainerActor)
         self.actors = [self._create(k, node) for k, node in enumerate(self.nodes)]  # handles, replaced on node loss
         self.exchange = len(self.actors) > 1  # one actor alone has nothing to exchange
@@ -255,7 +263,7 @@ class Training:
         self.global_weights: sync.Weights = {}  # initial + every delta (with exchange)
         self.started_wall = time.time()  # when the actors were started (wall clock, as their epoch ends)
         self.last_status: list[ActorStatus | None] = [None] * len(self.actors)  # per actor, latest seen
-        self.infos: list[ActorInfo] = []  # per actor: node, pid, workers
+        self.infos: list[ActorInfo | None] = [None] * len(self.actors)  # per actor: node, pid, workers (once placed)
         self.spooled: list[Spooled] = []  # per actor: what spool() spooled
         self.restarts = [0] * len(self.actors)  # per actor: restarts the driver saw (notices not counted)
         self.events: list[FaultEvent] = []  # restarts and replacements, for the manifest
@@ -279,7 +287,8 @@ class Training:
             workers = self.config.workers or 1
             options.update(num_cpus=0)
         hook = self.exit_after.get(k) if node is not None and fault_hook else None
-        return self.actor_cls.options(**options).remote(self.config, workers, hook)
+        return self.actor_cls.options(**options).remote(self.config, workers, hook,
+                                                        self.pause if fault_hook else None)
 
     # ------------------------------------------------------------------ the loop
     def run(self) -> TrainResult:
@@ -396,10 +405,21 @@ class Training:
         """Wait until every actor runs on its node (its `info`), then drop the autoscaler request."""
         import ray
 
-        try:
-            self.infos = ray.get([a.info.remote() for a in self.actors], timeout=300)
-        except ray.exceptions.GetTimeoutError:
-            raise ClusterError("trainer actors could not be placed within 300 s: are the nodes' CPUs busy?") from None
+        refs = [a.info.remote() for a in self.actors]
+        deadline = time.monotonic() + PLACE_SECONDS
+        for k, ref in enumerate(refs):
+            try:
+                info = ray.get(ref, timeout=max(deadline - time.monotonic(), 0.01))
+            except ray.exceptions.GetTimeoutError:
+                raise ClusterError(f"trainer actors could not be placed within {PLACE_SECONDS:.0f} s: are the "
+                                   f"nodes' CPUs busy?") from None
+            except actor_gone() as exc:  # died before it answered, and Ray could not tell whether it ran
+                self._start_up_fault(k, exc, "placing")
+                continue
+            self.infos[k] = info
+            if info.restarted:  # its first process died before it answered; Ray restarted it and our call ran there
+                self._start_up_fault(k, RuntimeError("its first process died before it answered (Ray restarted it)"),
+                                     "placing", already_back=info)
         if self.config.wait_for_nodes:
             release_node_request()  # the actors hold their nodes now
         for info in self.infos:
@@ -413,8 +433,16 @@ class Training:
         refs = [a.spool.remote(self.vocab_ref, self.plan[k], self.chunks, self.expected_words[k])
                 for k, a in enumerate(self.actors)]
         with progress.bar("spooling", total=len(refs), unit="actors") as bar:
-            self.spooled = _get_all(refs, bar, lambda done: f"{sum(sp.words for sp in done):,} words, "
-                                                            f"{sum(sp.bytes for sp in done) / 1e6:,.1f} MB")
+            self.spooled, failures = _get_each(refs, bar, lambda done: f"{sum(sp.words for sp in done):,} words, "
+                                                                       f"{sum(sp.bytes for sp in done) / 1e6:,.1f} MB")
+        for k, exc in failures.items():
+            if not _actor_died(exc):
+                raise exc  # its own failure (a bad shard, a full disk): the job's error
+            self._spool_again(k, exc, "spooling")
+        for k, sp in enumerate(self.spooled):
+            if sp.pid != self.infos[k].pid:  # Ray restarted it after `info`; the spool ran in the new process
+                self._start_up_fault(k, RuntimeError(f"its process {self.infos[k].pid} died before it spooled "
+                                                     f"(Ray restarted it as {sp.pid})"), "spooling")
         for k, (info, sp) in enumerate(zip(self.infos, self.spooled)):
             logger.info("actor %d on %s (node %s, %d workers): %d shard(s) spooled, %d words in %d chunk(s), "
                         "%.1f MB in %.1f s", k, info.hostname, info.node_id[:8], info.workers, sp.shards,
@@ -435,7 +463,7 @@ class Training:
         import ray
 
         if self.resume is not None:
-            expected = {name: a.shape for name, a in ray.get(self.actors[0].weights.remote()).items()}
+            expected = {name: a.shape for name, a in self._seeded_weights().items()}
             found = {name: a.shape for name, a in self.resume.weights.items()}
             if expected != found:
                 raise ConfigError(f"--resume: the checkpoint holds matrices {found}, this job needs {expected}")
@@ -443,11 +471,11 @@ class Training:
             logger.info("resuming from checkpoint %d at epoch %d of %d (round %d of %d)", self.resume.number,
                         self.start_epoch, self.config.epochs, self.start_round, self.rounds)
         elif self.parent is not None:
-            initial = lineage.initial_weights(ray.get(self.actors[0].weights.remote()), self.parent)
+            initial = lineage.initial_weights(self._seeded_weights(), self.parent)
             logger.info("first weights: %d row(s) from %s, %d new row(s) seeded", len(self.parent.words),
                         self.parent.uri, len(self.vocab) - len(self.parent.words))
         elif self.exchange:
-            initial = sync.copy_weights(ray.get(self.actors[0].weights.remote()))
+            initial = sync.copy_weights(self._seeded_weights())
         else:
             initial = None
         if self.exchange:
@@ -456,7 +484,74 @@ class Training:
             self.snapshot_weights = initial
         initial_ref = ray.put(initial) if initial is not None else None
         self.started_wall = time.time()
-        ray.get([a.start.remote(initial_ref, self.exchange, self.start_round) for a in self.actors])
+        _, failures = _get_each([a.start.remote(initial_ref, self.exchange, self.start_round) for a in self.actors])
+        for k, exc in failures.items():
+            if not _actor_died(exc):
+                raise exc
+            while True:  # a new process: spool (or take over the dead one's spool), then start
+                self._spool_again(k, exc, "starting")
+                try:
+                    ray.get(self.actors[k].start.remote(initial_ref, self.exchange, self.start_round))
+                    break
+                except Exception as again:
+                    if not _actor_died(again):
+                        raise
+                    exc = again
+
+    def _seeded_weights(self) -> sync.Weights:
+        """The untrained weights every actor built from the vocabulary and seed (the same in each): the first
+        actor's that answers (one that dies meanwhile is brought back later, by the stage that needs it)."""
+        import ray
+
+        for k, actor in enumerate(self.actors):
+            try:
+                return ray.get(actor.weights.remote())
+            except Exception as exc:
+                if not _actor_died(exc) or k == len(self.actors) - 1:
+                    raise
+        raise AssertionError("unreachable")
+
+    def _spool_again(self, k: int, cause: Exception, stage: str) -> None:
+        """Actor k died before training (in `stage`): bring it back (`_start_up_fault`) and spool its shards
+        again, as often as --max-restarts allows."""
+        import ray
+
+        while True:
+            self._start_up_fault(k, cause, stage)
+            try:
+                self.spooled[k] = ray.get(self.actors[k].spool.remote(self.vocab_ref, self.plan[k], self.chunks,
+                                                                        self.expected_words[k]))
+            except Exception as again:
+                if not _actor_died(again):
+                    raise
+                cause = again
+                continue
+            self.infos[k] = replace(self.infos[k], pid=self.spooled[k].pid)  # it could have restarted once more
+            self.events[-1] = replace(self.events[-1], spool_reused=self.spooled[k].reused)
+            return
+
+    def _start_up_fault(self, k: int, cause: Exception, stage: str, already_back: ActorInfo | None = None) -> None:
+        """Actor k died before training began (while the driver was `stage`): count it against --max-restarts,
+        wait for Ray's restart on its node or replace it on another (`_bring_back`), and record the event. The
+        caller does the stage's work again. Nothing was trained yet: nothing is retrained or lost.
+        `already_back`: Ray restarted it before anyone noticed (its info says so)."""
+        began = time.perf_counter()
+        known = self.infos[k]
+        node_id = known.node_id if known is not None else self.nodes[k]["node_id"]
+        self._count_death(k, cause)
+        logger.warning("trainer actor %d (node %s) died while %s: %s", k, node_id[:8], stage,
+                       str(cause).splitlines()[0])
+        info = already_back or self._bring_back(k, node_id, noticed=False)
+        self.infos[k] = info
+        event = FaultEvent(
+            actor=k, kind="restarted" if info.node_id == node_id else "replaced",
+            cause=str(cause).splitlines()[0][:200], old_node=node_id, node=info.node_id,
+            restart_round=self.start_round, restart_epoch=self.start_epoch, rounds_done_before=self.start_round,
+            epochs_done_before=self.start_epoch, chunks_per_epoch=self.chunks, words_retrained=0, words_lost=0,
+            noticed=False, spool_reused=False, start_alpha=0.0, sent_digest="", start_digest="",
+            seconds=round(time.perf_counter() - began, 3), stage=stage)
+        self.events.append(event)
+        logger.warning("trainer actor %d %s on node %s while %s", k, event.kind, info.node_id[:8], stage)
 
     def _statuses(self) -> list[ActorStatus]:
         """Every actor's status; a dead actor is brought back first (restart or replacement), and a
@@ -547,44 +642,29 @@ class Training:
         node_id = self.infos[k].node_id
         self.notices.pop(k, None)
         if not noticed:
-            self.restarts[k] += 1
-            if self.restarts[k] > self.config.max_restarts:
-                self._give_up(f"trainer actor {k} died more often than --max-restarts {self.config.max_restarts} "
-                              f"allows: {str(cause).splitlines()[0]}")
+            self._count_death(k, cause)
         logger.warning("trainer actor %d (node %s) %s: %s", k, node_id[:8], "moves" if noticed else "died",
                        str(cause).splitlines()[0])
-        deadline = time.monotonic() + RECOVERY_SECONDS
-        while True:
-            gone = node_id not in {n["node_id"] for n in alive_nodes()}
-            if noticed or gone:
-                stays = not gone and node_id not in draining_nodes()  # a SIGTERM on a healthy node
-                try:
-                    ray.kill(self.actors[k], no_restart=True)
-                except Exception:  # already dead for good
-                    pass
-                planned = self.nodes[k] if stays and self.nodes[k]["node_id"] == node_id else None
-                self.actors[k] = self._create(k, planned, fault_hook=False)
-                info = ray.get(self.actors[k].info.remote(), timeout=300)
-                break
-            try:
-                info = ray.get(self.actors[k].info.remote(), timeout=10)
-                break
-            except (*actor_gone(), ray.exceptions.GetTimeoutError) as exc:
-                if time.monotonic() > deadline:
-                    self._give_up(f"trainer actor {k} did not come back within {RECOVERY_SECONDS:.0f} s: "
-                                  f"{str(exc).splitlines()[0]}")
-                time.sleep(0.5)
-        kind = "restarted" if info.node_id == node_id else "replaced"  # where its successor runs
+        info = self._bring_back(k, node_id, noticed)
         self.infos[k] = info
-        self.spooled[k] = ray.get(self.actors[k].spool.remote(self.vocab_ref, self.plan[k], self.chunks,
-                                                                self.expected_words[k]))
         # With an exchange: the round the next exchange takes (every earlier round is in the global weights,
         # but for rows whose tier was not due since: `lost`). Alone: its last snapshot.
         restart_round = self.next_round[k] if self.exchange else self.snapshot_rounds[k]
         weights = self.global_weights if self.exchange else self.snapshot_weights
-        ray.get(self.actors[k].start.remote(ray.put(weights) if weights is not None else None, self.exchange,
-                                            restart_round))
-        started = ray.get(self.actors[k].status.remote())
+        weights_ref = ray.put(weights) if weights is not None else None
+        while True:  # the successor may die too while it spools or starts: each death counts, as any other
+            try:
+                self.spooled[k] = ray.get(self.actors[k].spool.remote(self.vocab_ref, self.plan[k], self.chunks,
+                                                                        self.expected_words[k]))
+                ray.get(self.actors[k].start.remote(weights_ref, self.exchange, restart_round))
+                started = ray.get(self.actors[k].status.remote())
+                break
+            except Exception as again:
+                if not _actor_died(again):
+                    raise
+                self._count_death(k, again)
+                self.infos[k] = info = self._bring_back(k, info.node_id, noticed=False)
+        kind = "restarted" if info.node_id == node_id else "replaced"  # where its successor runs
         # Rounds it is known to have trained: the last status poll, or the rounds exchanged since (each
         # exchange waited for its chunk), whichever is later.
         seen = max(last.rounds_done if last else restart_round, self.next_round[k])
@@ -600,12 +680,44 @@ class Training:
             epochs_done_before=seen // self.chunks, chunks_per_epoch=self.chunks, words_retrained=retrained,
             words_lost=lost, noticed=noticed, spool_reused=self.spooled[k].reused, start_alpha=started.start_alpha,
             sent_digest=weights_digest(weights) if weights is not None else "", start_digest=started.start_digest,
-            seconds=round(time.perf_counter() - began, 3))
+            seconds=round(time.perf_counter() - began, 3), stage="training")
         self.events.append(event)
         logger.warning("trainer actor %d %s on node %s: training again from round %d (epoch %d; %s words "
                        "retrained, about %s lost)", k, kind, info.node_id[:8], restart_round,
                        restart_round // self.chunks, f"{retrained:,}", f"{lost:,}")
         self.last_status[k] = None  # unknown until its next status
+
+    def _count_death(self, k: int, cause: Exception) -> None:
+        """One more death of actor k: past --max-restarts the job fails (`_give_up`)."""
+        self.restarts[k] += 1
+        if self.restarts[k] > self.config.max_restarts:
+            self._give_up(f"trainer actor {k} died more often than --max-restarts {self.config.max_restarts} "
+                          f"allows: {str(cause).splitlines()[0]}")
+
+    def _bring_back(self, k: int, node_id: str, noticed: bool) -> ActorInfo:
+        """Actor k running again: Ray's restart on its node (waited for, RECOVERY_SECONDS at most), or a new
+        actor when the node is gone or (`noticed`) the actor is to move. Its `info`."""
+        import ray
+
+        deadline = time.monotonic() + RECOVERY_SECONDS
+        while True:
+            gone = node_id not in {n["node_id"] for n in alive_nodes()}
+            if noticed or gone:
+                stays = not gone and node_id not in draining_nodes()  # a SIGTERM on a healthy node
+                try:
+                    ray.kill(self.actors[k], no_restart=True)
+                except Exception:  # already dead for good
+                    pass
+                planned = self.nodes[k] if stays and self.nodes[k]["node_id"] == node_id else None
+                self.actors[k] = self._create(k, planned, fault_hook=False)
+                return ray.get(self.actors[k].info.remote(), timeout=300)
+            try:
+                return ray.get(self.actors[k].info.remote(), timeout=10)
+            except (*actor_gone(), ray.exceptions.GetTimeoutError) as exc:
+                if time.monotonic() > deadline:
+                    self._give_up(f"trainer actor {k} did not come back within {RECOVERY_SECONDS:.0f} s: "
+                                  f"{str(exc).splitlines()[0]}")
+                time.sleep(0.5)
 
     def _give_up(self, reason: str) -> None:
         """An actor is gone for good: checkpoint what the global weights hold, then fail the job (TrainingError).

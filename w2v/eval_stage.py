@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 
-from . import eval_sets, export, progress, report
+from . import eval_sets, export, progress, report, retries
 from .errors import ClusterError, ConfigError, EvaluationFailedError, W2VError, one_line
 from .evaluate import evaluate
 from .manifest import summary
@@ -131,11 +131,15 @@ def run_evaluation(vectors: np.ndarray, words: Sequence[str], settings: EvalSett
         check_cluster(settings.cpus, settings.gpus)
         task = ray.remote(_evaluation_task).options(num_cpus=settings.cpus, num_gpus=settings.gpus, max_retries=1,
                                                     name=TASK_NAME)
-        ref = task.remote(ray.put(vectors), list(words), settings.for_elsewhere())
+        attempts = retries.Attempts("evaluation")
+        ref = task.remote(ray.put(vectors), list(words), settings.for_elsewhere(), attempts.tag(0))
         with progress.bar("evaluating (one Ray task)") as bar:  # it reports nothing until it ends: the time it takes
             for _ in progress.as_done([ref], bar):
                 bar.set_postfix_str("finished")
-        return EvaluationOutcome(*ray.get(ref))
+        try:
+            return EvaluationOutcome(*ray.get(ref))
+        finally:
+            attempts.collect()
     except Exception as exc:
         return EvaluationOutcome(None, failure=exc)
 
@@ -204,8 +208,8 @@ def _evaluate_here(vectors: np.ndarray, words: Sequence[str], settings: EvalSett
     return evaluation, projector
 
 
-def _evaluation_task(vectors: np.ndarray, words: Sequence[str], settings: EvalSettings
-                     ) -> tuple[dict[str, Any], dict[str, bytes]]:
+def _evaluation_task(vectors: np.ndarray, words: Sequence[str], settings: EvalSettings,
+                     tag: retries.Tag | None = None) -> tuple[dict[str, Any], dict[str, bytes]]:
     """`_evaluate_here` inside the Ray task; eval.json records the resources Ray gave it.
 
     Without a GPU, CUDA is hidden so TensorFlow does not probe for one. The projector checkpoint is
@@ -213,6 +217,8 @@ def _evaluation_task(vectors: np.ndarray, words: Sequence[str], settings: EvalSe
     """
     import ray
 
+    if tag is not None:
+        tag.note()
     evaluation, projector = _evaluate_here(vectors, words, settings, threads=max(1, int(settings.cpus)),
                                            gpu=settings.gpus > 0)
     evaluation["runtime"]["resources"] = ray.get_runtime_context().get_assigned_resources()  # e.g. {"CPU": 1.0}

@@ -45,6 +45,7 @@ class Spooled:
     chunks: int  # chunks per epoch (rounds of the exchange)
     seconds: float  # wall time spooling
     reused: bool = False  # a dead predecessor's finished spool on this node was taken over, nothing read
+    pid: int = 0  # the process that spooled: another than `info`'s means Ray restarted the actor in between
 
 
 @dataclass(frozen=True)

@@ -195,6 +195,9 @@ class Manifest:
     parent: dict[str, Any] | None = None  # --init-from: the parent artifact (lineage.lineage_section); omitted when None
     training_state: dict[str, Any] | None = None  # --save-training-state: its files (lineage.state_section)
     lineage: dict[str, Any] | None = None  # reserved for where the artifact came from; omitted when None
+    # The tasks Ray ran more than once (counting, merging, evaluation: `retries.Ledger.to_json`); the
+    # trainer actors' faults are `training.faults`. Absent in manifests written before it was recorded.
+    faults: dict[str, Any] | None = None
     files: dict[str, dict[str, Any]] = field(default_factory=dict)  # name -> {bytes, sha256}, by export
     format_version: int = FORMAT_VERSION
 
@@ -211,7 +214,7 @@ class Manifest:
             versions=data.get("versions") or {}, gensim_fast_version=data.get("gensim_fast_version"),
             plan=data.get("plan") or {}, timings=data.get("timings") or {}, phrases=data.get("phrases"),
             parent=data.get("parent"), training_state=data.get("training_state"),
-            lineage=data.get("lineage"),
+            lineage=data.get("lineage"), faults=data.get("faults"),
             files=data.get("files") or {}, format_version=data.get("format_version", FORMAT_VERSION))
 
     def to_json(self) -> dict[str, Any]:
@@ -225,7 +228,7 @@ class Manifest:
             "evaluation": self.evaluation.to_json() if self.evaluation else None, "versions": self.versions,
             "gensim_fast_version": self.gensim_fast_version, "plan": self.plan, "timings": self.timings,
         }
-        for name in ("phrases", "parent", "training_state"):  # optional sections: absent when unused
+        for name in ("phrases", "parent", "training_state", "faults"):  # optional sections: absent when unused
             if getattr(self, name) is not None:
                 data[name] = getattr(self, name)
         if self.lineage is not None:

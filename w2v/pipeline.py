@@ -14,8 +14,8 @@ import time
 from dataclasses import dataclass, replace
 from typing import Any
 
-from . import (checkpoint, corpus, counted, driver, eval_stage, export, lineage, manifest, phrases, placement, scalars,
-               storage, tracking, trainer)
+from . import (checkpoint, corpus, counted, driver, eval_stage, export, lineage, manifest, phrases, placement, retries,
+               scalars, storage, tracking, trainer)
 from .config import TrainConfig
 from .errors import ConfigError, StorageError, training_failures
 from .plan import ActorPlan, Plan, calibrate, estimate_memory, estimate_train_seconds
@@ -269,7 +269,8 @@ def run(config: TrainConfig, shards: list[corpus.Shard] | None = None,
     identity = manifest.run_identity(config.name, config.tags)
     tracker = tracking.tracker_for(config.mlflow_uri, config.to_json(), identity)
     try:
-        done = _train_and_publish(config, shards, timings, identity, tracker)
+        with retries.recording(retries.Ledger()) as ledger:  # the tasks Ray ran again, stage by stage
+            done = _train_and_publish(config, shards, timings, identity, tracker, ledger)
     except BaseException:
         tracker.finish(failed=True)
         raise
@@ -284,8 +285,9 @@ def artifact_location(out: str) -> str:
 
 
 def _train_and_publish(config: TrainConfig, shards: list[corpus.Shard], timings: dict[str, float],
-                       run: manifest.RunSection, tracker) -> JobResult:
-    """Stages 1-5 of `run`, logging to `tracker` (a tracking.MlflowTracker or NullTracker)."""
+                       run: manifest.RunSection, tracker, ledger: retries.Ledger) -> JobResult:
+    """Stages 1-5 of `run`, logging to `tracker` (a tracking.MlflowTracker or NullTracker); the manifest's
+    `faults` are the task retries `ledger` recorded."""
     try:
         p = prepare(config, shards, timings)
         vocab, shard_counts = p.vocab, p.shard_counts
@@ -323,6 +325,7 @@ def _train_and_publish(config: TrainConfig, shards: list[corpus.Shard], timings:
     m = manifest.build(config, p.shards, shard_counts, p.skipped, vocab, p.plan, result, resumed, evaluation,
                        outcome.error if outcome else None, timings, run)
     m.phrases = vocab.phrasing.settings() if vocab.phrasing else None
+    m.faults = ledger.to_json()
     if m.training.resumed_from is not None:
         m.training.resumed_from.corpus_counted_again = not p.counts_reused
     m.parent = lineage.lineage_section(p.parent, vocab) if p.parent else None  # where the first weights came from

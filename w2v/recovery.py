@@ -29,7 +29,8 @@ import numpy as np
 
 @dataclass(frozen=True)
 class FaultEvent:
-    """One restart or replacement of a trainer actor, as the manifest records it (`training.faults.events`)."""
+    """One restart or replacement of a trainer actor, as the manifest records it (`training.faults.events`),
+    at any stage from its placement on."""
 
     actor: int  # the actor's index
     kind: str  # "restarted" (Ray ran a new process on its node) or "replaced" (a new actor on another node)
@@ -49,6 +50,9 @@ class FaultEvent:
     sent_digest: str  # `weights_digest` of the weights the driver sent it
     start_digest: str  # `weights_digest` of the weights it loaded, as it reported them
     seconds: float  # wall time from noticing the fault to training again
+    # The start-up stage the driver was in when the actor died ("placing", "spooling", "starting"), or
+    # "training" (its rounds, the exchanges included). Before training nothing is retrained or lost.
+    stage: str = "training"
 
 
 def words_retrained(rounds_done: int, finished: bool, restart_round: int, words_per_epoch: int,

@@ -37,8 +37,15 @@ logger = logging.getLogger(__name__)
 # (os._exit, as a crash would) at the end of the first chunk that completes E epochs (E may be a
 # fraction: "1:0.66" is two thirds into the first epoch); "K:E:exchange" makes it exit inside the
 # first exchange (`take`) after that, so the driver meets the death mid-exchange rather than in a
-# status poll. Read by the driver, never set in production.
+# status poll; "K:0:info", "K:0:spool" and "K:0:start" make it exit as the driver's first call of
+# that start-up stage arrives (E is not used). Read by the driver, never set in production.
 FAULT_ENV = "W2V_TEST_ACTOR_EXIT"
+FAULT_WHERE = ("epoch", "exchange", "info", "spool", "start")  # where FAULT_ENV's exit can happen
+# Test hook: "STAGE:DIR" makes every trainer actor's first incarnation, as that start-up stage's call
+# arrives, write DIR/<its node id>.ready and wait (at most PAUSE_SECONDS) until DIR/release exists: a
+# test removes a node while its actor is inside that stage. Read by the driver, never set in production.
+PAUSE_ENV = "W2V_TEST_ACTOR_PAUSE"
+PAUSE_SECONDS = 120.0
 # A trainer actor that gets SIGTERM (an operator's or an orchestrator's stop of that process) reports
 # it and keeps training until the driver has exchanged every row and stopped it; once the driver has
 # not called it for this many seconds (it is gone too), the process exits on its own.
@@ -63,6 +70,8 @@ def parse_fault_hook(value: str | None) -> dict[int, tuple[float, str]]:
 
     >>> parse_fault_hook("1:2"), parse_fault_hook("0:3:exchange"), parse_fault_hook("1:0.66"), parse_fault_hook(None)
     ({1: (2.0, 'epoch')}, {0: (3.0, 'exchange')}, {1: (0.66, 'epoch')}, {})
+    >>> parse_fault_hook("1:0:spool")
+    {1: (0.0, 'spool')}
     """
     if not value:
         return {}
@@ -70,12 +79,26 @@ def parse_fault_hook(value: str | None) -> dict[int, tuple[float, str]]:
     where = parts.pop() if len(parts) == 3 else "epoch"
     try:
         actor, epochs = int(parts[0]), float(parts[1])
-        if where not in ("epoch", "exchange") or len(parts) != 2:
+        if where not in FAULT_WHERE or len(parts) != 2:
             raise ValueError(where)
     except (ValueError, IndexError):
-        raise ConfigError(f"{FAULT_ENV}={value!r}: expected ACTOR:EPOCHS or ACTOR:EPOCHS:exchange, e.g. 1:2 "
-                          f"or 1:0.66") from None
+        raise ConfigError(f"{FAULT_ENV}={value!r}: expected ACTOR:EPOCHS[:WHERE] with WHERE one of "
+                          f"{', '.join(FAULT_WHERE)}, e.g. 1:2 or 1:0.66 or 0:0:spool") from None
     return {actor: (epochs, where)}
+
+
+def parse_pause_hook(value: str | None) -> tuple[str, str] | None:
+    """`W2V_TEST_ACTOR_PAUSE` -> (start-up stage, directory), or None.
+
+    >>> parse_pause_hook("spool:/tmp/x"), parse_pause_hook(None)
+    (('spool', '/tmp/x'), None)
+    """
+    if not value:
+        return None
+    stage, _, folder = value.partition(":")
+    if stage not in ("info", "spool", "start") or not folder:
+        raise ConfigError(f"{PAUSE_ENV}={value!r}: expected STAGE:DIR with STAGE one of info, spool, start")
+    return stage, folder
 
 
 def gensim_fast_version() -> int:
@@ -97,11 +120,12 @@ def read_options(config: TrainConfig, phrasing: Any = None) -> ReadOptions:
 class _EpochRecorder:
     """When each epoch ended, the (racy, rough) cumulative training loss and sync seconds then; the fault hook."""
 
-    def __init__(self, exit_after: tuple[float, str] | None = None):
+    def __init__(self, exit_after: tuple[float, str] | None = None, pause: tuple[str, str] | None = None):
         # (wall-clock time at epoch end, cumulative loss, cumulative seconds in the exchange and waiting for it)
         self.ends: list[tuple[float, float, float]] = []
         self.first_epoch = 0  # epochs done before this training run (a restart or resume)
         self.exit_after = exit_after  # fault injection (FAULT_ENV): die past these epochs, at a chunk end or exchange
+        self.pause = pause  # fault injection (PAUSE_ENV): (start-up stage, directory) to wait in
 
     def epoch_end(self, loss: float, sync_seconds: float = 0.0) -> None:
         self.ends.append((time.time(), loss, sync_seconds))
@@ -113,6 +137,22 @@ class _EpochRecorder:
             logger.warning("fault injection: exiting the actor process in its %s after %g epoch(s)", where,
                            self.exit_after[0])
             os._exit(1)
+
+    def maybe_pause(self, stage: str, node_id: str) -> None:
+        """Fault injection: at start-up stage `stage`, say so in the pause directory and wait for its release."""
+        if self.pause is None or self.pause[0] != stage:
+            return
+        folder = self.pause[1]
+        with open(os.path.join(folder, f"{node_id}.ready"), "w") as f:
+            f.write(str(os.getpid()))
+        deadline = time.monotonic() + PAUSE_SECONDS
+        while not os.path.exists(os.path.join(folder, "release")) and time.monotonic() < deadline:
+            time.sleep(0.05)
+
+    def at_start_up(self, stage: str, node_id: str) -> None:
+        """The test hooks of a start-up stage's call (`info`, `spool`, `start`): pause, then exit."""
+        self.maybe_pause(stage, node_id)
+        self.maybe_exit(stage, 0.0)
 
 
 class ChunkTrainer:
@@ -236,6 +276,16 @@ def _listen_for_sigterm(actor: "TrainerActor") -> None:
     signal.signal(signal.SIGTERM, noticed)
 
 
+def _node_id() -> str:
+    """The Ray node this process runs on ("" outside Ray)."""
+    try:
+        import ray
+
+        return ray.get_runtime_context().get_node_id() if ray.is_initialized() else ""
+    except Exception:
+        return ""
+
+
 def _in_ray_actor() -> bool:
     try:
         import ray
@@ -270,7 +320,8 @@ class TrainerActor:
 
     LAG = 2  # chunk r may start once round r - LAG is applied: one exchange in flight beside training
 
-    def __init__(self, config: TrainConfig, workers: int, exit_after: tuple[float, str] | None = None):
+    def __init__(self, config: TrainConfig, workers: int, exit_after: tuple[float, str] | None = None,
+                 pause: tuple[str, str] | None = None):
         """Small arguments only: Ray reruns this on a restart, and arguments it had to keep in the object
         store (the vocabulary, a long shard list) could be gone by then. `spool` brings those."""
         self.config = config  # the job's parameters
@@ -282,7 +333,8 @@ class TrainerActor:
         self.tracker: sync.DeltaTracker | None = None  # exchange bookkeeping, from start()
         self.thread: threading.Thread | None = None  # the chunk loop
         self.restarted = _was_restarted()  # Ray re-ran this constructor after the process died
-        self.recorder = _EpochRecorder(None if self.restarted else exit_after)  # epoch ends and loss
+        first = not self.restarted  # the test hooks act on a first incarnation only
+        self.recorder = _EpochRecorder(exit_after if first else None, pause if first else None)  # epoch ends, loss
         self.progress = threading.Condition()  # guards the round counters below; notified when they move
         self.start_round = 0  # the round training starts at (after a restart or resume)
         self.rounds_done = 0  # rounds (chunks) trained, from round 0 of the job
@@ -309,6 +361,7 @@ class TrainerActor:
         """Where this actor runs and whether gensim's compiled routines are in use."""
         import ray
 
+        self.recorder.at_start_up("info", ray.get_runtime_context().get_node_id())
         return ActorInfo(node_id=ray.get_runtime_context().get_node_id(), hostname=socket.gethostname(),
                          pid=os.getpid(), gensim_fast_version=gensim_fast_version(), workers=self.workers,
                          restarted=self.restarted)
@@ -320,6 +373,7 @@ class TrainerActor:
         file per worker thread each (`corpus.spool_chunks`)."""
         from gensim.models import Word2Vec
 
+        self.recorder.at_start_up("spool", _node_id())
         self.model = Word2Vec(**self.config.gensim_kwargs(self.workers))  # untrained: vocabulary comes next
         self.model.build_vocab_from_freq(vocab.word_freq())
         if self.model.wv.index_to_key != list(vocab.words):
@@ -336,7 +390,7 @@ class TrainerActor:
             write_spool_record(self.spooled, key)
         return Spooled(shards=len(self.shards), words=self.spooled.words, sentences=self.spooled.sentences,
                        bytes=self.spooled.bytes, bad_lines=self.spooled.bad_lines, chunks=len(self.spooled.chunks),
-                       seconds=round(time.perf_counter() - started, 3), reused=reused)
+                       seconds=round(time.perf_counter() - started, 3), reused=reused, pid=os.getpid())
 
     def _adopt(self, key: str) -> bool:
         """Take over the finished spool of a dead trainer process of this host with the same `key`, if any."""
@@ -360,6 +414,7 @@ class TrainerActor:
         With `exchange`, a DeltaTracker keeps the reference copy deltas are measured against (one
         more copy of the matrices); a lone actor needs none and never waits.
         """
+        self.recorder.at_start_up("start", _node_id())
         chunks = len(self.spooled.chunks)
         self.rounds = self.config.epochs * chunks
         self.start_round = self.rounds_done = min(max(start_round, 0), self.rounds)

@@ -29,7 +29,7 @@ from collections import Counter
 from dataclasses import dataclass, replace
 from typing import Any, Callable, Iterable, Mapping, MutableMapping, Sequence
 
-from . import progress
+from . import progress, retries
 from .corpus import ReadOptions, ReadStats, Shard, iter_sentences
 from .errors import BadShardError, CorpusError
 from .memory import peak_rss_bytes
@@ -153,14 +153,18 @@ def merge_into(total: dict[str, int], part: Mapping[str, int], pruner: Pruner) -
             pruner.check(total)
 
 
-def merge_refs(refs: Sequence[Any], max_vocab_size: int | None) -> tuple[list[dict[str, int]], dict[str, int]]:
+def merge_refs(refs: Sequence[Any], max_vocab_size: int | None, tag: retries.Tag | None = None
+               ) -> tuple[list[dict[str, int]], dict[str, int]]:
     """A merge task's body: fetch the batches of tables one at a time (never all at once) and merge them.
 
     Each ref holds a list of tables (a counting batch's, one per shard, or a merge task's one).
     Returns the merged table (as a list of one) and {'pruned_words', 'pruned_tokens', 'peak_rss'}.
+    `tag` notes the attempt (`retries`).
     """
     import ray
 
+    if tag is not None:
+        tag.note()
     total: dict[str, int] = {}
     pruner = Pruner(max_vocab_size)
     for ref in refs:
@@ -195,15 +199,20 @@ def batch_shards(sizes: Sequence[int], target: int = COUNT_BATCH_BYTES) -> list[
 
 
 def _count_batch(shards: Sequence[Shard], options: ReadOptions, max_vocab_size: int | None,
-                 tally: Callable | None = None) -> tuple[list[ShardCount], list[dict]]:
+                 tally: Callable | None = None, tag: retries.Tag | None = None) -> tuple[list[ShardCount], list[dict]]:
     """Ray task: each shard counted on its own, as `count_shard` does: their summaries (small, for the
     driver) and their tables, one per shard in one object (for the merge tree and `kept_tokens`)."""
+    if tag is not None:
+        tag.note()
     counted = [count_shard(shard, options, max_vocab_size, tally) for shard in shards]
     return [replace(sc, counts={}) for sc in counted], [dict(sc.counts) for sc in counted]
 
 
-def _kept_batch(tables: Sequence[Mapping[str, int]], words: frozenset[str]) -> list[int]:
+def _kept_batch(tables: Sequence[Mapping[str, int]], words: frozenset[str], tag: retries.Tag | None = None
+                ) -> list[int]:
     """Ray task: `kept_tokens` of each shard's table in one counting batch."""
+    if tag is not None:
+        tag.note()
     return [kept_tokens(table, words) for table in tables]
 
 
@@ -232,15 +241,19 @@ def merge_tree(tables: list[Any], max_vocab_size: int | None, fan_in: int = MERG
     import ray
 
     task = ray.remote(num_cpus=1, max_retries=2, num_returns=2)(merge_refs)
+    attempts = retries.Attempts("merging counts")
     stats_refs: list[Any] = []
     while len(tables) > 1 or (tables and not stats_refs):
-        merged = [task.remote(tables[i : i + fan_in], max_vocab_size) for i in range(0, len(tables), fan_in)]
+        merged = [task.remote(tables[i : i + fan_in], max_vocab_size, attempts.tag(len(stats_refs) + n))
+                  for n, i in enumerate(range(0, len(tables), fan_in))]
         tables = [t for t, _ in merged]  # dropping the previous level lets Ray free its tables
         stats_refs.extend(s for _, s in merged)
     with progress.bar("merging counts", total=len(stats_refs), unit="tasks") as bar:
         for _ in progress.as_done(stats_refs, bar):  # a task's stats are ready when its table is
             bar.update(1)
-    return ray.get(tables[0])[0], ray.get(stats_refs)
+    result = ray.get(tables[0])[0], ray.get(stats_refs)
+    attempts.collect()
+    return result
 
 
 @dataclass(frozen=True)
@@ -261,7 +274,9 @@ def _count_tasks(shards: Sequence[Shard], options: ReadOptions, max_vocab_size: 
     task = ray.remote(num_cpus=1, max_retries=2, num_returns=2)(_count_batch)
     options_ref = ray.put(options)  # once, not once per task: with phrases it holds the phrase table
     batches = batch_shards([s.size for s in shards])
-    refs = [task.remote([shards[i] for i in batch], options_ref, max_vocab_size, tally) for batch in batches]
+    attempts = retries.Attempts(f"counting {'words' if tally is None else 'phrases'}")
+    refs = [task.remote([shards[i] for i in batch], options_ref, max_vocab_size, tally, attempts.tag(j))
+            for j, batch in enumerate(batches)]
     summaries: list[Any] = [None] * len(shards)  # ShardCount of shard i, once its task ended
     words = read = 0  # tokens counted, bytes of the shards counted
     try:
@@ -273,6 +288,7 @@ def _count_tasks(shards: Sequence[Shard], options: ReadOptions, max_vocab_size: 
                     words, read = words + summary.words, read + shards[i].size
                 bar.set_postfix_str(f"{words:,} words, {read / 1e6:,.1f} MB", refresh=False)
                 bar.update(len(batches[j]))
+        attempts.collect()
         return CountingPass(summaries, batches, [tables for _, tables in refs])
     except Exception:
         _drain([ref for pair in refs for ref in pair])
@@ -455,6 +471,9 @@ def build_vocabulary(shards: Sequence[Shard], options: ReadOptions, min_count: i
     # its batch's list, which the merge tree read too), then drop the tables.
     words_ref = ray.put(frozenset(vocab.words))
     kept_task = ray.remote(num_cpus=1, max_retries=2)(_kept_batch)
-    kept = [k for ks in ray.get([kept_task.remote(tables, words_ref) for tables in counting.tables]) for k in ks]
+    attempts = retries.Attempts("kept words")
+    kept = [k for ks in ray.get([kept_task.remote(tables, words_ref, attempts.tag(j))
+                                 for j, tables in enumerate(counting.tables)]) for k in ks]
+    attempts.collect()
     del counting
     return vocab, [replace(sc, kept=k) for sc, k in zip(shard_counts, kept)]
