@@ -167,3 +167,18 @@ def test_run_evaluation_never_raises_for_a_failed_evaluation(monkeypatch):
     monkeypatch.setattr(eval_stage, "_evaluate_here", no_tensorflow)
     outcome = eval_stage.run_evaluation(None, ["a"], settings(), in_ray_task=False)
     assert outcome.evaluation is None and outcome.error == "ImportError: No module named 'tensorflow'"
+
+
+@pytest.mark.slow
+def test_an_evaluation_task_whose_worker_dies_is_run_again_and_recorded(trained_artifact, ray_cluster, monkeypatch):
+    """The evaluation task's first attempt exits its worker (issue 26: faults at every stage): Ray runs it
+    once more, the evaluation is whole, and the job's ledger lists the retry."""
+    from w2v import retries
+
+    monkeypatch.setenv(retries.TASK_EXIT_ENV, "evaluation:0")
+    kv = w2v.load(trained_artifact.out)
+    with retries.recording(retries.Ledger()) as ledger:
+        outcome = eval_stage.run_evaluation(kv.vectors, list(kv.index_to_key), settings(), in_ray_task=True)
+    assert outcome.failure is None and outcome.evaluation["runtime"]["pid"] != os.getpid()
+    assert [(r.stage, r.task, r.attempts) for r in ledger.retries] == [("evaluation", 0, 2)]
+    assert len(ledger.retries[0].nodes) == 2
