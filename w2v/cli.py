@@ -134,6 +134,11 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--spool-dir", default=s,
                    help="local directory where each actor spools its shards for gensim's corpus_file mode "
                         "(default: the system temp dir); needs the node's share of the corpus, uncompressed")
+    g.add_argument("--transport", choices=("auto", "collective", "object-store"), default=s,
+                   help="how the actors exchange their changes: collective = gloo allreduces among the actors "
+                        "(needs torch's CPU build on every node), the driver out of the rounds; object-store = "
+                        "through Ray's object store, the driver running each round (~10x the CPU per exchange); "
+                        "auto = collective when torch is installed (default auto)")
     # faults
     g = parser.add_argument_group("faults")
     g.add_argument("--checkpoint-interval", type=float, default=s,
@@ -143,6 +148,9 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
                    help="continue from the last checkpoint; refused if the parameters or the corpus changed")
     g.add_argument("--max-restarts", type=int, default=s,
                    help="times Ray restarts a dead trainer actor before the job fails (default 3)")
+    g.add_argument("--exchange-timeout", type=float, default=s,
+                   help="seconds a collective exchange waits for its slowest actor: a hung actor is found within "
+                        "this, a dead one at once (default 120)")
     # output
     g = parser.add_argument_group("output")
     g.add_argument("--overwrite", action=argparse.BooleanOptionalAction, default=s,

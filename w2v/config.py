@@ -19,6 +19,7 @@ from typing import Any, Mapping
 
 from .display import CREDENTIALS_REFUSED, has_userinfo, redact, shown
 from .errors import ConfigError
+from .collective import TRANSPORTS
 from .sync import COMBINES, DEFAULT_STALE_SHARE, MIN_SYNC_WORDS
 
 # A job config is a few hundred bytes; a long corpus list a few hundred KB. The bounds stop a hostile
@@ -93,11 +94,13 @@ class TrainConfig:
     sync_combine: str = "adaptive"  # how deltas combine: "adaptive" (sync.sum_deltas) or "sum"
     sync_tiers: int = 7  # frequency tiers: hot rows every exchange, the coldest every 2**(tiers-1)-th; 1 = all rows
     spool_dir: str | None = None  # where actors spool their shards for corpus_file mode; None: system temp
+    transport: str = "auto"  # the exchange: "collective" (gloo among the actors), "object-store", "auto" (torch?)
     # --- faults ---
     checkpoint_interval: float = 60.0  # seconds between checkpoints of the global weights; 0 = none
     checkpoint_dir: str | None = None  # None: "<out>.checkpoint" beside the artifact
     resume: bool = False  # continue from the last checkpoint (same parameters and corpus, or refused)
     max_restarts: int = 3  # times Ray restarts a dead trainer actor; a lost node's shards go to a replacement
+    exchange_timeout: float = 120.0  # seconds a collective waits for the slowest actor (the bound on finding a hang)
     # --- output ---
     overwrite: bool = False
     eval: bool = True
@@ -394,6 +397,8 @@ def _validate(c: TrainConfig) -> None:
          f"must be 0 (automatic: stale words {DEFAULT_STALE_SHARE:.2%} of an epoch) or at least {MIN_SYNC_WORDS:,}")
     need(1 <= c.sync_tiers <= 12, "sync_tiers", "must be between 1 and 12")
     need(c.sync_combine in COMBINES, "sync_combine", f"must be one of {', '.join(COMBINES)}")
+    need(c.transport in TRANSPORTS, "transport", f"must be one of {', '.join(TRANSPORTS)}")
+    need(1.0 <= c.exchange_timeout <= 86_400, "exchange_timeout", "must be between 1 and 86400 seconds")
     need(c.eval_cpus > 0, "eval_cpus", "must be > 0")
     need(c.eval_gpus >= 0, "eval_gpus", "must be >= 0")
     # Hierarchical softmax's output rows are the nodes of a Huffman tree of the vocabulary: a grown vocabulary

@@ -29,7 +29,7 @@ from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
-from . import lineage, progress, recovery, sync
+from . import collective, lineage, progress, recovery, sync
 from .checkpoint import Checkpoint, NullCheckpointer
 from .config import TrainConfig
 from .corpus import Shard
@@ -43,6 +43,10 @@ from .vocab import Vocabulary
 logger = logging.getLogger(__name__)
 
 STATUS_POLL_SECONDS = 0.5  # how often the driver looks at progress when there is nothing to exchange
+# The collective transport: an actor whose status does not come within this is taken for hung (SIGSTOP, a stuck
+# node) and killed, so that Ray restarts it; its peers' collective then fails at once instead of at the timeout.
+STATUS_TIMEOUT_SECONDS = 15.0
+MAX_REFORMS = 3  # group generations in a row that broke with no actor lost (a flaky network) before the job fails
 RECOVERY_SECONDS = 120.0  # how long the driver waits for a dead actor to come back before failing the job
 PLACE_SECONDS = 300.0  # how long the driver waits for the actors to be placed (a cluster whose CPUs are busy)
 
@@ -254,6 +258,8 @@ class Training:
                                                                 config.sync_words)
         if warning:
             logger.warning(warning)
+        self.transport = self._transport()  # "collective", "object-store", or "none" (one actor)
+        self.host: Any = None  # collective.StoreHost: the group's rendezvous (the collective transport)
         self.rounds = config.epochs * self.chunks  # chunks of every epoch, the same for every actor
         self.start_round = resume.round(self.chunks) if resume else 0  # where every actor starts
         self.start_epoch = self.start_round // self.chunks
@@ -270,6 +276,25 @@ class Training:
         self.row_sync = recovery.RowSync(vocab.counts, self.start_round)  # per row: rounds in the global weights
         self.process_round = [self.start_round] * len(self.actors)  # per actor: the round its process started at
         self.notices: dict[int, str] = {}  # actor -> why it is about to go (draining node, SIGTERM), not yet acted on
+        self.generation_first = self.start_round  # the collective's running generation starts at this round
+        self.replayed = self.start_round  # the collective: RowSync holds the rounds before this one
+        self.reforms = 0  # the collective: generations in a row that broke with no actor lost
+
+    def _transport(self) -> str:
+        """The exchange's transport (README "Scaling model"): the collective when torch is there (or asked
+        for), else Ray's object store, said in one line with what it costs."""
+        if not self.exchange:
+            return "none"
+        if self.config.transport == "object-store":
+            return "object-store"
+        missing = collective.torch_missing()
+        if missing is None:
+            return "collective"
+        if self.config.transport == "collective":
+            raise ConfigError(f"--transport collective: {missing}")
+        logger.info("exchanges go through Ray's object store (about 10x the CPU per exchange of the collective, "
+                    "and the driver in every round: README \"Scaling model\"): %s", missing)
+        return "object-store"
 
     def _create(self, k: int, node: dict[str, Any] | None, fault_hook: bool = True):
         """Actor k on its planned node, or (node=None) a replacement wherever Ray finds room.
@@ -295,6 +320,9 @@ class Training:
         import ray
 
         self._place()
+        if self.transport == "collective":
+            for actor in self.actors:
+                actor.warm_up.remote()  # torch's import (seconds) beside the spool, not before the first round
         spool_seconds = self._spool_all()
         self._start_all()
         words_per_epoch = sum(sp.words for sp in self.spooled)
@@ -302,22 +330,249 @@ class Training:
         started = time.perf_counter()
         progress = _Progress(self.config.epochs, self.start_epoch, self.started_wall)
         polled = 0.0  # perf_counter of the last status poll
+        cpu = time.process_time()
         try:
-            while True:
+            if self.transport == "collective":
+                final_statuses = self._collective_loop(progress, words_per_epoch, tally)
+            while self.transport != "collective":
                 if not self.exchange or time.perf_counter() - polled >= STATUS_POLL_SECONDS:
                     polled = time.perf_counter()
                     statuses = self._statuses()
                     self._look_for_notices(statuses)
                     progress.update(statuses, words_per_epoch, _sync_share(statuses))
                 if self._exchange_step(tally) if self.exchange else self._single_step(statuses):
+                    final_statuses = self._wait_done()
                     break
-            final_statuses = self._wait_done()
+            tally.driver_cpu_seconds = time.process_time() - cpu
             if not self.exchange:  # one actor: its weights are the model
                 self.global_weights = sync.copy_weights(ray.get(self.actors[0].weights.remote()))
             progress.update(final_statuses, words_per_epoch, _sync_share(final_statuses))
         finally:
             progress.close()
         return self._result(final_statuses, words_per_epoch, tally, spool_seconds, time.perf_counter() - started)
+
+    # ------------------------------------------------------------------ the collective transport
+    def _collective_loop(self, bar: "_Progress", words_per_epoch: int, tally: ExchangeTally) -> list[ActorStatus]:
+        """The actors exchange among themselves (`collective.PeerRounds`); the driver only looks every
+        STATUS_POLL_SECONDS: progress, notices, faults (`_peer_statuses`), and the full rounds it asks for
+        (a checkpoint, a stop, a notice), whose global weights it then fetches from actor 0."""
+        import ray
+
+        self.host = collective.StoreHost(self.config.exchange_timeout)
+        self.reforms = 0  # generations in a row that broke with no actor lost
+        self._join_all(self.start_round)
+        wanted: str | None = None  # what the requested full round is for: "checkpoint", "stop" or "notice"
+        after = -1  # the snapshot wanted is of a round after this one
+        while True:
+            time.sleep(STATUS_POLL_SECONDS)
+            statuses = self._peer_statuses()
+            if statuses is None:  # a group fault was resolved and a new generation formed: look again
+                wanted = None
+                continue
+            self._look_for_notices(statuses)
+            bar.update(statuses, words_per_epoch, _sync_share(statuses))
+            peers = [s.peer for s in statuses]
+            if all(p.state == "done" for p in peers) and all(s.done for s in statuses):
+                break
+            if wanted is None:
+                wanted = ("stop" if self.stop.signum is not None else "notice" if self.notices else
+                          "checkpoint" if self.checkpointer.due() else None)
+                if wanted:
+                    after = peers[0].committed
+                    ray.get(self.actors[0].request.remote(full=True, halt=wanted == "notice", snapshot=True))
+            elif peers[0].snapshot_round > after:
+                round_, weights = ray.get(self.actors[0].snapshot.remote())
+                self.global_weights = weights
+                self.snapshot_rounds = [round_ + 1] * len(self.actors)
+                if wanted == "stop":
+                    self._stop_with_checkpoint(weights)
+                elif wanted == "checkpoint":
+                    self.checkpointer.save(weights, self._position())
+                elif wanted == "notice":
+                    self._move_noticed(round_ + 1)
+                wanted = None
+        # The last round moved every row: every member's reference is the global weights.
+        self.global_weights = ray.get(self.actors[0].reference.remote())
+        tally.exchanges = max(s.exchanges for s in statuses)
+        tally.moved = collective.ring_bytes(len(self.actors), max(s.exchanged_bytes for s in statuses))
+        return statuses
+
+    def _join_all(self, first_round: int) -> None:
+        """Every actor joins a new generation of the group, whose first round (`first_round`) moves every row."""
+        import ray
+
+        specs = self.host.next_generation(len(self.actors), first_round)
+        self.generation_first = first_round  # the tier schedule of this generation counts from here
+        ray.get([actor.join.remote(spec) for actor, spec in zip(self.actors, specs)])
+        logger.info("exchange group generation %d: %d actors, from round %d", specs[0].generation, len(specs),
+                    first_round)
+
+    def _peer_statuses(self) -> list[ActorStatus] | None:
+        """Every actor's status, or None after a group fault was resolved (`_recover_group`): an actor gone
+        (dead, restarted by Ray, hung past STATUS_TIMEOUT_SECONDS) or a member whose collective broke."""
+        import ray
+
+        refs = [a.status.remote() for a in self.actors]
+        statuses: list[ActorStatus | None] = []
+        lost: dict[int, Exception] = {}
+        for k, ref in enumerate(refs):
+            try:
+                status = ray.get(ref, timeout=STATUS_TIMEOUT_SECONDS)
+                if status.pid != self.infos[k].pid:
+                    raise RuntimeError(f"trainer actor {k} runs in a new process (pid {status.pid})")
+            except ray.exceptions.GetTimeoutError:
+                lost[k] = RuntimeError(f"trainer actor {k} did not answer within {STATUS_TIMEOUT_SECONDS:.0f} s "
+                                       f"(hung): killed, for Ray to restart it")
+                ray.kill(self.actors[k], no_restart=False)
+                status = None
+            except (*actor_gone(), RuntimeError) as exc:
+                lost[k], status = exc, None
+            statuses.append(status)
+        failed = [s.error for s in statuses if s is not None and s.error]
+        if failed:
+            raise RuntimeError(f"gensim training failed in an actor: {failed[0]}")
+        broken = [k for k, s in enumerate(statuses) if s is not None and s.peer and s.peer.state == "broken"]
+        if lost or broken:
+            self._recover_group(lost, statuses)
+            return None
+        self.last_status = list(statuses)
+        self.reforms = 0
+        return statuses  # type: ignore[return-value]
+
+    def _settled(self, survivors: list[int], lost: dict[int, Exception]) -> dict[int, ActorStatus]:
+        """The survivors' statuses once none is inside a collective any more (a death shows in a moment,
+        a hang at --exchange-timeout); a survivor lost meanwhile moves to `lost`."""
+        import ray
+
+        deadline = time.monotonic() + self.config.exchange_timeout + 2 * STATUS_TIMEOUT_SECONDS
+        while True:
+            settled: dict[int, ActorStatus] = {}
+            for k in [k for k in survivors if k not in lost]:
+                try:
+                    settled[k] = ray.get(self.actors[k].status.remote(), timeout=STATUS_TIMEOUT_SECONDS)
+                except (*actor_gone(), ray.exceptions.GetTimeoutError) as exc:
+                    lost[k] = exc
+            if all(s.peer.state in ("broken", "halted", "done") for s in settled.values()):
+                return settled
+            if time.monotonic() > deadline:
+                self._give_up(f"the exchange group did not settle within {self.config.exchange_timeout:.0f} s "
+                              f"(--exchange-timeout) after a fault")
+            time.sleep(0.1)
+
+    def _recover_group(self, lost: dict[int, Exception], seen: Sequence[ActorStatus | None]) -> None:
+        """A member is lost or the group broke: all or nothing for the round in flight (`resolve`: applied
+        everywhere if any survivor committed it, else taken back everywhere), the lost actors brought back
+        from a survivor's global weights at the round after, and a new generation of the group for all."""
+        import ray
+
+        if not lost:
+            self.reforms += 1
+            if self.reforms > MAX_REFORMS:
+                errors = {s.peer.error for s in seen if s is not None and s.peer and s.peer.error}
+                self._give_up(f"the exchange group broke {self.reforms} times with no actor lost: "
+                              f"{'; '.join(sorted(errors))}")
+        survivors = [k for k in range(len(self.actors)) if k not in lost]
+        settled = self._settled(survivors, lost)
+        broken = sorted({s.peer.error for s in settled.values() if s.peer.state == "broken" and s.peer.error})
+        if broken:  # its peers' allreduce failed on it: it died (or hung) inside an exchange
+            lost = {k: RuntimeError(f"died during an exchange ({broken[0][:120]}): {str(cause).splitlines()[0]}")
+                    for k, cause in lost.items()}
+        if settled:
+            last = max(s.peer.committed for s in settled.values())
+            applied = {k: ray.get(self.actors[k].resolve.remote(last)) for k in settled}
+            if set(applied.values()) != {last}:
+                self._give_up(f"the actors disagree on the last exchanged round after a fault: {applied}")
+            self.global_weights = ray.get(self.actors[min(settled)].reference.remote())
+            resume = last + 1
+            full_rounds = sorted({r for s in settled.values() for r in s.peer.full_rounds})
+        else:  # every member lost: from the last snapshot the driver holds (the start's weights at least)
+            resume = self.snapshot_rounds[0] if self.snapshot_rounds else self.start_round
+            full_rounds = []
+        self._replay_rows(resume, full_rounds)
+        logger.warning("exchange group: %s; the round in flight %s; training again from round %d",
+                       f"actor(s) {sorted(lost)} lost" if lost else "broken with no actor lost",
+                       "applied everywhere" if settled and resume - 1 >= 0 else "taken back", resume)
+        for k, cause in sorted(lost.items()):
+            self._restart_from(k, cause, resume)
+        self._join_all(resume)
+        self.last_status = [None] * len(self.actors)
+
+    def _replay_rows(self, until: int, full_rounds: Sequence[int]) -> None:
+        """RowSync of the rounds committed since the last replay (the driver saw none of them): which rows the
+        global weights hold up to which round, from the tier schedule and the full rounds the members report."""
+        row_bytes = sum(a.shape[1] * 4 for a in self.global_weights.values())
+        full = set(full_rounds)
+        for r in range(max(self.replayed, self.generation_first), until):
+            slices = sync.exchange_slices(len(self.vocab), row_bytes, r - self.generation_first,
+                                          final=r in full, tiers=self.config.sync_tiers)
+            self.row_sync.exchanged(slices, r + 1)
+        self.replayed = max(self.replayed, until)
+
+    def _restart_from(self, k: int, cause: Exception, restart_round: int, noticed: bool = False) -> None:
+        """Actor k (lost, or `noticed`: moving) starts again at `restart_round` from the global weights."""
+        import ray
+
+        began = time.perf_counter()
+        last = self.last_status[k] if k < len(self.last_status) else None
+        node_id = self.infos[k].node_id
+        self.notices.pop(k, None)
+        if not noticed:
+            self._count_death(k, cause)
+        logger.warning("trainer actor %d (node %s) %s: %s", k, node_id[:8], "moves" if noticed else "lost",
+                       str(cause).splitlines()[0])
+        info = self._bring_back(k, node_id, noticed)
+        info, started = self._spool_and_start(k, info, ray.put(self.global_weights), restart_round)
+        seen = max(last.rounds_done if last else restart_round, restart_round)
+        words = self.spooled[k].words
+        retrained = words_retrained(seen, bool(last and last.done), restart_round, words, self.chunks)
+        lost = 0 if noticed else self.row_sync.words_lost(restart_round, words / self.chunks, self.process_round[k])
+        self.process_round[k] = restart_round
+        self.snapshot_rounds[k] = restart_round
+        self.events.append(FaultEvent(
+            actor=k, kind="restarted" if info.node_id == node_id else "replaced",
+            cause=str(cause).splitlines()[0][:200], old_node=node_id, node=info.node_id,
+            restart_round=restart_round, restart_epoch=restart_round // self.chunks, rounds_done_before=seen,
+            epochs_done_before=seen // self.chunks, chunks_per_epoch=self.chunks, words_retrained=retrained,
+            words_lost=lost, noticed=noticed, spool_reused=self.spooled[k].reused, start_alpha=started.start_alpha,
+            sent_digest=weights_digest(self.global_weights), start_digest=started.start_digest,
+            seconds=round(time.perf_counter() - began, 3), stage="training"))
+        logger.warning("trainer actor %d %s on node %s: training again from round %d (epoch %d; %s words "
+                       "retrained, about %s lost)", k, self.events[-1].kind, info.node_id[:8], restart_round,
+                       restart_round // self.chunks, f"{retrained:,}", f"{lost:,}")
+
+    def _spool_and_start(self, k: int, info: ActorInfo, weights_ref: Any, restart_round: int
+                         ) -> tuple[ActorInfo, ActorStatus]:
+        """Actor k (just brought back) spools its shards (or takes over its predecessor's spool) and starts at
+        `restart_round` from `weights_ref`; a successor that dies meanwhile counts and is brought back too."""
+        import ray
+
+        self.infos[k] = info
+        while True:
+            try:
+                self.spooled[k] = ray.get(self.actors[k].spool.remote(self.vocab_ref, self.plan[k], self.chunks,
+                                                                        self.expected_words[k]))
+                ray.get(self.actors[k].start.remote(weights_ref, self.exchange, restart_round))
+                return info, ray.get(self.actors[k].status.remote())
+            except Exception as again:
+                if not _actor_died(again):
+                    raise
+                self._count_death(k, again)
+                self.infos[k] = info = self._bring_back(k, info.node_id, noticed=False)
+
+    def _move_noticed(self, restart_round: int) -> None:
+        """The group halted after a full round for a notice: move the noticed actors, then a new generation."""
+        import ray
+
+        deadline = time.monotonic() + self.config.exchange_timeout
+        while not all(p.state in ("halted", "done") for p in
+                      [ray.get(a.status.remote(), timeout=STATUS_TIMEOUT_SECONDS).peer for a in self.actors]):
+            if time.monotonic() > deadline:
+                self._give_up("the exchange group did not halt for a preemption notice")
+            time.sleep(0.05)
+        self._replay_rows(restart_round, [restart_round - 1])
+        for k, why in sorted(self.notices.items()):
+            self._restart_from(k, RuntimeError(why), restart_round, noticed=True)
+        self._join_all(restart_round)
 
     def _exchange_step(self, tally: ExchangeTally) -> bool:
         """One round: each actor's next chunk is exchanged (its `take` waits for it); True after the last.
@@ -651,19 +906,8 @@ class Training:
         # but for rows whose tier was not due since: `lost`). Alone: its last snapshot.
         restart_round = self.next_round[k] if self.exchange else self.snapshot_rounds[k]
         weights = self.global_weights if self.exchange else self.snapshot_weights
-        weights_ref = ray.put(weights) if weights is not None else None
-        while True:  # the successor may die too while it spools or starts: each death counts, as any other
-            try:
-                self.spooled[k] = ray.get(self.actors[k].spool.remote(self.vocab_ref, self.plan[k], self.chunks,
-                                                                        self.expected_words[k]))
-                ray.get(self.actors[k].start.remote(weights_ref, self.exchange, restart_round))
-                started = ray.get(self.actors[k].status.remote())
-                break
-            except Exception as again:
-                if not _actor_died(again):
-                    raise
-                self._count_death(k, again)
-                self.infos[k] = info = self._bring_back(k, info.node_id, noticed=False)
+        info, started = self._spool_and_start(k, info, ray.put(weights) if weights is not None else None,
+                                              restart_round)
         kind = "restarted" if info.node_id == node_id else "replaced"  # where its successor runs
         # Rounds it is known to have trained: the last status poll, or the rounds exchanged since (each
         # exchange waited for its chunk), whichever is later.
@@ -759,7 +1003,11 @@ class Training:
             "stale_words": round(sync.stale_words(per_exchange, len(self.actors))) if self.exchange else None,
             "stale_share": round(sync.stale_words(per_exchange, len(self.actors)) / max(words_per_epoch, 1), 6)
             if self.exchange else None,
-            "exchange_seconds": round(tally.seconds / exchanges, 4) if exchanges else None,  # driver wall, mean
+            "transport": self.transport,
+            "exchange_seconds": round(tally.seconds / exchanges, 4) if exchanges and tally.seconds else None,
+            # The driver's CPU per exchange (its part of the round: the object store's calls and gets; the collective's
+            # status polls only), over the training stage.
+            "driver_cpu_seconds_per_exchange": round(tally.driver_cpu_seconds / exchanges, 5) if exchanges else None,
             "wait_seconds": round(sum(s.wait_seconds for s in final) / len(final), 3),  # actors waiting, mean
             "sync_tiers": config.sync_tiers,
             "sync_combine": config.sync_combine,

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any, Sequence
 
 from . import sync
+from .collective import RoundState
 
 
 @dataclass(frozen=True)
@@ -77,6 +78,7 @@ class ActorStatus:
     raylet_cpu_seconds: float | None = None  # CPU time of its node's raylet since then (None: not under a raylet)
     exchanges: int = 0  # exchanges this process took part in
     exchanged_bytes: int = 0  # bytes of the slices it took in them
+    peer: RoundState | None = None  # the collective transport's rounds on this actor (None: the object store's)
 
 
 @dataclass
@@ -183,8 +185,9 @@ class ExchangeTally:
     """The driver's count of exchanges: how many, its wall time in them, the bytes they moved."""
 
     exchanges: int = 0  # rounds exchanged (tried: a round lost to a fault counts too)
-    seconds: float = 0.0  # driver wall time inside `exchange_round`
+    seconds: float = 0.0  # driver wall time inside `exchange_round` (the object store's; the collective's: 0)
     moved: Moved = field(default_factory=Moved)  # bytes, over all rounds
+    driver_cpu_seconds: float = 0.0  # the driver process's CPU time while the actors trained and exchanged
 
     def add(self, moved: Moved, seconds: float) -> None:
         self.exchanges += 1

@@ -343,16 +343,27 @@ def sum_deltas(deltas: Sequence[Weights], combine: str = "sum") -> Weights:
     for delta in deltas[1:]:
         for name, array in delta.items():
             total[name] += array
-    if combine == "adaptive" and len(deltas) > 1:
-        for name, summed in total.items():
-            own = sum(np.einsum("ij,ij->i", d[name], d[name], dtype=np.float64) for d in deltas)
-            both = np.einsum("ij,ij->i", summed, summed, dtype=np.float64)
-            factor = np.clip(own / np.maximum(both, 1e-30), 1.0 / len(deltas), 1.0)
-            summed *= factor.astype(np.float32)[:, None]
-    for name, array in total.items():
+    squares = {name: sum(np.einsum("ij,ij->i", d[name], d[name], dtype=np.float64) for d in deltas)
+               for name in total} if combine == "adaptive" else {}
+    return combine_summed(total, squares, len(deltas), combine)
+
+
+def combine_summed(summed: Weights, squares: dict[str, np.ndarray], actors: int, combine: str = "sum") -> Weights:
+    """The combined delta from the sum of the K deltas and, per row, the sum of their squared norms
+    (what a collective's allreduce gives: `collective.pack`). Scales `summed` in place (see COMBINES).
+
+    >>> combine_summed({"v": np.array([[2.0, 0.0]], np.float32)}, {"v": np.array([2.0])}, 2, "adaptive")["v"].tolist()
+    [[1.0, 0.0]]
+    """
+    if combine == "adaptive" and actors > 1:
+        for name, total in summed.items():
+            both = np.einsum("ij,ij->i", total, total, dtype=np.float64)
+            factor = np.clip(squares[name] / np.maximum(both, 1e-30), 1.0 / actors, 1.0)
+            total *= factor.astype(np.float32)[:, None]
+    for name, array in summed.items():
         if not np.isfinite(array).all():
             raise FloatingPointError(f"the summed '{name}' deltas are not finite: lower alpha or --sync-words")
-    return total
+    return summed
 
 
 class DeltaTracker:

@@ -18,6 +18,7 @@ import threading
 import time
 import warnings
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from typing import Any, Sequence
 
 import numpy as np
@@ -355,6 +356,8 @@ class TrainerActor:
         self.train_cpu = 0.0  # CPU seconds of the gensim threads (ChunkTrainer.cpu_seconds)
         self.exchanges = 0  # exchanges this process took part in (each one's first slice starts at row 0)
         self.exchanged_bytes = 0  # bytes of the slices it took
+        self.lock = threading.Lock()  # guards the tracker between the collective's round thread and calls
+        self.peers: Any = None  # collective.PeerRounds once `join` ran (the collective transport), else None
         _listen_for_sigterm(self)
 
     def info(self) -> ActorInfo:
@@ -466,6 +469,61 @@ class TrainerActor:
             self.progress.wait_for(ready)
         self.wait_seconds += time.perf_counter() - began
 
+    # ------------------------------------------------------------------ the collective transport (`collective`)
+    def join(self, spec: Any) -> None:
+        """Exchange rounds with the other actors in group generation `spec` (a collective.GroupSpec), on a
+        thread: the driver takes no part in the rounds. Called after `start`, and after every fault."""
+        from .collective import PeerRounds
+
+        self.contact = time.monotonic()
+        if self.peers is None:
+            chunks = max(len(self.spooled.chunks), 1)
+            self.peers = PeerRounds(self.weights, self.tracker, len(self.model.wv), self.rounds,
+                                    self.config.sync_tiers, self.config.sync_combine, self._chunk_done,
+                                    self.advance, self.lock,
+                                    before_payload=lambda r: self.recorder.maybe_exit("exchange", r / chunks))
+        self.peers.start(spec)
+
+    def warm_up(self) -> None:
+        """Import torch on a thread now (seconds), so that joining the group later does not wait for it."""
+        def load():
+            try:
+                import torch.distributed  # noqa: F401
+            except ImportError:  # `join` says so
+                pass
+
+        threading.Thread(target=load, name="w2v-torch-import", daemon=True).start()
+
+    def _chunk_done(self, round_: int) -> bool:
+        """Block until chunk `round_` is trained (False: training ended before it)."""
+        with self.progress:
+            self.progress.wait_for(lambda: self.rounds_done > round_ or self.finished is not None)
+            return self.rounds_done > round_
+
+    def request(self, full: bool = False, halt: bool = False, snapshot: bool = False) -> None:
+        """The driver's wish for the group (`collective.PeerRounds.request`)."""
+        self.contact = time.monotonic()
+        self.peers.request(full=full, halt=halt, snapshot=snapshot)
+
+    def resolve(self, last_round: int) -> int:
+        """After a fault: apply the pending round if it is `last_round` (a survivor committed it), else take it
+        back. Returns the last round applied here."""
+        self.contact = time.monotonic()
+        pending = self.peers.status.pending
+        return self.peers.resolve(apply=pending is not None and pending <= last_round)
+
+    def snapshot(self) -> tuple[int, sync.Weights]:
+        """(round, the global weights after it): the reference copied after a requested full round."""
+        self.contact = time.monotonic()
+        weights, self.peers.snapshot = self.peers.snapshot, None
+        return self.peers.status.snapshot_round, weights
+
+    def reference(self) -> sync.Weights:
+        """The global weights as this member holds them (initial + every committed sum): a copy."""
+        self.contact = time.monotonic()
+        with self.lock:
+            return sync.copy_weights(self.tracker.reference)
+
     def take(self, start: int, stop: int, parts: int, round_: int | None = None) -> list:
         """This actor's change of rows [start, stop) since the last exchange, cut in `parts` pieces.
 
@@ -531,19 +589,22 @@ class TrainerActor:
         before = [None] * self.recorder.first_epoch  # epochs trained by an earlier process: their times are gone
         chunks = max(len(self.spooled.chunks), 1) if self.spooled else 1
         process_cpu, raylet_cpu = self.cpu.elapsed()
+        sync_seconds = self.sync_seconds + (self.peers.seconds if self.peers else 0.0)
         return ActorStatus(
             pid=os.getpid(), rounds_done=self.rounds_done, epochs_done=self.rounds_done // chunks, rounds=self.rounds,
             start_round=self.start_round, start_epoch=self.recorder.first_epoch, words_trained=self.words_trained,
             done=self.finished is not None, error=self.error, seconds=round(now - self.started, 3),
-            sync_seconds=round(self.sync_seconds + self.wait_seconds, 3), wait_seconds=round(self.wait_seconds, 3),
+            sync_seconds=round(sync_seconds + self.wait_seconds, 3), wait_seconds=round(self.wait_seconds, 3),
             epoch_ends=before + [round(t, 3) for t, _, _ in self.recorder.ends],  # wall clock: comparable
             loss=before + [loss for _, loss, _ in self.recorder.ends],
             epoch_sync=before + [round(sync, 3) for _, _, sync in self.recorder.ends], peak_rss=peak_rss_bytes(),
             peak_private_rss=self.peak_private, notice=self.notice, start_digest=self.start_digest,
             start_alpha=self.start_alpha, train_cpu_seconds=round(self.train_cpu, 3),
             exchange_cpu_seconds=round(process_cpu - self.train_cpu, 3),
-            raylet_cpu_seconds=None if raylet_cpu is None else round(raylet_cpu, 3), exchanges=self.exchanges,
-            exchanged_bytes=self.exchanged_bytes)
+            raylet_cpu_seconds=None if raylet_cpu is None else round(raylet_cpu, 3),
+            exchanges=self.peers.status.exchanges if self.peers else self.exchanges,
+            exchanged_bytes=self.peers.status.exchanged_bytes if self.peers else self.exchanged_bytes,
+            peer=replace(self.peers.status, full_rounds=list(self.peers.status.full_rounds)) if self.peers else None)
 
     def close(self) -> None:
         if self.spool_dir is not None:

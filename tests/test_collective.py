@@ -1,0 +1,173 @@
+"""The collective transport: members exchange rounds among themselves with gloo (torch's CPU build), all or
+nothing per round; tested first with threads in one process (real gloo groups over loopback, no Ray), then
+as a job's transport on a real Ray cluster with a member killed mid-allreduce and one hung (SIGSTOP)."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import numpy as np
+import pytest
+
+from w2v import sync
+from w2v.collective import GroupSpec, PeerRounds, StoreHost, pack, torch_missing, unpack
+
+pytestmark = pytest.mark.skipif(torch_missing() is not None, reason="the collective needs torch (w2v[collective])")
+
+ROWS, DIM = 40, 6
+
+
+class Member:
+    """A trainer actor's exchange side, without Ray or gensim: its own weights, trained by adding a seeded
+    change per chunk; `train(r)` marks chunk r done."""
+
+    def __init__(self, rank: int, initial: sync.Weights, rounds: int, timeout_rounds: set[int] = frozenset()):
+        self.rank = rank
+        self.live = sync.copy_weights(initial)
+        self.done = threading.Condition()
+        self.trained = -1  # the last chunk trained
+        self.applied = -1
+        self.skip = timeout_rounds  # rounds this member never reaches (it "hangs" before them)
+        self.rng = np.random.default_rng(rank)
+        self.changes: list[sync.Weights] = []  # its change of every chunk, in order
+        self.peers = PeerRounds(lambda: self.live, sync.DeltaTracker(self.live), ROWS, rounds, tiers=3,
+                                combine="adaptive", chunk_done=self.chunk_done, applied=self.mark, lock=threading.Lock())
+
+    def chunk_done(self, r: int) -> bool:
+        if r in self.skip:  # hung: alive (its connections open) but silent, past the group's timeout
+            time.sleep(6)
+            raise TimeoutError(f"member {self.rank} hung before round {r}")
+        change = {name: self.rng.normal(0, 0.01, a.shape).astype(np.float32) for name, a in self.live.items()}
+        for name, array in change.items():
+            self.live[name] += array
+        self.changes.append(change)
+        self.trained = r
+        return True
+
+    def mark(self, r: int) -> None:
+        self.applied = r
+
+
+def _run(members: list[Member], host: StoreHost, first_round: int = 0) -> None:
+    specs = host.next_generation(len(members), first_round)
+    threads = [m.peers.start(spec) for m, spec in zip(members, specs)]
+    for thread in threads:
+        thread.join(timeout=60)
+
+
+def _initial() -> sync.Weights:
+    rng = np.random.default_rng(9)
+    return {"vectors": rng.normal(0, 1, (ROWS, DIM)).astype(np.float32),
+            "syn1neg": rng.normal(0, 1, (ROWS, DIM)).astype(np.float32)}
+
+
+def test_a_packed_slice_carries_each_rows_squared_norm_and_unpacks_to_the_same_rows():
+    delta = {"vectors": np.arange(6, dtype=np.float32).reshape(2, 3), "syn1neg": np.ones((2, 2), np.float32)}
+    summed, squares = unpack(pack(delta), delta)
+    assert all(np.array_equal(summed[name], delta[name]) for name in delta)
+    assert squares["vectors"].tolist() == [5.0, 50.0] and squares["syn1neg"].tolist() == [2.0, 2.0]
+
+
+def test_every_member_ends_with_the_same_global_weights_the_combined_deltas_give():
+    """Three members, six rounds, the last one moving every row: each member's reference (the global weights)
+    is the same, and is the initial weights plus every round's adaptively combined change, as the object
+    store's reduce-scatter combined them (`sync.sum_deltas`)."""
+    initial, rounds = _initial(), 6
+    members = [Member(k, initial, rounds) for k in range(3)]
+    _run(members, StoreHost(timeout=30))
+    assert [m.peers.status.state for m in members] == ["done"] * 3, [m.peers.status.error for m in members]
+    assert [m.peers.status.committed for m in members] == [rounds - 1] * 3
+    references = [m.peers.tracker.reference for m in members]
+    for name in initial:
+        assert np.allclose(references[0][name], references[1][name], atol=1e-5)
+        assert np.allclose(references[0][name], references[2][name], atol=1e-5)
+    # The last round moved every row and nothing trained since: the live weights are the global ones too.
+    assert np.allclose(members[0].live["vectors"], references[0]["vectors"], atol=1e-5)
+    # With one round only, the combination is exactly sync.sum_deltas of the members' changes.
+    one = [Member(k, initial, 1) for k in range(3)]
+    _run(one, StoreHost(timeout=30))
+    expected = sync.sum_deltas([m.changes[0] for m in one], "adaptive")
+    for name in initial:
+        assert np.allclose(one[0].peers.tracker.reference[name], initial[name] + expected[name], atol=1e-5)
+    assert one[0].peers.status.full_rounds == [0]
+
+
+def test_a_member_that_never_arrives_breaks_the_round_and_it_is_taken_back_everywhere():
+    """Member 2 hangs before round 3; the others' collective fails at the group's timeout with round 3 taken
+    but not committed. Resolving without it (no one committed round 3) takes round 3 back: every survivor's
+    global weights are those after round 2, and its change of round 3 waits for the next exchange."""
+    initial = _initial()
+    members = [Member(k, initial, 8, timeout_rounds={3} if k == 2 else set()) for k in range(3)]
+    _run(members, StoreHost(timeout=3))
+    survivors = members[:2]
+    assert [m.peers.status.state for m in survivors] == ["broken", "broken"]
+    assert [m.peers.status.committed for m in survivors] == [2, 2]
+    assert [m.peers.status.pending for m in survivors] == [3, 3]
+    assert "Timeout" in survivors[0].peers.status.error or "timed out" in survivors[0].peers.status.error.lower(), \
+        survivors[0].peers.status.error
+    def agree() -> bool:
+        return all(np.allclose(survivors[0].peers.tracker.reference[name], survivors[1].peers.tracker.reference[name],
+                               atol=1e-5) for name in initial)
+
+    assert not agree()  # each holds its own taken change of round 3 in its reference
+    assert [m.peers.resolve(apply=False) for m in survivors] == [2, 2]
+    assert all(not m.peers.tracker.taken for m in survivors)  # round 3's changes wait for the next exchange
+    assert agree()  # both are the global weights after round 2: round 3 landed nowhere
+    assert [m.peers.status.state for m in survivors] == ["halted", "halted"]
+
+
+def test_resolving_a_round_whose_sum_arrived_applies_it_as_a_commit_would():
+    """A member that holds round r's sum (its payload completed) applies it when the driver says a survivor
+    committed r: its global weights then equal what the commit would have given."""
+    initial = _initial()
+    done = [Member(k, initial, 2) for k in range(2)]
+    _run(done, StoreHost(timeout=30))
+    committed = done[0].peers.tracker.reference
+    again = [Member(k, initial, 2) for k in range(2)]
+    for m in again:  # the same changes, stopped after round 1's payload, before its commit
+        m.peers.wanted[:] = 0
+    host = StoreHost(timeout=30)  # kept: the store lives as long as its host object
+    specs = host.next_generation(2, 0)
+    original = PeerRounds._commit
+
+    def stop_before_the_last_commit(self, r, full):
+        if r == 1:
+            raise ConnectionResetError("a peer left before the commit")
+        return original(self, r, full)
+
+    PeerRounds._commit = stop_before_the_last_commit
+    try:
+        threads = [m.peers.start(spec) for m, spec in zip(again, specs)]
+        for thread in threads:
+            thread.join(timeout=60)
+    finally:
+        PeerRounds._commit = original
+    assert [(m.peers.status.pending, m.peers.status.pending_complete) for m in again] == [(1, True), (1, True)]
+    assert again[0].peers.resolve(apply=True) == 1
+    for name in initial:
+        assert np.allclose(again[0].peers.tracker.reference[name], committed[name], atol=1e-5)
+
+
+def test_a_request_reaches_every_member_at_the_same_round():
+    """The driver asks one member for a halt with a snapshot: the commit carries it, so every member halts
+    after the same (full) round, and the asked member holds the global weights of that round."""
+    initial = _initial()
+    members = [Member(k, initial, 30) for k in range(3)]
+    members[1].peers.request(halt=True, snapshot=True)
+    _run(members, StoreHost(timeout=30))
+    assert {m.peers.status.state for m in members} == {"halted"}
+    rounds = {m.peers.status.committed for m in members}
+    assert len(rounds) == 1 and rounds.pop() == 1  # round 0's commit carried it: round 1 moved every row, then halt
+    assert members[1].peers.status.snapshot_round == 1 and members[1].peers.snapshot is not None
+    assert all(1 in m.peers.status.full_rounds for m in members)
+    assert np.allclose(members[1].peers.snapshot["vectors"], members[0].peers.tracker.reference["vectors"], atol=1e-5)
+
+
+def test_a_group_generation_joins_at_a_given_round_and_counts_tiers_from_it():
+    host = StoreHost(timeout=30)
+    spec = host.next_generation(3, first_round=7)
+    assert [s.rank for s in spec] == [0, 1, 2] and {s.generation for s in spec} == {1}
+    assert {s.first_round for s in spec} == {7}
+    assert host.next_generation(2, 9)[0].generation == 2
+    assert isinstance(spec[0], GroupSpec)

@@ -1,0 +1,356 @@
+"""The exchange as a collective among the trainer actors: torch's gloo allreduce, the driver out of the round.
+
+Why (README "Scaling model"): through Ray's object store an exchange cost a node 40-65 ms of CPU
+and the driver as much again, every round, for ~3 MB of slice: K(K+1) objects per slice, 4K calls
+and 2K+1 gets on the driver's one thread. gloo's ring allreduce moves the same bytes between the
+actors themselves for 1-3 ms of CPU per member (measured here: 1.2 ms at K=2, 2.2-2.6 ms at K=4 for
+3.3 MB), and the driver takes no part in it.
+
+How a round goes, on every actor at once (`PeerRounds`, one thread per actor beside its training
+thread). The tier schedule is a function of the round number, so no one needs to be told which
+rows are due:
+
+1. wait until this actor has trained chunk r;
+2. *payload*: for each slice of the due rows, take the delta (`sync.DeltaTracker.take`) and
+   allreduce it (sum) together with each row's |d_k|^2, one extra column per matrix, so the
+   `adaptive` combiner sees what it saw before (`sync.combine_summed`);
+3. *commit*: a tiny allreduce (MAX) of [1, full wanted, halt wanted]: it completes on a member only
+   once every member has completed step 2, so a member that completed it knows that every member
+   holds the whole sum. It also carries the driver's requests (`request`) to every member at the
+   same round: the next round moves every row (a checkpoint, a stop, a notice), and with a halt the
+   group stops after that round (a notice: the driver moves an actor);
+4. apply the others' part (`DeltaTracker.apply`) and let the training thread go on (LAG rounds).
+
+Faults. A member that dies shows as "Connection reset" in the others' collective within a fraction
+of a second; one that hangs (SIGSTOP, a stuck node) only at the group's timeout (`--exchange-timeout`,
+the documented bound: gloo's abort does not interrupt a pending allreduce), unless the driver finds it
+first: an actor whose status does not come within 15 s is killed, and Ray restarts it. Each survivor then stops
+its round and reports where it stood (`RoundState`): the last round it committed and whether its
+payload of the next one completed. All or nothing per round: if any survivor committed round r,
+every survivor holds the sum of r (step 3) and applies it; otherwise every survivor takes its delta
+back (`untake`) for the next exchange (`resolve`). The driver then starts the dead one's successor
+from a survivor's reference weights (every member's reference is the global weights: initial +
+every committed sum), and every member joins the next *generation* of the group (a new store
+prefix), whose first round moves every row.
+
+The store is a `TCPStore` the driver hosts (`StoreHost`); it only serves the rendezvous of each
+generation, never a round's data. torch is an optional extra (`w2v[collective]`, its CPU build):
+without it the job exchanges through the object store and says so (`driver`).
+"""
+
+from __future__ import annotations
+
+import datetime
+import logging
+import socket
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import numpy as np
+
+from . import sync
+
+logger = logging.getLogger(__name__)
+
+TRANSPORTS = ("auto", "collective", "object-store")
+DEFAULT_TIMEOUT_SECONDS = 120.0  # a hung member is found within this (a member waits this long for the slowest one)
+INSTALL = ("pip install 'torch==2.13.0' --index-url https://download.pytorch.org/whl/cpu "
+           "(the CPU build, ~0.7 GB installed; plain `torch` on Linux pulls CUDA wheels of several GB)")
+
+
+def torch_missing() -> str | None:
+    """Why the collective cannot run here (torch or its gloo backend missing), else None."""
+    import importlib.util
+
+    if importlib.util.find_spec("torch") is None:
+        return f"torch is not installed: {INSTALL}"
+    import torch.distributed as dist
+
+    if not dist.is_available() or not dist.is_gloo_available():
+        return "this torch build has no gloo backend (torch.distributed): install its CPU build"
+    return None
+
+
+@dataclass(frozen=True)
+class GroupSpec:
+    """Where and as whom an actor joins one generation of the group (sent by the driver)."""
+
+    host: str  # the store's address (the driver's node)
+    port: int  # the store's port
+    generation: int  # one store prefix per generation: a new group after every membership change
+    rank: int  # this member's rank (its actor index)
+    size: int  # members (actors)
+    timeout: float  # seconds a collective waits for the slowest member (the bound on finding a hang)
+    first_round: int  # the round this generation's first exchange takes (it moves every row)
+
+
+class StoreHost:
+    """The driver's TCPStore: the group's rendezvous, generation after generation."""
+
+    def __init__(self, timeout: float = DEFAULT_TIMEOUT_SECONDS):
+        import torch.distributed as dist
+
+        self.host = _reachable_address()  # the address the actors dial: this node's, not loopback
+        self.store = dist.TCPStore(self.host, 0, is_master=True, wait_for_workers=False,
+                                   timeout=datetime.timedelta(seconds=timeout))
+        self.generation = 0  # the last generation handed out
+        self.timeout = timeout  # seconds, for every generation's collectives
+
+    def next_generation(self, size: int, first_round: int) -> list[GroupSpec]:
+        """Every member's spec of a new generation (rank k = actor k)."""
+        self.generation += 1
+        return [GroupSpec(self.host, self.store.port, self.generation, k, size, self.timeout, first_round)
+                for k in range(size)]
+
+
+def _reachable_address() -> str:
+    """This node's address as Ray sees it (actors on other nodes dial it); loopback outside Ray."""
+    try:
+        import ray
+
+        if ray.is_initialized():
+            return ray.util.get_node_ip_address()
+    except Exception:
+        pass
+    return socket.gethostbyname(socket.gethostname()) if socket.gethostname() else "127.0.0.1"
+
+
+class Group:
+    """One generation of the gloo group, as one member sees it: sum and max allreduces of numpy arrays."""
+
+    def __init__(self, spec: GroupSpec):
+        import torch.distributed as dist
+
+        self.spec = spec  # what the driver sent
+        store = dist.TCPStore(spec.host, spec.port, is_master=False,
+                              timeout=datetime.timedelta(seconds=spec.timeout))
+        prefixed = dist.PrefixStore(f"w2v/generation-{spec.generation}", store)
+        self.group = dist.ProcessGroupGloo(prefixed, spec.rank, spec.size, datetime.timedelta(seconds=spec.timeout))
+        self.store = store  # kept alive with the group
+
+    def sum_(self, array: np.ndarray) -> None:
+        """Sum `array` (C-contiguous, writable) over every member, in place."""
+        import torch
+
+        self.group.allreduce([torch.from_numpy(array)]).wait()
+
+    def max_(self, array: np.ndarray) -> None:
+        """Elementwise max of `array` (int64) over every member, in place."""
+        import torch
+        import torch.distributed as dist
+
+        options = dist.AllreduceOptions()
+        options.reduceOp = dist.ReduceOp.MAX
+        self.group.allreduce([torch.from_numpy(array)], options).wait()
+
+
+def pack(delta: sync.Weights) -> np.ndarray:
+    """One buffer for a slice's allreduce: each matrix's rows, then each row's squared norm, per matrix.
+
+    >>> pack({"v": np.array([[1.0, 2.0]], np.float32)}).tolist()
+    [[1.0, 2.0, 5.0]]
+    """
+    parts = []
+    for array in delta.values():
+        parts.append(array)
+        parts.append(np.einsum("ij,ij->i", array, array, dtype=np.float64).astype(np.float32)[:, None])
+    return np.ascontiguousarray(np.concatenate(parts, axis=1), dtype=np.float32)
+
+
+def unpack(buffer: np.ndarray, like: sync.Weights) -> tuple[sync.Weights, dict[str, np.ndarray]]:
+    """(the summed delta of each matrix, each row's sum of squared norms) from an allreduced `pack` buffer."""
+    summed, squares, column = {}, {}, 0
+    for name, array in like.items():
+        width = array.shape[1]
+        summed[name] = buffer[:, column : column + width]
+        squares[name] = buffer[:, column + width].astype(np.float64)
+        column += width + 1
+    return summed, squares
+
+
+@dataclass
+class RoundState:
+    """Where a member's rounds stand: read by the driver in `status`, the basis of `resolve` after a fault."""
+
+    state: str = "idle"  # idle (no group yet), running, halted (by request or after a fault), done, broken
+    committed: int = -1  # the last round this member committed (every member holds its sum)
+    pending: int | None = None  # the round taken but not committed (its deltas held), or None
+    pending_complete: bool = False  # its payload allreduce completed here (this member holds the sum)
+    error: str | None = None  # why it broke (the collective's error), for the driver's log
+    generation: int = 0  # the group generation it runs (or ran) in
+    exchanges: int = 0  # rounds committed by this process
+    exchanged_bytes: int = 0  # bytes of the slices it took in them
+    snapshot_round: int = -1  # the round after which `snapshot` was copied (a full exchange), -1: none
+    full_rounds: list[int] = field(default_factory=list)  # rounds that moved every row (for the driver's records)
+
+
+class PeerRounds:
+    """One member's round loop (the exchange thread of a `TrainerActor`), pure of Ray: tested with threads.
+
+    `weights()` gives the live matrices; `tracker` is the member's `sync.DeltaTracker`; `chunk_done(r)`
+    blocks until the member trained chunk r (False: training ended before it); `applied(r)` lets the
+    training thread start chunk r + LAG. `lock` guards the tracker against `reference()` readers.
+    """
+
+    def __init__(self, weights: Callable[[], sync.Weights], tracker: sync.DeltaTracker, vocab_size: int, rounds: int,
+                 tiers: int, combine: str, chunk_done: Callable[[int], bool], applied: Callable[[int], None],
+                 lock: threading.Lock, before_payload: Callable[[int], None] = lambda r: None):
+        self.weights = weights
+        self.tracker = tracker
+        self.vocab_size = vocab_size  # rows of every matrix
+        self.rounds = rounds  # epochs x chunks: the last round is rounds - 1
+        self.tiers = tiers  # sync.exchange_slices' frequency tiers
+        self.combine = combine  # "adaptive" or "sum"
+        self.chunk_done = chunk_done
+        self.applied = applied
+        self.lock = lock
+        self.before_payload = before_payload  # called with the round before its allreduces (the tests' fault hook)
+        self.status = RoundState()  # what the driver reads
+        self.wanted = np.zeros(3, dtype=np.int64)  # [commit, full next, halt after next]: the driver's requests
+        self.snapshot: sync.Weights | None = None  # the reference copied after a requested full round
+        self.snapshot_asked = False  # the driver asked this member for a snapshot; the next commit carries it
+        self.snapshot_at: int | None = None  # the full round after which to copy the reference
+        self.asking = threading.Lock()  # guards `wanted` and `snapshot_asked` (the driver's calls run on another thread)
+        self.totals: dict[int, sync.Weights] = {}  # the pending round's combined sums, by slice start
+        self.slices: list[slice] = []  # the pending round's slices
+        self.seconds = 0.0  # wall time in the round loop's own work (taking, combining, applying), not waiting
+        self.generation_first = 0  # the first round of the running generation: the tier schedule counts from it
+
+    def request(self, full: bool = False, halt: bool = False, snapshot: bool = False) -> None:
+        """The driver's wish, carried to every member by the next commit: the round after it moves every
+        row (`full`), the group halts after that round (`halt`); this member copies the reference then."""
+        with self.asking:
+            self.wanted[1] |= int(full or halt or snapshot)
+            self.wanted[2] |= int(halt)
+            self.snapshot_asked |= snapshot
+
+    def run(self, spec: GroupSpec) -> None:
+        """Join generation `spec` and exchange rounds spec.first_round.. until the last, a halt or a fault."""
+        self.status.generation, self.status.error = spec.generation, None
+        try:
+            group = Group(spec)
+        except Exception as exc:
+            self.status.state, self.status.error = "broken", f"joining generation {spec.generation}: {_line(exc)}"
+            return
+        self.status.state = "running"
+        full_next = True  # a generation's first round moves every row: every member agrees from the start
+        halt_at = None  # the (full) round after which the group halts, once a commit carried a halt
+        try:
+            for r in range(spec.first_round, self.rounds):
+                self.chunk_done(r)
+                full = full_next or r == self.rounds - 1
+                self._take(r, full)
+                self.before_payload(r)
+                self._payload(group, spec.size)
+                with self.asking:  # what the driver asked so far goes into this commit (lost with it if it fails)
+                    decided, asked = self.wanted.copy(), self.snapshot_asked
+                    self.wanted[1:], self.snapshot_asked = 0, False
+                decided[0] = 1
+                group.max_(decided)  # the commit: every member holds every sum of round r
+                self._commit(r, full)
+                if halt_at == r and r < self.rounds - 1:  # the full round the halt waited for is committed
+                    self.status.state = "halted"
+                    return
+                # Requests carried by this commit act on the next round, on every member at once: it moves
+                # every row, the asked member copies the global weights after it, the group halts after it.
+                full_next = bool(decided[1])
+                self.snapshot_at = r + 1 if asked else self.snapshot_at
+                halt_at = r + 1 if decided[2] else halt_at
+            self.status.state = "done"
+        except Exception as exc:  # a member died (connection reset) or hung (the timeout): the driver resolves
+            self.status.state, self.status.error = "broken", _line(exc)
+            logger.warning("exchange of round %s broke: %s", self.status.pending, self.status.error)
+
+    def _take(self, r: int, full: bool) -> None:
+        began = time.perf_counter()
+        row_bytes = sum(a.shape[1] * 4 for a in self.weights().values())
+        # The tier due is counted from the generation's first round (sync.tier_ranges' `exchange`).
+        self.slices = sync.exchange_slices(self.vocab_size, row_bytes, r - self.generation_first, final=full, tiers=self.tiers)
+        with self.lock:
+            for rows in self.slices:
+                delta = self.tracker.take(self.weights(), rows)
+                self.status.exchanged_bytes += sync.nbytes(delta)
+        self.status.pending, self.status.pending_complete = r, False
+        self.totals = {}
+        self.seconds += time.perf_counter() - began
+
+    def _payload(self, group: Group, size: int) -> None:
+        for rows in self.slices:
+            own = self.tracker.taken[rows.start]
+            buffer = pack(own)
+            began = time.perf_counter()
+            group.sum_(buffer)
+            summed, squares = unpack(buffer, own)
+            self.totals[rows.start] = sync.combine_summed(summed, squares, size, self.combine)
+            self.seconds += time.perf_counter() - began
+        self.status.pending_complete = True
+
+    def _commit(self, r: int, full: bool) -> None:
+        """Apply the others' part of every slice of round r; copy the reference when a snapshot is due."""
+        began = time.perf_counter()
+        with self.lock:
+            for rows in self.slices:
+                self.tracker.apply(self.weights(), rows, self.totals.pop(rows.start))
+            if r == self.snapshot_at:  # a full round: every row of the reference is the global weights
+                self.snapshot = sync.copy_weights(self.tracker.reference)
+                self.snapshot_at = None
+                self.status.snapshot_round = r
+        self.status.committed, self.status.pending, self.status.pending_complete = r, None, False
+        self.status.exchanges += 1
+        if full:
+            self.status.full_rounds.append(r)
+        self.seconds += time.perf_counter() - began
+        self.applied(r)
+
+    def resolve(self, apply: bool) -> int:
+        """After a fault: apply the pending round's sums (`apply`: a survivor committed it, so every survivor
+        holds them) or take the deltas back for the next exchange. Returns the last round now applied."""
+        r = self.status.pending
+        if r is not None:
+            with self.lock:
+                for rows in self.slices:
+                    if apply and self.status.pending_complete:
+                        self.tracker.apply(self.weights(), rows, self.totals.pop(rows.start))
+                    elif rows.start in self.tracker.taken:
+                        self.tracker.untake(rows.start)
+            if apply and self.status.pending_complete:
+                self.status.committed = r
+                self.status.exchanges += 1
+                self.applied(r)
+        self.status.pending, self.status.pending_complete, self.totals = None, False, {}
+        self.status.state = "halted"
+        return self.status.committed
+
+    def start(self, spec: GroupSpec) -> threading.Thread:
+        """Run generation `spec` on a new thread (the previous one has returned)."""
+        self.generation_first = spec.first_round
+        self.status.state = "joining"
+        thread = threading.Thread(target=self.run, args=(spec,), name=f"w2v-exchange-{spec.generation}", daemon=True)
+        thread.start()
+        return thread
+
+
+def ring_bytes(actors: int, slice_bytes: int) -> "Moved":
+    """Bytes a ring allreduce of `slice_bytes` (a member's share of every round, added up) moves: each member
+    sends and receives 2(K-1)/K of it (reduce-scatter, then all-gather); the driver moves nothing.
+
+    >>> ring_bytes(4, 400)
+    Moved(total=2400, busiest_link=600, slice=400)
+    """
+    from .exchange import Moved
+
+    per_member = 2 * (actors - 1) * slice_bytes // max(actors, 1)
+    return Moved(total=per_member * actors, busiest_link=per_member, slice=slice_bytes)
+
+
+def _line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0] if text else ''}"[:300]
+
+
+def describe(spec: GroupSpec) -> dict[str, Any]:
+    """A spec as the manifest and logs show it."""
+    return {"generation": spec.generation, "size": spec.size, "first_round": spec.first_round,
+            "timeout": spec.timeout}
