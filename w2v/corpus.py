@@ -221,6 +221,15 @@ def list_shards(entries: Sequence[str], keep_empty: bool = False) -> list[Shard]
     return shards if keep_empty else [s for s in shards if s.size > 0]
 
 
+def check_formats(shards: Sequence[Shard], text_field: str | None) -> None:
+    """Before any reading: --text-field given exactly when JSON Lines or Parquet files are, and pyarrow there for Parquet."""
+    formats.check_text_field([s.member or s.uri for s in shards], text_field)
+    if any(formats.format_of(s.uri) == formats.PARQUET for s in shards):
+        from . import extras
+
+        extras.check("pyarrow", "reading a Parquet corpus")
+
+
 def _members(whole: Shard) -> list[Shard]:
     """A zip archive's shards: one per member, sized by its compressed bytes (empty members: size 0)."""
     members = archive.list_members(whole.uri)
@@ -497,7 +506,7 @@ def _blocks(shard: Shard, options: ReadOptions, stats: ReadStats | None = None) 
     With a text field, a JSON Lines or Parquet shard's blocks are its records' texts, each ending a
     line (`formats`); their records and bad lines are added to `stats`.
     """
-    kind = formats.format_of(shard.member or shard.uri) if options.text_field else formats.TEXT
+    kind = formats.read_as(shard.member or shard.uri, options.text_field)
     counted = [0, 0]  # records read, bad lines (formats fills it in)
     where = shard.name if shard.end is None else f"{shard.uri}, byte range {shard.start}-{shard.end},"
     try:
@@ -750,9 +759,11 @@ def spool_key(shards: Sequence[Shard], options: ReadOptions, chunks: int, worker
     False
     """
     digest = hashlib.sha256()
-    digest.update(repr([(s.uri, s.size, s.mtime, s.start, s.end, s.member, s.etag) for s in shards]).encode())
+    digest.update(repr([(s.uri, s.size, s.mtime, s.start, s.end, s.member, s.etag, s.row_groups) for s in shards]
+                       ).encode())
     digest.update(repr((options.lowercase, options.tokenizer, options.deaccent, options.unicode_errors,
-                        options.max_sentence_words, chunks, workers, expected_words)).encode())
+                        options.max_sentence_words, options.text_field, options.on_bad_line, chunks, workers,
+                        expected_words)).encode())
     phrasing = options.phrases
     if phrasing is not None:  # in sorted order: a set's or dict's order is not the same in every process
         digest.update(repr((phrasing.min_count, phrasing.threshold, phrasing.scoring, phrasing.connectors)).encode())

@@ -46,6 +46,15 @@ def format_of(name: str) -> str:
     return JSON_LINES if lower.endswith(JSON_SUFFIXES) else TEXT
 
 
+def read_as(name: str, text_field: str | None) -> str:
+    """How a file is read: its format with a text field, plain text without one.
+
+    >>> read_as("a.jsonl.zst", "text"), read_as("a.jsonl.zst", None)
+    ('jsonl', 'text')
+    """
+    return format_of(name) if text_field else TEXT
+
+
 def check_text_field(names: Iterable[str], text_field: str | None) -> None:
     """A ConfigError when a JSON or Parquet file comes without --text-field, or plain text with one."""
     names = list(names)
