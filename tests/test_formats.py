@@ -218,3 +218,54 @@ def test_counts_of_records_equal_counts_of_the_plain_text(tmp_path, texts):
     from_parquet = count_shard(list_shards([str(tmp_path / "p.parquet")])[0], lowered)
     from_text = count_shard(list_shards([str(tmp_path / "p.txt")])[0], lowered)
     assert Counter(from_parquet.counts) == Counter(from_text.counts) and from_parquet.words == from_text.words
+
+
+# ---------------------------------------------------------------- jobs (Ray)
+
+
+def planted_texts(records: int = 3000, seed: int = 2) -> list[str]:
+    """Documents of words from 4 groups that only co-occur within their group (a document per group)."""
+    rng = random.Random(seed)
+    groups = [[f"g{g}w{i}" for i in range(12)] for g in range(4)]
+    return [" ".join(rng.choice(groups[d % 4]) for _ in range(rng.randrange(20, 60))) for d in range(records)]
+
+
+def run_job(corpus, out, **overrides):
+    from w2v import TrainConfig
+    from w2v.pipeline import run
+
+    config = TrainConfig(corpus=tuple(corpus), out=str(out), vector_size=16, min_count=2, epochs=2, seed=1,
+                         eval=False, actors=2, checkpoint_interval=0, projector_top=0, **overrides)
+    return run(config)
+
+
+@pytest.mark.slow
+def test_a_job_on_a_multi_file_jsonl_zst_corpus(ray_cluster, tmp_path):
+    texts = planted_texts()
+    for part in range(3):
+        write_jsonl(tmp_path / f"part-{part}.jsonl.zst", [{"id": i, "text": t, "meta": {"source": "c4"}}
+                                                          for i, t in enumerate(texts[part::3])], "zst")
+    result = run_job([str(tmp_path)], tmp_path.parent / f"{tmp_path.name}-art", text_field="text")
+    corpus = result.manifest["corpus"]
+    assert corpus["words"] == sum(len(t.split()) for t in texts)
+    assert corpus["formats"] == {"jsonl": 3} and corpus["text_field"] == "text"
+    assert sorted(s["records"] for s in corpus["shards"]) == [1000, 1000, 1000]
+    assert {s["format"] for s in corpus["shards"]} == {"jsonl"}
+    assert result.manifest["parameters"]["text_field"] == "text"
+    assert len(result.manifest["training"]["actors"]) == 2
+
+
+@pytest.mark.slow
+def test_a_job_on_a_multi_row_group_parquet_file_on_s3(ray_cluster, s3_bucket, tmp_path):
+    texts = planted_texts(records=4000)
+    buffer = io.BytesIO()
+    write_parquet(buffer, texts, row_group_rows=250)  # 16 row groups
+    storage.s3_client().put_object(Bucket=s3_bucket, Key="fineweb/train.parquet", Body=buffer.getvalue())
+    result = run_job([f"s3://{s3_bucket}/fineweb/train.parquet"], tmp_path / "art", text_field="text",
+                     shard_bytes=len(buffer.getvalue()) // 4)
+    corpus = result.manifest["corpus"]
+    assert corpus["words"] == sum(len(t.split()) for t in texts)
+    assert len(corpus["shards"]) >= 4 and all("#row_groups=" in s["uri"] for s in corpus["shards"])
+    assert sum(s["records"] for s in corpus["shards"]) == 4000 and corpus["formats"] == {"parquet": len(corpus["shards"])}
+    assert all(a["spool_words"] > 0 for a in result.manifest["training"]["actors"])
+    assert any(line.lstrip().startswith("shard s3://") and "record(s)" in line for line in result.plan.lines())
