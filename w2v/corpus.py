@@ -545,7 +545,7 @@ def _lowered(blocks: Iterator[str], options: ReadOptions) -> Iterator[str]:
 
 
 def _joined(texts: Iterator[str]) -> Iterator[str]:
-    """Records' texts as blocks of about BLOCK_CHARS characters, each text ending a line.
+    r"""Records' texts as blocks of about BLOCK_CHARS characters, each text ending a line.
 
     >>> list(_joined(iter(["a b", "c"])))
     ['a b\nc\n']
