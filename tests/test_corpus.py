@@ -396,8 +396,45 @@ def test_byte_ranges_feed_k_actors_within_about_six_percent_on_real_sized_corpor
     assert worst > 0.03  # the bound is met by the plan, not by corpora that balance anyway
 
 
+def test_every_cut_of_a_long_line_reads_each_word_once(tmp_path, monkeypatch):
+    """Exhaustive: lines longer than LONG_LINE_BYTES are cut at whitespace, short ones at newlines, at every
+    pair of boundaries (inside words, on spaces, tabs, newlines, UTF-8 characters): the words of K ranges
+    are the file's words, once each, in order."""
+    monkeypatch.setattr(corpus_module, "LONG_LINE_BYTES", 6)
+    monkeypatch.setattr(corpus_module, "SCAN_BYTES", 4)  # boundaries found across scan reads too
+    path = tmp_path / "long.txt"
+    path.write_bytes("one two  three\tfour üü five six seven\nab\ncd ef\n\nlong line again with words".encode())
+    size = path.stat().st_size
+    expected = [w for s in sentences_of_shards(list_shards([str(path)])) for w in s]
+    assert len(expected) == 16
+    for a in range(1, size):
+        for b in range(a, size):
+            cuts = [0, a, b, size]
+            ranges = [Shard(str(path), e - s, 0, s, e, file_size=size) for s, e in zip(cuts, cuts[1:])]
+            words = [w for s in sentences_of_shards(ranges) for w in s]
+            assert words == expected, f"cuts at bytes {a}, {b}"
+
+
+def test_a_text8_like_line_splits_over_k_ranges_with_the_words_of_the_whole(tmp_path):
+    """One 3 MB line of varied words (text8's shape) in 4 ranges: each range reads about a quarter of the
+    words, and together exactly the whole file's multiset of words."""
+    rng = random.Random(8)
+    vocabulary = [f"w{rng.getrandbits(20):x}" for _ in range(5000)]
+    path = tmp_path / "text8"
+    path.write_text(" " + " ".join(rng.choice(vocabulary) for _ in range(400_000)))  # text8 starts with a space
+    whole = list_shards([str(path)])
+    expected = Counter(w for s in sentences_of_shards(whole) for w in s)
+    pieces = split_shards(whole, 4)
+    assert len(pieces) >= 4 and all(p.end is not None for p in pieces)
+    counts = [Counter(w for s in iter_sentences(p) for w in s) for p in pieces]
+    assert sum(counts, Counter()) == expected
+    per_range = [sum(c.values()) for c in counts]
+    assert sum(per_range) == 400_000
+    assert max(per_range) < 1.01 * 400_000 / len(pieces), per_range
+
+
 def test_a_huge_line_split_into_byte_ranges_streams_in_bounded_memory(tmp_path, monkeypatch):
-    """16 MB on one line in 4 ranges: the first range reads the whole line, the others skip it, all bounded."""
+    """16 MB on one line in 4 ranges: each range reads its quarter of the line's words, all bounded."""
     monkeypatch.setattr(corpus_module, "BLOCK_CHARS", 1 << 16)
     monkeypatch.setattr(corpus_module, "RANGE_READ_BYTES", 1 << 16)
     path = tmp_path / "one-line.txt"
@@ -410,7 +447,7 @@ def test_a_huge_line_split_into_byte_ranges_streams_in_bounded_memory(tmp_path, 
     words = [sum(len(s) for s in iter_sentences(p)) for p in pieces]
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
-    assert words == [16 * 2**20 // 8, 0, 0, 0]
+    assert words == [16 * 2**20 // 8 // 4] * 4  # cut at the whitespace after each offset: 8-byte words, 4 MiB ranges
     assert peak < 4 * 2**20, f"peak {peak / 2**20:.1f} MiB for a 16 MiB line in byte ranges"
 
 

@@ -90,6 +90,12 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
                         "them, skip = drop the line; lines with bad bytes are counted in the manifest")
     g.add_argument("--on-bad-shard", choices=("fail", "skip"), default=s,
                    help="a corrupt or truncated archive: fail naming it (default) or skip it (listed in the manifest)")
+    g.add_argument("--text-field", default=s, metavar="NAME",
+                   help="JSON Lines (.jsonl/.json/.ndjson, compressed too) or Parquet corpora: the field or column "
+                        "holding the text, dotted for nested JSON objects (meta.text); refused for plain text")
+    g.add_argument("--on-bad-line", choices=("fail", "skip"), default=s,
+                   help="a JSON line that is not JSON or lacks --text-field, a null Parquet text: fail naming the "
+                        "file and line (default) or skip it (counted in the manifest's bad_lines)")
     g.add_argument("--shard-bytes", type=int, default=s,
                    help="split uncompressed files into byte ranges of at most this many bytes "
                         "(default: automatic, only when whole files do not balance over the actors)")

@@ -33,6 +33,8 @@ MAX_SENTENCE_WORDS = 10_000
 UNICODE_ERROR_POLICIES = ("strict", "replace", "ignore", "skip")  # skip: drop lines with bad bytes
 TOKENIZERS = ("whitespace", "simple")  # whitespace: gensim LineSentence; simple: gensim simple_preprocess
 BAD_SHARD_POLICIES = ("fail", "skip")  # a corrupt or truncated archive: stop naming it, or leave it out
+BAD_LINE_POLICIES = ("fail", "skip")  # a JSON line that is not JSON or lacks the text field: stop naming it, or drop it
+TEXT_FIELD = re.compile(r"[^.\s]+(\.[^.\s]+)*")  # a field name, dotted into nested objects: text, meta.body
 TAG = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:/-]{0,49}")  # a --tags entry: a Hub tag and an MLflow tag key alike
 LICENSE = re.compile(r"[a-z0-9][a-z0-9.+-]{0,63}")  # the Hub's license ids: apache-2.0, cc-by-sa-4.0, openrail++
 PHRASE_SCORINGS = ("default", "npmi")  # gensim Phrases' scorings (phrases.SCORINGS)
@@ -40,7 +42,7 @@ PHRASE_SCORINGS = ("default", "npmi")  # gensim Phrases' scorings (phrases.SCORI
 # Parameters that shape the vectors: `--resume` refuses a checkpoint written with other values.
 RESUME_KEYS = ("vector_size", "window", "min_count", "max_final_vocab", "epochs", "sg", "hs", "negative", "sample",
                "alpha", "min_alpha", "seed", "lowercase", "tokenizer", "deaccent", "unicode_errors",
-               "on_bad_shard", "phrases", "phrase_min_count", "phrase_threshold", "phrase_scoring", "phrase_passes",
+               "on_bad_shard", "text_field", "on_bad_line", "phrases", "phrase_min_count", "phrase_threshold", "phrase_scoring", "phrase_passes",
                "phrase_connector_words", "init_from")
 
 
@@ -73,6 +75,8 @@ class TrainConfig:
     deaccent: bool = False  # simple tokenizer only: strip accents (simple_preprocess's deacc)
     unicode_errors: str = "strict"  # strict: fail naming the file; replace/ignore: decode anyway; skip: drop the line
     on_bad_shard: str = "fail"  # a corrupt/truncated archive: fail naming it, or skip it (counted in the manifest)
+    text_field: str | None = None  # JSON Lines field (dotted: meta.text) or Parquet column with the text; None: plain text
+    on_bad_line: str = "fail"  # a JSON line not JSON or without text_field, a null Parquet text: fail naming it, or skip
     shard_bytes: int | None = None  # split uncompressed files into byte ranges of at most this; None: automatic
     # --- phrases (gensim Phrases' names and defaults, with phrase_ in front) ---
     phrases: bool = False  # join frequent word pairs into one token (new_york) before counting and training
@@ -384,6 +388,9 @@ def _validate(c: TrainConfig) -> None:
     need(not c.deaccent or c.tokenizer == "simple", "deaccent", "needs tokenizer: simple")
     need(c.unicode_errors in UNICODE_ERROR_POLICIES, "unicode_errors", f"must be one of {UNICODE_ERROR_POLICIES}")
     need(c.on_bad_shard in BAD_SHARD_POLICIES, "on_bad_shard", f"must be one of {BAD_SHARD_POLICIES}")
+    need(c.text_field is None or (len(c.text_field) <= 200 and TEXT_FIELD.fullmatch(c.text_field) is not None),
+         "text_field", "must be a field or column name, dotted for nested JSON objects (meta.text), or left out")
+    need(c.on_bad_line in BAD_LINE_POLICIES, "on_bad_line", f"must be one of {BAD_LINE_POLICIES}")
     _validate_phrases(c, need)
     need(0.0 <= c.checkpoint_interval <= 7 * 86400.0, "checkpoint_interval", "must be between 0 and 604800 seconds")
     need(c.checkpoint_dir is None or bool(c.checkpoint_dir), "checkpoint_dir", "give a directory or leave it out")

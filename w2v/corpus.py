@@ -11,8 +11,13 @@ A shard is a whole file or, for big uncompressed files, a byte range of one (`sp
 K actors get near-equal bytes even when the corpus is one 20 GB file. A range [start, end) owns
 the lines that *start* in it: it begins after the first newline at or past byte start-1 and ends
 at the first newline at or past byte end-1, so consecutive ranges read every line exactly once
-(Hadoop's rule). Compressed files cannot be entered in the middle and are always whole. A zip
-archive is one shard per member (`archive`), each read whole.
+(Hadoop's rule). Where no newline comes within LONG_LINE_BYTES of that byte (text8 and enwik9's
+fil9 are one 100 MB line), the range boundary is past the first whitespace instead (`_boundary`):
+gensim cuts such a line into 10,000-word sentences anyway, so one long line splits over K actors
+like many short ones, every word read by exactly one range. Compressed files cannot be entered in
+the middle and are always whole (one actor reads a single compressed text8.zip or text8.gz). A zip
+archive is one shard per member (`archive`), each read whole. A Parquet file splits by row groups
+instead of bytes (`formats`); JSON Lines split by bytes like text, a record per line.
 
 This module does not count or train: `vocab` and `trainer` consume the sentences it yields.
 """
@@ -36,7 +41,7 @@ import zlib
 from dataclasses import dataclass, field, replace
 from typing import IO, Any, Iterator, Sequence
 
-from . import archive, owners, storage
+from . import archive, formats, owners, storage
 from .config import MAX_SENTENCE_WORDS, TOKENIZERS
 from .errors import BadShardError, CorpusError, StorageError
 
@@ -47,6 +52,8 @@ RANGE_READ_BYTES = 1 << 20  # bytes fetched per read inside a byte range (one ra
 PIECES_PER_ACTOR = 16  # automatic splitting: pieces of at most total/(16 K) bytes, so greedy is within ~6%
 MIN_PIECE_BYTES = 64 * 2**10  # never split finer than this: it only adds tasks and requests
 BALANCE_TOLERANCE = 0.05  # whole files within 5% of an even split by bytes are not split at all
+LONG_LINE_BYTES = 1 << 20  # a range boundary with no newline this far past it cuts the line at whitespace
+SCAN_BYTES = 1 << 16  # bytes read at a time while looking for a range boundary
 MAX_TOKEN_CHARS = 1 << 20  # a "word" longer than this is cut: it is garbage, and memory stays bounded
 TOKENIZE_CHARS = 1 << 16  # a long line is tokenized this many characters at a time: ~11,000 text8 words
 
@@ -57,11 +64,12 @@ SIMPLE_MIN_CHARS, SIMPLE_MAX_CHARS = 2, 15  # the simple tokenizer's word length
 # surrogate in this range, which valid UTF-8 can never produce. So a line holds bad bytes exactly
 # when it holds one of these, and the unicode_errors policy is applied (and counted) per line.
 _BAD_BYTES = re.compile("[\udc80-\udcff]")
+_SPACE_BYTES = re.compile(rb"[ \t\n\r\x0b\x0c]")  # ASCII whitespace: str.split cuts there, never inside a UTF-8 character
 
 
 @dataclass(frozen=True)
 class Shard:
-    """One unit of reading work: a whole file, or the lines starting in bytes [start, end) of one."""
+    """One unit of reading work: a whole file, the lines starting in bytes [start, end) of one, or row groups of a Parquet file."""
 
     uri: str
     size: int  # bytes on storage of this shard: the range's length, or the file's (compressed) size
@@ -72,6 +80,8 @@ class Shard:
     member: str | None = None  # a zip archive's member (`archive`): the shard is that member, read whole
     etag: str | None = None  # the file's version tag as listed (S3, HTTP), recorded in the manifest
     last_modified: str | None = None  # HTTP's Last-Modified as listed, recorded in the manifest
+    row_groups: tuple[int, int] | None = None  # a Parquet file's row groups [first, last); None: all of them
+    records: int | None = None  # rows of those row groups, from the Parquet footer (None: not known before reading)
 
     @property
     def limit(self) -> int | None:
@@ -80,13 +90,18 @@ class Shard:
 
     @property
     def name(self) -> str:
-        """Unique within a plan: the URI, with `#bytes=start-end` for a range, `#member=NAME` for a zip member.
+        """Unique within a plan: the URI, with `#bytes=start-end` for a range, `#member=NAME` for a zip member,
+        `#row_groups=first-last` for row groups of a Parquet file.
 
         >>> Shard("s3://b/big.txt", 10, 0, 0, 10).name, Shard("https://h/text8.zip", 9, 0, member="text8").name
         ('s3://b/big.txt#bytes=0-10', 'https://h/text8.zip#member=text8')
+        >>> Shard("s3://b/f.parquet", 9, 0, row_groups=(2, 4)).name
+        's3://b/f.parquet#row_groups=2-4'
         """
         if self.member is not None:
             return f"{self.uri}#member={self.member}"
+        if self.row_groups is not None:
+            return f"{self.uri}#row_groups={self.row_groups[0]}-{self.row_groups[1]}"
         return self.uri if self.end is None else f"{self.uri}#bytes={self.start}-{self.end}"
 
     def version(self) -> dict[str, str]:
@@ -108,6 +123,8 @@ class ReadOptions:
     unicode_errors: str = "strict"  # strict | replace | ignore | skip (the line); see config
     max_sentence_words: int = MAX_SENTENCE_WORDS
     on_bad_shard: str = "fail"  # fail | skip: what `vocab.count_shard` does with a corrupt archive
+    text_field: str | None = None  # JSON Lines field (dotted) or Parquet column holding the text; None: plain text
+    on_bad_line: str = "fail"  # fail | skip: a JSON line that is not JSON or lacks the field, a null Parquet text
     s3: storage.S3Settings = field(default_factory=storage.S3Settings)  # how this process reaches S3
     phrases: Any = None  # phrases.Phrasing joined into every sentence (new york -> new_york); None: no phrases
 
@@ -117,7 +134,8 @@ class ReadStats:
     """What one pass over a shard met, filled in while its sentences are read."""
 
     lines: int = 0  # lines read ("\n"-terminated, plus a last one without a newline)
-    bad_lines: int = 0  # lines that held bytes that are not UTF-8 (replaced, ignored or skipped)
+    bad_lines: int = 0  # lines that held bytes that are not UTF-8, or bad records (formats: not JSON, no field)
+    records: int = 0  # JSON Lines records or Parquet rows read; 0 for plain text (its records are `lines`)
 
 
 def tokenize(text: str, options: ReadOptions = ReadOptions()) -> list[str]:
@@ -203,6 +221,15 @@ def list_shards(entries: Sequence[str], keep_empty: bool = False) -> list[Shard]
     return shards if keep_empty else [s for s in shards if s.size > 0]
 
 
+def check_formats(shards: Sequence[Shard], text_field: str | None) -> None:
+    """Before any reading: --text-field given exactly when JSON Lines or Parquet files are, and pyarrow there for Parquet."""
+    formats.check_text_field([s.member or s.uri for s in shards], text_field)
+    if any(formats.format_of(s.uri) == formats.PARQUET for s in shards):
+        from . import extras
+
+        extras.check("pyarrow", "reading a Parquet corpus")
+
+
 def _members(whole: Shard) -> list[Shard]:
     """A zip archive's shards: one per member, sized by its compressed bytes (empty members: size 0)."""
     members = archive.list_members(whole.uri)
@@ -283,18 +310,66 @@ def split_shards(shards: Sequence[Shard], actors: int, piece_bytes: int | None =
         piece_bytes = max(MIN_PIECE_BYTES, math.ceil(total / (actors * PIECES_PER_ACTOR)))
     pieces: list[Shard] = []
     for s in shards:
-        if s.end is not None or not storage.is_splittable(s.uri) or s.size <= piece_bytes:
+        if s.member is None and s.row_groups is None and _is_parquet(s) and s.size > piece_bytes:
+            pieces.extend(_row_group_pieces(s, piece_bytes))
+            continue
+        if s.end is not None or not _byte_splittable(s) or s.size <= piece_bytes:
             pieces.append(s)
             continue
         n = math.ceil(s.size / piece_bytes)
         bounds = [s.size * i // n for i in range(n + 1)]
         pieces.extend(replace(s, size=b - a, start=a, end=b, file_size=s.size) for a, b in zip(bounds, bounds[1:]))
-    whole = [s for s in pieces if s.end is None and not storage.is_splittable(s.uri)]
+    whole = [s for s in pieces if s.end is None and not _is_parquet(s) and not _byte_splittable(s)]
     if whole and actors > 1 and max(s.size for s in whole) > total / actors:
         biggest = max(whole, key=lambda s: s.size)
-        logger.warning("%s (%d bytes, compressed or generated) is more than one actor's share (%d bytes): it cannot be split, "
-                       "so the actors will not get equal bytes; recompress it as several files",
-                       biggest.uri, biggest.size, total // actors)
+        if len(pieces) == 1:  # text8.zip, text8.gz: the cheapest honest thing is one reader, said up front
+            logger.warning("%s is one compressed stream (%d bytes): it cannot be split by bytes, so ONE actor reads and "
+                           "trains on it while the other %d are not started; decompress it (a plain file, even one "
+                           "line, splits over every actor) or recompress it as several files",
+                           biggest.name, biggest.size, actors - 1)
+        else:
+            logger.warning("%s (%d bytes, compressed or generated) is more than one actor's share (%d bytes): it cannot "
+                           "be split, so the actors will not get equal bytes; recompress it as several files",
+                           biggest.name, biggest.size, total // actors)
+    return pieces
+
+
+def _is_parquet(shard: Shard) -> bool:
+    return formats.format_of(shard.uri) == formats.PARQUET
+
+
+def _byte_splittable(shard: Shard) -> bool:
+    return storage.is_splittable(shard.uri) and not _is_parquet(shard)
+
+
+def _row_group_pieces(shard: Shard, piece_bytes: int) -> list[Shard]:
+    """A Parquet file as shards of consecutive row groups of about `piece_bytes` compressed bytes each.
+
+    Row groups are Parquet's unit of independent reading (a footer lists their byte ranges): a file
+    written as one row group stays one shard. Only the footer is read here.
+    """
+    try:
+        with storage.open(shard.uri, "rb", compression="disable") as raw:
+            groups = formats.row_group_sizes(raw, shard.uri)  # (rows, bytes) per row group
+    except BadShardError:
+        return [shard]  # the counting pass meets it again, and fails or skips it (--on-bad-shard)
+    total = sum(size for _, size in groups) or 1
+    n = max(1, math.ceil(total / piece_bytes))
+    pieces: list[Shard] = []
+    before, current = 0, -1  # compressed bytes of the row groups before g; the piece being filled
+    for g, (rows, size) in enumerate(groups):
+        index = min(n - 1, before * n // total)  # the piece whose share of the bytes this group starts in
+        if index != current:
+            pieces.append(replace(shard, size=0, row_groups=(g, g), records=0, file_size=shard.size))
+            current = index
+        last = pieces[-1]
+        pieces[-1] = replace(last, size=last.size + size, row_groups=(last.row_groups[0], g + 1),
+                             records=last.records + rows)
+        before += size
+    if len(pieces) <= 1:
+        logger.info("%s has %d Parquet row group(s): one shard (write it with smaller row groups to split it)",
+                    shard.uri, len(groups))
+        return [replace(shard, records=sum(rows for rows, _ in groups))]
     return pieces
 
 
@@ -319,64 +394,59 @@ def plan_summary(plan: Sequence[Sequence[Shard]]) -> str:
             + f"; busiest actor {100 * _imbalance(plan):.1f}% above an even split")
 
 
-class _LineRange(io.RawIOBase):
-    """The bytes of the lines that start in [start, end) of a seekable binary stream, read lazily.
+def _boundary(raw: IO, p: int, limit: int | None) -> int:
+    """Where a range that starts (or ends) at byte `p` really starts (ends): the same byte for both sides.
 
-    Memory stays at one RANGE_READ_BYTES block, whatever the length of the lines around the
-    boundaries (a 1 GB line that crosses `start` is skipped block by block). Nothing at or past
-    byte `limit` is read: the file's size when it was listed, so bytes appended since are not.
+    Past the first newline at or after byte p-1, when one comes within LONG_LINE_BYTES; otherwise
+    (inside a line too long for one sentence, or a last line without a newline) past the first
+    whitespace at or after p-1. Both rules
+    give a boundary that grows with `p`, so consecutive ranges [B(start), B(end)) cover the file once,
+    and a cut at whitespace never splits a word. Reads SCAN_BYTES at a time, never at or past `limit`.
+    """
+    if p <= 0:
+        return 0
+    if limit is not None and p >= limit:
+        return limit
+    raw.seek(p - 1)
+    pos, window, space = p - 1, p - 1 + LONG_LINE_BYTES, None  # space: the first whitespace byte at or after p-1
+    while True:
+        want = SCAN_BYTES if limit is None else min(SCAN_BYTES, limit - pos)
+        block = raw.read(want) if want > 0 else b""
+        if not block:  # the file ends, with no newline: a last line is cut like a long one (words stay whole)
+            return space + 1 if space is not None else max(pos, p)
+        newline = block.find(b"\n")
+        if newline >= 0 and pos + newline < window:
+            return pos + newline + 1
+        if space is None:
+            found = _SPACE_BYTES.search(block)
+            space = None if found is None else pos + found.start()
+        if space is not None and pos + len(block) >= window:
+            return space + 1
+        pos += len(block)
+
+
+class _LineRange(io.RawIOBase):
+    """The bytes of the lines that start in [start, end) of a seekable binary stream (`_boundary`), read lazily.
+
+    Memory stays at one SCAN_BYTES block while the boundaries are found, whatever the length of the
+    lines around them. Nothing at or past byte `limit` is read: the file's size when it was listed,
+    so bytes appended since are not.
     """
 
     def __init__(self, raw: IO, start: int, end: int, limit: int | None = None):
         self.raw = raw  # the open file or S3 object, closed with this reader
-        self.end = end  # the range owns lines that start before this byte
-        self.limit = limit  # never read at or past this byte; None: to the end of the file
-        self.block = b""  # bytes read from raw, not yet handed out past self.offset
-        self.offset = 0  # position in self.block of the next byte to hand out
-        self.pos = 0  # file position of self.block[self.offset]
-        self.done = False  # the range's last newline was handed out, or the file ended
-        if start > 0:  # the line through byte start-1 belongs to the previous range
-            raw.seek(start - 1)
-            self.pos = start - 1
-            self._skip_line()
-        if self.pos >= end:
-            self.done = True
-
-    def _fill(self) -> bool:
-        if self.offset < len(self.block):
-            return True
-        want = RANGE_READ_BYTES if self.limit is None else min(RANGE_READ_BYTES, self.limit - self.pos)
-        self.block, self.offset = (self.raw.read(want) if want > 0 else b""), 0
-        return bool(self.block)
-
-    def _skip_line(self) -> None:
-        while self._fill():
-            i = self.block.find(b"\n", self.offset)
-            if i >= 0:
-                self.pos += i + 1 - self.offset
-                self.offset = i + 1
-                return
-            self.pos += len(self.block) - self.offset
-            self.offset = len(self.block)
-        self.done = True
+        self.stop = _boundary(raw, end, limit)  # the byte after the range's last
+        self.pos = min(_boundary(raw, start, limit), self.stop)  # file position of the next byte to hand out
+        raw.seek(self.pos)
 
     def readable(self) -> bool:
         return True
 
     def readinto(self, buffer) -> int:
-        if self.done or not self._fill():
-            self.done = True
+        want = min(len(buffer), self.stop - self.pos)
+        if want <= 0:
             return 0
-        available = len(self.block) - self.offset
-        before_last = self.end - 1 - self.pos  # bytes before end-1: owned whatever they are
-        if before_last > 0:
-            n = min(available, before_last, len(buffer))
-        else:  # at or past byte end-1: hand out through the first newline, then stop
-            i = self.block.find(b"\n", self.offset)
-            n = min(available if i < 0 else i + 1 - self.offset, len(buffer))
-            self.done = i >= 0 and n == i + 1 - self.offset
-        buffer[:n] = memoryview(self.block)[self.offset : self.offset + n]
-        self.offset += n
+        n = self.raw.readinto(memoryview(buffer)[:want]) or 0
         self.pos += n
         return n
 
@@ -430,15 +500,28 @@ def _open_text(shard: Shard, options: ReadOptions) -> IO:
     return io.TextIOWrapper(stream, encoding="utf-8", errors="surrogateescape", newline="")
 
 
-def _blocks(shard: Shard, options: ReadOptions) -> Iterator[str]:
-    """Decoded text blocks of one shard; decoding and archive errors name the file."""
+def _blocks(shard: Shard, options: ReadOptions, stats: ReadStats | None = None) -> Iterator[str]:
+    """Decoded text blocks of one shard; decoding and archive errors name the file.
+
+    With a text field, a JSON Lines or Parquet shard's blocks are its records' texts, each ending a
+    line (`formats`); their records and bad lines are added to `stats`.
+    """
+    kind = formats.read_as(shard.member or shard.uri, options.text_field)
+    counted = [0, 0]  # records read, bad lines (formats fills it in)
+    where = shard.name if shard.end is None else f"{shard.uri}, byte range {shard.start}-{shard.end},"
     try:
+        if kind == formats.PARQUET:
+            with storage.open(shard.uri, "rb", settings=options.s3, compression="disable") as raw:
+                texts = formats.parquet_texts(raw, options.text_field, shard.row_groups, where, options.on_bad_line,
+                                              counted)
+                yield from _lowered(_joined(texts), options)
+            return
         with _open_text(shard, options) as f:
-            while True:
-                block = f.read(BLOCK_CHARS)
-                if not block:
-                    return
-                yield block.lower() if options.lowercase else block
+            if kind == formats.JSON_LINES:
+                texts = formats.json_texts(f, options.text_field, where, options.on_bad_line, counted)
+                yield from _lowered(_joined(texts), options)
+                return
+            yield from _lowered(iter(lambda: f.read(BLOCK_CHARS), ""), options)
     except (EOFError, gzip.BadGzipFile, lzma.LZMAError, zlib.error, zipfile.BadZipFile) as exc:
         raise _bad_archive(shard, exc) from None
     except OSError as exc:
@@ -451,6 +534,34 @@ def _blocks(shard: Shard, options: ReadOptions) -> Iterator[str]:
         if type(exc).__name__ == "ZstdError":
             raise _bad_archive(shard, exc) from None
         raise
+    finally:
+        if stats is not None:
+            stats.records += counted[0]
+            stats.bad_lines += counted[1]
+
+
+def _lowered(blocks: Iterator[str], options: ReadOptions) -> Iterator[str]:
+    return (block.lower() for block in blocks) if options.lowercase else blocks
+
+
+def _joined(texts: Iterator[str]) -> Iterator[str]:
+    r"""Records' texts as blocks of about BLOCK_CHARS characters, each text ending a line.
+
+    >>> list(_joined(iter(["a b", "c"])))
+    ['a b\nc\n']
+    """
+    batch: list[str] = []
+    size = 0
+    for text in texts:
+        batch.append(text)
+        size += len(text)
+        if size >= BLOCK_CHARS:
+            batch.append("")
+            yield "\n".join(batch)
+            batch, size = [], 0
+    if batch:
+        batch.append("")
+        yield "\n".join(batch)
 
 
 def _bad_archive(shard: Shard, exc: Exception) -> BadShardError:
@@ -533,7 +644,7 @@ def iter_sentences(shard: Shard, options: ReadOptions = ReadOptions(),
     pending: list[str] = []  # tokens of the line being read, not yet yielded
     tail = ""  # a token cut by the block boundary, completed by the next block
     line_bad = False  # the line being read (spanning blocks) held bad bytes
-    for block in _blocks(shard, options):
+    for block in _blocks(shard, options, stats):
         text = tail + block
         has_bad = _BAD_BYTES.search(text) is not None  # one C-speed scan per block in the common case
         lines = text.split("\n")
@@ -648,9 +759,11 @@ def spool_key(shards: Sequence[Shard], options: ReadOptions, chunks: int, worker
     False
     """
     digest = hashlib.sha256()
-    digest.update(repr([(s.uri, s.size, s.mtime, s.start, s.end, s.member, s.etag) for s in shards]).encode())
+    digest.update(repr([(s.uri, s.size, s.mtime, s.start, s.end, s.member, s.etag, s.row_groups) for s in shards]
+                       ).encode())
     digest.update(repr((options.lowercase, options.tokenizer, options.deaccent, options.unicode_errors,
-                        options.max_sentence_words, chunks, workers, expected_words)).encode())
+                        options.max_sentence_words, options.text_field, options.on_bad_line, chunks, workers,
+                        expected_words)).encode())
     phrasing = options.phrases
     if phrasing is not None:  # in sorted order: a set's or dict's order is not the same in every process
         digest.update(repr((phrasing.min_count, phrasing.threshold, phrasing.scoring, phrasing.connectors)).encode())

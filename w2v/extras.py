@@ -5,7 +5,7 @@ pyyaml, for job configs). The rest comes with an extra (`pyproject.toml`), and t
 needs it imports it through `require` when it is used, never at import time (`check` says a
 missing one before a job starts, without importing it):
 
-    [train]   ray, tqdm                 w2v train (evaluating needs [eval] too), w2v submit, w2v eval --address
+    [train]   ray, tqdm, pyarrow        w2v train (evaluating needs [eval] too), w2v submit, w2v eval --address
     [eval]    tensorflow, matplotlib    the evaluation (w2v eval, a job's evaluation task) and its pictures
     [keras]   tensorflow (Keras 3)      w2v.keras_embedding
     [all]     all of the above
@@ -26,6 +26,7 @@ from .errors import MissingExtraError
 EXTRAS = {
     "ray": ("Ray", "train"),
     "tqdm": ("tqdm", "train"),
+    "pyarrow": ("pyarrow", "train"),
     "tensorflow": ("TensorFlow", "eval"),
     "matplotlib": ("matplotlib", "eval"),
     "keras": ("Keras", "keras"),

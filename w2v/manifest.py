@@ -35,9 +35,12 @@ import logging
 import os
 import platform
 import subprocess
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
+
+from . import formats
 
 logger = logging.getLogger(__name__)
 
@@ -350,6 +353,7 @@ def build(config, shards, shard_counts, skipped, vocab, plan, result, resumed, e
     from .trainer import gensim_fast_version
 
     by_uri = {s.name: s for s in shards}
+    read_as = lambda s: formats.read_as(s.member or s.uri, config.text_field)  # noqa: E731 - text, jsonl or parquet
     if eval_error:
         evaluated = EvaluationSummary(error=eval_error)
     elif evaluation:
@@ -359,12 +363,14 @@ def build(config, shards, shard_counts, skipped, vocab, plan, result, resumed, e
     return Manifest(
         created=now(), run=run, parameters=config.to_json(),
         corpus=CorpusSection(
-            shards=[{**sc.summary(), "bytes": by_uri[sc.uri].size, "mtime": by_uri[sc.uri].mtime,
+            shards=[{**sc.summary(), "format": read_as(by_uri[sc.uri]), "bytes": by_uri[sc.uri].size, "mtime": by_uri[sc.uri].mtime,
                      **by_uri[sc.uri].version()}  # etag / last_modified where the store gives them
                     for sc in shard_counts],
             bytes=plan.bytes, words=vocab.raw_words, kept_words=vocab.retained_words,
             sentences=sum(sc.sentences for sc in shard_counts), bad_lines=sum(sc.bad_lines for sc in shard_counts),
-            unicode_errors=config.unicode_errors, skipped_shards=sorted(skipped)),
+            unicode_errors=config.unicode_errors, skipped_shards=sorted(skipped),
+            # in `extra`, so manifests written before the formats existed read and write back unchanged
+            extra={"text_field": config.text_field, "formats": dict(Counter(map(read_as, shards)))}),
         vocabulary=VocabularySection(size=len(vocab), distinct_words=vocab.raw_distinct,
                                      effective_min_count=vocab.effective_min_count,
                                      retained_words=vocab.retained_words, extra=vocab.pruning()),

@@ -90,6 +90,7 @@ def preflight(config: TrainConfig) -> list[corpus.Shard]:
     if config.init_from:  # a parent without training state, or trained otherwise, fails now (its manifest only)
         lineage.check_parent(config, config.init_from_sha256)
     shards = corpus.list_shards(config.corpus, keep_empty=True)  # empty files: left out, listed in the manifest
+    corpus.check_formats(shards, config.text_field)  # --text-field missing or misplaced, pyarrow missing: now
     corpus.refuse_overlap(config.corpus, {"--out": config.out, "--checkpoint-dir": config.checkpoint_location})
     if config.resume:  # a changed corpus or parameters is refused now, not after counting
         state = checkpoint.latest_state(location)
@@ -174,6 +175,7 @@ def prepare(config: TrainConfig, shards: list[corpus.Shard], timings: dict[str, 
     skipped = corrupt | {s.name for s in empty}
     watch.lap("vocabulary")
 
+    size_of = {s.name: s.size for s in shards}  # shard name -> bytes on storage
     actor_memory, driver_memory = estimate_memory(config, len(vocab), vocab.raw_distinct, len(placed))
     rate = calibrate(config, good, options)
     threads = sum(n["workers"] for n in placed)
@@ -185,6 +187,8 @@ def prepare(config: TrainConfig, shards: list[corpus.Shard], timings: dict[str, 
         effective_min_count=vocab.effective_min_count, vector_size=config.vector_size, epochs=config.epochs,
         actor_memory=actor_memory, driver_memory=driver_memory, words_per_s_per_thread=rate,
         train_seconds=estimate_train_seconds(vocab.raw_words, config.epochs, rate, threads),
+        shards_read=tuple((sc.uri, sc.records, size_of[sc.uri], sc.words) for sc in shard_counts
+                          if not sc.skipped and sc.uri in size_of),
     )
     watch.lap("plan")
     for line in plan.lines():

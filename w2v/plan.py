@@ -34,6 +34,7 @@ COUNT_BYTES_PER_WORD = 140
 # and a tiny model: 164 MiB measured for an actor holding an 8.5 MiB model (the sample job).
 PROCESS_BASELINE_BYTES = 155 * 2**20
 CALIBRATION_WORDS = 200_000  # words of the first shard(s) trained once on one thread by `calibrate`
+SHARD_LINES = 20  # shards listed one per line in the plan; more are summed up in one line
 
 
 @dataclass(frozen=True)
@@ -63,6 +64,8 @@ class Plan:
     driver_memory: int  # estimate
     words_per_s_per_thread: float  # calibration; 0 when not measured
     train_seconds: float  # estimate; 0 when not measured
+    # per shard read by the counting pass: (name, records, bytes, words); records: JSON/Parquet records, text lines
+    shards_read: tuple[tuple[str, int, int, int], ...] = ()
 
     def lines(self) -> list[str]:
         """The plan as a person reads it, one fact per line (log- and terminal-friendly)."""
@@ -70,6 +73,12 @@ class Plan:
                f"{sum(a.workers for a in self.actors)} gensim thread(s)"]
         for k, a in enumerate(self.actors):
             out.append(f"  actor {k} on node {a.node[:8]}: {a.shards} shard(s), {_size(a.bytes)}, {a.workers} thread(s)")
+        for name, records, size, words in self.shards_read[:SHARD_LINES]:
+            out.append(f"  shard {name}: {records:,} record(s), {_size(size)}, {words:,} words")
+        if len(self.shards_read) > SHARD_LINES:
+            rest = self.shards_read[SHARD_LINES:]
+            out.append(f"  ... {len(rest)} more shard(s): {sum(r[1] for r in rest):,} record(s), "
+                       f"{_size(sum(r[2] for r in rest))}, {sum(r[3] for r in rest):,} words")
         out.append(f"vocabulary: {self.vocab_size:,} words x {self.vector_size} dims (of {self.distinct_words:,} "
                    f"distinct; effective min_count {self.effective_min_count}); {self.corpus_words:,} words per epoch")
         out.append(f"memory (estimate): {_size(self.actor_memory)} per actor, {_size(self.driver_memory)} on the driver "

@@ -54,7 +54,8 @@ class ShardCount:
     sentences: int  # sentences yielded (long lines count once per 10,000-word piece)
     distinct: int  # distinct words in this shard's table (after pruning)
     counts: Mapping[str, int]  # word -> occurrences in this shard (emptied once merged)
-    bad_lines: int = 0  # lines with bytes that are not UTF-8 (replaced, ignored or skipped by policy)
+    bad_lines: int = 0  # lines with bytes that are not UTF-8, or bad JSON/Parquet records (--on-bad-line skip)
+    records: int = 0  # JSON Lines records or Parquet rows read; lines for plain text
     skipped: str | None = None  # why the whole shard was left out (--on-bad-shard skip), else None
     kept: int = 0  # tokens whose word made it into the vocabulary (set by build_vocabulary)
     pruned_words: int = 0  # distinct-word entries dropped by pruning
@@ -64,7 +65,7 @@ class ShardCount:
     def summary(self) -> dict:
         """The shard's line in the manifest (without the counts)."""
         return {"uri": self.uri, "words": self.words, "kept_words": self.kept, "sentences": self.sentences,
-                "distinct": self.distinct, "bad_lines": self.bad_lines, "skipped": self.skipped,
+                "distinct": self.distinct, "records": self.records, "bad_lines": self.bad_lines, "skipped": self.skipped,
                 "pruned_words": self.pruned_words, "pruned_tokens": self.pruned_tokens}
 
 
@@ -123,7 +124,7 @@ def count_shard(shard: Shard, options: ReadOptions, max_vocab_size: int | None =
         return ShardCount(uri=shard.name, words=0, sentences=0, distinct=0, counts={}, skipped=str(exc),
                           peak_rss=peak_rss_bytes())
     return ShardCount(uri=shard.name, words=words, sentences=sentences, distinct=len(counts), counts=dict(counts),
-                      bad_lines=stats.bad_lines, pruned_words=pruner.pruned_words, pruned_tokens=pruner.pruned_tokens,
+                      bad_lines=stats.bad_lines, records=stats.records or stats.lines, pruned_words=pruner.pruned_words, pruned_tokens=pruner.pruned_tokens,
                       peak_rss=peak_rss_bytes())
 
 
