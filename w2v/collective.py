@@ -62,11 +62,10 @@ INSTALL = ("pip install 'torch==2.13.0' --index-url https://download.pytorch.org
 
 def torch_missing() -> str | None:
     """Why the collective cannot run here (torch or its gloo backend missing), else None."""
-    import importlib.util
-
-    if importlib.util.find_spec("torch") is None:
+    try:
+        import torch.distributed as dist
+    except ImportError:
         return f"torch is not installed: {INSTALL}"
-    import torch.distributed as dist
 
     if not dist.is_available() or not dist.is_gloo_available():
         return "this torch build has no gloo backend (torch.distributed): install its CPU build"
