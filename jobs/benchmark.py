@@ -153,7 +153,7 @@ def shuffled(joined: Path, seed: int = 0) -> Path:
 
 
 def run_w2v(actors: int, parts: Path, params: dict, cores: int, workdir: Path, sync_words: int, combine: str,
-            seed: int, tiers: int, workers: int | None = None) -> dict:
+            seed: int, tiers: int, workers: int | None = None, transport: str = "auto") -> dict:
     """One w2v job on a fresh simulated cluster of `actors` nodes (cores/K CPUs each, or `workers`)."""
     import ray
     from ray.cluster_utils import Cluster
@@ -173,7 +173,8 @@ def run_w2v(actors: int, parts: Path, params: dict, cores: int, workdir: Path, s
     try:
         out = workdir / f"w2v-k{actors}"
         config = TrainConfig(corpus=(str(parts),), out=str(out), actors=actors, eval=False, seed=seed, overwrite=True,
-                             sync_tiers=tiers, sync_words=sync_words, sync_combine=combine, workers=per_node, **params)
+                             sync_tiers=tiers, sync_words=sync_words, sync_combine=combine, workers=per_node,
+                             transport=transport, **params)
         started = time.perf_counter()
         result = run(config)
         wall = time.perf_counter() - started
@@ -195,7 +196,9 @@ def run_w2v(actors: int, parts: Path, params: dict, cores: int, workdir: Path, s
             "epoch_words": training.words // max(params["epochs"], 1),
             "words_per_core_second": more.get("words_per_core_second") or 0,
             "exchange_cpu_per_mb": more.get("exchange_cpu_seconds_per_mb") or 0,
-            "exchange_cpu": more.get("exchange_cpu_seconds_per_exchange") or 0}
+            "exchange_cpu": more.get("exchange_cpu_seconds_per_exchange") or 0,
+            "driver_cpu": more.get("driver_cpu_seconds_per_exchange") or 0,
+            "transport": more.get("transport") or "object-store"}
 
 
 def quality(kv, restrict_vocab: int) -> dict:
@@ -329,7 +332,8 @@ def projection(rows: list[dict], nodes=(4, 16, 64), link_gbps: float = 10.0, big
     exchanging = [r for r in rows if r.get("exchange_cpu")]
     growths = {v: exchange_cpu_growth([r for r in exchanging if variant(r["name"]) == v])
                for v in {variant(r["name"]) for r in exchanging}}
-    head = ("| from run | words/core-s | exchange CPU ms (at 16 nodes) | CPU ms/MB | slice MB | epoch words | cores/node | "
+    head = ("| from run | words/core-s | exchange CPU ms (at 16 nodes) | driver CPU ms/exchange | CPU ms/MB | slice MB | "
+            "epoch words | cores/node | "
             + " | ".join(f"{n} nodes" for n in nodes) + f" | most cores/node at >= {target:.0%}, 16 nodes |")
     lines = ["a node's exchange CPU grows with K (least squares over the runs of one variant): " + "; ".join(
         f"{v}: {1e3 * g:.2f} ms per node" for v, g in sorted(growths.items())), "",
@@ -343,12 +347,15 @@ def projection(rows: list[dict], nodes=(4, 16, 64), link_gbps: float = 10.0, big
         def work(n: int) -> float:
             return r["exchange_cpu"] + growth * (n - r["actors"])
 
+        ring = "collective" in r["name"]  # the transport's own exchange model (`sync.exchange_seconds`)
         for epoch, cores in ((r["epoch_words"], cores_here), (r["epoch_words"], 16), (big_epoch, 16)):
-            cells = [f"{node_efficiency(n, cores, default_sync_words(epoch, n, share), r['slice_bytes'], rate, work(n), link):.0%}"
+            cells = [f"{node_efficiency(n, cores, default_sync_words(epoch, n, share), r['slice_bytes'], rate, work(n), link, collective=ring):.0%}"
                      for n in nodes]
-            best = most_cores(16, target, default_sync_words(epoch, 16, share), r["slice_bytes"], rate, work(16), link)
+            best = most_cores(16, target, default_sync_words(epoch, 16, share), r["slice_bytes"], rate, work(16), link,
+                              collective=ring)
             lines.append(f"| {r['name']} | {rate:,.0f} | {1e3 * r['exchange_cpu']:.1f} ({1e3 * work(16):.1f}) | "
-                         f"{1e3 * r['exchange_cpu_per_mb']:.1f} | {r['slice_bytes'] / 1e6:.1f} | "
+                         f"{1e3 * r.get('driver_cpu', 0):.2f} | {1e3 * r['exchange_cpu_per_mb']:.1f} | "
+                         f"{r['slice_bytes'] / 1e6:.1f} | "
                          f"{epoch:,} | {cores} | " + " | ".join(cells) + f" | {best} |")
     return "\n".join(lines)
 
@@ -442,6 +449,8 @@ def main(argv=None) -> int:
                         help="gensim threads per w2v actor; several values give one row each (default 0: cores/K)")
     parser.add_argument("--sync-tiers", type=int, nargs="+", default=[7],
                         help="w2v frequency tiers; several values give one row each (default 7)")
+    parser.add_argument("--transport", nargs="+", default=["auto"], choices=("auto", "collective", "object-store"),
+                        help="exchange transports to run side by side (default auto: the collective when torch is there)")
     parser.add_argument("--trials", type=int, default=1,
                         help="runs of every row with seeds S..S+N-1; the table shows medians and ranges (default 1)")
     parser.add_argument("--first-seed", type=int, default=1, help="S, the seed of the first trial (default 1)")
@@ -480,18 +489,20 @@ def main(argv=None) -> int:
                   [(words, None, f"{words:,} words" if words else "auto") for words in args.sync_words]
         several = len(pacings) > 1 or len(args.sync_combine) > 1 or len(args.sync_tiers) > 1 or bool(args.stale_share)
         for k in args.actors:
-            variants = [(p, c, t, n) for p in pacings for c in args.sync_combine for t in args.sync_tiers
-                        for n in args.workers_per_node] if k > 1 else \
-                [((0, None, "auto"), "sum", 1, n) for n in args.workers_per_node]
-            for (words, share, label), combine, tiers, workers in variants:
+            variants = [(p, c, t, n, x) for p in pacings for c in args.sync_combine for t in args.sync_tiers
+                        for n in args.workers_per_node for x in args.transport] if k > 1 else \
+                [((0, None, "auto"), "sum", 1, n, "auto") for n in args.workers_per_node]
+            for (words, share, label), combine, tiers, workers, transport in variants:
                 if share is not None:
                     words = sync.default_sync_words(epoch_words, k, share)
                 name = f"w2v K={k} ({workers or max(1, args.cores // k)} workers/node)"
                 if k > 1 and several:
                     name += f" {combine}, {label}, {tiers} tiers"
-                runs.append((name, lambda seed, k=k, words=words, combine=combine, tiers=tiers, workers=workers:
-                             run_w2v(k, parts, params, args.cores, workdir, words, combine, seed, tiers,
-                                     workers or None)))
+                if k > 1 and transport != "auto":
+                    name += f", {transport}"
+                runs.append((name, lambda seed, k=k, words=words, combine=combine, tiers=tiers, workers=workers,
+                             transport=transport: run_w2v(k, parts, params, args.cores, workdir, words, combine, seed,
+                                                          tiers, workers or None, transport)))
         results: dict[str, list[dict]] = {name: [] for name, _ in runs}
         missing: dict[str, str] = {}
         for trial in range(args.trials):  # side by side: every run of a trial is compared with that trial's gensim

@@ -4,6 +4,7 @@ as a job's transport on a real Ray cluster with a member killed mid-allreduce an
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 
@@ -171,3 +172,92 @@ def test_a_group_generation_joins_at_a_given_round_and_counts_tiers_from_it():
     assert {s.first_round for s in spec} == {7}
     assert host.next_generation(2, 9)[0].generation == 2
     assert isinstance(spec[0], GroupSpec)
+
+
+# ---------------------------------------------------------------------- as a job's transport (Ray)
+
+
+@pytest.mark.slow
+def test_a_job_without_torch_exchanges_through_the_object_store_and_says_so(ray_cluster, planted_corpus, tmp_path,
+                                                                             monkeypatch, caplog):
+    from w2v import TrainConfig, collective
+    from w2v.errors import ConfigError
+    from w2v.pipeline import run
+
+    from .test_faults import precision_of
+
+    monkeypatch.setattr(collective, "torch_missing", lambda: "torch is not installed: pip install ...")
+    root, _ = planted_corpus
+    config = TrainConfig(corpus=(str(root),), out=str(tmp_path / "art"), actors=2, vector_size=32, epochs=5, seed=3,
+                         eval=False, checkpoint_interval=0)
+    with caplog.at_level("INFO", logger="w2v.driver"):
+        manifest = run(config).manifest
+    lines = [r.getMessage() for r in caplog.records if "object store" in r.getMessage()]
+    assert len(lines) == 1 and "torch is not installed" in lines[0] and "10x the CPU" in lines[0], lines
+    assert manifest["training"]["transport"] == "object-store" and manifest["training"]["exchanges"] > 0
+    assert precision_of(config.out) >= 0.9
+    with pytest.raises(ConfigError, match="^--transport collective: torch is not installed"):
+        run(TrainConfig(corpus=(str(root),), out=str(tmp_path / "art2"), actors=2, vector_size=8, epochs=1,
+                        eval=False, transport="collective"))
+
+
+@pytest.mark.slow
+def test_the_driver_takes_no_part_in_the_rounds_and_both_transports_give_the_same_quality(
+        ray_cluster, planted_corpus, tmp_path):
+    """The same job on each transport: the collective's driver spends a fraction of the object store's CPU
+    per exchange (it only polls; measured in the benchmark, not asserted here), every member's exchange
+    count is the object store's, and both give planted precision >= 0.9."""
+    from w2v import TrainConfig
+    from w2v.pipeline import run
+
+    from .test_faults import precision_of
+
+    root, _ = planted_corpus
+    seen = {}
+    for transport in ("collective", "object-store"):
+        config = TrainConfig(corpus=(str(root),), out=str(tmp_path / transport), actors=2, vector_size=32, epochs=10,
+                             seed=3, eval=False, checkpoint_interval=0, transport=transport)
+        training = run(config).manifest["training"]
+        seen[transport] = training
+        assert training["transport"] == transport
+        assert training["driver_cpu_seconds_per_exchange"] is not None
+        assert precision_of(config.out) >= 0.9, transport
+    assert seen["collective"]["exchanges"] == seen["object-store"]["exchanges"] == 10 * seen["collective"][
+        "chunks_per_epoch"]
+    assert seen["collective"]["exchange_seconds"] is None  # no driver wall time in any round
+    print({t: (s["driver_cpu_seconds_per_exchange"], s["exchange_cpu_seconds_per_exchange"]) for t, s in seen.items()})
+
+
+@pytest.mark.slow
+def test_a_hung_member_is_found_killed_and_replaced_and_the_job_finishes(ray_cluster, planted_corpus, tmp_path,
+                                                                       monkeypatch):
+    """SIGSTOP to a trainer mid-training (a stuck node): its status stops coming, the driver kills it after
+    STATUS_TIMEOUT_SECONDS (here 3 s) so that Ray restarts it, the survivors' round in flight is resolved,
+    and a new generation goes on; the manifest counts one restart whose cause says it hung."""
+    import signal
+
+    from w2v import TrainConfig, driver
+    from w2v.pipeline import run
+
+    from .test_faults import _run_with_a_fault_after_epoch_3, _trainer_pids, precision_of
+
+    monkeypatch.setattr(driver, "STATUS_TIMEOUT_SECONDS", 3.0)
+    root, _ = planted_corpus
+    config = TrainConfig(corpus=(str(root),), out=str(tmp_path / "art"), actors=2, vector_size=32, epochs=60, seed=3,
+                         eval=False, checkpoint_interval=0.2, exchange_timeout=20, transport="collective")
+    def stop_a_trainer(noted):
+        pids = _trainer_pids(ray_cluster)
+        noted["pid"] = pids[0]
+        noted["at"] = time.monotonic()
+        os.kill(pids[0], signal.SIGSTOP)
+
+    manifest, noted = _run_with_a_fault_after_epoch_3(config, stop_a_trainer)
+    faults = manifest["training"]["faults"]
+    assert faults["restarts"] + faults["replacements"] == 1, faults
+    event = faults["events"][0]
+    assert "did not answer within 3 s (hung)" in event["cause"], event
+    assert event["stage"] == "training" and event["start_digest"] == event["sent_digest"]
+    assert noted["pid"] not in {a["pid"] for a in manifest["training"]["actors"]}
+    print(f"\nhung trainer {noted['pid']}: replaced in {event['seconds']} s, restart round {event['restart_round']}, "
+          f"{event['words_retrained']} words retrained, about {event['words_lost']} lost")
+    assert precision_of(config.out) >= 0.9

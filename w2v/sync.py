@@ -233,22 +233,33 @@ def exchange_round_trips(nodes: int) -> int:
 
 
 def exchange_seconds(nodes: int, slice_bytes: float, link_bytes_per_s: float, rtt_seconds: float = DATACENTER_RTT,
-                     node_bytes_per_s: float = math.inf, star: bool = False, max_bytes: int = MAX_SLICE_BYTES
-                     ) -> float:
+                     node_bytes_per_s: float = math.inf, star: bool = False, max_bytes: int = MAX_SLICE_BYTES,
+                     collective: bool = False) -> float:
     """Wall seconds of one exchange of a `slice_bytes` slice on K = `nodes` nodes (see EXCHANGE_RTTS above).
+
+    `collective`: gloo's ring allreduce (`w2v.collective`): each message takes 2(K - 1) one-way hops
+    ((K - 1) round trips) and each member's link carries 2(K - 1)/K of the slice each way; the
+    commit after the payload is one more ring of tiny messages. A model, not yet checked on
+    shaped links.
 
     >>> round(exchange_seconds(4, 24e6, 100e6 / 8, 4e-3), 2), round(exchange_seconds(4, 24e6, 100e6 / 8, 4e-3, 20e6), 2)
     (3.54, 4.74)
+    >>> round(exchange_seconds(4, 24e6, 100e6 / 8, 4e-3, collective=True), 2)
+    2.93
     """
+    messages = max(1, math.ceil(slice_bytes / max_bytes))
+    if collective:
+        link = 2 * (nodes - 1) / nodes * slice_bytes
+        rtts = (messages + 1) * (nodes - 1)
+        return rtts * rtt_seconds + slice_bytes / node_bytes_per_s + link / link_bytes_per_s
     moved = round_bytes(nodes, int(slice_bytes))
     link = moved["star_busiest_link"] if star else moved["busiest_link"]
-    messages = max(1, math.ceil(slice_bytes / max_bytes))
     return messages * exchange_round_trips(nodes) * rtt_seconds + slice_bytes / node_bytes_per_s + link / link_bytes_per_s
 
 
 def projected_efficiency(nodes: int, slice_bytes: float, chunk_seconds: float, sync_share: float,
                          link_bytes_per_s: float = 10e9 / 8, star: bool = False, rtt_seconds: float = DATACENTER_RTT,
-                         node_bytes_per_s: float = math.inf) -> float:
+                         node_bytes_per_s: float = math.inf, collective: bool = False) -> float:
     """Parallel efficiency at `nodes` nodes, at the same words per exchange (the same quality).
 
     E(K) = min(1 - s, t / X(K)): s is the share of a node's time its exchange work takes
@@ -264,13 +275,14 @@ def projected_efficiency(nodes: int, slice_bytes: float, chunk_seconds: float, s
     >>> round(projected_efficiency(16, 150e6, 0.23, 0.05, rtt_seconds=0), 2), round(projected_efficiency(16, 150e6, 0.23, 0.05), 2)
     (0.95, 0.71)
     """
-    seconds = exchange_seconds(nodes, slice_bytes, link_bytes_per_s, rtt_seconds, node_bytes_per_s, star)
+    seconds = exchange_seconds(nodes, slice_bytes, link_bytes_per_s, rtt_seconds, node_bytes_per_s, star,
+                               collective=collective)
     return min(1.0 - sync_share, chunk_seconds / seconds)
 
 
 def node_efficiency(nodes: int, cores: int, sync_words: float, slice_bytes: float, words_per_core_second: float,
                     exchange_cpu_seconds: float, link_bytes_per_s: float = 10e9 / 8,
-                    rtt_seconds: float = DATACENTER_RTT) -> float:
+                    rtt_seconds: float = DATACENTER_RTT, collective: bool = False) -> float:
     """`projected_efficiency` of `nodes` nodes of `cores` cores each, from CPU costs measured anywhere.
 
     A node trains one chunk (`sync_words` words) in t = sync_words / (cores x words per core-second):
@@ -291,12 +303,12 @@ def node_efficiency(nodes: int, cores: int, sync_words: float, slice_bytes: floa
     chunk = sync_words / (cores * words_per_core_second)
     share = exchange_cpu_seconds / (exchange_cpu_seconds + cores * chunk)
     return projected_efficiency(nodes, slice_bytes, chunk, share, link_bytes_per_s, rtt_seconds=rtt_seconds,
-                                node_bytes_per_s=slice_bytes / max(exchange_cpu_seconds, 1e-12))
+                                node_bytes_per_s=slice_bytes / max(exchange_cpu_seconds, 1e-12), collective=collective)
 
 
 def most_cores(nodes: int, target: float, sync_words: float, slice_bytes: float, words_per_core_second: float,
                exchange_cpu_seconds: float, link_bytes_per_s: float = 10e9 / 8, rtt_seconds: float = DATACENTER_RTT,
-               limit: int = 256) -> int:
+               limit: int = 256, collective: bool = False) -> int:
     """The most cores per node (up to `limit`) at which `node_efficiency` stays at `target` or above; 0 if none.
 
     >>> most_cores(16, 0.85, 1e6, 10e6, 1e6, 0.1)
@@ -304,7 +316,7 @@ def most_cores(nodes: int, target: float, sync_words: float, slice_bytes: float,
     """
     fits = [c for c in range(1, limit + 1)
             if node_efficiency(nodes, c, sync_words, slice_bytes, words_per_core_second, exchange_cpu_seconds,
-                               link_bytes_per_s, rtt_seconds) >= target]
+                               link_bytes_per_s, rtt_seconds, collective) >= target]
     return max(fits, default=0)
 
 
