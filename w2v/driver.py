@@ -379,7 +379,9 @@ class Training:
                           "checkpoint" if self.checkpointer.due() else None)
                 if wanted:
                     after = peers[0].committed
-                    ray.get(self.actors[0].request.remote(full=True, halt=wanted == "notice", snapshot=True))
+                    # A stop or a notice halts the group after the full round: the actors train at most LAG
+                    # chunks past it (what a resume or the successor trains again), not until the next look.
+                    ray.get(self.actors[0].request.remote(full=True, halt=wanted in ("stop", "notice"), snapshot=True))
             elif peers[0].snapshot_round > after:
                 round_, weights = ray.get(self.actors[0].snapshot.remote())
                 self.global_weights = weights
