@@ -162,10 +162,12 @@ def test_a_corrupt_shard_fails_the_job_by_default_naming_it(ray_cluster, tmp_pat
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("actors, where, after", [(2, "epoch", 40), (2, "exchange", 40), (1, "epoch", 40),
-                                                  (2, "epoch", 58.5)])
+@pytest.mark.parametrize("actors, where, after, transport", [
+    (2, "epoch", 40, "auto"), (2, "exchange", 40, "auto"), (1, "epoch", 40, "auto"), (2, "epoch", 58.5, "auto"),
+    (2, "exchange", 40, "object-store")])  # auto: the collective (torch is in the test environment)
 def test_an_actor_process_that_dies_is_restarted_and_the_job_finishes(ray_cluster, planted_corpus, tmp_path,
-                                                                     monkeypatch, capfd, actors, where, after):
+                                                                     monkeypatch, capfd, actors, where, after,
+                                                                     transport):
     """Actor 0's process exits (os._exit) after epoch 40 of 60 (or in the middle of epoch 59), while training
     or in the middle of the next exchange; Ray restarts it, and it trains again from exactly the weights the
     driver sent it (its digest, as the new process computed it after loading them), at the learning rate of
@@ -180,8 +182,11 @@ def test_an_actor_process_that_dies_is_restarted_and_the_job_finishes(ray_cluste
     root, counts = planted_corpus
     monkeypatch.setenv(FAULT_ENV, f"0:{after}:{where}")
     config = TrainConfig(corpus=(str(root),), out=str(tmp_path / "art"), actors=actors, vector_size=32, epochs=60,
-                         seed=3, eval=False, checkpoint_interval=0.1, spool_dir=str(tmp_path / "spool"))
+                         seed=3, eval=False, checkpoint_interval=0.1, spool_dir=str(tmp_path / "spool"),
+                         transport=transport)
     manifest = run(config).manifest
+    assert manifest["training"]["transport"] == ("none" if actors == 1 else
+                                                 "collective" if transport == "auto" else transport)
     # Ray warns (in C++, on stderr) when a restartable actor's constructor needs object-store arguments that
     # could be gone at restart; ours takes small ones only, the vocabulary comes through `spool`.
     assert "constructor arguments in the object store" not in capfd.readouterr().err
@@ -522,7 +527,7 @@ def test_a_stopped_driver_writes_a_checkpoint_and_prints_the_command_that_contin
     from w2v.trainer import TrainerActor
 
     chunk_words = [a["spool_words"] / training["chunks_per_epoch"] for a in training["actors"]]
-    assert 0 < training["resumed_from"]["words_retrained"] <= (TrainerActor.LAG + 1) * sum(chunk_words)
+    assert 0 < training["resumed_from"]["words_retrained"] <= (TrainerActor.LAG + 1) * sum(chunk_words) + actors
     assert precision_of(str(out)) >= 0.9
 
 

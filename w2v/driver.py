@@ -506,8 +506,10 @@ class Training:
         full = set(full_rounds)
         for r in range(max(self.replayed, self.generation_first), until):
             slices = sync.exchange_slices(len(self.vocab), row_bytes, r - self.generation_first,
-                                          final=r in full, tiers=self.config.sync_tiers)
+                                          final=r in full or r == self.generation_first, tiers=self.config.sync_tiers)
             self.row_sync.exchanged(slices, r + 1)
+            if sum(s.stop - s.start for s in slices) >= len(self.vocab):  # every row: a consistent position
+                self.snapshot_rounds = [r + 1] * len(self.actors)
         self.replayed = max(self.replayed, until)
 
     def _restart_from(self, k: int, cause: Exception, restart_round: int, noticed: bool = False) -> None:
@@ -529,7 +531,6 @@ class Training:
         retrained = words_retrained(seen, bool(last and last.done), restart_round, words, self.chunks)
         lost = 0 if noticed else self.row_sync.words_lost(restart_round, words / self.chunks, self.process_round[k])
         self.process_round[k] = restart_round
-        self.snapshot_rounds[k] = restart_round
         self.events.append(FaultEvent(
             actor=k, kind="restarted" if info.node_id == node_id else "replaced",
             cause=str(cause).splitlines()[0][:200], old_node=node_id, node=info.node_id,
