@@ -228,3 +228,35 @@ def test_a_failed_export_keeps_a_rescue_copy_that_publishes_again(tmp_path, vect
     assert np.array_equal(w2v.load(str(again)).vectors, vectors) and (again / "vectors.txt").exists()
     assert (again / "report.md").read_bytes() == b"# r\n" and json.loads((again / "eval.json").read_text()) == {"n": 1}
     w2v.verify(str(again))
+
+
+@pytest.mark.parametrize("name", ["../x.txt", "/tmp/x.txt", "sub/../../x.txt", "a/b.txt", "..", ".", "", "a\\..\\x",
+                                  "x\x00.txt"])
+def test_every_reader_refuses_a_manifest_naming_a_file_that_is_not_a_plain_name_inside_the_artifact(
+        tmp_path, vectors, name):
+    art = tmp_path / "art"
+    write(art, vectors)
+    manifest = json.loads((art / "manifest.json").read_text())
+    manifest["files"][name] = {"bytes": 1, "sha256": "0" * 64}
+    (art / "manifest.json").write_text(json.dumps(manifest))
+    for read in (w2v.load, w2v.verify):
+        with pytest.raises(ArtifactError, match="manifest.json: lists .* not a plain file name inside the artifact"):
+            read(str(art))
+
+
+def test_publish_never_writes_outside_out_whatever_the_manifest_says(tmp_path, vectors, capsys):
+    from w2v.cli import main
+
+    art = tmp_path / "src" / "art"
+    write(art, vectors)
+    payload = b"import os; os.system('echo owned')\n"  # a .pth file beside the output would run at start-up
+    (tmp_path / "src" / "evil.pth").write_bytes(payload)
+    manifest = json.loads((art / "manifest.json").read_text())
+    manifest["files"]["../evil.pth"] = {"bytes": len(payload), "sha256": hashlib.sha256(payload).hexdigest()}
+    (art / "manifest.json").write_text(json.dumps(manifest))
+    (tmp_path / "dst").mkdir()
+    assert main(["publish", str(art), "--out", str(tmp_path / "dst" / "out")]) == 2
+    err = capsys.readouterr().err
+    assert err == (f"w2v: error: {art / 'manifest.json'}: lists '../evil.pth', which is not a plain file name "
+                   "inside the artifact: refused\n")
+    assert not (tmp_path / "dst" / "evil.pth").exists() and not (tmp_path / "dst" / "out").exists()

@@ -44,6 +44,7 @@ from typing import IO, Any, Sequence
 import numpy as np
 
 from . import model_card, phrases, progress, storage
+from .display import shown
 from .errors import ArtifactError, StorageError
 from .manifest import EVAL_JSON, FORMAT_VERSION, MANIFEST, Manifest
 
@@ -337,9 +338,36 @@ def read_manifest(uri: str, sha256: str | None = None) -> dict[str, Any]:
         raise ArtifactError(f"{storage.join(uri, MANIFEST)}: sha256 {hashlib.sha256(data).hexdigest()[:12]}... is "
                             f"not the pinned {sha256[:12]}...: the artifact is not the one published")
     try:
-        return json.loads(data.decode("utf-8"))
+        manifest = json.loads(data.decode("utf-8"))
     except (ValueError, UnicodeDecodeError) as exc:
         raise ArtifactError(f"{storage.join(uri, MANIFEST)}: not valid JSON: {exc}") from None
+    _check_file_names(storage.join(uri, MANIFEST), manifest)
+    return manifest
+
+
+def _check_file_names(where: str, manifest: Any) -> None:
+    """Refuse a manifest whose `files` are not plain names of files inside the artifact.
+
+    Every reader (publish, load, verify, --init-from) joins these names to the artifact's location:
+    `../x.txt` or `/etc/x` would read, and `w2v publish` write, outside it (a `.pth` file or a shell
+    profile placed that way is code run from an artifact). w2v writes flat names only.
+    """
+    files = manifest.get("files", {}) if isinstance(manifest, dict) else None
+    if not isinstance(files, dict) or not all(isinstance(e, dict) and isinstance(e.get("sha256"), str)
+                                              for e in files.values()):
+        raise ArtifactError(f"{where}: `files` is not a table of name -> {{bytes, sha256}}: not an artifact w2v wrote")
+    bad = next((n for n in files if not is_plain_name(n)), None)
+    if bad is not None:
+        raise ArtifactError(f"{where}: lists {shown(bad)}, which is not a plain file name inside the artifact: refused")
+
+
+def is_plain_name(name: str) -> bool:
+    """Whether `name` names a file directly inside a directory: no separator, no `.`/`..`, nothing unprintable.
+
+    >>> [is_plain_name(n) for n in ("vectors.npy", "../x.txt", "a/b", "..", "", "a\\b")]
+    [True, False, False, False, False, False]
+    """
+    return name not in ("", ".", "..") and "/" not in name and "\\" not in name and name.isprintable()
 
 
 def _read_verified(uri: str, name: str, manifest: dict[str, Any]) -> bytes:
