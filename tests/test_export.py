@@ -260,3 +260,17 @@ def test_publish_never_writes_outside_out_whatever_the_manifest_says(tmp_path, v
     assert err == (f"w2v: error: {art / 'manifest.json'}: lists '../evil.pth', which is not a plain file name "
                    "inside the artifact: refused\n")
     assert not (tmp_path / "dst" / "evil.pth").exists() and not (tmp_path / "dst" / "out").exists()
+
+
+def test_a_presigned_corpus_urls_signature_reaches_neither_the_manifest_nor_the_model_card(tmp_path, vectors):
+    url = ("https://b.s3.amazonaws.com/c.txt?X-Amz-Credential=AKIAFAKE%2F20260101&X-Amz-Security-Token=IQoJtok"
+           "&X-Amz-Signature=f00dcafe")
+    body = {"parameters": {"corpus": [url], "mlflow_uri": "http://h/?token=tok2"},
+            "corpus": {"shards": [{"uri": url, "bytes": 10}]}}
+    write_artifact(str(tmp_path / "art"), WORDS, COUNTS, vectors, body, None, False)
+    update_artifact(str(tmp_path / "art"), {}, {"note": url})
+    stored = "".join(p.read_text() for p in (tmp_path / "art").glob("*.json")) + \
+        (tmp_path / "art" / "README.md").read_text()
+    assert "X-Amz-Signature=***" in stored and "https://b.s3.amazonaws.com/c.txt?" in stored
+    for secret in ("AKIAFAKE", "IQoJtok", "f00dcafe", "tok2"):
+        assert secret not in stored

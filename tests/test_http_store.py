@@ -122,6 +122,15 @@ def test_an_unreachable_host_and_writes_are_named(tmp_path, capsys):
     assert capsys.readouterr().err == "w2v: error: http://127.0.0.1:9/out: an HTTP URL is read-only; write elsewhere\n"
 
 
+def test_a_login_in_a_url_is_refused_in_one_line_that_shows_none_of_it_and_does_not_point_to_aws(tmp_path, capsys):
+    url = "http://user:p@ss/w+rd@127.0.0.1:9/corpus.txt"
+    for argv in (["train", url, "--out", str(tmp_path / "o")], ["neighbors", "https://user:p@ss@127.0.0.1:9/art", "x"]):
+        assert main(argv) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("w2v: error: http") and "://***@127.0.0.1:9/" in err and err.count("\n") == 1
+        assert "p@ss" not in err and "ss@" not in err and "AWS" not in err and "serve the file without a login" in err
+
+
 @pytest.mark.slow
 def test_train_on_a_text8_like_zip_by_url_through_the_cli(ray_cluster, http_files, tmp_path, capsys):
     """`w2v train http://127.0.0.1:PORT/text8.zip`: one member holding ONE line of 168,000 words, no newline,
@@ -182,3 +191,19 @@ def test_an_artifact_served_over_http_loads_with_its_checksums(http_files, tmp_p
     http_files.files["/models/art/vocab.tsv"] = b"alpha\t2\ngamma\t1\n"
     with pytest.raises(w2v.ArtifactError, match=f"{url}/vocab.tsv: sha256 does not match"):
         w2v.load(url)
+
+
+@pytest.mark.slow
+def test_a_presigned_urls_signature_is_in_no_output_log_or_file_of_the_job(ray_cluster, http_files, tmp_path, capsys,
+                                                                          caplog):
+    query = "X-Amz-Credential=AKIAFAKE%2F2026&X-Amz-Security-Token=IQoJb3%2Btok&X-Amz-Signature=f00dcafe"
+    http_files.files[f"/lee.cor?{query}"] = LEE  # the server answers the signed URL only, as S3 does
+    out = tmp_path / "art"
+    with caplog.at_level(logging.INFO):
+        assert main(["train", f"{http_files.url}/lee.cor?{query}", "--out", str(out), "--vector-size", "16",
+                     "--epochs", "1", "--no-eval"]) == 0
+    printed = "".join(capsys.readouterr()) + caplog.text
+    stored = "".join(p.read_text(encoding="utf-8") for p in out.iterdir() if p.suffix in (".json", ".md"))
+    assert "X-Amz-Signature=***" in stored
+    for secret in ("AKIAFAKE", "IQoJb3", "f00dcafe"):
+        assert secret not in printed and secret not in stored

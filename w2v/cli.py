@@ -29,7 +29,7 @@ import time
 from datetime import datetime, timezone
 from typing import Any, Sequence
 
-from .display import printable
+from .display import printable, redact
 from .errors import EXIT_CODES, ClusterError, ConfigError, EvaluationFailedError, W2VError, one_line
 from .extras import check, require
 
@@ -253,9 +253,16 @@ def configure_logging(quiet: bool = False, log_format: str = "text") -> None:
     handler = logging.StreamHandler()
     handler.setFormatter(JsonFormatter() if log_format == "json" else
                          logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S"))
+    handler.addFilter(redact_record)
     logging.basicConfig(level=logging.WARNING if quiet else logging.INFO, handlers=[handler])
     logging.getLogger("gensim").setLevel(logging.WARNING)
     logging.getLogger("smart_open").setLevel(logging.WARNING)
+
+
+def redact_record(record: logging.LogRecord) -> bool:
+    """A logging filter: the record's message with every URI redacted (`display.redact`), whoever logged it."""
+    record.msg, record.args = redact(record.getMessage()), None
+    return True
 
 
 def init_ray(address: str | None, quiet: bool = False, log_format: str = "text") -> bool:
@@ -503,12 +510,16 @@ def cmd_submit(args: argparse.Namespace) -> int:
     if bad:
         raise ConfigError(f"--env {bad[0]!r}: write KEY=VALUE")
     env = dict(item.split("=", 1) for item in args.env)
+    for key in filter(submit.looks_secret, env):
+        logger.warning("--env %s: Ray keeps --env values in clear text (runtime_env_agent.log, the job's record in "
+                       "the dashboard); give the cluster's nodes their credentials instead (README: w2v submit)", key)
     address = submit.job_address(args.address)
     client, job_id = submit.submit(address, train_args, args.working_dir, python=args.python,
                                    submission_id=args.submission_id, env=env)
-    print(f"submitted job {job_id} to {address}")
-    print(f"  follow:  ray job logs --address {address} --follow {job_id}")
-    print(f"  stop:    ray job stop --address {address} {job_id}")
+    shown_address = redact(address)  # a login in the address is the user's own: never printed
+    print(f"submitted job {job_id} to {shown_address}")
+    print(f"  follow:  ray job logs --address {shown_address} --follow {job_id}")
+    print(f"  stop:    ray job stop --address {shown_address} {job_id}")
     if args.no_wait:
         return 0
     try:
@@ -737,7 +748,7 @@ def main(argv: Sequence[str] | None = None, whole_process: bool | None = None) -
         error = cause if isinstance(cause, W2VError) else exc
         print(f"w2v: error: {printable(str(error))}", file=sys.stderr)
         if getattr(error, "resumable", False) and argv[:1] == ["train"]:
-            print(f"w2v: continue with: {printable(resume_command(argv))}", file=sys.stderr)
+            print(f"w2v: continue with: {printable(redact(resume_command(argv)))}", file=sys.stderr)
         return error.exit_code
 
 

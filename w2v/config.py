@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
-from .display import CREDENTIALS_REFUSED, has_userinfo, redact, shown
+from .display import credentials_refused, has_userinfo, shown
 from .errors import ConfigError
 from .sync import COMBINES, DEFAULT_STALE_SHARE, MIN_SYNC_WORDS
 
@@ -357,7 +357,8 @@ def _validate(c: TrainConfig) -> None:
                if isinstance(u, str)]
     secret = next((u for u in located if has_userinfo(u)), None)
     if secret is not None:
-        raise ConfigError(f"{redact(secret)}: {CREDENTIALS_REFUSED}")
+        kind = {c.s3_endpoint_url: "s3", c.mlflow_uri: "mlflow"}.get(secret)  # else by its scheme
+        raise ConfigError(credentials_refused(secret, kind))
     need(len(c.corpus) > 0 and all(c.corpus), "corpus", "give at least one corpus path")
     need(bool(c.out), "out", "give an output directory")
     need(1 <= c.vector_size <= 10_000, "vector_size", "must be between 1 and 10000")

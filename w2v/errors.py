@@ -9,6 +9,8 @@ retrying will not fix, from an unreachable cluster, which it may.
 import contextlib
 import sys
 
+from .display import redact
+
 EXIT_BAD_INPUT = 2  # bad arguments, config, corpus, output location or artifact (argparse uses 2 too)
 EXIT_CLUSTER = 3  # the Ray cluster or its Jobs API cannot be reached, or lacks the nodes or GPUs asked for
 EXIT_TRAINING = 4  # training failed (an actor failed for good, the weights diverged)
@@ -16,9 +18,16 @@ EXIT_EVALUATION = 5  # the evaluation failed; a training job has published its v
 
 
 class W2VError(Exception):
-    """Base of every error w2v raises on purpose (bad input, bad config, bad artifact)."""
+    """Base of every error w2v raises on purpose (bad input, bad config, bad artifact).
+
+    Its message is redacted (`display.redact`) as it is made: a URI's userinfo or a presigned URL's signature
+    never reaches a terminal, a log or a caller's traceback, wherever the error is raised or shown.
+    """
 
     exit_code = EXIT_BAD_INPUT
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*(redact(a) if isinstance(a, str) else a for a in args), **kwargs)
 
 
 class ConfigError(W2VError):

@@ -44,7 +44,7 @@ from typing import IO, Any, Sequence
 import numpy as np
 
 from . import model_card, phrases, progress, storage
-from .display import shown
+from .display import redacted, shown
 from .errors import ArtifactError, StorageError
 from .manifest import EVAL_JSON, FORMAT_VERSION, MANIFEST, Manifest
 
@@ -138,6 +138,7 @@ def write_artifact(out_uri: str, words: Sequence[str], counts: Sequence[int], ve
     """
     if vectors.shape != (len(words), vectors.shape[1]) or len(words) != len(counts):
         raise ValueError(f"{len(words)} words, {len(counts)} counts and a {vectors.shape} matrix do not agree")
+    manifest = redacted(manifest)  # a presigned corpus URL's signature: the artifact is made to be shared
     cards = {} if arrays_only else {model_card.README_MD: model_card.card_bytes(manifest)}
     files = {**(extra_files or {}), **cards}  # name -> bytes
     text_vectors, kv_pickle = text_vectors and not arrays_only, kv_pickle and not arrays_only
@@ -247,6 +248,7 @@ def update_artifact(uri: str, files: dict[str, bytes], changes: dict[str, Any]) 
     reader never trusts a half-updated artifact.
     """
     manifest = verify(uri)
+    changes = redacted(changes)
     body = {k: v for k, v in {**manifest, **changes}.items() if k != "files"}
     files = {**files, model_card.README_MD: model_card.card_bytes(body)}
     staging = storage.staging_dir(uri)

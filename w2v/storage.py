@@ -47,7 +47,7 @@ from typing import IO, Any, Callable, Iterable, Protocol
 import smart_open
 
 from . import owners
-from .display import CREDENTIALS_REFUSED, has_userinfo, redact
+from .display import credentials_refused, has_userinfo, redact
 from .errors import StorageError
 
 logger = logging.getLogger(__name__)
@@ -568,7 +568,7 @@ def backend(uri: str) -> Backend:
     (`s3://KEY:SECRET@bucket/...`) is refused, in every command and in `w2v.load`.
     """
     if has_userinfo(uri):
-        raise StorageError(f"{redact(uri)}: {CREDENTIALS_REFUSED}")
+        raise StorageError(credentials_refused(uri))
     try:
         return _BACKENDS[scheme(uri)]
     except KeyError:

@@ -13,14 +13,17 @@ This module does not train: the job's driver runs `jobs/train.py` on the cluster
 from __future__ import annotations
 
 import asyncio
+import base64
 import logging
 import os
 import shlex
 import sys
 import time
+import urllib.parse
 from pathlib import Path
 from typing import IO, Sequence
 
+from .display import userinfo
 from .errors import ClusterError
 from .extras import require
 
@@ -58,6 +61,15 @@ def auth_token() -> str | None:
         return None
 
 
+def looks_secret(name: str) -> bool:
+    """Whether an environment variable's name says it holds a secret (a key, a token, a password).
+
+    >>> looks_secret("AWS_SECRET_ACCESS_KEY"), looks_secret("HF_TOKEN"), looks_secret("LANG")
+    (True, True, False)
+    """
+    return any(word in name.upper() for word in ("SECRET", "TOKEN", "PASSWORD", "PASSWD", "KEY", "CREDENTIAL"))
+
+
 def entrypoint(train_args: Sequence[str], python: str = "python") -> str:
     """The job's shell command.
 
@@ -68,15 +80,23 @@ def entrypoint(train_args: Sequence[str], python: str = "python") -> str:
 
 
 def client(address: str):
-    """A JobSubmissionClient that sends the token when one is found (a cluster without auth ignores it)."""
+    """A JobSubmissionClient that sends the token when one is found (a cluster without auth ignores it).
+
+    A login in the address (`http://user:password@head:8265`, a head behind a proxy with basic auth) is
+    taken out of it and sent as a Basic Authorization header instead: Ray never sees it, so no error or
+    log line of Ray's can quote it (Ray once printed `'admin:hunt' is not a valid host or port`).
+    """
     JobSubmissionClient = require("ray.job_submission", "w2v submit").JobSubmissionClient
 
     logging.getLogger("ray").setLevel(logging.WARNING)  # upload chatter (after import: Ray sets it there)
-    token = auth_token()
-    headers = {"Authorization": f"Bearer {token}"} if token else None
+    token, login = auth_token(), userinfo(address)
+    headers, target = ({"Authorization": f"Bearer {token}"} if token else None), address
+    if login is not None:
+        basic = base64.b64encode(urllib.parse.unquote(login).encode("utf-8")).decode("ascii")
+        headers, target = {"Authorization": f"Basic {basic}"}, address.replace(login + "@", "", 1)
     try:
-        return JobSubmissionClient(address, headers=headers)
-    except Exception as exc:  # ConnectionError, AuthenticationError, ...: one readable line
+        return JobSubmissionClient(target, headers=headers)
+    except Exception as exc:  # ConnectionError, AuthenticationError, ...: one readable line (redacted: W2VError)
         raise ClusterError(f"cannot reach the Ray Jobs API at {address}: {str(exc).splitlines()[0]}") from None
 
 
