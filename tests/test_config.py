@@ -97,6 +97,20 @@ def test_yaml_key_given_twice_is_named(tmp_path):
         TrainConfig.from_yaml(path)
 
 
+@pytest.mark.parametrize("key", ["[window, 3]", "{a: 1}"])
+def test_yaml_key_that_is_a_list_or_a_mapping_is_named_not_a_traceback(tmp_path, key):
+    path = tmp_path / "odd.yaml"
+    path.write_text(f"corpus: [a]\nout: o\n{key}: 5\n")
+    with pytest.raises(ConfigError, match=r"odd\.yaml: key .* \(line 3\) is not a name"):
+        TrainConfig.from_yaml(path)
+
+
+def test_a_seed_beyond_32_bits_is_refused_at_the_door():
+    assert make(seed=2**32 - 1).seed == 4294967295
+    with pytest.raises(ConfigError, match=r"^seed=4294967296: must be between 0 and 4294967295"):
+        make(seed=2**32)
+
+
 @pytest.mark.parametrize("text, value", [("1e-4", 1e-4), ("1.0e-4", 1e-4), ("1E-3", 1e-3), ("0.001", 1e-3),
                                          ("2.5e-1", 0.25), (".5e-1", 0.05), ("0", 0.0)])
 def test_yaml_reads_numbers_by_yaml_1_2s_rules(tmp_path, text, value):

@@ -25,6 +25,7 @@ from .sync import COMBINES, DEFAULT_STALE_SHARE, MIN_SYNC_WORDS
 # file early: a 426-byte YAML whose aliases expand to 9**9 values once took 5.5 GB and 57 s.
 MAX_CONFIG_BYTES = 1 << 20  # bytes of a YAML job config
 MAX_CONFIG_VALUES = 100_000  # YAML values (scalars and containers, aliases expanded) in one config
+MAX_SEED = 2**32 - 1  # numpy's RandomState (gensim's seeded vectors) takes 32-bit seeds: more fails after counting
 
 # gensim cuts sentences longer than this silently (MAX_WORDS_IN_BATCH); we split them instead.
 MAX_SENTENCE_WORDS = 10_000
@@ -228,7 +229,7 @@ _YAML12_FLOAT = re.compile(r"^[-+]?(?:\.[0-9]+(?:[eE][-+]?[0-9]+)?|[0-9]+\.[0-9]
 
 
 class _DuplicateKey(Exception):
-    pass
+    """A key given twice, or one that is not a name (a list or a mapping as a key)."""
 
 
 class _TooManyValues(Exception):
@@ -301,6 +302,8 @@ def _unique_key_loader():
             seen: set = set()
             for key_node, _ in node.value:
                 key = self.construct_object(key_node, deep=deep)
+                if not isinstance(key, (str, int, float, bool, type(None))):  # `[a]: 1` is a list as a key
+                    raise _DuplicateKey(f"key {shown(key)} (line {key_node.start_mark.line + 1}) is not a name")
                 if key in seen:
                     raise _DuplicateKey(f"key {shown(key)} is given twice (line {key_node.start_mark.line + 1})")
                 seen.add(key)
@@ -377,7 +380,7 @@ def _validate(c: TrainConfig) -> None:
     need(0.0 <= c.sample < 1.0, "sample", "must be in [0, 1)")
     need(0.0 < c.alpha <= 1.0, "alpha", "must be in (0, 1]")
     need(0.0 <= c.min_alpha <= c.alpha, "min_alpha", f"must be in [0, alpha={c.alpha}]")
-    need(c.seed >= 0, "seed", "must be >= 0")
+    need(0 <= c.seed <= MAX_SEED, "seed", f"must be between 0 and {MAX_SEED} (2**32 - 1: gensim seeds numpy with it)")
     need(c.tokenizer in TOKENIZERS, "tokenizer", f"must be one of {TOKENIZERS}")
     need(not c.deaccent or c.tokenizer == "simple", "deaccent", "needs tokenizer: simple")
     need(c.unicode_errors in UNICODE_ERROR_POLICIES, "unicode_errors", f"must be one of {UNICODE_ERROR_POLICIES}")
