@@ -54,6 +54,29 @@ def test_an_incomplete_or_damaged_checkpoint_is_ignored(tmp_path):
     assert checkpoint.exists(str(location))  # JSONs remain: --resume then says no complete checkpoint
 
 
+@pytest.mark.parametrize("bad", [np.array([{"a": 1}], dtype=object), np.array(["abc"]), None])
+def test_a_checksummed_npz_that_holds_no_numbers_is_ignored_with_a_warning(tmp_path, caplog, bad):
+    """A broken writer or a crafted file, its sha256 consistent: an object array (pickle stays off), strings,
+    or not a zip at all; the previous checkpoint is used, or --resume says there is none."""
+    import hashlib
+    import io
+
+    location = tmp_path / "ckpt"
+    checkpoint.write(str(location), 1, weights(1), position(1))
+    checkpoint.write(str(location), 2, weights(2), position(2))
+    packed = io.BytesIO()
+    if bad is None:
+        packed.write(b"PK\x03\x04 not really a zip")
+    else:
+        np.savez(packed, vectors=bad, allow_pickle=True)
+    (location / "ckpt-000002.npz").write_bytes(packed.getvalue())
+    meta = json.loads((location / "ckpt-000002.json").read_text())
+    (location / "ckpt-000002.json").write_text(json.dumps({**meta, "sha256": hashlib.sha256(packed.getvalue())
+                                                           .hexdigest()}))
+    assert checkpoint.latest(str(location)).number == 1
+    assert "ignoring checkpoint 2 in " in caplog.text and "ckpt-000002.npz" in caplog.text
+
+
 def test_remove_all_leaves_nothing(tmp_path):
     location = tmp_path / "ckpt"
     checkpoint.write(str(location), 1, weights(1), position(1))

@@ -25,6 +25,15 @@ def write(out, vectors, overwrite=False, evaluation=None, **kwargs):
                           **kwargs)
 
 
+def rewrite(artifact, name: str, data: bytes) -> None:
+    """Replace one file of an artifact and its checksum in the manifest, as a broken writer or a hand edit
+    would leave them: the checksums agree, the content is wrong."""
+    (artifact / name).write_bytes(data)
+    manifest = json.loads((artifact / "manifest.json").read_text())
+    manifest["files"][name] = {"bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()}
+    (artifact / "manifest.json").write_text(json.dumps(manifest))
+
+
 def test_files_agree_and_manifest_checksums_match(tmp_path, vectors):
     out = tmp_path / "art"
     manifest = write(out, vectors, evaluation={"neighbors": {}})
@@ -274,3 +283,33 @@ def test_a_presigned_corpus_urls_signature_reaches_neither_the_manifest_nor_the_
     assert "X-Amz-Signature=***" in stored and "https://b.s3.amazonaws.com/c.txt?" in stored
     for secret in ("AKIAFAKE", "IQoJtok", "f00dcafe", "tok2"):
         assert secret not in stored
+
+
+@pytest.mark.parametrize("vocab, line, shown_line", [
+    (b"the\nof\t40\n", 1, "'the'"),  # no count column
+    (b"the\tabc\nof\t40\n", 1, r"'the\tabc'"),
+    (b"the\t50\nof\t-4\n", 2, r"'of\t-4'"),
+    (b"the\t50\nof\t4\x00\n", 2, r"'of\t4\x00'"),
+    (b"the\t50\n\t40\n", 2, r"'\t40'"),  # no word
+])
+def test_a_vocab_tsv_that_is_not_word_tab_count_is_named_with_its_line(tmp_path, vectors, vocab, line, shown_line):
+    art = tmp_path / "art"
+    write(art, vectors)
+    rewrite(art, "vocab.tsv", vocab)
+    with pytest.raises(ArtifactError) as raised:
+        w2v.load(str(art))
+    assert str(raised.value) == f"{art / 'vocab.tsv'} line {line}: {shown_line} is not word<TAB>count (a count of 0 or more)"
+
+
+def test_a_word_listed_twice_in_vocab_tsv_is_refused(tmp_path, vectors):
+    art = tmp_path / "art"
+    write(art, vectors)
+    rewrite(art, "vocab.tsv", b"the\t50\nof\t40\nthe\t7\n")
+    with pytest.raises(ArtifactError, match=r"vocab.tsv line 3: 'the' is listed twice \(line 1 too\)$"):
+        w2v.load(str(art))
+
+
+def test_a_word_with_control_characters_is_read_as_written(tmp_path):
+    words = ["esc\x1b[31m", "nel\x85x", "vt\x0bx"]  # str.splitlines would cut the last two
+    write_artifact(str(tmp_path / "art"), words, [3, 2, 1], np.ones((3, 2), np.float32), {}, None, False)
+    assert w2v.load(str(tmp_path / "art")).index_to_key == words

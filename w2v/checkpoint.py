@@ -26,6 +26,7 @@ import os
 import re
 import shutil
 import time
+import zipfile
 from dataclasses import dataclass
 from typing import Any, Sequence
 
@@ -207,10 +208,23 @@ def latest(location: str) -> Checkpoint | None:
         if hashlib.sha256(data).hexdigest() != state.get("sha256"):
             logger.warning("ignoring checkpoint %d in %s: %s does not match its sha256", number, location, npz)
             continue
-        with np.load(io.BytesIO(data), allow_pickle=False) as arrays:
-            weights = {name: arrays[name] for name in arrays.files}
+        try:
+            weights = _weights(data)
+        except (ValueError, OSError, zipfile.BadZipFile) as exc:  # checksummed, yet not what a checkpoint holds
+            logger.warning("ignoring checkpoint %d in %s: %s: %s", number, location, npz, exc)
+            continue
         return Checkpoint(number=number, weights=weights, state=state)
     return None
+
+
+def _weights(data: bytes) -> dict[str, np.ndarray]:
+    """name -> matrix of a checkpoint's .npz, without pickle; a ValueError for anything but arrays of numbers."""
+    with np.load(io.BytesIO(data), allow_pickle=False) as arrays:  # an object array raises ValueError here
+        weights = {name: arrays[name] for name in arrays.files}
+    odd = next((name for name, a in weights.items() if a.dtype.kind not in "fiu"), None)
+    if odd is not None:
+        raise ValueError(f"{odd!r} holds {weights[odd].dtype} values, not numbers")
+    return weights
 
 
 def latest_state(location: str) -> dict[str, Any] | None:

@@ -401,7 +401,10 @@ def read_file(uri: str, name: str, manifest: dict[str, Any]) -> bytes:
 
 def load_array(uri: str, name: str, manifest: dict[str, Any]) -> np.ndarray:
     """One .npy file of an artifact (e.g. the training state), checked against `manifest`, without pickle."""
-    return np.load(io.BytesIO(_read_verified(uri, name, manifest)), allow_pickle=False)
+    try:
+        return np.load(io.BytesIO(_read_verified(uri, name, manifest)), allow_pickle=False)
+    except ValueError as exc:  # an object array (pickle stays off), or not a .npy file at all
+        raise ArtifactError(f"{storage.join(uri, name)}: not a .npy matrix of numbers w2v can read: {exc}") from None
 
 
 def verify(uri: str, manifest_sha256: str | None = None) -> dict[str, Any]:
@@ -438,15 +441,41 @@ def _read_arrays(uri: str, manifest: dict[str, Any], verify_checksums: bool,
         vectors = _map_matrix(uri, manifest)
     else:
         vectors = load_array(uri, VECTORS_NPY, manifest)
-    tsv = _read_verified(uri, VOCAB_TSV, manifest)
-    words, counts = [], []
-    for line in tsv.decode("utf-8").splitlines():
-        word, _, count = line.rpartition("\t")
-        words.append(word)
-        counts.append(int(count))
+    rows = read_counts(_read_verified(uri, VOCAB_TSV, manifest), storage.join(uri, VOCAB_TSV))
+    words, counts = [w for w, _ in rows], [c for _, c in rows]
     if vectors.shape[0] != len(words):
         raise ArtifactError(f"{uri}: {VECTORS_NPY} has {vectors.shape[0]} rows but {VOCAB_TSV} {len(words)} words")
     return words, counts, vectors
+
+
+def read_counts(data: bytes, where: str) -> list[tuple[str, int]]:
+    """(word, count) of each `word<TAB>count` line (vocab.tsv, dropped_counts.tsv), or an ArtifactError naming
+    the file and the line: checksums only say the file is the one its manifest lists, not that its writer
+    was right (or that no one edited both).
+
+    Lines end at `\\n` only: a word may hold control characters that `str.splitlines` would cut at.
+
+    >>> read_counts(b"the\\t50\\nesc\\x1b\\t2\\n", "vocab.tsv")
+    [('the', 50), ('esc\\x1b', 2)]
+    >>> read_counts(b"the\\t50\\nthe\\t3\\n", "a/vocab.tsv")
+    Traceback (most recent call last):
+    w2v.errors.ArtifactError: a/vocab.tsv line 2: 'the' is listed twice (line 1 too)
+    """
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ArtifactError(f"{where}: not UTF-8 (byte {exc.start})") from None
+    rows: list[tuple[str, int]] = []
+    first: dict[str, int] = {}  # word -> the line it is on
+    for number, line in enumerate(text.removesuffix("\n").split("\n") if text else [], 1):
+        word, tab, count = line.rpartition("\t")
+        if not tab or not word or not (count.isascii() and count.isdigit()):
+            raise ArtifactError(f"{where} line {number}: {shown(line)} is not word<TAB>count (a count of 0 or more)")
+        if word in first:
+            raise ArtifactError(f"{where} line {number}: {shown(word)} is listed twice (line {first[word]} too)")
+        first[word] = number
+        rows.append((word, int(count)))
+    return rows
 
 
 def _map_matrix(uri: str, manifest: dict[str, Any]) -> np.ndarray:
