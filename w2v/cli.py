@@ -24,13 +24,15 @@ import logging
 import os
 import random
 import shlex
+import signal
 import sys
 import time
 from datetime import datetime, timezone
 from typing import Any, Sequence
 
 from .display import printable, redact
-from .errors import EXIT_CODES, ClusterError, ConfigError, EvaluationFailedError, W2VError, one_line
+from .errors import (EXIT_CODES, ClusterError, ConfigError, EvaluationFailedError, StoppedAtOnce, W2VError,
+                     one_line)
 from .extras import check, require
 
 logger = logging.getLogger("w2v")
@@ -750,6 +752,9 @@ def main(argv: Sequence[str] | None = None, whole_process: bool | None = None) -
         if getattr(error, "resumable", False) and argv[:1] == ["train"]:
             print(f"w2v: continue with: {printable(redact(resume_command(argv)))}", file=sys.stderr)
         return error.exit_code
+    except KeyboardInterrupt as exc:  # Ctrl-C before training, or a second stop signal during it: one line
+        print(f"w2v: error: {exc if isinstance(exc, StoppedAtOnce) else 'stopped by Ctrl-C (SIGINT)'}", file=sys.stderr)
+        return getattr(exc, "exit_code", 128 + signal.SIGINT)
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ retrying will not fix, from an unreachable cluster, which it may.
 """
 
 import contextlib
+import signal
 import sys
 
 from .display import redact
@@ -89,6 +90,20 @@ class TrainingStopped(W2VError):
 
     def __init__(self, message: str, signum: int):
         super().__init__(message)
+        self.exit_code = 128 + signum
+
+
+class StoppedAtOnce(KeyboardInterrupt):
+    """A second stop signal (SIGINT, SIGTERM): the driver stops where it is, without a new checkpoint.
+
+    A KeyboardInterrupt, not a W2VError, so that no `except Exception` on the way (in Ray, in a retry)
+    swallows it; the CLI prints its one line and exits with the shell's code for the signal.
+    """
+
+    def __init__(self, signum: int):
+        name = signal.Signals(signum).name
+        super().__init__(f"stopped at once by {name} (sent twice): no new checkpoint; the checkpoints written so far "
+                         f"are kept for --resume")
         self.exit_code = 128 + signum
 
 
