@@ -517,6 +517,27 @@ def test_a_broken_symlink_in_a_corpus_directory_is_one_line_naming_it(tmp_path, 
     assert err.count("\n") == 1 and str(link) in err and "Traceback" not in err
 
 
+@pytest.mark.parametrize("kind, says", [("fifo", "a named pipe \\(FIFO\\), not a regular file"),
+                                        ("loop", "a symbolic link that cannot be followed .*loop"),
+                                        ("dangling", "a symbolic link to .*gone.txt, which does not exist"),
+                                        ("device", "a character device, not a regular file")])
+def test_a_corpus_path_that_is_no_regular_file_says_what_it_is(tmp_path, kind, says, capsys):
+    from w2v.cli import main
+
+    path = tmp_path / "corpus.txt"
+    if kind == "fifo":
+        os.mkfifo(path)
+    elif kind == "device":
+        path = Path("/dev/zero")  # endless: read whole, it would never end
+    else:
+        path.symlink_to(path if kind == "loop" else tmp_path / "gone.txt")
+    with pytest.raises(CorpusError, match=f"^corpus path {path}: {says}"):
+        list_shards([str(path)])
+    assert main(["train", str(path), "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and str(path) in err and "no such file" not in err
+
+
 @pytest.mark.parametrize("shape", ["plain", "gzip", "byte ranges"])
 def test_a_file_appended_to_after_planning_is_read_only_up_to_its_listed_size(tmp_path, shape):
     import gzip

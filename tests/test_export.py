@@ -231,6 +231,10 @@ def test_a_failed_export_keeps_a_rescue_copy_that_publishes_again(tmp_path, vect
     assert f"w2v publish {rescue} --out {out} --overwrite" in message
     assert np.array_equal(w2v.load(rescue).vectors, vectors)
     assert not [p for p in disk.rglob("*") if p.is_file()]  # nothing half-written on the full disk
+    assert type(raised.value) is w2v.StorageUnavailableError and raised.value.exit_code == 6  # not bad input
+    assert main(["publish", rescue, "--out", str(disk / "art2")]) == 6
+    assert capsys.readouterr().err == (f"w2v: error: cannot write the artifact to {disk / 'art2'} (No space left on "
+                                       f"device); free space, then run the same command again\n")
     again = tmp_path / "again"
     assert main(["publish", rescue, "--out", str(again)]) == 0
     assert "manifest sha256: " in capsys.readouterr().out
@@ -313,3 +317,18 @@ def test_a_word_with_control_characters_is_read_as_written(tmp_path):
     words = ["esc\x1b[31m", "nel\x85x", "vt\x0bx"]  # str.splitlines would cut the last two
     write_artifact(str(tmp_path / "art"), words, [3, 2, 1], np.ones((3, 2), np.float32), {}, None, False)
     assert w2v.load(str(tmp_path / "art")).index_to_key == words
+
+
+def test_two_jobs_racing_for_one_out_are_told_so_not_to_free_space(tmp_path, vectors):
+    from w2v.export import publish_artifact
+
+    out = tmp_path / "art"
+    write(out, vectors)  # the other job published first, after this one checked that --out was empty
+    with pytest.raises(StorageError) as raised:
+        publish_artifact(str(out), WORDS, COUNTS, vectors * 2, {}, None, False,
+                         rescue_to=[str(tmp_path / "ckpt" / "rescue")])
+    message = str(raised.value)
+    assert message.startswith(f"cannot write the artifact to {out} (--out {out} is no longer empty (another job wrote "
+                              f"there); pass --overwrite to replace it); the trained vectors are kept in ")
+    assert "another job published there meanwhile; keep both with another --out, or replace it: w2v publish " in message
+    assert "free space" not in message and raised.value.exit_code == 2

@@ -7,7 +7,7 @@ import logging
 import pytest
 from gensim.test.utils import datapath
 
-from w2v import CorpusError, StorageError, http_store, storage
+from w2v import CorpusError, StorageError, StorageUnavailableError, http_store, storage
 from w2v.cli import main
 from w2v.corpus import Shard, iter_sentences, list_shards
 
@@ -59,7 +59,7 @@ def test_a_body_cut_mid_stream_resumes_at_its_byte_with_a_range_request(http_fil
     http_files.faults = ["cut"]  # the first GET sends half the body, then closes the connection
     with caplog.at_level(logging.WARNING, logger="w2v.http_store"):
         assert list(iter_sentences(shard)) == reference(8)
-    assert "the body broke at byte" in caplog.text
+    assert "the body broke in the read from byte" in caplog.text
     gets = [r for m, _, r in http_files.requests if m == "GET"]
     assert gets[0] is None and gets[-1] is not None and gets[-1].startswith("bytes=")
     resumed_at = int(gets[-1][len("bytes="):].rstrip("-"))
@@ -102,14 +102,24 @@ def test_retries_are_bounded_and_the_last_answer_is_named(http_files):
     http_files.files["/lee.cor"] = LEE
     http_files.faults = ["503"] * 20
     attempts = http_store.HTTP_MAX_ATTEMPTS
-    with pytest.raises(StorageError, match=f"/lee.cor: HTTP 503 Service Unavailable after {attempts} attempts$"):
+    with pytest.raises(StorageUnavailableError, match=f"/lee.cor: HTTP 503 Service Unavailable after {attempts} "
+                                                      f"attempts$"):
         storage.list_files(f"{http_files.url}/lee.cor")
     assert len(http_files.requests) == http_store.HTTP_MAX_ATTEMPTS
-    http_files.faults = ["cut"] * 20  # every body breaks: the reader gives up too, naming the byte
+    http_files.faults = ["cut"] * 20  # every body breaks: the reader gives up too, naming where its read started
     shard = Shard(f"{http_files.url}/lee.cor", len(LEE), 0.0)
-    with pytest.raises(StorageError, match=f"/lee.cor: the connection broke at byte .* {http_store.HTTP_MAX_ATTEMPTS} "
-                                           f"times in a row"):
+    with pytest.raises(StorageUnavailableError, match=f"/lee.cor: the connection broke {attempts} times in a row, "
+                                                      f"the last time in the read from byte 0 on"):
         list(iter_sentences(shard))
+
+
+def test_a_server_error_is_not_bad_input_it_exits_6(http_files, tmp_path, capsys):
+    http_files.files["/lee.cor"] = LEE
+    http_files.faults = ["503"] * 20
+    url = f"{http_files.url}/lee.cor"
+    assert main(["train", url, "--out", str(tmp_path / "art")]) == 6
+    assert capsys.readouterr().err == (f"w2v: error: corpus path {url}: HTTP 503 Service Unavailable after "
+                                       f"{http_store.HTTP_MAX_ATTEMPTS} attempts\n")
 
 
 def test_an_unreachable_host_and_writes_are_named(tmp_path, capsys):

@@ -38,7 +38,7 @@ from typing import IO, Any, Iterator, Sequence
 
 from . import archive, owners, storage
 from .config import MAX_SENTENCE_WORDS, TOKENIZERS
-from .errors import BadShardError, CorpusError, StorageError
+from .errors import BadShardError, CorpusError, StorageError, StorageUnavailableError
 
 logger = logging.getLogger(__name__)
 
@@ -182,6 +182,8 @@ def list_shards(entries: Sequence[str], keep_empty: bool = False) -> list[Shard]
         for target in targets:
             try:
                 infos = storage.list_files(target)
+            except StorageUnavailableError as exc:  # the store's trouble, not the path's: keeps its exit code
+                raise StorageUnavailableError(f"corpus path {exc}") from None
             except StorageError as exc:
                 raise CorpusError(f"corpus path {exc}") from None
             if not infos:

@@ -16,6 +16,7 @@ EXIT_BAD_INPUT = 2  # bad arguments, config, corpus, output location or artifact
 EXIT_CLUSTER = 3  # the Ray cluster or its Jobs API cannot be reached, or lacks the nodes or GPUs asked for
 EXIT_TRAINING = 4  # training failed (an actor failed for good, the weights diverged)
 EXIT_EVALUATION = 5  # the evaluation failed; a training job has published its vectors anyway
+EXIT_UNAVAILABLE = 6  # storage failed for now: a full disk or quota, a server's 5xx or throttling after every retry
 
 
 class W2VError(Exception):
@@ -45,6 +46,13 @@ class BadShardError(CorpusError):
 
 class StorageError(W2VError):
     """A location cannot be listed, read or written (missing, exists already, denied)."""
+
+
+class StorageUnavailableError(StorageError):
+    """Storage failed for now, not the input: a full disk or quota, a server's 5xx or throttling after every
+    retry, a connection that kept breaking. Freeing space or retrying later may fix it (exit 6, not 2)."""
+
+    exit_code = EXIT_UNAVAILABLE
 
 
 class ArtifactError(W2VError):
@@ -117,7 +125,9 @@ class EvaluationFailedError(W2VError):
 EXIT_CODES = {EXIT_BAD_INPUT: "bad arguments or bad input",
               EXIT_CLUSTER: "the Ray cluster or its Jobs API cannot be reached, or it lacks what the job asks for",
               EXIT_TRAINING: "training failed", EXIT_EVALUATION: "the evaluation failed",
-              130: "stopped by Ctrl-C (SIGINT) after writing a checkpoint", 143: "stopped by SIGTERM after writing a checkpoint"}
+              EXIT_UNAVAILABLE: "storage failed for now (a full disk, a server's 5xx after retries): free space or retry",
+              130: "stopped by Ctrl-C (SIGINT) after writing a checkpoint, or at once when sent twice",
+              143: "stopped by SIGTERM after writing a checkpoint, or at once when sent twice"}
 
 
 @contextlib.contextmanager

@@ -31,6 +31,7 @@ and its one-line error says how to publish it again (`w2v publish RESCUE --out O
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import io
 import json
@@ -45,7 +46,7 @@ import numpy as np
 
 from . import model_card, phrases, progress, storage
 from .display import redacted, shown
-from .errors import ArtifactError, StorageError
+from .errors import ArtifactError, StorageError, StorageUnavailableError
 from .manifest import EVAL_JSON, FORMAT_VERSION, MANIFEST, Manifest
 
 logger = logging.getLogger(__name__)
@@ -203,6 +204,7 @@ def publish_artifact(out_uri: str, words: Sequence[str], counts: Sequence[int], 
         return write_artifact(out_uri, *args, overwrite, **formats)
     except (OSError, StorageError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        failed, advice = _publish_failure(exc)
     logger.info("cannot write the artifact to %s (%s): writing a rescue copy", out_uri, reason)  # the error line says it
     extra = {"extra_files": formats.get("extra_files"), "arrays": formats.get("arrays")}  # training state too
     for rescue in (*rescue_to, None):
@@ -212,11 +214,27 @@ def publish_artifact(out_uri: str, words: Sequence[str], counts: Sequence[int], 
         except (OSError, StorageError) as exc:
             logger.info("no rescue copy in %s either: %s", rescue, getattr(exc, "strerror", None) or exc)
             continue
-        raise StorageError(f"cannot write the artifact to {out_uri} ({reason}); the trained vectors are kept in "
-                           f"{rescue}: free space (or fix access), then run: w2v publish {rescue} --out {out_uri} "
-                           f"--overwrite") from None
-    raise StorageError(f"cannot write the artifact to {out_uri} ({reason}), nor a rescue copy anywhere"
-                       + (f"; {lost_hint}" if lost_hint else "")) from None
+        raise failed(f"cannot write the artifact to {out_uri} ({reason}); the trained vectors are kept in "
+                     f"{rescue}: {advice}: w2v publish {rescue} --out {out_uri} --overwrite") from None
+    raise failed(f"cannot write the artifact to {out_uri} ({reason}), nor a rescue copy anywhere"
+                 + (f"; {lost_hint}" if lost_hint else "")) from None
+
+
+class _OutTaken(StorageError):
+    """--out was empty when the job checked it and holds files when it publishes: another job wrote there."""
+
+
+def _publish_failure(exc: BaseException) -> tuple[type[StorageError], str]:
+    """The error family and the advice for an artifact that could not be written: a full disk is not bad
+    input (exit 6: free space); a denied write needs access; an --out another job took needs another --out."""
+    code = exc.errno if isinstance(exc, OSError) else None
+    if code in (errno.ENOSPC, errno.EDQUOT):
+        return StorageUnavailableError, "free space, then run"
+    if code in (errno.EACCES, errno.EPERM, errno.EROFS):
+        return StorageError, "fix access, then run"
+    if isinstance(exc, _OutTaken):
+        return StorageError, "another job published there meanwhile; keep both with another --out, or replace it"
+    return (StorageUnavailableError if isinstance(exc, StorageUnavailableError) else StorageError), "then run"
 
 
 def republish(src_uri: str, out_uri: str, overwrite: bool = False) -> dict[str, Any]:
@@ -236,8 +254,14 @@ def republish(src_uri: str, out_uri: str, overwrite: bool = False) -> dict[str, 
     parameters = typed.parameters
     body = {k: v for k, v in manifest.items() if k not in ("files", "format_version")}
     check_output(out_uri, overwrite)
-    return write_artifact(out_uri, words, counts, vectors, body, evaluation, overwrite, extra,
-                          text_vectors=bool(parameters.get("text_vectors")), kv_pickle=bool(parameters.get("kv_pickle")))
+    try:
+        return write_artifact(out_uri, words, counts, vectors, body, evaluation, overwrite, extra,
+                              text_vectors=bool(parameters.get("text_vectors")),
+                              kv_pickle=bool(parameters.get("kv_pickle")))
+    except OSError as exc:  # the source is untouched: the same command works once the cause is fixed
+        failed, advice = _publish_failure(exc)
+        raise failed(f"cannot write the artifact to {out_uri} ({exc.strerror or exc}); {advice} the same "
+                     f"command again") from None
 
 
 def update_artifact(uri: str, files: dict[str, bytes], changes: dict[str, Any]) -> dict[str, Any]:
@@ -278,7 +302,7 @@ def _clear_previous(out_uri: str, keep: set[str], overwrite: bool) -> None:
     if not names:
         return
     if not overwrite:  # something appeared since check_output: never clobber it
-        raise StorageError(f"--out {out_uri} is no longer empty; pass --overwrite to replace it")
+        raise _OutTaken(f"--out {out_uri} is no longer empty (another job wrote there); pass --overwrite to replace it")
     old_files: list[str] = []
     if MANIFEST in names:
         try:

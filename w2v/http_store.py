@@ -34,7 +34,7 @@ import time
 from dataclasses import dataclass
 from typing import IO
 
-from .errors import StorageError
+from .errors import StorageError, StorageUnavailableError
 
 logger = logging.getLogger(__name__)
 
@@ -106,8 +106,10 @@ def _status_error(url: str, status: int, reason: str) -> StorageError:
         return StorageError(f"{url}: access denied (HTTP {status}); w2v sends no credentials over HTTP")
     if status == 412:
         return StorageError(f"{url}: the file changed on the server while it was read (HTTP 412)")
-    if status in RETRY_STATUS:
-        return StorageError(f"{url}: HTTP {status} {reason} after {HTTP_MAX_ATTEMPTS} attempts")
+    if status in RETRY_STATUS:  # the server's trouble, not the input's: exit 6, worth retrying later
+        return StorageUnavailableError(f"{url}: HTTP {status} {reason} after {HTTP_MAX_ATTEMPTS} attempts")
+    if status >= 500:
+        return StorageUnavailableError(f"{url}: HTTP {status} {reason}".rstrip())
     return StorageError(f"{url}: HTTP {status} {reason}".rstrip())
 
 
@@ -227,11 +229,13 @@ class Reader(io.RawIOBase):
                 n = self.inner.readinto(buffer)
             except broken as exc:
                 if attempt == HTTP_MAX_ATTEMPTS:
-                    raise StorageError(f"{self.url}: the connection broke at byte {self.pos:,} "
-                                       f"{HTTP_MAX_ATTEMPTS} times in a row ({_reason(exc)})") from None
+                    # `pos` is where the last read started: what a broken body brought beyond it is read again
+                    raise StorageUnavailableError(f"{self.url}: the connection broke {HTTP_MAX_ATTEMPTS} times in a "
+                                                  f"row, the last time in the read from byte {self.pos:,} on "
+                                                  f"({_reason(exc)})") from None
                 failed = True
                 delay = min(30.0, HTTP_BACKOFF_SECONDS * 2 ** (attempt - 1))
-                logger.warning("%s: the body broke at byte %d (%s); resuming in %.1f s (attempt %d/%d)",
+                logger.warning("%s: the body broke in the read from byte %d on (%s); resuming in %.1f s (attempt %d/%d)",
                                self.url, self.pos, _reason(exc), delay, attempt + 1, HTTP_MAX_ATTEMPTS)
                 time.sleep(delay)
                 continue

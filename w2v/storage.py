@@ -38,6 +38,7 @@ import logging
 import os
 import re
 import shutil
+import stat
 import tempfile
 import threading
 from dataclasses import dataclass
@@ -48,7 +49,7 @@ import smart_open
 
 from . import owners
 from .display import credentials_refused, has_userinfo, redact
-from .errors import StorageError
+from .errors import StorageError, StorageUnavailableError
 
 logger = logging.getLogger(__name__)
 
@@ -162,7 +163,7 @@ class LocalBackend:
         elif os.path.isfile(path):
             matches = [path]
         else:
-            raise StorageError(f"{uri}: no such file or directory")
+            raise StorageError(f"{uri}: {_not_a_file(path)}")
         files: list[str] = []
         for match in matches:
             if os.path.isdir(match):
@@ -228,6 +229,20 @@ class LocalBackend:
         out = Path(self.path(out_uri))
         out.mkdir(parents=True, exist_ok=True)
         os.replace(local_path, out / name)
+
+
+def _not_a_file(path: str) -> str:
+    """Why a path given as a corpus is neither a file nor a directory, in words."""
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        return "no such file or directory" if not os.path.islink(path) else _broken_link(path, FileNotFoundError())
+    except OSError as exc:  # a link loop (ELOOP), a path through a file (ENOTDIR), ...
+        return _broken_link(path, exc)
+    kinds = ((stat.S_ISFIFO, "a named pipe (FIFO)"), (stat.S_ISCHR, "a character device"),
+             (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"))
+    kind = next((name for test, name in kinds if test(mode)), "a special file")
+    return f"{kind}, not a regular file: w2v reads a corpus more than once, and needs its size to plan the job"
 
 
 def _broken_link(path: str, exc: OSError) -> str:
@@ -357,6 +372,9 @@ def s3_error(uri: str, exc: BaseException) -> StorageError:
         if code in ("AccessDenied", "403", "Forbidden", "AllAccessDisabled", "InvalidAccessKeyId",
                     "SignatureDoesNotMatch", "ExpiredToken", "InvalidToken"):
             return StorageError(f"{uri}: access denied ({code}); check the credentials and the bucket policy")
+        status = seen.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0
+        if status >= 500 or code in ("SlowDown", "InternalError", "ServiceUnavailable", "RequestTimeout"):
+            return StorageUnavailableError(f"{uri}: S3 error {code or status} after every retry; retry later")
         return StorageError(f"{uri}: S3 error {code or type(seen).__name__}")
     reason = " ".join(str(exc).split())  # every line: botocore puts the reason after "Parameter validation failed:"
     reason = reason if len(reason) <= 300 else reason[:300] + " ..."
