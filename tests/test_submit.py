@@ -247,6 +247,10 @@ def test_a_job_with_a_bad_corpus_fails_with_the_path_in_its_logs(ray_head, tmp_p
     done = _submit({**laptop, "HOME": str(home)}, address, job_id, str(missing), "--out", str(tmp_path / "never"),
                    "--no-eval")
     assert done.returncode == 2 and f"job {job_id}: FAILED" in done.stdout  # the job's code: bad input
+    # The last line is the job's own error, not Ray's `WebSocket closed ...` as the log stream ends.
+    assert done.stderr.splitlines()[-1] == (f"w2v: error: job {job_id} FAILED: corpus path {missing}: no such file or "
+                                            f"directory"), done.stderr
+    assert "WebSocket" not in done.stdout + done.stderr
 
     client = JobSubmissionClient(address, headers={"Authorization": f"Bearer {env['RAY_AUTH_TOKEN']}"})
     assert client.get_job_status(job_id) == JobStatus.FAILED

@@ -525,12 +525,17 @@ def cmd_submit(args: argparse.Namespace) -> int:
     if args.no_wait:
         return 0
     try:
-        status = submit.follow(client, job_id)
+        ended = submit.follow(client, job_id)
     except KeyboardInterrupt:
         print(f"\nstopped following; job {job_id} keeps running (stop it with the command above)", file=sys.stderr)
         return 130
-    print(f"job {job_id}: {status}")
-    return 0 if status == "SUCCEEDED" else submit.exit_code(client, job_id)
+    print(f"job {job_id}: {ended.status}")
+    if ended.status == "SUCCEEDED":
+        return 0
+    # The last line is the job's error, as a local `w2v train` would end, not Ray's log-stream chatter.
+    print(f"w2v: error: job {job_id} {ended.status}: {printable(ended.error or 'no error line in its log')}",
+          file=sys.stderr)
+    return submit.exit_code(client, job_id)
 
 
 def _artifact(args: argparse.Namespace):
