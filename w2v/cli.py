@@ -92,6 +92,9 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
                         "them, skip = drop the line; lines with bad bytes are counted in the manifest")
     g.add_argument("--on-bad-shard", choices=("fail", "skip"), default=s,
                    help="a corrupt or truncated archive: fail naming it (default) or skip it (listed in the manifest)")
+    g.add_argument("--max-expansion", type=float, default=s, metavar="RATIO",
+                   help="a compressed file or zip member may expand to at most RATIO times its compressed bytes "
+                        "(+16 MiB); more fails naming it (a zip bomb); real text is 3-4x (default: 100; 0 = no limit)")
     g.add_argument("--shard-bytes", type=int, default=s,
                    help="split uncompressed files into byte ranges of at most this many bytes "
                         "(default: automatic, only when whole files do not balance over the actors)")

@@ -25,6 +25,10 @@ from .sync import COMBINES, DEFAULT_STALE_SHARE, MIN_SYNC_WORDS
 # file early: a 426-byte YAML whose aliases expand to 9**9 values once took 5.5 GB and 57 s.
 MAX_CONFIG_BYTES = 1 << 20  # bytes of a YAML job config
 MAX_CONFIG_VALUES = 100_000  # YAML values (scalars and containers, aliases expanded) in one config
+# What a compressed corpus file or zip member may expand to, times its compressed size (`--max-expansion`):
+# real text compresses 3-4x (gzip, bzip2, xz on gensim's corpora; text8.zip 3.2x), one line repeated ~340x
+# with gzip, zeros 1,000x (gzip) to 370,000x (bzip2). 100 leaves real text 25x of room and stops a bomb early.
+MAX_EXPANSION = 100.0
 MAX_SEED = 2**32 - 1  # numpy's RandomState (gensim's seeded vectors) takes 32-bit seeds: more fails after counting
 
 # gensim cuts sentences longer than this silently (MAX_WORDS_IN_BATCH); we split them instead.
@@ -73,6 +77,7 @@ class TrainConfig:
     deaccent: bool = False  # simple tokenizer only: strip accents (simple_preprocess's deacc)
     unicode_errors: str = "strict"  # strict: fail naming the file; replace/ignore: decode anyway; skip: drop the line
     on_bad_shard: str = "fail"  # a corrupt/truncated archive: fail naming it, or skip it (counted in the manifest)
+    max_expansion: float = MAX_EXPANSION  # a compressed file or zip member: at most this x its bytes; 0 = no limit
     shard_bytes: int | None = None  # split uncompressed files into byte ranges of at most this; None: automatic
     # --- phrases (gensim Phrases' names and defaults, with phrase_ in front) ---
     phrases: bool = False  # join frequent word pairs into one token (new_york) before counting and training
@@ -385,6 +390,7 @@ def _validate(c: TrainConfig) -> None:
     need(not c.deaccent or c.tokenizer == "simple", "deaccent", "needs tokenizer: simple")
     need(c.unicode_errors in UNICODE_ERROR_POLICIES, "unicode_errors", f"must be one of {UNICODE_ERROR_POLICIES}")
     need(c.on_bad_shard in BAD_SHARD_POLICIES, "on_bad_shard", f"must be one of {BAD_SHARD_POLICIES}")
+    need(c.max_expansion >= 0, "max_expansion", "must be >= 0 (0 = no limit)")
     _validate_phrases(c, need)
     need(0.0 <= c.checkpoint_interval <= 7 * 86400.0, "checkpoint_interval", "must be between 0 and 604800 seconds")
     need(c.checkpoint_dir is None or bool(c.checkpoint_dir), "checkpoint_dir", "give a directory or leave it out")
