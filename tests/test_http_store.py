@@ -217,3 +217,24 @@ def test_a_presigned_urls_signature_is_in_no_output_log_or_file_of_the_job(ray_c
     assert "X-Amz-Signature=***" in stored
     for secret in ("AKIAFAKE", "IQoJb3", "f00dcafe"):
         assert secret not in printed and secret not in stored
+
+
+@pytest.mark.parametrize("etag", [True, False])
+def test_a_file_replaced_between_listing_and_reading_is_an_error_naming_it(http_files, etag):
+    """Counting and spooling are separate passes: each must read the version listed (the manifest records its
+    ETag), or the vocabulary comes from one file and the training from another. Without an ETag, the
+    Last-Modified listed is compared."""
+    from .http_server import LAST_MODIFIED
+
+    http_files.files["/lee.cor"] = LEE
+    url = f"{http_files.url}/lee.cor"
+    [shard] = list_shards([url])
+    assert shard.etag == http_files.etag(LEE)
+    assert len(reference()) == len(list(iter_sentences(shard)))  # the listed version reads
+    http_files.files["/lee.cor"] = LEE.replace(b"the", b"THE")  # a new version between two passes
+    if not etag:
+        shard = Shard(shard.uri, shard.size, shard.mtime, last_modified="Tue, 01 Dec 2026 00:00:00 GMT")
+        assert shard.last_modified != LAST_MODIFIED
+    why = r"or first read \(HTTP 412\)" if etag else r"\(ETag/Last-Modified"  # If-Match sent, or compared
+    with pytest.raises(StorageError, match=f"^{url}: the file changed on the server since it was listed {why}"):
+        list(iter_sentences(shard))

@@ -215,7 +215,7 @@ def list_shards(entries: Sequence[str], keep_empty: bool = False) -> list[Shard]
 
 def _members(whole: Shard) -> list[Shard]:
     """A zip archive's shards: one per member, sized by its compressed bytes (empty members: size 0)."""
-    members = archive.list_members(whole.uri)
+    members = archive.list_members(whole.uri, version=whole.version())
     if not members:
         raise CorpusError(f"corpus file {whole.uri}: the zip archive holds no file")
     logger.info("%s: %d member(s), one shard each", whole.uri, len(members))
@@ -467,9 +467,9 @@ def _open_text(shard: Shard, options: ReadOptions) -> IO:
     from smart_open.compression import compression_wrapper
 
     if shard.member is not None:
-        member = _bounded(archive.open_member(shard.uri, shard.member, options.s3), shard, options)
+        member = _bounded(archive.open_member(shard.uri, shard.member, options.s3, shard.version()), shard, options)
         return io.TextIOWrapper(member, encoding="utf-8", errors="surrogateescape", newline="")
-    raw = storage.open(shard.uri, "rb", settings=options.s3, compression="disable")
+    raw = storage.open(shard.uri, "rb", settings=options.s3, compression="disable", version=shard.version())
     if shard.end is None:
         stream: IO = io.BufferedReader(_Head(raw, shard.size))
         if storage.is_compressed(shard.uri):

@@ -2,9 +2,10 @@
 
 A URL names one file: there are no directories or globs over HTTP (`?` starts a query string).
 `head(url)` gives its size (Content-Length), modification time (Last-Modified) and version
-(ETag, Last-Modified), which the manifest records. `open_url(url)` streams it through smart_open's
-seekable HTTP reader: ranged GETs for seeks, each sent with If-Match (or If-Unmodified-Since) on
-the version first read, so a seek never mixes two versions of a file.
+(ETag, Last-Modified), which the manifest records. `open_url(url, listed)` streams it through smart_open's
+seekable HTTP reader: every GET (the first, and the ranged ones for seeks) is sent with If-Match on the
+ETag listed, and a first answer with another ETag or Last-Modified than listed is refused, so the counting
+pass, every spool and the manifest all have one version of a file.
 
 Retries happen in two places, one per kind of failure, never stacked:
 
@@ -105,7 +106,8 @@ def _status_error(url: str, status: int, reason: str) -> StorageError:
     if status in (401, 403):
         return StorageError(f"{url}: access denied (HTTP {status}); w2v sends no credentials over HTTP")
     if status == 412:
-        return StorageError(f"{url}: the file changed on the server while it was read (HTTP 412)")
+        return StorageError(f"{url}: the file changed on the server since it was listed or first read (HTTP 412); "
+                            f"run the job again")
     if status in RETRY_STATUS:  # the server's trouble, not the input's: exit 6, worth retrying later
         return StorageUnavailableError(f"{url}: HTTP {status} {reason} after {HTTP_MAX_ATTEMPTS} attempts")
     if status >= 500:
@@ -166,9 +168,9 @@ def _broken_body_errors() -> tuple[type[BaseException], ...]:
             requests.exceptions.ChunkedEncodingError, ConnectionError, TimeoutError)
 
 
-def open_url(url: str) -> "Reader":
-    """A seekable binary stream over one URL; see `Reader`."""
-    return Reader(url)
+def open_url(url: str, listed: dict[str, str] | None = None) -> "Reader":
+    """A seekable binary stream over one URL, of the version `listed` (`etag`, `last_modified`) when given."""
+    return Reader(url, listed)
 
 
 class Reader(io.RawIOBase):
@@ -178,22 +180,36 @@ class Reader(io.RawIOBase):
     smart_open's buffer (BUFFER_BYTES), whatever the size of the file.
     """
 
-    def __init__(self, url: str):
+    def __init__(self, url: str, listed: dict[str, str] | None = None):
         self.url = url  # what is read, named in every error
+        self.listed = listed or {}  # etag / last_modified at listing: every pass must read that version
         self.pos = 0  # bytes handed out (or sought to): where a resumed body starts
         self.inner = self._open()  # smart_open's reader over the current response
         self.version = self._version_of(self.inner)  # (ETag, Last-Modified) of the first answer: a resume must match
+        self._check_listed()
 
     def _open(self) -> IO:
         import requests
         import smart_open
 
+        etag = self.listed.get("etag")
+        pin = {"If-Match": etag} if etag and not etag.startswith("W/") else {}  # a weak ETag never matches strongly
         params = {"session": session(), "timeout": HTTP_TIMEOUT_SECONDS, "buffer_size": BUFFER_BYTES,
-                  "headers": dict(_IDENTITY)}
+                  "headers": {**_IDENTITY, **pin}}
         try:
             return smart_open.open(self.url, "rb", compression="disable", transport_params=params)
         except requests.RequestException as exc:
             raise _request_error(self.url, exc) from None
+
+    def _check_listed(self) -> None:
+        """Refuse a first answer of another version than the listing's (a server that ignores If-Match, or
+        gives Last-Modified only): the vocabulary and the training must read the same bytes."""
+        listed = (self.listed.get("etag"), self.listed.get("last_modified"))
+        changed = [i for i in (0, 1) if listed[i] and listed[i] != self.version[i]]
+        if changed and (listed[0] is None or 0 in changed):  # the ETag decides when there is one
+            self.inner.close()
+            raise StorageError(f"{self.url}: the file changed on the server since it was listed (ETag/Last-Modified "
+                               f"{listed} -> {self.version}); run the job again")
 
     @staticmethod
     def _version_of(inner: IO) -> tuple[str | None, str | None]:

@@ -521,6 +521,7 @@ class HttpBackend(ReadOnlyBackend):
     """http:// and https:// URLs: one URL is one file, listed by HEAD, streamed with retries (`http_store`)."""
 
     what = "an HTTP URL"
+    pins_versions = True  # `open(..., version=)`: reads only the version listed
 
     def list_files(self, uri: str, settings: S3Settings) -> list[FileInfo]:
         from . import http_store
@@ -528,14 +529,15 @@ class HttpBackend(ReadOnlyBackend):
         head = http_store.head(uri)
         return [FileInfo(uri=uri, size=head.size, mtime=head.mtime, etag=head.etag, last_modified=head.last_modified)]
 
-    def open(self, uri: str, mode: str, settings: S3Settings, **kwargs: Any) -> IO:
+    def open(self, uri: str, mode: str, settings: S3Settings, version: dict[str, str] | None = None,
+             **kwargs: Any) -> IO:
         from smart_open.compression import compression_wrapper
 
         from . import http_store
 
         if mode not in ("rb", "r"):
             self._read_only(uri)
-        stream: IO = io.BufferedReader(http_store.open_url(uri), http_store.BUFFER_BYTES)
+        stream: IO = io.BufferedReader(http_store.open_url(uri, version), http_store.BUFFER_BYTES)
         if kwargs.get("compression", "infer_from_extension") != "disable" and is_compressed(uri):
             stream = compression_wrapper(stream, "rb", filename=uri)
         return stream if mode == "rb" else io.TextIOWrapper(stream, encoding=kwargs.get("encoding") or "utf-8")
@@ -601,9 +603,16 @@ def list_files(uri: str, settings: S3Settings | None = None) -> list[FileInfo]:
     return backend(uri).list_files(uri, settings or _settings)
 
 
-def open(uri: str, mode: str = "rb", settings: S3Settings | None = None, **kwargs) -> IO:  # noqa: A001 - mirrors builtins.open on purpose
-    """Open for streaming; compressed files are decompressed by extension (pass compression="disable" not to)."""
-    return backend(uri).open(uri, mode, settings or _settings, **kwargs)
+def open(uri: str, mode: str = "rb", settings: S3Settings | None = None,  # noqa: A001 - mirrors builtins.open
+         version: dict[str, str] | None = None, **kwargs) -> IO:
+    """Open for streaming; compressed files are decompressed by extension (pass compression="disable" not to).
+
+    `version` (`etag`, `last_modified`: a Shard's as listed) pins every read to it where the store can
+    (HTTP: If-Match, or a changed Last-Modified refused), so no pass reads another version than the listing's.
+    """
+    target = backend(uri)
+    pinned = {"version": version} if version and getattr(target, "pins_versions", False) else {}
+    return target.open(uri, mode, settings or _settings, **pinned, **kwargs)
 
 
 def exists(uri: str, settings: S3Settings | None = None) -> bool:
