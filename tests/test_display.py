@@ -48,7 +48,8 @@ def test_redact_hides_the_secret_parameters_of_a_presigned_url_and_keeps_the_res
         "https://b.s3.amazonaws.com/c/x.txt?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=***"
         "&X-Amz-Security-Token=***&X-Amz-Signature=***&X-Amz-Expires=3600#member=a: HTTP 403")
     legacy = "https://h/x?AWSAccessKeyId=AKIAFAKE&Signature=c2ln%2B&Expires=1;sig=abc&access_token=t&monkey=banana"
-    assert redact(legacy) == "https://h/x?AWSAccessKeyId=***&Signature=***&Expires=1;sig=***&access_token=***&monkey=banana"
+    assert redact(legacy) == ("https://h/x?AWSAccessKeyId=***&Signature=***&Expires=1;sig=***&access_token=***"
+                              "&monkey=banana")
     assert redacted({"corpus": [url], "n": 1})["corpus"][0].count("***") == 3
 
 

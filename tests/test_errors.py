@@ -28,8 +28,9 @@ def test_the_cli_turns_each_family_into_one_line_and_its_exit_code(family, code,
 
 
 def test_every_exit_code_is_listed_and_training_errors_stay_runtime_errors():
+    # 128 + SIGINT, 128 + SIGTERM: the shell's codes for a stopped driver
     assert sorted(EXIT_CODES) == [EXIT_BAD_INPUT, EXIT_CLUSTER, EXIT_TRAINING, EXIT_EVALUATION, EXIT_UNAVAILABLE, 130,
-                                  143] == [2, 3, 4, 5, 6, 128 + 2, 128 + 15]  # 128 + SIGINT, 128 + SIGTERM: the shell's codes for a stopped driver
+                                  143] == [2, 3, 4, 5, 6, 128 + 2, 128 + 15]
     assert issubclass(w2v.TrainingError, RuntimeError)  # jobs/benchmark.py catches RuntimeError
 
 

@@ -302,7 +302,8 @@ def test_a_vocab_tsv_that_is_not_word_tab_count_is_named_with_its_line(tmp_path,
     rewrite(art, "vocab.tsv", vocab)
     with pytest.raises(ArtifactError) as raised:
         w2v.load(str(art))
-    assert str(raised.value) == f"{art / 'vocab.tsv'} line {line}: {shown_line} is not word<TAB>count (a count of 0 or more)"
+    assert str(raised.value) == f"{art / 'vocab.tsv'} line {line}: {shown_line} is not word<TAB>count (a count of 0 " \
+                                "or more)"
 
 
 def test_a_word_listed_twice_in_vocab_tsv_is_refused(tmp_path, vectors):

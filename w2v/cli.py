@@ -258,16 +258,29 @@ def configure_logging(quiet: bool = False, log_format: str = "text") -> None:
     handler = logging.StreamHandler()
     handler.setFormatter(JsonFormatter() if log_format == "json" else
                          logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S"))
-    handler.addFilter(redact_record)
+    redact_log_records()
     logging.basicConfig(level=logging.WARNING if quiet else logging.INFO, handlers=[handler])
     logging.getLogger("gensim").setLevel(logging.WARNING)
     logging.getLogger("smart_open").setLevel(logging.WARNING)
 
 
-def redact_record(record: logging.LogRecord) -> bool:
-    """A logging filter: the record's message with every URI redacted (`display.redact`), whoever logged it."""
-    record.msg, record.args = redact(record.getMessage()), None
-    return True
+def redact_log_records() -> None:
+    """From now on every log record this process makes has its message redacted (`display.redact`), whoever
+    logs it (w2v, Ray, a library) and whichever handler shows it (this one, a test's, a collector's)."""
+    make = logging.getLogRecordFactory()
+    if getattr(make, "redacts", False):  # once per process, however often logging is configured
+        return
+
+    def record(*args: Any, **kwargs: Any) -> logging.LogRecord:
+        made = make(*args, **kwargs)
+        try:
+            made.msg, made.args = redact(made.getMessage()), None
+        except Exception:  # noqa: BLE001 - a malformed call is logging's to report, as it would without this
+            pass
+        return made
+
+    record.redacts = True  # type: ignore[attr-defined]
+    logging.setLogRecordFactory(record)
 
 
 def init_ray(address: str | None, quiet: bool = False, log_format: str = "text") -> bool:

@@ -125,7 +125,8 @@ class EvaluationFailedError(W2VError):
 EXIT_CODES = {EXIT_BAD_INPUT: "bad arguments or bad input",
               EXIT_CLUSTER: "the Ray cluster or its Jobs API cannot be reached, or it lacks what the job asks for",
               EXIT_TRAINING: "training failed", EXIT_EVALUATION: "the evaluation failed",
-              EXIT_UNAVAILABLE: "storage failed for now (a full disk, a server's 5xx after retries): free space or retry",
+              EXIT_UNAVAILABLE: "storage failed for now (a full disk, a server's 5xx after retries): free space or "
+                                "retry",
               130: "stopped by Ctrl-C (SIGINT) after writing a checkpoint, or at once when sent twice",
               143: "stopped by SIGTERM after writing a checkpoint, or at once when sent twice"}
 

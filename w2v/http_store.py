@@ -35,6 +35,7 @@ import time
 from dataclasses import dataclass
 from typing import IO
 
+from .display import redact
 from .errors import StorageError, StorageUnavailableError
 
 logger = logging.getLogger(__name__)
@@ -251,8 +252,9 @@ class Reader(io.RawIOBase):
                                                   f"({_reason(exc)})") from None
                 failed = True
                 delay = min(30.0, HTTP_BACKOFF_SECONDS * 2 ** (attempt - 1))
-                logger.warning("%s: the body broke in the read from byte %d on (%s); resuming in %.1f s (attempt %d/%d)",
-                               self.url, self.pos, _reason(exc), delay, attempt + 1, HTTP_MAX_ATTEMPTS)
+                logger.warning("%s: the body broke in the read from byte %d on (%s); resuming in %.1f s "
+                               "(attempt %d/%d)", redact(self.url), self.pos, _reason(exc), delay, attempt + 1,
+                               HTTP_MAX_ATTEMPTS)
                 time.sleep(delay)
                 continue
             self.pos += n
@@ -283,7 +285,7 @@ class Reader(io.RawIOBase):
                 raise StorageError(f"{self.url}: the file is shorter than the {self.pos:,} bytes already read")
             left -= len(skipped)
         logger.info("%s: the server ignores byte ranges: restarted from byte 0 and skipped %d bytes",
-                    self.url, self.pos)
+                    redact(self.url), self.pos)
 
     def close(self) -> None:
         if not self.closed:
