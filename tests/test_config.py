@@ -222,12 +222,15 @@ def test_submit_validates_a_bomb_locally_and_fails_in_one_short_line(tmp_path, c
     assert err.count("\n") == 1 and "bomb.yaml" in err and len(err) < 400
 
 
-@pytest.mark.parametrize("key", ["out", "checkpoint_dir", "spool_dir", "s3_endpoint_url"])
-def test_credentials_in_any_location_are_refused_at_the_door_and_never_echoed(key):
-    value = "https://user:hunter2@minio:9000" if key == "s3_endpoint_url" else "s3://AKIA:hunter2@bucket/x"
+@pytest.mark.parametrize("key", ["out", "checkpoint_dir", "spool_dir", "s3_endpoint_url", "mlflow_uri"])
+@pytest.mark.parametrize("secret", ["hunter2", "hun/ter+2", "hun@ter/2"])
+def test_credentials_in_any_location_are_refused_at_the_door_and_never_echoed(key, secret):
+    value = f"https://user:{secret}@minio:9000" if key in ("s3_endpoint_url", "mlflow_uri") else \
+        f"s3://AKIA:{secret}@bucket/x"
     with pytest.raises(ConfigError, match=r"://\*\*\*@.*credentials in a URI are refused") as raised:
         make(**{key: value})
-    assert "hunter2" not in str(raised.value)
+    assert "hun" not in str(raised.value) and "ter" not in str(raised.value)
+    assert ("MLFLOW_TRACKING_PASSWORD" if key == "mlflow_uri" else "AWS") in str(raised.value)
 
 
 def test_run_identity_keys_from_yaml_and_flags(tmp_path):
