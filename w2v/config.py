@@ -308,7 +308,8 @@ def _unique_key_loader():
             for key_node, _ in node.value:
                 key = self.construct_object(key_node, deep=deep)
                 if not isinstance(key, (str, int, float, bool, type(None))):  # `[a]: 1` is a list as a key
-                    raise _DuplicateKey(f"key {shown(key)} (line {key_node.start_mark.line + 1}) is not a name")
+                    what = "a list" if isinstance(key, list) else "a mapping" if isinstance(key, dict) else "a value"
+                    raise _DuplicateKey(f"the key on line {key_node.start_mark.line + 1} is {what}, not a name")
                 if key in seen:
                     raise _DuplicateKey(f"key {shown(key)} is given twice (line {key_node.start_mark.line + 1})")
                 seen.add(key)
