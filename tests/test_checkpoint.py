@@ -8,7 +8,7 @@ import pytest
 from w2v import ConfigError, StorageError, TrainConfig
 from w2v import checkpoint
 from w2v.corpus import Shard
-from w2v.pipeline import preflight
+from w2v.pipeline import preflight, resume_point
 
 
 def weights(seed: int) -> dict[str, np.ndarray]:
@@ -75,6 +75,11 @@ def test_a_checksummed_npz_that_holds_no_numbers_is_ignored_with_a_warning(tmp_p
                                                            .hexdigest()}))
     assert checkpoint.latest(str(location)).number == 1
     assert "ignoring checkpoint 2 in " in caplog.text and "ckpt-000002.npz" in caplog.text
+    (location / "ckpt-000001.npz").unlink()  # the only one left is the bad one: --resume says why, in one line
+    with pytest.raises(ConfigError, match=f"^--resume: no complete checkpoint in {location} \\(the newest: "
+                                          f"ckpt-000002.npz: "):
+        resume_point(TrainConfig(corpus=("c",), out=str(tmp_path / "art"), checkpoint_dir=str(location),
+                                 resume=True), {})
 
 
 def test_remove_all_leaves_nothing(tmp_path):

@@ -109,9 +109,11 @@ def resume_point(config: TrainConfig, identity: dict[str, Any]) -> checkpoint.Ch
         if checkpoint.exists(location):
             checkpoint.remove_all(location)
         return None
-    found = checkpoint.latest(location)
+    skipped: list[str] = []  # why each damaged checkpoint was passed over, newest first
+    found = checkpoint.latest(location, skipped)
     if found is None:
-        raise ConfigError(f"--resume: no complete checkpoint in {location}")
+        raise ConfigError(f"--resume: no complete checkpoint in {location}"
+                          + (f" (the newest: {skipped[0]})" if skipped else ""))
     checkpoint.check_resumable(found.state, identity, location)
     return found
 
