@@ -8,7 +8,7 @@ import pytest
 from w2v import ConfigError, StorageError, TrainConfig
 from w2v import checkpoint
 from w2v.corpus import Shard
-from w2v.pipeline import preflight
+from w2v.pipeline import preflight, resume_point
 
 
 def weights(seed: int) -> dict[str, np.ndarray]:
@@ -52,6 +52,34 @@ def test_an_incomplete_or_damaged_checkpoint_is_ignored(tmp_path):
     (location / "ckpt-000001.npz").unlink()
     assert checkpoint.latest(str(location)) is None
     assert checkpoint.exists(str(location))  # JSONs remain: --resume then says no complete checkpoint
+
+
+@pytest.mark.parametrize("bad", [np.array([{"a": 1}], dtype=object), np.array(["abc"]), None])
+def test_a_checksummed_npz_that_holds_no_numbers_is_ignored_with_a_warning(tmp_path, caplog, bad):
+    """A broken writer or a crafted file, its sha256 consistent: an object array (pickle stays off), strings,
+    or not a zip at all; the previous checkpoint is used, or --resume says there is none."""
+    import hashlib
+    import io
+
+    location = tmp_path / "ckpt"
+    checkpoint.write(str(location), 1, weights(1), position(1))
+    checkpoint.write(str(location), 2, weights(2), position(2))
+    packed = io.BytesIO()
+    if bad is None:
+        packed.write(b"PK\x03\x04 not really a zip")
+    else:
+        np.savez(packed, vectors=bad, allow_pickle=True)
+    (location / "ckpt-000002.npz").write_bytes(packed.getvalue())
+    meta = json.loads((location / "ckpt-000002.json").read_text())
+    (location / "ckpt-000002.json").write_text(json.dumps({**meta, "sha256": hashlib.sha256(packed.getvalue())
+                                                           .hexdigest()}))
+    assert checkpoint.latest(str(location)).number == 1
+    assert "ignoring checkpoint 2 in " in caplog.text and "ckpt-000002.npz" in caplog.text
+    (location / "ckpt-000001.npz").unlink()  # the only one left is the bad one: --resume says why, in one line
+    with pytest.raises(ConfigError, match=f"^--resume: no complete checkpoint in {location} \\(the newest: "
+                                          f"ckpt-000002.npz: "):
+        resume_point(TrainConfig(corpus=("c",), out=str(tmp_path / "art"), checkpoint_dir=str(location),
+                                 resume=True), {})
 
 
 def test_remove_all_leaves_nothing(tmp_path):

@@ -340,6 +340,16 @@ def test_json_log_format_is_one_object_per_line():
     assert "ZeroDivisionError" in entries[1]["exception"] and entries[0]["time"].endswith("+00:00")
 
 
+@pytest.mark.parametrize("log_format", ["text", "json"])
+def test_every_log_line_is_redacted_whoever_logs_it(log_format):
+    code = ("import logging; from w2v.cli import configure_logging; configure_logging(log_format=%r); "
+            "logging.getLogger('ray').warning('retrying %%s', 's3://AKIA:wJal/rX+U@bkt/x and "
+            "https://h/x?X-Amz-Signature=f00d&X-Amz-Security-Token=IQo')" % log_format)
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert "retrying s3://***@bkt/x and https://h/x?X-Amz-Signature=***&X-Amz-Security-Token=***" in done.stderr
+    assert [s for s in ("AKIA", "wJal", "rX+U", "f00d", "IQo") if s in done.stderr] == []
+
+
 def test_with_json_logs_what_ray_workers_print_becomes_json_records_too():
     """Ray forwards its workers' stdout/stderr to the driver as plain prefixed lines (under load even a C++
     library's lock warning from a counting task); with --log-format json each becomes a record of

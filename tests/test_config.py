@@ -97,6 +97,20 @@ def test_yaml_key_given_twice_is_named(tmp_path):
         TrainConfig.from_yaml(path)
 
 
+@pytest.mark.parametrize("key", ["[window, 3]", "{a: 1}"])
+def test_yaml_key_that_is_a_list_or_a_mapping_is_named_not_a_traceback(tmp_path, key):
+    path = tmp_path / "odd.yaml"
+    path.write_text(f"corpus: [a]\nout: o\n{key}: 5\n")
+    with pytest.raises(ConfigError, match=r"odd\.yaml: the key on line 3 is a (list|mapping), not a name$"):
+        TrainConfig.from_yaml(path)
+
+
+def test_a_seed_beyond_32_bits_is_refused_at_the_door():
+    assert make(seed=2**32 - 1).seed == 4294967295
+    with pytest.raises(ConfigError, match=r"^seed=4294967296: must be between 0 and 4294967295"):
+        make(seed=2**32)
+
+
 @pytest.mark.parametrize("text, value", [("1e-4", 1e-4), ("1.0e-4", 1e-4), ("1E-3", 1e-3), ("0.001", 1e-3),
                                          ("2.5e-1", 0.25), (".5e-1", 0.05), ("0", 0.0)])
 def test_yaml_reads_numbers_by_yaml_1_2s_rules(tmp_path, text, value):
@@ -208,12 +222,15 @@ def test_submit_validates_a_bomb_locally_and_fails_in_one_short_line(tmp_path, c
     assert err.count("\n") == 1 and "bomb.yaml" in err and len(err) < 400
 
 
-@pytest.mark.parametrize("key", ["out", "checkpoint_dir", "spool_dir", "s3_endpoint_url"])
-def test_credentials_in_any_location_are_refused_at_the_door_and_never_echoed(key):
-    value = "https://user:hunter2@minio:9000" if key == "s3_endpoint_url" else "s3://AKIA:hunter2@bucket/x"
+@pytest.mark.parametrize("key", ["out", "checkpoint_dir", "spool_dir", "s3_endpoint_url", "mlflow_uri"])
+@pytest.mark.parametrize("secret", ["hunter2", "hun/ter+2", "hun@ter/2"])
+def test_credentials_in_any_location_are_refused_at_the_door_and_never_echoed(key, secret):
+    value = f"https://user:{secret}@minio:9000" if key in ("s3_endpoint_url", "mlflow_uri") else \
+        f"s3://AKIA:{secret}@bucket/x"
     with pytest.raises(ConfigError, match=r"://\*\*\*@.*credentials in a URI are refused") as raised:
         make(**{key: value})
-    assert "hunter2" not in str(raised.value)
+    assert "hun" not in str(raised.value) and "ter" not in str(raised.value)
+    assert ("MLFLOW_TRACKING_PASSWORD" if key == "mlflow_uri" else "AWS") in str(raised.value)
 
 
 def test_run_identity_keys_from_yaml_and_flags(tmp_path):

@@ -12,7 +12,7 @@ import smart_open
 from gensim.models.word2vec import LineSentence
 from gensim.test.utils import datapath
 
-from w2v import CorpusError
+from w2v import ConfigError, CorpusError, TrainConfig
 from w2v import corpus as corpus_module
 from w2v import demo_text
 from w2v.corpus import ReadOptions, Shard, ShardSentences, assign_shards, iter_sentences, list_shards, split_shards
@@ -554,6 +554,27 @@ def test_a_broken_symlink_in_a_corpus_directory_is_one_line_naming_it(tmp_path, 
     assert err.count("\n") == 1 and str(link) in err and "Traceback" not in err
 
 
+@pytest.mark.parametrize("kind, says", [("fifo", "a named pipe \\(FIFO\\), not a regular file"),
+                                        ("loop", "a symbolic link that cannot be followed .*loop"),
+                                        ("dangling", "a symbolic link to .*gone.txt, which does not exist"),
+                                        ("device", "a character device, not a regular file")])
+def test_a_corpus_path_that_is_no_regular_file_says_what_it_is(tmp_path, kind, says, capsys):
+    from w2v.cli import main
+
+    path = tmp_path / "corpus.txt"
+    if kind == "fifo":
+        os.mkfifo(path)
+    elif kind == "device":
+        path = Path("/dev/zero")  # endless: read whole, it would never end
+    else:
+        path.symlink_to(path if kind == "loop" else tmp_path / "gone.txt")
+    with pytest.raises(CorpusError, match=f"^corpus path {path}: {says}"):
+        list_shards([str(path)])
+    assert main(["train", str(path), "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and str(path) in err and "no such file" not in err
+
+
 @pytest.mark.parametrize("shape", ["plain", "gzip", "byte ranges"])
 def test_a_file_appended_to_after_planning_is_read_only_up_to_its_listed_size(tmp_path, shape):
     import gzip
@@ -660,3 +681,43 @@ def test_a_two_million_word_single_line_streams_in_bounded_memory_with_default_b
     tracemalloc.stop()
     assert lengths == [10_000] * 200 and seen == counts
     assert peak < (10 if container == "plain" else 13) * 2**20, f"peak {peak / 2**20:.1f} MiB"
+
+
+ZEROS = 48 << 20  # bytes of zeros: 47 KB as .gz, ~50 KB as .zip, far over 100x + 16 MiB
+
+
+@pytest.mark.parametrize("suffix", [".gz", ".zip"])
+def test_a_zip_bomb_fails_while_it_streams_naming_the_file_and_the_limit(tmp_path, suffix):
+    import zipfile
+
+    path = tmp_path / f"zeros.txt{suffix}"
+    if suffix == ".gz":
+        path.write_bytes(gzip.compress(bytes(ZEROS), 1))
+    else:
+        with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
+            z.writestr("zeros.txt", bytes(ZEROS))
+    [shard] = list_shards([str(path)])
+    with pytest.raises(CorpusError, match=f"^corpus file {shard.name} expands to more than [0-9,]+ bytes from "
+                                          f"{shard.size:,} compressed \\(over 100x: a zip bomb\\?\\); if it is real "
+                                          f"text, raise --max-expansion \\(0 = no limit\\)$"):
+        list(iter_sentences(shard))
+    text = tmp_path / "text.txt.gz"  # real text is 3-4x: far from the limit, even at 10x
+    text.write_bytes(gzip.compress(open(datapath("lee_background.cor"), "rb").read()))
+    assert sentences_of(text, max_expansion=10) == list(LineSentence(datapath("lee_background.cor")))
+    with pytest.raises(ConfigError, match="max_expansion=-1: must be >= 0"):
+        TrainConfig(corpus=("c",), out="o", max_expansion=-1)
+
+
+def test_a_run_without_separators_is_never_held_beyond_the_sentence_limit(tmp_path):
+    """No limit on expansion: 48 MiB of zeros (no whitespace, no newline) are read in bounded memory, cut into
+    1 MiB "words" and sentences of at most MAX_SENTENCE_CHARS characters (once: one sentence of 48 words)."""
+    from w2v.corpus import MAX_SENTENCE_CHARS
+
+    path = tmp_path / "zeros.txt.gz"
+    path.write_bytes(gzip.compress(bytes(ZEROS), 1))
+    tracemalloc.start()
+    lengths = [sum(map(len, s)) for s in iter_sentences(list_shards([str(path)])[0], ReadOptions(max_expansion=0))]
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert sum(lengths) == ZEROS and max(lengths) <= MAX_SENTENCE_CHARS + (1 << 20)
+    assert peak < 32 << 20, f"{peak:,} bytes at the peak"

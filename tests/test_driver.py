@@ -215,3 +215,31 @@ def test_node_costs_weigh_each_process_by_the_exchanges_it_took_part_in():
     assert costs["words_per_core_second"] == 300 and costs["raylet_cpu_seconds"] == 0.8
     alone = _node_costs([ActorStatus(words_trained=10, train_cpu_seconds=1.0)])
     assert alone["exchange_cpu_seconds_per_exchange"] is None and alone["raylet_cpu_seconds"] is None
+
+
+def test_a_second_stop_signal_stops_at_once_with_the_signals_exit_code(capsys, monkeypatch):
+    """The first SIGTERM is noted (the loop checkpoints at its next round); the second stops where it is: one
+    line and exit code 143 from the CLI, not a KeyboardInterrupt traceback."""
+    import os
+    import signal
+
+    import w2v.cli
+    from w2v.driver import _StopSignals
+    from w2v.errors import StoppedAtOnce
+
+    before = signal.getsignal(signal.SIGTERM)
+    with pytest.raises(StoppedAtOnce) as raised:
+        with _StopSignals() as stop:
+            os.kill(os.getpid(), signal.SIGTERM)
+            assert stop.signum == signal.SIGTERM  # noted, not raised
+            os.kill(os.getpid(), signal.SIGTERM)
+            pytest.fail("the second SIGTERM did not stop at once")
+    assert raised.value.exit_code == 143 and signal.getsignal(signal.SIGTERM) is before
+
+    def stopped(args):
+        raise raised.value
+
+    monkeypatch.setattr(w2v.cli, "cmd_info", stopped)  # where a job would be when the signal came
+    assert w2v.cli.main(["info", "x"]) == 143
+    assert capsys.readouterr().err == ("w2v: error: stopped at once by SIGTERM (sent twice): no new checkpoint; the "
+                                       "checkpoints written so far are kept for --resume\n")

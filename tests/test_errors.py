@@ -7,14 +7,14 @@ import pytest
 
 import w2v
 from w2v import cli
-from w2v.errors import EXIT_BAD_INPUT, EXIT_CLUSTER, EXIT_CODES, EXIT_EVALUATION, EXIT_TRAINING
+from w2v.errors import EXIT_BAD_INPUT, EXIT_CLUSTER, EXIT_CODES, EXIT_EVALUATION, EXIT_TRAINING, EXIT_UNAVAILABLE
 
 PACKAGE = Path(__file__).resolve().parent.parent / "w2v"
 
 FAMILIES = [(w2v.ConfigError, EXIT_BAD_INPUT), (w2v.CorpusError, EXIT_BAD_INPUT), (w2v.StorageError, EXIT_BAD_INPUT),
             (w2v.ArtifactError, EXIT_BAD_INPUT), (w2v.EvaluationError, EXIT_BAD_INPUT),
             (w2v.ClusterError, EXIT_CLUSTER), (w2v.TrainingError, EXIT_TRAINING),
-            (w2v.EvaluationFailedError, EXIT_EVALUATION)]
+            (w2v.EvaluationFailedError, EXIT_EVALUATION), (w2v.StorageUnavailableError, EXIT_UNAVAILABLE)]
 
 
 @pytest.mark.parametrize("family, code", FAMILIES)
@@ -28,8 +28,9 @@ def test_the_cli_turns_each_family_into_one_line_and_its_exit_code(family, code,
 
 
 def test_every_exit_code_is_listed_and_training_errors_stay_runtime_errors():
-    assert sorted(EXIT_CODES) == [EXIT_BAD_INPUT, EXIT_CLUSTER, EXIT_TRAINING, EXIT_EVALUATION, 130, 143] \
-        == [2, 3, 4, 5, 128 + 2, 128 + 15]  # 128 + SIGINT, 128 + SIGTERM: the shell's codes for a stopped driver
+    # 128 + SIGINT, 128 + SIGTERM: the shell's codes for a stopped driver
+    assert sorted(EXIT_CODES) == [EXIT_BAD_INPUT, EXIT_CLUSTER, EXIT_TRAINING, EXIT_EVALUATION, EXIT_UNAVAILABLE, 130,
+                                  143] == [2, 3, 4, 5, 6, 128 + 2, 128 + 15]
     assert issubclass(w2v.TrainingError, RuntimeError)  # jobs/benchmark.py catches RuntimeError
 
 

@@ -25,6 +25,15 @@ def write(out, vectors, overwrite=False, evaluation=None, **kwargs):
                           **kwargs)
 
 
+def rewrite(artifact, name: str, data: bytes) -> None:
+    """Replace one file of an artifact and its checksum in the manifest, as a broken writer or a hand edit
+    would leave them: the checksums agree, the content is wrong."""
+    (artifact / name).write_bytes(data)
+    manifest = json.loads((artifact / "manifest.json").read_text())
+    manifest["files"][name] = {"bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()}
+    (artifact / "manifest.json").write_text(json.dumps(manifest))
+
+
 def test_files_agree_and_manifest_checksums_match(tmp_path, vectors):
     out = tmp_path / "art"
     manifest = write(out, vectors, evaluation={"neighbors": {}})
@@ -222,9 +231,105 @@ def test_a_failed_export_keeps_a_rescue_copy_that_publishes_again(tmp_path, vect
     assert f"w2v publish {rescue} --out {out} --overwrite" in message
     assert np.array_equal(w2v.load(rescue).vectors, vectors)
     assert not [p for p in disk.rglob("*") if p.is_file()]  # nothing half-written on the full disk
+    assert type(raised.value) is w2v.StorageUnavailableError and raised.value.exit_code == 6  # not bad input
+    assert main(["publish", rescue, "--out", str(disk / "art2")]) == 6
+    assert capsys.readouterr().err == (f"w2v: error: cannot write the artifact to {disk / 'art2'} (No space left on "
+                                       f"device); free space, then run the same command again\n")
     again = tmp_path / "again"
     assert main(["publish", rescue, "--out", str(again)]) == 0
     assert "manifest sha256: " in capsys.readouterr().out
     assert np.array_equal(w2v.load(str(again)).vectors, vectors) and (again / "vectors.txt").exists()
     assert (again / "report.md").read_bytes() == b"# r\n" and json.loads((again / "eval.json").read_text()) == {"n": 1}
     w2v.verify(str(again))
+
+
+@pytest.mark.parametrize("name", ["../x.txt", "/tmp/x.txt", "sub/../../x.txt", "a/b.txt", "..", ".", "", "a\\..\\x",
+                                  "x\x00.txt"])
+def test_every_reader_refuses_a_manifest_naming_a_file_that_is_not_a_plain_name_inside_the_artifact(
+        tmp_path, vectors, name):
+    art = tmp_path / "art"
+    write(art, vectors)
+    manifest = json.loads((art / "manifest.json").read_text())
+    manifest["files"][name] = {"bytes": 1, "sha256": "0" * 64}
+    (art / "manifest.json").write_text(json.dumps(manifest))
+    for read in (w2v.load, w2v.verify):
+        with pytest.raises(ArtifactError, match="manifest.json: lists .* not a plain file name inside the artifact"):
+            read(str(art))
+
+
+def test_publish_never_writes_outside_out_whatever_the_manifest_says(tmp_path, vectors, capsys):
+    from w2v.cli import main
+
+    art = tmp_path / "src" / "art"
+    write(art, vectors)
+    payload = b"import os; os.system('echo owned')\n"  # a .pth file beside the output would run at start-up
+    (tmp_path / "src" / "evil.pth").write_bytes(payload)
+    manifest = json.loads((art / "manifest.json").read_text())
+    manifest["files"]["../evil.pth"] = {"bytes": len(payload), "sha256": hashlib.sha256(payload).hexdigest()}
+    (art / "manifest.json").write_text(json.dumps(manifest))
+    (tmp_path / "dst").mkdir()
+    assert main(["publish", str(art), "--out", str(tmp_path / "dst" / "out")]) == 2
+    err = capsys.readouterr().err
+    assert err == (f"w2v: error: {art / 'manifest.json'}: lists '../evil.pth', which is not a plain file name "
+                   "inside the artifact: refused\n")
+    assert not (tmp_path / "dst" / "evil.pth").exists() and not (tmp_path / "dst" / "out").exists()
+
+
+def test_a_presigned_corpus_urls_signature_reaches_neither_the_manifest_nor_the_model_card(tmp_path, vectors):
+    url = ("https://b.s3.amazonaws.com/c.txt?X-Amz-Credential=AKIAFAKE%2F20260101&X-Amz-Security-Token=IQoJtok"
+           "&X-Amz-Signature=f00dcafe")
+    body = {"parameters": {"corpus": [url], "mlflow_uri": "http://h/?token=tok2"},
+            "corpus": {"shards": [{"uri": url, "bytes": 10}]}}
+    write_artifact(str(tmp_path / "art"), WORDS, COUNTS, vectors, body, None, False)
+    update_artifact(str(tmp_path / "art"), {}, {"note": url})
+    stored = "".join(p.read_text() for p in (tmp_path / "art").glob("*.json")) + \
+        (tmp_path / "art" / "README.md").read_text()
+    assert "X-Amz-Signature=***" in stored and "https://b.s3.amazonaws.com/c.txt?" in stored
+    for secret in ("AKIAFAKE", "IQoJtok", "f00dcafe", "tok2"):
+        assert secret not in stored
+
+
+@pytest.mark.parametrize("vocab, line, shown_line", [
+    (b"the\nof\t40\n", 1, "'the'"),  # no count column
+    (b"the\tabc\nof\t40\n", 1, r"'the\tabc'"),
+    (b"the\t50\nof\t-4\n", 2, r"'of\t-4'"),
+    (b"the\t50\nof\t4\x00\n", 2, r"'of\t4\x00'"),
+    (b"the\t50\n\t40\n", 2, r"'\t40'"),  # no word
+])
+def test_a_vocab_tsv_that_is_not_word_tab_count_is_named_with_its_line(tmp_path, vectors, vocab, line, shown_line):
+    art = tmp_path / "art"
+    write(art, vectors)
+    rewrite(art, "vocab.tsv", vocab)
+    with pytest.raises(ArtifactError) as raised:
+        w2v.load(str(art))
+    assert str(raised.value) == f"{art / 'vocab.tsv'} line {line}: {shown_line} is not word<TAB>count (a count of 0 " \
+                                "or more)"
+
+
+def test_a_word_listed_twice_in_vocab_tsv_is_refused(tmp_path, vectors):
+    art = tmp_path / "art"
+    write(art, vectors)
+    rewrite(art, "vocab.tsv", b"the\t50\nof\t40\nthe\t7\n")
+    with pytest.raises(ArtifactError, match=r"vocab.tsv line 3: 'the' is listed twice \(line 1 too\)$"):
+        w2v.load(str(art))
+
+
+def test_a_word_with_control_characters_is_read_as_written(tmp_path):
+    words = ["esc\x1b[31m", "nel\x85x", "vt\x0bx"]  # str.splitlines would cut the last two
+    write_artifact(str(tmp_path / "art"), words, [3, 2, 1], np.ones((3, 2), np.float32), {}, None, False)
+    assert w2v.load(str(tmp_path / "art")).index_to_key == words
+
+
+def test_two_jobs_racing_for_one_out_are_told_so_not_to_free_space(tmp_path, vectors):
+    from w2v.export import publish_artifact
+
+    out = tmp_path / "art"
+    write(out, vectors)  # the other job published first, after this one checked that --out was empty
+    with pytest.raises(StorageError) as raised:
+        publish_artifact(str(out), WORDS, COUNTS, vectors * 2, {}, None, False,
+                         rescue_to=[str(tmp_path / "ckpt" / "rescue")])
+    message = str(raised.value)
+    assert message.startswith(f"cannot write the artifact to {out} (--out {out} is no longer empty (another job wrote "
+                              f"there); pass --overwrite to replace it); the trained vectors are kept in ")
+    assert "another job published there meanwhile; keep both with another --out, or replace it: w2v publish " in message
+    assert "free space" not in message and raised.value.exit_code == 2

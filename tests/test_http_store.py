@@ -7,7 +7,7 @@ import logging
 import pytest
 from gensim.test.utils import datapath
 
-from w2v import CorpusError, StorageError, http_store, storage
+from w2v import CorpusError, StorageError, StorageUnavailableError, http_store, storage
 from w2v.cli import main
 from w2v.corpus import Shard, iter_sentences, list_shards
 
@@ -59,7 +59,7 @@ def test_a_body_cut_mid_stream_resumes_at_its_byte_with_a_range_request(http_fil
     http_files.faults = ["cut"]  # the first GET sends half the body, then closes the connection
     with caplog.at_level(logging.WARNING, logger="w2v.http_store"):
         assert list(iter_sentences(shard)) == reference(8)
-    assert "the body broke at byte" in caplog.text
+    assert "the body broke in the read from byte" in caplog.text
     gets = [r for m, _, r in http_files.requests if m == "GET"]
     assert gets[0] is None and gets[-1] is not None and gets[-1].startswith("bytes=")
     resumed_at = int(gets[-1][len("bytes="):].rstrip("-"))
@@ -102,14 +102,24 @@ def test_retries_are_bounded_and_the_last_answer_is_named(http_files):
     http_files.files["/lee.cor"] = LEE
     http_files.faults = ["503"] * 20
     attempts = http_store.HTTP_MAX_ATTEMPTS
-    with pytest.raises(StorageError, match=f"/lee.cor: HTTP 503 Service Unavailable after {attempts} attempts$"):
+    with pytest.raises(StorageUnavailableError, match=f"/lee.cor: HTTP 503 Service Unavailable after {attempts} "
+                                                      f"attempts$"):
         storage.list_files(f"{http_files.url}/lee.cor")
     assert len(http_files.requests) == http_store.HTTP_MAX_ATTEMPTS
-    http_files.faults = ["cut"] * 20  # every body breaks: the reader gives up too, naming the byte
+    http_files.faults = ["cut"] * 20  # every body breaks: the reader gives up too, naming where its read started
     shard = Shard(f"{http_files.url}/lee.cor", len(LEE), 0.0)
-    with pytest.raises(StorageError, match=f"/lee.cor: the connection broke at byte .* {http_store.HTTP_MAX_ATTEMPTS} "
-                                           f"times in a row"):
+    with pytest.raises(StorageUnavailableError, match=f"/lee.cor: the connection broke {attempts} times in a row, "
+                                                      f"the last time in the read from byte 0 on"):
         list(iter_sentences(shard))
+
+
+def test_a_server_error_is_not_bad_input_it_exits_6(http_files, tmp_path, capsys):
+    http_files.files["/lee.cor"] = LEE
+    http_files.faults = ["503"] * 20
+    url = f"{http_files.url}/lee.cor"
+    assert main(["train", url, "--out", str(tmp_path / "art")]) == 6
+    assert capsys.readouterr().err == (f"w2v: error: corpus path {url}: HTTP 503 Service Unavailable after "
+                                       f"{http_store.HTTP_MAX_ATTEMPTS} attempts\n")
 
 
 def test_an_unreachable_host_and_writes_are_named(tmp_path, capsys):
@@ -120,6 +130,15 @@ def test_an_unreachable_host_and_writes_are_named(tmp_path, capsys):
     (tmp_path / "c.txt").write_text("a b c\n")
     assert main(["train", str(tmp_path / "c.txt"), "--out", "http://127.0.0.1:9/out"]) == 2
     assert capsys.readouterr().err == "w2v: error: http://127.0.0.1:9/out: an HTTP URL is read-only; write elsewhere\n"
+
+
+def test_a_login_in_a_url_is_refused_in_one_line_that_shows_none_of_it_and_does_not_point_to_aws(tmp_path, capsys):
+    url = "http://user:p@ss/w+rd@127.0.0.1:9/corpus.txt"
+    for argv in (["train", url, "--out", str(tmp_path / "o")], ["neighbors", "https://user:p@ss@127.0.0.1:9/art", "x"]):
+        assert main(argv) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("w2v: error: http") and "://***@127.0.0.1:9/" in err and err.count("\n") == 1
+        assert "p@ss" not in err and "ss@" not in err and "AWS" not in err and "serve the file without a login" in err
 
 
 @pytest.mark.slow
@@ -182,3 +201,40 @@ def test_an_artifact_served_over_http_loads_with_its_checksums(http_files, tmp_p
     http_files.files["/models/art/vocab.tsv"] = b"alpha\t2\ngamma\t1\n"
     with pytest.raises(w2v.ArtifactError, match=f"{url}/vocab.tsv: sha256 does not match"):
         w2v.load(url)
+
+
+@pytest.mark.slow
+def test_a_presigned_urls_signature_is_in_no_output_log_or_file_of_the_job(ray_cluster, http_files, tmp_path, capsys,
+                                                                          caplog):
+    query = "X-Amz-Credential=AKIAFAKE%2F2026&X-Amz-Security-Token=IQoJb3%2Btok&X-Amz-Signature=f00dcafe"
+    http_files.files[f"/lee.cor?{query}"] = LEE  # the server answers the signed URL only, as S3 does
+    out = tmp_path / "art"
+    with caplog.at_level(logging.INFO):
+        assert main(["train", f"{http_files.url}/lee.cor?{query}", "--out", str(out), "--vector-size", "16",
+                     "--epochs", "1", "--no-eval"]) == 0
+    printed = "".join(capsys.readouterr()) + caplog.text
+    stored = "".join(p.read_text(encoding="utf-8") for p in out.iterdir() if p.suffix in (".json", ".md"))
+    assert "X-Amz-Signature=***" in stored
+    for secret in ("AKIAFAKE", "IQoJb3", "f00dcafe"):
+        assert secret not in printed and secret not in stored
+
+
+@pytest.mark.parametrize("etag", [True, False])
+def test_a_file_replaced_between_listing_and_reading_is_an_error_naming_it(http_files, etag):
+    """Counting and spooling are separate passes: each must read the version listed (the manifest records its
+    ETag), or the vocabulary comes from one file and the training from another. Without an ETag, the
+    Last-Modified listed is compared."""
+    from .http_server import LAST_MODIFIED
+
+    http_files.files["/lee.cor"] = LEE
+    url = f"{http_files.url}/lee.cor"
+    [shard] = list_shards([url])
+    assert shard.etag == http_files.etag(LEE)
+    assert len(reference()) == len(list(iter_sentences(shard)))  # the listed version reads
+    http_files.files["/lee.cor"] = LEE.replace(b"the", b"THE")  # a new version between two passes
+    if not etag:
+        shard = Shard(shard.uri, shard.size, shard.mtime, last_modified="Tue, 01 Dec 2026 00:00:00 GMT")
+        assert shard.last_modified != LAST_MODIFIED
+    why = r"or first read \(HTTP 412\)" if etag else r"\(ETag/Last-Modified"  # If-Match sent, or compared
+    with pytest.raises(StorageError, match=f"^{url}: the file changed on the server since it was listed {why}"):
+        list(iter_sentences(shard))

@@ -146,6 +146,23 @@ def test_an_altered_parent_file_is_refused(tmp_path):
         load_parent(child(tmp_path / "p"))
 
 
+def test_a_parent_whose_training_state_holds_no_numbers_is_one_line(tmp_path):
+    """Checksums consistent (a broken writer, a hand edit): pickle stays off, and the file is named."""
+    import io
+
+    from .test_export import rewrite
+
+    write_parent(tmp_path / "p")
+    rewrite(tmp_path / "p", DROPPED_COUNTS, b"okapi\tfour\n")
+    with pytest.raises(ArtifactError, match=f"^--init-from .*{DROPPED_COUNTS} line 1: 'okapi.*tfour' is not word<TAB>"):
+        load_parent(child(tmp_path / "p"))
+    objects = io.BytesIO()
+    np.save(objects, np.array([{"a": 1}], dtype=object), allow_pickle=True)
+    rewrite(tmp_path / "p", OUTPUT_WEIGHTS, objects.getvalue())
+    with pytest.raises(ArtifactError, match=f"^--init-from .*{OUTPUT_WEIGHTS}: not a .npy matrix of numbers .*pickle"):
+        load_parent(child(tmp_path / "p"))
+
+
 def test_a_pinned_parent_manifest_is_enforced(tmp_path):
     write_parent(tmp_path / "p")
     pinned = manifest_sha256(str(tmp_path / "p"))

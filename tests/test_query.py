@@ -111,3 +111,14 @@ def test_the_query_commands_answer_as_the_tensorflow_evaluation_does(tmp_path, c
     group = ["paris", "france", "berlin", "germany", "book"]
     assert main(["doesnt-match", art, *group]) == 0
     assert capsys.readouterr().out.strip() == words[tf_doesnt_match(vectors, [idx[w] for w in group])]
+
+
+def test_neighbors_on_a_broken_vocab_tsv_is_one_line_naming_it(tmp_path, capsys):
+    from .test_export import rewrite
+
+    art = tmp_path / "art"
+    make_artifact(art)
+    rewrite(art, "vocab.tsv", "".join(f"{w}\n" for w in WORDS).encode())  # the count column is gone
+    assert main(["neighbors", str(art), "war"]) == 2
+    assert capsys.readouterr().err == (f"w2v: error: {art / 'vocab.tsv'} line 1: 'the' is not word<TAB>count "
+                                       "(a count of 0 or more)\n")

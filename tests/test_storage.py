@@ -211,7 +211,10 @@ def test_credentials_never_reach_the_actors_logs(ray_cluster, s3_bucket, tmp_pat
     assert [str(f) for f in files if FAKE_SECRET.encode() in text(f)] == []
 
 
-CREDENTIALED = [f"s3://AKIAEXAMPLE:{FAKE_SECRET}@bucket/corpus/", f"s3://{FAKE_SECRET}@bucket/x.txt"]
+# Secrets as real ones are: about half of AWS secret keys hold a `/`, many a `+`; passwords hold `@`.
+CREDENTIALED = [f"s3://AKIAEXAMPLE:{FAKE_SECRET}@bucket/corpus/", f"s3://{FAKE_SECRET}@bucket/x.txt",
+                f"s3://AKIAEXAMPLE:wJalrXUtnFEMI/K7MDENG+{FAKE_SECRET}@bucket/corpus/",
+                f"s3://AKIAEXAMPLE:{FAKE_SECRET}/x@y+z@bucket/x.txt"]
 
 
 @pytest.mark.parametrize("uri", CREDENTIALED)

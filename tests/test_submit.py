@@ -72,6 +72,7 @@ def test_the_jobs_api_address_is_the_flag_then_the_environment_then_local(monkey
 def test_the_client_sends_the_token_from_home_to_the_jobs_api(no_token):
     """Through a real HTTP endpoint: the Jobs client's first request carries `Bearer <token>` from
     ~/.ray/auth_token, though RAY_AUTH_MODE is unset (Ray's own client would send nothing)."""
+    import base64
     import json
     import threading
     from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -102,11 +103,14 @@ def test_the_client_sends_the_token_from_home_to_the_jobs_api(no_token):
     thread.start()
     try:
         client(f"http://127.0.0.1:{server.server_address[1]}")
+        assert seen and seen[0] == ("/api/version", "Bearer secret-of-the-head")
+        assert all(header == "Bearer secret-of-the-head" for _, header in seen)
+        seen.clear()  # a login in the address (a proxy's basic auth) is sent as a header, never shown to Ray
+        client(f"http://admin:p%40ss@127.0.0.1:{server.server_address[1]}")
+        assert seen and all(header == "Basic " + base64.b64encode(b"admin:p@ss").decode() for _, header in seen)
     finally:
         server.shutdown()
         server.server_close()
-    assert seen and seen[0] == ("/api/version", "Bearer secret-of-the-head")
-    assert all(header == "Bearer secret-of-the-head" for _, header in seen)
 
 
 # ---------------------------------------------------------------------------- a real head
@@ -243,6 +247,10 @@ def test_a_job_with_a_bad_corpus_fails_with_the_path_in_its_logs(ray_head, tmp_p
     done = _submit({**laptop, "HOME": str(home)}, address, job_id, str(missing), "--out", str(tmp_path / "never"),
                    "--no-eval")
     assert done.returncode == 2 and f"job {job_id}: FAILED" in done.stdout  # the job's code: bad input
+    # The last line is the job's own error, not Ray's `WebSocket closed ...` as the log stream ends.
+    assert done.stderr.splitlines()[-1] == (f"w2v: error: job {job_id} FAILED: corpus path {missing}: no such file or "
+                                            f"directory"), done.stderr
+    assert "WebSocket" not in done.stdout + done.stderr
 
     client = JobSubmissionClient(address, headers={"Authorization": f"Bearer {env['RAY_AUTH_TOKEN']}"})
     assert client.get_job_status(job_id) == JobStatus.FAILED
@@ -267,3 +275,26 @@ def test_submit_refuses_bad_arguments_before_uploading(tmp_path, capsys):
     assert main(["submit", "--address", "http://127.0.0.1:9", "--", "c.txt", "--out", "o"]) == 3  # its own code
     err = capsys.readouterr().err
     assert err.startswith("w2v: error: cannot reach the Ray Jobs API at http://127.0.0.1:9: ") and err.count("\n") == 1
+
+
+def test_a_login_in_the_jobs_api_address_is_never_printed(tmp_path, capsys, caplog):
+    from w2v.cli import main
+
+    (tmp_path / "c.txt").write_text("a b c\n")
+    address = "http://admin:hunt/er2@127.0.0.1:9"  # nothing listens on port 9
+    assert main(["submit", "--address", address, "--", str(tmp_path / "c.txt"), "--out", str(tmp_path / "o")]) == 3
+    out, err = capsys.readouterr()
+    assert err.startswith("w2v: error: cannot reach the Ray Jobs API at http://***@127.0.0.1:9: ")
+    assert "hunt" not in out + err + caplog.text and "er2" not in out + err + caplog.text
+
+
+def test_env_values_that_look_like_secrets_are_warned_about_without_being_shown(tmp_path, capsys, caplog):
+    """README: Ray keeps --env values in clear text (runtime_env_agent.log, the job's record)."""
+    from w2v.cli import main
+
+    address = "http://127.0.0.1:9"
+    assert main(["submit", "--address", address, "--env", "AWS_SECRET_ACCESS_KEY=wJal/rX+U", "--env", "LANG=C",
+                 "--", str(tmp_path / "c.txt"), "--out", str(tmp_path / "o")]) == 3
+    out, err = capsys.readouterr()
+    assert "--env AWS_SECRET_ACCESS_KEY: Ray keeps --env values in clear text" in caplog.text
+    assert "LANG" not in caplog.text and "wJal" not in out + err + caplog.text

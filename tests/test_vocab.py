@@ -122,6 +122,18 @@ def test_batches_are_consecutive_reach_the_target_and_leave_big_shards_alone():
 
 
 @pytest.mark.slow
+def test_a_whitespace_only_corpus_names_its_files(ray_cluster, tmp_path):
+    from w2v.errors import CorpusError
+    from w2v.vocab import build_vocabulary
+
+    for name in ("a.txt", "b.txt"):
+        (tmp_path / name).write_text(" \n\t\n   \n")
+    with pytest.raises(CorpusError, match=f"^corpus {tmp_path / 'a.txt'}, {tmp_path / 'b.txt'}: holds no words, only "
+                                          "whitespace$"):
+        build_vocabulary(list_shards([str(tmp_path)]), ReadOptions(), min_count=1, max_final_vocab=None)
+
+
+@pytest.mark.slow
 def test_many_tiny_files_count_exactly_as_a_direct_count_in_fewer_tasks(ray_cluster, tmp_path):
     """300 files of a few words, one of them a truncated .gz: per-shard summaries as `count_shard` gives them."""
     import gzip

@@ -17,7 +17,8 @@ from .version import __version__  # noqa: E402
 
 from .config import TrainConfig  # noqa: E402
 from .errors import (ArtifactError, ClusterError, ConfigError, CorpusError, EvaluationError,  # noqa: E402
-                     EvaluationFailedError, MissingExtraError, StorageError, TrainingError, W2VError)
+                     EvaluationFailedError, MissingExtraError, StorageError, StorageUnavailableError,
+                     TrainingError, W2VError)
 from .export import load, load_arrays, verify  # noqa: E402
 from .keras_io import embedding_matrix, keras_embedding, phrase, to_indices  # noqa: E402
 
@@ -26,5 +27,5 @@ logging.getLogger(__name__).addHandler(logging.NullHandler())
 __all__ = ["TrainConfig", "load", "load_arrays", "verify", "embedding_matrix", "keras_embedding", "to_indices",
            "phrase",
            "W2VError", "ConfigError", "CorpusError", "StorageError", "ArtifactError", "EvaluationError",
-           "ClusterError", "TrainingError", "EvaluationFailedError", "MissingExtraError",
+           "ClusterError", "TrainingError", "EvaluationFailedError", "MissingExtraError", "StorageUnavailableError",
            "__version__"]

@@ -70,9 +70,11 @@ def _serves_ranges(raw: IO) -> bool:
         return False
 
 
-def _open_zip(uri: str, settings: storage.S3Settings | None) -> tuple[zipfile.ZipFile, IO]:
-    """The archive over a seekable stream (the stream is returned too: ZipFile does not close it)."""
-    raw = storage.open(uri, "rb", settings=settings, compression="disable")
+def _open_zip(uri: str, settings: storage.S3Settings | None,
+              version: dict[str, str] | None = None) -> tuple[zipfile.ZipFile, IO]:
+    """The archive over a seekable stream (the stream is returned too: ZipFile does not close it), of the
+    `version` listed when given (`storage.open`)."""
+    raw = storage.open(uri, "rb", settings=settings, compression="disable", version=version)
     if _serves_ranges(raw):
         try:
             return zipfile.ZipFile(raw), raw
@@ -81,7 +83,7 @@ def _open_zip(uri: str, settings: storage.S3Settings | None) -> tuple[zipfile.Zi
             raise CorpusError(f"corpus file {uri} is not a readable zip archive ({exc})") from None
     raw.close()
     local = tempfile.TemporaryFile(prefix="w2v-zip-")  # unnamed: gone when closed or when the process dies
-    with storage.open(uri, "rb", settings=settings, compression="disable") as remote:
+    with storage.open(uri, "rb", settings=settings, compression="disable", version=version) as remote:
         shutil.copyfileobj(remote, local, SPOOL_BLOCK_BYTES)
     logger.info("%s: the server does not serve byte ranges: spooled the archive to a local temporary file "
                 "(%d bytes)", uri, local.tell())
@@ -93,9 +95,11 @@ def _open_zip(uri: str, settings: storage.S3Settings | None) -> tuple[zipfile.Zi
         raise CorpusError(f"corpus file {uri} is not a readable zip archive ({exc})") from None
 
 
-def list_members(uri: str, settings: storage.S3Settings | None = None) -> list[Member]:
-    """The archive's corpus members, in archive order; CorpusError for a bad or encrypted archive."""
-    archive, raw = _open_zip(uri, settings)
+def list_members(uri: str, settings: storage.S3Settings | None = None,
+                 version: dict[str, str] | None = None) -> list[Member]:
+    """The archive's corpus members, in archive order (of the `version` listed); CorpusError for a bad or
+    encrypted archive."""
+    archive, raw = _open_zip(uri, settings, version)
     with archive, raw:
         members = []
         names: set[str] = set()  # member names seen
@@ -135,11 +139,13 @@ class _MemberStream(io.RawIOBase):
         super().close()
 
 
-def open_member(uri: str, name: str, settings: storage.S3Settings | None = None) -> IO:
-    """A binary stream of one member, decompressed (a `*.gz` member, say, by its extension too)."""
+def open_member(uri: str, name: str, settings: storage.S3Settings | None = None,
+                version: dict[str, str] | None = None) -> IO:
+    """A binary stream of one member, decompressed (a `*.gz` member, say, by its extension too), of the
+    archive's `version` as listed when given."""
     from smart_open.compression import compression_wrapper
 
-    archive, raw = _open_zip(uri, settings)
+    archive, raw = _open_zip(uri, settings, version)
     try:
         member: IO = archive.open(name)
     except KeyError:

@@ -26,6 +26,7 @@ import os
 import re
 import shutil
 import time
+import zipfile
 from dataclasses import dataclass
 from typing import Any, Sequence
 
@@ -192,8 +193,14 @@ def _numbers(location: str) -> list[int]:
     return sorted((int(m.group(1)) for m in found if m), reverse=True)
 
 
-def latest(location: str) -> Checkpoint | None:
-    """The newest complete checkpoint, or None; a damaged one is logged and skipped."""
+def latest(location: str, skipped: list[str] | None = None) -> Checkpoint | None:
+    """The newest complete checkpoint, or None; a damaged one is logged, and skipped (why: appended to `skipped`)."""
+
+    def skip(number: int, why: str) -> None:
+        logger.warning("ignoring checkpoint %d in %s: %s", number, location, why)
+        if skipped is not None:
+            skipped.append(why)
+
     for number in _numbers(location):
         npz, meta = _names(number)
         try:
@@ -202,15 +209,28 @@ def latest(location: str) -> Checkpoint | None:
             with storage.open(storage.join(location, npz), "rb") as f:
                 data = f.read()
         except (StorageError, OSError, ValueError) as exc:
-            logger.warning("ignoring checkpoint %d in %s: %s", number, location, exc)
+            skip(number, str(exc))
             continue
         if hashlib.sha256(data).hexdigest() != state.get("sha256"):
-            logger.warning("ignoring checkpoint %d in %s: %s does not match its sha256", number, location, npz)
+            skip(number, f"{npz} does not match its sha256")
             continue
-        with np.load(io.BytesIO(data), allow_pickle=False) as arrays:
-            weights = {name: arrays[name] for name in arrays.files}
+        try:
+            weights = _weights(data)
+        except (ValueError, OSError, zipfile.BadZipFile) as exc:  # checksummed, yet not what a checkpoint holds
+            skip(number, f"{npz}: {exc}")
+            continue
         return Checkpoint(number=number, weights=weights, state=state)
     return None
+
+
+def _weights(data: bytes) -> dict[str, np.ndarray]:
+    """name -> matrix of a checkpoint's .npz, without pickle; a ValueError for anything but arrays of numbers."""
+    with np.load(io.BytesIO(data), allow_pickle=False) as arrays:  # an object array raises ValueError here
+        weights = {name: arrays[name] for name in arrays.files}
+    odd = next((name for name, a in weights.items() if a.dtype.kind not in "fiu"), None)
+    if odd is not None:
+        raise ValueError(f"{odd!r} holds {weights[odd].dtype} values, not numbers")
+    return weights
 
 
 def latest_state(location: str) -> dict[str, Any] | None:

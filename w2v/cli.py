@@ -24,13 +24,15 @@ import logging
 import os
 import random
 import shlex
+import signal
 import sys
 import time
 from datetime import datetime, timezone
 from typing import Any, Sequence
 
-from .display import printable
-from .errors import EXIT_CODES, ClusterError, ConfigError, EvaluationFailedError, W2VError, one_line
+from .display import printable, redact
+from .errors import (EXIT_CODES, ClusterError, ConfigError, EvaluationFailedError, StoppedAtOnce, W2VError,
+                     one_line)
 from .extras import check, require
 
 logger = logging.getLogger("w2v")
@@ -96,6 +98,9 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--on-bad-line", choices=("fail", "skip"), default=s,
                    help="a JSON line that is not JSON or lacks --text-field, a null Parquet text: fail naming the "
                         "file and line (default) or skip it (counted in the manifest's bad_lines)")
+    g.add_argument("--max-expansion", type=float, default=s, metavar="RATIO",
+                   help="a compressed file or zip member may expand to at most RATIO times its compressed bytes "
+                        "(+16 MiB); more fails naming it (a zip bomb); real text is 3-4x (default: 100; 0 = no limit)")
     g.add_argument("--shard-bytes", type=int, default=s,
                    help="split uncompressed files into byte ranges of at most this many bytes "
                         "(default: automatic, only when whole files do not balance over the actors)")
@@ -267,9 +272,29 @@ def configure_logging(quiet: bool = False, log_format: str = "text") -> None:
     handler = logging.StreamHandler()
     handler.setFormatter(JsonFormatter() if log_format == "json" else
                          logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S"))
+    redact_log_records()
     logging.basicConfig(level=logging.WARNING if quiet else logging.INFO, handlers=[handler])
     logging.getLogger("gensim").setLevel(logging.WARNING)
     logging.getLogger("smart_open").setLevel(logging.WARNING)
+
+
+def redact_log_records() -> None:
+    """From now on every log record this process makes has its message redacted (`display.redact`), whoever
+    logs it (w2v, Ray, a library) and whichever handler shows it (this one, a test's, a collector's)."""
+    make = logging.getLogRecordFactory()
+    if getattr(make, "redacts", False):  # once per process, however often logging is configured
+        return
+
+    def record(*args: Any, **kwargs: Any) -> logging.LogRecord:
+        made = make(*args, **kwargs)
+        try:
+            made.msg, made.args = redact(made.getMessage()), None
+        except Exception:  # noqa: BLE001 - a malformed call is logging's to report, as it would without this
+            pass
+        return made
+
+    record.redacts = True  # type: ignore[attr-defined]
+    logging.setLogRecordFactory(record)
 
 
 def init_ray(address: str | None, quiet: bool = False, log_format: str = "text") -> bool:
@@ -517,21 +542,30 @@ def cmd_submit(args: argparse.Namespace) -> int:
     if bad:
         raise ConfigError(f"--env {bad[0]!r}: write KEY=VALUE")
     env = dict(item.split("=", 1) for item in args.env)
+    for key in filter(submit.looks_secret, env):
+        logger.warning("--env %s: Ray keeps --env values in clear text (runtime_env_agent.log, the job's record in "
+                       "the dashboard); give the cluster's nodes their credentials instead (README: w2v submit)", key)
     address = submit.job_address(args.address)
     client, job_id = submit.submit(address, train_args, args.working_dir, python=args.python,
                                    submission_id=args.submission_id, env=env)
-    print(f"submitted job {job_id} to {address}")
-    print(f"  follow:  ray job logs --address {address} --follow {job_id}")
-    print(f"  stop:    ray job stop --address {address} {job_id}")
+    shown_address = redact(address)  # a login in the address is the user's own: never printed
+    print(f"submitted job {job_id} to {shown_address}")
+    print(f"  follow:  ray job logs --address {shown_address} --follow {job_id}")
+    print(f"  stop:    ray job stop --address {shown_address} {job_id}")
     if args.no_wait:
         return 0
     try:
-        status = submit.follow(client, job_id)
+        ended = submit.follow(client, job_id)
     except KeyboardInterrupt:
         print(f"\nstopped following; job {job_id} keeps running (stop it with the command above)", file=sys.stderr)
         return 130
-    print(f"job {job_id}: {status}")
-    return 0 if status == "SUCCEEDED" else submit.exit_code(client, job_id)
+    print(f"job {job_id}: {ended.status}")
+    if ended.status == "SUCCEEDED":
+        return 0
+    # The last line is the job's error, as a local `w2v train` would end, not Ray's log-stream chatter.
+    print(f"w2v: error: job {job_id} {ended.status}: {printable(ended.error or 'no error line in its log')}",
+          file=sys.stderr)
+    return submit.exit_code(client, job_id)
 
 
 def _artifact(args: argparse.Namespace):
@@ -751,8 +785,11 @@ def main(argv: Sequence[str] | None = None, whole_process: bool | None = None) -
         error = cause if isinstance(cause, W2VError) else exc
         print(f"w2v: error: {printable(str(error))}", file=sys.stderr)
         if getattr(error, "resumable", False) and argv[:1] == ["train"]:
-            print(f"w2v: continue with: {printable(resume_command(argv))}", file=sys.stderr)
+            print(f"w2v: continue with: {printable(redact(resume_command(argv)))}", file=sys.stderr)
         return error.exit_code
+    except KeyboardInterrupt as exc:  # Ctrl-C before training, or a second stop signal during it: one line
+        print(f"w2v: error: {exc if isinstance(exc, StoppedAtOnce) else 'stopped by Ctrl-C (SIGINT)'}", file=sys.stderr)
+        return getattr(exc, "exit_code", 128 + signal.SIGINT)
 
 
 if __name__ == "__main__":

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
-from .display import CREDENTIALS_REFUSED, has_userinfo, redact, shown
+from .display import credentials_refused, has_userinfo, shown
 from .errors import ConfigError
 from .collective import TRANSPORTS
 from .sync import COMBINES, DEFAULT_STALE_SHARE, MIN_SYNC_WORDS
@@ -26,6 +26,11 @@ from .sync import COMBINES, DEFAULT_STALE_SHARE, MIN_SYNC_WORDS
 # file early: a 426-byte YAML whose aliases expand to 9**9 values once took 5.5 GB and 57 s.
 MAX_CONFIG_BYTES = 1 << 20  # bytes of a YAML job config
 MAX_CONFIG_VALUES = 100_000  # YAML values (scalars and containers, aliases expanded) in one config
+# What a compressed corpus file or zip member may expand to, times its compressed size (`--max-expansion`):
+# real text compresses 3-4x (gzip, bzip2, xz on gensim's corpora; text8.zip 3.2x), one line repeated ~340x
+# with gzip, zeros 1,000x (gzip) to 370,000x (bzip2). 100 leaves real text 25x of room and stops a bomb early.
+MAX_EXPANSION = 100.0
+MAX_SEED = 2**32 - 1  # numpy's RandomState (gensim's seeded vectors) takes 32-bit seeds: more fails after counting
 
 # gensim cuts sentences longer than this silently (MAX_WORDS_IN_BATCH); we split them instead.
 MAX_SENTENCE_WORDS = 10_000
@@ -77,6 +82,7 @@ class TrainConfig:
     on_bad_shard: str = "fail"  # a corrupt/truncated archive: fail naming it, or skip it (counted in the manifest)
     text_field: str | None = None  # JSON Lines field (dotted: meta.text) or Parquet column with the text; None: plain text
     on_bad_line: str = "fail"  # a JSON line not JSON or without text_field, a null Parquet text: fail naming it, or skip
+    max_expansion: float = MAX_EXPANSION  # a compressed file or zip member: at most this x its bytes; 0 = no limit
     shard_bytes: int | None = None  # split uncompressed files into byte ranges of at most this; None: automatic
     # --- phrases (gensim Phrases' names and defaults, with phrase_ in front) ---
     phrases: bool = False  # join frequent word pairs into one token (new_york) before counting and training
@@ -235,7 +241,7 @@ _YAML12_FLOAT = re.compile(r"^[-+]?(?:\.[0-9]+(?:[eE][-+]?[0-9]+)?|[0-9]+\.[0-9]
 
 
 class _DuplicateKey(Exception):
-    pass
+    """A key given twice, or one that is not a name (a list or a mapping as a key)."""
 
 
 class _TooManyValues(Exception):
@@ -308,6 +314,9 @@ def _unique_key_loader():
             seen: set = set()
             for key_node, _ in node.value:
                 key = self.construct_object(key_node, deep=deep)
+                if not isinstance(key, (str, int, float, bool, type(None))):  # `[a]: 1` is a list as a key
+                    what = "a list" if isinstance(key, list) else "a mapping" if isinstance(key, dict) else "a value"
+                    raise _DuplicateKey(f"the key on line {key_node.start_mark.line + 1} is {what}, not a name")
                 if key in seen:
                     raise _DuplicateKey(f"key {shown(key)} is given twice (line {key_node.start_mark.line + 1})")
                 seen.add(key)
@@ -364,7 +373,8 @@ def _validate(c: TrainConfig) -> None:
                if isinstance(u, str)]
     secret = next((u for u in located if has_userinfo(u)), None)
     if secret is not None:
-        raise ConfigError(f"{redact(secret)}: {CREDENTIALS_REFUSED}")
+        kind = {c.s3_endpoint_url: "s3", c.mlflow_uri: "mlflow"}.get(secret)  # else by its scheme
+        raise ConfigError(credentials_refused(secret, kind))
     need(len(c.corpus) > 0 and all(c.corpus), "corpus", "give at least one corpus path")
     need(bool(c.out), "out", "give an output directory")
     need(1 <= c.vector_size <= 10_000, "vector_size", "must be between 1 and 10000")
@@ -383,7 +393,7 @@ def _validate(c: TrainConfig) -> None:
     need(0.0 <= c.sample < 1.0, "sample", "must be in [0, 1)")
     need(0.0 < c.alpha <= 1.0, "alpha", "must be in (0, 1]")
     need(0.0 <= c.min_alpha <= c.alpha, "min_alpha", f"must be in [0, alpha={c.alpha}]")
-    need(c.seed >= 0, "seed", "must be >= 0")
+    need(0 <= c.seed <= MAX_SEED, "seed", f"must be between 0 and {MAX_SEED} (2**32 - 1: gensim seeds numpy with it)")
     need(c.tokenizer in TOKENIZERS, "tokenizer", f"must be one of {TOKENIZERS}")
     need(not c.deaccent or c.tokenizer == "simple", "deaccent", "needs tokenizer: simple")
     need(c.unicode_errors in UNICODE_ERROR_POLICIES, "unicode_errors", f"must be one of {UNICODE_ERROR_POLICIES}")
@@ -391,6 +401,7 @@ def _validate(c: TrainConfig) -> None:
     need(c.text_field is None or (len(c.text_field) <= 200 and TEXT_FIELD.fullmatch(c.text_field) is not None),
          "text_field", "must be a field or column name, dotted for nested JSON objects (meta.text), or left out")
     need(c.on_bad_line in BAD_LINE_POLICIES, "on_bad_line", f"must be one of {BAD_LINE_POLICIES}")
+    need(c.max_expansion >= 0, "max_expansion", "must be >= 0 (0 = no limit)")
     _validate_phrases(c, need)
     need(0.0 <= c.checkpoint_interval <= 7 * 86400.0, "checkpoint_interval", "must be between 0 and 604800 seconds")
     need(c.checkpoint_dir is None or bool(c.checkpoint_dir), "checkpoint_dir", "give a directory or leave it out")

@@ -42,8 +42,8 @@ from dataclasses import dataclass, field, replace
 from typing import IO, Any, Iterator, Sequence
 
 from . import archive, formats, owners, storage
-from .config import MAX_SENTENCE_WORDS, TOKENIZERS
-from .errors import BadShardError, CorpusError, StorageError
+from .config import MAX_EXPANSION, MAX_SENTENCE_WORDS, TOKENIZERS
+from .errors import BadShardError, CorpusError, StorageError, StorageUnavailableError
 
 logger = logging.getLogger(__name__)
 
@@ -55,6 +55,13 @@ BALANCE_TOLERANCE = 0.05  # whole files within 5% of an even split by bytes are 
 LONG_LINE_BYTES = 1 << 20  # a range boundary with no newline this far past it cuts the line at whitespace
 SCAN_BYTES = 1 << 16  # bytes read at a time while looking for a range boundary
 MAX_TOKEN_CHARS = 1 << 20  # a "word" longer than this is cut: it is garbage, and memory stays bounded
+# A sentence is also cut once it holds this many characters: 10,000 words of ~100 characters, where real text
+# has ~6 (text8's 10,000-word sentences are ~60,000). Without it a run of 1 MiB "words" (2 GiB of zeros) was one
+# sentence of up to 10,000 x 1 MiB, held whole: memory grew with the decompressed size.
+MAX_SENTENCE_CHARS = 1 << 20
+# An archive member or a compressed file may expand to `max_expansion` times its compressed bytes, plus this
+# much (a small file of one repeated line compresses ~340x with gzip: harmless at this size).
+EXPANSION_FLOOR_BYTES = 16 << 20
 TOKENIZE_CHARS = 1 << 16  # a long line is tokenized this many characters at a time: ~11,000 text8 words
 
 SAMPLE_PREFIX = "sample:"  # `sample:` is the demo text (`demo_text`); `sample:NAME` a file of gensim's test data
@@ -122,6 +129,7 @@ class ReadOptions:
     deaccent: bool = False  # simple tokenizer: strip accents first
     unicode_errors: str = "strict"  # strict | replace | ignore | skip (the line); see config
     max_sentence_words: int = MAX_SENTENCE_WORDS
+    max_expansion: float = MAX_EXPANSION  # a compressed file or member expands to at most this x its bytes; 0: any
     on_bad_shard: str = "fail"  # fail | skip: what `vocab.count_shard` does with a corrupt archive
     text_field: str | None = None  # JSON Lines field (dotted) or Parquet column holding the text; None: plain text
     on_bad_line: str = "fail"  # fail | skip: a JSON line that is not JSON or lacks the field, a null Parquet text
@@ -200,6 +208,8 @@ def list_shards(entries: Sequence[str], keep_empty: bool = False) -> list[Shard]
         for target in targets:
             try:
                 infos = storage.list_files(target)
+            except StorageUnavailableError as exc:  # the store's trouble, not the path's: keeps its exit code
+                raise StorageUnavailableError(f"corpus path {exc}") from None
             except StorageError as exc:
                 raise CorpusError(f"corpus path {exc}") from None
             if not infos:
@@ -232,7 +242,7 @@ def check_formats(shards: Sequence[Shard], text_field: str | None) -> None:
 
 def _members(whole: Shard) -> list[Shard]:
     """A zip archive's shards: one per member, sized by its compressed bytes (empty members: size 0)."""
-    members = archive.list_members(whole.uri)
+    members = archive.list_members(whole.uri, version=whole.version())
     if not members:
         raise CorpusError(f"corpus file {whole.uri}: the zip archive holds no file")
     logger.info("%s: %d member(s), one shard each", whole.uri, len(members))
@@ -479,6 +489,45 @@ class _Head(io.RawIOBase):
         super().close()
 
 
+class _Expansion(io.RawIOBase):
+    """The decompressed bytes of a file or member, refused beyond `limit`: a zip bomb fails while it streams.
+
+    2 GiB of zeros zip to 2.1 MB; read whole they took 8 minutes, 10.7 GB of memory and 2.1 GB of spool
+    for a one-word model. Real text compresses 3-4x (gzip, bzip2, xz on gensim's corpora; text8.zip 3.2x).
+    """
+
+    def __init__(self, inner: IO, shard: Shard, ratio: float):
+        self.inner = inner  # the decompressing stream, closed with this one
+        self.shard = shard  # named in the error
+        self.ratio = ratio  # --max-expansion
+        self.limit = int(ratio * shard.size) + EXPANSION_FLOOR_BYTES  # bytes it may hand out
+        self.seen = 0  # bytes handed out
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        n = self.inner.readinto(buffer) or 0
+        self.seen += n
+        if self.seen > self.limit:
+            raise CorpusError(f"corpus file {self.shard.name} expands to more than {self.limit:,} bytes from "
+                              f"{self.shard.size:,} compressed (over {self.ratio:g}x: a zip bomb?); if it is real "
+                              f"text, raise --max-expansion (0 = no limit)")
+        return n
+
+    def close(self) -> None:
+        if not self.closed:
+            self.inner.close()
+        super().close()
+
+
+def _bounded(stream: IO, shard: Shard, options: ReadOptions) -> IO:
+    """`stream` (decompressed) under the expansion limit, unless it is off."""
+    if not options.max_expansion:
+        return stream
+    return io.BufferedReader(_Expansion(stream, shard, options.max_expansion), BLOCK_CHARS)
+
+
 def _open_text(shard: Shard, options: ReadOptions) -> IO:
     """A text stream over one shard: the whole (decompressed) file, or the lines of its byte range.
 
@@ -488,13 +537,13 @@ def _open_text(shard: Shard, options: ReadOptions) -> IO:
     from smart_open.compression import compression_wrapper
 
     if shard.member is not None:
-        member = archive.open_member(shard.uri, shard.member, options.s3)
+        member = _bounded(archive.open_member(shard.uri, shard.member, options.s3, shard.version()), shard, options)
         return io.TextIOWrapper(member, encoding="utf-8", errors="surrogateescape", newline="")
-    raw = storage.open(shard.uri, "rb", settings=options.s3, compression="disable")
+    raw = storage.open(shard.uri, "rb", settings=options.s3, compression="disable", version=shard.version())
     if shard.end is None:
         stream: IO = io.BufferedReader(_Head(raw, shard.size))
         if storage.is_compressed(shard.uri):
-            stream = compression_wrapper(stream, "rb", filename=shard.uri)
+            stream = _bounded(compression_wrapper(stream, "rb", filename=shard.uri), shard, options)
     else:
         stream = io.BufferedReader(_LineRange(raw, shard.start, shard.end, shard.limit), RANGE_READ_BYTES)
     return io.TextIOWrapper(stream, encoding="utf-8", errors="surrogateescape", newline="")
@@ -615,10 +664,14 @@ def _add_tokens(pending: list[str], text: str, options: ReadOptions, limit: int)
     """Tokenize `text` onto `pending` a piece at a time, yielding every full sentence; return the rest.
 
     So a line of a million words never becomes a list of a million words: at most `limit` plus
-    one piece's tokens are held.
+    one piece's tokens are held, and a run of huge tokens is cut at MAX_SENTENCE_CHARS.
     """
     for piece in _pieces(text, TOKENIZE_CHARS):
         pending.extend(tokenize(piece, options))
+        # A piece longer than TOKENIZE_CHARS holds a token that long: cut the sentence by characters too
+        if len(piece) > TOKENIZE_CHARS and sum(map(len, pending)) > MAX_SENTENCE_CHARS:
+            yield pending
+            pending = []
         pending = yield from _split_full(pending, limit)
     return pending
 

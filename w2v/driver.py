@@ -33,7 +33,7 @@ from . import collective, lineage, progress, recovery, sync
 from .checkpoint import Checkpoint, NullCheckpointer
 from .config import TrainConfig
 from .corpus import Shard
-from .errors import ClusterError, ConfigError, TrainingError, TrainingStopped
+from .errors import ClusterError, ConfigError, StoppedAtOnce, TrainingError, TrainingStopped
 from .exchange import ActorInfo, ActorStatus, ExchangeTally, Spooled, actor_gone, exchange_round
 from .placement import NODE_RESOURCE, alive_nodes, draining_nodes, release_node_request
 from .recovery import FaultEvent, weights_digest, words_retrained
@@ -143,8 +143,8 @@ class _StopSignals:
 
     The first one is noted (`signum`); the training loop sees it at its next round, makes that round
     a full exchange, writes a checkpoint and raises `TrainingStopped`. A second one stops at once
-    (KeyboardInterrupt). Handlers can only be set from the main thread; elsewhere signals keep
-    their default behaviour.
+    (`StoppedAtOnce`, a KeyboardInterrupt: one line, exit code 128 + the signal, the checkpoints kept).
+    Handlers can only be set from the main thread; elsewhere signals keep their default behaviour.
     """
 
     def __init__(self):
@@ -160,7 +160,7 @@ class _StopSignals:
     def _handle(self, signum, frame) -> None:
         if self.signum is not None:
             self.__exit__()
-            raise KeyboardInterrupt
+            raise StoppedAtOnce(signum)
         self.signum = signum
         logger.warning("%s: stopping after this round with a checkpoint (send it again to stop at once)",
                        signal.Signals(signum).name)

@@ -7,18 +7,29 @@ retrying will not fix, from an unreachable cluster, which it may.
 """
 
 import contextlib
+import signal
 import sys
+
+from .display import redact
 
 EXIT_BAD_INPUT = 2  # bad arguments, config, corpus, output location or artifact (argparse uses 2 too)
 EXIT_CLUSTER = 3  # the Ray cluster or its Jobs API cannot be reached, or lacks the nodes or GPUs asked for
 EXIT_TRAINING = 4  # training failed (an actor failed for good, the weights diverged)
 EXIT_EVALUATION = 5  # the evaluation failed; a training job has published its vectors anyway
+EXIT_UNAVAILABLE = 6  # storage failed for now: a full disk or quota, a server's 5xx or throttling after every retry
 
 
 class W2VError(Exception):
-    """Base of every error w2v raises on purpose (bad input, bad config, bad artifact)."""
+    """Base of every error w2v raises on purpose (bad input, bad config, bad artifact).
+
+    Its message is redacted (`display.redact`) as it is made: a URI's userinfo or a presigned URL's signature
+    never reaches a terminal, a log or a caller's traceback, wherever the error is raised or shown.
+    """
 
     exit_code = EXIT_BAD_INPUT
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*(redact(a) if isinstance(a, str) else a for a in args), **kwargs)
 
 
 class ConfigError(W2VError):
@@ -35,6 +46,13 @@ class BadShardError(CorpusError):
 
 class StorageError(W2VError):
     """A location cannot be listed, read or written (missing, exists already, denied)."""
+
+
+class StorageUnavailableError(StorageError):
+    """Storage failed for now, not the input: a full disk or quota, a server's 5xx or throttling after every
+    retry, a connection that kept breaking. Freeing space or retrying later may fix it (exit 6, not 2)."""
+
+    exit_code = EXIT_UNAVAILABLE
 
 
 class ArtifactError(W2VError):
@@ -83,6 +101,20 @@ class TrainingStopped(W2VError):
         self.exit_code = 128 + signum
 
 
+class StoppedAtOnce(KeyboardInterrupt):
+    """A second stop signal (SIGINT, SIGTERM): the driver stops where it is, without a new checkpoint.
+
+    A KeyboardInterrupt, not a W2VError, so that no `except Exception` on the way (in Ray, in a retry)
+    swallows it; the CLI prints its one line and exits with the shell's code for the signal.
+    """
+
+    def __init__(self, signum: int):
+        name = signal.Signals(signum).name
+        super().__init__(f"stopped at once by {name} (sent twice): no new checkpoint; the checkpoints written so far "
+                         f"are kept for --resume")
+        self.exit_code = 128 + signum
+
+
 class EvaluationFailedError(W2VError):
     """The evaluation itself failed (TensorFlow, its Ray task), not its input: see EvaluationError for that."""
 
@@ -93,7 +125,10 @@ class EvaluationFailedError(W2VError):
 EXIT_CODES = {EXIT_BAD_INPUT: "bad arguments or bad input",
               EXIT_CLUSTER: "the Ray cluster or its Jobs API cannot be reached, or it lacks what the job asks for",
               EXIT_TRAINING: "training failed", EXIT_EVALUATION: "the evaluation failed",
-              130: "stopped by Ctrl-C (SIGINT) after writing a checkpoint", 143: "stopped by SIGTERM after writing a checkpoint"}
+              EXIT_UNAVAILABLE: "storage failed for now (a full disk, a server's 5xx after retries): free space or "
+                                "retry",
+              130: "stopped by Ctrl-C (SIGINT) after writing a checkpoint, or at once when sent twice",
+              143: "stopped by SIGTERM after writing a checkpoint, or at once when sent twice"}
 
 
 @contextlib.contextmanager

@@ -31,6 +31,7 @@ and its one-line error says how to publish it again (`w2v publish RESCUE --out O
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import io
 import json
@@ -44,7 +45,8 @@ from typing import IO, Any, Sequence
 import numpy as np
 
 from . import model_card, phrases, progress, storage
-from .errors import ArtifactError, StorageError
+from .display import redacted, shown
+from .errors import ArtifactError, StorageError, StorageUnavailableError
 from .manifest import EVAL_JSON, FORMAT_VERSION, MANIFEST, Manifest
 
 logger = logging.getLogger(__name__)
@@ -137,6 +139,7 @@ def write_artifact(out_uri: str, words: Sequence[str], counts: Sequence[int], ve
     """
     if vectors.shape != (len(words), vectors.shape[1]) or len(words) != len(counts):
         raise ValueError(f"{len(words)} words, {len(counts)} counts and a {vectors.shape} matrix do not agree")
+    manifest = redacted(manifest)  # a presigned corpus URL's signature: the artifact is made to be shared
     cards = {} if arrays_only else {model_card.README_MD: model_card.card_bytes(manifest)}
     files = {**(extra_files or {}), **cards}  # name -> bytes
     text_vectors, kv_pickle = text_vectors and not arrays_only, kv_pickle and not arrays_only
@@ -201,6 +204,7 @@ def publish_artifact(out_uri: str, words: Sequence[str], counts: Sequence[int], 
         return write_artifact(out_uri, *args, overwrite, **formats)
     except (OSError, StorageError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        failed, advice = _publish_failure(exc)
     logger.info("cannot write the artifact to %s (%s): writing a rescue copy", out_uri, reason)  # the error line says it
     extra = {"extra_files": formats.get("extra_files"), "arrays": formats.get("arrays")}  # training state too
     for rescue in (*rescue_to, None):
@@ -210,11 +214,27 @@ def publish_artifact(out_uri: str, words: Sequence[str], counts: Sequence[int], 
         except (OSError, StorageError) as exc:
             logger.info("no rescue copy in %s either: %s", rescue, getattr(exc, "strerror", None) or exc)
             continue
-        raise StorageError(f"cannot write the artifact to {out_uri} ({reason}); the trained vectors are kept in "
-                           f"{rescue}: free space (or fix access), then run: w2v publish {rescue} --out {out_uri} "
-                           f"--overwrite") from None
-    raise StorageError(f"cannot write the artifact to {out_uri} ({reason}), nor a rescue copy anywhere"
-                       + (f"; {lost_hint}" if lost_hint else "")) from None
+        raise failed(f"cannot write the artifact to {out_uri} ({reason}); the trained vectors are kept in "
+                     f"{rescue}: {advice}: w2v publish {rescue} --out {out_uri} --overwrite") from None
+    raise failed(f"cannot write the artifact to {out_uri} ({reason}), nor a rescue copy anywhere"
+                 + (f"; {lost_hint}" if lost_hint else "")) from None
+
+
+class _OutTaken(StorageError):
+    """--out was empty when the job checked it and holds files when it publishes: another job wrote there."""
+
+
+def _publish_failure(exc: BaseException) -> tuple[type[StorageError], str]:
+    """The error family and the advice for an artifact that could not be written: a full disk is not bad
+    input (exit 6: free space); a denied write needs access; an --out another job took needs another --out."""
+    code = exc.errno if isinstance(exc, OSError) else None
+    if code in (errno.ENOSPC, errno.EDQUOT):
+        return StorageUnavailableError, "free space, then run"
+    if code in (errno.EACCES, errno.EPERM, errno.EROFS):
+        return StorageError, "fix access, then run"
+    if isinstance(exc, _OutTaken):
+        return StorageError, "another job published there meanwhile; keep both with another --out, or replace it"
+    return (StorageUnavailableError if isinstance(exc, StorageUnavailableError) else StorageError), "then run"
 
 
 def republish(src_uri: str, out_uri: str, overwrite: bool = False) -> dict[str, Any]:
@@ -234,8 +254,14 @@ def republish(src_uri: str, out_uri: str, overwrite: bool = False) -> dict[str, 
     parameters = typed.parameters
     body = {k: v for k, v in manifest.items() if k not in ("files", "format_version")}
     check_output(out_uri, overwrite)
-    return write_artifact(out_uri, words, counts, vectors, body, evaluation, overwrite, extra,
-                          text_vectors=bool(parameters.get("text_vectors")), kv_pickle=bool(parameters.get("kv_pickle")))
+    try:
+        return write_artifact(out_uri, words, counts, vectors, body, evaluation, overwrite, extra,
+                              text_vectors=bool(parameters.get("text_vectors")),
+                              kv_pickle=bool(parameters.get("kv_pickle")))
+    except OSError as exc:  # the source is untouched: the same command works once the cause is fixed
+        failed, advice = _publish_failure(exc)
+        raise failed(f"cannot write the artifact to {out_uri} ({exc.strerror or exc}); {advice} the same "
+                     f"command again") from None
 
 
 def update_artifact(uri: str, files: dict[str, bytes], changes: dict[str, Any]) -> dict[str, Any]:
@@ -246,6 +272,7 @@ def update_artifact(uri: str, files: dict[str, bytes], changes: dict[str, Any]) 
     reader never trusts a half-updated artifact.
     """
     manifest = verify(uri)
+    changes = redacted(changes)
     body = {k: v for k, v in {**manifest, **changes}.items() if k != "files"}
     files = {**files, model_card.README_MD: model_card.card_bytes(body)}
     staging = storage.staging_dir(uri)
@@ -275,7 +302,7 @@ def _clear_previous(out_uri: str, keep: set[str], overwrite: bool) -> None:
     if not names:
         return
     if not overwrite:  # something appeared since check_output: never clobber it
-        raise StorageError(f"--out {out_uri} is no longer empty; pass --overwrite to replace it")
+        raise _OutTaken(f"--out {out_uri} is no longer empty (another job wrote there); pass --overwrite to replace it")
     old_files: list[str] = []
     if MANIFEST in names:
         try:
@@ -337,9 +364,36 @@ def read_manifest(uri: str, sha256: str | None = None) -> dict[str, Any]:
         raise ArtifactError(f"{storage.join(uri, MANIFEST)}: sha256 {hashlib.sha256(data).hexdigest()[:12]}... is "
                             f"not the pinned {sha256[:12]}...: the artifact is not the one published")
     try:
-        return json.loads(data.decode("utf-8"))
+        manifest = json.loads(data.decode("utf-8"))
     except (ValueError, UnicodeDecodeError) as exc:
         raise ArtifactError(f"{storage.join(uri, MANIFEST)}: not valid JSON: {exc}") from None
+    _check_file_names(storage.join(uri, MANIFEST), manifest)
+    return manifest
+
+
+def _check_file_names(where: str, manifest: Any) -> None:
+    """Refuse a manifest whose `files` are not plain names of files inside the artifact.
+
+    Every reader (publish, load, verify, --init-from) joins these names to the artifact's location:
+    `../x.txt` or `/etc/x` would read, and `w2v publish` write, outside it (a `.pth` file or a shell
+    profile placed that way is code run from an artifact). w2v writes flat names only.
+    """
+    files = manifest.get("files", {}) if isinstance(manifest, dict) else None
+    if not isinstance(files, dict) or not all(isinstance(e, dict) and isinstance(e.get("sha256"), str)
+                                              for e in files.values()):
+        raise ArtifactError(f"{where}: `files` is not a table of name -> {{bytes, sha256}}: not an artifact w2v wrote")
+    bad = next((n for n in files if not is_plain_name(n)), None)
+    if bad is not None:
+        raise ArtifactError(f"{where}: lists {shown(bad)}, which is not a plain file name inside the artifact: refused")
+
+
+def is_plain_name(name: str) -> bool:
+    """Whether `name` names a file directly inside a directory: no separator, no `.`/`..`, nothing unprintable.
+
+    >>> [is_plain_name(n) for n in ("vectors.npy", "../x.txt", "a/b", "..", "", "a\\b")]
+    [True, False, False, False, False, False]
+    """
+    return name not in ("", ".", "..") and "/" not in name and "\\" not in name and name.isprintable()
 
 
 def _read_verified(uri: str, name: str, manifest: dict[str, Any]) -> bytes:
@@ -371,7 +425,10 @@ def read_file(uri: str, name: str, manifest: dict[str, Any]) -> bytes:
 
 def load_array(uri: str, name: str, manifest: dict[str, Any]) -> np.ndarray:
     """One .npy file of an artifact (e.g. the training state), checked against `manifest`, without pickle."""
-    return np.load(io.BytesIO(_read_verified(uri, name, manifest)), allow_pickle=False)
+    try:
+        return np.load(io.BytesIO(_read_verified(uri, name, manifest)), allow_pickle=False)
+    except ValueError as exc:  # an object array (pickle stays off), or not a .npy file at all
+        raise ArtifactError(f"{storage.join(uri, name)}: not a .npy matrix of numbers w2v can read: {exc}") from None
 
 
 def verify(uri: str, manifest_sha256: str | None = None) -> dict[str, Any]:
@@ -408,15 +465,41 @@ def _read_arrays(uri: str, manifest: dict[str, Any], verify_checksums: bool,
         vectors = _map_matrix(uri, manifest)
     else:
         vectors = load_array(uri, VECTORS_NPY, manifest)
-    tsv = _read_verified(uri, VOCAB_TSV, manifest)
-    words, counts = [], []
-    for line in tsv.decode("utf-8").splitlines():
-        word, _, count = line.rpartition("\t")
-        words.append(word)
-        counts.append(int(count))
+    rows = read_counts(_read_verified(uri, VOCAB_TSV, manifest), storage.join(uri, VOCAB_TSV))
+    words, counts = [w for w, _ in rows], [c for _, c in rows]
     if vectors.shape[0] != len(words):
         raise ArtifactError(f"{uri}: {VECTORS_NPY} has {vectors.shape[0]} rows but {VOCAB_TSV} {len(words)} words")
     return words, counts, vectors
+
+
+def read_counts(data: bytes, where: str) -> list[tuple[str, int]]:
+    """(word, count) of each `word<TAB>count` line (vocab.tsv, dropped_counts.tsv), or an ArtifactError naming
+    the file and the line: checksums only say the file is the one its manifest lists, not that its writer
+    was right (or that no one edited both).
+
+    Lines end at `\\n` only: a word may hold control characters that `str.splitlines` would cut at.
+
+    >>> read_counts(b"the\\t50\\nesc\\x1b\\t2\\n", "vocab.tsv")
+    [('the', 50), ('esc\\x1b', 2)]
+    >>> read_counts(b"the\\t50\\nthe\\t3\\n", "a/vocab.tsv")
+    Traceback (most recent call last):
+    w2v.errors.ArtifactError: a/vocab.tsv line 2: 'the' is listed twice (line 1 too)
+    """
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ArtifactError(f"{where}: not UTF-8 (byte {exc.start})") from None
+    rows: list[tuple[str, int]] = []
+    first: dict[str, int] = {}  # word -> the line it is on
+    for number, line in enumerate(text.removesuffix("\n").split("\n") if text else [], 1):
+        word, tab, count = line.rpartition("\t")
+        if not tab or not word or not (count.isascii() and count.isdigit()):
+            raise ArtifactError(f"{where} line {number}: {shown(line)} is not word<TAB>count (a count of 0 or more)")
+        if word in first:
+            raise ArtifactError(f"{where} line {number}: {shown(word)} is listed twice (line {first[word]} too)")
+        first[word] = number
+        rows.append((word, int(count)))
+    return rows
 
 
 def _map_matrix(uri: str, manifest: dict[str, Any]) -> np.ndarray:

@@ -2,9 +2,10 @@
 
 A URL names one file: there are no directories or globs over HTTP (`?` starts a query string).
 `head(url)` gives its size (Content-Length), modification time (Last-Modified) and version
-(ETag, Last-Modified), which the manifest records. `open_url(url)` streams it through smart_open's
-seekable HTTP reader: ranged GETs for seeks, each sent with If-Match (or If-Unmodified-Since) on
-the version first read, so a seek never mixes two versions of a file.
+(ETag, Last-Modified), which the manifest records. `open_url(url, listed)` streams it through smart_open's
+seekable HTTP reader: every GET (the first, and the ranged ones for seeks) is sent with If-Match on the
+ETag listed, and a first answer with another ETag or Last-Modified than listed is refused, so the counting
+pass, every spool and the manifest all have one version of a file.
 
 Retries happen in two places, one per kind of failure, never stacked:
 
@@ -34,7 +35,8 @@ import time
 from dataclasses import dataclass
 from typing import IO
 
-from .errors import StorageError
+from .display import redact
+from .errors import StorageError, StorageUnavailableError
 
 logger = logging.getLogger(__name__)
 
@@ -105,9 +107,12 @@ def _status_error(url: str, status: int, reason: str) -> StorageError:
     if status in (401, 403):
         return StorageError(f"{url}: access denied (HTTP {status}); w2v sends no credentials over HTTP")
     if status == 412:
-        return StorageError(f"{url}: the file changed on the server while it was read (HTTP 412)")
-    if status in RETRY_STATUS:
-        return StorageError(f"{url}: HTTP {status} {reason} after {HTTP_MAX_ATTEMPTS} attempts")
+        return StorageError(f"{url}: the file changed on the server since it was listed or first read (HTTP 412); "
+                            f"run the job again")
+    if status in RETRY_STATUS:  # the server's trouble, not the input's: exit 6, worth retrying later
+        return StorageUnavailableError(f"{url}: HTTP {status} {reason} after {HTTP_MAX_ATTEMPTS} attempts")
+    if status >= 500:
+        return StorageUnavailableError(f"{url}: HTTP {status} {reason}".rstrip())
     return StorageError(f"{url}: HTTP {status} {reason}".rstrip())
 
 
@@ -164,9 +169,9 @@ def _broken_body_errors() -> tuple[type[BaseException], ...]:
             requests.exceptions.ChunkedEncodingError, ConnectionError, TimeoutError)
 
 
-def open_url(url: str) -> "Reader":
-    """A seekable binary stream over one URL; see `Reader`."""
-    return Reader(url)
+def open_url(url: str, listed: dict[str, str] | None = None) -> "Reader":
+    """A seekable binary stream over one URL, of the version `listed` (`etag`, `last_modified`) when given."""
+    return Reader(url, listed)
 
 
 class Reader(io.RawIOBase):
@@ -176,22 +181,36 @@ class Reader(io.RawIOBase):
     smart_open's buffer (BUFFER_BYTES), whatever the size of the file.
     """
 
-    def __init__(self, url: str):
+    def __init__(self, url: str, listed: dict[str, str] | None = None):
         self.url = url  # what is read, named in every error
+        self.listed = listed or {}  # etag / last_modified at listing: every pass must read that version
         self.pos = 0  # bytes handed out (or sought to): where a resumed body starts
         self.inner = self._open()  # smart_open's reader over the current response
         self.version = self._version_of(self.inner)  # (ETag, Last-Modified) of the first answer: a resume must match
+        self._check_listed()
 
     def _open(self) -> IO:
         import requests
         import smart_open
 
+        etag = self.listed.get("etag")
+        pin = {"If-Match": etag} if etag and not etag.startswith("W/") else {}  # a weak ETag never matches strongly
         params = {"session": session(), "timeout": HTTP_TIMEOUT_SECONDS, "buffer_size": BUFFER_BYTES,
-                  "headers": dict(_IDENTITY)}
+                  "headers": {**_IDENTITY, **pin}}
         try:
             return smart_open.open(self.url, "rb", compression="disable", transport_params=params)
         except requests.RequestException as exc:
             raise _request_error(self.url, exc) from None
+
+    def _check_listed(self) -> None:
+        """Refuse a first answer of another version than the listing's (a server that ignores If-Match, or
+        gives Last-Modified only): the vocabulary and the training must read the same bytes."""
+        listed = (self.listed.get("etag"), self.listed.get("last_modified"))
+        changed = [i for i in (0, 1) if listed[i] and listed[i] != self.version[i]]
+        if changed and (listed[0] is None or 0 in changed):  # the ETag decides when there is one
+            self.inner.close()
+            raise StorageError(f"{self.url}: the file changed on the server since it was listed (ETag/Last-Modified "
+                               f"{listed} -> {self.version}); run the job again")
 
     @staticmethod
     def _version_of(inner: IO) -> tuple[str | None, str | None]:
@@ -227,12 +246,15 @@ class Reader(io.RawIOBase):
                 n = self.inner.readinto(buffer)
             except broken as exc:
                 if attempt == HTTP_MAX_ATTEMPTS:
-                    raise StorageError(f"{self.url}: the connection broke at byte {self.pos:,} "
-                                       f"{HTTP_MAX_ATTEMPTS} times in a row ({_reason(exc)})") from None
+                    # `pos` is where the last read started: what a broken body brought beyond it is read again
+                    raise StorageUnavailableError(f"{self.url}: the connection broke {HTTP_MAX_ATTEMPTS} times in a "
+                                                  f"row, the last time in the read from byte {self.pos:,} on "
+                                                  f"({_reason(exc)})") from None
                 failed = True
                 delay = min(30.0, HTTP_BACKOFF_SECONDS * 2 ** (attempt - 1))
-                logger.warning("%s: the body broke at byte %d (%s); resuming in %.1f s (attempt %d/%d)",
-                               self.url, self.pos, _reason(exc), delay, attempt + 1, HTTP_MAX_ATTEMPTS)
+                logger.warning("%s: the body broke in the read from byte %d on (%s); resuming in %.1f s "
+                               "(attempt %d/%d)", redact(self.url), self.pos, _reason(exc), delay, attempt + 1,
+                               HTTP_MAX_ATTEMPTS)
                 time.sleep(delay)
                 continue
             self.pos += n
@@ -263,7 +285,7 @@ class Reader(io.RawIOBase):
                 raise StorageError(f"{self.url}: the file is shorter than the {self.pos:,} bytes already read")
             left -= len(skipped)
         logger.info("%s: the server ignores byte ranges: restarted from byte 0 and skipped %d bytes",
-                    self.url, self.pos)
+                    redact(self.url), self.pos)
 
     def close(self) -> None:
         if not self.closed:

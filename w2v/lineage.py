@@ -28,7 +28,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from . import export
+from . import export, storage
 from .config import TrainConfig
 from .errors import ArtifactError, ConfigError
 from .vocab import Vocabulary
@@ -124,7 +124,8 @@ def load_parent(config: TrainConfig) -> Parent:
         words, counts, vectors = export.load_arrays(uri, manifest_sha256=sha256)
         syn1neg = export.load_array(uri, manifest["training_state"]["output_weights"], manifest)
         listed = manifest["training_state"].get("dropped_counts")
-        dropped = _parse_counts(export.read_file(uri, listed, manifest)) if listed else {}
+        dropped = dict(export.read_counts(export.read_file(uri, listed, manifest), storage.join(uri, listed))) \
+            if listed else {}
     except ArtifactError as exc:  # a file altered since its manifest was written, or missing
         raise ArtifactError(f"--init-from {exc}") from None
     if syn1neg.shape != vectors.shape:
@@ -134,19 +135,6 @@ def load_parent(config: TrainConfig) -> Parent:
                 vectors.shape[1])
     return Parent(uri=uri, manifest_sha256=sha256, words=words, counts=counts, vectors=vectors, syn1neg=syn1neg,
                   dropped=dropped)
-
-
-def _parse_counts(data: bytes) -> dict[str, int]:
-    """`word<TAB>count` lines -> {word: count}.
-
-    >>> _parse_counts(b"a\\t2\\nb\\t1\\n")
-    {'a': 2, 'b': 1}
-    """
-    counts = {}
-    for line in data.decode("utf-8").splitlines():
-        word, _, count = line.rpartition("\t")
-        counts[word] = int(count)
-    return counts
 
 
 def initial_weights(seeded: Mapping[str, np.ndarray], parent: Parent) -> dict[str, np.ndarray]:

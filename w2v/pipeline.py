@@ -110,9 +110,11 @@ def resume_point(config: TrainConfig, identity: dict[str, Any]) -> checkpoint.Ch
         if checkpoint.exists(location):
             checkpoint.remove_all(location)
         return None
-    found = checkpoint.latest(location)
+    skipped: list[str] = []  # why each damaged checkpoint was passed over, newest first
+    found = checkpoint.latest(location, skipped)
     if found is None:
-        raise ConfigError(f"--resume: no complete checkpoint in {location}")
+        raise ConfigError(f"--resume: no complete checkpoint in {location}"
+                          + (f" (the newest: {skipped[0]})" if skipped else ""))
     checkpoint.check_resumable(found.state, identity, location)
     return found
 
@@ -345,7 +347,8 @@ def _train_and_publish(config: TrainConfig, shards: list[corpus.Shard], timings:
         extra_files.update(phrases.artifact_files(vocab.phrasing, pickle=config.phrases_pickle))
     extra_files.update(lineage.state_files(config, p.dropped))
     rescue = storage.join(config.checkpoint_location, "rescue")  # beside the checkpoints, else a temp directory
-    kept = (f"the last checkpoint is kept in {config.checkpoint_location}: free space, then rerun with --resume"
+    kept = (f"the last checkpoint is kept in {config.checkpoint_location}: rerun with --resume once {config.out} "
+            f"can take the artifact"
             if checkpoint.exists(config.checkpoint_location) else "the trained vectors are lost")
     written = export.publish_artifact(config.out, vocab.words, vocab.counts, result.vectors, m.to_json(), evaluation,
                                       config.overwrite, rescue_to=[rescue], lost_hint=kept, extra_files=extra_files,

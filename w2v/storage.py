@@ -38,6 +38,7 @@ import logging
 import os
 import re
 import shutil
+import stat
 import tempfile
 import threading
 from dataclasses import dataclass
@@ -47,8 +48,8 @@ from typing import IO, Any, Callable, Iterable, Protocol
 import smart_open
 
 from . import owners
-from .display import CREDENTIALS_REFUSED, has_userinfo, redact
-from .errors import StorageError
+from .display import credentials_refused, has_userinfo, redact
+from .errors import StorageError, StorageUnavailableError
 
 logger = logging.getLogger(__name__)
 
@@ -162,7 +163,7 @@ class LocalBackend:
         elif os.path.isfile(path):
             matches = [path]
         else:
-            raise StorageError(f"{uri}: no such file or directory")
+            raise StorageError(f"{uri}: {_not_a_file(path)}")
         files: list[str] = []
         for match in matches:
             if os.path.isdir(match):
@@ -228,6 +229,20 @@ class LocalBackend:
         out = Path(self.path(out_uri))
         out.mkdir(parents=True, exist_ok=True)
         os.replace(local_path, out / name)
+
+
+def _not_a_file(path: str) -> str:
+    """Why a path given as a corpus is neither a file nor a directory, in words."""
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        return "no such file or directory" if not os.path.islink(path) else _broken_link(path, FileNotFoundError())
+    except OSError as exc:  # a link loop (ELOOP), a path through a file (ENOTDIR), ...
+        return _broken_link(path, exc)
+    kinds = ((stat.S_ISFIFO, "a named pipe (FIFO)"), (stat.S_ISCHR, "a character device"),
+             (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"))
+    kind = next((name for test, name in kinds if test(mode)), "a special file")
+    return f"{kind}, not a regular file: w2v reads a corpus more than once, and needs its size to plan the job"
 
 
 def _broken_link(path: str, exc: OSError) -> str:
@@ -357,6 +372,9 @@ def s3_error(uri: str, exc: BaseException) -> StorageError:
         if code in ("AccessDenied", "403", "Forbidden", "AllAccessDisabled", "InvalidAccessKeyId",
                     "SignatureDoesNotMatch", "ExpiredToken", "InvalidToken"):
             return StorageError(f"{uri}: access denied ({code}); check the credentials and the bucket policy")
+        status = seen.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0
+        if status >= 500 or code in ("SlowDown", "InternalError", "ServiceUnavailable", "RequestTimeout"):
+            return StorageUnavailableError(f"{uri}: S3 error {code or status} after every retry; retry later")
         return StorageError(f"{uri}: S3 error {code or type(seen).__name__}")
     reason = " ".join(str(exc).split())  # every line: botocore puts the reason after "Parameter validation failed:"
     reason = reason if len(reason) <= 300 else reason[:300] + " ..."
@@ -503,6 +521,7 @@ class HttpBackend(ReadOnlyBackend):
     """http:// and https:// URLs: one URL is one file, listed by HEAD, streamed with retries (`http_store`)."""
 
     what = "an HTTP URL"
+    pins_versions = True  # `open(..., version=)`: reads only the version listed
 
     def list_files(self, uri: str, settings: S3Settings) -> list[FileInfo]:
         from . import http_store
@@ -510,14 +529,15 @@ class HttpBackend(ReadOnlyBackend):
         head = http_store.head(uri)
         return [FileInfo(uri=uri, size=head.size, mtime=head.mtime, etag=head.etag, last_modified=head.last_modified)]
 
-    def open(self, uri: str, mode: str, settings: S3Settings, **kwargs: Any) -> IO:
+    def open(self, uri: str, mode: str, settings: S3Settings, version: dict[str, str] | None = None,
+             **kwargs: Any) -> IO:
         from smart_open.compression import compression_wrapper
 
         from . import http_store
 
         if mode not in ("rb", "r"):
             self._read_only(uri)
-        stream: IO = io.BufferedReader(http_store.open_url(uri), http_store.BUFFER_BYTES)
+        stream: IO = io.BufferedReader(http_store.open_url(uri, version), http_store.BUFFER_BYTES)
         if kwargs.get("compression", "infer_from_extension") != "disable" and is_compressed(uri):
             stream = compression_wrapper(stream, "rb", filename=uri)
         return stream if mode == "rb" else io.TextIOWrapper(stream, encoding=kwargs.get("encoding") or "utf-8")
@@ -568,7 +588,7 @@ def backend(uri: str) -> Backend:
     (`s3://KEY:SECRET@bucket/...`) is refused, in every command and in `w2v.load`.
     """
     if has_userinfo(uri):
-        raise StorageError(f"{redact(uri)}: {CREDENTIALS_REFUSED}")
+        raise StorageError(credentials_refused(uri))
     try:
         return _BACKENDS[scheme(uri)]
     except KeyError:
@@ -583,9 +603,16 @@ def list_files(uri: str, settings: S3Settings | None = None) -> list[FileInfo]:
     return backend(uri).list_files(uri, settings or _settings)
 
 
-def open(uri: str, mode: str = "rb", settings: S3Settings | None = None, **kwargs) -> IO:  # noqa: A001 - mirrors builtins.open on purpose
-    """Open for streaming; compressed files are decompressed by extension (pass compression="disable" not to)."""
-    return backend(uri).open(uri, mode, settings or _settings, **kwargs)
+def open(uri: str, mode: str = "rb", settings: S3Settings | None = None,  # noqa: A001 - mirrors builtins.open
+         version: dict[str, str] | None = None, **kwargs) -> IO:
+    """Open for streaming; compressed files are decompressed by extension (pass compression="disable" not to).
+
+    `version` (`etag`, `last_modified`: a Shard's as listed) pins every read to it where the store can
+    (HTTP: If-Match, or a changed Last-Modified refused), so no pass reads another version than the listing's.
+    """
+    target = backend(uri)
+    pinned = {"version": version} if version and getattr(target, "pins_versions", False) else {}
+    return target.open(uri, mode, settings or _settings, **pinned, **kwargs)
 
 
 def exists(uri: str, settings: S3Settings | None = None) -> bool:

@@ -13,14 +13,18 @@ This module does not train: the job's driver runs `jobs/train.py` on the cluster
 from __future__ import annotations
 
 import asyncio
+import base64
 import logging
 import os
 import shlex
 import sys
 import time
+import urllib.parse
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Sequence
 
+from .display import userinfo
 from .errors import ClusterError
 from .extras import require
 
@@ -30,6 +34,7 @@ DEFAULT_ADDRESS = "http://127.0.0.1:8265"  # the dashboard of a local head, as `
 # Never uploaded with the working directory (.gitignore'd files are skipped by Ray as well).
 EXCLUDES = [".git", ".venv", "**/__pycache__", "*.npy", "*.bin"]
 TERMINAL = ("SUCCEEDED", "FAILED", "STOPPED")
+ERROR_PREFIX = "w2v: error: "  # how the job's driver prints its one error line (cli.main)
 
 
 def job_address(address: str | None) -> str:
@@ -58,6 +63,15 @@ def auth_token() -> str | None:
         return None
 
 
+def looks_secret(name: str) -> bool:
+    """Whether an environment variable's name says it holds a secret (a key, a token, a password).
+
+    >>> looks_secret("AWS_SECRET_ACCESS_KEY"), looks_secret("HF_TOKEN"), looks_secret("LANG")
+    (True, True, False)
+    """
+    return any(word in name.upper() for word in ("SECRET", "TOKEN", "PASSWORD", "PASSWD", "KEY", "CREDENTIAL"))
+
+
 def entrypoint(train_args: Sequence[str], python: str = "python") -> str:
     """The job's shell command.
 
@@ -68,15 +82,23 @@ def entrypoint(train_args: Sequence[str], python: str = "python") -> str:
 
 
 def client(address: str):
-    """A JobSubmissionClient that sends the token when one is found (a cluster without auth ignores it)."""
+    """A JobSubmissionClient that sends the token when one is found (a cluster without auth ignores it).
+
+    A login in the address (`http://user:password@head:8265`, a head behind a proxy with basic auth) is
+    taken out of it and sent as a Basic Authorization header instead: Ray never sees it, so no error or
+    log line of Ray's can quote it (Ray once printed `'admin:hunt' is not a valid host or port`).
+    """
     JobSubmissionClient = require("ray.job_submission", "w2v submit").JobSubmissionClient
 
     logging.getLogger("ray").setLevel(logging.WARNING)  # upload chatter (after import: Ray sets it there)
-    token = auth_token()
-    headers = {"Authorization": f"Bearer {token}"} if token else None
+    token, login = auth_token(), userinfo(address)
+    headers, target = ({"Authorization": f"Bearer {token}"} if token else None), address
+    if login is not None:
+        basic = base64.b64encode(urllib.parse.unquote(login).encode("utf-8")).decode("ascii")
+        headers, target = {"Authorization": f"Basic {basic}"}, address.replace(login + "@", "", 1)
     try:
-        return JobSubmissionClient(address, headers=headers)
-    except Exception as exc:  # ConnectionError, AuthenticationError, ...: one readable line
+        return JobSubmissionClient(target, headers=headers)
+    except Exception as exc:  # ConnectionError, AuthenticationError, ...: one readable line (redacted: W2VError)
         raise ClusterError(f"cannot reach the Ray Jobs API at {address}: {str(exc).splitlines()[0]}") from None
 
 
@@ -101,17 +123,38 @@ def exit_code(c, job_id: str) -> int:
     return code if isinstance(code, int) and code > 0 else 1
 
 
-def follow(c, job_id: str, out: IO[str] = sys.stdout, poll_seconds: float = 1.0) -> str:
-    """Print the job's logs as they come until it ends; returns its final status name."""
+@dataclass
+class Followed:
+    """How a followed job ended."""
+
+    status: str  # SUCCEEDED, FAILED or STOPPED
+    error: str | None  # the job's last `w2v: error: ...` line, without that prefix; None when it printed none
+
+
+def follow(c, job_id: str, out: IO[str] = sys.stdout, poll_seconds: float = 1.0) -> Followed:
+    """Print the job's logs as they come until it ends; its final status and its last error line.
+
+    Ray's log stream logs `WebSocket closed ...` when it ends and raises RuntimeError when it breaks: the first
+    is silenced (it was the last line a user saw, not the error), the second only ends the streaming, and the
+    status is polled as after a normal end.
+    """
+    logging.getLogger("ray.dashboard.modules.job.sdk").setLevel(logging.WARNING)
+    errors: list[str] = []  # the job's `w2v: error:` lines, in order
 
     async def tail() -> None:
+        pending = ""  # a line cut between two chunks
         async for chunk in c.tail_job_logs(job_id):
             out.write(chunk)
             out.flush()
+            *lines, pending = (pending + chunk).split("\n")
+            errors.extend(line[len(ERROR_PREFIX):] for line in lines if line.startswith(ERROR_PREFIX))
 
-    asyncio.run(tail())
+    try:
+        asyncio.run(tail())
+    except RuntimeError as exc:  # the stream broke (the head restarted, a proxy timed out): the status says more
+        logger.warning("the job's log stream broke (%s); waiting for its status", exc)
     while True:  # the log stream closes when the job ends; its status may lag a moment
         status = str(c.get_job_status(job_id).value)
         if status in TERMINAL:
-            return status
+            return Followed(status, errors[-1] if errors else None)
         time.sleep(poll_seconds)

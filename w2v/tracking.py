@@ -20,6 +20,7 @@ import logging
 import time
 from typing import Any
 
+from .display import redact
 from .errors import ConfigError, one_line
 from .manifest import EvaluationSummary, RunSection, TrainingSection
 
@@ -56,7 +57,7 @@ class MlflowTracker:
 
     def __init__(self, uri: str, parameters: dict[str, Any], run: RunSection):
         client_class = require_mlflow(uri)
-        self.uri = uri  # for messages
+        self.uri = redact(uri)  # for messages
         try:
             self.client = client_class(tracking_uri=uri)  # explicit client: no global "active run" state
             found = self.client.get_experiment_by_name(EXPERIMENT)
@@ -118,14 +119,14 @@ def tracker_for(mlflow_uri: str | None, parameters: dict[str, Any], run: RunSect
 
 
 def flat_parameters(parameters: dict[str, Any]) -> dict[str, str]:
-    """The config as MLflow parameters: strings, lists joined by commas, cut at MLflow's limit.
+    """The config as MLflow parameters: strings (redacted), lists joined by commas, cut at MLflow's limit.
 
     >>> flat_parameters({"corpus": ["a.txt", "b.txt"], "max_final_vocab": None, "sg": True})
     {'corpus': 'a.txt,b.txt', 'max_final_vocab': 'None', 'sg': 'True'}
     """
     flat = {}
     for key, value in parameters.items():
-        text = ",".join(map(str, value)) if isinstance(value, (list, tuple)) else str(value)
+        text = redact(",".join(map(str, value)) if isinstance(value, (list, tuple)) else str(value))
         flat[key] = text if len(text) <= MAX_PARAM_CHARS else text[: MAX_PARAM_CHARS - 3] + "..."
     return flat
 

@@ -114,7 +114,7 @@ def gensim_fast_version() -> int:
 def read_options(config: TrainConfig, phrasing: Any = None) -> ReadOptions:
     """The tokenization shared by the vocabulary pass and training (with `phrasing`: phrases joined)."""
     return ReadOptions(lowercase=config.lowercase, tokenizer=config.tokenizer, deaccent=config.deaccent,
-                       unicode_errors=config.unicode_errors,
+                       unicode_errors=config.unicode_errors, max_expansion=config.max_expansion,
                        on_bad_shard=config.on_bad_shard, text_field=config.text_field, on_bad_line=config.on_bad_line,
                        s3=config.s3_settings(), phrases=phrasing)
 

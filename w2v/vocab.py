@@ -458,7 +458,9 @@ def build_vocabulary(shards: Sequence[Shard], options: ReadOptions, min_count: i
                 max((m["peak_rss"] for m in merge_stats), default=0) / 1e6, vocab.pruned_words, vocab.pruned_tokens,
                 max_vocab_size)
     if vocab.raw_words == 0:
-        raise CorpusError(f"corpus ({len(shards)} files) holds no words, only whitespace")
+        files = list(dict.fromkeys(s.uri for s in shards))  # a file cut into byte ranges is one file
+        more = f" and {len(files) - 3} more" if len(files) > 3 else ""
+        raise CorpusError(f"corpus {', '.join(files[:3])}{more}: holds no words, only whitespace")
     if len(vocab) == 0:
         raise CorpusError(
             f"min_count={min_count}: no word of the corpus is that frequent (the most frequent "
