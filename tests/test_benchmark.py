@@ -36,8 +36,11 @@ def test_table_gives_ratios_to_gensim_and_w2v_and_lists_missing_peers():
     projected = projection(rows).splitlines()
     assert len(projected) == 4 + 3  # this machine's cores and 16 on this corpus, 16 on 1B words
     assert projected[0].endswith("w2v: 0.00 ms per node")  # one K: not extrapolated
-    assert projected[6] == ("| w2v K=2 | 500,000 | 80.0 (80.0) | 10.0 | 8.0 | 1,000,000,000 | 16 | 99% | 95% | 22% | "
-                            "20 |")
+    assert projected[6] == ("| w2v K=2 | 500,000 | 80.0 (80.0) | 0.00 | 10.0 | 8.0 | 1,000,000,000 | 16 | 99% | 95% | "
+                            "22% | 20 |")
+    # The same costs on the collective's ring (fewer round trips, 2(K-1)/K of the slice per link) project higher.
+    ring = projection([{**rows[-1], "name": "w2v K=2, collective"}]).splitlines()[-1]
+    assert ring.startswith("| w2v K=2, collective | 500,000 | 80.0 (80.0) |") and ring != projected[6]
 
 
 def test_median_row_keeps_the_range_of_every_metric():

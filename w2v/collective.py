@@ -331,19 +331,6 @@ class PeerRounds:
         return thread
 
 
-def ring_bytes(actors: int, slice_bytes: int) -> "Moved":
-    """Bytes a ring allreduce of `slice_bytes` (a member's share of every round, added up) moves: each member
-    sends and receives 2(K-1)/K of it (reduce-scatter, then all-gather); the driver moves nothing.
-
-    >>> ring_bytes(4, 400)
-    Moved(total=2400, busiest_link=600, slice=400)
-    """
-    from .exchange import Moved
-
-    per_member = 2 * (actors - 1) * slice_bytes // max(actors, 1)
-    return Moved(total=per_member * actors, busiest_link=per_member, slice=slice_bytes)
-
-
 def _line(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()
     return f"{type(exc).__name__}: {text[0] if text else ''}"[:300]

@@ -34,7 +34,7 @@ from .checkpoint import Checkpoint, NullCheckpointer
 from .config import TrainConfig
 from .corpus import Shard
 from .errors import ClusterError, ConfigError, StoppedAtOnce, TrainingError, TrainingStopped
-from .exchange import ActorInfo, ActorStatus, ExchangeTally, Spooled, actor_gone, exchange_round
+from .exchange import ActorInfo, ActorStatus, ExchangeTally, Spooled, actor_gone, exchange_round, ring_bytes
 from .placement import NODE_RESOURCE, alive_nodes, draining_nodes, release_node_request
 from .recovery import FaultEvent, weights_digest, words_retrained
 from .trainer import FAULT_ENV, PAUSE_ENV, TrainerActor, parse_fault_hook, parse_pause_hook
@@ -396,7 +396,7 @@ class Training:
         # The last round moved every row: every member's reference is the global weights.
         self.global_weights = ray.get(self.actors[0].reference.remote())
         tally.exchanges = max(s.exchanges for s in statuses)
-        tally.moved = collective.ring_bytes(len(self.actors), max(s.exchanged_bytes for s in statuses))
+        tally.moved = ring_bytes(len(self.actors), max(s.exchanged_bytes for s in statuses))
         return statuses
 
     def _join_all(self, first_round: int) -> None:

@@ -100,6 +100,17 @@ class Moved:
         self.slice += other.slice
 
 
+def ring_bytes(actors: int, slice_bytes: int) -> "Moved":
+    """Bytes a ring allreduce of `slice_bytes` (a member's share of every round, added up) moves: each member
+    sends and receives 2(K-1)/K of it (reduce-scatter, then all-gather); the driver moves nothing.
+
+    >>> ring_bytes(4, 400)
+    Moved(total=2400, busiest_link=600, slice=400)
+    """
+    per_member = 2 * (actors - 1) * slice_bytes // max(actors, 1)
+    return Moved(total=per_member * actors, busiest_link=per_member, slice=slice_bytes)
+
+
 def actor_gone() -> tuple[type[Exception], ...]:
     """What ray.get raises for a call to an actor that died, is restarting, or cannot be placed again."""
     import ray

@@ -76,6 +76,11 @@ class Ledger:
     retries: list[TaskRetry] = field(default_factory=list)
 
     def to_json(self) -> dict:
+        """The manifest's `faults` section.
+
+        >>> Ledger([TaskRetry("evaluation", 0, 2, ("n1", "n2"))]).to_json()
+        {'tasks': [{'stage': 'evaluation', 'task': 0, 'attempts': 2, 'nodes': ['n1', 'n2']}]}
+        """
         return {"tasks": [{"stage": r.stage, "task": r.task, "attempts": r.attempts, "nodes": list(r.nodes)}
                           for r in self.retries]}
 
