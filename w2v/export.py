@@ -12,8 +12,9 @@ An artifact is a directory:
 - `phrases.tsv`   with `--phrases`: phrase, count, score, pass (`phrases`); `phrases-N.pkl` gensim
                   `FrozenPhrases` of pass N, only with `--phrases-pickle` (a pickle, as `vectors.kv`);
 - `eval.json`, `report.md`, `*.png`   the evaluation and its human report (when it ran);
-- `projector_config.pbtxt`, `metadata.tsv`, `checkpoint`, `projector.ckpt-1.*`   TensorBoard
-                  Embedding Projector files for the most frequent words (written by the evaluation task);
+- `projector_config.pbtxt`, `metadata.tsv`, `projector_vectors.tsv`, `checkpoint`, `projector.ckpt-1.*`
+                  TensorBoard Embedding Projector files for the most frequent words (written by the
+                  evaluation task; TensorBoard reads the .tsv, TensorFlow users the checkpoint);
 - `README.md`     the model card (`model_card`): Hugging Face Hub metadata, what was trained on what, how to load it;
 - `events.out.tfevents.w2v-training`   the training curves as TensorBoard scalars (`scalars`);
 - `manifest.json` parameters, shards, counts, timings, versions and the sha256 of every other file

@@ -1,7 +1,7 @@
 """Training curves as TensorBoard scalars: one event file beside the projector files of the artifact.
 
 `tensorboard --logdir ARTIFACT` then shows both: the Embedding Projector (the evaluation writes
-`projector_config.pbtxt` and its checkpoint) and, under Scalars, per epoch:
+`projector_config.pbtxt` and `projector_vectors.tsv`, which TensorBoard reads without TensorFlow) and, under Scalars, per epoch:
 
 - `train/words_per_s`  words trained per second by all actors over the epoch;
 - `train/loss`         gensim's running training loss summed over the actors (rough: gensim's own);
