@@ -166,6 +166,9 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--license", default=s,
                    help="the model card's license, a Hugging Face Hub id such as apache-2.0, cc-by-4.0, mit or other "
                         "(default: none stated)")
+    g.add_argument("--language", type=comma_list, default=s, metavar="CODE,CODE",
+                   help="the corpus's languages for the model card, ISO 639 codes as the Hub writes them, e.g. en or "
+                        "en,de (default: none stated)")
     g.add_argument("--mlflow-uri", default=s, metavar="URI",
                    help="log the job as one MLflow run at this tracking URI, e.g. sqlite:///mlflow.db or "
                         "http://HOST:5000 (needs pip install 'w2v[mlflow]')")
