@@ -259,6 +259,7 @@ def configure_logging(quiet: bool = False, log_format: str = "text") -> None:
     logging.basicConfig(level=logging.WARNING if quiet else logging.INFO, handlers=[handler])
     logging.getLogger("gensim").setLevel(logging.WARNING)
     logging.getLogger("smart_open").setLevel(logging.WARNING)
+    logging.getLogger("absl").setLevel(logging.WARNING)  # TensorFlow's INFO lines ("Sharding callback duration")
 
 
 def init_ray(address: str | None, quiet: bool = False, log_format: str = "text") -> bool:
@@ -325,6 +326,16 @@ def worker_output_as_log_records(enabled: bool = True) -> None:
 
 
 EMBEDDED_RETRY_SECONDS = (1.0, 3.0)  # the random wait before the one retry of a failed embedded start
+RAY_TOKEN_LOGGER = "ray._private.authentication.authentication_token_setup"  # where Ray's token notices come from
+
+
+def _drop_token_notice(record: logging.LogRecord) -> bool:
+    """False for Ray's "token authentication is enabled" notice; its warning that auth is *disabled* still shows.
+
+    >>> _drop_token_notice(logging.makeLogRecord({"msg": "Token authentication is enabled for this Ray cluster."}))
+    False
+    """
+    return not record.getMessage().startswith("Token authentication is enabled for this Ray cluster")
 
 
 def start_embedded(ray: Any, options: dict[str, Any]) -> None:
@@ -336,11 +347,18 @@ def start_embedded(ray: Any, options: dict[str, Any]) -> None:
     a ClusterError naming the cause (exit code 3), never a traceback: e.g. an unusable temp dir
     ($RAY_TMPDIR). Before it starts, what a killed embedded job of this host left running is stopped
     (`leftovers`), and the new session is marked as this process's.
+
+    Token authentication stays on, as Ray chooses for a new local cluster; its notice on every start
+    ("Token authentication is enabled for this Ray cluster. Set RAY_AUTH_MODE=disabled to opt out")
+    is dropped (`_drop_token_notice`): it says nothing a user of an embedded run can act on. Setting
+    RAY_AUTH_MODE=token here instead would silence it too, but Ray's driver caches its config before
+    it, and then connects without the token.
     """
     from ray._common.utils import get_default_ray_temp_dir
 
     from . import leftovers
 
+    logging.getLogger(RAY_TOKEN_LOGGER).addFilter(_drop_token_notice)
     leftovers.remove(get_default_ray_temp_dir())
     for attempt in (1, 2):
         try:
