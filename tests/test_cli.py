@@ -451,6 +451,19 @@ def test_quiet_on_a_terminal_shows_no_bar_nor_rays_start_up_and_the_stages_add_u
 
 
 @pytest.mark.slow
+def test_an_embedded_run_shows_rays_start_but_no_token_notice(planted_corpus, tmp_path, monkeypatch):
+    """Ray's "Token authentication is enabled ... Set RAY_AUTH_MODE=disabled to opt out" on every embedded
+    start is nothing a user can act on: w2v asks for token mode by name, which Ray takes without the notice."""
+    root, _ = planted_corpus
+    monkeypatch.delenv("RAY_AUTH_MODE", raising=False)
+    done = w2v_process("train", str(root / "part-000.txt"), "--out", str(tmp_path / "art"), "--no-eval",
+                       "--epochs", "1", "--vector-size", "8", "--checkpoint-interval", "0")
+    err = done.stderr.decode()
+    assert done.returncode == 0, err
+    assert "Started a local Ray instance" in err and "Token authentication" not in err, err
+
+
+@pytest.mark.slow
 def test_log_lines_go_above_the_progress_bars_not_into_them(ray_cluster, planted_corpus, tmp_path):
     """On a terminal a bar is cleared before each log line and drawn again below it: after the
     last carriage return of a line there is either bar or log text, never both. Every long stage
@@ -516,3 +529,57 @@ def test_an_embedded_start_that_fails_once_is_retried(monkeypatch):
     flaky = FlakyRay()
     cli.start_embedded(flaky, {})
     assert flaky.calls == ["local", "local"]
+
+
+def _help(*command: str) -> str:
+    import contextlib
+    import io
+
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out), pytest.raises(SystemExit) as exited:
+        main([*command, "--help"])
+    assert exited.value.code == 0
+    return out.getvalue()
+
+
+def _flag_helps(text: str) -> dict[str, str]:
+    """flag -> its help entry on one line (argparse wraps a long flag's help onto the next lines)."""
+    entries: dict[str, str] = {}
+    flag = None
+    for line in text.splitlines():
+        if line.startswith("  -"):
+            flag = line.split()[0].rstrip(",")
+            entries[flag] = line
+        elif flag and line.startswith("    "):
+            entries[flag] += " " + line.strip()
+        else:
+            flag = None
+    return entries
+
+
+def test_every_train_flag_with_a_default_says_it_once_and_out_says_it_is_required():
+    text = _help("train")
+    lines = _flag_helps(text)
+    without = {"-h", "--out", "--config", "--dry-run", "--print-config", "-q", "--init-from-sha256", "--s3-endpoint-url",
+               "--s3-region", "--s3-profile", "--name", "--tags", "--mlflow-uri"}
+    assert "--checkpoint-dir" in lines and "<out>.checkpoint" in lines["--checkpoint-dir"]
+    for flag, line in lines.items():
+        said = len(re.findall(r"[(;] ?default\b", line))  # "(default 5)", "(default: off)", "; default: off"
+        assert said == (0 if flag in without else 1), line
+    assert "(default: off)" in lines["--lowercase"] and "(default: off)" in lines["--phrases"]
+    assert lines["--log-format"].endswith("(default: text)")
+    assert text.startswith("usage: w2v train [CORPUS ...] --out DIR ") and "required" in lines["--out"]
+    assert "rare words" in lines["--sync-tiers"] and "averaged where the actors moved it" in lines["--sync-combine"]
+
+
+def test_the_query_commands_explain_their_arguments_and_w2v_says_its_version(capsys):
+    from importlib.metadata import version
+
+    analogy = _help("analogy")
+    for argument in ("a", "b", "c"):
+        assert any(line.split()[:1] == [argument] and len(line.split()) > 1 for line in analogy.splitlines())
+    assert "(default: 5)" in analogy and "(default: 3CosAdd)" in analogy
+    assert "(default: 8)" in _help("neighbors")
+    with pytest.raises(SystemExit) as exited:
+        main(["--version"])
+    assert exited.value.code == 0 and capsys.readouterr().out == f"w2v {version('w2v')}\n"

@@ -241,9 +241,11 @@ def test_run_identity_keys_from_yaml_and_flags(tmp_path):
     config = TrainConfig.from_yaml(job)
     assert (config.name, config.tags, config.license) == ("news baseline", ("news", "v2"), "cc-by-4.0")
     assert config.to_json()["tags"] == ["news", "v2"]  # JSON, and a config file again
-    argv = ["train", "c.txt", "--out", "o", "--tags", "a, b/c", "--name", "x", "--mlflow-uri", "sqlite:///m.db"]
+    argv = ["train", "c.txt", "--out", "o", "--tags", "a, b/c", "--name", "x", "--mlflow-uri", "sqlite:///m.db",
+            "--language", "en,pt-BR"]
     flags = config_from_args(build_parser().parse_args(argv))
     assert (flags.tags, flags.name, flags.mlflow_uri) == (("a", "b/c"), "x", "sqlite:///m.db")
+    assert flags.language == ("en", "pt-BR") and flags.to_json()["language"] == ["en", "pt-BR"]
     assert TrainConfig.from_yaml(job, overrides={"tags": ("only",)}).tags == ("only",)
     assert make(tags="one").tags == ("one",)
 
@@ -256,6 +258,7 @@ def test_run_identity_keys_from_yaml_and_flags(tmp_path):
     ({"name": ""}, r"^name='': must be 1 to 100 printable characters$"),
     ({"name": "a\nb"}, r"^name='a\\nb': must be 1 to 100 printable characters$"),
     ({"license": "Apache 2.0"}, r"^license='Apache 2.0': must be a license id as the Hugging Face Hub writes them"),
+    ({"language": ["en", "English"]}, r"^language: 'English' is not a language code as the Hugging Face Hub"),
     ({"mlflow_uri": " "}, r"^mlflow_uri=' ': give a tracking URI or leave it out$"),
     ({"mlflow_uri": "http://user:pw@mlflow:5000"}, r"^http://\*\*\*@mlflow:5000: "),
 ])

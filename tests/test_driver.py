@@ -154,7 +154,7 @@ def test_progress_logs_each_epoch_at_its_own_rate_even_when_several_ended_betwee
     from w2v.driver import _Progress
 
     def status(ends):
-        return ActorStatus(epochs_done=len(ends), seconds=ends[-1], epoch_ends=ends, loss=[0.0] * len(ends))
+        return ActorStatus(epochs_done=len(ends), seconds=ends[-1], epoch_ends=ends, epoch_loss=[0.0] * len(ends))
 
     progress = _Progress(epochs=4)
     with caplog.at_level(logging.INFO, logger="w2v.driver"):
@@ -171,7 +171,7 @@ def test_each_epoch_has_its_own_sync_share_when_actors_exchange():
     from w2v.driver import _epoch_stats
 
     def status(ends, synced):
-        return ActorStatus(epoch_ends=ends, loss=[0.0] * len(ends), epoch_sync=synced)
+        return ActorStatus(epoch_ends=ends, epoch_loss=[0.0] * len(ends), epoch_sync=synced)
 
     # Started at t=100; epochs end at 102 (2 s) and 106 (4 s, the slower actor's end). Sync seconds so far at
     # each epoch's end: actor 0 0.2 then 1.4, actor 1 0.6 then 1.0: 0.4 s then 0.8 s on average.
@@ -190,7 +190,7 @@ def test_epoch_rates_after_a_restart_or_resume_use_one_clock():
     from w2v.driver import _epoch_stats
 
     def status(ends):
-        return ActorStatus(epoch_ends=ends, loss=[0.0] * len(ends))
+        return ActorStatus(epoch_ends=ends, epoch_loss=[0.0] * len(ends))
 
     # Started at t=100. Actor 1 died in epoch 3 and its new process trained epochs 2.. again (epochs 0-1: no times).
     stats = _epoch_stats([status([101.0, 102.0, 103.0, 104.0]), status([None, None, 103.5, 105.0])], 1000, 100.0)

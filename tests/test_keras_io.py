@@ -78,3 +78,16 @@ def test_to_indices_applies_the_artifacts_tokenizer(tmp_path):
         kv = w2v.load(uri)
         assert w2v.to_indices(["The", "Café!", "of,"], kv).tolist() == expected
     assert w2v.to_indices(["The", "Café!"], kv, tokenizer="simple").tolist() == [1, 4]
+
+
+@pytest.mark.slow  # a fresh process that imports Keras and TensorFlow
+def test_a_keras_layer_is_made_without_tensorflows_start_up_lines(artifact):
+    import subprocess
+    import sys
+
+    uri, _ = artifact
+    code = f"import w2v; layer = w2v.keras_embedding(w2v.load({uri!r})); print(layer.input_dim)"
+    env = {k: v for k, v in __import__("os").environ.items() if k not in ("TF_CPP_MIN_LOG_LEVEL", "KERAS_BACKEND")}
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300)
+    assert done.returncode == 0 and done.stdout == f"{len(WORDS) + 1}\n", done.stderr
+    assert done.stderr == ""  # no oneDNN, "Could not find cuda drivers" or cuInit lines

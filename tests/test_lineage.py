@@ -125,7 +125,7 @@ def test_a_parent_without_training_state_is_refused(tmp_path):
     write_parent(tmp_path / "p", state=False)
     with pytest.raises(ArtifactError, match="has no training state .*--save-training-state"):
         check_parent(child(tmp_path / "p"))
-    with pytest.raises(ArtifactError, match=r"^--init-from .*no manifest.json"):
+    with pytest.raises(ArtifactError, match=r"^--init-from .*nothing: no such directory"):
         check_parent(child(tmp_path / "nothing"))
 
 

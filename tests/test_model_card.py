@@ -15,7 +15,8 @@ from .test_manifest import OLD
 RUN = {"name": 'news "baseline": v2', "tags": ["news", "v2"], "ray_job_id": "02000000",
        "ray_submission_id": "raysubmit_x", "git_commit": "0123456789abcdef0123", "git_dirty": False, "host": "h"}
 MANIFEST = {
-    **OLD, "run": RUN, "parameters": {**OLD["parameters"], "license": "cc-by-4.0", "lowercase": True},
+    **OLD, "run": RUN, "parameters": {**OLD["parameters"], "license": "cc-by-4.0", "language": ["en", "de"],
+                                      "lowercase": True},
     "corpus": {**OLD["corpus"], "words": 2_000_000, "shards": [
         {"uri": "/home/alice/secret-project/corpus/part-1.txt#bytes=0-100"},
         {"uri": "/home/alice/secret-project/corpus/part-1.txt#bytes=100-200"},
@@ -70,10 +71,29 @@ def test_warnings_for_out_of_vocabulary_tests_a_small_corpus_and_a_missing_evalu
     assert "The evaluation failed (TF went away)" in failed and "model-index" not in failed
 
 
-def test_without_a_license_or_evaluation_the_front_matter_has_neither():
+def test_the_license_languages_and_corpus_reach_the_hub_metadata_and_pass_its_offline_checks():
+    from huggingface_hub import ModelCard, ModelCardData
+
+    card = ModelCard(render(Manifest.from_json(MANIFEST)))
+    data = card.data
+    assert data.license == "cc-by-4.0" and data.language == ["en", "de"]
+    assert data.datasets == ["part-1.txt", "s3://bucket/news/part-2.txt.gz"]  # no host path here either
+    again = ModelCardData(**data.to_dict())  # the Hub library rebuilds the same metadata from what it read
+    assert again.to_dict() == data.to_dict() and again.eval_results == data.eval_results
+
+
+def test_a_corpus_of_many_files_lists_the_first_ones_as_datasets():
+    shards = [{"uri": f"s3://b/part-{i:03d}.txt"} for i in range(30)]
+    data = parse_front_matter(render(Manifest.from_json({**MANIFEST, "corpus": {**MANIFEST["corpus"],
+                                                                                 "shards": shards}})))
+    assert data["datasets"] == [f"s3://b/part-{i:03d}.txt" for i in range(20)]
+
+
+def test_without_a_license_language_or_evaluation_the_front_matter_has_none():
     manifest = {**MANIFEST, "parameters": OLD["parameters"], "evaluation": None, "run": None}
     data = parse_front_matter(render(Manifest.from_json(manifest)))
-    assert data == {"library_name": "gensim", "tags": ["word2vec", "word-embeddings", "gensim", "w2v"]}
+    assert data == {"library_name": "gensim", "datasets": ["part-1.txt", "s3://bucket/news/part-2.txt.gz"],
+                    "tags": ["word2vec", "word-embeddings", "gensim", "w2v"]}
 
 
 WORDS, COUNTS = ["the", "of", "a"], [5, 4, 3]

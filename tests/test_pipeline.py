@@ -67,7 +67,7 @@ def test_artifact_files_agree_in_shape(trained_artifact):
 def test_manifest_checksums_match_the_files(trained_artifact):
     manifest = w2v.verify(trained_artifact.out)
     assert set(manifest["files"]) == {"vectors.npy", "vocab.tsv", "vectors.bin", "eval.json",
-                                      "report.md", "words_pca.png", "training_curves.png", "metadata.tsv",
+                                      "report.md", "words_pca.png", "training_curves.png", "metadata.tsv", "projector_vectors.tsv",
                                       "projector_config.pbtxt", "checkpoint", "projector.ckpt-1.index",
                                       "projector.ckpt-1.data-00000-of-00001", "README.md",
                                       "events.out.tfevents.w2v-training"}

@@ -74,17 +74,49 @@ def test_a_capitalised_word_on_a_lowercased_artifact_is_looked_up_lowercased_wit
     assert float(capsys.readouterr().out) == pytest.approx(kv.similarity("paris", "france"), abs=1e-4)
     assert main(["neighbors", art, "Zebra"]) == 2  # lowercased and still unknown: it says both
     err = capsys.readouterr().err
-    assert "not in the vocabulary" in err and "Zebra (looked up as 'zebra'" in err and "--lowercase" in err
+    assert "not in the vocabulary" in err and "'Zebra' (looked up as 'zebra'" in err and "--lowercase" in err
 
 
 def test_a_word_tokenized_like_the_corpus_is_found_and_case_is_explained_where_it_matters(tmp_path):
     simple = make_artifact(tmp_path / "simple", {"tokenizer": "simple", "deaccent": False})
     assert lookup(w2v.load(simple), ["War,", "café"], simple).keys == ["war", "café"]
     cased = make_artifact(tmp_path / "cased")  # not lowercased: Paris and paris are two words
-    with pytest.raises(EvaluationError, match=r"Paris \('paris' is: the vocabulary is case-sensitive\)"):
+    with pytest.raises(EvaluationError, match=r"'Paris' \('paris' is: the vocabulary is case-sensitive\)"):
         lookup(w2v.load(cased), ["Paris"], cased)
-    with pytest.raises(EvaluationError, match="not in the vocabulary of .*: nope, zilch"):
+    with pytest.raises(EvaluationError, match="not in the vocabulary of .*: 'nope', 'zilch'$"):
         lookup(w2v.load(cased), ["nope", "the", "zilch"], cased)
+
+
+def test_an_empty_or_odd_word_is_quoted_in_the_error(tmp_path, capsys):
+    art = make_artifact(tmp_path / "art")
+    assert main(["neighbors", art, ""]) == 2
+    assert capsys.readouterr().err == f"w2v: error: not in the vocabulary of {art}: ''\n"
+    assert main(["similarity", art, "war", " x\ty"]) == 2
+    assert capsys.readouterr().err.endswith(": ' x\\\\ty'\n")
+
+
+@pytest.mark.parametrize("command", [["neighbors", "{}", "war"], ["info", "{}"], ["verify", "{}"],
+                                     ["similarity", "{}", "war", "peace"]])
+def test_an_artifact_command_given_a_file_or_a_missing_path_says_so_in_one_line(tmp_path, capsys, command):
+    art = make_artifact(tmp_path / "art")
+    given = {"a file": f"{art}/vectors.bin", "a missing path": f"{tmp_path}/nothing", "a directory": str(tmp_path)}
+    said = {}
+    for what, path in given.items():
+        assert main([part.format(path) for part in command]) == 2, what
+        said[what] = capsys.readouterr().err
+    assert said["a file"] == (f"w2v: error: {art}/vectors.bin is a file, not an artifact directory: give the "
+                              f"directory that holds manifest.json ({art} is one)\n")
+    assert said["a missing path"] == f"w2v: error: {tmp_path}/nothing: no such directory\n"
+    assert said["a directory"] == f"w2v: error: {tmp_path}: no manifest.json: not an artifact, or an incomplete one\n"
+
+
+def test_loading_a_file_raises_an_artifact_error_naming_it(tmp_path):
+    art = make_artifact(tmp_path / "art")
+    with pytest.raises(w2v.ArtifactError, match="vocab.tsv is a file, not an artifact directory"):
+        w2v.load(f"{art}/vocab.tsv")
+    (tmp_path / "corpus.txt").write_text("the war\n")
+    with pytest.raises(w2v.ArtifactError, match="corpus.txt/ is a file, not an artifact directory: .*manifest.json$"):
+        w2v.load(f"{tmp_path}/corpus.txt/")  # no hint: its directory is no artifact either
 
 
 @pytest.mark.slow  # TensorFlow: the evaluation's functions, which answered the query commands before

@@ -27,8 +27,18 @@ def readme_commands() -> list[str]:
 def test_ci_runs_the_readmes_test_command():
     setup, tests = readme_commands()
     ci = (ROOT / ".ci" / "run").read_text()
-    assert tests in ci.splitlines()
-    assert "pip install -e '.[test]'" in setup and "w2v train --config jobs/sample.yaml" in setup
+    install, run_tests = tests.split(" && ")
+    assert run_tests in ci.splitlines() and install == ".venv/bin/pip install -e '.[test]'"
+    assert "pip install -e '.[train,eval]'" in setup and "w2v train --config jobs/sample.yaml" in setup
+
+
+def test_the_install_table_lists_every_extra_a_user_installs():
+    import tomllib
+
+    extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]
+    table = README.split("### Install: the core and its extras", 1)[1].split("\n\n| install |", 1)[1]
+    listed = set(re.findall(r"pip install 'w2v\[(\w+)\]'", table.split("\n\n", 1)[0]))
+    assert listed == set(extras) - {"test", "bench"}  # those two are the project's own, said elsewhere
 
 
 def test_the_exit_code_table_is_w2vs():

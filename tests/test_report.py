@@ -12,8 +12,8 @@ MANIFEST = {
     "vocabulary": {"size": 400, "distinct_words": 900, "effective_min_count": 5},
     "corpus": {"words": 12345, "bytes": 67890, "shards": [{"uri": "/data/a.txt"}]},
     "training": {"words": 24690, "seconds": 2.0, "words_per_s": 12345, "actors": [{}, {}],
-                 "epochs": [{"epoch": 1, "words_per_s": 12000, "loss": 5.0}, {"epoch": 2, "words_per_s": 13000,
-                                                                               "loss": 8.0}]},
+                 "epochs": [{"epoch": 1, "words_per_s": 12000, "epoch_loss": 5.0},
+                            {"epoch": 2, "words_per_s": 13000, "epoch_loss": 3.0}]},
     "timings": {"list": 0.1, "train": 2.0},
     "evaluation": {"file": "eval.json", "analogies": {"questions-words.txt": {"3CosAdd": 0.25, "3CosMul": 0.3,
                                                                             "oov_ratio": 10.0}},
@@ -111,6 +111,15 @@ def test_training_curves_show_plain_speeds_the_learning_rate_the_sync_share_and_
     assert list(x) == [0, 1, 2, 3] and y[0] == 0.025 and abs(y[-1] - 0.0001) < 1e-12
     assert "4.5%" in share.lines[0].get_label()
     assert len(curves_figure(epochs).axes) == 2  # no parameters, no sync share: words/s and loss only
+
+
+def test_the_loss_drawn_is_each_epochs_from_new_and_older_manifests():
+    from w2v.report import curves_figure
+
+    new = [{"epoch": e, "words_per_s": 1000, "epoch_loss": loss} for e, loss in ((1, 9.0), (2, 6.0), (3, 5.0))]
+    old = [{"epoch": e, "words_per_s": 1000, "loss": running} for e, running in ((1, 9.0), (2, 15.0), (3, 20.0))]
+    for epochs in (new, old):
+        assert list(curves_figure(epochs).axes[1].lines[0].get_ydata()) == [9.0, 6.0, 5.0]
 
 
 def test_the_sync_share_is_drawn_per_epoch_and_an_older_manifests_as_one_level():

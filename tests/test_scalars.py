@@ -7,9 +7,9 @@ import pytest
 
 from w2v.scalars import EVENTS_FILE, event_file, record
 
-EPOCHS = [{"epoch": 1, "words_per_s": 1000, "loss": 50.0, "seconds": 2.0},
-          {"epoch": 2, "words_per_s": 1500, "loss": 40.5, "seconds": 1.5},
-          {"epoch": 3, "words_per_s": 1200, "loss": 30.25, "seconds": 1.0, "sync_share": 0.125}]
+EPOCHS = [{"epoch": 1, "words_per_s": 1000, "epoch_loss": 50.0, "seconds": 2.0},
+          {"epoch": 2, "words_per_s": 1500, "epoch_loss": 40.5, "seconds": 1.5},
+          {"epoch": 3, "words_per_s": 1200, "epoch_loss": 30.25, "seconds": 1.0, "sync_share": 0.125}]
 
 
 # TensorBoard's readers import TensorFlow when it is installed (tensorboard.compat): slow.
@@ -28,17 +28,24 @@ def _scalars(directory):
 def test_tensorboard_reads_every_epoch_back(tmp_path):
     (tmp_path / EVENTS_FILE).write_bytes(event_file(EPOCHS, sync_share=0.25, finished=1_000_000.0))
     scalars = _scalars(tmp_path)
-    assert set(scalars) == {"train/words_per_s", "train/loss", "train/sync_share"}
+    assert set(scalars) == {"train/words_per_s", "train/epoch_loss", "train/sync_share"}
     assert [(s, v) for s, v, _ in scalars["train/words_per_s"]] == [(1, 1000), (2, 1500), (3, 1200)]
-    assert [(s, v) for s, v, _ in scalars["train/loss"]] == [(1, 50.0), (2, 40.5), (3, 30.25)]
+    assert [(s, v) for s, v, _ in scalars["train/epoch_loss"]] == [(1, 50.0), (2, 40.5), (3, 30.25)]
     assert [(s, v) for s, v, _ in scalars["train/sync_share"]] == [(1, 0.25), (2, 0.25), (3, 0.125)]
-    assert [t for _, _, t in scalars["train/loss"]] == [999_997.5, 999_999.0, 1_000_000.0]  # counted back
+    assert [t for _, _, t in scalars["train/epoch_loss"]] == [999_997.5, 999_999.0, 1_000_000.0]  # counted back
+
+
+def test_an_older_manifests_running_loss_becomes_each_epochs_loss():
+    from w2v.scalars import per_epoch
+
+    old = [{"epoch": 1, "words_per_s": 10, "loss": 516_808.0}, {"epoch": 2, "words_per_s": 10, "loss": 900_000.0}]
+    assert [values["train/epoch_loss"] for _, values in per_epoch(old)] == [516_808.0, 383_192.0]
 
 
 @tensorboard_reader
 def test_without_exchanges_there_is_no_sync_curve(tmp_path):
     (tmp_path / EVENTS_FILE).write_bytes(event_file(EPOCHS[:2]))
-    assert set(_scalars(tmp_path)) == {"train/words_per_s", "train/loss"}
+    assert set(_scalars(tmp_path)) == {"train/words_per_s", "train/epoch_loss"}
 
 
 @tensorboard_reader

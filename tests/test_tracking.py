@@ -8,7 +8,7 @@ from w2v import ConfigError
 from w2v.manifest import EvaluationSummary, RunSection, TrainingSection
 from w2v.tracking import MlflowTracker, NullTracker, require_mlflow, tracker_for
 
-EPOCHS = [{"epoch": 1, "words_per_s": 1000, "loss": 50.0}, {"epoch": 2, "words_per_s": 1500, "loss": 40.0}]
+EPOCHS = [{"epoch": 1, "words_per_s": 1000, "epoch_loss": 50.0}, {"epoch": 2, "words_per_s": 1500, "epoch_loss": 40.0}]
 RUN = RunSection(name="exp-1", tags=["news", "v2"], ray_job_id="02000000", git_commit="abc123", host="h")
 
 
@@ -45,7 +45,7 @@ def test_one_run_holds_parameters_curves_evaluation_and_the_artifact(store):
     assert run.data.params == {"corpus": "a.txt,b.txt", "epochs": "2", "sg": "False"}
     history = client.get_metric_history(run.info.run_id, "train/words_per_s")
     assert sorted((m.step, m.value) for m in history) == [(1, 1000), (2, 1500)]
-    assert sorted((m.step, m.value) for m in client.get_metric_history(run.info.run_id, "train/loss")) == [
+    assert sorted((m.step, m.value) for m in client.get_metric_history(run.info.run_id, "train/epoch_loss")) == [
         (1, 50.0), (2, 40.0)]
     assert [m.value for m in client.get_metric_history(run.info.run_id, "train/sync_share")] == [0.2, 0.2]
     assert run.data.metrics["eval/q.txt/3CosAdd"] == 0.4 and "eval/p.tsv/spearman" not in run.data.metrics

@@ -49,8 +49,9 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
                         help="corpus files, directories (recursive), globs, s3://bucket/prefix (globs within a "
                              "prefix; s3a:// and s3n:// too) or http(s):// URLs; .gz/.bz2/.xz/.zst by extension, "
                              ".zip member by member; 'sample:' is the real text shipped with gensim")
-    parser.add_argument("--out", default=s,
-                        help="artifact directory or s3://bucket/prefix (refused if it holds files, see --overwrite)")
+    parser.add_argument("--out", default=s, metavar="DIR",
+                        help="required (here or as out: in --config): artifact directory or s3://bucket/prefix "
+                             "(refused if it holds files, see --overwrite)")
     parser.add_argument("--config", default=None, help="YAML job config with the same keys; flags override it")
     # model (gensim 4 names and defaults)
     g = parser.add_argument_group("model (gensim 4 names and defaults)")
@@ -136,12 +137,13 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
                         "speed; 0 = automatic, so that the words the other actors train between two exchanges are "
                         "0.25%% of an epoch (default 0)"),
     g.add_argument("--sync-combine", choices=("adaptive", "sum"), default=s,
-                   help="how the actors' deltas combine: adaptive scales each row's sum by how little the actors' "
-                        "deltas repeat each other (rows every actor moved the same way are averaged, independent "
-                        "changes summed); sum adds them up (default adaptive)")
-    g.add_argument("--sync-tiers", type=int, default=s,
-                   help="frequency tiers of the exchange: the hottest V/2**(tiers-1) rows every time, the coldest every "
-                        "2**(tiers-1)-th exchange; 1 = every row every time (default 7)")
+                   help="with 2+ actors, how the changes the actors made to the same word's vector since the last "
+                        "exchange are merged: adaptive = averaged where the actors moved it the same way, added up "
+                        "where their changes are independent (default adaptive); sum = always added up")
+    g.add_argument("--sync-tiers", type=int, default=s, metavar="N",
+                   help="with 2+ actors, how often rare words' vectors are exchanged: the most frequent half of the "
+                        "vocabulary every exchange, each rarer half half as often, in N frequency tiers (the rarest "
+                        "every 2**(N-1)-th exchange); 1 = every word every exchange (default 7)")
     g.add_argument("--spool-dir", default=s,
                    help="local directory where each actor spools its shards for gensim's corpus_file mode "
                         "(default: the system temp dir); needs the node's share of the corpus, uncompressed")
@@ -185,6 +187,9 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--license", default=s,
                    help="the model card's license, a Hugging Face Hub id such as apache-2.0, cc-by-4.0, mit or other "
                         "(default: none stated)")
+    g.add_argument("--language", type=comma_list, default=s, metavar="CODE,CODE",
+                   help="the corpus's languages for the model card, ISO 639 codes as the Hub writes them, e.g. en or "
+                        "en,de (default: none stated)")
     g.add_argument("--mlflow-uri", default=s, metavar="URI",
                    help="log the job as one MLflow run at this tracking URI, e.g. sqlite:///mlflow.db or "
                         "http://HOST:5000 (needs pip install 'w2v[mlflow]')")
@@ -236,7 +241,7 @@ def add_logging_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-q", "--quiet", action="store_true",
                         help="warnings and errors only (Ray's start-up lines too)")
     parser.add_argument("--log-format", choices=("text", "json"), default="text",
-                        help="log lines as text, or one JSON object per line for log collectors (default text)")
+                        help="log lines as text, or one JSON object per line for log collectors")
 
 
 def config_from_args(args: argparse.Namespace):
@@ -276,6 +281,7 @@ def configure_logging(quiet: bool = False, log_format: str = "text") -> None:
     logging.basicConfig(level=logging.WARNING if quiet else logging.INFO, handlers=[handler])
     logging.getLogger("gensim").setLevel(logging.WARNING)
     logging.getLogger("smart_open").setLevel(logging.WARNING)
+    logging.getLogger("absl").setLevel(logging.WARNING)  # TensorFlow's INFO lines ("Sharding callback duration")
 
 
 def redact_log_records() -> None:
@@ -361,6 +367,16 @@ def worker_output_as_log_records(enabled: bool = True) -> None:
 
 
 EMBEDDED_RETRY_SECONDS = (1.0, 3.0)  # the random wait before the one retry of a failed embedded start
+RAY_TOKEN_LOGGER = "ray._private.authentication.authentication_token_setup"  # where Ray's token notices come from
+
+
+def _drop_token_notice(record: logging.LogRecord) -> bool:
+    """False for Ray's "token authentication is enabled" notice; its warning that auth is *disabled* still shows.
+
+    >>> _drop_token_notice(logging.makeLogRecord({"msg": "Token authentication is enabled for this Ray cluster."}))
+    False
+    """
+    return not record.getMessage().startswith("Token authentication is enabled for this Ray cluster")
 
 
 def start_embedded(ray: Any, options: dict[str, Any]) -> None:
@@ -372,11 +388,18 @@ def start_embedded(ray: Any, options: dict[str, Any]) -> None:
     a ClusterError naming the cause (exit code 3), never a traceback: e.g. an unusable temp dir
     ($RAY_TMPDIR). Before it starts, what a killed embedded job of this host left running is stopped
     (`leftovers`), and the new session is marked as this process's.
+
+    Token authentication stays on, as Ray chooses for a new local cluster; its notice on every start
+    ("Token authentication is enabled for this Ray cluster. Set RAY_AUTH_MODE=disabled to opt out")
+    is dropped (`_drop_token_notice`): it says nothing a user of an embedded run can act on. Setting
+    RAY_AUTH_MODE=token here instead would silence it too, but Ray's driver caches its config before
+    it, and then connects without the token.
     """
     from ray._common.utils import get_default_ray_temp_dir
 
     from . import leftovers
 
+    logging.getLogger(RAY_TOKEN_LOGGER).addFilter(_drop_token_notice)
     leftovers.remove(get_default_ray_temp_dir())
     for attempt in (1, 2):
         try:
@@ -684,8 +707,37 @@ def cmd_publish(args: argparse.Namespace) -> int:
     return 0
 
 
+class HelpFormatter(argparse.HelpFormatter):
+    """Every flag's default in its help, once: the help's own words when it says it ("(default 5)", "default:
+    every node"), else " (default: X)" from the parser or, for `w2v train`'s flags (absent unless given, so that
+    a --config file's value stands), from TrainConfig; booleans as on/off. Switches (`--dry-run`) and flags
+    without a default (`--name`) get none.
+
+    >>> parser = argparse.ArgumentParser(formatter_class=HelpFormatter)
+    >>> _ = parser.add_argument("--window", default=argparse.SUPPRESS, help="context size")
+    >>> "context size (default: 5)" in parser.format_help()
+    True
+    """
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        from .config import TrainConfig
+
+        text = action.help or ""
+        default = action.default
+        if default is argparse.SUPPRESS:
+            default = getattr(TrainConfig, action.dest, None)
+        if ("default" in text or not action.option_strings or default in (None, (), [])
+                or (action.nargs == 0 and not isinstance(action, argparse.BooleanOptionalAction))):
+            return text
+        shown = ("on" if default else "off") if isinstance(default, bool) else default
+        return f"{text} (default: {shown})".replace("%", "%%")
+
+
+TRAIN_USAGE = "%(prog)s [CORPUS ...] --out DIR [--config JOB.yaml] [options]"  # --out: a flag or `out:` in JOB.yaml
+
+
 def _train_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="w2v train", formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p = argparse.ArgumentParser(prog="w2v train", usage=TRAIN_USAGE, formatter_class=HelpFormatter)
     add_train_arguments(p)
     return p
 
@@ -694,17 +746,20 @@ def build_parser() -> argparse.ArgumentParser:
     from .eval_sets import DEFAULT_ANALOGIES, DEFAULT_PAIRS, DEFAULT_RESTRICT_VOCAB
     from .submit import DEFAULT_ADDRESS
 
+    from .version import __version__
+
     parser = argparse.ArgumentParser(prog="w2v", description="Distributed word2vec training on Ray with gensim.",
                                      epilog="exit codes: 0 success; " + "; ".join(f"{code} {meaning}" for code, meaning
                                                                               in EXIT_CODES.items()))
+    parser.add_argument("--version", action="version", version=f"w2v {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
-    p = sub.add_parser("train", help="train vectors and write an artifact",
-                       formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p = sub.add_parser("train", help="train vectors and write an artifact", usage=TRAIN_USAGE,
+                       formatter_class=HelpFormatter)
     add_train_arguments(p)
     p.set_defaults(func=cmd_train)
 
     def query(name: str, help: str, func) -> argparse.ArgumentParser:
-        p = sub.add_parser(name, help=help)
+        p = sub.add_parser(name, help=help, formatter_class=HelpFormatter)
         p.add_argument("artifact", help="artifact directory or URI")
         add_logging_arguments(p)
         p.set_defaults(func=func)
@@ -725,14 +780,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("words", nargs="+", help="words to look up")
     p.add_argument("-k", type=int, default=8, help="neighbours per word")
     p = query("similarity", "cosine similarity of two words", cmd_similarity)
-    p.add_argument("a")
-    p.add_argument("b")
-    p = query("analogy", "a is to b as c is to ...?", cmd_analogy)
-    p.add_argument("a")
-    p.add_argument("b")
-    p.add_argument("c")
+    p.add_argument("a", help="a word")
+    p.add_argument("b", help="another word")
+    p = query("analogy", "a is to b as c is to ...?, e.g. man king woman: queen", cmd_analogy)
+    p.add_argument("a", help="the first word of the known pair (man)")
+    p.add_argument("b", help="the second word of the known pair (king)")
+    p.add_argument("c", help="the word whose counterpart is asked for (woman)")
     p.add_argument("-k", type=int, default=5, help="answers to show")
-    p.add_argument("--method", choices=("3CosAdd", "3CosMul"), default="3CosAdd")
+    p.add_argument("--method", choices=("3CosAdd", "3CosMul"), default="3CosAdd",
+                   help="3CosAdd = the words nearest b - a + c; 3CosMul = Levy and Goldberg's multiplicative "
+                        "form, less swayed by one large similarity")
     p = query("doesnt-match", "the word that goes least with the others", cmd_doesnt_match)
     p.add_argument("words", nargs="+", help="two or more words")
     query("info", "print an artifact's manifest as a readable summary", cmd_info)

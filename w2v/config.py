@@ -42,6 +42,7 @@ BAD_LINE_POLICIES = ("fail", "skip")  # a JSON line that is not JSON or lacks th
 TEXT_FIELD = re.compile(r"[^.\s]+(\.[^.\s]+)*")  # a field name, dotted into nested objects: text, meta.body
 TAG = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:/-]{0,49}")  # a --tags entry: a Hub tag and an MLflow tag key alike
 LICENSE = re.compile(r"[a-z0-9][a-z0-9.+-]{0,63}")  # the Hub's license ids: apache-2.0, cc-by-sa-4.0, openrail++
+LANGUAGE = re.compile(r"[a-z]{2,3}(-[A-Za-z0-9]{2,8})?|multilingual")  # the Hub's: ISO 639 codes (en, fra), pt-BR
 PHRASE_SCORINGS = ("default", "npmi")  # gensim Phrases' scorings (phrases.SCORINGS)
 
 # Parameters that shape the vectors: `--resume` refuses a checkpoint written with other values.
@@ -126,6 +127,7 @@ class TrainConfig:
     name: str | None = None  # the run's name: in the manifest, the model card and the MLflow run
     tags: tuple[str, ...] = ()  # the run's tags: in the manifest, the model card's `tags` and the MLflow run
     license: str | None = None  # the model card's license: a Hugging Face Hub id (apache-2.0, cc-by-4.0, other)
+    language: tuple[str, ...] = ()  # the corpus's languages for the model card: ISO 639 codes (en, de), as the Hub
     mlflow_uri: str | None = None  # log the job as one MLflow run at this tracking URI (needs w2v[mlflow])
 
     def __post_init__(self) -> None:
@@ -215,6 +217,7 @@ class TrainConfig:
         data.pop("address")
         data["corpus"] = list(self.corpus)
         data["tags"] = list(self.tags)
+        data["language"] = list(self.language)
         return data
 
 
@@ -439,6 +442,10 @@ def _validate(c: TrainConfig) -> None:
     need(len(c.tags) <= 50 and len(set(c.tags)) == len(c.tags), "tags", "at most 50 tags, each given once")
     need(c.license is None or bool(LICENSE.fullmatch(c.license)), "license",
          "must be a license id as the Hugging Face Hub writes them: lowercase, e.g. apache-2.0, mit, cc-by-4.0, other")
+    bad_language = next((code for code in c.language if not LANGUAGE.fullmatch(code)), None)
+    if bad_language is not None:
+        raise ConfigError(f"language: {shown(bad_language)} is not a language code as the Hugging Face Hub writes "
+                          f"them: ISO 639, lowercase, e.g. en, de, fra (or pt-BR, multilingual)")
     need(c.mlflow_uri is None or bool(c.mlflow_uri.strip()), "mlflow_uri", "give a tracking URI or leave it out")
 
 

@@ -100,7 +100,7 @@ class TrainResult:
     syn1neg: np.ndarray | None  # V x D output weights of negative sampling (None with hs only), same rows
     actors: list[dict[str, Any]]  # per actor: node, shards, words, timings, peak memory
     stats: dict[str, Any] = field(default_factory=dict)  # words, exchanges, bytes, timings
-    epochs: list[dict[str, Any]] = field(default_factory=list)  # per epoch: words/s, loss
+    epochs: list[dict[str, Any]] = field(default_factory=list)  # per epoch: words/s, epoch_loss
 
 
 class _Progress:
@@ -1057,7 +1057,7 @@ class Training:
 
 def _epoch_stats(statuses: Sequence[ActorStatus], words_per_epoch: int, started: float, exchange: bool = False
                  ) -> list[dict[str, Any]]:
-    """Per epoch: when the slowest actor finished it, words/s over it, gensim's rough running loss, and with
+    """Per epoch: when the slowest actor finished it, words/s over it, gensim's rough loss of the epoch, and with
     `exchange` the sync share: the actors' mean seconds in the exchange and waiting for it during the
     epoch, over the epoch's seconds (the whole run's `sync_share`, epoch by epoch).
 
@@ -1080,7 +1080,7 @@ def _epoch_stats(statuses: Sequence[ActorStatus], words_per_epoch: int, started:
             seconds = max(end - previous_end, 1e-9)
             entry = {"epoch": e + 1, "words": words_per_epoch, "seconds": round(seconds, 3),
                      "words_per_s": round(words_per_epoch / seconds),
-                     "loss": round(sum(s.loss[e] for s in statuses), 1)}
+                     "epoch_loss": round(sum(s.epoch_loss[e] for s in statuses), 1)}
             if exchange:
                 share = sum(now - before for now, before in zip(synced, previous_sync)) / len(statuses) / seconds
                 entry["sync_share"] = round(share, 4)

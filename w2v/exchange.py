@@ -66,7 +66,7 @@ class ActorStatus:
     sync_seconds: float = 0.0  # in the exchange's arithmetic plus waiting for it
     wait_seconds: float = 0.0  # the chunk loop waiting for an exchange to land
     epoch_ends: list[float | None] = field(default_factory=list)  # wall clock; None: trained by an earlier process
-    loss: list[float | None] = field(default_factory=list)  # gensim's running loss at each epoch end
+    epoch_loss: list[float | None] = field(default_factory=list)  # gensim's loss of each epoch (not its running total)
     epoch_sync: list[float | None] = field(default_factory=list)  # sync_seconds (so far) at each epoch end
     peak_rss: int = 0  # bytes
     peak_private_rss: int = 0  # bytes, RssAnon

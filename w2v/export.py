@@ -12,8 +12,9 @@ An artifact is a directory:
 - `phrases.tsv`   with `--phrases`: phrase, count, score, pass (`phrases`); `phrases-N.pkl` gensim
                   `FrozenPhrases` of pass N, only with `--phrases-pickle` (a pickle, as `vectors.kv`);
 - `eval.json`, `report.md`, `*.png`   the evaluation and its human report (when it ran);
-- `projector_config.pbtxt`, `metadata.tsv`, `checkpoint`, `projector.ckpt-1.*`   TensorBoard
-                  Embedding Projector files for the most frequent words (written by the evaluation task);
+- `projector_config.pbtxt`, `metadata.tsv`, `projector_vectors.tsv`, `checkpoint`, `projector.ckpt-1.*`
+                  TensorBoard Embedding Projector files for the most frequent words (written by the
+                  evaluation task; TensorBoard reads the .tsv, TensorFlow users the checkpoint);
 - `README.md`     the model card (`model_card`): Hugging Face Hub metadata, what was trained on what, how to load it;
 - `events.out.tfevents.w2v-training`   the training curves as TensorBoard scalars (`scalars`);
 - `manifest.json` parameters, shards, counts, timings, versions and the sha256 of every other file
@@ -345,12 +346,31 @@ def manifest_sha256(uri: str) -> str:
 
 def _manifest_bytes(uri: str) -> bytes:
     path = storage.join(uri, MANIFEST)
-    storage.backend(uri)  # an unsupported or credentialed URI is named as such, not as "no manifest"
+    backend = storage.backend(uri)  # an unsupported or credentialed URI is named as such, not as "no manifest"
+    if storage.scheme(uri) == "file":
+        check_local_artifact_path(backend.path(uri), uri)
     try:
         with storage.open(path, "rb") as f:
             return f.read()
     except StorageError:
         raise ArtifactError(f"{uri}: no {MANIFEST}: not an artifact, or an incomplete one") from None
+
+
+def check_local_artifact_path(path: str, uri: str) -> None:
+    """An ArtifactError saying what a local `path` is when it cannot be an artifact: missing, or a file.
+
+    Every artifact command and `w2v.load` read the manifest first, so this is where a user who typed
+    `demo-artifact/vectors.bin` for `demo-artifact` is told so, instead of an OS error's traceback.
+    """
+    path = os.path.expanduser(path).rstrip("/") or "/"  # "vectors.bin/" is the file too
+    if os.path.isdir(path):
+        return
+    if not os.path.exists(path):
+        raise ArtifactError(f"{uri}: no such directory")
+    parent = os.path.dirname(os.path.abspath(path))
+    hint = f" ({os.path.dirname(uri.rstrip('/')) or '.'} is one)" if os.path.isfile(os.path.join(parent, MANIFEST)) else ""
+    raise ArtifactError(f"{uri} is a file, not an artifact directory: give the directory that holds "
+                        f"{MANIFEST}{hint}")
 
 
 def read_manifest(uri: str, sha256: str | None = None) -> dict[str, Any]:

@@ -14,13 +14,15 @@ frequent word. Keras is imported only by `keras_embedding` (the `[keras]` extra)
 
 from __future__ import annotations
 
+import os
 from typing import Any, Sequence
 
 import numpy as np
 
 from .corpus import ReadOptions, tokenize
 from .errors import ConfigError
-from .extras import require
+from .extras import check, require
+from .tf_common import import_tensorflow
 
 PADDING_INDEX = 0
 
@@ -101,6 +103,11 @@ def keras_embedding(artifact: Any, trainable: bool = False, mask_zero: bool | No
     Built with `weights=[matrix]`: `embeddings_initializer=Constant(matrix)` would copy the whole
     matrix into the layer's config. `mask_zero` defaults to `reserve_padding`.
     """
+    check("keras", "w2v.keras_embedding")  # without importing it: a missing Keras is named as such
+    if os.environ.get("KERAS_BACKEND", "tensorflow") == "tensorflow":
+        # TensorFlow's start-up lines (oneDNN, "Could not find cuda drivers", cuInit's error on a machine
+        # without a GPU) say nothing about this call: TensorFlow starts quietly first, as in the evaluation.
+        import_tensorflow()
     keras = require("keras", "w2v.keras_embedding")
     if mask_zero is None:
         mask_zero = reserve_padding

@@ -17,7 +17,7 @@ Layout (format 1; new optional sections and keys keep the version, a changed mea
     vocabulary      size, distinct words, effective min_count, what the counting bound pruned
     vector_size     D
     training        words, seconds, words/s, exchanges, sync share, per-actor and per-epoch numbers (words/s,
-                    loss, sync share)
+                    epoch_loss, sync share: `epoch_losses` reads older manifests' running `loss` too)
     evaluation      the headline numbers of eval.json (or its error), None without an evaluation
     versions        libraries that shape the vectors
     plan            what the job announced before training
@@ -133,8 +133,9 @@ class TrainingSection:
     exchanges: int = 0
     sync_share: float = 0.0  # share of the actors' training time spent exchanging
     actors: list[dict[str, Any]] = field(default_factory=list)  # per actor: node, shards, seconds, memory
-    # Per epoch: epoch, words, seconds, words_per_s, loss, and with 2+ actors sync_share (absent in manifests
-    # written before it was recorded per epoch: readers fall back on the run's `shown_sync_share`).
+    # Per epoch: epoch, words, seconds, words_per_s, epoch_loss (`loss`, a running total, in older manifests:
+    # read both with `epoch_losses`), and with 2+ actors sync_share (absent in manifests written before it was
+    # recorded per epoch: readers fall back on the run's `shown_sync_share`).
     epochs: list[dict[str, Any]] = field(default_factory=list)
     resumed_from: ResumedFrom | None = None
     extra: dict[str, Any] = field(default_factory=dict)  # sync, spool, fault and checkpoint counters
@@ -157,6 +158,25 @@ class TrainingSection:
                                 if v is not None} if self.resumed_from else None  # an old one's fields only
         stats = {k: data.pop(k) for k in ("actors", "epochs", "resumed_from")}
         return {**data, **stats}  # the counters first, the long lists last (as before)
+
+
+def epoch_losses(epochs: list[dict[str, Any]]) -> list[float | None]:
+    """Each epoch's training loss (gensim's, summed over the actors) of `training.epochs` entries, in order.
+
+    Entries have `epoch_loss`; manifests written before it have `loss`, gensim's running total over
+    the run, whose differences are the epochs' losses. None where an entry has neither.
+
+    >>> epoch_losses([{"epoch_loss": 5.0}, {"epoch_loss": 4.0}]), epoch_losses([{"loss": 5.0}, {"loss": 9.0}])
+    ([5.0, 4.0], [5.0, 4.0])
+    """
+    losses, previous = [], 0.0
+    for e in epochs:
+        if "epoch_loss" in e or e.get("loss") is None:
+            losses.append(e.get("epoch_loss"))
+        else:
+            losses.append(e["loss"] - previous)
+            previous = e["loss"]
+    return losses
 
 
 @dataclass

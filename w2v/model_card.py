@@ -1,8 +1,9 @@
 """The artifact's `README.md`: a model card as the Hugging Face Hub reads it, from the manifest.
 
 The card opens with YAML front matter in the Hub's model card metadata (`library_name: gensim`,
-`tags`, `license` from `--license`, `metrics`, and the evaluation as `model-index` results:
-task, dataset, metrics with type, value and name), then says for people what was trained on
+`tags`, `license` from `--license`, `language` from `--language`, `datasets`: the corpus as
+`corpus_names` gives it, `metrics`, and the evaluation as `model-index` results: task, dataset,
+metrics with type, value and name), then says for people what was trained on
 what, how to load it in gensim, numpy and Keras, and what to watch out for (most evaluation
 words out of the vocabulary, a small corpus, skipped files, a failed evaluation).
 
@@ -29,6 +30,7 @@ BASE_TAGS = ("word2vec", "word-embeddings", "gensim", "w2v")
 TASK = {"type": "feature-extraction", "name": "Word embeddings"}  # the Hub's task id for vectors; named per test
 OOV_WARNING = 50.0  # % of an evaluation file's questions or pairs out of the vocabulary that earns a warning
 SMALL_CORPUS = 1_000_000  # words: below it, the card warns that the vectors are rough
+DATASETS_LISTED = 20  # corpus names in the metadata's `datasets` (a corpus of 10,000 files is not listed whole)
 
 
 def _yaml(value: Any, indent: int = 0) -> list[str]:
@@ -57,7 +59,7 @@ def _yaml(value: Any, indent: int = 0) -> list[str]:
     return lines
 
 
-def corpus_names(manifest: Manifest, limit: int = 5) -> list[str]:
+def corpus_names(manifest: Manifest, limit: int | None = 5) -> list[str]:
     """The corpus as a reader may see it: file names of local files, remote URIs without query strings.
 
     >>> from w2v.manifest import CorpusSection
@@ -71,7 +73,9 @@ def corpus_names(manifest: Manifest, limit: int = 5) -> list[str]:
         name = uri.split("?")[0].split("#")[0] if "://" in uri else os.path.basename(uri.rstrip("/"))
         if name and name not in names:
             names.append(name)
-    return names[:limit] + ([f"... ({len(names) - limit} more)"] if len(names) > limit else [])
+    if limit is None or len(names) <= limit:
+        return names
+    return names[:limit] + [f"... ({len(names) - limit} more)"]
 
 
 def model_name(manifest: Manifest) -> str:
@@ -112,6 +116,11 @@ def front_matter(manifest: Manifest) -> dict[str, Any]:
     license_id = manifest.parameters.get("license")
     if license_id:
         data["license"] = license_id
+    if manifest.parameters.get("language"):
+        data["language"] = list(manifest.parameters["language"])
+    datasets = corpus_names(manifest, limit=None)[:DATASETS_LISTED]
+    if datasets:
+        data["datasets"] = datasets
     data["tags"] = tags
     found = results(manifest)
     if found:

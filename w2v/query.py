@@ -54,7 +54,7 @@ def _as_trained(word: str, options: ReadOptions | None) -> str | None:
 
 
 def lookup(kv: Any, words: Sequence[str], where: str) -> Lookup:
-    """The vocabulary keys of query words, or an EvaluationError naming every unknown one.
+    """The vocabulary keys of query words, or an EvaluationError naming every unknown one, quoted ('' for an empty one).
 
     `kv.w2v_read_options` (attached by `w2v.load`) is the artifact's tokenization; without it
     (KeyedVectors from elsewhere) words are looked up as typed.
@@ -72,11 +72,12 @@ def lookup(kv: Any, words: Sequence[str], where: str) -> Lookup:
             found.notes.append(f"{printable(word)!r} looked up as {printable(token)!r}: {where} was "
                                f"{_how_trained(options)}")
         elif token is not None:
-            missing.append(f"{printable(word)} (looked up as {printable(token)!r}: {where} was {_how_trained(options)})")
+            missing.append(f"{printable(word)!r} (looked up as {printable(token)!r}: {where} was "
+                           f"{_how_trained(options)})")
         elif word.lower() != word and word.lower() in kv.key_to_index:
-            missing.append(f"{printable(word)} ({printable(word.lower())!r} is: the vocabulary is case-sensitive)")
+            missing.append(f"{printable(word)!r} ({printable(word.lower())!r} is: the vocabulary is case-sensitive)")
         else:
-            missing.append(printable(word))
+            missing.append(repr(printable(word)))
     if missing:
         raise EvaluationError(f"not in the vocabulary of {where}: {', '.join(missing)}")
     return found

@@ -22,7 +22,7 @@ import numpy as np
 
 from .display import printable
 from .extras import require
-from .manifest import Manifest
+from .manifest import Manifest, epoch_losses
 
 REPORT_MD = "report.md"
 PCA_PNG = "words_pca.png"
@@ -134,15 +134,6 @@ def pca_figure(vectors: np.ndarray, words: Sequence[str], top: int = PCA_WORDS, 
     return fig
 
 
-def epoch_losses(running: Sequence[float]) -> list[float]:
-    """Each epoch's loss from gensim's running total (it accumulates over a `train` call).
-
-    >>> epoch_losses([5.0, 9.0, 12.5])
-    [5.0, 4.0, 3.5]
-    """
-    return [b - a for a, b in zip([0.0, *running[:-1]], running)]
-
-
 def learning_rates(alpha: float, min_alpha: float, epochs: int) -> list[float]:
     """The learning rate at the start of each epoch and at the end of the last: linear over all words.
 
@@ -203,7 +194,8 @@ def curves_figure(epochs: Sequence[dict[str, Any]], parameters: dict[str, Any] |
         share.set_ylabel("sync share of actor time", color="tab:purple")
         lines = speed.get_legend_handles_labels()[0] + share.get_legend_handles_labels()[0]
         speed.legend(lines, [line.get_label() for line in lines], loc="lower right", fontsize=8)
-    loss.plot(x, epoch_losses([e["loss"] for e in epochs]), marker="o", color="tab:red")
+    loss.plot(x, [float("nan") if v is None else v for v in epoch_losses(list(epochs))], marker="o",
+              color="tab:red")
     loss.set(title="training loss per epoch (gensim's, all actors)", ylabel="loss",
              xlabel="epoch\nrough: gensim adds it up without locks across threads; read the trend, not the values")
     loss.yaxis.set_major_formatter(FuncFormatter(_thousands))

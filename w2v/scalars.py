@@ -1,10 +1,10 @@
 """Training curves as TensorBoard scalars: one event file beside the projector files of the artifact.
 
 `tensorboard --logdir ARTIFACT` then shows both: the Embedding Projector (the evaluation writes
-`projector_config.pbtxt` and its checkpoint) and, under Scalars, per epoch:
+`projector_config.pbtxt` and `projector_vectors.tsv`, which TensorBoard reads without TensorFlow) and, under Scalars, per epoch:
 
 - `train/words_per_s`  words trained per second by all actors over the epoch;
-- `train/loss`         gensim's running training loss summed over the actors (rough: gensim's own);
+- `train/epoch_loss`   the epoch's training loss, gensim's, summed over the actors (rough: gensim's own);
 - `train/sync_share`   the share of the actors' time spent exchanging weights (with 2+ actors).
 
 The file is written by the driver with neither TensorFlow nor TensorBoard: an event file is a
@@ -20,8 +20,10 @@ import struct
 import time
 from typing import Any, Sequence
 
+from .manifest import epoch_losses
+
 EVENTS_FILE = "events.out.tfevents.w2v-training"  # TensorBoard reads files whose name holds "tfevents"
-TAGS = {"words_per_s": "train/words_per_s", "loss": "train/loss", "sync_share": "train/sync_share"}
+TAGS = {"words_per_s": "train/words_per_s", "epoch_loss": "train/epoch_loss", "sync_share": "train/sync_share"}
 
 
 def _crc32c_table() -> list[int]:
@@ -98,12 +100,13 @@ def event(wall_time: float, step: int = 0, scalars: dict[str, float] | None = No
 def per_epoch(epochs: Sequence[dict[str, Any]], sync_share: float | None = None) -> list[tuple[int, dict[str, float]]]:
     """(epoch, tag -> value) of the manifest's `training.epochs`; `sync_share` stands for epochs without their own.
 
-    >>> per_epoch([{"epoch": 1, "words_per_s": 10, "loss": 2.5}], sync_share=0.1)
-    [(1, {'train/words_per_s': 10.0, 'train/loss': 2.5, 'train/sync_share': 0.1})]
+    >>> per_epoch([{"epoch": 1, "words_per_s": 10, "epoch_loss": 2.5}], sync_share=0.1)
+    [(1, {'train/words_per_s': 10.0, 'train/epoch_loss': 2.5, 'train/sync_share': 0.1})]
     """
     points = []
-    for e in epochs:
-        values = {TAGS[k]: float(e[k]) for k in ("words_per_s", "loss") if e.get(k) is not None}
+    for e, loss in zip(epochs, epoch_losses(list(epochs))):
+        values = {TAGS[k]: float(v) for k, v in (("words_per_s", e.get("words_per_s")), ("epoch_loss", loss))
+                  if v is not None}
         share = e.get("sync_share", sync_share)
         if share is not None:
             values[TAGS["sync_share"]] = float(share)

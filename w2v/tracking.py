@@ -1,6 +1,6 @@
 """Experiment tracking: one MLflow run per job (`--mlflow-uri URI`), or the do-nothing tracker.
 
-A run holds the job's parameters, per-epoch words/s, loss and sync share (step = epoch), the
+A run holds the job's parameters, per-epoch words/s, epoch_loss and sync share (step = epoch), the
 evaluation's headline numbers, and where the artifact went (tag `w2v.artifact`, with the
 manifest's sha256 in `w2v.manifest_sha256`). `--name` is the run's name, `--tags` become tags
 (each `TAG: "true"`, and all of them in `w2v.tags`), the git commit MLflow's own
@@ -22,7 +22,7 @@ from typing import Any
 
 from .display import redact
 from .errors import ConfigError, one_line
-from .manifest import EvaluationSummary, RunSection, TrainingSection
+from .manifest import EvaluationSummary, RunSection, TrainingSection, epoch_losses
 
 logger = logging.getLogger(__name__)
 
@@ -85,8 +85,11 @@ class MlflowTracker:
 
     def log_training(self, training: TrainingSection) -> None:
         share = training.shown_sync_share
-        metrics = [(f"train/{k}", e[k], e["epoch"]) for e in training.epochs
-                   for k in ("words_per_s", "loss") if e.get(k) is not None]
+        metrics = [("train/words_per_s", e["words_per_s"], e["epoch"]) for e in training.epochs
+                   if e.get("words_per_s") is not None]
+        metrics += [("train/epoch_loss", loss, e["epoch"]) for e, loss in zip(training.epochs,
+                                                                           epoch_losses(training.epochs))
+                    if loss is not None]
         metrics += [("train/sync_share", e.get("sync_share", share), e["epoch"]) for e in training.epochs
                     if e.get("sync_share", share) is not None]
         metrics += [("train/words", training.words, 0), ("train/seconds", training.seconds, 0),

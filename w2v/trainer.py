@@ -120,17 +120,26 @@ def read_options(config: TrainConfig, phrasing: Any = None) -> ReadOptions:
 
 
 class _EpochRecorder:
-    """When each epoch ended, the (racy, rough) cumulative training loss and sync seconds then; the fault hook."""
+    """When each epoch ended, its (racy, rough) training loss and the sync seconds then; the fault hook."""
 
     def __init__(self, exit_after: tuple[float, str] | None = None, pause: tuple[str, str] | None = None):
-        # (wall-clock time at epoch end, cumulative loss, cumulative seconds in the exchange and waiting for it)
+        # (wall-clock time at epoch end, the epoch's loss, cumulative seconds in the exchange and waiting for it)
         self.ends: list[tuple[float, float, float]] = []
+        self.running_loss = 0.0  # gensim's running total at the last epoch end: it only grows over a process's life
         self.first_epoch = 0  # epochs done before this training run (a restart or resume)
         self.exit_after = exit_after  # fault injection (FAULT_ENV): die past these epochs, at a chunk end or exchange
         self.pause = pause  # fault injection (PAUSE_ENV): (start-up stage, directory) to wait in
 
-    def epoch_end(self, loss: float, sync_seconds: float = 0.0) -> None:
-        self.ends.append((time.time(), loss, sync_seconds))
+    def epoch_end(self, running_loss: float, sync_seconds: float = 0.0) -> None:
+        """`running_loss` is gensim's total since the model was built; the epoch's is what it added since the last end.
+
+        >>> recorder = _EpochRecorder()
+        >>> recorder.epoch_end(5.0); recorder.epoch_end(9.0)
+        >>> [loss for _, loss, _ in recorder.ends]
+        [5.0, 4.0]
+        """
+        self.ends.append((time.time(), running_loss - self.running_loss, sync_seconds))
+        self.running_loss = running_loss
 
     def maybe_exit(self, where: str, epochs_done: float) -> None:
         """Fault injection: exit the process (as a crash would) once `epochs_done` (from the job's start,
@@ -597,7 +606,7 @@ class TrainerActor:
             done=self.finished is not None, error=self.error, seconds=round(now - self.started, 3),
             sync_seconds=round(sync_seconds + self.wait_seconds, 3), wait_seconds=round(self.wait_seconds, 3),
             epoch_ends=before + [round(t, 3) for t, _, _ in self.recorder.ends],  # wall clock: comparable
-            loss=before + [loss for _, loss, _ in self.recorder.ends],
+            epoch_loss=before + [loss for _, loss, _ in self.recorder.ends],
             epoch_sync=before + [round(sync, 3) for _, _, sync in self.recorder.ends], peak_rss=peak_rss_bytes(),
             peak_private_rss=self.peak_private, notice=self.notice, start_digest=self.start_digest,
             start_alpha=self.start_alpha, train_cpu_seconds=round(self.train_cpu, 3),
