@@ -720,3 +720,46 @@ def test_an_undisturbed_job_records_no_fault(trained_job):
     manifest = trained_job[0].manifest
     assert manifest["faults"] == {"tasks": []}
     assert manifest["training"]["faults"]["events"] == []
+
+
+@pytest.mark.slow
+def test_a_node_removed_while_it_counts_has_its_task_run_again_elsewhere_and_recorded(ray_cluster, tmp_path,
+                                                                                      monkeypatch):
+    """Six 2.5 MB files, a counting task each, over three nodes; the first attempt of every counting task waits
+    (`TASK_PAUSE_ENV`) until the test has removed the third node while one of its tasks ran there. Ray runs
+    that task again on a remaining node: every word is counted once, and `faults.tasks` names it."""
+    from w2v.retries import TASK_PAUSE_ENV
+
+    root = tmp_path / "corpus"
+    counts = write_planted_corpus(root, files=6, sentences_per_file=40_000, compress=("",))
+    assert all(2_000_000 < p.stat().st_size < 4_000_000 for p in root.iterdir())  # one counting task per file
+    third = ray_cluster.add_node(num_cpus=1, object_store_memory=256 * 2**20)
+    ray_cluster.wait_for_nodes()
+    pause = tmp_path / "pause"
+    pause.mkdir()
+    monkeypatch.setenv(TASK_PAUSE_ENV, f"counting words:{pause}")
+    removed: dict = {}
+
+    def remove_the_third_node_under_a_task():
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and not list(pause.glob(f"{third.node_id}-*.ready")):
+            time.sleep(0.05)
+        removed["tasks"] = [int(p.stem.rsplit("-", 1)[1]) for p in pause.glob(f"{third.node_id}-*.ready")]
+        ray_cluster.remove_node(third)
+        (pause / "release").touch()
+
+    thread = threading.Thread(target=remove_the_third_node_under_a_task, daemon=True)
+    thread.start()
+    config = TrainConfig(corpus=(str(root),), out=str(tmp_path / "art"), actors=2, vector_size=16, epochs=1,
+                         eval=False, checkpoint_interval=0)
+    try:
+        manifest = run(config).manifest
+    finally:
+        thread.join(timeout=130)
+        if third in ray_cluster.worker_nodes:
+            ray_cluster.remove_node(third)
+    assert removed["tasks"], "no counting task ran on the third node"
+    retried = [t for t in manifest["faults"]["tasks"] if t["stage"] == "counting words"]
+    assert {t["task"] for t in retried} == set(removed["tasks"]), (retried, removed)
+    assert all(t["attempts"] == 2 and third.node_id in t["nodes"] for t in retried), retried
+    assert manifest["corpus"]["words"] == sum(counts.values())  # counted exactly once

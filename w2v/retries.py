@@ -18,6 +18,7 @@ import contextlib
 import contextvars
 import logging
 import os
+import time
 import uuid
 from dataclasses import dataclass, field
 from typing import Iterator
@@ -29,6 +30,10 @@ NAMESPACE = "w2v-attempts"  # the key-value store's namespace for the notes
 # "counting words:0", "evaluation:0") exit its worker process (os._exit, as a crash would) once it has
 # noted itself; Ray runs it again. Read by the driver, never set in production.
 TASK_EXIT_ENV = "W2V_TEST_TASK_EXIT"
+# Test hook: "STAGE:DIR" makes the first attempt of every task of STAGE write DIR/<node id>-<task>.ready and
+# wait (at most PAUSE_SECONDS) until DIR/release exists: a test removes a node while its task runs.
+TASK_PAUSE_ENV = "W2V_TEST_TASK_PAUSE"
+PAUSE_SECONDS = 120.0
 
 
 @dataclass(frozen=True)
@@ -48,6 +53,7 @@ class Tag:
     prefix: str  # the stage's prefix in the store
     task: int  # the task's index
     exit_first: bool = False  # fault injection (TASK_EXIT_ENV): the first attempt exits after its note
+    pause_dir: str | None = None  # fault injection (TASK_PAUSE_ENV): the first attempt waits there for a release
 
     def note(self) -> None:
         """Note this attempt (its node and process); with `exit_first`, the first attempt then dies."""
@@ -64,6 +70,12 @@ class Tag:
         except Exception as exc:  # a record is worth less than the work: never fail a task for it
             logger.debug("could not note a task attempt: %s", exc)
             return
+        if self.pause_dir and not earlier:
+            with open(os.path.join(self.pause_dir, f"{node}-{self.task}.ready"), "w") as f:
+                f.write(str(os.getpid()))
+            deadline = time.monotonic() + PAUSE_SECONDS
+            while not os.path.exists(os.path.join(self.pause_dir, "release")) and time.monotonic() < deadline:
+                time.sleep(0.05)
         if self.exit_first and not earlier:
             logger.warning("fault injection: exiting the worker process of task %d (%s)", self.task, self.prefix)
             os._exit(1)
@@ -109,9 +121,11 @@ class Attempts:
         self.prefix = f"{stage.replace(' ', '-')}/{uuid.uuid4().hex[:12]}"  # fresh for every run of the stage
         hook = os.environ.get(TASK_EXIT_ENV, "")
         self.exit_task = int(hook.rsplit(":", 1)[1]) if hook.rsplit(":", 1)[0] == stage and ":" in hook else None
+        pause_stage, _, pause_dir = os.environ.get(TASK_PAUSE_ENV, "").partition(":")
+        self.pause_dir = pause_dir if pause_stage == stage and pause_dir else None
 
     def tag(self, task: int) -> Tag:
-        return Tag(self.prefix, task, exit_first=task == self.exit_task)
+        return Tag(self.prefix, task, exit_first=task == self.exit_task, pause_dir=self.pause_dir)
 
     def collect(self) -> list[TaskRetry]:
         """The stage's tasks that ran more than once (added to the ledger, logged); the notes are removed."""
