@@ -95,7 +95,8 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
                    help="a corrupt or truncated archive: fail naming it (default) or skip it (listed in the manifest)")
     g.add_argument("--text-field", default=s, metavar="NAME",
                    help="JSON Lines (.jsonl/.json/.ndjson, compressed too) or Parquet corpora: the field or column "
-                        "holding the text, dotted for nested JSON objects (meta.text); refused for plain text")
+                        "holding the text, dotted for nested JSON objects (meta.text); refused for plain text (default: none, "
+                        "plain text)")
     g.add_argument("--on-bad-line", choices=("fail", "skip"), default=s,
                    help="a JSON line that is not JSON or lacks --text-field, a null Parquet text: fail naming the "
                         "file and line (default) or skip it (counted in the manifest's bad_lines)")
