@@ -182,3 +182,57 @@ def test_an_evaluation_task_whose_worker_dies_is_run_again_and_recorded(trained_
     assert outcome.failure is None and outcome.evaluation["runtime"]["pid"] != os.getpid()
     assert [(r.stage, r.task, r.attempts) for r in ledger.retries] == [("evaluation", 0, 2)]
     assert len(ledger.retries[0].nodes) == 2
+
+
+@pytest.mark.slow
+def test_a_node_removed_while_it_evaluates_has_the_task_run_again_elsewhere(trained_artifact, ray_cluster, tmp_path,
+                                                                         monkeypatch):
+    """The evaluation task runs on a third node (the other two nodes' CPUs are held meanwhile) and waits there
+    (`TASK_PAUSE_ENV`) until the test has removed that node: Ray runs it again on another node, the evaluation
+    is whole, and the ledger records the two attempts and the lost node."""
+    import threading
+
+    import ray
+    from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+    from w2v import retries
+
+    third = ray_cluster.add_node(num_cpus=1, object_store_memory=256 * 2**20)
+    ray_cluster.wait_for_nodes()
+
+    @ray.remote(num_cpus=1)
+    class Holder:  # holds a node's one CPU, so that the evaluation task can only start on the third node
+        def ready(self):
+            return True
+
+    others = [n["NodeID"] for n in ray.nodes() if n["Alive"] and n["NodeID"] != third.node_id]
+    holders = [Holder.options(scheduling_strategy=NodeAffinitySchedulingStrategy(node, soft=False)).remote()
+               for node in others]
+    ray.get([h.ready.remote() for h in holders])
+    pause = tmp_path / "pause"
+    pause.mkdir()
+    monkeypatch.setenv(retries.TASK_PAUSE_ENV, f"evaluation:{pause}")
+
+    def remove_the_third_node_then_free_a_cpu():
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and not list(pause.glob("*.ready")):
+            time.sleep(0.05)
+        ray_cluster.remove_node(third)
+        for holder in holders:
+            ray.kill(holder)
+        (pause / "release").touch()
+
+    thread = threading.Thread(target=remove_the_third_node_then_free_a_cpu, daemon=True)
+    thread.start()
+    kv = w2v.load(trained_artifact.out)
+    try:
+        with retries.recording(retries.Ledger()) as ledger:
+            outcome = eval_stage.run_evaluation(kv.vectors, list(kv.index_to_key), settings(), in_ray_task=True)
+    finally:
+        thread.join(timeout=130)
+        if third in ray_cluster.worker_nodes:
+            ray_cluster.remove_node(third)
+    assert [p.name for p in pause.glob("*.ready")] == [f"{third.node_id}-0.ready"]  # it ran there first
+    assert outcome.failure is None, outcome.error
+    assert [(r.stage, r.task, r.attempts) for r in ledger.retries] == [("evaluation", 0, 2)]
+    assert third.node_id in ledger.retries[0].nodes

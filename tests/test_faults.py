@@ -613,7 +613,7 @@ def test_a_trainer_that_dies_in_the_first_exchange_is_restarted_from_the_initial
     faults = manifest["training"]["faults"]
     assert faults["restarts"] == 1 and len(faults["events"]) == 1, faults
     event = faults["events"][0]
-    assert event["stage"] == "training" and event["cause"] == "died during an exchange", event
+    assert event["stage"] == "training" and event["cause"].startswith("died during an exchange"), event
     assert event["restart_round"] == 0 and event["start_digest"] == event["sent_digest"], event
     assert precision_of(config.out) >= 0.9
 
@@ -658,7 +658,7 @@ def test_a_trainer_killed_as_soon_as_it_exists_is_survived_and_counted(ray_clust
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("stage", ["spool", "start"])
+@pytest.mark.parametrize("stage", ["info", "spool", "start"])
 def test_a_node_removed_while_the_job_starts_gets_its_actor_replaced(ray_cluster, planted_corpus, tmp_path,
                                                                       monkeypatch, stage):
     """Three actors on three nodes; the third node is removed while every actor is inside the start-up stage
