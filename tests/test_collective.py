@@ -154,15 +154,25 @@ def test_a_request_reaches_every_member_at_the_same_round():
     """The driver asks one member for a halt with a snapshot: the commit carries it, so every member halts
     after the same (full) round, and the asked member holds the global weights of that round."""
     initial = _initial()
-    members = [Member(k, initial, 30) for k in range(3)]
-    members[1].peers.request(halt=True, snapshot=True)
-    _run(members, StoreHost(timeout=30))
+    members = [Member(k, initial, 300) for k in range(3)]
+    host = StoreHost(timeout=30)
+    threads = [m.peers.start(spec) for m, spec in zip(members, host.next_generation(3, 0))]
+    members[1].peers.request(halt=True, snapshot=True)  # while the rounds run
+    for thread in threads:
+        thread.join(timeout=60)
     assert {m.peers.status.state for m in members} == {"halted"}
     rounds = {m.peers.status.committed for m in members}
-    assert len(rounds) == 1 and rounds.pop() == 1  # round 0's commit carried it: round 1 moved every row, then halt
-    assert members[1].peers.status.snapshot_round == 1 and members[1].peers.snapshot is not None
-    assert all(1 in m.peers.status.full_rounds for m in members)
-    assert np.allclose(members[1].peers.snapshot["vectors"], members[0].peers.tracker.reference["vectors"], atol=1e-5)
+    assert len(rounds) == 1  # a commit carried it to all: the next round moved every row, then they halted
+    halted = rounds.pop()
+    assert 0 < halted < 299 and members[1].peers.status.snapshot_round == halted
+    assert all(halted in m.peers.status.full_rounds for m in members)
+    round_, snapshot = members[1].peers.take_snapshot()
+    assert round_ == halted and np.allclose(snapshot["vectors"], members[0].peers.tracker.reference["vectors"], atol=1e-5)
+    assert members[1].peers.take_snapshot() == (-1, None)  # taken once
+    # A new generation drops what was asked before it: no halt nobody asked for in it.
+    members[0].peers.request(halt=True, snapshot=True)
+    _run(members, StoreHost(timeout=30), first_round=halted + 1)
+    assert {m.peers.status.state for m in members} == {"done"}
 
 
 def test_a_group_generation_joins_at_a_given_round_and_counts_tiers_from_it():

@@ -208,7 +208,7 @@ class PeerRounds:
         self.before_payload = before_payload  # called with the round before its allreduces (the tests' fault hook)
         self.status = RoundState()  # what the driver reads
         self.wanted = np.zeros(3, dtype=np.int64)  # [commit, full next, halt after next]: the driver's requests
-        self.snapshot: sync.Weights | None = None  # the reference copied after a requested full round
+        self.snapshot: tuple[int, sync.Weights] | None = None  # (round, the reference after it): a requested full round
         self.snapshot_asked = False  # the driver asked this member for a snapshot; the next commit carries it
         self.snapshot_at: int | None = None  # the full round after which to copy the reference
         self.asking = threading.Lock()  # guards `wanted` and `snapshot_asked` (the driver's calls run on another thread)
@@ -293,7 +293,7 @@ class PeerRounds:
             for rows in self.slices:
                 self.tracker.apply(self.weights(), rows, self.totals.pop(rows.start))
             if r == self.snapshot_at:  # a full round: every row of the reference is the global weights
-                self.snapshot = sync.copy_weights(self.tracker.reference)
+                self.snapshot = (r, sync.copy_weights(self.tracker.reference))
                 self.snapshot_at = None
                 self.status.snapshot_round = r
         self.status.committed, self.status.pending, self.status.pending_complete = r, None, False
@@ -322,8 +322,19 @@ class PeerRounds:
         self.status.state = "halted"
         return self.status.committed
 
+    def take_snapshot(self) -> tuple[int, sync.Weights | None]:
+        """(round, the global weights after it) copied after a requested full round, once; (-1, None) if none."""
+        with self.lock:
+            taken, self.snapshot = self.snapshot, None
+        return taken if taken is not None else (-1, None)
+
     def start(self, spec: GroupSpec) -> threading.Thread:
-        """Run generation `spec` on a new thread (the previous one has returned)."""
+        """Run generation `spec` on a new thread (the previous one has returned). Requests of an earlier
+        generation are dropped: the driver asks again after a fault, and a halt nobody asked for now would
+        stop the new group."""
+        with self.asking:
+            self.wanted[1:], self.snapshot_asked = 0, False
+        self.snapshot_at = None
         self.generation_first = spec.first_round
         self.status.state = "joining"
         thread = threading.Thread(target=self.run, args=(spec,), name=f"w2v-exchange-{spec.generation}", daemon=True)

@@ -34,7 +34,8 @@ from .checkpoint import Checkpoint, NullCheckpointer
 from .config import TrainConfig
 from .corpus import Shard
 from .errors import ClusterError, ConfigError, StoppedAtOnce, TrainingError, TrainingStopped
-from .exchange import ActorInfo, ActorStatus, ExchangeTally, Spooled, actor_gone, exchange_round, ring_bytes
+from .exchange import (ActorInfo, ActorNotStarted, ActorStatus, ExchangeTally, Spooled, actor_gone, exchange_round,
+                       ring_bytes)
 from .placement import NODE_RESOURCE, alive_nodes, draining_nodes, release_node_request
 from .recovery import FaultEvent, weights_digest, words_retrained
 from .trainer import FAULT_ENV, PAUSE_ENV, TrainerActor, parse_fault_hook, parse_pause_hook
@@ -216,10 +217,20 @@ def _get_each(refs: Sequence[Any], bar: Any = None, postfix: Callable[[list[Any]
     return results, failures
 
 
+def _ray_client() -> bool:
+    """True when this driver reaches its cluster through Ray Client (`ray://`)."""
+    try:
+        from ray.util.client import ray as client
+
+        return bool(client.is_connected())
+    except Exception:
+        return False
+
+
 def _actor_died(exc: BaseException) -> bool:
     """True when `exc` says the actor's process or node went away (Ray restarts or we replace it), not that
     the actor's own code failed: that one fails the job."""
-    gone = actor_gone()
+    gone = (*actor_gone(), ActorNotStarted)  # ActorNotStarted: a process Ray restarted since it was started
     return isinstance(exc, gone) or isinstance(getattr(exc, "cause", None), gone)
 
 
@@ -288,6 +299,9 @@ class Training:
         if self.config.transport == "object-store":
             return "object-store"
         missing = collective.torch_missing()
+        if missing is None and _ray_client():
+            missing = ("the driver is a Ray Client (ray://): the actors cannot reach a rendezvous it hosts; "
+                       "run the driver on the cluster (w2v submit)")
         if missing is None:
             return "collective"
         if self.config.transport == "collective":
@@ -295,6 +309,20 @@ class Training:
         logger.info("exchanges go through Ray's object store (about 10x the CPU per exchange of the collective, "
                     "and the driver in every round: README \"Scaling model\"): %s", missing)
         return "object-store"
+
+    def _check_nodes_for_the_collective(self) -> None:
+        """Every actor's node must have torch too (each imports it now, which also spares the first round the
+        seconds it takes); without it `auto` falls back to the object store, `collective` is refused."""
+        import ray
+
+        missing = {m for m in ray.get([a.warm_up.remote() for a in self.actors]) if m}
+        if not missing:
+            return
+        if self.config.transport == "collective":
+            raise ConfigError(f"--transport collective: a trainer node says: {sorted(missing)[0]}")
+        logger.info("exchanges go through Ray's object store (a trainer node cannot run the collective: %s)",
+                    sorted(missing)[0])
+        self.transport = "object-store"
 
     def _create(self, k: int, node: dict[str, Any] | None, fault_hook: bool = True):
         """Actor k on its planned node, or (node=None) a replacement wherever Ray finds room.
@@ -321,8 +349,7 @@ class Training:
 
         self._place()
         if self.transport == "collective":
-            for actor in self.actors:
-                actor.warm_up.remote()  # torch's import (seconds) beside the spool, not before the first round
+            self._check_nodes_for_the_collective()
         spool_seconds = self._spool_all()
         self._start_all()
         words_per_epoch = sum(sp.words for sp in self.spooled)
@@ -365,7 +392,7 @@ class Training:
         after = -1  # the snapshot wanted is of a round after this one
         while True:
             time.sleep(STATUS_POLL_SECONDS)
-            statuses = self._peer_statuses()
+            statuses = self._peer_statuses(halt_asked=wanted in ("stop", "notice"))
             if statuses is None:  # a group fault was resolved and a new generation formed: look again
                 wanted = None
                 continue
@@ -381,37 +408,71 @@ class Training:
                     after = peers[0].committed
                     # A stop or a notice halts the group after the full round: the actors train at most LAG
                     # chunks past it (what a resume or the successor trains again), not until the next look.
-                    ray.get(self.actors[0].request.remote(full=True, halt=wanted in ("stop", "notice"), snapshot=True))
+                    try:
+                        ray.get(self.actors[0].request.remote(full=True, halt=wanted in ("stop", "notice"),
+                                                              snapshot=True))
+                    except Exception as exc:  # actor 0 went meanwhile: the next look recovers it, then asks again
+                        if not _actor_died(exc):
+                            raise
+                        wanted = None
             elif peers[0].snapshot_round > after:
-                round_, weights = ray.get(self.actors[0].snapshot.remote())
+                try:
+                    round_, weights = ray.get(self.actors[0].snapshot.remote())
+                except Exception as exc:
+                    if not _actor_died(exc):
+                        raise
+                    wanted = None
+                    continue
                 self.global_weights = weights
                 self.snapshot_rounds = [round_ + 1] * len(self.actors)
-                if wanted == "stop":
+                last = round_ + 1 >= self.rounds  # every round is committed: finishing beats stopping or moving
+                if wanted == "stop" and not last:
                     self._stop_with_checkpoint(weights)
                 elif wanted == "checkpoint":
                     self.checkpointer.save(weights, self._position())
-                elif wanted == "notice":
+                elif wanted == "notice" and not last:
                     self._move_noticed(round_ + 1)
                 wanted = None
-        # The last round moved every row: every member's reference is the global weights.
-        self.global_weights = ray.get(self.actors[0].reference.remote())
+        # The last round moved every row: every member's reference is the global weights (any member's will do).
+        self.global_weights = self._any_reference(range(len(self.actors)))
         tally.exchanges = max(s.exchanges for s in statuses)
         tally.moved = ring_bytes(len(self.actors), max(s.exchanged_bytes for s in statuses))
         return statuses
 
+    def _any_reference(self, members: Sequence[int]) -> sync.Weights:
+        """The global weights from the first of `members` that answers (each holds them)."""
+        import ray
+
+        failure: Exception | None = None
+        for k in members:
+            try:
+                return ray.get(self.actors[k].reference.remote())
+            except Exception as exc:
+                if not _actor_died(exc):
+                    raise
+                failure = exc
+        raise RuntimeError(f"no trainer actor could give the global weights: {failure}")
+
     def _join_all(self, first_round: int) -> None:
-        """Every actor joins a new generation of the group, whose first round (`first_round`) moves every row."""
+        """Every actor joins a new generation of the group, whose first round (`first_round`) moves every row.
+        One that is gone by now breaks the generation (the others wait for it at the rendezvous, then the next
+        look recovers it)."""
         import ray
 
         specs = self.host.next_generation(len(self.actors), first_round)
         self.generation_first = first_round  # the tier schedule of this generation counts from here
-        ray.get([actor.join.remote(spec) for actor, spec in zip(self.actors, specs)])
+        for k, exc in _get_each([actor.join.remote(spec) for actor, spec in zip(self.actors, specs)])[1].items():
+            if not _actor_died(exc):
+                raise exc
+            logger.warning("trainer actor %d could not join generation %d: %s", k, specs[0].generation,
+                           str(exc).splitlines()[0])
         logger.info("exchange group generation %d: %d actors, from round %d", specs[0].generation, len(specs),
                     first_round)
 
-    def _peer_statuses(self) -> list[ActorStatus] | None:
+    def _peer_statuses(self, halt_asked: bool = False) -> list[ActorStatus] | None:
         """Every actor's status, or None after a group fault was resolved (`_recover_group`): an actor gone
-        (dead, restarted by Ray, hung past STATUS_TIMEOUT_SECONDS) or a member whose collective broke."""
+        (dead, restarted by Ray, hung past STATUS_TIMEOUT_SECONDS), a member whose collective broke, or one
+        that halted when no halt was asked (`halt_asked`)."""
         import ray
 
         refs = [a.status.remote() for a in self.actors]
@@ -429,16 +490,23 @@ class Training:
                 status = None
             except (*actor_gone(), RuntimeError) as exc:
                 lost[k], status = exc, None
+            if status is not None and status.peer is None and k not in lost:  # restarted before it was started
+                lost[k], status = RuntimeError(f"trainer actor {k} runs in a process that never joined"), None
             statuses.append(status)
         failed = [s.error for s in statuses if s is not None and s.error]
         if failed:
             raise RuntimeError(f"gensim training failed in an actor: {failed[0]}")
-        broken = [k for k, s in enumerate(statuses) if s is not None and s.peer and s.peer.state == "broken"]
+        diverged = [s.peer.error for s in statuses if s is not None and (s.peer.error or "").startswith("Floating")]
+        if diverged:  # the same sums on every member: another generation would diverge again
+            raise FloatingPointError(diverged[0].split(": ", 1)[-1])
+        stopped = ("broken",) if halt_asked else ("broken", "halted")
+        broken = [k for k, s in enumerate(statuses) if s is not None and s.peer.state in stopped]
         if lost or broken:
             self._recover_group(lost, statuses)
             return None
         self.last_status = list(statuses)
-        self.reforms = 0
+        if min(s.peer.committed for s in statuses) >= self.generation_first:  # this generation works
+            self.reforms = 0
         return statuses  # type: ignore[return-value]
 
     def _settled(self, survivors: list[int], lost: dict[int, Exception]) -> dict[int, ActorStatus]:
@@ -451,9 +519,18 @@ class Training:
             settled: dict[int, ActorStatus] = {}
             for k in [k for k in survivors if k not in lost]:
                 try:
-                    settled[k] = ray.get(self.actors[k].status.remote(), timeout=STATUS_TIMEOUT_SECONDS)
-                except (*actor_gone(), ray.exceptions.GetTimeoutError) as exc:
+                    status = ray.get(self.actors[k].status.remote(), timeout=STATUS_TIMEOUT_SECONDS)
+                except ray.exceptions.GetTimeoutError as exc:
+                    ray.kill(self.actors[k], no_restart=False)  # hung: Ray restarts it, its successor comes next
                     lost[k] = exc
+                    continue
+                except actor_gone() as exc:
+                    lost[k] = exc
+                    continue
+                if status.pid != self.infos[k].pid or status.peer is None:  # restarted meanwhile
+                    lost[k] = RuntimeError(f"trainer actor {k} runs in a new process (pid {status.pid})")
+                    continue
+                settled[k] = status
             if all(s.peer.state in ("broken", "halted", "done") for s in settled.values()):
                 return settled
             if time.monotonic() > deadline:
@@ -484,16 +561,19 @@ class Training:
             applied = {k: ray.get(self.actors[k].resolve.remote(last)) for k in settled}
             if set(applied.values()) != {last}:
                 self._give_up(f"the actors disagree on the last exchanged round after a fault: {applied}")
-            self.global_weights = ray.get(self.actors[min(settled)].reference.remote())
-            resume = last + 1
+            self.global_weights = self._any_reference(sorted(settled))
+            # Every member entered this generation holding the global weights of the round before its first: a
+            # generation that committed nothing yet resumes at its first round, not before it.
+            resume = max(last + 1, self.generation_first)
+            outcome = "applied everywhere" if any(s.peer.pending is not None and s.peer.pending <= last
+                                                  for s in settled.values()) else "taken back"
             full_rounds = sorted({r for s in settled.values() for r in s.peer.full_rounds})
         else:  # every member lost: from the last snapshot the driver holds (the start's weights at least)
             resume = self.snapshot_rounds[0] if self.snapshot_rounds else self.start_round
-            full_rounds = []
+            full_rounds, outcome = [], "lost with them"
         self._replay_rows(resume, full_rounds)
         logger.warning("exchange group: %s; the round in flight %s; training again from round %d",
-                       f"actor(s) {sorted(lost)} lost" if lost else "broken with no actor lost",
-                       "applied everywhere" if settled and resume - 1 >= 0 else "taken back", resume)
+                       f"actor(s) {sorted(lost)} lost" if lost else "broken with no actor lost", outcome, resume)
         for k, cause in sorted(lost.items()):
             self._restart_from(k, cause, resume)
         self._join_all(resume)
@@ -567,11 +647,22 @@ class Training:
         import ray
 
         deadline = time.monotonic() + self.config.exchange_timeout
-        while not all(p.state in ("halted", "done") for p in
-                      [ray.get(a.status.remote(), timeout=STATUS_TIMEOUT_SECONDS).peer for a in self.actors]):
+        while True:
+            try:
+                peers = [s.peer for s in ray.get([a.status.remote() for a in self.actors],
+                                                  timeout=STATUS_TIMEOUT_SECONDS)]
+            except (*actor_gone(), ray.exceptions.GetTimeoutError):
+                return  # one went meanwhile: the next look recovers the group (the notice stays)
+            if any(p is None or p.state == "broken" for p in peers):
+                return
+            if all(p.state in ("halted", "done") for p in peers):
+                break
             if time.monotonic() > deadline:
                 self._give_up("the exchange group did not halt for a preemption notice")
             time.sleep(0.05)
+        if {p.committed for p in peers if p.state == "halted"} != {restart_round - 1}:
+            self._give_up(f"the exchange group halted at rounds {sorted({p.committed for p in peers})}, not after "
+                          f"round {restart_round - 1} as asked")
         self._replay_rows(restart_round, [restart_round - 1])
         for k, why in sorted(self.notices.items()):
             self._restart_from(k, RuntimeError(why), restart_round, noticed=True)
@@ -784,8 +875,10 @@ class Training:
                     raise
                 cause = again
                 continue
-            self.infos[k] = replace(self.infos[k], pid=self.spooled[k].pid)  # it could have restarted once more
             self.events[-1] = replace(self.events[-1], spool_reused=self.spooled[k].reused)
+            if self.spooled[k].pid != self.infos[k].pid:  # it restarted once more before it spooled: count that too
+                self._start_up_fault(k, RuntimeError(f"its process {self.infos[k].pid} died before it spooled"),
+                                     stage, already_back=ray.get(self.actors[k].info.remote()))
             return
 
     def _start_up_fault(self, k: int, cause: Exception, stage: str, already_back: ActorInfo | None = None) -> None:

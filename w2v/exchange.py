@@ -111,6 +111,11 @@ def ring_bytes(actors: int, slice_bytes: int) -> "Moved":
     return Moved(total=per_member * actors, busiest_link=per_member, slice=slice_bytes)
 
 
+class ActorNotStarted(RuntimeError):
+    """A call that needs a spooled (or started) actor reached a process that has not been: Ray restarted it
+    since (its constructor ran again). The driver takes it as the actor's death, like Ray's own errors."""
+
+
 def actor_gone() -> tuple[type[Exception], ...]:
     """What ray.get raises for a call to an actor that died, is restarting, or cannot be placed again."""
     import ray

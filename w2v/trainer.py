@@ -27,7 +27,7 @@ from . import sync
 from .config import TrainConfig
 from .corpus import ReadOptions, Shard, adopt_spool, new_spool_dir, spool_chunks, spool_key, write_spool_record
 from .errors import ConfigError
-from .exchange import ActorInfo, ActorStatus, Spooled
+from .exchange import ActorInfo, ActorNotStarted, ActorStatus, Spooled
 from .memory import peak_rss_bytes, private_rss_bytes
 from .recovery import weights_digest
 from .vocab import Vocabulary
@@ -415,6 +415,8 @@ class TrainerActor:
 
     def weights(self) -> sync.Weights:
         """The model's trainable matrices (input vectors and output layer), live."""
+        if self.model is None:
+            raise ActorNotStarted(f"trainer process {os.getpid()} has no model: it was restarted since it spooled")
         found = {"vectors": self.model.wv.vectors}
         for name in ("syn1neg", "syn1"):
             if hasattr(self.model, name):
@@ -428,6 +430,8 @@ class TrainerActor:
         more copy of the matrices); a lone actor needs none and never waits.
         """
         self.recorder.at_start_up("start", _node_id())
+        if self.spooled is None:
+            raise ActorNotStarted(f"trainer process {os.getpid()} has not spooled: it was restarted since")
         chunks = len(self.spooled.chunks)
         self.rounds = self.config.epochs * chunks
         self.start_round = self.rounds_done = min(max(start_round, 0), self.rounds)
@@ -486,7 +490,8 @@ class TrainerActor:
         from .collective import PeerRounds
 
         self.contact = time.monotonic()
-        if self.peers is None:
+        self._started()
+        if self.peers is None or self.peers.tracker is not self.tracker:  # a new start: a new round loop
             chunks = max(len(self.spooled.chunks), 1)
             self.peers = PeerRounds(self.weights, self.tracker, len(self.model.wv), self.rounds,
                                     self.config.sync_tiers, self.config.sync_combine, self._chunk_done,
@@ -494,15 +499,17 @@ class TrainerActor:
                                     before_payload=lambda r: self.recorder.maybe_exit("exchange", r / chunks))
         self.peers.start(spec)
 
-    def warm_up(self) -> None:
-        """Import torch on a thread now (seconds), so that joining the group later does not wait for it."""
-        def load():
-            try:
-                import torch.distributed  # noqa: F401
-            except ImportError:  # `join` says so
-                pass
+    def warm_up(self) -> str | None:
+        """Why the collective cannot run on this node (torch missing), else None: torch is imported now
+        (seconds), so that joining the group later does not wait for it."""
+        from .collective import torch_missing
 
-        threading.Thread(target=load, name="w2v-torch-import", daemon=True).start()
+        return torch_missing()
+
+    def _started(self) -> None:
+        """The collective's calls need a started process: one Ray restarted since is the actor's death."""
+        if self.tracker is None:
+            raise ActorNotStarted(f"trainer process {os.getpid()} was not started: it was restarted since")
 
     def _chunk_done(self, round_: int) -> bool:
         """Block until chunk `round_` is trained (False: training ended before it)."""
@@ -513,26 +520,34 @@ class TrainerActor:
     def request(self, full: bool = False, halt: bool = False, snapshot: bool = False) -> None:
         """The driver's wish for the group (`collective.PeerRounds.request`)."""
         self.contact = time.monotonic()
+        self._joined()
         self.peers.request(full=full, halt=halt, snapshot=snapshot)
 
     def resolve(self, last_round: int) -> int:
         """After a fault: apply the pending round if it is `last_round` (a survivor committed it), else take it
         back. Returns the last round applied here."""
         self.contact = time.monotonic()
+        self._joined()
         pending = self.peers.status.pending
         return self.peers.resolve(apply=pending is not None and pending <= last_round)
 
     def snapshot(self) -> tuple[int, sync.Weights]:
         """(round, the global weights after it): the reference copied after a requested full round."""
         self.contact = time.monotonic()
-        weights, self.peers.snapshot = self.peers.snapshot, None
-        return self.peers.status.snapshot_round, weights
+        self._joined()
+        return self.peers.take_snapshot()
 
     def reference(self) -> sync.Weights:
         """The global weights as this member holds them (initial + every committed sum): a copy."""
         self.contact = time.monotonic()
+        self._started()
         with self.lock:
             return sync.copy_weights(self.tracker.reference)
+
+    def _joined(self) -> None:
+        self._started()
+        if self.peers is None or self.peers.tracker is not self.tracker:
+            raise ActorNotStarted(f"trainer process {os.getpid()} has not joined the exchange group since it started")
 
     def take(self, start: int, stop: int, parts: int, round_: int | None = None) -> list:
         """This actor's change of rows [start, stop) since the last exchange, cut in `parts` pieces.

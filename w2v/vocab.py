@@ -289,11 +289,12 @@ def _count_tasks(shards: Sequence[Shard], options: ReadOptions, max_vocab_size: 
                     words, read = words + summary.words, read + shards[i].size
                 bar.set_postfix_str(f"{words:,} words, {read / 1e6:,.1f} MB", refresh=False)
                 bar.update(len(batches[j]))
-        attempts.collect()
         return CountingPass(summaries, batches, [tables for _, tables in refs])
     except Exception:
         _drain([ref for pair in refs for ref in pair])
         raise
+    finally:
+        attempts.collect()  # also on failure: the notes leave the cluster's store
 
 
 def count_and_merge(shards: Sequence[Shard], options: ReadOptions, max_vocab_size: int | None,
