@@ -565,7 +565,7 @@ def test_an_actor_that_dies_beyond_max_restarts_fails_the_job_with_a_checkpoint_
 _STAGES = {"info": "placing", "spool": "spooling", "start": "starting"}
 
 
-def _start_up_config(root: Path, tmp_path: Path, actors: int = 2, epochs: int = 20) -> TrainConfig:
+def _start_up_config(root: Path, tmp_path: Path, actors: int = 2, epochs: int = 8) -> TrainConfig:
     return TrainConfig(corpus=(str(root),), out=str(tmp_path / "art"), actors=actors, vector_size=32, epochs=epochs,
                        seed=3, eval=False, checkpoint_interval=0, spool_dir=str(tmp_path / "spool"))
 
@@ -628,7 +628,7 @@ def test_a_trainer_killed_as_soon_as_it_exists_is_survived_and_counted(ray_clust
     import signal
 
     root, _ = planted_corpus
-    config = _start_up_config(root, tmp_path, epochs=40)
+    config = _start_up_config(root, tmp_path)
     before = set(_trainer_pids(ray_cluster))
     killed: list[int] = []
 
