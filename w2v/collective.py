@@ -278,9 +278,11 @@ class PeerRounds:
     def _payload(self, group: Group, size: int) -> None:
         for rows in self.slices:
             own = self.tracker.taken[rows.start]
-            buffer = pack(own)
             began = time.perf_counter()
-            group.sum_(buffer)
+            buffer = pack(own)
+            self.seconds += time.perf_counter() - began
+            group.sum_(buffer)  # not counted in `seconds`: mostly waiting for the slowest member's chunk
+            began = time.perf_counter()
             summed, squares = unpack(buffer, own)
             self.totals[rows.start] = sync.combine_summed(summed, squares, size, self.combine)
             self.seconds += time.perf_counter() - began
