@@ -146,26 +146,38 @@ class Group:
 
 
 def pack(delta: sync.Weights) -> np.ndarray:
-    """One buffer for a slice's allreduce: each matrix's rows, then each row's squared norm, per matrix.
+    """One flat buffer for a slice's allreduce: each matrix's rows, then each matrix's per-row squared norms.
+
+    Every part is a contiguous block, so `unpack` gives contiguous views (strided column views made the
+    combining ~2x slower).
 
     >>> pack({"v": np.array([[1.0, 2.0]], np.float32)}).tolist()
-    [[1.0, 2.0, 5.0]]
+    [1.0, 2.0, 5.0]
     """
-    parts = []
+    rows = len(next(iter(delta.values())))
+    size = sum(a.size for a in delta.values()) + rows * len(delta)
+    buffer = np.empty(size, dtype=np.float32)
+    offset = 0
     for array in delta.values():
-        parts.append(array)
-        parts.append(np.einsum("ij,ij->i", array, array, dtype=np.float64).astype(np.float32)[:, None])
-    return np.ascontiguousarray(np.concatenate(parts, axis=1), dtype=np.float32)
+        buffer[offset : offset + array.size] = array.ravel()
+        offset += array.size
+    for array in delta.values():
+        buffer[offset : offset + rows] = np.einsum("ij,ij->i", array, array, dtype=np.float64)
+        offset += rows
+    return buffer
 
 
 def unpack(buffer: np.ndarray, like: sync.Weights) -> tuple[sync.Weights, dict[str, np.ndarray]]:
-    """(the summed delta of each matrix, each row's sum of squared norms) from an allreduced `pack` buffer."""
-    summed, squares, column = {}, {}, 0
+    """(the summed delta of each matrix, each row's sum of squared norms) from an allreduced `pack` buffer:
+    views, no copies."""
+    summed, squares, offset = {}, {}, 0
     for name, array in like.items():
-        width = array.shape[1]
-        summed[name] = buffer[:, column : column + width]
-        squares[name] = buffer[:, column + width].astype(np.float64)
-        column += width + 1
+        summed[name] = buffer[offset : offset + array.size].reshape(array.shape)
+        offset += array.size
+    rows = len(next(iter(like.values())))
+    for name in like:
+        squares[name] = buffer[offset : offset + rows]
+        offset += rows
     return summed, squares
 
 

@@ -370,7 +370,7 @@ def combine_summed(summed: Weights, squares: dict[str, np.ndarray], actors: int,
     if combine == "adaptive" and actors > 1:
         for name, total in summed.items():
             both = np.einsum("ij,ij->i", total, total, dtype=np.float64)
-            factor = np.clip(squares[name] / np.maximum(both, 1e-30), 1.0 / actors, 1.0)
+            factor = np.clip(np.asarray(squares[name], dtype=np.float64) / np.maximum(both, 1e-30), 1.0 / actors, 1.0)
             total *= factor.astype(np.float32)[:, None]
     for name, array in summed.items():
         if not np.isfinite(array).all():
