@@ -42,7 +42,6 @@ from __future__ import annotations
 
 import datetime
 import logging
-import socket
 import threading
 import time
 from dataclasses import dataclass, field
@@ -113,7 +112,7 @@ def _reachable_address() -> str:
             return ray.util.get_node_ip_address()
     except Exception:
         pass
-    return socket.gethostbyname(socket.gethostname()) if socket.gethostname() else "127.0.0.1"
+    return "127.0.0.1"  # one process outside Ray (the tests' threads): loopback
 
 
 class Group:
@@ -126,7 +125,13 @@ class Group:
         store = dist.TCPStore(spec.host, spec.port, is_master=False,
                               timeout=datetime.timedelta(seconds=spec.timeout))
         prefixed = dist.PrefixStore(f"w2v/generation-{spec.generation}", store)
-        self.group = dist.ProcessGroupGloo(prefixed, spec.rank, spec.size, datetime.timedelta(seconds=spec.timeout))
+        # gloo's default device binds the address this host's name resolves to, which is loopback on many
+        # hosts (Debian maps it to 127.0.1.1): members on other nodes could not connect. Bind the node's own
+        # address, as Ray knows it (measured on namespaced hosts: the group never formed without it).
+        options = dist.ProcessGroupGloo._Options()
+        options._devices = [dist.ProcessGroupGloo.create_device(hostname=_reachable_address())]
+        options._timeout = datetime.timedelta(seconds=spec.timeout)
+        self.group = dist.ProcessGroupGloo(prefixed, spec.rank, spec.size, options)
         self.store = store  # kept alive with the group
 
     def sum_(self, array: np.ndarray) -> None:
