@@ -456,6 +456,9 @@ def main(argv=None) -> int:
     parser.add_argument("--first-seed", type=int, default=1, help="S, the seed of the first trial (default 1)")
     parser.add_argument("--restrict-vocab", type=int, default=30000, help="analogy/pair evaluation vocabulary")
     parser.add_argument("--no-iterable", action="store_true", help="skip gensim's iterable-mode run")
+    parser.add_argument("--no-floors", action="store_true",
+                        help="skip the two extra gensim runs per trial (seed floor, order floor): agreement is then "
+                             "reported raw (x floor columns blank); for cost measurements on a busy machine")
     parser.add_argument("--json", help="also write the results as JSON to this file")
     parser.add_argument("--csv", help="also write the table as CSV to this file")
     parser.add_argument("--png", help="also draw words/s and analogy accuracy per run as a bar chart PNG")
@@ -521,10 +524,14 @@ def main(argv=None) -> int:
                 scores = quality(r["kv"], args.restrict_vocab)
                 if reference is None:  # the first run (gensim corpus_file) is the trial's reference
                     reference = {**scores, "kv": r["kv"]}
-                    floor_kv = run_gensim("corpus_file", joined, params, args.cores, workdir, seed + 1000)["kv"]
-                    reference["floor"] = agreement(reference["kv"], floor_kv)
-                    order_kv = run_gensim("corpus_file", shuffled(joined), params, args.cores, workdir, seed)["kv"]
-                    reference["order_floor"] = agreement(reference["kv"], order_kv)
+                    if args.no_floors:
+                        floor_kv = reference["kv"]
+                        reference["floor"] = reference["order_floor"] = float("nan")
+                    else:
+                        floor_kv = run_gensim("corpus_file", joined, params, args.cores, workdir, seed + 1000)["kv"]
+                        reference["floor"] = agreement(reference["kv"], floor_kv)
+                        order_kv = run_gensim("corpus_file", shuffled(joined), params, args.cores, workdir, seed)["kv"]
+                        reference["order_floor"] = agreement(reference["kv"], order_kv)
                     logger.info("neighbour agreement of gensim with gensim: seed to seed (the floor) %.3f, "
                                 "same seed on the lines in another order (the order floor) %.3f",
                                 reference["floor"], reference["order_floor"])
@@ -536,6 +543,9 @@ def main(argv=None) -> int:
                 scores["agreement_order_ratio"] = agreed / max(reference["order_floor"], 1e-12)
                 scores["floor"], scores["order_floor"] = reference["floor"], reference["order_floor"]
                 results[name].append({**{k: v for k, v in r.items() if k != "kv"}, **scores})
+                # Each run's numbers as soon as it ends: a run cut short keeps what it measured.
+                logger.info("result %s", json.dumps({"name": name, "seed": seed, **{
+                    k: v for k, v in results[name][-1].items() if isinstance(v, (int, float, str))}}))
         rows = []
         for name, _ in runs:
             if name in missing:

@@ -4,6 +4,7 @@
     .venv/bin/python -m jobs.links --nodes 3 --links 1000:0.5 100:2 --reps 5
     .venv/bin/python -m jobs.links --nodes 2 4 --links 0:0 0:2 0:5 --slice-rows 100 1000 --reps 7   # latency alone
     .venv/bin/python -m jobs.links --nodes 2 --links 0:0 100:2 --vocab 5000 --words 100000 --reps 1  # a quick look
+    .venv/bin/python -m jobs.links --nodes 2 4 --links 1000:0.5 100:2 --transport collective object-store --reps 0
 
 What it builds (root only; every name starts with `w2vl-<pid>`): one network namespace per Ray
 node (a head that runs the driver and holds no actor, and K trainer nodes with one CPU and the
@@ -351,9 +352,11 @@ def measure(config, prepared, reps: int, slice_rows: list[int] | None = None) ->
     try:
         result = training.run()
         k = len(training.actors)
+        if result.stats.get("transport") == "collective":
+            reps = 0  # the timed rounds below are the object store's (`exchange_round`); the training run is the measure
         row_bytes = sum(a.shape[1] * 4 for a in training.global_weights.values())
         slices = []
-        for rows in slice_rows or tier_rows(len(p.vocab), config.sync_tiers):
+        for rows in (slice_rows or tier_rows(len(p.vocab), config.sync_tiers)) if reps > 0 else []:
             rows = min(rows, len(p.vocab))
             seconds = []
             parts = sync.row_slices(rows, row_bytes)
@@ -369,10 +372,11 @@ def measure(config, prepared, reps: int, slice_rows: list[int] | None = None) ->
     stats = result.stats
     return {"nodes": k, "training": {key: stats[key] for key in (
         "exchanges", "exchange_seconds", "wait_seconds", "sync_share", "slice_bytes_per_exchange", "words_per_s",
-        "seconds")}, "slices": slices}
+        "seconds", "transport", "exchange_cpu_seconds_per_exchange", "driver_cpu_seconds_per_exchange")},
+        "slices": slices}
 
 
-def run_nodes(k: int, settings: list[tuple[float, float]], args, workdir: Path) -> list[dict]:
+def run_nodes(k: int, settings: list[tuple[float, float]], args, workdir: Path, transport: str = "auto") -> list[dict]:
     """Build K+1 hosts, start Ray on them, and measure every link setting; everything torn down after."""
     import ray
 
@@ -411,18 +415,19 @@ def run_nodes(k: int, settings: list[tuple[float, float]], args, workdir: Path) 
         config = TrainConfig(corpus=(str(workdir / "corpus"),), out=str(workdir / f"out{k}"),
                              vector_size=args.vector_size,
                              epochs=1, actors=k, workers=1, eval=False, checkpoint_interval=0.0,
-                             sync_tiers=args.tiers, sync_words=args.sync_words, seed=1)
+                             sync_tiers=args.tiers, sync_words=args.sync_words, seed=1, transport=transport,
+                             exchange_timeout=args.exchange_timeout)
         prepared = pipeline.prepare(config, pipeline.preflight(config), {})
         for mbit, ms in settings:
             links.shape(mbit, ms)
             probed = probe(links.ips[1])
-            logger.info("K=%d, %s: probed RTT %.2f ms, %.0f Mb/s", k, _name(mbit, ms), probed["rtt"] * 1e3,
+            logger.info("K=%d, %s, %s: probed RTT %.2f ms, %.0f Mb/s", k, transport, _name(mbit, ms), probed["rtt"] * 1e3,
                         probed["bytes_per_s"] * 8e-6)
             result = measure(config, prepared, args.reps, args.slice_rows)
             out.append({"mbit_s": mbit, "one_way_ms": ms, "probe": probed, **result})
             if args.json:  # after every setting: a run cut short keeps what it measured
                 Path(args.json).write_text(json.dumps(args.done + out, indent=1))
-            logger.info("K=%d, %s: %s", k, _name(mbit, ms), json.dumps(result["training"]))
+            logger.info("K=%d, %s, %s: %s", k, transport, _name(mbit, ms), json.dumps(result["training"]))
     finally:
         close()
         atexit.unregister(close)
@@ -450,14 +455,19 @@ def tables(runs: list[dict]) -> str:
     """
     from w2v import sync
 
-    lines = ["| K | link | probed RTT ms | probed Mb/s (one stream) | exchanges | driver s/exchange | actor wait s "
-             "| sync share |",
-             "|---|---|---|---|---|---|---|---|"]
+    lines = ["| K | transport | link | probed RTT ms | probed Mb/s (one stream) | exchanges | training s | "
+             "training s/exchange | words/s | driver s/exchange | actor wait s | sync share | w ms/exchange | "
+             "driver CPU ms/exchange |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in runs:
         t = r["training"]
-        lines.append(f"| {r['nodes']} | {_name(r['mbit_s'], r['one_way_ms'])} | {r['probe']['rtt'] * 1e3:.2f} | "
-                     f"{r['probe']['bytes_per_s'] * 8e-6:,.0f} | {t['exchanges']} | {t['exchange_seconds']} | "
-                     f"{t['wait_seconds']} | {t['sync_share']:.1%} |")
+        lines.append(f"| {r['nodes']} | {t.get('transport')} | {_name(r['mbit_s'], r['one_way_ms'])} | "
+                     f"{r['probe']['rtt'] * 1e3:.2f} | "
+                     f"{r['probe']['bytes_per_s'] * 8e-6:,.0f} | {t['exchanges']} | {t['seconds']} | "
+                     f"{t['seconds'] / max(t['exchanges'], 1):.3f} | {t['words_per_s']:,} | {t['exchange_seconds']} | "
+                     f"{t['wait_seconds']} | {t['sync_share']:.1%} | "
+                     f"{1e3 * (t.get('exchange_cpu_seconds_per_exchange') or 0):.1f} | "
+                     f"{1e3 * (t.get('driver_cpu_seconds_per_exchange') or 0):.2f} |")
     unshaped = {(r["nodes"], s["rows"]): _median(s["seconds"]) for r in runs if not r["mbit_s"] and not r["one_way_ms"]
                 for s in r["slices"]}
     lines += ["", "| K | link | rows | slice MB | messages | measured s: median [range] | model's link term | "
@@ -495,6 +505,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--slice-rows", type=int, nargs="+",
                    help="rows per timed exchange (default: each tier's, V/2**(T-1) .. V)")
     p.add_argument("--reps", type=int, default=3, help="exchanges timed per slice size")
+    p.add_argument("--transport", nargs="+", default=["auto"], choices=("auto", "collective", "object-store"),
+                   help="the training runs' exchange transports, one cluster each (default auto); the timed "
+                        "slices after training are the object store's exchange and are skipped for the collective")
+    p.add_argument("--exchange-timeout", type=float, default=120.0, help="the collective's timeout, seconds")
+    p.add_argument("--gloo-ifname", help="GLOO_SOCKET_IFNAME for the nodes (tun0: the hosts' link), default: unset")
     p.add_argument("--json", help="also write the raw measurements here")
     args = p.parse_args(argv)
     try:
@@ -515,14 +530,17 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # run the finally blocks
     # A token of this run's own, set before Ray is imported (it reads the auth mode once): nodes and driver share it.
     os.environ.update(RAY_AUTH_MODE="token", RAY_AUTH_TOKEN=secrets.token_hex(32))
+    if args.gloo_ifname:  # gloo binds the address the hostname resolves to unless told an interface
+        os.environ["GLOO_SOCKET_IFNAME"] = args.gloo_ifname
     runs = []
     with tempfile.TemporaryDirectory(prefix="w2vl-") as tmp:
         workdir = Path(tmp)
         (workdir / "corpus").mkdir()
         write_corpus(workdir / "corpus" / "part.txt", args.words, args.vocab)
         for k in args.nodes:
-            args.done = runs
-            runs = runs + run_nodes(k, args.settings, args, workdir)
+            for transport in args.transport:
+                args.done = runs
+                runs = runs + run_nodes(k, args.settings, args, workdir, transport)
     print(tables(runs))
     return 0
 
