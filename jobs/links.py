@@ -461,13 +461,19 @@ def tables(runs: list[dict]) -> str:
              "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in runs:
         t = r["training"]
-        lines.append(f"| {r['nodes']} | {t.get('transport')} | {_name(r['mbit_s'], r['one_way_ms'])} | "
-                     f"{r['probe']['rtt'] * 1e3:.2f} | "
-                     f"{r['probe']['bytes_per_s'] * 8e-6:,.0f} | {t['exchanges']} | {t['seconds']} | "
-                     f"{t['seconds'] / max(t['exchanges'], 1):.3f} | {t['words_per_s']:,} | {t['exchange_seconds']} | "
-                     f"{t['wait_seconds']} | {t['sync_share']:.1%} | "
-                     f"{1e3 * (t.get('exchange_cpu_seconds_per_exchange') or 0):.1f} | "
-                     f"{1e3 * (t.get('driver_cpu_seconds_per_exchange') or 0):.2f} |")
+
+        def cell(key: str, fmt: str = "", scale: float = 1.0) -> str:
+            """A training counter formatted, or '-' where a run's record lacks it (older runs, no exchange)."""
+            value = t.get(key)
+            return "-" if value is None else format(value * scale, fmt)
+
+        per_round = "-" if t.get("seconds") is None else f"{t['seconds'] / max(t.get('exchanges') or 1, 1):.3f}"
+        lines.append(f"| {r['nodes']} | {t.get('transport', 'object-store')} | {_name(r['mbit_s'], r['one_way_ms'])} | "
+                     f"{r['probe']['rtt'] * 1e3:.2f} | {r['probe']['bytes_per_s'] * 8e-6:,.0f} | {cell('exchanges')} | "
+                     f"{cell('seconds')} | {per_round} | {cell('words_per_s', ',')} | {cell('exchange_seconds')} | "
+                     f"{cell('wait_seconds')} | {cell('sync_share', '.1%')} | "
+                     f"{cell('exchange_cpu_seconds_per_exchange', '.1f', 1e3)} | "
+                     f"{cell('driver_cpu_seconds_per_exchange', '.2f', 1e3)} |")
     unshaped = {(r["nodes"], s["rows"]): _median(s["seconds"]) for r in runs if not r["mbit_s"] and not r["one_way_ms"]
                 for s in r["slices"]}
     lines += ["", "| K | link | rows | slice MB | messages | measured s: median [range] | model's link term | "
