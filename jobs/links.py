@@ -465,7 +465,7 @@ def tables(runs: list[dict]) -> str:
         def cell(key: str, fmt: str = "", scale: float = 1.0) -> str:
             """A training counter formatted, or '-' where a run's record lacks it (older runs, no exchange)."""
             value = t.get(key)
-            return "-" if value is None else format(value * scale, fmt)
+            return "-" if value is None else format(value * scale if scale != 1.0 else value, fmt)
 
         per_round = "-" if t.get("seconds") is None else f"{t['seconds'] / max(t.get('exchanges') or 1, 1):.3f}"
         lines.append(f"| {r['nodes']} | {t.get('transport', 'object-store')} | {_name(r['mbit_s'], r['one_way_ms'])} | "
