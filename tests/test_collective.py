@@ -247,7 +247,6 @@ def test_a_hung_member_is_found_killed_and_replaced_and_the_job_finishes(ray_clu
     import signal
 
     from w2v import TrainConfig, driver
-    from w2v.pipeline import run
 
     from .test_faults import _run_with_a_fault_after_epoch_3, _trainer_pids, precision_of
 

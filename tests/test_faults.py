@@ -292,6 +292,16 @@ def test_a_node_that_leaves_gets_its_shards_reassigned_and_the_job_finishes(ray_
     assert len(left) <= 1 and not any(f"-{a['pid']}-" in name for a in actors for name in left), (left, actors)
 
 
+def _run_beside(config: TrainConfig, fault, seconds: float = 60.0) -> dict:
+    """Run the job while `fault()` runs on a thread (given `seconds` to end after the job); the manifest."""
+    thread = threading.Thread(target=fault, daemon=True)
+    thread.start()
+    try:
+        return run(config).manifest
+    finally:
+        thread.join(timeout=seconds)
+
+
 def _run_with_a_fault_after_epoch_3(config: TrainConfig, fault) -> tuple[dict, dict]:
     """Run the job; once it has a checkpoint at epoch 3 (its `position` noted), `fault(noted)` runs on a thread
     while training goes on. Returns the manifest and what was noted."""
@@ -301,12 +311,7 @@ def _run_with_a_fault_after_epoch_3(config: TrainConfig, fault) -> tuple[dict, d
         noted["position"] = _wait_for_checkpoint(config.checkpoint_location, epoch=3)
         fault(noted)
 
-    thread = threading.Thread(target=wait_then_fault, daemon=True)
-    thread.start()
-    try:
-        return run(config).manifest, noted
-    finally:
-        thread.join(timeout=60)
+    return _run_beside(config, wait_then_fault), noted
 
 
 def _trainer_pids(cluster) -> list[int]:
@@ -641,12 +646,7 @@ def test_a_trainer_killed_as_soon_as_it_exists_is_survived_and_counted(ray_clust
                 killed.append(fresh[0])
             time.sleep(0.005)
 
-    thread = threading.Thread(target=kill_the_first_trainer, daemon=True)
-    thread.start()
-    try:
-        manifest = run(config).manifest
-    finally:
-        thread.join(timeout=60)
+    manifest = _run_beside(config, kill_the_first_trainer)
     assert killed, "no trainer process appeared"
     faults = manifest["training"]["faults"]
     assert faults["restarts"] + faults["replacements"] == 1, faults
@@ -681,12 +681,9 @@ def test_a_node_removed_while_the_job_starts_gets_its_actor_replaced(ray_cluster
         ray_cluster.remove_node(third)
         (pause / "release").touch()
 
-    thread = threading.Thread(target=remove_third_node_once_its_actor_waits, daemon=True)
-    thread.start()
     try:
-        manifest = run(config).manifest
+        manifest = _run_beside(config, remove_third_node_once_its_actor_waits, seconds=130)
     finally:
-        thread.join(timeout=130)
         if third in ray_cluster.worker_nodes:
             ray_cluster.remove_node(third)
     event = _check_start_up_event(manifest, _STAGES[stage], kind="replaced")
@@ -748,14 +745,11 @@ def test_a_node_removed_while_it_counts_has_its_task_run_again_elsewhere_and_rec
         ray_cluster.remove_node(third)
         (pause / "release").touch()
 
-    thread = threading.Thread(target=remove_the_third_node_under_a_task, daemon=True)
-    thread.start()
     config = TrainConfig(corpus=(str(root),), out=str(tmp_path / "art"), actors=2, vector_size=16, epochs=1,
                          eval=False, checkpoint_interval=0)
     try:
-        manifest = run(config).manifest
+        manifest = _run_beside(config, remove_the_third_node_under_a_task, seconds=130)
     finally:
-        thread.join(timeout=130)
         if third in ray_cluster.worker_nodes:
             ray_cluster.remove_node(third)
     assert removed["tasks"], "no counting task ran on the third node"
