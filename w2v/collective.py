@@ -45,11 +45,12 @@ import logging
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Callable
 
 import numpy as np
 
 from . import sync
+from .errors import one_line
 
 logger = logging.getLogger(__name__)
 
@@ -233,6 +234,7 @@ class PeerRounds:
         self.slices: list[slice] = []  # the pending round's slices
         self.seconds = 0.0  # wall time in the round loop's own work (taking, combining, applying), not waiting
         self.generation_first = 0  # the first round of the running generation: the tier schedule counts from it
+        self.pending_full = False  # the pending round moves every row
 
     def request(self, full: bool = False, halt: bool = False, snapshot: bool = False) -> None:
         """The driver's wish, carried to every member by the next commit: the round after it moves every
@@ -248,7 +250,7 @@ class PeerRounds:
         try:
             group = Group(spec)
         except Exception as exc:
-            self.status.state, self.status.error = "broken", f"joining generation {spec.generation}: {_line(exc)}"
+            self.status.state, self.status.error = "broken", f"joining generation {spec.generation}: {one_line(exc)[:300]}"
             return
         self.status.state = "running"
         full_next = True  # a generation's first round moves every row: every member agrees from the start
@@ -276,7 +278,7 @@ class PeerRounds:
                 halt_at = r + 1 if decided[2] else halt_at
             self.status.state = "done"
         except Exception as exc:  # a member died (connection reset) or hung (the timeout): the driver resolves
-            self.status.state, self.status.error = "broken", _line(exc)
+            self.status.state, self.status.error = "broken", one_line(exc)[:300]
             logger.warning("exchange of round %s broke: %s", self.status.pending, self.status.error)
 
     def _take(self, r: int, full: bool) -> None:
@@ -289,6 +291,7 @@ class PeerRounds:
                 delta = self.tracker.take(self.weights(), rows)
                 self.status.exchanged_bytes += sync.nbytes(delta)
         self.status.pending, self.status.pending_complete = r, False
+        self.pending_full = full  # the round moves every row (what `_commit` records)
         self.totals = {}
         self.seconds += time.perf_counter() - began
 
@@ -326,17 +329,13 @@ class PeerRounds:
         """After a fault: apply the pending round's sums (`apply`: a survivor committed it, so every survivor
         holds them) or take the deltas back for the next exchange. Returns the last round now applied."""
         r = self.status.pending
-        if r is not None:
+        if r is not None and apply and self.status.pending_complete:
+            self._commit(r, self.pending_full)  # as the commit allreduce would have
+        elif r is not None:
             with self.lock:
                 for rows in self.slices:
-                    if apply and self.status.pending_complete:
-                        self.tracker.apply(self.weights(), rows, self.totals.pop(rows.start))
-                    elif rows.start in self.tracker.taken:
+                    if rows.start in self.tracker.taken:
                         self.tracker.untake(rows.start)
-            if apply and self.status.pending_complete:
-                self.status.committed = r
-                self.status.exchanges += 1
-                self.applied(r)
         self.status.pending, self.status.pending_complete, self.totals = None, False, {}
         self.status.state = "halted"
         return self.status.committed
@@ -359,14 +358,3 @@ class PeerRounds:
         thread = threading.Thread(target=self.run, args=(spec,), name=f"w2v-exchange-{spec.generation}", daemon=True)
         thread.start()
         return thread
-
-
-def _line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {text[0] if text else ''}"[:300]
-
-
-def describe(spec: GroupSpec) -> dict[str, Any]:
-    """A spec as the manifest and logs show it."""
-    return {"generation": spec.generation, "size": spec.size, "first_round": spec.first_round,
-            "timeout": spec.timeout}

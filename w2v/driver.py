@@ -302,8 +302,11 @@ class Training:
         if missing is None and _ray_client():
             missing = ("the driver is a Ray Client (ray://): the actors cannot reach a rendezvous it hosts; "
                        "run the driver on the cluster (w2v submit)")
-        if missing is None:
-            return "collective"
+        return "collective" if missing is None else self._without_the_collective(missing)
+
+    def _without_the_collective(self, missing: str) -> str:
+        """The collective cannot run (`missing` says why): `--transport collective` is refused in one line;
+        `auto` says so and exchanges through the object store."""
         if self.config.transport == "collective":
             raise ConfigError(f"--transport collective: {missing}")
         logger.info("exchanges go through Ray's object store (about 10x the CPU per exchange of the collective, "
@@ -316,13 +319,8 @@ class Training:
         import ray
 
         missing = {m for m in ray.get([a.warm_up.remote() for a in self.actors]) if m}
-        if not missing:
-            return
-        if self.config.transport == "collective":
-            raise ConfigError(f"--transport collective: a trainer node says: {sorted(missing)[0]}")
-        logger.info("exchanges go through Ray's object store (a trainer node cannot run the collective: %s)",
-                    sorted(missing)[0])
-        self.transport = "object-store"
+        if missing:
+            self.transport = self._without_the_collective(f"a trainer node says: {sorted(missing)[0]}")
 
     def _create(self, k: int, node: dict[str, Any] | None, fault_hook: bool = True):
         """Actor k on its planned node, or (node=None) a replacement wherever Ray finds room.
@@ -361,15 +359,16 @@ class Training:
         try:
             if self.transport == "collective":
                 final_statuses = self._collective_loop(progress, words_per_epoch, tally)
-            while self.transport != "collective":
-                if not self.exchange or time.perf_counter() - polled >= STATUS_POLL_SECONDS:
-                    polled = time.perf_counter()
-                    statuses = self._statuses()
-                    self._look_for_notices(statuses)
-                    progress.update(statuses, words_per_epoch, _sync_share(statuses))
-                if self._exchange_step(tally) if self.exchange else self._single_step(statuses):
-                    final_statuses = self._wait_done()
-                    break
+            else:
+                while True:
+                    if not self.exchange or time.perf_counter() - polled >= STATUS_POLL_SECONDS:
+                        polled = time.perf_counter()
+                        statuses = self._statuses()
+                        self._look_for_notices(statuses)
+                        progress.update(statuses, words_per_epoch, _sync_share(statuses))
+                    if self._exchange_step(tally) if self.exchange else self._single_step(statuses):
+                        break
+                final_statuses = self._wait_done()
             tally.driver_cpu_seconds = time.process_time() - cpu
             if not self.exchange:  # one actor: its weights are the model
                 self.global_weights = sync.copy_weights(ray.get(self.actors[0].weights.remote()))
@@ -434,31 +433,30 @@ class Training:
                     self._move_noticed(round_ + 1)
                 wanted = None
         # The last round moved every row: every member's reference is the global weights (any member's will do).
-        self.global_weights = self._any_reference(range(len(self.actors)))
+        self.global_weights = self._first_answer("reference", range(len(self.actors)))
         tally.exchanges = max(s.exchanges for s in statuses)
         tally.moved = ring_bytes(len(self.actors), max(s.exchanged_bytes for s in statuses))
         return statuses
 
-    def _any_reference(self, members: Sequence[int]) -> sync.Weights:
-        """The global weights from the first of `members` that answers (each holds them)."""
+    def _first_answer(self, method: str, members: Sequence[int]) -> Any:
+        """What actor method `method` returns on the first of `members` that answers: weights every one of them
+        holds the same (one that dies meanwhile is brought back later, by the stage that needs it)."""
         import ray
 
         failure: Exception | None = None
         for k in members:
             try:
-                return ray.get(self.actors[k].reference.remote())
+                return ray.get(getattr(self.actors[k], method).remote())
             except Exception as exc:
                 if not _actor_died(exc):
                     raise
                 failure = exc
-        raise RuntimeError(f"no trainer actor could give the global weights: {failure}")
+        raise RuntimeError(f"no trainer actor could give its {method}: {failure}")
 
     def _join_all(self, first_round: int) -> None:
         """Every actor joins a new generation of the group, whose first round (`first_round`) moves every row.
         One that is gone by now breaks the generation (the others wait for it at the rendezvous, then the next
         look recovers it)."""
-        import ray
-
         specs = self.host.next_generation(len(self.actors), first_round)
         self.generation_first = first_round  # the tier schedule of this generation counts from here
         for k, exc in _get_each([actor.join.remote(spec) for actor, spec in zip(self.actors, specs)])[1].items():
@@ -473,25 +471,13 @@ class Training:
         """Every actor's status, or None after a group fault was resolved (`_recover_group`): an actor gone
         (dead, restarted by Ray, hung past STATUS_TIMEOUT_SECONDS), a member whose collective broke, or one
         that halted when no halt was asked (`halt_asked`)."""
-        import ray
-
         refs = [a.status.remote() for a in self.actors]
         statuses: list[ActorStatus | None] = []
         lost: dict[int, Exception] = {}
         for k, ref in enumerate(refs):
-            try:
-                status = ray.get(ref, timeout=STATUS_TIMEOUT_SECONDS)
-                if status.pid != self.infos[k].pid:
-                    raise RuntimeError(f"trainer actor {k} runs in a new process (pid {status.pid})")
-            except ray.exceptions.GetTimeoutError:
-                lost[k] = RuntimeError(f"trainer actor {k} did not answer within {STATUS_TIMEOUT_SECONDS:.0f} s "
-                                       f"(hung): killed, for Ray to restart it")
-                ray.kill(self.actors[k], no_restart=False)
-                status = None
-            except (*actor_gone(), RuntimeError) as exc:
-                lost[k], status = exc, None
-            if status is not None and status.peer is None and k not in lost:  # restarted before it was started
-                lost[k], status = RuntimeError(f"trainer actor {k} runs in a process that never joined"), None
+            status = self._peer_status(k, ref)
+            if isinstance(status, Exception):
+                lost[k], status = status, None
             statuses.append(status)
         failed = [s.error for s in statuses if s is not None and s.error]
         if failed:
@@ -509,28 +495,37 @@ class Training:
             self.reforms = 0
         return statuses  # type: ignore[return-value]
 
+    def _peer_status(self, k: int, ref: Any) -> ActorStatus | Exception:
+        """Actor k's status from `ref` (its `status` call), or why it is lost: gone, restarted by Ray since it
+        joined, or hung past STATUS_TIMEOUT_SECONDS (then killed here, so that Ray restarts it)."""
+        import ray
+
+        try:
+            status = ray.get(ref, timeout=STATUS_TIMEOUT_SECONDS)
+        except ray.exceptions.GetTimeoutError:
+            ray.kill(self.actors[k], no_restart=False)
+            return RuntimeError(f"trainer actor {k} did not answer within {STATUS_TIMEOUT_SECONDS:.0f} s (hung): "
+                                f"killed, for Ray to restart it")
+        except actor_gone() as exc:
+            return exc
+        if status.pid != self.infos[k].pid:
+            return RuntimeError(f"trainer actor {k} runs in a new process (pid {status.pid})")
+        if status.peer is None:  # restarted before it was started
+            return RuntimeError(f"trainer actor {k} runs in a process that never joined")
+        return status
+
     def _settled(self, survivors: list[int], lost: dict[int, Exception]) -> dict[int, ActorStatus]:
         """The survivors' statuses once none is inside a collective any more (a death shows in a moment,
         a hang at --exchange-timeout); a survivor lost meanwhile moves to `lost`."""
-        import ray
-
         deadline = time.monotonic() + self.config.exchange_timeout + 2 * STATUS_TIMEOUT_SECONDS
         while True:
             settled: dict[int, ActorStatus] = {}
             for k in [k for k in survivors if k not in lost]:
-                try:
-                    status = ray.get(self.actors[k].status.remote(), timeout=STATUS_TIMEOUT_SECONDS)
-                except ray.exceptions.GetTimeoutError as exc:
-                    ray.kill(self.actors[k], no_restart=False)  # hung: Ray restarts it, its successor comes next
-                    lost[k] = exc
-                    continue
-                except actor_gone() as exc:
-                    lost[k] = exc
-                    continue
-                if status.pid != self.infos[k].pid or status.peer is None:  # restarted meanwhile
-                    lost[k] = RuntimeError(f"trainer actor {k} runs in a new process (pid {status.pid})")
-                    continue
-                settled[k] = status
+                status = self._peer_status(k, self.actors[k].status.remote())
+                if isinstance(status, Exception):
+                    lost[k] = status
+                else:
+                    settled[k] = status
             if all(s.peer.state in ("broken", "halted", "done") for s in settled.values()):
                 return settled
             if time.monotonic() > deadline:
@@ -561,7 +556,7 @@ class Training:
             applied = {k: ray.get(self.actors[k].resolve.remote(last)) for k in settled}
             if set(applied.values()) != {last}:
                 self._give_up(f"the actors disagree on the last exchanged round after a fault: {applied}")
-            self.global_weights = self._any_reference(sorted(settled))
+            self.global_weights = self._first_answer("reference", sorted(settled))
             # Every member entered this generation holding the global weights of the round before its first: a
             # generation that committed nothing yet resumes at its first round, not before it.
             resume = max(last + 1, self.generation_first)
@@ -575,7 +570,7 @@ class Training:
         logger.warning("exchange group: %s; the round in flight %s; training again from round %d",
                        f"actor(s) {sorted(lost)} lost" if lost else "broken with no actor lost", outcome, resume)
         for k, cause in sorted(lost.items()):
-            self._restart_from(k, cause, resume)
+            self._recover(k, cause, restart_round=resume)
         self._join_all(resume)
         self.last_status = [None] * len(self.actors)
 
@@ -591,37 +586,6 @@ class Training:
             if sum(s.stop - s.start for s in slices) >= len(self.vocab):  # every row: a consistent position
                 self.snapshot_rounds = [r + 1] * len(self.actors)
         self.replayed = max(self.replayed, until)
-
-    def _restart_from(self, k: int, cause: Exception, restart_round: int, noticed: bool = False) -> None:
-        """Actor k (lost, or `noticed`: moving) starts again at `restart_round` from the global weights."""
-        import ray
-
-        began = time.perf_counter()
-        last = self.last_status[k] if k < len(self.last_status) else None
-        node_id = self.infos[k].node_id
-        self.notices.pop(k, None)
-        if not noticed:
-            self._count_death(k, cause)
-        logger.warning("trainer actor %d (node %s) %s: %s", k, node_id[:8], "moves" if noticed else "lost",
-                       str(cause).splitlines()[0])
-        info = self._bring_back(k, node_id, noticed)
-        info, started = self._spool_and_start(k, info, ray.put(self.global_weights), restart_round)
-        seen = max(last.rounds_done if last else restart_round, restart_round)
-        words = self.spooled[k].words
-        retrained = words_retrained(seen, bool(last and last.done), restart_round, words, self.chunks)
-        lost = 0 if noticed else self.row_sync.words_lost(restart_round, words / self.chunks, self.process_round[k])
-        self.process_round[k] = restart_round
-        self.events.append(FaultEvent(
-            actor=k, kind="restarted" if info.node_id == node_id else "replaced",
-            cause=str(cause).splitlines()[0][:200], old_node=node_id, node=info.node_id,
-            restart_round=restart_round, restart_epoch=restart_round // self.chunks, rounds_done_before=seen,
-            epochs_done_before=seen // self.chunks, chunks_per_epoch=self.chunks, words_retrained=retrained,
-            words_lost=lost, noticed=noticed, spool_reused=self.spooled[k].reused, start_alpha=started.start_alpha,
-            sent_digest=weights_digest(self.global_weights), start_digest=started.start_digest,
-            seconds=round(time.perf_counter() - began, 3), stage="training"))
-        logger.warning("trainer actor %d %s on node %s: training again from round %d (epoch %d; %s words "
-                       "retrained, about %s lost)", k, self.events[-1].kind, info.node_id[:8], restart_round,
-                       restart_round // self.chunks, f"{retrained:,}", f"{lost:,}")
 
     def _spool_and_start(self, k: int, info: ActorInfo, weights_ref: Any, restart_round: int
                          ) -> tuple[ActorInfo, ActorStatus]:
@@ -665,7 +629,7 @@ class Training:
                           f"round {restart_round - 1} as asked")
         self._replay_rows(restart_round, [restart_round - 1])
         for k, why in sorted(self.notices.items()):
-            self._restart_from(k, RuntimeError(why), restart_round, noticed=True)
+            self._recover(k, RuntimeError(why), noticed=True, restart_round=restart_round)
         self._join_all(restart_round)
 
     def _exchange_step(self, tally: ExchangeTally) -> bool:
@@ -812,7 +776,7 @@ class Training:
         import ray
 
         if self.resume is not None:
-            expected = {name: a.shape for name, a in self._seeded_weights().items()}
+            expected = {name: a.shape for name, a in self._first_answer("weights", range(len(self.actors))).items()}
             found = {name: a.shape for name, a in self.resume.weights.items()}
             if expected != found:
                 raise ConfigError(f"--resume: the checkpoint holds matrices {found}, this job needs {expected}")
@@ -820,11 +784,11 @@ class Training:
             logger.info("resuming from checkpoint %d at epoch %d of %d (round %d of %d)", self.resume.number,
                         self.start_epoch, self.config.epochs, self.start_round, self.rounds)
         elif self.parent is not None:
-            initial = lineage.initial_weights(self._seeded_weights(), self.parent)
+            initial = lineage.initial_weights(self._first_answer("weights", range(len(self.actors))), self.parent)
             logger.info("first weights: %d row(s) from %s, %d new row(s) seeded", len(self.parent.words),
                         self.parent.uri, len(self.vocab) - len(self.parent.words))
         elif self.exchange:
-            initial = sync.copy_weights(self._seeded_weights())
+            initial = sync.copy_weights(self._first_answer("weights", range(len(self.actors))))
         else:
             initial = None
         if self.exchange:
@@ -846,19 +810,6 @@ class Training:
                     if not _actor_died(again):
                         raise
                     exc = again
-
-    def _seeded_weights(self) -> sync.Weights:
-        """The untrained weights every actor built from the vocabulary and seed (the same in each): the first
-        actor's that answers (one that dies meanwhile is brought back later, by the stage that needs it)."""
-        import ray
-
-        for k, actor in enumerate(self.actors):
-            try:
-                return ray.get(actor.weights.remote())
-            except Exception as exc:
-                if not _actor_died(exc) or k == len(self.actors) - 1:
-                    raise
-        raise AssertionError("unreachable")
 
     def _spool_again(self, k: int, cause: Exception, stage: str) -> None:
         """Actor k died before training (in `stage`): bring it back (`_start_up_fault`) and spool its shards
@@ -971,7 +922,7 @@ class Training:
             logger.warning("trainer actor %d: %s: its changes go into the global weights at the next exchange, "
                            "then it moves", k, why)
 
-    def _recover(self, k: int, cause: Exception, noticed: bool = False) -> None:
+    def _recover(self, k: int, cause: Exception, noticed: bool = False, restart_round: int | None = None) -> None:
         """Bring actor k back: wait for Ray's restart on its node, or replace it if the node is gone.
 
         It then spools its shards again (or takes over the dead process's finished spool on that host)
@@ -979,7 +930,9 @@ class Training:
         current global weights (alone: from the last snapshot of its own weights). `noticed`: the
         actor is alive and about to go (`_look_for_notices`), its every row was just exchanged; the
         driver stops it and starts a successor, on its node unless the node drains. Notices do not
-        count against --max-restarts: they are orderly.
+        count against --max-restarts: they are orderly. `restart_round`: the collective's round to start
+        at, after the group resolved the round in flight (`_recover_group`); by default the object
+        store's next round.
         """
         import ray
 
@@ -1000,14 +953,15 @@ class Training:
         self.infos[k] = info
         # With an exchange: the round the next exchange takes (every earlier round is in the global weights,
         # but for rows whose tier was not due since: `lost`). Alone: its last snapshot.
-        restart_round = self.next_round[k] if self.exchange else self.snapshot_rounds[k]
+        if restart_round is None:
+            restart_round = self.next_round[k] if self.exchange else self.snapshot_rounds[k]
         weights = self.global_weights if self.exchange else self.snapshot_weights
         info, started = self._spool_and_start(k, info, ray.put(weights) if weights is not None else None,
                                               restart_round)
         kind = "restarted" if info.node_id == node_id else "replaced"  # where its successor runs
         # Rounds it is known to have trained: the last status poll, or the rounds exchanged since (each
         # exchange waited for its chunk), whichever is later.
-        seen = max(last.rounds_done if last else restart_round, self.next_round[k])
+        seen = max(last.rounds_done if last else restart_round, self.next_round[k], restart_round)
         self.next_round[k] = restart_round
         words = self.spooled[k].words
         retrained = words_retrained(seen, bool(last and last.done), restart_round, words, self.chunks)

@@ -71,14 +71,20 @@ class Tag:
             logger.debug("could not note a task attempt: %s", exc)
             return
         if self.pause_dir and not earlier:
-            with open(os.path.join(self.pause_dir, f"{node}-{self.task}.ready"), "w") as f:
-                f.write(str(os.getpid()))
-            deadline = time.monotonic() + PAUSE_SECONDS
-            while not os.path.exists(os.path.join(self.pause_dir, "release")) and time.monotonic() < deadline:
-                time.sleep(0.05)
+            wait_for_release(self.pause_dir, f"{node}-{self.task}")
         if self.exit_first and not earlier:
             logger.warning("fault injection: exiting the worker process of task %d (%s)", self.task, self.prefix)
             os._exit(1)
+
+
+def wait_for_release(folder: str, name: str, seconds: float = PAUSE_SECONDS) -> None:
+    """Fault injection (the task and trainer pause hooks): write FOLDER/NAME.ready (this process's pid), then wait
+    until FOLDER/release exists (`seconds` at most), so that a test can remove this node meanwhile."""
+    with open(os.path.join(folder, f"{name}.ready"), "w") as f:
+        f.write(str(os.getpid()))
+    deadline = time.monotonic() + seconds
+    while not os.path.exists(os.path.join(folder, "release")) and time.monotonic() < deadline:
+        time.sleep(0.05)
 
 
 @dataclass

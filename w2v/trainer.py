@@ -23,7 +23,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from . import sync
+from . import retries, sync
 from .config import TrainConfig
 from .corpus import ReadOptions, Shard, adopt_spool, new_spool_dir, spool_chunks, spool_key, write_spool_record
 from .errors import ConfigError
@@ -41,12 +41,12 @@ logger = logging.getLogger(__name__)
 # status poll; "K:0:info", "K:0:spool" and "K:0:start" make it exit as the driver's first call of
 # that start-up stage arrives (E is not used). Read by the driver, never set in production.
 FAULT_ENV = "W2V_TEST_ACTOR_EXIT"
-FAULT_WHERE = ("epoch", "exchange", "info", "spool", "start")  # where FAULT_ENV's exit can happen
+START_UP_STAGES = ("info", "spool", "start")  # the driver's calls before training, in order
+FAULT_WHERE = ("epoch", "exchange", *START_UP_STAGES)  # where FAULT_ENV's exit can happen
 # Test hook: "STAGE:DIR" makes every trainer actor's first incarnation, as that start-up stage's call
-# arrives, write DIR/<its node id>.ready and wait (at most PAUSE_SECONDS) until DIR/release exists: a
+# arrives, write DIR/<its node id>.ready and wait (`retries.wait_for_release`) until DIR/release exists: a
 # test removes a node while its actor is inside that stage. Read by the driver, never set in production.
 PAUSE_ENV = "W2V_TEST_ACTOR_PAUSE"
-PAUSE_SECONDS = 120.0
 # A trainer actor that gets SIGTERM (an operator's or an orchestrator's stop of that process) reports
 # it and keeps training until the driver has exchanged every row and stopped it; once the driver has
 # not called it for this many seconds (it is gone too), the process exits on its own.
@@ -97,7 +97,7 @@ def parse_pause_hook(value: str | None) -> tuple[str, str] | None:
     if not value:
         return None
     stage, _, folder = value.partition(":")
-    if stage not in ("info", "spool", "start") or not folder:
+    if stage not in START_UP_STAGES or not folder:
         raise ConfigError(f"{PAUSE_ENV}={value!r}: expected STAGE:DIR with STAGE one of info, spool, start")
     return stage, folder
 
@@ -153,12 +153,7 @@ class _EpochRecorder:
         """Fault injection: at start-up stage `stage`, say so in the pause directory and wait for its release."""
         if self.pause is None or self.pause[0] != stage:
             return
-        folder = self.pause[1]
-        with open(os.path.join(folder, f"{node_id}.ready"), "w") as f:
-            f.write(str(os.getpid()))
-        deadline = time.monotonic() + PAUSE_SECONDS
-        while not os.path.exists(os.path.join(folder, "release")) and time.monotonic() < deadline:
-            time.sleep(0.05)
+        retries.wait_for_release(self.pause[1], node_id)
 
     def at_start_up(self, stage: str, node_id: str) -> None:
         """The test hooks of a start-up stage's call (`info`, `spool`, `start`): pause, then exit."""
@@ -374,8 +369,9 @@ class TrainerActor:
         """Where this actor runs and whether gensim's compiled routines are in use."""
         import ray
 
-        self.recorder.at_start_up("info", ray.get_runtime_context().get_node_id())
-        return ActorInfo(node_id=ray.get_runtime_context().get_node_id(), hostname=socket.gethostname(),
+        node_id = ray.get_runtime_context().get_node_id()
+        self.recorder.at_start_up("info", node_id)
+        return ActorInfo(node_id=node_id, hostname=socket.gethostname(),
                          pid=os.getpid(), gensim_fast_version=gensim_fast_version(), workers=self.workers,
                          restarted=self.restarted)
 
@@ -559,8 +555,7 @@ class TrainerActor:
         if self.tracker is None:
             return [False] + [None] * parts
         if round_ is not None:
-            with self.progress:
-                self.progress.wait_for(lambda: self.rounds_done > round_ or self.finished is not None)
+            self._chunk_done(round_)
         self.contact = time.monotonic()
         self.recorder.maybe_exit("exchange", self.rounds_done / max(len(self.spooled.chunks), 1))
         began = time.perf_counter()
