@@ -198,6 +198,9 @@ def run_w2v(actors: int, parts: Path, params: dict, cores: int, workdir: Path, s
             "exchange_cpu_per_mb": more.get("exchange_cpu_seconds_per_mb") or 0,
             "exchange_cpu": more.get("exchange_cpu_seconds_per_exchange") or 0,
             "driver_cpu": more.get("driver_cpu_seconds_per_exchange") or 0,
+            "round_cpu": more.get("round_cpu_seconds_per_exchange") or 0,
+            "loop_cpu": more.get("loop_cpu_seconds_per_round") or 0,
+            "background_cores": more.get("background_cores") or 0,
             "transport": more.get("transport") or "object-store"}
 
 
@@ -296,9 +299,20 @@ def variant(name: str) -> str:
     return re.sub(r" K=\d+( \(\d+ workers/node\))?", "", name)
 
 
+def node_work(row: dict) -> float:
+    """A node's CPU seconds per exchange on the exchange's path: with the collective the round's own work
+    (`round_cpu_seconds_per_exchange`: its thread and gloo's), else everything of the process outside
+    gensim's threads and its raylet's (Ray's object path is in those threads and the raylet).
+
+    >>> node_work({"exchange_cpu": 0.05, "round_cpu": 0.006}), node_work({"exchange_cpu": 0.05, "round_cpu": 0})
+    (0.006, 0.05)
+    """
+    return row.get("round_cpu") or row.get("exchange_cpu") or 0.0
+
+
 def exchange_cpu_growth(rows: list[dict]) -> float:
-    """Seconds of a node's exchange CPU added per node (least squares over the rows' K; 0 with one K).
-    The rows are one variant's (`variant`): another slice (tiers) or pacing costs otherwise.
+    """Seconds of a node's exchange CPU (`node_work`) added per node (least squares over the rows' K; 0 with
+    one K). The rows are one variant's (`variant`): another slice (tiers) or pacing costs otherwise.
 
     In the reduce-scatter a node sends and receives about 4(K - 1) objects per exchange whatever
     their size (its pieces, the others' pieces, the sums both ways), and Ray's cost per object is
@@ -311,7 +325,7 @@ def exchange_cpu_growth(rows: list[dict]) -> float:
     """
     import numpy as np
 
-    points = [(r["actors"], r["exchange_cpu"]) for r in rows if r.get("exchange_cpu") and r.get("actors", 1) > 1]
+    points = [(r["actors"], node_work(r)) for r in rows if node_work(r) and r.get("actors", 1) > 1]
     if len({k for k, _ in points}) < 2:
         return 0.0
     slope = np.polyfit([k for k, _ in points], [w for _, w in points], 1)[0]
@@ -321,39 +335,43 @@ def exchange_cpu_growth(rows: list[dict]) -> float:
 def projection(rows: list[dict], nodes=(4, 16, 64), link_gbps: float = 10.0, big_epoch: int = 1_000_000_000,
                target: float = 0.85) -> str:
     """Projected parallel efficiency (`w2v.sync.node_efficiency`) of real nodes, from each multi-actor
-    row's costs in CPU time: its words per core-second, a node's CPU per exchange (carried to N nodes
-    by `exchange_cpu_growth`) and its slice per exchange. Every projection keeps the row's stale
+    row's costs in CPU time: its words per core-second, a node's CPU per exchange (`node_work`, carried
+    to N nodes by `exchange_cpu_growth`) and its slice per exchange; with the collective also the chunk
+    loop's CPU per chunk and the node's background cores. Every projection keeps the row's stale
     share (the quality it measured): with N nodes an actor exchanges every share x epoch words /
     (N - 1) words. Rows: this machine's cores per node and 16-core nodes, on this corpus and on a
     `big_epoch`-word one (same model size)."""
     from w2v.sync import default_sync_words, most_cores, node_efficiency
 
     cores_here = os.cpu_count() or 1
-    exchanging = [r for r in rows if r.get("exchange_cpu")]
+    exchanging = [r for r in rows if node_work(r)]
     growths = {v: exchange_cpu_growth([r for r in exchanging if variant(r["name"]) == v])
                for v in {variant(r["name"]) for r in exchanging}}
-    head = ("| from run | words/core-s | exchange CPU ms (at 16 nodes) | driver CPU ms/exchange | CPU ms/MB | slice MB | "
-            "epoch words | cores/node | "
+    head = ("| from run | words/core-s | exchange CPU ms, all / round's own (at 16 nodes) | loop CPU ms/chunk | "
+            "background cores | driver CPU ms/exchange | CPU ms/MB | slice MB | epoch words | cores/node | "
             + " | ".join(f"{n} nodes" for n in nodes) + f" | most cores/node at >= {target:.0%}, 16 nodes |")
     lines = ["a node's exchange CPU grows with K (least squares over the runs of one variant): " + "; ".join(
         f"{v}: {1e3 * g:.2f} ms per node" for v, g in sorted(growths.items())), "",
              head, "|" + "---|" * (head.count("|") - 1)]
     for r in rows:
-        if not r.get("exchange_cpu") or not r.get("words_per_core_second") or not r.get("stale_share"):
+        if not node_work(r) or not r.get("words_per_core_second") or not r.get("stale_share"):
             continue
         rate, share, link = r["words_per_core_second"], r["stale_share"], link_gbps * 1e9 / 8
         growth = growths[variant(r["name"])]
 
         def work(n: int) -> float:
-            return r["exchange_cpu"] + growth * (n - r["actors"])
+            return node_work(r) + growth * (n - r["actors"])
 
         ring = "collective" in r["name"]  # the transport's own exchange model (`sync.exchange_seconds`)
+        extra = {"loop_cpu_seconds": r.get("loop_cpu") or 0.0, "background_cores": r.get("background_cores") or 0.0}
+        own = f"{1e3 * r['round_cpu']:.1f}" if r.get("round_cpu") else "-"
         for epoch, cores in ((r["epoch_words"], cores_here), (r["epoch_words"], 16), (big_epoch, 16)):
-            cells = [f"{node_efficiency(n, cores, default_sync_words(epoch, n, share), r['slice_bytes'], rate, work(n), link, collective=ring):.0%}"
+            cells = [f"{node_efficiency(n, cores, default_sync_words(epoch, n, share), r['slice_bytes'], rate, work(n), link, collective=ring, **extra):.0%}"
                      for n in nodes]
             best = most_cores(16, target, default_sync_words(epoch, 16, share), r["slice_bytes"], rate, work(16), link,
-                              collective=ring)
-            lines.append(f"| {r['name']} | {rate:,.0f} | {1e3 * r['exchange_cpu']:.1f} ({1e3 * work(16):.1f}) | "
+                              collective=ring, **extra)
+            lines.append(f"| {r['name']} | {rate:,.0f} | {1e3 * r['exchange_cpu']:.1f} / {own} ({1e3 * work(16):.1f}) | "
+                         f"{1e3 * extra['loop_cpu_seconds']:.2f} | {extra['background_cores']:.3f} | "
                          f"{1e3 * r.get('driver_cpu', 0):.2f} | {1e3 * r['exchange_cpu_per_mb']:.1f} | "
                          f"{r['slice_bytes'] / 1e6:.1f} | "
                          f"{epoch:,} | {cores} | " + " | ".join(cells) + f" | {best} |")

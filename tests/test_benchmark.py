@@ -36,11 +36,20 @@ def test_table_gives_ratios_to_gensim_and_w2v_and_lists_missing_peers():
     projected = projection(rows).splitlines()
     assert len(projected) == 4 + 3  # this machine's cores and 16 on this corpus, 16 on 1B words
     assert projected[0].endswith("w2v: 0.00 ms per node")  # one K: not extrapolated
-    assert projected[6] == ("| w2v K=2 | 500,000 | 80.0 (80.0) | 0.00 | 10.0 | 8.0 | 1,000,000,000 | 16 | 99% | 95% | "
-                            "22% | 20 |")
+    assert projected[6] == ("| w2v K=2 | 500,000 | 80.0 / - (80.0) | 0.00 | 0.000 | 0.00 | 10.0 | 8.0 | 1,000,000,000 "
+                            "| 16 | 99% | 95% | 22% | 20 |")
     # The same costs on the collective's ring (fewer round trips, 2(K-1)/K of the slice per link) project higher.
     ring = projection([{**rows[-1], "name": "w2v K=2, collective"}]).splitlines()[-1]
-    assert ring.startswith("| w2v K=2, collective | 500,000 | 80.0 (80.0) |") and ring != projected[6]
+    assert ring.startswith("| w2v K=2, collective | 500,000 | 80.0 / - (80.0) |") and ring != projected[6]
+    # With the collective's split: the round's own 8 ms is on the exchange's path, the rest of the 80 ms is the
+    # chunk loop (1 ms a chunk) and background (0.2 cores), each projected as what it is.
+    split = {**rows[-1], "name": "w2v K=2, collective", "round_cpu": 0.008, "loop_cpu": 0.001, "background_cores": 0.2}
+    cells = [c.strip() for c in projection([split]).splitlines()[-1].split("|")]
+    assert cells[3:6] == ["80.0 / 8.0 (8.0)", "1.00", "0.200"]
+    def at_64(cells: list[str]) -> int:
+        return int(cells[-3].rstrip("%"))
+
+    assert at_64(cells) > at_64([c.strip() for c in ring.split("|")])  # 64 nodes: the round's own work waits less
 
 
 def test_median_row_keeps_the_range_of_every_metric():

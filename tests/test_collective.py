@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from w2v import sync
-from w2v.collective import GroupSpec, PeerRounds, StoreHost, pack, torch_missing, unpack
+from w2v.collective import GroupSpec, PeerRounds, StoreHost, ThreadClock, apply_packed, take_packed, torch_missing, unpack
 
 pytestmark = pytest.mark.skipif(torch_missing() is not None, reason="the collective needs torch (w2v[collective])")
 
@@ -63,11 +63,50 @@ def _initial() -> sync.Weights:
             "syn1neg": rng.normal(0, 1, (ROWS, DIM)).astype(np.float32)}
 
 
-def test_a_packed_slice_carries_each_rows_squared_norm_and_unpacks_to_the_same_rows():
-    delta = {"vectors": np.arange(6, dtype=np.float32).reshape(2, 3), "syn1neg": np.ones((2, 2), np.float32)}
-    summed, squares = unpack(pack(delta), delta)
-    assert all(np.array_equal(summed[name], delta[name]) for name in delta)
-    assert squares["vectors"].tolist() == [5.0, 50.0] and squares["syn1neg"].tolist() == [2.0, 2.0]
+def test_a_packed_slice_carries_each_rows_change_and_squared_norm_and_leaves_the_reference_alone():
+    reference = {"vectors": np.zeros((3, 3), np.float32), "syn1neg": np.ones((3, 2), np.float32)}
+    live = {"vectors": np.arange(9, dtype=np.float32).reshape(3, 3), "syn1neg": np.full((3, 2), 2.0, np.float32)}
+    before = sync.copy_weights(reference)
+    packed = take_packed(live, reference, slice(1, 3))
+    deltas, squares = unpack(packed, {"vectors": 3, "syn1neg": 2})
+    assert deltas["vectors"].tolist() == [[3, 4, 5], [6, 7, 8]] and deltas["syn1neg"].tolist() == [[1, 1], [1, 1]]
+    assert squares["vectors"].tolist() == [50.0, 149.0] and squares["syn1neg"].tolist() == [2.0, 2.0]
+    assert all(np.array_equal(reference[name], before[name]) for name in reference)  # taking moves nothing
+
+
+def test_applying_a_round_gives_the_reference_the_whole_sum_and_the_live_weights_the_others_part():
+    """An actor that trained on after taking keeps that training: live = live + (sum - own)."""
+    reference = {"v": np.zeros((2, 2), np.float32)}
+    live = {"v": np.ones((2, 2), np.float32)}
+    own = take_packed(live, reference, slice(0, 2))
+    live["v"] += 0.5  # trained after the take
+    total = own.copy()
+    unpack(total, {"v": 2})[0]["v"][:] = 3.0  # every member's changes summed: 1 of ours, 2 of the others'
+    apply_packed(live, reference, slice(0, 2), own, total)
+    assert reference["v"].tolist() == [[3.0, 3.0]] * 2  # the global weights: initial + the sum
+    assert live["v"].tolist() == [[3.5, 3.5]] * 2  # the sum plus what it trained since taking
+
+
+def test_the_rounds_own_cpu_time_is_read_per_thread_from_when_it_is_watched_and_kept_when_it_ends():
+    clock = ThreadClock()
+    spent = {}
+
+    def busy(seconds: float) -> None:
+        end = time.thread_time() + seconds
+        while time.thread_time() < end:
+            pass
+
+    def watched():
+        busy(0.05)  # before it is watched: not counted
+        clock.watch(threading.get_native_id())
+        busy(0.05)
+        spent["cpu"] = clock.read()
+
+    thread = threading.Thread(target=watched)
+    thread.start()
+    thread.join()
+    assert 0.05 <= spent["cpu"] < 0.09
+    assert clock.read() == spent["cpu"]  # the thread is gone: what it used is kept
 
 
 def test_every_member_ends_with_the_same_global_weights_the_combined_deltas_give():
@@ -111,10 +150,16 @@ def test_a_member_that_never_arrives_breaks_the_round_and_it_is_taken_back_every
         return all(np.allclose(survivors[0].peers.tracker.reference[name], survivors[1].peers.tracker.reference[name],
                                atol=1e-5) for name in initial)
 
-    assert not agree()  # each holds its own taken change of round 3 in its reference
+    assert agree()  # taking moved no reference: both are the global weights after round 2 already
     assert [m.peers.resolve(apply=False) for m in survivors] == [2, 2]
-    assert all(not m.peers.tracker.taken for m in survivors)  # round 3's changes wait for the next exchange
-    assert agree()  # both are the global weights after round 2: round 3 landed nowhere
+    assert all(not m.peers.own and not m.peers.totals for m in survivors)
+    assert agree()  # round 3 landed nowhere
+    # ...and each survivor's change of round 3 is still live - reference: it travels with the next exchange.
+    # (The hottest tier's rows move at every round, so for them that is round 3's change alone.)
+    hottest = sync.tier_ranges(ROWS, 1, tiers=3)[0][1]
+    for m in survivors:
+        kept = m.live["vectors"][:hottest] - m.peers.tracker.reference["vectors"][:hottest]
+        assert np.allclose(kept, m.changes[3]["vectors"][:hottest], atol=1e-6)
     assert [m.peers.status.state for m in survivors] == ["halted", "halted"]
 
 
@@ -235,6 +280,12 @@ def test_the_driver_takes_no_part_in_the_rounds_and_both_transports_give_the_sam
     assert seen["collective"]["exchanges"] == seen["object-store"]["exchanges"] == 10 * seen["collective"][
         "chunks_per_epoch"]
     assert seen["collective"]["exchange_seconds"] is None  # no driver wall time in any round
+    # The collective splits a node's CPU outside gensim: the rounds' own part is a part of it, and the rest is
+    # the chunk loop's and background; the object store's rounds run in Ray's threads, so it has no split.
+    split = seen["collective"]
+    assert 0 < split["round_cpu_seconds_per_exchange"] < split["exchange_cpu_seconds_per_exchange"]
+    assert split["loop_cpu_seconds_per_round"] > 0 and split["background_cores"] > 0
+    assert seen["object-store"]["round_cpu_seconds_per_exchange"] is None
     print({t: (s["driver_cpu_seconds_per_exchange"], s["exchange_cpu_seconds_per_exchange"]) for t, s in seen.items()})
 
 

@@ -11,7 +11,7 @@ thread). The tier schedule is a function of the round number, so no one needs to
 rows are due:
 
 1. wait until this actor has trained chunk r;
-2. *payload*: for each slice of the due rows, take the delta (`sync.DeltaTracker.take`) and
+2. *payload*: for each slice of the due rows, take the delta (`take_packed`) and
    allreduce it (sum) together with each row's |d_k|^2, one extra column per matrix, so the
    `adaptive` combiner sees what it saw before (`sync.combine_summed`);
 3. *commit*: a tiny allreduce (MAX) of [1, full wanted, halt wanted]: it completes on a member only
@@ -19,7 +19,7 @@ rows are due:
    holds the whole sum. It also carries the driver's requests (`request`) to every member at the
    same round: the next round moves every row (a checkpoint, a stop, a notice), and with a halt the
    group stops after that round (a notice: the driver moves an actor);
-4. apply the others' part (`DeltaTracker.apply`) and let the training thread go on (LAG rounds).
+4. apply it (`apply_packed`: all of it to the reference, the others' part to the live weights) and let the training thread go on (LAG rounds).
 
 Faults. A member that dies shows as "Connection reset" in the others' collective within a fraction
 of a second; one that hangs (SIGSTOP, a stuck node) only at the group's timeout (`--exchange-timeout`,
@@ -27,8 +27,8 @@ the documented bound: gloo's abort does not interrupt a pending allreduce), unle
 first: an actor whose status does not come within 15 s is killed, and Ray restarts it. Each survivor then stops
 its round and reports where it stood (`RoundState`): the last round it committed and whether its
 payload of the next one completed. All or nothing per round: if any survivor committed round r,
-every survivor holds the sum of r (step 3) and applies it; otherwise every survivor takes its delta
-back (`untake`) for the next exchange (`resolve`). The driver then starts the dead one's successor
+every survivor holds the sum of r (step 3) and applies it; otherwise every survivor keeps its delta
+for the next exchange (`resolve`: taking never moved its reference). The driver then starts the dead one's successor
 from a survivor's reference weights (every member's reference is the global weights: initial +
 every committed sum), and every member joins the next *generation* of the group (a new store
 prefix), whose first round moves every row.
@@ -42,6 +42,7 @@ from __future__ import annotations
 
 import datetime
 import logging
+import os
 import threading
 import time
 from dataclasses import dataclass, field
@@ -151,40 +152,154 @@ class Group:
         self.group.allreduce([torch.from_numpy(array)], options).wait()
 
 
-def pack(delta: sync.Weights) -> np.ndarray:
-    """One flat buffer for a slice's allreduce: each matrix's rows, then each matrix's per-row squared norms.
+def packed_size(live: sync.Weights, rows: slice) -> int:
+    """float32 elements of a `take_packed` buffer of `rows`: each matrix's rows, and a squared norm per row each."""
+    return (rows.stop - rows.start) * (sum(array.shape[1] for array in live.values()) + len(live))
 
-    Every part is a contiguous block, so `unpack` gives contiguous views (strided column views made the
-    combining ~2x slower).
 
-    >>> pack({"v": np.array([[1.0, 2.0]], np.float32)}).tolist()
+def take_packed(live: sync.Weights, reference: sync.Weights, rows: slice, out: np.ndarray | None = None) -> np.ndarray:
+    """This member's change of `rows` since the last exchange, packed for the allreduce: each matrix's rows,
+    then each matrix's per-row squared norms (what the `adaptive` combiner needs of every member).
+
+    The live rows are read once (gensim may be writing them), straight into the buffer, and the reference
+    does not move: it stays the global weights until a round's sum is applied (`apply_packed`), so a round
+    that breaks needs no undoing, and a reader of the reference never sees half a round. Every part is a
+    contiguous block, so `unpack` gives contiguous views (strided column views made the combining ~2x
+    slower). `out`: a float32 buffer of `packed_size` elements to write into (one kept from an earlier round).
+
+    >>> live, reference = {"v": np.array([[1.0, 2.0]], np.float32)}, {"v": np.zeros((1, 2), np.float32)}
+    >>> take_packed(live, reference, slice(0, 1)).tolist()
     [1.0, 2.0, 5.0]
     """
-    rows = len(next(iter(delta.values())))
-    size = sum(a.size for a in delta.values()) + rows * len(delta)
-    buffer = np.empty(size, dtype=np.float32)
-    offset = 0
-    for array in delta.values():
-        buffer[offset : offset + array.size] = array.ravel()
-        offset += array.size
-    for array in delta.values():
-        buffer[offset : offset + rows] = np.einsum("ij,ij->i", array, array, dtype=np.float64)
-        offset += rows
+    widths = {name: array.shape[1] for name, array in live.items()}
+    buffer = np.empty(packed_size(live, rows), dtype=np.float32) if out is None else out
+    deltas, squares = unpack(buffer, widths)
+    for name, array in live.items():
+        np.subtract(array[rows], reference[name][rows], out=deltas[name])
+        np.einsum("ij,ij->i", deltas[name], deltas[name], out=squares[name])
     return buffer
 
 
-def unpack(buffer: np.ndarray, like: sync.Weights) -> tuple[sync.Weights, dict[str, np.ndarray]]:
-    """(the summed delta of each matrix, each row's sum of squared norms) from an allreduced `pack` buffer:
-    views, no copies."""
+def unpack(buffer: np.ndarray, widths: dict[str, int]) -> tuple[sync.Weights, dict[str, np.ndarray]]:
+    """(each matrix's rows, each matrix's per-row squared norms) of a `take_packed` buffer of matrices
+    `widths` columns wide: views, no copies.
+
+    >>> rows, squares = unpack(np.arange(6, dtype=np.float32), {"v": 2})
+    >>> rows["v"].tolist(), squares["v"].tolist()
+    ([[0.0, 1.0], [2.0, 3.0]], [4.0, 5.0])
+    """
+    count = buffer.size // (sum(widths.values()) + len(widths))
     summed, squares, offset = {}, {}, 0
-    for name, array in like.items():
-        summed[name] = buffer[offset : offset + array.size].reshape(array.shape)
-        offset += array.size
-    rows = len(next(iter(like.values())))
-    for name in like:
-        squares[name] = buffer[offset : offset + rows]
-        offset += rows
+    for name, width in widths.items():
+        summed[name] = buffer[offset : offset + count * width].reshape(count, width)
+        offset += count * width
+    for name in widths:
+        squares[name] = buffer[offset : offset + count]
+        offset += count
     return summed, squares
+
+
+def apply_packed(live: sync.Weights, reference: sync.Weights, rows: slice, own: np.ndarray, total: np.ndarray) -> None:
+    """Land a round's combined change of `rows`: the global weights (`reference`) get all of it, the live
+    weights the others' part (`total` - `own`: this member's own change is in them already). `own` is
+    overwritten with that difference (no allocation).
+
+    >>> live, reference = {"v": np.array([[3.0]], np.float32)}, {"v": np.array([[1.0]], np.float32)}
+    >>> apply_packed(live, reference, slice(0, 1), np.array([2.0, 4.0], np.float32), np.array([5.0, 0.0], np.float32))
+    >>> live["v"].tolist(), reference["v"].tolist()
+    ([[6.0]], [[6.0]])
+    """
+    widths = {name: array.shape[1] for name, array in live.items()}
+    mine, summed = unpack(own, widths)[0], unpack(total, widths)[0]
+    for name, array in live.items():
+        reference[name][rows] += summed[name]
+        np.subtract(summed[name], mine[name], out=mine[name])
+        array[rows] += mine[name]
+
+
+class Buffers:
+    """float32 buffers kept from round to round. Why: a fresh multi-MB array is fresh pages, and faulting
+    them in cost as much as the arithmetic that fills them (measured: taking and copying a 3.3 MB slice
+    took 2.3 ms each with new arrays, 0.6 and 0.25 ms in kept ones). At most `keep` are kept (a round
+    that moves every row uses more, once)."""
+
+    def __init__(self, keep: int = 8):
+        self.keep = keep  # buffers kept at most: two per slice of an ordinary round, with room to spare
+        self.free: list[np.ndarray] = []  # kept, unused
+
+    def get(self, size: int) -> np.ndarray:
+        """A buffer of `size` elements: a view of the smallest kept one that is big enough, else a new one."""
+        fits = [i for i, b in enumerate(self.free) if b.size >= size]
+        if not fits:
+            return np.empty(size, dtype=np.float32)
+        best = self.free.pop(min(fits, key=lambda i: self.free[i].size))  # by position: `remove` would compare arrays
+        return best[:size]
+
+    def give(self, buffer: np.ndarray) -> None:
+        """Keep `buffer` (or the array it is a view of) for a later round; the smallest go when too many."""
+        whole = buffer.base if buffer.base is not None else buffer
+        self.free.append(whole)
+        if len(self.free) > self.keep:
+            self.free.pop(min(range(len(self.free)), key=lambda i: self.free[i].size))
+
+
+class ThreadClock:
+    """CPU seconds of a round's own work on one member: its round thread and gloo's threads (the ring's
+    transfers and sums run on `gloo_tcp_loop` and `pt_gloo_runloop` threads, not on the caller).
+
+    Why not the whole process: its other threads (Ray's, idle) cost CPU per second, not per round, so on
+    simulated nodes sharing two cores, where a round lasts 10-100x longer than on a real node, they would be
+    counted as exchange work (README "Scaling model"). Read from /proc/self/task/TID/schedstat (ns), from
+    when a thread is first watched; a thread that exits keeps what it was last seen to use.
+    """
+
+    NAMES = ("gloo", "pt_gloo")  # thread names (comm) of gloo's own threads
+
+    def __init__(self):
+        self.first: dict[int, float] = {}  # tid -> its CPU seconds when first watched
+        self.last: dict[int, float] = {}  # tid -> its CPU seconds when last read
+
+    def watch(self, *tids: int) -> None:
+        """Count these threads' CPU from now on."""
+        for tid in tids:
+            seconds = _thread_cpu(tid)
+            if tid not in self.first and seconds is not None:
+                self.first[tid] = self.last[tid] = seconds
+
+    def watch_gloo(self) -> None:
+        """Count every gloo thread now in the process from now on (after a group was built)."""
+        self.watch(*(tid for tid in _task_ids() if _thread_name(tid).startswith(self.NAMES)))
+
+    def read(self) -> float:
+        """CPU seconds the watched threads used since each was first watched."""
+        for tid in self.first:
+            seconds = _thread_cpu(tid)
+            if seconds is not None:
+                self.last[tid] = seconds
+        return sum(self.last[tid] - self.first[tid] for tid in self.first)
+
+
+def _task_ids() -> list[int]:
+    try:
+        return [int(t) for t in os.listdir("/proc/self/task")]
+    except OSError:  # not Linux
+        return []
+
+
+def _thread_name(tid: int) -> str:
+    try:
+        with open(f"/proc/self/task/{tid}/comm") as f:
+            return f.read().strip()
+    except OSError:
+        return ""
+
+
+def _thread_cpu(tid: int) -> float | None:
+    try:
+        with open(f"/proc/self/task/{tid}/schedstat") as f:
+            return int(f.read().split()[0]) / 1e9
+    except (OSError, ValueError, IndexError):  # gone, or not Linux
+        return None
 
 
 @dataclass
@@ -193,12 +308,13 @@ class RoundState:
 
     state: str = "idle"  # idle (no group yet), running, halted (by request or after a fault), done, broken
     committed: int = -1  # the last round this member committed (every member holds its sum)
-    pending: int | None = None  # the round taken but not committed (its deltas held), or None
+    pending: int | None = None  # the round taken but not committed, or None
     pending_complete: bool = False  # its payload allreduce completed here (this member holds the sum)
     error: str | None = None  # why it broke (the collective's error), for the driver's log
     generation: int = 0  # the group generation it runs (or ran) in
     exchanges: int = 0  # rounds committed by this process
     exchanged_bytes: int = 0  # bytes of the slices it took in them
+    cpu_seconds: float = 0.0  # CPU time of the rounds' own work: the round thread and gloo's threads (`ThreadClock`)
     snapshot_round: int = -1  # the round after which `snapshot` was copied (a full exchange), -1: none
     full_rounds: list[int] = field(default_factory=list)  # rounds that moved every row (for the driver's records)
 
@@ -230,11 +346,14 @@ class PeerRounds:
         self.snapshot_asked = False  # the driver asked this member for a snapshot; the next commit carries it
         self.snapshot_at: int | None = None  # the full round after which to copy the reference
         self.asking = threading.Lock()  # guards `wanted` and `snapshot_asked` (the driver's calls run on another thread)
-        self.totals: dict[int, sync.Weights] = {}  # the pending round's combined sums, by slice start
+        self.own: dict[int, np.ndarray] = {}  # the pending round's packed own changes, by slice start (`take_packed`)
+        self.totals: dict[int, np.ndarray] = {}  # the pending round's combined sums, same layout, by slice start
         self.slices: list[slice] = []  # the pending round's slices
         self.seconds = 0.0  # wall time in the round loop's own work (taking, combining, applying), not waiting
         self.generation_first = 0  # the first round of the running generation: the tier schedule counts from it
         self.pending_full = False  # the pending round moves every row
+        self.clock = ThreadClock()  # the rounds' own CPU time (`status.cpu_seconds`)
+        self.buffers = Buffers()  # the packed slices' buffers, kept from round to round
 
     def request(self, full: bool = False, halt: bool = False, snapshot: bool = False) -> None:
         """The driver's wish, carried to every member by the next commit: the round after it moves every
@@ -247,11 +366,13 @@ class PeerRounds:
     def run(self, spec: GroupSpec) -> None:
         """Join generation `spec` and exchange rounds spec.first_round.. until the last, a halt or a fault."""
         self.status.generation, self.status.error = spec.generation, None
+        self.clock.watch(threading.get_native_id())  # this round thread, from now on
         try:
             group = Group(spec)
         except Exception as exc:
             self.status.state, self.status.error = "broken", f"joining generation {spec.generation}: {one_line(exc)[:300]}"
             return
+        self.clock.watch_gloo()
         self.status.state = "running"
         full_next = True  # a generation's first round moves every row: every member agrees from the start
         halt_at = None  # the (full) round after which the group halts, once a commit carried a halt
@@ -268,6 +389,7 @@ class PeerRounds:
                 decided[0] = 1
                 group.max_(decided)  # the commit: every member holds every sum of round r
                 self._commit(r, full)
+                self.status.cpu_seconds = self.clock.read()
                 if halt_at == r and r < self.rounds - 1:  # the full round the halt waited for is committed
                     self.status.state = "halted"
                     return
@@ -280,40 +402,48 @@ class PeerRounds:
         except Exception as exc:  # a member died (connection reset) or hung (the timeout): the driver resolves
             self.status.state, self.status.error = "broken", one_line(exc)[:300]
             logger.warning("exchange of round %s broke: %s", self.status.pending, self.status.error)
+        finally:
+            self.status.cpu_seconds = self.clock.read()  # before this generation's threads go
 
     def _take(self, r: int, full: bool) -> None:
         began = time.perf_counter()
-        row_bytes = sum(a.shape[1] * 4 for a in self.weights().values())
+        live = self.weights()
+        row_bytes = sum(a.shape[1] * 4 for a in live.values())
         # The tier due is counted from the generation's first round (sync.tier_ranges' `exchange`).
         self.slices = sync.exchange_slices(self.vocab_size, row_bytes, r - self.generation_first, final=full, tiers=self.tiers)
-        with self.lock:
-            for rows in self.slices:
-                delta = self.tracker.take(self.weights(), rows)
-                self.status.exchanged_bytes += sync.nbytes(delta)
+        # No lock: only this thread moves the reference (in `_commit`), and taking leaves it as it is.
+        self.own = {rows.start: take_packed(live, self.tracker.reference, rows, self.buffers.get(packed_size(live, rows)))
+                    for rows in self.slices}
+        self.status.exchanged_bytes += sum(rows.stop - rows.start for rows in self.slices) * row_bytes
         self.status.pending, self.status.pending_complete = r, False
         self.pending_full = full  # the round moves every row (what `_commit` records)
         self.totals = {}
         self.seconds += time.perf_counter() - began
 
     def _payload(self, group: Group, size: int) -> None:
+        widths = {name: array.shape[1] for name, array in self.weights().items()}
         for rows in self.slices:
-            own = self.tracker.taken[rows.start]
+            own = self.own[rows.start]
+            total = self.buffers.get(own.size)
+            np.copyto(total, own)  # the allreduce sums in place; the own change is kept for `_commit`
+            group.sum_(total)  # not counted in `seconds`: mostly waiting for the slowest member's chunk
             began = time.perf_counter()
-            buffer = pack(own)
-            self.seconds += time.perf_counter() - began
-            group.sum_(buffer)  # not counted in `seconds`: mostly waiting for the slowest member's chunk
-            began = time.perf_counter()
-            summed, squares = unpack(buffer, own)
-            self.totals[rows.start] = sync.combine_summed(summed, squares, size, self.combine)
+            summed, squares = unpack(total, widths)
+            sync.combine_summed(summed, squares, size, self.combine)  # in place
+            self.totals[rows.start] = total
             self.seconds += time.perf_counter() - began
         self.status.pending_complete = True
 
     def _commit(self, r: int, full: bool) -> None:
-        """Apply the others' part of every slice of round r; copy the reference when a snapshot is due."""
+        """Apply round r's combined sum of every slice; copy the reference when a snapshot is due."""
         began = time.perf_counter()
+        live = self.weights()
         with self.lock:
             for rows in self.slices:
-                self.tracker.apply(self.weights(), rows, self.totals.pop(rows.start))
+                own, total = self.own.pop(rows.start), self.totals.pop(rows.start)
+                apply_packed(live, self.tracker.reference, rows, own, total)
+                self.buffers.give(own)
+                self.buffers.give(total)
             if r == self.snapshot_at:  # a full round: every row of the reference is the global weights
                 self.snapshot = (r, sync.copy_weights(self.tracker.reference))
                 self.snapshot_at = None
@@ -331,12 +461,9 @@ class PeerRounds:
         r = self.status.pending
         if r is not None and apply and self.status.pending_complete:
             self._commit(r, self.pending_full)  # as the commit allreduce would have
-        elif r is not None:
-            with self.lock:
-                for rows in self.slices:
-                    if rows.start in self.tracker.taken:
-                        self.tracker.untake(rows.start)
-        self.status.pending, self.status.pending_complete, self.totals = None, False, {}
+        # Otherwise nothing to undo: taking left the reference as it was, so the changes of round r are still
+        # live - reference, and travel with the next exchange.
+        self.status.pending, self.status.pending_complete, self.own, self.totals = None, False, {}, {}
         self.status.state = "halted"
         return self.status.committed
 

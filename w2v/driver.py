@@ -74,17 +74,33 @@ def _node_costs(statuses: Sequence[ActorStatus]) -> dict:
     exchanges and bytes, so a restarted one's shorter life is weighed as such. CPU time means the
     same on simulated nodes sharing cores and on real ones; `sync.node_efficiency` projects a
     cluster from it. The exchange's part is everything of the process but gensim's threads, and
-    the raylet's: background threads and heartbeats included (about 1% of a core each, idle)."""
+    the raylet's: background threads and heartbeats included (about 1% of a core each, idle).
+
+    With the collective, that total splits into what a round costs (`round_cpu_seconds_per_exchange`:
+    the round thread and gloo's, `collective.ThreadClock`), what the chunk loop costs between chunks
+    (`loop_cpu_seconds_per_round`) and the rest, which is paid per second, not per round (Ray's
+    threads, the raylet, idle: `background_cores`, cores busy on average). On simulated nodes a round
+    lasts far longer than on a real one, so the total per exchange counts that background many times
+    over; the projection carries each part as what it is."""
     train = sum(s.train_cpu_seconds for s in statuses)
     raylets = [s.raylet_cpu_seconds for s in statuses if s.raylet_cpu_seconds is not None]
     node = sum(s.exchange_cpu_seconds + (s.raylet_cpu_seconds or 0.0) for s in statuses)
     exchanges, taken = sum(s.exchanges for s in statuses), sum(s.exchanged_bytes for s in statuses)
+    rounds = sum(max(s.rounds_done - s.start_round, 0) for s in statuses)
+    loop = sum(s.loop_cpu_seconds for s in statuses)
+    peers = [s.peer for s in statuses if s.peer is not None]
+    round_cpu = sum(p.cpu_seconds for p in peers) if peers and len(peers) == len(statuses) else None
+    seconds = sum(s.seconds for s in statuses)
     return {"train_cpu_seconds": round(train / len(statuses), 3),
             "exchange_cpu_seconds": round(sum(s.exchange_cpu_seconds for s in statuses) / len(statuses), 3),
             "raylet_cpu_seconds": round(sum(raylets) / len(raylets), 3) if raylets else None,
             "words_per_core_second": round(sum(s.words_trained for s in statuses) / train) if train > 0 else None,
             "exchange_cpu_seconds_per_exchange": round(node / exchanges, 5) if exchanges else None,
-            "exchange_cpu_seconds_per_mb": round(node / (taken / 1e6), 5) if taken else None}
+            "exchange_cpu_seconds_per_mb": round(node / (taken / 1e6), 5) if taken else None,
+            "round_cpu_seconds_per_exchange": round(round_cpu / exchanges, 5) if round_cpu and exchanges else None,
+            "loop_cpu_seconds_per_round": round(loop / rounds, 6) if rounds else None,
+            "background_cores": (round(max(node - (round_cpu or 0.0) - loop, 0.0) / seconds, 4)
+                                 if round_cpu is not None and seconds > 0 else None)}
 
 
 def _sync_share(statuses: Sequence[ActorStatus]) -> float:

@@ -76,6 +76,7 @@ class ActorStatus:
     train_cpu_seconds: float = 0.0  # CPU time of its gensim threads since training started
     exchange_cpu_seconds: float = 0.0  # CPU time of the rest of the process (the exchange, Ray's threads) since then
     raylet_cpu_seconds: float | None = None  # CPU time of its node's raylet since then (None: not under a raylet)
+    loop_cpu_seconds: float = 0.0  # CPU time of its chunk loop's own thread (part of exchange_cpu_seconds)
     exchanges: int = 0  # exchanges this process took part in
     exchanged_bytes: int = 0  # bytes of the slices it took in them
     peer: RoundState | None = None  # the collective transport's rounds on this actor (None: the object store's)

@@ -282,33 +282,44 @@ def projected_efficiency(nodes: int, slice_bytes: float, chunk_seconds: float, s
 
 def node_efficiency(nodes: int, cores: int, sync_words: float, slice_bytes: float, words_per_core_second: float,
                     exchange_cpu_seconds: float, link_bytes_per_s: float = 10e9 / 8,
-                    rtt_seconds: float = DATACENTER_RTT, collective: bool = False) -> float:
+                    rtt_seconds: float = DATACENTER_RTT, collective: bool = False, loop_cpu_seconds: float = 0.0,
+                    background_cores: float = 0.0) -> float:
     """`projected_efficiency` of `nodes` nodes of `cores` cores each, from CPU costs measured anywhere.
 
     A node trains one chunk (`sync_words` words) in t = sync_words / (cores x words per core-second):
     gensim's corpus_file threads scale with cores. Its share of one exchange of a `slice_bytes`
-    slice costs w = `exchange_cpu_seconds` (its process outside gensim's threads and its raylet),
-    done one step after the other, so w is in the exchange's wall time (`exchange_seconds`' node
-    term), and beside training it takes the share s = w / (w + cores x t) of the node's CPU.
-    Both rates come from a run's manifest (`words_per_core_second`,
-    `exchange_cpu_seconds_per_exchange`), in CPU time, so simulated nodes sharing a machine's cores
-    measure them as a real node would. w holds a fixed part per exchange (Ray's calls and objects)
-    besides the per-byte work, so it is only carried to the same model and tiers (the same slice).
+    slice costs w = `exchange_cpu_seconds`, done one step after the other, so w is in the exchange's
+    wall time (`exchange_seconds`' node term), and beside training it takes the share s = w / (w +
+    cores x t) of the node's CPU. Both rates come from a run's manifest (`words_per_core_second`,
+    `exchange_cpu_seconds_per_exchange`, or with the collective `round_cpu_seconds_per_exchange`), in
+    CPU time, so simulated nodes sharing a machine's cores measure them as a real node would. w holds a
+    fixed part per exchange besides the per-byte work, so it is only carried to the same model and
+    tiers (the same slice).
+
+    Two costs that are not the exchange's, measured with the collective: the chunk loop's own work
+    between chunks (`loop_cpu_seconds` per chunk, on one core while the others wait: it lengthens
+    every chunk), and what the node's other processes and threads use whatever happens
+    (`background_cores`: it takes that many cores from training).
 
     >>> round(node_efficiency(16, 1, 1e6, 10e6, 1e6, 0.1), 2)  # 1 s per chunk and 0.1 s of exchange work
     0.91
     >>> round(node_efficiency(16, 16, 1e6, 10e6, 1e6, 0.1), 2)  # the same share, but 1/16 s chunks: waits
     0.5
+    >>> round(node_efficiency(16, 16, 1e6, 10e6, 1e6, 0.01, loop_cpu_seconds=0.001, background_cores=0.16), 2)
+    0.96
     """
-    chunk = sync_words / (cores * words_per_core_second)
+    training = sync_words / (cores * words_per_core_second)
+    chunk = training + loop_cpu_seconds
     share = exchange_cpu_seconds / (exchange_cpu_seconds + cores * chunk)
-    return projected_efficiency(nodes, slice_bytes, chunk, share, link_bytes_per_s, rtt_seconds=rtt_seconds,
+    busy = projected_efficiency(nodes, slice_bytes, chunk, share, link_bytes_per_s, rtt_seconds=rtt_seconds,
                                 node_bytes_per_s=slice_bytes / max(exchange_cpu_seconds, 1e-12), collective=collective)
+    return busy * training / chunk * max(1.0 - background_cores / cores, 0.0)
 
 
 def most_cores(nodes: int, target: float, sync_words: float, slice_bytes: float, words_per_core_second: float,
                exchange_cpu_seconds: float, link_bytes_per_s: float = 10e9 / 8, rtt_seconds: float = DATACENTER_RTT,
-               limit: int = 256, collective: bool = False) -> int:
+               limit: int = 256, collective: bool = False, loop_cpu_seconds: float = 0.0,
+               background_cores: float = 0.0) -> int:
     """The most cores per node (up to `limit`) at which `node_efficiency` stays at `target` or above; 0 if none.
 
     >>> most_cores(16, 0.85, 1e6, 10e6, 1e6, 0.1)
@@ -316,7 +327,7 @@ def most_cores(nodes: int, target: float, sync_words: float, slice_bytes: float,
     """
     fits = [c for c in range(1, limit + 1)
             if node_efficiency(nodes, c, sync_words, slice_bytes, words_per_core_second, exchange_cpu_seconds,
-                               link_bytes_per_s, rtt_seconds, collective) >= target]
+                               link_bytes_per_s, rtt_seconds, collective, loop_cpu_seconds, background_cores) >= target]
     return max(fits, default=0)
 
 
@@ -362,19 +373,20 @@ def sum_deltas(deltas: Sequence[Weights], combine: str = "sum") -> Weights:
 
 def combine_summed(summed: Weights, squares: dict[str, np.ndarray], actors: int, combine: str = "sum") -> Weights:
     """The combined delta from the sum of the K deltas and, per row, the sum of their squared norms
-    (what a collective's allreduce gives: `collective.pack`). Scales `summed` in place (see COMBINES).
+    (what a collective's allreduce gives: `collective.take_packed`). Scales `summed` in place (see COMBINES).
 
     >>> combine_summed({"v": np.array([[2.0, 0.0]], np.float32)}, {"v": np.array([2.0])}, 2, "adaptive")["v"].tolist()
     [[1.0, 0.0]]
     """
-    if combine == "adaptive" and actors > 1:
-        for name, total in summed.items():
-            both = np.einsum("ij,ij->i", total, total, dtype=np.float64)
-            factor = np.clip(np.asarray(squares[name], dtype=np.float64) / np.maximum(both, 1e-30), 1.0 / actors, 1.0)
-            total *= factor.astype(np.float32)[:, None]
-    for name, array in summed.items():
-        if not np.isfinite(array).all():
+    for name, total in summed.items():
+        # Each row's |sum|^2 serves twice: the adaptive factor's denominator, and the finiteness check (a row
+        # with a NaN or an infinity has a non-finite norm), one pass instead of a pass per purpose.
+        both = np.einsum("ij,ij->i", total, total)  # float32: 4x faster than accumulating in float64, ample for a ratio
+        if not np.isfinite(both).all():
             raise FloatingPointError(f"the summed '{name}' deltas are not finite: lower alpha or --sync-words")
+        if combine == "adaptive" and actors > 1:
+            factor = np.clip(squares[name] / np.maximum(both, 1e-30), 1.0 / actors, 1.0)
+            total *= factor.astype(np.float32, copy=False)[:, None]
     return summed
 
 

@@ -359,6 +359,7 @@ class TrainerActor:
         self.start_alpha = 0.0  # the learning rate of the first chunk start() trains
         self.cpu = _CpuClock()  # CPU time of this process and its raylet since training started
         self.train_cpu = 0.0  # CPU seconds of the gensim threads (ChunkTrainer.cpu_seconds)
+        self.loop_cpu = 0.0  # CPU seconds of the chunk loop's own thread (handing chunks to gensim's, between them)
         self.exchanges = 0  # exchanges this process took part in (each one's first slice starts at row 0)
         self.exchanged_bytes = 0  # bytes of the slices it took
         self.lock = threading.Lock()  # guards the tracker between the collective's round thread and calls
@@ -449,6 +450,7 @@ class TrainerActor:
         chunks = self.spooled.chunks
         trainer = ChunkTrainer(self.model, self.workers)
         self.cpu.reset()  # after the compiled vocabulary is built: from here on, training and exchanges
+        loop_began = time.thread_time()
         try:
             for r in range(self.start_round, self.rounds):
                 if self.tracker is not None:
@@ -464,6 +466,7 @@ class TrainerActor:
                     self.recorder.epoch_end(float(self.model.running_training_loss),
                                             self.sync_seconds + self.wait_seconds)
                 self.recorder.maybe_exit("epoch", (r + 1) / len(chunks))
+                self.loop_cpu = time.thread_time() - loop_began
         except Exception as exc:  # reported to the driver by status()
             self.error = f"{type(exc).__name__}: {exc}"
         finally:
@@ -620,7 +623,7 @@ class TrainerActor:
             epoch_sync=before + [round(sync, 3) for _, _, sync in self.recorder.ends], peak_rss=peak_rss_bytes(),
             peak_private_rss=self.peak_private, notice=self.notice, start_digest=self.start_digest,
             start_alpha=self.start_alpha, train_cpu_seconds=round(self.train_cpu, 3),
-            exchange_cpu_seconds=round(process_cpu - self.train_cpu, 3),
+            exchange_cpu_seconds=round(process_cpu - self.train_cpu, 3), loop_cpu_seconds=round(self.loop_cpu, 4),
             raylet_cpu_seconds=None if raylet_cpu is None else round(raylet_cpu, 3),
             exchanges=self.peers.status.exchanges if self.peers else self.exchanges,
             exchanged_bytes=self.peers.status.exchanged_bytes if self.peers else self.exchanged_bytes,
