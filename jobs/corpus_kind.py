@@ -13,8 +13,10 @@ and say how often the trainer sees each word it has to learn:
 - `heaps_exponent`: β in types ≈ k·tokens^β (Heaps' law), fitted on the corpus's own prefixes
   from 1% of it to all of it. Low: the vocabulary closes early; near 1: new words keep coming, so
   each is seen less.
-- `vocabulary_per_million`: the words kept at min count 5 (what the trainer learns) per million
-  tokens, with `vocabulary` itself.
+- `vocabulary_first_million`: the words seen at least 5 times (the trainer's min count) in the
+  corpus's first million tokens: how many words a million tokens ask the trainer to learn, the
+  same yardstick whatever the corpus's size (`vocabulary_per_million`, the whole corpus's
+  vocabulary over its tokens, falls as a corpus grows).
 
 It reads one sentence per line, words split on whitespace (what `jobs.make_corpus` writes), so the
 order of the lines matters to the exponent: `jobs.make_corpus` interleaves its sources so that a
@@ -35,7 +37,8 @@ MIN_COUNT = 5  # the trainer's default min count
 TOP_WORDS = 1_000
 FIRST_PREFIX = 1_000  # tokens: the first prefix counted; prefixes grow by PREFIX_STEP
 PREFIX_STEP = 2 ** 0.25
-FIT_FROM = 0.01  # the Heaps fit uses prefixes from this share of the corpus on (below it, the first file's own words dominate)
+FIT_FROM = 0.01  # the Heaps fit starts at this share of the corpus (before it, the first file's own words dominate)
+MILLION = 1_000_000  # tokens: the prefix `vocabulary_first_million` counts
 
 
 @dataclass(frozen=True)
@@ -49,12 +52,14 @@ class CorpusKind:
     top: int
     heaps_exponent: float  # NaN when fewer than two prefixes were counted
     heaps_prefixes: int  # prefixes the exponent was fitted on
+    vocabulary_first_million: int | None  # words seen min_count times in the first million tokens (None: shorter)
 
     def line(self) -> str:
         return (f"{self.tokens:,} tokens, {self.types:,} types, vocabulary {self.vocabulary:,} at min count "
                 f"{self.min_count} ({self.vocabulary_per_million:,.0f} per million tokens), top {self.top:,} words "
                 f"{self.top_share:.1%} of tokens, Heaps exponent {self.heaps_exponent:.3f} "
-                f"({self.heaps_prefixes} prefixes)")
+                f"({self.heaps_prefixes} prefixes), vocabulary in the first million tokens "
+                f"{'-' if self.vocabulary_first_million is None else f'{self.vocabulary_first_million:,}'}")
 
 
 def heaps_exponent(prefixes: Sequence[tuple[int, int]]) -> float:
@@ -82,9 +87,17 @@ class KindMeter:
         self.tokens = 0  # words added so far
         self.prefixes: list[tuple[int, int]] = []  # (tokens, types) each time tokens passed the next checkpoint
         self._next_checkpoint = FIRST_PREFIX  # tokens
+        self.vocabulary_first_million: int | None = None  # set when the tokens pass a million
 
     def add(self, words: Sequence[str]) -> None:
-        self.counts.update(words)
+        if self.tokens < MILLION <= self.tokens + len(words):
+            # the first million tokens end inside this sentence: count its head, then the rest
+            head = MILLION - self.tokens
+            self.counts.update(words[:head])
+            self.vocabulary_first_million = sum(1 for c in self.counts.values() if c >= self.min_count)
+            self.counts.update(words[head:])
+        else:
+            self.counts.update(words)
         self.tokens += len(words)
         if self.tokens >= self._next_checkpoint:
             self.prefixes.append((self.tokens, len(self.counts)))
@@ -101,7 +114,8 @@ class KindMeter:
         return CorpusKind(tokens=tokens, types=len(self.counts), vocabulary=vocabulary, min_count=self.min_count,
                           vocabulary_per_million=vocabulary / tokens * 1e6 if tokens else 0.0,
                           top_share=top_tokens / tokens if tokens else 0.0, top=self.top,
-                          heaps_exponent=heaps_exponent(prefixes), heaps_prefixes=len(prefixes))
+                          heaps_exponent=heaps_exponent(prefixes), heaps_prefixes=len(prefixes),
+                          vocabulary_first_million=self.vocabulary_first_million)
 
 
 def measure(lines: Iterable[str], min_count: int = MIN_COUNT, top: int = TOP_WORDS) -> CorpusKind:
@@ -129,12 +143,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--top", type=int, default=TOP_WORDS, help="most frequent words for the top share")
     args = parser.parse_args(argv)
     print(f"| corpus | tokens | types | vocabulary (min count {args.min_count}) | per million tokens "
-          f"| top {args.top:,} share | Heaps exponent |")
-    print("|---|---|---|---|---|---|---|")
+          f"| in the first million tokens | top {args.top:,} share | Heaps exponent |")
+    print("|---|---|---|---|---|---|---|---|")
     for path in args.corpora:
         kind = measure_file(path.expanduser(), args.min_count, args.top)
+        first = "-" if kind.vocabulary_first_million is None else f"{kind.vocabulary_first_million:,}"
         print(f"| {path} | {kind.tokens:,} | {kind.types:,} | {kind.vocabulary:,} | {kind.vocabulary_per_million:,.0f} "
-              f"| {kind.top_share:.3f} | {kind.heaps_exponent:.3f} |", flush=True)
+              f"| {first} | {kind.top_share:.3f} | {kind.heaps_exponent:.3f} |", flush=True)
     return 0
 
 

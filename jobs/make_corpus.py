@@ -8,11 +8,11 @@
     python -m jobs.benchmark --corpus ~/w2v-bench-corpus/corpus.txt
 
 A second corpus of another kind of text (`--kind reference`: dictionaries, scripture and its
-commentaries, quotations, news; 8.3M words), for quality figures that do not hold for software
+commentaries, novels, quotations, news; 9.0M words), for quality figures that do not hold for software
 documentation alone:
 
     apt-get install -y --no-install-recommends dict-gcide dict-devil wordnet-base sword-text-kjv \
-        sword-comm-tdavid sword-comm-mhcc sword-comm-scofield fortunes
+        sword-comm-tdavid sword-comm-mhcc sword-comm-scofield r-cran-janeaustenr fortunes
     python -m jobs.make_corpus --kind reference --out ~/.cache/w2v-bench-reference
 
 Why these sources: a benchmark of a distributed trainer must not repeat text (repeating hands every
@@ -24,8 +24,9 @@ the Linux kernel's documentation, Python's, PostgreSQL's, Perl's, git's, the GNU
 coding standards) and the fortune files. A source that is not installed is skipped and said so.
 The reference kind reads GCIDE (Webster's 1913 dictionary with its literary quotations, dictd's
 format), WordNet's glosses and examples, the King James Bible and three commentaries on it
-(Spurgeon's Treasury of David, Matthew Henry's, Scofield's notes; SWORD modules), Bierce's Devil's
-Dictionary, the fortune files that are not about computers, and gensim's Lee news corpus.
+(Spurgeon's Treasury of David, Matthew Henry's, Scofield's notes; SWORD modules), Jane Austen's six
+novels (R's janeaustenr data, read without R), Bierce's Devil's Dictionary, the fortune files that
+are not about computers, and gensim's Lee news corpus.
 
 What it writes: `corpus.txt`, one sentence per line, lowercase words of letters only (so the
 evaluation sets' words match), sentences of fewer than 5 words dropped, every line that was
@@ -40,11 +41,13 @@ exponent, vocabulary per million tokens), which `sources.json` keeps.
 from __future__ import annotations
 
 import argparse
+import bz2
 import glob
 import gzip
 import hashlib
 import html.parser
 import json
+import lzma
 import os
 import re
 import struct
@@ -69,7 +72,7 @@ class Source:
 
     name: str
     patterns: tuple[str, ...]  # globs (recursive)
-    reader: str  # "text", "html", "info", "pod", "man", "fortune", "wiki", "dict", "wordnet", "sword"
+    reader: str  # "text", "html", "info", "pod", "man", "fortune", "wiki", "dict", "wordnet", "sword", "rdata"
     package: str  # what to install (Debian or PyPI) when it is missing
 
 
@@ -127,7 +130,7 @@ SOURCES = (
 )
 
 # Not software documentation: dictionaries with their literary quotations, scripture and its
-# commentaries, quotations, news. The other dictionaries Debian ships are about computing (FOLDOC,
+# commentaries, novels, quotations, news. The other dictionaries Debian ships are about computing (FOLDOC,
 # the Jargon File) and so left out; the fortune files about computers, Debian and Star Trek too.
 LITERARY_FORTUNES = ("art", "drugs", "education", "ethnic", "food", "humorists", "kids", "law", "literature", "love",
                      "magic", "medicine", "men-women", "miscellaneous", "people", "pets", "platitudes", "politics",
@@ -142,6 +145,8 @@ REFERENCE_SOURCES = (
            "sword-comm-mhcc"),
     Source("scofield reference notes", ("/usr/share/sword/modules/comments/zcom/scofield/*.bzz",), "sword",
            "sword-comm-scofield"),
+    Source("jane austen's novels", ("/usr/lib/R/site-library/janeaustenr/data/Rdata.rdb",), "rdata",
+           "r-cran-janeaustenr"),
     Source("devil's dictionary", ("/usr/share/dictd/devil.dict.dz",), "dict", "dict-devil"),
     Source("literary fortunes", tuple(f"/usr/share/games/fortunes/{name}" for name in LITERARY_FORTUNES), "fortune",
            "fortunes"),
@@ -333,9 +338,116 @@ def sword_text(path: str) -> str:
     return html.unescape(text)
 
 
+class _RObjects:
+    """Reads R's serialization format (XDR, versions 2 and 3): the parts that character data needs.
+
+    Vectors (character, integer, logical, double, list) with their attributes, pairlists, symbols
+    and references to symbols; anything else (closures, environments, ALTREP) raises ValueError.
+    """
+
+    NIL, SYMBOL, PAIRLIST, CHARS, LOGICAL, INTEGER, DOUBLE, STRINGS, LIST = 254, 1, 2, 9, 10, 13, 14, 16, 19
+    REFERENCE = 255
+
+    def __init__(self, data: bytes):
+        self.data = data  # one serialized object, header included
+        self.at = 0  # read position (bytes)
+        self.symbols: list[str] = []  # what a reference points at, in the order they were first read
+        if data[:2] != b"X\n":
+            raise ValueError("not R's XDR serialization")
+        self.at = 2
+        version = self._int()
+        self._int(), self._int()  # the writer's R version, the oldest reader's
+        if version == 3:
+            encoding_name = self._int()  # bytes of the native encoding's name, skipped
+            self.at += encoding_name
+
+    def _int(self) -> int:
+        (value,) = struct.unpack_from(">i", self.data, self.at)
+        self.at += 4
+        return value
+
+    def read(self):
+        flags = self._int()
+        kind, has_attributes, has_tag = flags & 0xFF, flags & (1 << 9), flags & (1 << 10)
+        if kind == self.NIL:
+            return None
+        if kind == self.REFERENCE:
+            return self.symbols[(flags >> 8 or self._int()) - 1]
+        if kind == self.SYMBOL:
+            self.symbols.append(self.read())
+            return self.symbols[-1]
+        if kind == self.PAIRLIST:  # a list of (tag, value): attributes, the index's entries
+            if has_attributes:
+                self.read()  # a pairlist's own attributes: none that text needs
+            tag = self.read() if has_tag else None
+            head = (tag, self.read())
+            return [head] + (self.read() or [])
+        if kind == self.CHARS:
+            length = self._int()
+            if length == -1:
+                return None  # NA
+            raw = self.data[self.at : self.at + length]
+            self.at += length
+            return raw.decode("latin-1" if (flags >> 12) & 4 else "utf-8", errors="replace")
+        length = self._int()
+        if kind in (self.STRINGS, self.LIST):
+            values = _RVector(self.read() for _ in range(length))
+        elif kind in (self.INTEGER, self.LOGICAL):
+            values = _RVector(struct.unpack_from(f">{length}i", self.data, self.at))
+            self.at += 4 * length
+        elif kind == self.DOUBLE:
+            values = _RVector(struct.unpack_from(f">{length}d", self.data, self.at))
+            self.at += 8 * length
+        else:
+            raise ValueError(f"R object of type {kind} is not read here")
+        if has_attributes:
+            values.attributes = dict(self.read())
+        return values
+
+
+class _RVector(list):
+    attributes: dict = {}  # name -> value (names, class, ...)
+
+    def named(self) -> dict:
+        """The elements by the vector's names (an R named list)."""
+        return dict(zip(self.attributes["names"], self))
+
+
+def _r_lazy_object(rdb: bytes, offset: int, length: int, compression: int):
+    """One object of an R lazy-load database: a 4-byte length, then zlib (or, for compression 2 and 3, a type byte)."""
+    record = rdb[offset : offset + length]
+    if compression in (2, 3):
+        body = record[5:]
+        method = record[4:5]
+        data = (zlib.decompress(body) if method == b"Z" else bz2.decompress(body) if method == b"2"
+                else lzma.decompress(body) if method == b"X" else body)
+    else:
+        data = zlib.decompress(record[4:])
+    return _RObjects(data).read()
+
+
+def rdata_text(path: str) -> str:
+    """The character vectors of an R package's lazy-load data (`data/Rdata.rdb` with `Rdata.rdx` beside it).
+
+    janeaustenr keeps each novel as one character vector, a line of the book per element and an
+    empty element between paragraphs; each vector is a document, its lines joined by newlines.
+    """
+    with gzip.open(path[: -len(".rdb")] + ".rdx", "rb") as f:
+        index = _RObjects(f.read()).read().named()  # variables (name -> offset, length), compressed
+    with open(path, "rb") as f:
+        rdb = f.read()
+    compression = index.get("compressed", [1])[0]
+    texts = []
+    for offset, length in index["variables"]:
+        value = _r_lazy_object(rdb, offset, length, compression)
+        if isinstance(value, list) and value and all(isinstance(v, str) or v is None for v in value):
+            texts.append("\n".join(v or "" for v in value))
+    return "\n\n".join(texts)
+
+
 READERS: dict[str, Callable[[str], str]] = {"html": html_text, "info": info_text, "pod": pod_text, "man": man_text,
                                             "fortune": fortune_text, "text": text_text, "dict": dict_text,
-                                            "wordnet": wordnet_text, "sword": sword_text}
+                                            "wordnet": wordnet_text, "sword": sword_text, "rdata": rdata_text}
 
 
 def sentences(text: str) -> Iterator[list[str]]:
@@ -378,7 +490,7 @@ def documents(source: Source, path: str) -> Iterator[str]:
         yield READERS[source.reader](path)
 
 
-PARTED_READERS = {"dict", "wordnet", "sword"}  # one file holds a whole source: it takes its turns in parts
+PARTED_READERS = {"dict", "wordnet", "sword", "rdata"}  # one file holds a whole source: it takes its turns in parts
 PART_CHARS = 50_000  # about 8,000 words: a part of a big file weighs about what one fortune file or manual page does
 
 

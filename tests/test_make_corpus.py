@@ -5,7 +5,8 @@ import json
 import pytest
 
 from jobs import make_corpus
-from jobs.make_corpus import Source, dict_text, html_text, man_text, sentences, sword_text, wordnet_text
+from jobs.make_corpus import (Source, dict_text, html_text, man_text, rdata_text, sentences, sword_text,
+                              wordnet_text)
 
 
 def test_every_line_is_written_once_and_every_source_is_counted(tmp_path, monkeypatch):
@@ -76,7 +77,8 @@ def test_a_dictionary_gives_each_entry_once_without_its_markup(tmp_path):
                              "kinds.\n        [WordNet 1.5]\n\n"),
     ])
     lines = [" ".join(s) for s in sentences(dict_text(path))]
-    assert lines == ["to put to a wrong or bad use", "to misuse or treat badly", "this principle shoots rapidly into popularity"]
+    assert lines == ["to put to a wrong or bad use", "to misuse or treat badly",
+                     "this principle shoots rapidly into popularity"]
 
 
 def test_wordnet_glosses_are_read_without_the_licence_or_the_pointers(tmp_path):
@@ -132,6 +134,67 @@ def test_a_sword_module_gives_each_entry_once_without_its_markup(tmp_path):
     two_byte.mkdir()
     path = _sword(two_byte, [verse2], [(0, 0, len(verse2.encode()))])
     assert len(list(sentences(sword_text(path)))) == 2
+
+
+def _r_lazy_data(directory, objects):
+    """An R package's `data/Rdata.rdb` and `.rdx` as R writes them (XDR serialization, version 3, zlib)."""
+    import gzip
+    import struct
+    import zlib
+
+    def i(*values):
+        return struct.pack(f">{len(values)}i", *values)
+
+    def chars(text):
+        return i(9 | (8 << 12), -1) if text is None else i(9 | (8 << 12), len(text.encode())) + text.encode()
+
+    symbols = []
+
+    def symbol(name):  # the second time, a reference to the first (R writes REFSXP)
+        if name in symbols:
+            return i(255 | ((symbols.index(name) + 1) << 8))
+        symbols.append(name)
+        return i(1) + chars(name)
+
+    def value(v):
+        if isinstance(v, dict):  # a named list
+            names = i(16, len(v)) + b"".join(chars(k) for k in v)
+            items = b"".join(value(x) for x in v.values())
+            return i(19 | (1 << 9), len(v)) + items + i(2 | (1 << 10)) + symbol("names") + names + i(254)
+        if v is True:
+            return i(10, 1, 1)
+        if all(isinstance(x, int) for x in v):
+            return i(13, len(v), *v)
+        return i(16, len(v)) + b"".join(chars(x) for x in v)
+
+    def serialized(v):
+        symbols.clear()
+        return b"X\n" + i(3, 0x040201, 0x030500, 5) + b"UTF-8" + value(v)
+
+    rdb, variables = b"", {}
+    for name, v in objects.items():
+        raw = serialized(v)
+        record = i(len(raw)) + zlib.compress(raw)
+        variables[name] = [len(rdb), len(record)]
+        rdb += record
+    (directory / "Rdata.rdb").write_bytes(rdb)
+    index = serialized({"variables": variables, "references": {}, "compressed": True})
+    (directory / "Rdata.rdx").write_bytes(gzip.compress(index))
+    return str(directory / "Rdata.rdb")
+
+
+def test_an_r_packages_character_data_is_read_as_text(tmp_path):
+    path = _r_lazy_data(tmp_path, {
+        "emma": ["EMMA", "", "By Jane Austen", "", "CHAPTER I", "",
+                 "Emma Woodhouse, handsome, clever, and rich, with a comfortable home",
+                 "and happy disposition, seemed to unite some of the best blessings.", None,
+                 "She was the youngest of the two daughters."],
+        "years": [1815, 1816],  # not text: skipped
+    })
+    assert [" ".join(s) for s in sentences(rdata_text(path))] == [
+        "emma woodhouse handsome clever and rich with a comfortable home and happy disposition seemed to unite "
+        "some of the best blessings",
+        "she was the youngest of the two daughters"]
 
 
 def test_the_reference_kind_mixes_its_big_files_into_every_prefix(tmp_path, monkeypatch):
