@@ -1,6 +1,7 @@
 """What kind of text a corpus is, in three numbers measured before training.
 
     python -m jobs.corpus_kind ~/.cache/w2v-bench/corpus.txt ~/.cache/w2v-bench-reference/corpus.txt
+    python -m jobs.corpus_kind --max-tokens 9000000 ~/.cache/w2v-bench/corpus.txt   # at the other's size
 
 Why: the quality the same trainer reaches at the same size differs from one kind of text to
 another (software documentation says the same few hundred words over and over; a dictionary
@@ -118,8 +119,10 @@ class KindMeter:
                           vocabulary_first_million=self.vocabulary_first_million)
 
 
-def measure(lines: Iterable[str], min_count: int = MIN_COUNT, top: int = TOP_WORDS) -> CorpusKind:
-    """The kind of text of `lines`, one sentence per line, words split on whitespace.
+def measure(lines: Iterable[str], min_count: int = MIN_COUNT, top: int = TOP_WORDS,
+            max_tokens: int | None = None) -> CorpusKind:
+    """The kind of text of `lines`, one sentence per line, words split on whitespace; with `max_tokens`, of the
+    lines up to the one that reaches it (to compare corpora at one size: vocabulary and Heaps fit depend on it).
 
     >>> kind = measure(["the cat sat on the mat"] * 5)
     >>> kind.tokens, kind.types, kind.vocabulary, kind.top_share
@@ -128,12 +131,15 @@ def measure(lines: Iterable[str], min_count: int = MIN_COUNT, top: int = TOP_WOR
     meter = KindMeter(min_count, top)
     for line in lines:
         meter.add(line.split())
+        if max_tokens and meter.tokens >= max_tokens:
+            break
     return meter.result()
 
 
-def measure_file(path: Path, min_count: int = MIN_COUNT, top: int = TOP_WORDS) -> CorpusKind:
+def measure_file(path: Path, min_count: int = MIN_COUNT, top: int = TOP_WORDS,
+                 max_tokens: int | None = None) -> CorpusKind:
     with open(path, encoding="utf-8", errors="replace") as f:
-        return measure(f, min_count, top)
+        return measure(f, min_count, top, max_tokens)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -141,12 +147,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("corpora", type=Path, nargs="+", help="text files, one sentence per line")
     parser.add_argument("--min-count", type=int, default=MIN_COUNT, help="the trainer's min count (words)")
     parser.add_argument("--top", type=int, default=TOP_WORDS, help="most frequent words for the top share")
+    parser.add_argument("--max-tokens", type=int, default=None,
+                        help="measure each corpus's first lines up to this many tokens (default: all)")
     args = parser.parse_args(argv)
     print(f"| corpus | tokens | types | vocabulary (min count {args.min_count}) | per million tokens "
           f"| in the first million tokens | top {args.top:,} share | Heaps exponent |")
     print("|---|---|---|---|---|---|---|---|")
     for path in args.corpora:
-        kind = measure_file(path.expanduser(), args.min_count, args.top)
+        kind = measure_file(path.expanduser(), args.min_count, args.top, args.max_tokens)
         first = "-" if kind.vocabulary_first_million is None else f"{kind.vocabulary_first_million:,}"
         print(f"| {path} | {kind.tokens:,} | {kind.types:,} | {kind.vocabulary:,} | {kind.vocabulary_per_million:,.0f} "
               f"| {first} | {kind.top_share:.3f} | {kind.heaps_exponent:.3f} |", flush=True)

@@ -29,6 +29,6 @@ def test_the_first_million_tokens_are_a_yardstick_whatever_the_size(monkeypatch,
     assert kind.vocabulary == 4 and measure(["a b c d e"]).vocabulary_first_million is None
     corpus = tmp_path / "corpus.txt"
     corpus.write_text("a a a b b\na a b b b c c\n")
-    assert measure_file(corpus, min_count=3).tokens == 12
+    assert measure_file(corpus, min_count=3).tokens == 12 and measure_file(corpus, max_tokens=4).tokens == 5
     assert corpus_kind.main([str(corpus), "--min-count", "3"]) == 0
     assert f"| {corpus} | 12 | 3 | 2 | 166,667 | 2 | 1.000 |" in capsys.readouterr().out
