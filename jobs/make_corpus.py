@@ -35,7 +35,7 @@ with words and lines per source. `--max-words N` stops early, for smaller corpor
 text (the scaling law needs several sizes); sources are interleaved file by file (a source that
 is one big file, like a dictionary, in parts of about 8,000 words) so that a prefix is a mix of all
 of them. It also prints the corpus's kind of text (`jobs.corpus_kind`: top-1,000 share, Heaps
-exponent, vocabulary per million tokens), which `sources.json` keeps.
+exponent, vocabulary in the first million tokens), which `sources.json` keeps.
 """
 
 from __future__ import annotations
@@ -56,7 +56,7 @@ import time
 import zlib
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable, Iterable, Iterator
 
 from jobs.corpus_kind import CorpusKind, KindMeter
 
@@ -349,12 +349,11 @@ class _RObjects:
     REFERENCE = 255
 
     def __init__(self, data: bytes):
-        self.data = data  # one serialized object, header included
-        self.at = 0  # read position (bytes)
-        self.symbols: list[str] = []  # what a reference points at, in the order they were first read
         if data[:2] != b"X\n":
             raise ValueError("not R's XDR serialization")
-        self.at = 2
+        self.data = data  # one serialized object, header included
+        self.at = 2  # read position (bytes), past the format's "X\n"
+        self.symbols: list[str] = []  # what a reference points at, in the order they were first read
         version = self._int()
         self._int(), self._int()  # the writer's R version, the oldest reader's
         if version == 3:
@@ -512,12 +511,12 @@ def parts(text: str, size: int = PART_CHARS) -> Iterator[str]:
         yield "\n\n".join(piece)
 
 
-def turns(source: Source, files: list[str]) -> Iterator[Iterator[str]]:
+def turns(source: Source, files: list[str]) -> Iterator[Iterable[str]]:
     """What `source` writes at each of its turns in the round-robin: one file's documents, or a part of a big file."""
     for path in files:
         if source.reader in PARTED_READERS:
             for part in parts(READERS[source.reader](path), PART_CHARS):
-                yield iter((part,))
+                yield (part,)
         else:
             yield documents(source, path)
 
