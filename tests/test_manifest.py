@@ -35,7 +35,8 @@ OLD = {
 def test_an_old_manifest_reads_and_writes_back_unchanged():
     m = Manifest.from_json(json.loads(json.dumps(OLD)))
     assert m.run is None and m.lineage is None  # the sections it lacks
-    assert m.training.words == 18 and m.training.extra["stale_words"] == 12  # typed, and the rest by name
+    assert m.training.words == 18 and m.training.stale_words == 12 and m.training.extra == {}  # every counter typed
+    assert m.training.transport is None and not m.training.recorded("transport")  # what it lacks: not written back
     assert m.training.resumed_from.checkpoint == 2
     assert m.vocabulary.extra == {"max_vocab_size": None, "pruned_words": 0, "pruned_tokens": 0}
     assert m.evaluation.analogies["q.txt"]["3CosAdd"] == 0.5
