@@ -147,7 +147,8 @@ def test_a_new_runs_training_section_writes_the_keys_it_always_wrote_in_their_or
         "driver_cpu_seconds_per_exchange", "wait_seconds", "sync_tiers", "sync_combine", "sync_seconds",
         "bytes_exchanged", "bytes_per_word", "busiest_link_bytes", "slice_bytes_per_exchange", "train_cpu_seconds",
         "exchange_cpu_seconds", "raylet_cpu_seconds", "words_per_core_second", "exchange_cpu_seconds_per_exchange",
-        "exchange_cpu_seconds_per_mb", "start_epoch", "start_round", "words_trained_this_run", "checkpoints",
+        "exchange_cpu_seconds_per_mb", "round_cpu_seconds_per_exchange", "loop_cpu_seconds_per_round",
+        "background_cores", "start_epoch", "start_round", "words_trained_this_run", "checkpoints",
         "faults", "actors", "epochs", "resumed_from"]
     assert written["resumed_from"] == {"checkpoint": 1, "epoch": 2, "words_done": 50}
     again = TrainingSection.from_json(json.loads(json.dumps(written)))
