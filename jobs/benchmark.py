@@ -181,27 +181,26 @@ def run_w2v(actors: int, parts: Path, params: dict, cores: int, workdir: Path, s
     finally:
         ray.shutdown()
         cluster.shutdown()
-    training = Manifest.from_json(result.manifest).training
-    more = training.extra  # the exchange and spool counters
-    return {"wall": wall, "train": max(a["train_seconds"] for a in training.actors), "words": training.words,
-            "peak_rss": max(a["peak_rss"] for a in training.actors), "kv": w2v.load(str(out)),
-            "peak_private": max(a["peak_private_rss"] for a in training.actors),
-            "bytes_per_word": more["bytes_per_word"], "sync_share": training.sync_share,
-            "link_bytes_per_word": more["busiest_link_bytes"] / max(training.words, 1),
-            "slice_bytes": more["slice_bytes_per_exchange"],
-            "exchanges": training.exchanges, "words_per_exchange": more["words_per_exchange"] or 0,
-            "stale_words": more["stale_words"] or 0, "stale_share": more["stale_share"] or 0,
-            "exchange_seconds": more["exchange_seconds"] or 0, "wait_seconds": more["wait_seconds"],
-            "spool": more["spool_seconds"], "workers": per_node, "actors": actors,
-            "epoch_words": training.words // max(params["epochs"], 1),
-            "words_per_core_second": more.get("words_per_core_second") or 0,
-            "exchange_cpu_per_mb": more.get("exchange_cpu_seconds_per_mb") or 0,
-            "exchange_cpu": more.get("exchange_cpu_seconds_per_exchange") or 0,
-            "driver_cpu": more.get("driver_cpu_seconds_per_exchange") or 0,
-            "round_cpu": more.get("round_cpu_seconds_per_exchange") or 0,
-            "loop_cpu": more.get("loop_cpu_seconds_per_round") or 0,
-            "background_cores": more.get("background_cores") or 0,
-            "transport": more.get("transport") or "object-store"}
+    t = Manifest.from_json(result.manifest).training
+    return {"wall": wall, "train": max(a["train_seconds"] for a in t.actors), "words": t.words,
+            "peak_rss": max(a["peak_rss"] for a in t.actors), "kv": w2v.load(str(out)),
+            "peak_private": max(a["peak_private_rss"] for a in t.actors),
+            "bytes_per_word": t.bytes_per_word, "sync_share": t.sync_share,
+            "link_bytes_per_word": t.busiest_link_bytes / max(t.words, 1),
+            "slice_bytes": t.slice_bytes_per_exchange,
+            "exchanges": t.exchanges, "words_per_exchange": t.words_per_exchange or 0,
+            "stale_words": t.stale_words or 0, "stale_share": t.stale_share or 0,
+            "exchange_seconds": t.exchange_seconds or 0, "wait_seconds": t.wait_seconds,
+            "spool": t.spool_seconds, "workers": per_node, "actors": actors,
+            "epoch_words": t.words // max(params["epochs"], 1),
+            "words_per_core_second": t.words_per_core_second or 0,
+            "exchange_cpu_per_mb": t.exchange_cpu_seconds_per_mb or 0,
+            "exchange_cpu": t.exchange_cpu_seconds_per_exchange or 0,
+            "driver_cpu": t.driver_cpu_seconds_per_exchange or 0,
+            "round_cpu": t.round_cpu_seconds_per_exchange or 0,
+            "loop_cpu": t.loop_cpu_seconds_per_round or 0,
+            "background_cores": t.background_cores or 0,
+            "transport": t.transport or "object-store"}
 
 
 def quality(kv, restrict_vocab: int) -> dict:

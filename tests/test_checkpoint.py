@@ -9,6 +9,7 @@ from w2v import ConfigError, StorageError, TrainConfig
 from w2v import checkpoint
 from w2v.corpus import Shard
 from w2v.pipeline import preflight, resume_point
+from w2v.rounds import Position
 
 
 def weights(seed: int) -> dict[str, np.ndarray]:
@@ -141,7 +142,7 @@ def test_a_checkpoint_that_cannot_be_written_is_one_warning_and_training_goes_on
     full_disk(disk)
     saver = checkpoint.Checkpointer(str(disk / "ckpt"), interval=60.0, identity={"parameters": {}})
     with caplog.at_level("WARNING", logger="w2v.checkpoint"):
-        saver.save(weights(1), position(2))  # the training loop calls this: it must not raise
+        saver.save(weights(1), Position(epoch=2))  # the training loop calls this: it must not raise
     assert (saver.saved, saver.failed) == (0, 1) and not saver.due()  # the next try waits one interval
     [warning] = [r for r in caplog.records if r.levelname == "WARNING"]
     assert "No space left on device" in warning.getMessage() and str(disk / "ckpt") in warning.getMessage()

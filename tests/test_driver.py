@@ -168,7 +168,7 @@ def test_progress_logs_each_epoch_at_its_own_rate_even_when_several_ended_betwee
 
 def test_each_epoch_has_its_own_sync_share_when_actors_exchange():
     """The actors' mean sync seconds during the epoch over its seconds: the run's share, epoch by epoch."""
-    from w2v.driver import _epoch_stats
+    from w2v.training_stats import epoch_stats
 
     def status(ends, synced):
         return ActorStatus(epoch_ends=ends, epoch_loss=[0.0] * len(ends), epoch_sync=synced)
@@ -176,45 +176,45 @@ def test_each_epoch_has_its_own_sync_share_when_actors_exchange():
     # Started at t=100; epochs end at 102 (2 s) and 106 (4 s, the slower actor's end). Sync seconds so far at
     # each epoch's end: actor 0 0.2 then 1.4, actor 1 0.6 then 1.0: 0.4 s then 0.8 s on average.
     statuses = [status([102.0, 106.0], [0.2, 1.4]), status([101.5, 105.0], [0.6, 1.0])]
-    stats = _epoch_stats(statuses, 1000, 100.0, exchange=True)
+    stats = epoch_stats(statuses, 1000, 100.0, exchange=True)
     assert [(e["epoch"], e["sync_share"]) for e in stats] == [(1, 0.2), (2, 0.2)]
-    assert all("sync_share" not in e for e in _epoch_stats(statuses, 1000, 100.0))  # one actor: nothing exchanged
+    assert all("sync_share" not in e for e in epoch_stats(statuses, 1000, 100.0))  # one actor: nothing exchanged
     # A restarted actor (no times for epochs 1-2) counts from its new process's start: epoch 4 only (103.5 to 104),
     # 0.5 s and 0.2 s of sync, 0.35 s on average of 0.5 s.
     statuses = [status([101.0, 102.0, 103.0, 104.0], [0.1, 0.2, 0.3, 0.8]),
                 status([None, None, 103.5, 103.9], [None, None, 0.4, 0.6])]
-    assert [(e["epoch"], e["sync_share"]) for e in _epoch_stats(statuses, 1000, 100.0, exchange=True)] == [(4, 0.7)]
+    assert [(e["epoch"], e["sync_share"]) for e in epoch_stats(statuses, 1000, 100.0, exchange=True)] == [(4, 0.7)]
 
 
 def test_epoch_rates_after_a_restart_or_resume_use_one_clock():
-    from w2v.driver import _epoch_stats
+    from w2v.training_stats import epoch_stats
 
     def status(ends):
         return ActorStatus(epoch_ends=ends, epoch_loss=[0.0] * len(ends))
 
     # Started at t=100. Actor 1 died in epoch 3 and its new process trained epochs 2.. again (epochs 0-1: no times).
-    stats = _epoch_stats([status([101.0, 102.0, 103.0, 104.0]), status([None, None, 103.5, 105.0])], 1000, 100.0)
+    stats = epoch_stats([status([101.0, 102.0, 103.0, 104.0]), status([None, None, 103.5, 105.0])], 1000, 100.0)
     assert [(e["epoch"], e["words_per_s"]) for e in stats] == [(4, 667)]  # epoch 3's start is unknown: no rate
     # Resumed at epoch 2: no actor has times before it; the first epoch of this run starts at the run's start.
-    stats = _epoch_stats([status([None, None, 102.0]), status([None, None, 101.0])], 1000, 100.0)
+    stats = epoch_stats([status([None, None, 102.0]), status([None, None, 101.0])], 1000, 100.0)
     assert [(e["epoch"], e["words_per_s"]) for e in stats] == [(3, 500)]
 
 
 def test_node_costs_weigh_each_process_by_the_exchanges_it_took_part_in():
     """A restarted actor's process lived through fewer exchanges: CPU per exchange is the sum of the processes'
     CPU over the sum of their exchanges, not a mean over the run's exchange count."""
-    from w2v.driver import _node_costs
+    from w2v.training_stats import node_costs
 
     whole = ActorStatus(words_trained=900, train_cpu_seconds=3.0, exchange_cpu_seconds=1.0, raylet_cpu_seconds=1.0,
                         exchanges=100, exchanged_bytes=200_000_000)
     restarted = ActorStatus(words_trained=300, train_cpu_seconds=1.0, exchange_cpu_seconds=0.4,
                             raylet_cpu_seconds=0.6, exchanges=50, exchanged_bytes=100_000_000)
-    costs = _node_costs([whole, restarted])
-    assert costs["exchange_cpu_seconds_per_exchange"] == 3.0 / 150  # 20 ms, where 3.0 / 2 / 100 would say 15
-    assert costs["exchange_cpu_seconds_per_mb"] == 3.0 / 300
-    assert costs["words_per_core_second"] == 300 and costs["raylet_cpu_seconds"] == 0.8
-    alone = _node_costs([ActorStatus(words_trained=10, train_cpu_seconds=1.0)])
-    assert alone["exchange_cpu_seconds_per_exchange"] is None and alone["raylet_cpu_seconds"] is None
+    costs = node_costs([whole, restarted])
+    assert costs.exchange_cpu_seconds_per_exchange == 3.0 / 150  # 20 ms, where 3.0 / 2 / 100 would say 15
+    assert costs.exchange_cpu_seconds_per_mb == 3.0 / 300
+    assert costs.words_per_core_second == 300 and costs.raylet_cpu_seconds == 0.8
+    alone = node_costs([ActorStatus(words_trained=10, train_cpu_seconds=1.0)])
+    assert alone.exchange_cpu_seconds_per_exchange is None and alone.raylet_cpu_seconds is None
 
 
 def test_a_second_stop_signal_stops_at_once_with_the_signals_exit_code(capsys, monkeypatch):

@@ -35,7 +35,8 @@ OLD = {
 def test_an_old_manifest_reads_and_writes_back_unchanged():
     m = Manifest.from_json(json.loads(json.dumps(OLD)))
     assert m.run is None and m.lineage is None  # the sections it lacks
-    assert m.training.words == 18 and m.training.extra["stale_words"] == 12  # typed, and the rest by name
+    assert m.training.words == 18 and m.training.stale_words == 12 and m.training.extra == {}  # every counter typed
+    assert m.training.transport is None and not m.training.recorded("transport")  # what it lacks: not written back
     assert m.training.resumed_from.checkpoint == 2
     assert m.vocabulary.extra == {"max_vocab_size": None, "pruned_words": 0, "pruned_tokens": 0}
     assert m.evaluation.analogies["q.txt"]["3CosAdd"] == 0.5
@@ -128,3 +129,27 @@ def test_the_manifest_names_the_versions_that_shape_the_vectors():
     assert set(found) == {"w2v", "python", "gensim", "numpy", "ray", "smart_open"}
     assert (found["w2v"], found["python"], found["gensim"]) == (w2v.__version__, platform.python_version(),
                                                                 gensim.__version__)
+
+
+def test_a_new_runs_training_section_writes_the_keys_it_always_wrote_in_their_order():
+    """The driver's counters are typed fields now (`training_stats.TrainingStats`); the JSON is key for key what
+    the driver's dict of them was, with the lists last."""
+    from w2v.manifest import ResumedFrom, TrainingSection
+    from w2v.training_stats import TrainingStats
+
+    stats = TrainingStats(words=100, exchanges=4, transport="collective", faults={"restarts": 0})
+    section = TrainingSection.of(stats, actors=[{"pid": 1}], epochs=[{"epoch": 1}],
+                                 resumed_from=ResumedFrom(checkpoint=1, epoch=2, words_done=50))
+    written = section.to_json()
+    assert list(written) == [
+        "words", "seconds", "words_per_s", "exchanges", "sync_share", "spool_seconds", "sync_words",
+        "chunks_per_epoch", "words_per_exchange", "stale_words", "stale_share", "transport", "exchange_seconds",
+        "driver_cpu_seconds_per_exchange", "wait_seconds", "sync_tiers", "sync_combine", "sync_seconds",
+        "bytes_exchanged", "bytes_per_word", "busiest_link_bytes", "slice_bytes_per_exchange", "train_cpu_seconds",
+        "exchange_cpu_seconds", "raylet_cpu_seconds", "words_per_core_second", "exchange_cpu_seconds_per_exchange",
+        "exchange_cpu_seconds_per_mb", "round_cpu_seconds_per_exchange", "loop_cpu_seconds_per_round",
+        "background_cores", "start_epoch", "start_round", "words_trained_this_run", "checkpoints",
+        "faults", "actors", "epochs", "resumed_from"]
+    assert written["resumed_from"] == {"checkpoint": 1, "epoch": 2, "words_done": 50}
+    again = TrainingSection.from_json(json.loads(json.dumps(written)))
+    assert again == section and again.to_json() == written and again.transport == "collective"

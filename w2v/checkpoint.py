@@ -35,6 +35,7 @@ import numpy as np
 from . import counted, export, storage
 from .config import RESUME_KEYS, TrainConfig
 from .errors import ConfigError, StorageError
+from .rounds import Position
 
 logger = logging.getLogger(__name__)
 
@@ -52,19 +53,21 @@ class Checkpoint:
     state: dict[str, Any]  # position ("epoch", "actor_epochs", ...) and identity ("parameters", "corpus")
 
     @property
+    def position(self) -> Position:
+        """Where training stood (`rounds.Position`), as any checkpoint wrote it."""
+        return Position.from_json(self.state["position"])
+
+    @property
     def epoch(self) -> int:
         """Epochs every actor had completed."""
-        return int(self.state["position"]["epoch"])
+        return self.position.epoch
 
     def round(self, chunks: int) -> int:
         """The round (chunk of all epochs) training resumes at, with `chunks` chunks per epoch.
 
         The checkpoint's own round when it was cut into as many chunks, else the start of its epoch.
         """
-        position = self.state["position"]
-        if position.get("chunks") == chunks and "round" in position:
-            return int(position["round"])
-        return self.epoch * chunks
+        return self.position.round_at(chunks)
 
 
 def corpus_fingerprint(shards: Sequence[Any]) -> str:
@@ -120,7 +123,7 @@ class NullCheckpointer:
     def due(self) -> bool:
         return False
 
-    def save(self, weights: dict[str, np.ndarray], position: dict[str, Any]) -> None:
+    def save(self, weights: dict[str, np.ndarray], position: Position) -> None:
         pass
 
 
@@ -140,7 +143,7 @@ class Checkpointer:
     def due(self) -> bool:
         return time.monotonic() - self.last >= self.interval
 
-    def save(self, weights: dict[str, np.ndarray], position: dict[str, Any]) -> None:
+    def save(self, weights: dict[str, np.ndarray], position: Position) -> None:
         """Write the next checkpoint; one that cannot be written is one warning, and training goes on.
 
         A checkpoint is insurance: a full disk or a denied upload must not stop the job it insures
@@ -148,13 +151,13 @@ class Checkpointer:
         """
         began = time.perf_counter()
         try:
-            write(self.location, self.number, weights, {"identity": self.identity, "position": position})
+            write(self.location, self.number, weights, {"identity": self.identity, "position": position.to_json()})
         except (OSError, StorageError) as exc:
             self.failed += 1
             logger.warning("checkpoint %d could not be written to %s (%s); training goes on, next try in %.0f s",
                            self.number, self.location, getattr(exc, "strerror", None) or exc, self.interval)
         else:
-            logger.info("checkpoint %d written to %s: epoch %s", self.number, self.location, position.get("epoch"))
+            logger.info("checkpoint %d written to %s: epoch %s", self.number, self.location, position.epoch)
             self.number += 1
             self.saved += 1
         self.last = time.monotonic()

@@ -41,6 +41,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from . import formats
+from .training_stats import STATS_FIELDS, TrainingStats
 
 logger = logging.getLogger(__name__)
 
@@ -57,7 +58,7 @@ def _from_json(cls, data: dict[str, Any] | None):
     """
     if data is None:
         return None
-    names = {f.name for f in dataclasses.fields(cls)} - {"extra"}
+    names = {f.name for f in dataclasses.fields(cls) if f.init} - {"extra"}
     known = {k: v for k, v in data.items() if k in names}
     if "extra" in {f.name for f in dataclasses.fields(cls)}:
         known["extra"] = {k: v for k, v in data.items() if k not in names}
@@ -124,40 +125,57 @@ class ResumedFrom:
 
 
 @dataclass
-class TrainingSection:
-    """`driver.TrainResult` as the manifest keeps it; its many other counters stay in `extra` by name."""
+class TrainingSection(TrainingStats):
+    """`driver.TrainResult` as the manifest keeps it: the run's counters (`training_stats.TrainingStats`, read by
+    name), then the per-actor and per-epoch lists; keys a newer writer added stay in `extra`.
 
-    words: int = 0
-    seconds: float = 0.0
-    words_per_s: int = 0
-    exchanges: int = 0
-    sync_share: float = 0.0  # share of the actors' training time spent exchanging
+    A counter that an older manifest lacks reads as its default and is not written back (`recorded`).
+    """
+
     actors: list[dict[str, Any]] = field(default_factory=list)  # per actor: node, shards, seconds, memory
     # Per epoch: epoch, words, seconds, words_per_s, epoch_loss (`loss`, a running total, in older manifests:
     # read both with `epoch_losses`), and with 2+ actors sync_share (absent in manifests written before it was
     # recorded per epoch: readers fall back on the run's `shown_sync_share`).
     epochs: list[dict[str, Any]] = field(default_factory=list)
     resumed_from: ResumedFrom | None = None
-    extra: dict[str, Any] = field(default_factory=dict)  # sync, spool, fault and checkpoint counters
+    extra: dict[str, Any] = field(default_factory=dict)  # counters a newer writer added
+    # The counters the manifest read lacked (`from_json`), left out when written back while still at their default.
+    absent: frozenset[str] = field(default=frozenset(), init=False, repr=False, compare=False)
 
     @property
     def shown_sync_share(self) -> float | None:
         """The sync share to draw or log: None when nothing was exchanged (one actor)."""
         return self.sync_share if self.exchanges else None
 
+    def recorded(self, name: str) -> bool:
+        """Whether the manifest has counter `name` (one older than the counter has its default instead)."""
+        return name not in self.absent
+
+    @classmethod
+    def of(cls, stats: TrainingStats, actors: list[dict[str, Any]], epochs: list[dict[str, Any]],
+           resumed_from: ResumedFrom | None) -> "TrainingSection":
+        """The section of a run that just ended."""
+        return cls(**{name: getattr(stats, name) for name in STATS_FIELDS}, actors=actors, epochs=epochs,
+                   resumed_from=resumed_from)
+
     @classmethod
     def from_json(cls, data: dict[str, Any] | None) -> "TrainingSection | None":
         section = _from_json(cls, data)
-        if section is not None and isinstance(section.resumed_from, dict):
+        if section is None:
+            return None
+        if isinstance(section.resumed_from, dict):
             section.resumed_from = ResumedFrom(**section.resumed_from)
+        section.absent = frozenset(STATS_FIELDS) - set(data)
         return section
 
     def to_json(self) -> dict[str, Any]:
-        data = _to_json(self)
-        data["resumed_from"] = {k: v for k, v in dataclasses.asdict(self.resumed_from).items()
-                                if v is not None} if self.resumed_from else None  # an old one's fields only
-        stats = {k: data.pop(k) for k in ("actors", "epochs", "resumed_from")}
-        return {**data, **stats}  # the counters first, the long lists last (as before)
+        defaults = TrainingStats()
+        counters = {name: getattr(self, name) for name in STATS_FIELDS
+                    if name not in self.absent or getattr(self, name) != getattr(defaults, name)}
+        resumed = {k: v for k, v in dataclasses.asdict(self.resumed_from).items()
+                   if v is not None} if self.resumed_from else None  # an old one's fields only
+        # the counters first, the long lists last (as before)
+        return {**counters, **self.extra, "actors": self.actors, "epochs": self.epochs, "resumed_from": resumed}
 
 
 def epoch_losses(epochs: list[dict[str, Any]]) -> list[float | None]:
@@ -395,12 +413,10 @@ def build(config, shards, shard_counts, skipped, vocab, plan, result, resumed, e
                                      effective_min_count=vocab.effective_min_count,
                                      retained_words=vocab.retained_words, extra=vocab.pruning()),
         vector_size=config.vector_size,
-        training=TrainingSection.from_json({
-            **result.stats, "actors": result.actors, "epochs": result.epochs,
-            "resumed_from": ({"checkpoint": resumed.number, "epoch": resumed.epoch,
-                              "words_done": resumed.state["position"]["words_done"],
-                              "words_retrained": resumed.state["position"].get("words_trained_past")}
-                             if resumed else None)}),
+        training=TrainingSection.of(
+            result.stats, result.actors, result.epochs,
+            ResumedFrom(checkpoint=resumed.number, epoch=resumed.epoch, words_done=resumed.position.words_done,
+                        words_retrained=resumed.position.words_trained_past) if resumed else None),
         evaluation=evaluated,
         versions={**versions(), **({"tensorflow": evaluation["runtime"]["tensorflow"]} if evaluation else {})},
         gensim_fast_version=gensim_fast_version(), plan=plan.to_json(),

@@ -22,7 +22,7 @@ import numpy as np
 
 from .display import printable
 from .extras import require
-from .manifest import Manifest, epoch_losses
+from .manifest import Manifest, TrainingSection, epoch_losses
 
 REPORT_MD = "report.md"
 PCA_PNG = "words_pca.png"
@@ -342,10 +342,10 @@ def summary_lines(manifest: dict[str, Any]) -> dict[str, str]:
     """topic -> one readable line of the manifest (created, vocabulary, corpus, model, training, timings,
     evaluation, versions, files); topics the manifest lacks are left out, except evaluation ("none")."""
     p, v, c = manifest.get("parameters", {}), manifest.get("vocabulary", {}), manifest.get("corpus", {})
-    t = manifest.get("training", {})
+    typed = Manifest.from_json(manifest)
     lines = {"created": f"created {manifest.get('created', '?')}, format {manifest.get('format_version', '?')}, "
                         f"w2v {manifest.get('versions', {}).get('w2v', '?')}"}
-    run = Manifest.from_json(manifest).run
+    run = typed.run
     if run is not None and (run.name or run.tags or run.git_commit or run.ray_job_id or run.ray_submission_id):
         facts = [printable(run.name)] if run.name else []
         facts += [f"tags {', '.join(run.tags)}"] if run.tags else []
@@ -367,8 +367,8 @@ def summary_lines(manifest: dict[str, Any]) -> dict[str, str]:
         lines["model"] = (f"model: {model}, window {p.get('window')}, negative {p.get('negative')}, "
                           f"{'hs, ' if p.get('hs') else ''}epochs {p.get('epochs')}, alpha {p.get('alpha')}, "
                           f"sample {p.get('sample')}, seed {p.get('seed')}")
-    if t:
-        lines["training"] = training_line(t)
+    if manifest.get("training"):
+        lines["training"] = training_line(typed.training)
     if manifest.get("parent"):  # --init-from: lineage
         parent = manifest["parent"]
         lines["parent"] = (f"continued from {printable(parent.get('uri', '?'))} (manifest sha256 "
@@ -391,18 +391,18 @@ def summary_lines(manifest: dict[str, Any]) -> dict[str, str]:
     return lines
 
 
-def training_line(t: dict[str, Any]) -> str:
+def training_line(t: TrainingSection) -> str:
     """The manifest's `training` section in one line: words, time, rate, actors, and the exchanges when it has them.
 
-    >>> training_line({"words": 2000, "seconds": 2.0, "words_per_s": 1000, "actors": [{}]})
+    >>> training_line(TrainingSection.from_json({"words": 2000, "seconds": 2.0, "words_per_s": 1000, "actors": [{}]}))
     'training: 2,000 words in 2.0 s (1,000 words/s) on 1 actor(s)'
     """
-    line = (f"training: {t.get('words', 0):,} words in {t.get('seconds', 0):.1f} s "
-            f"({t.get('words_per_s', 0):,} words/s) on {len(t.get('actors', [])):,} actor(s)")
-    if "exchanges" in t:
-        line += (f", {t['exchanges']:,} exchange(s)"
-                 + (f" ({t['words_per_exchange']:,} words per actor between two, {t['stale_words']:,} stale: "
-                    f"{100 * t['stale_share']:.2f}% of an epoch; {t['sync_combine']} combining)"
-                    if t.get("words_per_exchange") else "")
-                 + f", sync {100 * t['sync_share']:.0f}% of actor time")
+    line = (f"training: {t.words:,} words in {t.seconds:.1f} s "
+            f"({t.words_per_s:,} words/s) on {len(t.actors):,} actor(s)")
+    if t.recorded("exchanges"):
+        line += (f", {t.exchanges:,} exchange(s)"
+                 + (f" ({t.words_per_exchange:,} words per actor between two, {t.stale_words:,} stale: "
+                    f"{100 * t.stale_share:.2f}% of an epoch; {t.sync_combine} combining)"
+                    if t.words_per_exchange else "")
+                 + f", sync {100 * t.sync_share:.0f}% of actor time")
     return line
