@@ -53,7 +53,13 @@ DEFAULT_STALE_SHARE = 0.0025
 # adaptive combination kept 0.85x gensim's analogies at K=4 and 0.74x at K=8 on 8.4M words, against
 # 0.95x and 0.89x at the default 0.25%); the driver warns when --sync-words sets more.
 WARN_STALE_SHARE = 0.01
-MIN_SYNC_WORDS = 2_000  # a chunk shorter than this is mostly thread start-up: no finer pacing than that
+# A floor on a chunk: below it the chunk trainer's fixed cost per chunk (the pool hand-off and gensim's
+# routine set-up, ~0.1-0.2 ms of CPU) is more than ~15% of the chunk. Measured (`jobs/chunk_cost.py`, 1
+# worker, 1M words, 5 repeats, this 2-core machine, process CPU): 0.87x the words per core-second of
+# 8,000-word chunks at 500 words per chunk (653 on average, whole lines), 0.85x at 1,000, 0.94x at
+# 2,000. An exchange per chunk costs far more than that (`node_efficiency`); this floor only keeps
+# a tiny corpus's automatic pacing from paying for chunks that are all set-up.
+MIN_SYNC_WORDS = 500
 SOLO_CHUNK_WORDS = 1_000_000  # one actor exchanges nothing: chunks only give progress (and positions)
 
 
@@ -66,7 +72,7 @@ def default_sync_words(epoch_words: int, actors: int, stale_share: float = DEFAU
     """Words per actor between two exchanges so that the stale words are `stale_share` of an epoch.
 
     >>> default_sync_words(20_000_000, 4), default_sync_words(20_000_000, 8), default_sync_words(10_000, 4)
-    (16667, 7143, 2000)
+    (16667, 7143, 500)
     """
     if actors <= 1:
         return SOLO_CHUNK_WORDS
