@@ -513,8 +513,8 @@ def main(argv=None) -> int:
                         for n in args.workers_per_node for x in args.transport] if k > 1 else \
                 [((0, None, "auto"), "sum", 1, n, "auto") for n in args.workers_per_node]
             for (words, share, label), combine, tiers, workers, transport in variants:
-                if share is not None:
-                    words = sync.default_sync_words(epoch_words, k, share)
+                if share is not None:  # the share asked for, down to the finest chunk allowed, not the automatic floor
+                    words = sync.default_sync_words(epoch_words, k, share, floor=sync.MIN_SYNC_WORDS)
                 name = f"w2v K={k} ({workers or max(1, args.cores // k)} workers/node)"
                 if k > 1 and several:
                     name += f" {combine}, {label}, {tiers} tiers"

@@ -217,10 +217,10 @@ def test_adaptive_combining_stays_between_the_mean_and_the_sum():
 
 
 def test_word_pacing_follows_the_stale_share_whatever_the_node_speed():
-    """The default words per exchange are a share of the epoch over K-1, never finer than MIN_SYNC_WORDS;
+    """The default words per exchange are a share of the epoch over K-1, never finer than AUTO_MIN_SYNC_WORDS;
     chunks per epoch follow words / K / sync_words, and round r's learning rates continue one schedule."""
     assert sync.default_sync_words(20_000_000, 5) == round(sync.DEFAULT_STALE_SHARE * 20_000_000 / 4)
-    assert sync.default_sync_words(100_000, 8) == sync.MIN_SYNC_WORDS
+    assert sync.default_sync_words(100_000, 8) == sync.AUTO_MIN_SYNC_WORDS
     assert sync.chunks_per_epoch(20_000_000, 4, 50_000) == 100
     rounds = 40
     edges = [sync.chunk_alphas(0.025, 0.0001, rounds, r) for r in range(rounds)]

@@ -211,7 +211,7 @@ class Training:
         self.sync_words = config.sync_words or sync.default_sync_words(sum(words), actors)
         chunks = sync.chunks_per_epoch(sum(words), actors, self.sync_words)
         # A --sync-words of the user's that leaves much of an epoch stale is warned about; the automatic pacing's
-        # floor (MIN_SYNC_WORDS) on a tiny corpus is not a choice anyone can improve on.
+        # floor (AUTO_MIN_SYNC_WORDS) on a tiny corpus is not a choice anyone can improve on.
         warning = config.sync_words and sync.staleness_warning(sum(words), actors, config.sync_words)
         if warning:
             logger.warning(warning)

@@ -53,7 +53,19 @@ DEFAULT_STALE_SHARE = 0.0025
 # adaptive combination kept 0.85x gensim's analogies at K=4 and 0.74x at K=8 on 8.4M words, against
 # 0.95x and 0.89x at the default 0.25%); the driver warns when --sync-words sets more.
 WARN_STALE_SHARE = 0.01
-MIN_SYNC_WORDS = 2_000  # a chunk shorter than this is mostly thread start-up: no finer pacing than that
+# The finest pacing --sync-words may ask for. Below it the chunk trainer's fixed cost per chunk (the
+# pool hand-off and gensim's routine set-up, ~0.1-0.2 ms of CPU) is more than ~15% of the chunk.
+# Measured (`jobs/chunk_cost.py`, 1 worker, 1M words, 5 repeats, this 2-core machine, process CPU):
+# 0.87x the words per core-second of 8,000-word chunks at 500 words per chunk (653 on average, whole
+# lines), 0.85x at 1,000, 0.94x at 2,000. Thread start-up is not what limits a short chunk.
+MIN_SYNC_WORDS = 500
+# The automatic pacing's floor (a small corpus or many actors): what limits a short chunk is the
+# exchange after it. A round's fixed cost was 8-10 ms of a node's CPU (5.2M-word corpus, K = 4 and
+# 8, the collective, this machine), the time one core trains ~4,000-6,000 words in, so finer
+# automatic chunks are mostly exchange: at 744 words per chunk (K=8, 0.1% stale) the exchange took
+# 113% of the training time and the run 1.8x the wall time of 0.25%'s 1,861 words, for no measured
+# gain in quality (README "What the quality follows").
+AUTO_MIN_SYNC_WORDS = 2_000
 SOLO_CHUNK_WORDS = 1_000_000  # one actor exchanges nothing: chunks only give progress (and positions)
 
 
@@ -62,15 +74,19 @@ def stale_words(words_per_exchange: float, actors: int) -> float:
     return max(actors - 1, 0) * words_per_exchange
 
 
-def default_sync_words(epoch_words: int, actors: int, stale_share: float = DEFAULT_STALE_SHARE) -> int:
-    """Words per actor between two exchanges so that the stale words are `stale_share` of an epoch.
+def default_sync_words(epoch_words: int, actors: int, stale_share: float = DEFAULT_STALE_SHARE,
+                       floor: int = AUTO_MIN_SYNC_WORDS) -> int:
+    """Words per actor between two exchanges so that the stale words are `stale_share` of an epoch,
+    never fewer than `floor` (a benchmark of finer pacing passes MIN_SYNC_WORDS).
 
     >>> default_sync_words(20_000_000, 4), default_sync_words(20_000_000, 8), default_sync_words(10_000, 4)
     (16667, 7143, 2000)
+    >>> default_sync_words(5_209_942, 8, 0.001), default_sync_words(5_209_942, 8, 0.001, floor=MIN_SYNC_WORDS)
+    (2000, 744)
     """
     if actors <= 1:
         return SOLO_CHUNK_WORDS
-    return max(MIN_SYNC_WORDS, round(stale_share * epoch_words / (actors - 1)))
+    return max(floor, round(stale_share * epoch_words / (actors - 1)))
 
 
 def staleness_warning(epoch_words: int, actors: int, sync_words: int) -> str | None:
