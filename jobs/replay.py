@@ -1,0 +1,328 @@
+"""The exchange protocol replayed in one process: K model copies, exact staleness, a pluggable combiner.
+
+    python -m jobs.replay --corpus /tmp/combiner-5m/corpus.txt --work /tmp/replay-5m --baselines --seeds 1 2 3
+    python -m jobs.replay --corpus /tmp/combiner-5m/corpus.txt --work /tmp/replay-5m --actors 4 8 \
+        --combine adaptive adaptive+nesterov --seeds 1 2 3 --out /tmp/replay.jsonl
+
+Why: a real run (`jobs.benchmark`) puts K simulated nodes on this machine's cores, so a K=8 run is
+slow and its staleness depends on how the nodes' turns fall. Here the K actors are K gensim models
+in one process, trained chunk by chunk with the project's own pieces: the actor's model and spool
+(`TrainerActor.spool`: the global vocabulary, seed and chunk files), its chunk trainer
+(`trainer.ChunkTrainer`, gensim's compiled `train_epoch_cbow`), the pacing (`sync.default_sync_words`,
+`chunks_per_epoch`, `chunk_alphas`), the tiers (`sync.exchange_slices`), the actor's bookkeeping
+(`sync.DeltaTracker`) and the collective's sum with each row's |d_k|^2 (`collective.pack`/`unpack`).
+Only the combining step is swapped (`COMBINERS`).
+
+The order is the protocol's bounded staleness at its bound (README "Distributed training", 3): round
+r is taken once every actor trained chunk r; its exchange runs beside chunk r + 1 and lands when
+that chunk ends; chunk r + 2 starts only after it. So an actor trains chunk r + 1 without the
+others' chunk r (and r + 1): what a real run sees when its exchange takes as long as a chunk.
+
+Scoring is `jobs.benchmark`'s, side by side with gensim `corpus_file` (2 workers) of the same seed on
+the same lines: analogy ratio, wordsim353 difference, neighbour agreement over gensim's seed floor.
+gensim's runs (the reference and the floor, seed + 1000) are kept in `--work` and reused.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from jobs import benchmark
+from w2v import collective, sync, trainer
+from w2v.config import TrainConfig
+from w2v.corpus import ReadOptions, assign_shards, list_shards, split_shards
+from w2v.trainer import ChunkTrainer, TrainerActor
+from w2v.vocab import Vocabulary, count_shard, merge_counts
+
+logger = logging.getLogger("replay")
+
+PARAMS = {"vector_size": 100, "window": 5, "negative": 5, "min_count": 5, "sample": 1e-3, "epochs": 5,
+          "alpha": 0.025}  # the benchmark's defaults
+
+
+# ---------------------------------------------------------------- combiners
+# A combiner turns one slice's summed deltas (and each row's sum of |d_k|^2, what the collective's
+# allreduce gives every member) into the step applied to the global weights. Every member computes it
+# from identical inputs, so state kept across rounds (a momentum) is identical on every member too.
+
+@dataclass
+class Combiner:
+    """Today's rules (`sync.combine_summed`) per matrix: `rules` maps a matrix name to a rule, else `rule`."""
+
+    actors: int
+    rule: str = "adaptive"
+    rules: dict[str, str] = field(default_factory=dict)
+
+    def __call__(self, round_: int, rows: slice, summed: sync.Weights, squares: dict[str, np.ndarray]) -> sync.Weights:
+        out = {}
+        for name in summed:
+            rule = self.rules.get(name, self.rule)
+            if rule == "mean":
+                out[name] = summed[name] * np.float32(1.0 / self.actors)
+            else:
+                out[name] = sync.combine_summed({name: summed[name]}, {name: squares.get(name)}, self.actors, rule)[name]
+        return out
+
+
+@dataclass
+class OuterNesterov(Combiner):
+    """The combined delta as a pseudo-gradient with an outer Nesterov momentum (DiLoCo; SlowMo).
+
+    m <- beta m + c; step = lr (c + beta m), per row, at the row's own exchanges (a row's momentum moves
+    only when its tier is due). The buffer is one more copy of the matrices, identical on every member.
+    """
+
+    lr: float = 1.0
+    beta: float = 0.0
+    vocab_rows: int = 0  # rows of every matrix (the buffer's size)
+    momentum: dict[str, np.ndarray] = field(default_factory=dict)
+
+    def __call__(self, round_, rows, summed, squares):
+        combined = super().__call__(round_, rows, summed, squares)
+        for name, c in combined.items():
+            if name not in self.momentum:
+                self.momentum[name] = np.zeros((self.vocab_rows, c.shape[1]), np.float32)
+            m = self.momentum[name][rows]
+            m *= np.float32(self.beta)
+            m += c
+            c += np.float32(self.beta) * m
+            c *= np.float32(self.lr)
+        return combined
+
+
+def make_combiner(name: str, actors: int, vocab_rows: int) -> Combiner:
+    """The combiners compared (`--combine`): see COMBINERS."""
+    builder = COMBINERS[name]
+    combiner = builder(actors)
+    if isinstance(combiner, OuterNesterov):
+        combiner.vocab_rows = vocab_rows
+    return combiner
+
+
+COMBINERS: dict[str, Callable[[int], Combiner]] = {
+    "adaptive": lambda k: Combiner(k, "adaptive"),  # today's default
+    "sum": lambda k: Combiner(k, "sum"),
+    "mean": lambda k: Combiner(k, "mean"),
+    # Outer Nesterov on the adaptive step with unit steady-state gain (lr = 1 - beta): a persistent direction
+    # moves as far as without momentum (no hidden change of alpha); only the timing changes (look-ahead).
+    "adaptive+nesterov0.5": lambda k: OuterNesterov(k, "adaptive", lr=0.5, beta=0.5),
+    # DiLoCo's published outer optimizer (Douillard et al. 2023): Nesterov, lr 0.7, momentum 0.9, on the mean.
+    "mean+diloco": lambda k: OuterNesterov(k, "mean", lr=0.7, beta=0.9),
+    # SlowMo (Wang et al. 2020) with its base step (slow lr 1) and a moderate momentum, on the adaptive step.
+    "adaptive+slowmo0.5": lambda k: OuterNesterov(k, "adaptive", lr=1.0, beta=0.5),
+    # The output layer (every actor moves the same frequent rows as negatives) averaged; the input vectors adaptive.
+    "adaptive+syn1neg-mean": lambda k: Combiner(k, "adaptive", {"syn1neg": "mean"}),
+    "adaptive+syn1neg-sum": lambda k: Combiner(k, "adaptive", {"syn1neg": "sum"}),
+}
+# Not a combiner: "hot rows twice a chunk" is the adaptive rule with half the sync words and one more
+# tier (`--hot-twice`): the hottest V/128 rows are exchanged twice per chunk, every other row as often as before.
+
+
+# ---------------------------------------------------------------- the corpus and the vocabulary
+
+@dataclass(frozen=True)
+class Prepared:
+    parts: Path  # benchmark.deal_corpus's part files (w2v's shards)
+    joined: Path  # the same lines in one file (gensim's)
+    epoch_words: int
+    vocab: Vocabulary
+    shard_words: dict[str, int]  # shard name -> words (the counting pass's, for each actor's chunk bounds)
+
+
+def prepare(corpus: list[Path], work: Path, min_count: int) -> Prepared:
+    """Deal the corpus into part files once (kept in `work`), count it (in this process, no Ray)."""
+    work.mkdir(parents=True, exist_ok=True)
+    parts, joined = work / "parts", work / "joined.txt"
+    if not joined.exists():
+        tmp = work / "dealing"
+        tmp.mkdir(exist_ok=True)
+        p, j, _ = benchmark.deal_corpus(corpus, tmp)
+        p.rename(parts)
+        j.rename(joined)
+        tmp.rmdir()
+    counted = [count_shard(s, ReadOptions()) for s in list_shards([str(parts)])]
+    vocab = Vocabulary.from_counts(merge_counts(c.counts for c in counted), min_count)
+    vocab = Vocabulary(words=vocab.words, counts=vocab.counts, effective_min_count=vocab.effective_min_count,
+                       raw_words=sum(c.words for c in counted), raw_distinct=vocab.raw_distinct)
+    return Prepared(parts, joined, vocab.raw_words, vocab, {c.uri: c.words for c in counted})
+
+
+# ---------------------------------------------------------------- the replay
+
+@dataclass
+class ReplayResult:
+    kv: object  # gensim KeyedVectors of the global weights after the last round
+    actors: int
+    combine: str
+    sync_words: int
+    tiers: int
+    rounds: int
+    stale_share: float
+    words: int
+    seconds: float
+
+
+def replay(prep: Prepared, params: dict, actors: int, seed: int, combine: str, work: Path,
+           sync_words: int = 0, tiers: int = sync.TIERS, hot_twice: bool = False) -> ReplayResult:
+    """Train K actors chunk by chunk in one process, in the protocol's order; return the global weights."""
+    from gensim.models import KeyedVectors
+
+    began = time.perf_counter()
+    config = TrainConfig(corpus=(str(prep.parts),), out=str(work / "unused"), actors=actors, seed=seed, eval=False,
+                         sync_tiers=tiers, **params)
+    shards = split_shards(list_shards([str(prep.parts)]), actors)
+    plan = assign_shards(shards, actors)
+    expected = [sum(prep.shard_words[s.name] for s in p) for p in plan]
+    sync_words = sync_words or sync.default_sync_words(sum(expected), actors)
+    if hot_twice:  # the hottest tier twice per chunk: half the words per round, one more (narrower) tier
+        sync_words, tiers = max(1, sync_words // 2), tiers + 1
+    chunks = sync.chunks_per_epoch(sum(expected), actors, sync_words)
+    rounds = params["epochs"] * chunks
+    trainer._was_restarted = lambda: False  # no Ray here: its runtime context would start a local instance
+    members = []
+    for k in range(actors):
+        member = TrainerActor(config, workers=1)
+        member.spool_dir = tempfile.mkdtemp(prefix=f"spool-k{actors}-{k}-", dir=work)  # runs may share `work`
+        member.spool(prep.vocab, plan[k], chunks, expected[k])
+        members.append(member)
+    initial = sync.copy_weights(members[0].weights())  # actor 0's initial weights start everyone
+    for m in members[1:]:
+        for name, array in m.weights().items():
+            np.copyto(array, initial[name])
+    trackers = [sync.DeltaTracker(m.weights()) for m in members]
+    trainers = [ChunkTrainer(m.model, 1) for m in members]
+    vocab_rows = len(prep.vocab)
+    combiner = make_combiner(combine, actors, vocab_rows)
+    row_bytes = sum(a.shape[1] * 4 for a in initial.values())
+    pending: list[tuple[slice, sync.Weights]] = []  # round r - 1's combined steps, applied at the end of chunk r
+    words = 0
+    try:
+        for r in range(rounds):
+            start_alpha, end_alpha = sync.chunk_alphas(config.alpha, config.min_alpha, rounds, r)
+            for m, t in zip(members, trainers):
+                words += t.train(m.spooled.chunks[r % chunks], start_alpha, end_alpha)
+            if (r + 1) % chunks == 0:
+                logger.info("K=%d %s seed %d: epoch %d of %d trained, %.0f s", actors, combine, seed, (r + 1) // chunks,
+                            params["epochs"], time.perf_counter() - began)
+            if actors == 1:
+                continue
+            for rows, total in pending:  # the exchange of round r - 1 lands as chunk r ends
+                for m, tracker in zip(members, trackers):
+                    tracker.apply(m.weights(), rows, total)
+            pending = []
+            for rows in sync.exchange_slices(vocab_rows, row_bytes, r, final=r == rounds - 1, tiers=tiers):
+                buffer = None
+                for m, tracker in zip(members, trackers):
+                    packed = collective.pack(tracker.take(m.weights(), rows))
+                    buffer = packed if buffer is None else buffer + packed
+                summed, squares = collective.unpack(buffer, trackers[0].taken[rows.start])
+                total = combiner(r, rows, {n: np.array(a) for n, a in summed.items()}, squares)
+                for name, array in total.items():
+                    if not np.isfinite(array).all():
+                        raise FloatingPointError(f"round {r}: the combined '{name}' step is not finite")
+                pending.append((rows, total))
+        for rows, total in pending:  # the last (full) round
+            for m, tracker in zip(members, trackers):
+                tracker.apply(m.weights(), rows, total)
+    finally:
+        for t in trainers:
+            t.close()
+    final = trackers[0].reference if actors > 1 else members[0].weights()
+    kv = KeyedVectors(vector_size=params["vector_size"])
+    kv.add_vectors(list(prep.vocab.words), np.array(final["vectors"]))
+    for m in members:
+        m.close()
+    stale = sync.stale_words(sync_words, actors) / max(sum(expected), 1)
+    return ReplayResult(kv, actors, combine + (" hot-twice" if hot_twice else ""), sync_words, tiers, rounds, stale,
+                        words, time.perf_counter() - began)
+
+
+# ---------------------------------------------------------------- gensim's side, scoring
+
+def gensim_reference(prep: Prepared, params: dict, seed: int, work: Path, cores: int = 2) -> dict:
+    """gensim corpus_file (`cores` workers) of `seed` and of seed + 1000 (the floor), trained once and kept."""
+    from gensim.models import KeyedVectors
+
+    found = {}
+    for tag, s in (("ref", seed), ("floor", seed + 1000)):
+        path = work / f"gensim-seed{s}.kv"
+        if not path.exists():
+            tmp = work / f"gensim-tmp-{s}"
+            tmp.mkdir(exist_ok=True)
+            r = benchmark.run_gensim("corpus_file", prep.joined, params, cores, tmp, s)
+            r["kv"].save(str(path))
+        found[tag] = KeyedVectors.load(str(path))
+    cached = work / f"gensim-seed{seed}.json"  # its scores, computed once
+    if cached.exists():
+        scores = json.loads(cached.read_text())
+    else:
+        scores = {**benchmark.quality(found["ref"], 30000), "floor": benchmark.agreement(found["ref"], found["floor"])}
+        cached.write_text(json.dumps(scores))
+    return {**scores, "kv": found["ref"]}
+
+
+def score(kv, reference: dict) -> dict:
+    s = benchmark.quality(kv, 30000)
+    agreed = benchmark.agreement(reference["kv"], kv)
+    return {**s, "analogy_ratio": s["analogy"] / reference["analogy"],
+            "wordsim_diff": s["wordsim353"] - reference["wordsim353"],
+            "agreement": agreed, "agreement_ratio": agreed / reference["floor"],
+            "gensim_analogy": reference["analogy"], "gensim_wordsim353": reference["wordsim353"],
+            "floor": reference["floor"]}
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--corpus", nargs="+", required=True)
+    parser.add_argument("--work", required=True, help="keeps the part files and gensim's models between runs")
+    parser.add_argument("--actors", type=int, nargs="+", default=[4])
+    parser.add_argument("--combine", nargs="+", default=["adaptive"], choices=sorted(COMBINERS))
+    parser.add_argument("--hot-twice", action="store_true", help="also run each combiner with the hot tier twice a chunk")
+    parser.add_argument("--only-hot-twice", action="store_true", help="only the hot-twice variant")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[1])
+    parser.add_argument("--sync-words", type=int, default=0, help="0: the default pacing (0.25%% stale)")
+    parser.add_argument("--epochs", type=int, default=PARAMS["epochs"])
+    parser.add_argument("--baselines", action="store_true", help="only train and score gensim for the seeds")
+    parser.add_argument("--out", help="append one JSON line per run to this file")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s", datefmt="%H:%M:%S")
+    for noisy in ("gensim", "w2v", "smart_open"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    params = {**PARAMS, "epochs": args.epochs}
+    work = Path(args.work)
+    prep = prepare([Path(c) for c in args.corpus], work, params["min_count"])
+    logger.info("corpus: %s words per epoch, vocabulary %d", f"{prep.epoch_words:,}", len(prep.vocab))
+    for seed in args.seeds:
+        if args.baselines:
+            reference = gensim_reference(prep, params, seed, work)
+            logger.info("gensim seed %d: analogy %.4f wordsim353 %.4f floor %.4f", seed, reference["analogy"],
+                        reference["wordsim353"], reference["floor"])
+            continue
+        for k in args.actors:
+            for combine in args.combine:
+                variants = [True] if args.only_hot_twice else [False, True] if args.hot_twice else [False]
+                for hot in variants:
+                    r = replay(prep, params, k, seed, combine, work, args.sync_words, hot_twice=hot)
+                    reference = gensim_reference(prep, params, seed, work)  # after: another run may have built it
+                    row = {"actors": k, "combine": r.combine, "seed": seed, "sync_words": r.sync_words,
+                           "tiers": r.tiers, "rounds": r.rounds, "stale_share": r.stale_share, "words": r.words,
+                           "seconds": round(r.seconds, 1), "corpus": ",".join(args.corpus), **score(r.kv, reference)}
+                    logger.info("result %s", json.dumps(row))
+                    if args.out:
+                        with open(args.out, "a") as f:
+                            f.write(json.dumps(row) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
