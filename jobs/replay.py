@@ -10,7 +10,7 @@ in one process, trained chunk by chunk with the project's own pieces: the actor'
 (`TrainerActor.spool`: the global vocabulary, seed and chunk files), its chunk trainer
 (`trainer.ChunkTrainer`, gensim's compiled `train_epoch_cbow`), the pacing (`sync.default_sync_words`,
 `chunks_per_epoch`, `chunk_alphas`), the tiers (`sync.exchange_slices`), the actor's bookkeeping
-(`sync.DeltaTracker`) and the collective's sum with each row's |d_k|^2 (`collective.pack`/`unpack`).
+(`sync.DeltaTracker`) and the collective's sum with each row's |d_k|^2 (what `collective.take_packed` sends).
 Only the combining step is swapped (`COMBINERS`).
 
 The order is the protocol's bounded staleness at its bound (README "Distributed training", 3): round
@@ -38,7 +38,7 @@ from typing import Callable
 import numpy as np
 
 from jobs import benchmark
-from w2v import collective, sync, trainer
+from w2v import sync, trainer
 from w2v.config import TrainConfig
 from w2v.corpus import ReadOptions, assign_shards, list_shards, split_shards
 from w2v.trainer import ChunkTrainer, TrainerActor
@@ -221,12 +221,11 @@ def replay(prep: Prepared, params: dict, actors: int, seed: int, combine: str, w
                     tracker.apply(m.weights(), rows, total)
             pending = []
             for rows in sync.exchange_slices(vocab_rows, row_bytes, r, final=r == rounds - 1, tiers=tiers):
-                buffer = None
-                for m, tracker in zip(members, trackers):
-                    packed = collective.pack(tracker.take(m.weights(), rows))
-                    buffer = packed if buffer is None else buffer + packed
-                summed, squares = collective.unpack(buffer, trackers[0].taken[rows.start])
-                total = combiner(r, rows, {n: np.array(a) for n, a in summed.items()}, squares)
+                # What the collective's allreduce gives every member: the sum, and each row's sum of |d_k|^2.
+                deltas = [tracker.take(m.weights(), rows) for m, tracker in zip(members, trackers)]
+                summed = {n: np.sum([d[n] for d in deltas], axis=0, dtype=np.float32) for n in deltas[0]}
+                squares = {n: np.sum([np.einsum("ij,ij->i", d[n], d[n]) for d in deltas], axis=0) for n in deltas[0]}
+                total = combiner(r, rows, summed, squares)
                 for name, array in total.items():
                     if not np.isfinite(array).all():
                         raise FloatingPointError(f"round {r}: the combined '{name}' step is not finite")
