@@ -188,7 +188,6 @@ def replay(prep: Prepared, params: dict, actors: int, seed: int, combine: str, w
         sync_words, tiers = max(1, sync_words // 2), tiers + 1
     chunks = sync.chunks_per_epoch(sum(expected), actors, sync_words)
     rounds = params["epochs"] * chunks
-    trainer._was_restarted = lambda: False  # no Ray here: its runtime context would start a local instance
     members = []
     for k in range(actors):
         member = TrainerActor(config, workers=1)

@@ -306,6 +306,8 @@ def _was_restarted() -> bool:
     try:
         import ray
 
+        if not ray.is_initialized():  # built outside Ray (tests, jobs.replay): asking would start a local instance
+            return False
         with warnings.catch_warnings():  # Ray 2.60's own property reads its deprecated `actor_id`
             warnings.simplefilter("ignore", DeprecationWarning)
             return bool(ray.get_runtime_context().was_current_actor_reconstructed)
