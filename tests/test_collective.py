@@ -163,6 +163,30 @@ def test_a_member_that_never_arrives_breaks_the_round_and_it_is_taken_back_every
     assert [m.peers.status.state for m in survivors] == ["halted", "halted"]
 
 
+def test_a_member_that_dies_breaks_every_other_member_at_once_not_only_its_ring_neighbours():
+    """Member 2 of 4 dies before round 3 (its round loop ends and drops its group, as a killed process's sockets
+    close). Its ring neighbours (1 and 3) see it at once; member 0, not next to it, sees them drop their groups
+    in turn: every member breaks within seconds, far inside the group's 30 s timeout."""
+    initial = _initial()
+    members = [Member(k, initial, 50) for k in range(4)]
+    original = members[2].chunk_done
+
+    def dies_before_round_3(r: int) -> bool:
+        if r == 3:
+            raise RuntimeError("member 2 died")
+        return original(r)
+
+    members[2].peers.chunk_done = dies_before_round_3
+    host = StoreHost(timeout=30)
+    began = time.perf_counter()
+    threads = [m.peers.start(spec) for m, spec in zip(members, host.next_generation(4, 0))]
+    for thread in threads:
+        thread.join(timeout=60)
+    assert time.perf_counter() - began < 10
+    assert [m.peers.status.state for m in members] == ["broken"] * 4
+    assert [m.peers.status.committed for m in members] == [2] * 4
+
+
 def test_resolving_a_round_whose_sum_arrived_applies_it_as_a_commit_would():
     """A member that holds round r's sum (its payload completed) applies it when the driver says a survivor
     committed r: its global weights then equal what the commit would have given."""
