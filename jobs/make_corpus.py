@@ -82,10 +82,12 @@ def _gensim_data(name: str) -> str:
     return datapath(name)
 
 
+LEE = Source("gensim lee news corpus", ("gensim:lee_background.cor",), "text", "gensim (PyPI)")  # in both kinds
+
 SOURCES = (
     Source("gensim wikipedia sample", ("gensim:enwiki-latest-pages-articles1.xml-p000000010p000030302-shortened.bz2",),
            "wiki", "gensim (PyPI)"),
-    Source("gensim lee news corpus", ("gensim:lee_background.cor",), "text", "gensim (PyPI)"),
+    LEE,
     Source("debian handbook", ("/usr/share/doc/debian-handbook/html/en-US/**/*.html",), "html", "debian-handbook"),
     Source("linux kernel documentation", ("/usr/share/doc/linux-doc-6.1/html/_sources/**/*.txt",), "text",
            "linux-doc-6.1"),
@@ -150,7 +152,7 @@ REFERENCE_SOURCES = (
     Source("devil's dictionary", ("/usr/share/dictd/devil.dict.dz",), "dict", "dict-devil"),
     Source("literary fortunes", tuple(f"/usr/share/games/fortunes/{name}" for name in LITERARY_FORTUNES), "fortune",
            "fortunes"),
-    Source("gensim lee news corpus", ("gensim:lee_background.cor",), "text", "gensim (PyPI)"),
+    LEE,
 )
 KINDS = ("docs", "reference")  # --kind: SOURCES (software documentation, the default) or REFERENCE_SOURCES
 

@@ -45,7 +45,7 @@ import logging
 import os
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Callable
 
 import numpy as np
@@ -152,9 +152,14 @@ class Group:
         self.group.allreduce([torch.from_numpy(array)], options).wait()
 
 
+def widths(weights: sync.Weights) -> dict[str, int]:
+    """Each matrix's columns: the layout of a packed buffer (`take_packed`, `unpack`)."""
+    return {name: array.shape[1] for name, array in weights.items()}
+
+
 def packed_size(live: sync.Weights, rows: slice) -> int:
     """float32 elements of a `take_packed` buffer of `rows`: each matrix's rows, and a squared norm per row each."""
-    return (rows.stop - rows.start) * (sum(array.shape[1] for array in live.values()) + len(live))
+    return (rows.stop - rows.start) * (sum(widths(live).values()) + len(live))
 
 
 def take_packed(live: sync.Weights, reference: sync.Weights, rows: slice, out: np.ndarray | None = None) -> np.ndarray:
@@ -171,29 +176,28 @@ def take_packed(live: sync.Weights, reference: sync.Weights, rows: slice, out: n
     >>> take_packed(live, reference, slice(0, 1)).tolist()
     [1.0, 2.0, 5.0]
     """
-    widths = {name: array.shape[1] for name, array in live.items()}
     buffer = np.empty(packed_size(live, rows), dtype=np.float32) if out is None else out
-    deltas, squares = unpack(buffer, widths)
+    deltas, squares = unpack(buffer, widths(live))
     for name, array in live.items():
         np.subtract(array[rows], reference[name][rows], out=deltas[name])
         np.einsum("ij,ij->i", deltas[name], deltas[name], out=squares[name])
     return buffer
 
 
-def unpack(buffer: np.ndarray, widths: dict[str, int]) -> tuple[sync.Weights, dict[str, np.ndarray]]:
+def unpack(buffer: np.ndarray, columns: dict[str, int]) -> tuple[sync.Weights, dict[str, np.ndarray]]:
     """(each matrix's rows, each matrix's per-row squared norms) of a `take_packed` buffer of matrices
-    `widths` columns wide: views, no copies.
+    `columns` wide (`widths`): views, no copies.
 
     >>> rows, squares = unpack(np.arange(6, dtype=np.float32), {"v": 2})
     >>> rows["v"].tolist(), squares["v"].tolist()
     ([[0.0, 1.0], [2.0, 3.0]], [4.0, 5.0])
     """
-    count = buffer.size // (sum(widths.values()) + len(widths))
+    count = buffer.size // (sum(columns.values()) + len(columns))
     summed, squares, offset = {}, {}, 0
-    for name, width in widths.items():
+    for name, width in columns.items():
         summed[name] = buffer[offset : offset + count * width].reshape(count, width)
         offset += count * width
-    for name in widths:
+    for name in columns:
         squares[name] = buffer[offset : offset + count]
         offset += count
     return summed, squares
@@ -209,8 +213,7 @@ def apply_packed(live: sync.Weights, reference: sync.Weights, rows: slice, own: 
     >>> live["v"].tolist(), reference["v"].tolist()
     ([[6.0]], [[6.0]])
     """
-    widths = {name: array.shape[1] for name, array in live.items()}
-    mine, summed = unpack(own, widths)[0], unpack(total, widths)[0]
+    mine, summed = unpack(own, widths(live))[0], unpack(total, widths(live))[0]
     for name, array in live.items():
         reference[name][rows] += summed[name]
         np.subtract(summed[name], mine[name], out=mine[name])
@@ -271,12 +274,12 @@ class ThreadClock:
         self.watch(*(tid for tid in _task_ids() if _thread_name(tid).startswith(self.NAMES)))
 
     def read(self) -> float:
-        """CPU seconds the watched threads used since each was first watched."""
-        for tid in self.first:
+        """CPU seconds the watched threads used since each was first watched (any thread may ask)."""
+        for tid in list(self.first):
             seconds = _thread_cpu(tid)
             if seconds is not None:
                 self.last[tid] = seconds
-        return sum(self.last[tid] - self.first[tid] for tid in self.first)
+        return sum(self.last[tid] - self.first[tid] for tid in list(self.first))
 
 
 def _task_ids() -> list[int]:
@@ -389,7 +392,6 @@ class PeerRounds:
                 decided[0] = 1
                 group.max_(decided)  # the commit: every member holds every sum of round r
                 self._commit(r, full)
-                self.status.cpu_seconds = self.clock.read()
                 if halt_at == r and r < self.rounds - 1:  # the full round the halt waited for is committed
                     self.status.state = "halted"
                     return
@@ -421,14 +423,14 @@ class PeerRounds:
         self.seconds += time.perf_counter() - began
 
     def _payload(self, group: Group, size: int) -> None:
-        widths = {name: array.shape[1] for name, array in self.weights().items()}
+        columns = widths(self.weights())
         for rows in self.slices:
             own = self.own[rows.start]
             total = self.buffers.get(own.size)
             np.copyto(total, own)  # the allreduce sums in place; the own change is kept for `_commit`
             group.sum_(total)  # not counted in `seconds`: mostly waiting for the slowest member's chunk
             began = time.perf_counter()
-            summed, squares = unpack(total, widths)
+            summed, squares = unpack(total, columns)
             sync.combine_summed(summed, squares, size, self.combine)  # in place
             self.totals[rows.start] = total
             self.seconds += time.perf_counter() - began
@@ -457,7 +459,7 @@ class PeerRounds:
 
     def resolve(self, apply: bool) -> int:
         """After a fault: apply the pending round's sums (`apply`: a survivor committed it, so every survivor
-        holds them) or take the deltas back for the next exchange. Returns the last round now applied."""
+        holds them) or leave the changes where they are, for the next exchange. Returns the last round now applied."""
         r = self.status.pending
         if r is not None and apply and self.status.pending_complete:
             self._commit(r, self.pending_full)  # as the commit allreduce would have
@@ -466,6 +468,12 @@ class PeerRounds:
         self.status.pending, self.status.pending_complete, self.own, self.totals = None, False, {}, {}
         self.status.state = "halted"
         return self.status.committed
+
+    def report(self) -> RoundState:
+        """A copy of `status` for the driver, with the rounds' CPU time read now (read here, on the caller's
+        thread, not once per round on the round thread's path; and once more as each generation ends)."""
+        self.status.cpu_seconds = self.clock.read()
+        return replace(self.status, full_rounds=list(self.status.full_rounds))
 
     def take_snapshot(self) -> tuple[int, sync.Weights | None]:
         """(round, the global weights after it) copied after a requested full round, once; (-1, None) if none."""

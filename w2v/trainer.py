@@ -18,7 +18,6 @@ import threading
 import time
 import warnings
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import replace
 from typing import Any, Sequence
 
 import numpy as np
@@ -629,7 +628,7 @@ class TrainerActor:
             raylet_cpu_seconds=None if raylet_cpu is None else round(raylet_cpu, 3),
             exchanges=self.peers.status.exchanges if self.peers else self.exchanges,
             exchanged_bytes=self.peers.status.exchanged_bytes if self.peers else self.exchanged_bytes,
-            peer=replace(self.peers.status, full_rounds=list(self.peers.status.full_rounds)) if self.peers else None)
+            peer=self.peers.report() if self.peers else None)
 
     def close(self) -> None:
         if self.spool_dir is not None:
