@@ -8,7 +8,8 @@ import zipfile
 import pytest
 from gensim.test.utils import datapath
 
-from w2v import CorpusError, archive, http_store, storage
+from w2v import CorpusError, archive, storage
+from w2v.storage import http as http_store
 from w2v.corpus import assign_shards, iter_sentences, list_shards, split_shards
 from w2v.errors import BadShardError
 

@@ -14,7 +14,7 @@ from gensim.test.utils import datapath
 
 from w2v import ConfigError, CorpusError, TrainConfig
 from w2v import corpus as corpus_module
-from w2v import demo_text
+from w2v.storage import demo_text
 from w2v.corpus import ReadOptions, Shard, ShardSentences, assign_shards, iter_sentences, list_shards, split_shards
 
 

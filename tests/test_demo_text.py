@@ -4,7 +4,8 @@ import multiprocessing
 
 import pytest
 
-from w2v import demo_text, storage
+from w2v import storage
+from w2v.storage import demo_text
 from w2v.errors import StorageError
 
 

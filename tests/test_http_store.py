@@ -7,7 +7,8 @@ import logging
 import pytest
 from gensim.test.utils import datapath
 
-from w2v import CorpusError, StorageError, StorageUnavailableError, http_store, storage
+from w2v import CorpusError, StorageError, StorageUnavailableError, storage
+from w2v.storage import http as http_store
 from w2v.cli import main
 from w2v.corpus import Shard, iter_sentences, list_shards
 
@@ -57,7 +58,7 @@ def test_a_body_cut_mid_stream_resumes_at_its_byte_with_a_range_request(http_fil
     http_files.files["/lee.cor"] = BIG
     shard = list_shards([f"{http_files.url}/lee.cor"])[0]
     http_files.faults = ["cut"]  # the first GET sends half the body, then closes the connection
-    with caplog.at_level(logging.WARNING, logger="w2v.http_store"):
+    with caplog.at_level(logging.WARNING, logger="w2v.storage.http"):
         assert list(iter_sentences(shard)) == reference(8)
     assert "the body broke in the read from byte" in caplog.text
     gets = [r for m, _, r in http_files.requests if m == "GET"]
@@ -71,7 +72,7 @@ def test_without_ranges_a_cut_body_restarts_from_the_start_and_skips_what_was_re
     http_files.ranges = False
     shard = list_shards([f"{http_files.url}/lee.cor"])[0]
     http_files.faults = ["cut"]
-    with caplog.at_level(logging.INFO, logger="w2v.http_store"):
+    with caplog.at_level(logging.INFO, logger="w2v.storage.http"):
         assert list(iter_sentences(shard)) == reference(8)
     assert "restarted from byte 0 and skipped" in caplog.text
 

@@ -9,35 +9,52 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent  # holds w2v/ and jobs/
 
 
-def imports(path: Path, in_package: bool, names: set[str]) -> list[tuple[str, str | None, int]]:
+def module_name(path: Path, root: Path = ROOT) -> str:
+    """The module a file of w2v/ is, dotted below w2v: `cli`, `storage` (its `__init__`), `storage.s3`;
+    w2v/__init__.py is `__init__`."""
+    parts = path.relative_to(root / "w2v").with_suffix("").parts
+    parts = parts[:-1] if parts[-1] == "__init__" else parts
+    return ".".join(parts) or "__init__"
+
+
+def package_modules(root: Path = ROOT) -> dict[str, Path]:
+    """module name -> file, for every module of w2v/ and its sub-packages."""
+    return {module_name(path, root): path for path in sorted((root / "w2v").rglob("*.py"))}
+
+
+def imports(path: Path, in_package: bool, names: set[str], root: Path = ROOT) -> list[tuple[str, str | None, int]]:
     """(w2v module imported, name taken from it or None for the module itself, line) for every import of
-    `path`, at module level or inside a function; `names` are the package's modules. `from . import
-    __version__` takes a name of `__init__`."""
+    `path`, at module level or inside a function; `names` are the package's modules (`module_name`).
+    `from . import __version__` takes a name of `__init__`."""
+    if in_package:
+        own = module_name(path, root)
+        package = [] if own == "__init__" else own.split(".")
+        package = package if path.name == "__init__.py" else package[:-1]
     found = []
     for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
         if isinstance(node, ast.Import):
-            found += [(a.name.split(".")[1], None, node.lineno) for a in node.names
-                      if a.name.startswith("w2v.") and a.name.count(".") == 1]
+            found += [(a.name[4:], None, node.lineno) for a in node.names
+                      if a.name.startswith("w2v.") and a.name[4:] in names]
         elif isinstance(node, ast.ImportFrom):
-            if node.level == 1 and in_package:
-                module = node.module
+            if node.level and in_package:
+                base = package[:len(package) - (node.level - 1)]
+                target = base + (node.module.split(".") if node.module else [])
             elif node.level == 0 and node.module and node.module.split(".")[0] == "w2v":
-                module = node.module[4:] or None
+                target = node.module.split(".")[1:]
             else:
                 continue
-            if module:
-                found += [(module.split(".")[0], a.name, node.lineno) for a in node.names]
-            else:  # from . import x / from w2v import x
-                found += [(a.name, None, node.lineno) if a.name in names else ("__init__", a.name, node.lineno)
-                          for a in node.names]
+            module = ".".join(target) or "__init__"
+            for a in node.names:
+                inner = ".".join(target + [a.name])
+                found.append((inner, None, node.lineno) if inner in names else (module, a.name, node.lineno))
     return found
 
 
 def import_graph(root: Path = ROOT) -> dict[str, set[str]]:
     """module -> the w2v modules it imports."""
-    paths = sorted((root / "w2v").glob("*.py"))
-    names = {path.stem for path in paths}
-    return {path.stem: {module for module, _, _ in imports(path, True, names)} - {path.stem} for path in paths}
+    modules = package_modules(root)
+    return {name: {module for module, _, _ in imports(path, True, set(modules), root)} - {name}
+            for name, path in modules.items()}
 
 
 def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
@@ -71,13 +88,14 @@ def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
 def private_imports(root: Path = ROOT) -> list[str]:
     """`file:line imports module._name` for every private name taken from another w2v module, by
     `from .module import _name` or by `module._name` on an imported module."""
-    names = {path.stem for path in (root / "w2v").glob("*.py")}
+    modules = package_modules(root)
     found = []
-    for path in sorted((root / "w2v").glob("*.py")) + sorted((root / "jobs").glob("*.py")):
-        taken = imports(path, path.parent.name == "w2v", names)
-        bound = {module for module, name, _ in taken if name is None}  # w2v modules bound to a name here
+    for path in list(modules.values()) + sorted((root / "jobs").glob("*.py")):
+        own = module_name(path, root) if path.is_relative_to(root / "w2v") else None
+        taken = imports(path, own is not None, set(modules), root)
+        bound = {module.rsplit(".", 1)[-1] for module, name, _ in taken if name is None}  # names bound to modules
         for module, name, line in taken:
-            if name and name.startswith("_") and not name.startswith("__") and module != path.stem:
+            if name and name.startswith("_") and not name.startswith("__") and module != own:
                 found.append(f"{path.relative_to(root)}:{line} imports {module}.{name}")
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             if (isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id in bound

@@ -26,7 +26,7 @@ def put(bucket: str, key: str, data: bytes) -> None:
 
 
 def test_listing_reads_every_page_and_skips_directory_markers(s3_bucket, monkeypatch, caplog):
-    monkeypatch.setattr(storage, "S3_LIST_PAGE_SIZE", 20)
+    monkeypatch.setattr(storage.s3, "S3_LIST_PAGE_SIZE", 20)
     for i in range(55):
         put(s3_bucket, f"corpus/part-{i:03d}.txt", b"a b\n")
     put(s3_bucket, "corpus/", b"")  # "directory" markers, as consoles create them
@@ -88,15 +88,15 @@ def test_denied_access_and_missing_credentials_are_named_without_secrets():
     denied = ClientError({"Error": {"Code": "AccessDenied", "Message": f"key {FAKE_SECRET}"}}, "GetObject")
     wrapped = OSError("smart_open says no")
     wrapped.__cause__ = denied
-    message = str(storage.s3_error("s3://bkt/key.txt", wrapped))
+    message = str(storage.s3.s3_error("s3://bkt/key.txt", wrapped))
     assert message.startswith("s3://bkt/key.txt: access denied (AccessDenied)") and FAKE_SECRET not in message
     from botocore.exceptions import NoCredentialsError
 
-    assert "no AWS credentials found" in str(storage.s3_error("s3://bkt/k", NoCredentialsError()))
+    assert "no AWS credentials found" in str(storage.s3.s3_error("s3://bkt/k", NoCredentialsError()))
 
 
 def test_publish_uploads_big_files_in_parts_and_the_manifest_last(s3_bucket, tmp_path, monkeypatch):
-    monkeypatch.setattr(storage, "S3_PART_BYTES", 5 * 2**20)  # S3's minimum part size
+    monkeypatch.setattr(storage.s3, "S3_PART_BYTES", 5 * 2**20)  # S3's minimum part size
     out = f"s3://{s3_bucket}/artifacts/run"
     staging = storage.staging_dir(out)
     big = np.random.default_rng(0).bytes(11 * 2**20)
@@ -143,7 +143,7 @@ def test_job_reads_many_small_mixed_objects_from_s3_and_writes_its_artifact_ther
     from w2v.pipeline import run
     from .test_driver import planted_precision
 
-    monkeypatch.setattr(storage, "S3_LIST_PAGE_SIZE", 16)
+    monkeypatch.setattr(storage.s3, "S3_LIST_PAGE_SIZE", 16)
     counts = write_planted_corpus(tmp_path / "planted", files=2, sentences_per_file=2500, compress=("",))
     lines = b"".join(p.read_bytes() for p in sorted((tmp_path / "planted").iterdir())).splitlines(keepends=True)
     def zst(data: bytes) -> bytes:
@@ -330,13 +330,13 @@ def test_503s_from_s3_are_retried_by_botocore_alone(s3_bucket, failing_s3, tmp_p
     proxy.fail(lambda method, path: method == "GET" and "list-type=2" in path, 3)
     assert [i.uri for i in storage.list_files(f"s3://{s3_bucket}/corpus/", settings)] == [
         f"s3://{s3_bucket}/corpus/a.txt"]
-    proxy.fail(lambda method, path: True, storage.S3_MAX_ATTEMPTS)  # every attempt fails: the URI is named
+    proxy.fail(lambda method, path: True, storage.s3.S3_MAX_ATTEMPTS)  # every attempt fails: the URI is named
     with pytest.raises(StorageError, match=f"s3://{s3_bucket}/corpus/: S3 error 503"):
         storage.list_files(f"s3://{s3_bucket}/corpus/", settings)
     assert storage.list_files(f"s3://{s3_bucket}/corpus/", settings)  # S3_MAX_ATTEMPTS attempts, no more
 
     # An upload through the transfer manager: the part answered 503 is sent again, alone.
-    monkeypatch.setattr(storage, "S3_PART_BYTES", 5 * 2**20)
+    monkeypatch.setattr(storage.s3, "S3_PART_BYTES", 5 * 2**20)
     staging = tmp_path / "stage"
     staging.mkdir()
     big = np.random.default_rng(1).bytes(11 * 2**20)

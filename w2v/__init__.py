@@ -1,6 +1,6 @@
 """w2v: distributed word2vec training on Ray with gensim, exported as artifacts other teams can load.
 
-The data's path, one module per stage: `config` -> `corpus` -> `vocab` -> `driver` (+ `trainer`, `exchange`, `sync`) ->
+The data's path, one module per stage: `config` -> `storage` (a package: one module per backend) -> `corpus` -> `vocab` -> `driver` (+ `trainer`, `exchange`, `sync`) ->
 `evaluate` (+ `eval_sets`, `analogies`, `projector`, `tf_common`; `eval_stage` runs it here or as a
 Ray task) -> `export` (+ `report`); `pipeline.run` strings them together and `cli` is the command line;
 `progress` draws the driver's bars for the long stages.

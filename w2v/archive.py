@@ -3,7 +3,7 @@
 `list_members` reads the archive's central directory; `open_member` streams one member's
 decompressed bytes (a member named `*.gz`, `*.bz2`, ... is decompressed once more by its
 extension). Both use `zipfile` over a seekable stream from `storage.open`: a local file, an S3
-object (smart_open's ranged GETs) or an HTTP URL (`http_store.Reader`).
+object (smart_open's ranged GETs) or an HTTP URL (`storage.http.Reader`).
 
 Over HTTP the archive is read with **Range requests**, not spooled to a local file: an actor
 reading one member fetches the central directory (a few KiB at the end) and that member's bytes,

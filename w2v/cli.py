@@ -546,7 +546,7 @@ def artifact_uri(out: str) -> str:
     from . import pipeline, storage
 
     location = pipeline.artifact_location(out)
-    return location if storage.scheme(out) != "file" else f"{location} (on {socket.gethostname()})"
+    return location if storage.local_path(out) is None else f"{location} (on {socket.gethostname()})"
 
 
 def cmd_submit(args: argparse.Namespace) -> int:

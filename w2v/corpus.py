@@ -180,11 +180,11 @@ def resolve_sample(entry: str) -> list[str]:
     """
     from gensim.test.utils import datapath
 
-    from . import demo_text
+    from .storage import demo_text
 
     if entry == SAMPLE_PREFIX:
         return [demo_text.uri(name) for name in demo_text.TEXTS]
-    if storage.scheme(entry) == "sample":
+    if demo_text.is_demo(entry):
         return [entry]
     names = entry[len(SAMPLE_PREFIX) :].split(",")
     paths = [datapath(n) for n in names if n]
@@ -255,8 +255,9 @@ def _location(uri: str) -> str:
     >>> _location("s3://b/corpus/*.txt"), _location("s3://b/art/")
     ('s3://b/corpus', 's3://b/art')
     """
-    if storage.scheme(uri) == "file":
-        path = os.path.expanduser(storage.backend(uri).path(uri))
+    local = storage.local_path(uri)
+    if local is not None:
+        path = os.path.expanduser(local)
         magic = re.search(r"[*?\[]", path)
         fixed = os.path.dirname(path[: magic.start()] + "x") if magic else path
         return os.path.realpath(fixed or ".")
@@ -274,8 +275,8 @@ def refuse_overlap(entries: Sequence[str], outputs: dict[str, str]) -> None:
     for flag, output in outputs.items():
         where = _location(output)
         for entry, base in corpus:
-            if storage.scheme(entry) != storage.scheme(output):
-                continue
+            if (storage.local_path(entry) is None) != (storage.local_path(output) is None):
+                continue  # one on this machine, the other in a store: never inside each other
             if where == base or where.startswith(base.rstrip("/") + "/"):
                 raise CorpusError(f"{flag} {output} is inside the corpus location {base}: the next run would read "
                                   f"what it writes as corpus; choose a {flag} outside it")
@@ -576,7 +577,7 @@ def _blocks(shard: Shard, options: ReadOptions, stats: ReadStats | None = None) 
     except OSError as exc:
         if isinstance(exc, (FileNotFoundError, PermissionError)):
             raise CorpusError(f"corpus file {shard.uri} cannot be read: {exc.strerror}") from None
-        if storage.scheme(shard.uri) != "file":
+        if storage.local_path(shard.uri) is None:
             raise CorpusError(f"corpus file {shard.uri} cannot be read: {type(exc).__name__}: {exc}") from None
         raise _bad_archive(shard, exc) from None
     except Exception as exc:  # zstandard raises its own ZstdError

@@ -38,7 +38,8 @@ def resolve(uri: str) -> str:
     >>> resolve("questions-words.txt").endswith("test_data/questions-words.txt")
     True
     """
-    if storage.scheme(uri) == "file" and not os.path.exists(uri) and os.sep not in uri:
+    path = storage.local_path(uri)
+    if path is not None and not os.path.exists(path) and os.sep not in path:
         from gensim.test.utils import datapath
 
         if os.path.exists(datapath(uri)):

@@ -67,7 +67,8 @@ def check_output(out_uri: str, overwrite: bool) -> None:
 
     Called before any work starts, so a job never trains for hours towards a refused output.
     """
-    if storage.scheme(out_uri) == "file" and os.path.isfile(storage.backend(out_uri).path(out_uri)):
+    path = storage.local_path(out_uri)
+    if path is not None and os.path.isfile(path):
         raise StorageError(f"--out {out_uri} is a file; give a directory")
     names = storage.list_names(out_uri)
     if names and not overwrite:
@@ -346,9 +347,9 @@ def manifest_sha256(uri: str) -> str:
 
 def _manifest_bytes(uri: str) -> bytes:
     path = storage.join(uri, MANIFEST)
-    backend = storage.backend(uri)  # an unsupported or credentialed URI is named as such, not as "no manifest"
-    if storage.scheme(uri) == "file":
-        check_local_artifact_path(backend.path(uri), uri)
+    local = storage.local_path(uri)  # an unsupported or credentialed URI is named as such, not as "no manifest"
+    if local is not None:
+        check_local_artifact_path(local, uri)
     try:
         with storage.open(path, "rb") as f:
             return f.read()
@@ -481,7 +482,7 @@ def _read_arrays(uri: str, manifest: dict[str, Any], verify_checksums: bool,
                  mmap: bool = True) -> tuple[list[str], list[int], np.ndarray]:
     if not verify_checksums:  # trust the files: skips hashing, which takes a while on big artifacts
         manifest = {"files": {n: None for n in (VECTORS_NPY, VOCAB_TSV)}}
-    if mmap and storage.scheme(uri) == "file":
+    if mmap and storage.local_path(uri) is not None:
         vectors = _map_matrix(uri, manifest)
     else:
         vectors = load_array(uri, VECTORS_NPY, manifest)
@@ -534,7 +535,7 @@ def _map_matrix(uri: str, manifest: dict[str, Any]) -> np.ndarray:
     if VECTORS_NPY not in manifest.get("files", {}):
         raise ArtifactError(f"{uri}: {MANIFEST} lists no {VECTORS_NPY}")
     try:
-        f = open(storage.backend(uri).path(where), "rb")
+        f = open(storage.local_path(where), "rb")
     except OSError:
         raise ArtifactError(f"{where}: missing, but listed in {MANIFEST}") from None
     with f:

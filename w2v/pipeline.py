@@ -287,7 +287,8 @@ def run(config: TrainConfig, shards: list[corpus.Shard] | None = None,
 
 def artifact_location(out: str) -> str:
     """The artifact's URI, a local directory made absolute (for a tracking server read elsewhere)."""
-    return os.path.abspath(storage.backend(out).path(out)) if storage.scheme(out) == "file" else out
+    path = storage.local_path(out)
+    return out if path is None else os.path.abspath(path)
 
 
 def _train_and_publish(config: TrainConfig, shards: list[corpus.Shard], timings: dict[str, float],

@@ -24,15 +24,25 @@ from __future__ import annotations
 import functools
 import io
 import os
-from typing import Iterator
+from typing import IO, Any, Iterator
 
-from .errors import StorageError
+from ..errors import StorageError
+from .base import FileInfo, ReadOnlyBackend, S3Settings
 
 SCHEME = "sample://"
 TEXTS = {  # name -> the file of gensim's test data it is extracted from
     "wiki": "enwiki-latest-pages-articles1.xml-p000000010p000030302-shortened.bz2",
     "lee": "lee_background.cor",
 }
+
+
+def is_demo(uri: str) -> bool:
+    """Whether `uri` names a demo text (of any name: an unknown one is refused when read).
+
+    >>> is_demo("sample://wiki"), is_demo("sample:"), is_demo("/data/sample://x")
+    (True, False, False)
+    """
+    return uri.lower().startswith(SCHEME)
 
 
 def uri(name: str) -> str:
@@ -125,3 +135,20 @@ class TextReader(io.RawIOBase):
         if not self.closed:
             self.lines.close()
         super().close()
+
+
+class DemoTextBackend(ReadOnlyBackend):
+    """The demo text (`sample://wiki`, `sample://lee`): extracted from gensim's files as it is read, read-only."""
+
+    what = "the demo text"
+
+    def list_files(self, uri: str, settings: S3Settings) -> list[FileInfo]:
+        return [FileInfo(uri=uri, size=size(uri), mtime=mtime(uri))]
+
+    def open(self, uri: str, mode: str, settings: S3Settings, **kwargs: Any) -> IO:
+        if mode != "rb":
+            raise StorageError(f"{uri}: the demo text is read-only")
+        return TextReader(uri)
+
+    def exists(self, uri: str, settings: S3Settings) -> bool:
+        return uri[len(SCHEME) :] in TEXTS

@@ -20,7 +20,7 @@ Retries happen in two places, one per kind of failure, never stacked:
   not a mix of two versions).
 
 A 404, a 403 or any other answer that retrying will not fix is one StorageError naming the URL.
-This module does not write: an artifact cannot be published to an HTTP URL.
+This module does not write: an artifact cannot be published to an HTTP URL (`HttpBackend` refuses).
 """
 
 from __future__ import annotations
@@ -33,10 +33,11 @@ import re
 import threading
 import time
 from dataclasses import dataclass
-from typing import IO
+from typing import IO, Any
 
-from .display import redact
-from .errors import StorageError, StorageUnavailableError
+from ..display import redact
+from ..errors import StorageError, StorageUnavailableError
+from .base import FileInfo, ReadOnlyBackend, S3Settings, is_compressed
 
 logger = logging.getLogger(__name__)
 
@@ -291,3 +292,36 @@ class Reader(io.RawIOBase):
         if not self.closed:
             self.inner.close()
         super().close()
+
+
+class HttpBackend(ReadOnlyBackend):
+    """http:// and https:// URLs: one URL is one file, listed by HEAD, streamed with retries (this module)."""
+
+    what = "an HTTP URL"
+    pins_versions = True  # `open(..., version=)`: reads only the version listed
+
+    def list_files(self, uri: str, settings: S3Settings) -> list[FileInfo]:
+        found = head(uri)
+        return [FileInfo(uri=uri, size=found.size, mtime=found.mtime, etag=found.etag,
+                         last_modified=found.last_modified)]
+
+    def open(self, uri: str, mode: str, settings: S3Settings, version: dict[str, str] | None = None,
+             **kwargs: Any) -> IO:
+        from smart_open.compression import compression_wrapper
+
+        if mode not in ("rb", "r"):
+            self._read_only(uri)
+        stream: IO = io.BufferedReader(open_url(uri, version), BUFFER_BYTES)
+        if kwargs.get("compression", "infer_from_extension") != "disable" and is_compressed(uri):
+            stream = compression_wrapper(stream, "rb", filename=uri)
+        return stream if mode == "rb" else io.TextIOWrapper(stream, encoding=kwargs.get("encoding") or "utf-8")
+
+    def exists(self, uri: str, settings: S3Settings) -> bool:
+        try:
+            head(uri)
+            return True
+        except StorageError as exc:
+            if "(HTTP 404)" in str(exc):
+                return False
+            raise
+
