@@ -27,9 +27,9 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=os.cpu_count(), help="TensorFlow threads (default: all CPUs)")
     args = parser.parse_args()
 
-    from w2v.analogies import analogy_scores
-    from w2v.eval_sets import resolve
-    from w2v.tf_common import import_tensorflow
+    from w2v.evaluation.analogies import analogy_scores
+    from w2v.evaluation.sets import resolve
+    from w2v.evaluation.tf_common import import_tensorflow
 
     tf = import_tensorflow(args.threads)
     question_words = sorted({w for line in open(resolve("questions-words.txt"), encoding="utf-8")

@@ -4,8 +4,8 @@
 import numpy as np
 import pytest
 
-from w2v.analogies import _gensim_answer, analogy_scores, complete_analogy, solve_analogies
-from w2v.eval_sets import canonical_rows, read_analogies, vocabulary_index
+from w2v.evaluation.analogies import _gensim_answer, analogy_scores, complete_analogy, solve_analogies
+from w2v.evaluation.sets import canonical_rows, read_analogies, vocabulary_index
 
 from .planted_vectors import ANALOGIES, analogy_vectors, gensim_kv
 
@@ -99,11 +99,11 @@ def test_3cosmul_matches_gensims_most_similar_cosmul():
 
 @slow
 def test_blocks_and_batches_do_not_change_answers(monkeypatch):
-    import w2v.analogies
+    import w2v.evaluation.analogies
 
     top_k_rule = []  # questions whose best candidate was a case variant of a question word
-    original = w2v.analogies._answers_by_top_k
-    monkeypatch.setattr(w2v.analogies, "_answers_by_top_k",
+    original = w2v.evaluation.analogies._answers_by_top_k
+    monkeypatch.setattr(w2v.evaluation.analogies, "_answers_by_top_k",
                         lambda tf, unit, q, *a: top_k_rule.append(len(q)) or original(tf, unit, q, *a))
     words, vectors = analogy_vectors()
     sections, _ = read_analogies(ANALOGIES, words)

@@ -1,11 +1,11 @@
-"""Evaluation files read as gensim reads them (`eval_sets`): case-insensitive matching to the most
+"""Evaluation files read as gensim reads them (`evaluation.sets`): case-insensitive matching to the most
 frequent variant, the `restrict_vocab` cut, OOV and invalid lines counted, bad files named. Pure
 Python: no TensorFlow, so none of these is slow."""
 
 import pytest
 
 from w2v import EvaluationError
-from w2v.eval_sets import canonical_rows, read_analogies, read_pairs, resolve, vocabulary_index
+from w2v.evaluation.sets import canonical_rows, read_analogies, read_pairs, resolve, vocabulary_index
 
 WORDS = ["the", "king", "queen", "King", "man", "woman", "rare"]  # by frequency: "King" is a rarer "king"
 

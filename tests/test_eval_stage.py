@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 
 import w2v
-from w2v import eval_stage
+from w2v.evaluation import stage as eval_stage
 from w2v.cli import main
 from w2v.errors import EXIT_CLUSTER, EXIT_EVALUATION
-from w2v.eval_stage import EvalSettings, EvaluationOutcome, evaluation_failures, fitting_nodes
+from w2v.evaluation.stage import EvalSettings, EvaluationOutcome, evaluation_failures, fitting_nodes
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -1,4 +1,4 @@
-"""TensorFlow evaluation (`evaluate`) against the references: numpy for neighbours, gensim for word
+"""TensorFlow evaluation (`evaluation.metrics`) against the references: numpy for neighbours, gensim for word
 pairs, similarity and the odd one out. The analogy solver has its own tests (`test_analogies`).
 """
 
@@ -7,8 +7,8 @@ import pytest
 from gensim.test.utils import datapath
 
 from w2v import EvaluationError
-from w2v.analogies import complete_analogy
-from w2v.evaluate import cosine_pairs, doesnt_match, evaluate, nearest_neighbors, pair_scores, sample_rows
+from w2v.evaluation.analogies import complete_analogy
+from w2v.evaluation.metrics import cosine_pairs, doesnt_match, evaluate, nearest_neighbors, pair_scores, sample_rows
 
 from .planted_vectors import analogy_vectors, gensim_kv
 

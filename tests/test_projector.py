@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from w2v.projector import CONFIG, METADATA, TENSOR_NAME, TENSOR_TSV, projector_files
+from w2v.evaluation.projector import CONFIG, METADATA, TENSOR_NAME, TENSOR_TSV, projector_files
 
 pytestmark = pytest.mark.slow  # imports TensorFlow
 

@@ -121,8 +121,8 @@ def test_loading_a_file_raises_an_artifact_error_naming_it(tmp_path):
 
 @pytest.mark.slow  # TensorFlow: the evaluation's functions, which answered the query commands before
 def test_the_query_commands_answer_as_the_tensorflow_evaluation_does(tmp_path, capsys):
-    from w2v.analogies import complete_analogy
-    from w2v.evaluate import cosine_pairs, doesnt_match as tf_doesnt_match, nearest_neighbors
+    from w2v.evaluation.analogies import complete_analogy
+    from w2v.evaluation.metrics import cosine_pairs, doesnt_match as tf_doesnt_match, nearest_neighbors
 
     art = make_artifact(tmp_path / "art", rows=500, dims=24, seed=4)
     words, _, vectors = w2v.load_arrays(art, mmap=False)

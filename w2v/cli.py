@@ -658,7 +658,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
     On a Ray cluster (`--address` or $RAY_ADDRESS) the evaluation is a separate Ray task with its
     own CPUs or GPU, as in a training job; without one it runs in this process.
     """
-    from . import eval_stage, export, report
+    from . import export, report
+    from .evaluation import stage as eval_stage
 
     require("matplotlib", "w2v eval")  # the pictures are drawn here, wherever the evaluation runs
     manifest = export.read_manifest(args.artifact)
@@ -744,7 +745,7 @@ def _train_parser() -> argparse.ArgumentParser:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from .eval_sets import DEFAULT_ANALOGIES, DEFAULT_PAIRS, DEFAULT_RESTRICT_VOCAB
+    from .evaluation.sets import DEFAULT_ANALOGIES, DEFAULT_PAIRS, DEFAULT_RESTRICT_VOCAB
     from .submit import DEFAULT_ADDRESS
 
     from .version import __version__

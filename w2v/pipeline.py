@@ -14,8 +14,9 @@ import time
 from dataclasses import dataclass, replace
 from typing import Any
 
-from . import (checkpoint, corpus, counted, driver, eval_stage, export, lineage, manifest, phrases, placement, retries,
+from . import (checkpoint, corpus, counted, driver, export, lineage, manifest, phrases, placement, retries,
                scalars, storage, tracking, trainer)
+from .evaluation import stage as eval_stage
 from .config import TrainConfig
 from .errors import ConfigError, StorageError, training_failures
 from .plan import ActorPlan, Plan, calibrate, estimate_memory, estimate_train_seconds

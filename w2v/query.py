@@ -3,7 +3,7 @@
 The `w2v` query commands (`neighbors`, `similarity`, `analogy`, `doesnt-match`) call these on
 `export.load(uri)`; they need the core install only. Every answer is gensim's own (cosine on
 l2-normalized rows, the query words excluded), which is what the TensorFlow evaluation computes
-too (`evaluate`, `analogies`; the tests check both agree). This module answers; it does not
+too (`evaluation.metrics`, `evaluation.analogies`; the tests check both agree). This module answers; it does not
 print: the CLI prints the answers and `Lookup.notes`.
 
 Query words first go through `lookup`: a word the vocabulary lacks, but which the artifact's own
@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
-from .analogies import ANALOGY_METHODS  # the evaluation's methods (that module imports TensorFlow only when it solves)
+from .evaluation.analogies import ANALOGY_METHODS  # the evaluation's methods (that module imports TensorFlow only when it solves)
 from .corpus import ReadOptions, tokenize
 from .display import printable
 from .errors import EvaluationError

@@ -1,7 +1,7 @@
 """Evaluation sets: analogy questions and word-pair judgements, read the way gensim reads them.
 
 Pure Python, no TensorFlow: this module turns a file into row indices of an artifact, so that
-`evaluate` only does arithmetic. Matching follows gensim's `evaluate_word_analogies` and
+`metrics` only does arithmetic. Matching follows gensim's `evaluate_word_analogies` and
 `evaluate_word_pairs` exactly, so our scores can be checked against gensim's on the same vectors:
 
 - only the `restrict_vocab` most frequent words count (default 300,000, gensim 4's default);
@@ -22,8 +22,8 @@ from typing import Sequence
 
 import numpy as np
 
-from . import storage
-from .errors import EvaluationError, StorageError
+from .. import storage
+from ..errors import EvaluationError, StorageError
 
 logger = logging.getLogger(__name__)
 

@@ -10,10 +10,10 @@ What it measures, all by cosine on l2-normalized rows:
 - `similarity` and `doesnt_match` for ad-hoc words.
 
 Every search is a batched `matmul` + `top_k`, with the batch sized so that at most `MAX_SCORES`
-scores exist at once: never a V x V matrix. Files are parsed by `eval_sets` (the same matching
+scores exist at once: never a V x V matrix. Files are parsed by `sets` (the same matching
 rules as gensim, so the scores can be cross-checked against gensim's); pictures and the human
 report are `report`'s job; where the evaluation runs (this process or a Ray task of its own) and
-how it is published are `eval_stage`'s. TensorFlow comes from `tf_common`, inside the functions
+how it is published are `stage`'s. TensorFlow comes from `tf_common`, inside the functions
 here, never at module import, so trainer actors and the CLI's other commands never pay for it.
 """
 
@@ -28,9 +28,9 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from . import eval_sets
+from . import sets
 from .analogies import analogy_scores
-from .errors import EvaluationError
+from ..errors import EvaluationError
 from .tf_common import MAX_SCORES, import_tensorflow, rows_per_batch, unit_rows
 
 logger = logging.getLogger(__name__)
@@ -89,11 +89,11 @@ def cosine_pairs(vectors: np.ndarray, rows: Sequence[tuple[int, int]]) -> np.nda
 
 
 def pair_scores(vectors: np.ndarray, words: Sequence[str], uri: str,
-                restrict_vocab: int = eval_sets.DEFAULT_RESTRICT_VOCAB) -> dict[str, Any]:
+                restrict_vocab: int = sets.DEFAULT_RESTRICT_VOCAB) -> dict[str, Any]:
     """Spearman (and Pearson) correlation of cosines with human judgements; OOV pairs skipped and counted."""
     from scipy import stats
 
-    pairs = eval_sets.read_pairs(uri, words, min(restrict_vocab, len(words)))
+    pairs = sets.read_pairs(uri, words, min(restrict_vocab, len(words)))
     result: dict[str, Any] = {"file": pairs.name, "pairs": len(pairs.rows) + pairs.oov, "evaluated": len(pairs.rows),
                               "oov": pairs.oov, "oov_ratio": round(100 * pairs.oov / (len(pairs.rows) + pairs.oov), 2),
                               "invalid_lines": pairs.invalid, "spearman": None, "spearman_p": None, "pearson": None}
@@ -116,9 +116,9 @@ def doesnt_match(vectors: np.ndarray, rows: Sequence[int]) -> int:
 
 
 def evaluate(vectors: np.ndarray, words: Sequence[str], seed: int, threads: int = 1,
-             analogies: Sequence[str] = (eval_sets.DEFAULT_ANALOGIES,),
-             pairs: Sequence[str] = eval_sets.DEFAULT_PAIRS,
-             restrict_vocab: int = eval_sets.DEFAULT_RESTRICT_VOCAB) -> dict[str, Any]:
+             analogies: Sequence[str] = (sets.DEFAULT_ANALOGIES,),
+             pairs: Sequence[str] = sets.DEFAULT_PAIRS,
+             restrict_vocab: int = sets.DEFAULT_RESTRICT_VOCAB) -> dict[str, Any]:
     """The evaluation report (eval.json): neighbours of 16 seeded frequent words, analogies, word pairs, timings."""
     started = time.perf_counter()
     tf = import_tensorflow(threads)

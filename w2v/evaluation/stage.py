@@ -8,7 +8,7 @@ one line (ClusterError) instead. It never raises for a failed evaluation: the re
 even when the evaluation fails, while `w2v eval` stops on it (`raise_failure`). The outcome turns
 into the artifact's evaluation files and manifest entry (`artifact_files`, `publish`).
 
-What is measured is `evaluate`'s business; how it reads is `report`'s. This module imports
+What is measured is `metrics`' business; how it reads is `report`'s. This module imports
 neither TensorFlow nor matplotlib itself: the task or the report does, where they run.
 """
 
@@ -22,15 +22,16 @@ from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 
-from . import eval_sets, export, progress, report, retries
-from .errors import ClusterError, ConfigError, EvaluationFailedError, W2VError, one_line
-from .evaluate import evaluate
-from .manifest import summary
+from .. import export, progress, report, retries
+from . import sets
+from ..errors import ClusterError, ConfigError, EvaluationFailedError, W2VError, one_line
+from .metrics import evaluate
+from ..manifest import summary
 from .projector import projector_files
 from .tf_common import import_tensorflow
 
 if TYPE_CHECKING:
-    from .config import TrainConfig
+    from ..config import TrainConfig
 
 logger = logging.getLogger(__name__)
 
@@ -45,9 +46,9 @@ class EvalSettings:
     cpus: float  # CPUs of the evaluation task; TensorFlow's threads there (at least 1)
     gpus: float  # GPUs of the evaluation task (TensorFlow's CUDA build on that node)
     projector_top: int  # TensorBoard projector files for this many most frequent words; 0 = none
-    analogies: tuple[str, ...] = (eval_sets.DEFAULT_ANALOGIES,)  # questions-words.txt-style files
-    pairs: tuple[str, ...] = eval_sets.DEFAULT_PAIRS  # word<TAB>word<TAB>score files
-    restrict_vocab: int = eval_sets.DEFAULT_RESTRICT_VOCAB  # only this many most frequent words count
+    analogies: tuple[str, ...] = (sets.DEFAULT_ANALOGIES,)  # questions-words.txt-style files
+    pairs: tuple[str, ...] = sets.DEFAULT_PAIRS  # word<TAB>word<TAB>score files
+    restrict_vocab: int = sets.DEFAULT_RESTRICT_VOCAB  # only this many most frequent words count
 
     def __post_init__(self) -> None:
         if not self.cpus > 0 or not self.gpus >= 0:

@@ -1,6 +1,6 @@
 """TensorFlow for the evaluation modules: imported once, quietly, with the task's threads; unit rows; score bounds.
 
-`evaluate`, `analogies`, `projector` and `jobs/eval_speed.py` get TensorFlow from here, and only
+`metrics`, `analogies`, `projector`, `keras_io` and `jobs/eval_speed.py` get TensorFlow from here, and only
 inside their functions: importing this module does not import TensorFlow, so trainer actors and
 the CLI's other commands never pay for it. Nothing here computes a metric.
 """
@@ -12,7 +12,7 @@ import sys
 
 import numpy as np
 
-from .extras import require
+from ..extras import require
 
 MAX_SCORES = 1 << 25  # scores held at once per batch (128 MiB of float32): a search never builds V x V
 

@@ -19,9 +19,9 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from .corpus import ReadOptions, tokenize
-from .errors import ConfigError
-from .extras import check, require
+from ..corpus import ReadOptions, tokenize
+from ..errors import ConfigError
+from ..extras import check, require
 from .tf_common import import_tensorflow
 
 PADDING_INDEX = 0
@@ -30,7 +30,7 @@ PADDING_INDEX = 0
 def _keyed_vectors(artifact: Any):
     """An artifact URI, or gensim KeyedVectors already loaded (pass those for speed: loading verifies checksums)."""
     if isinstance(artifact, str):
-        from .export import load
+        from ..export import load
 
         return load(artifact)
     return artifact
@@ -132,7 +132,7 @@ def phrase(tokens: Sequence[str], artifact: Any) -> list[str]:
     if isinstance(tokens, str):
         raise TypeError("phrase takes a list of tokens, not a string: split it first (text.split())")
     if isinstance(artifact, str):
-        from .export import load
+        from ..export import load
 
         artifact = load(artifact)
     options = getattr(artifact, "w2v_read_options", None)

@@ -1,6 +1,6 @@
 """Analogies `a : b :: c : ?` in TensorFlow: 3CosAdd and 3CosMul, scored the way gensim scores them.
 
-`analogy_scores` reads a `questions-words.txt`-style file (via `eval_sets`) and reports accuracy
+`analogy_scores` reads a `questions-words.txt`-style file (via `sets`) and reports accuracy
 per section and in total; `solve_analogies` is the batched solver; `complete_analogy` answers one
 ad-hoc question. A question set has few distinct words (905 for the 19,544 questions of
 `questions-words.txt`), so the solver computes their cosines with the candidates once per block of
@@ -15,7 +15,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from . import eval_sets
+from . import sets
 from .tf_common import MAX_SCORES, import_tensorflow, rows_per_batch, unit_rows
 
 ANALOGY_METHODS = ("3CosAdd", "3CosMul")
@@ -162,15 +162,15 @@ def complete_analogy(vectors: np.ndarray, rows: Sequence[int], k: int = 5,
     return top.indices.numpy()[0], top.values.numpy()[0]
 
 
-def analogy_scores(vectors: np.ndarray, words: Sequence[str], uri: str = eval_sets.DEFAULT_ANALOGIES,
-                   restrict_vocab: int = eval_sets.DEFAULT_RESTRICT_VOCAB,
+def analogy_scores(vectors: np.ndarray, words: Sequence[str], uri: str = sets.DEFAULT_ANALOGIES,
+                   restrict_vocab: int = sets.DEFAULT_RESTRICT_VOCAB,
                    methods: Sequence[str] = ANALOGY_METHODS) -> dict[str, Any]:
     """Analogy accuracy per section and in total, for each method; OOV questions are skipped and counted."""
     started = time.perf_counter()
     restrict = min(restrict_vocab, len(words))
-    sections, invalid = eval_sets.read_analogies(uri, words, restrict)
-    index = eval_sets.vocabulary_index(words, restrict)
-    canonical = eval_sets.canonical_rows(words, index, restrict)
+    sections, invalid = sets.read_analogies(uri, words, restrict)
+    index = sets.vocabulary_index(words, restrict)
+    canonical = sets.canonical_rows(words, index, restrict)
     questions = np.array([q for s in sections for q in s.questions], dtype=np.int64).reshape(-1, 4)
     correct = solve_analogies(vectors, questions, canonical, methods)
     rows, start = [], 0
@@ -187,7 +187,7 @@ def analogy_scores(vectors: np.ndarray, words: Sequence[str], uri: str = eval_se
             row[m] = {"correct": hits, "accuracy": round(hits / n, 4) if n else None}
         rows.append(row)
     total = rows[-1]
-    return {"file": os.path.basename(eval_sets.resolve(uri)), "restrict_vocab": restrict, "methods": list(methods),
+    return {"file": os.path.basename(sets.resolve(uri)), "restrict_vocab": restrict, "methods": list(methods),
             "sections": rows[:-1], "total": total, "invalid_lines": invalid,
             "oov_ratio": round(100 * total["oov"] / max(total["questions"], 1), 2),
             "seconds": round(time.perf_counter() - started, 3)}
