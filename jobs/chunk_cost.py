@@ -6,7 +6,7 @@ Why: finer pacing (a smaller stale share, more actors, a smaller corpus) means s
 the pacing had a 2,000-word floor on them, said to be because "a chunk shorter than this is mostly
 thread start-up" (now `sync.AUTO_MIN_SYNC_WORDS`, for another reason; `sync.MIN_SYNC_WORDS` is
 what this measured). This measures that claim instead of assuming it: the same words (the corpus's first `--words`),
-cut into chunks of N words the way `corpus.spool_chunks` cuts them (whole lines, one file per
+cut into chunks of N words the way `spool.spool_chunks` cuts them (whole lines, one file per
 worker), trained by `trainer.ChunkTrainer` (gensim's compiled corpus_file routine, one call per
 chunk and thread), from the same initial weights. It reports the training threads' CPU (what a
 run's `words_per_core_second` reads) and the whole process's CPU (the pool hand-off and the

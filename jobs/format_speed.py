@@ -8,7 +8,7 @@ The same documents (10 consecutive source lines each, joined by newlines, as a c
 written three ways: plain lines (`corpus.txt`), JSON Lines compressed with zstandard (`corpus.jsonl.zst`,
 `{"id", "url", "text"}` as C4 ships) and Parquet (`corpus.parquet`, pyarrow's default Snappy, 16 row
 groups, columns id, url, text as FineWeb ships). Each is read the way one counting task
-(`vocab.count_shard`) and one trainer's spool (`corpus.spool`) read a shard: one process, one thread.
+(`vocab.count_shard`) and one trainer's spool (`spool.spool_chunks`) read a shard: one process, one thread.
 Prints words/s (wall) and words per CPU-second of the process per format and pass, the median and range
 of `--trials` runs, and the ratio to plain text (the targets: Parquet >= 0.8x, JSON Lines >= 0.7x). If the source is smaller than `--mb`, the
 files are the whole source, never repeated lines, and the table says the size it measured.
@@ -63,7 +63,8 @@ def write_formats(docs: list[str], root: Path) -> dict[str, Path]:
 
 def measure(path: Path, text_field: str | None, spool_dir: Path) -> dict[str, float]:
     """Words per second (wall) and per CPU-second of this process, of one counting task and one spool."""
-    from w2v.corpus import ReadOptions, list_shards, spool
+    from w2v.corpus import ReadOptions, list_shards
+    from w2v.spool import spool_chunks
     from w2v.vocab import count_shard
 
     shards = list_shards([str(path)])
@@ -72,9 +73,9 @@ def measure(path: Path, text_field: str | None, spool_dir: Path) -> dict[str, fl
     words = sum(count_shard(s, options).words for s in shards)
     counting = (time.perf_counter() - wall, time.process_time() - cpu)
     wall, cpu = time.perf_counter(), time.process_time()
-    spooled = spool(shards, options, str(spool_dir / "spool.txt")).words
+    spooled = spool_chunks(shards, options, str(spool_dir), chunks=1, workers=1, expected_words=0).words
     spooling = (time.perf_counter() - wall, time.process_time() - cpu)
-    os.remove(spool_dir / "spool.txt")
+    os.remove(spool_dir / "chunk-000000-000.txt")
     assert spooled == words, (path, spooled, words)
     return {"words": words, "count": words / counting[0], "spool": words / spooling[0],
             "count_cpu": words / counting[1], "spool_cpu": words / spooling[1]}

@@ -179,10 +179,10 @@ def ray_cannot_start(monkeypatch):
     a command that reaches Ray's start-up before its checks fails the test."""
     import ray
 
-    import w2v.cli
+    import w2v.cluster
 
     def start(*args, **kwargs):
         raise AssertionError("Ray was started before the input was checked")
 
-    monkeypatch.setattr(w2v.cli, "init_ray", start)  # an already initialized Ray would skip ray.init
+    monkeypatch.setattr(w2v.cluster, "init_ray", start)  # an already initialized Ray would skip ray.init
     monkeypatch.setattr(ray, "init", start)

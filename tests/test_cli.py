@@ -357,7 +357,8 @@ def test_with_json_logs_what_ray_workers_print_becomes_json_records_too():
     `w2v.worker_output`, so the output stays one JSON object per line. Text logs put Ray's printing back."""
     code = ("import logging\n"
             "from ray._private.ray_logging import global_worker_stdstream_dispatcher as d\n"
-            "from w2v.cli import configure_logging, worker_output_as_log_records\n"
+            "from w2v.cli import configure_logging\n"
+            "from w2v.cluster import worker_output_as_log_records\n"
             "configure_logging(log_format='json'); worker_output_as_log_records()\n"
             "d.emit({'lines': ['[mutex.cc : 452] RAW: Lock blocking', ''], 'pid': 42, 'is_err': True,"
             " 'task_name': '_kept_batch'})\n"
@@ -512,7 +513,7 @@ def test_an_embedded_ray_that_cannot_start_is_retried_once_then_one_line(tmp_pat
 
 
 def test_an_embedded_start_that_fails_once_is_retried(monkeypatch):
-    from w2v import cli
+    from w2v import cluster
 
     class FlakyRay:  # ray.init fails the first time, as a start racing another job's might
         calls = []
@@ -525,10 +526,10 @@ def test_an_embedded_start_that_fails_once_is_retried(monkeypatch):
         def shutdown(self):
             pass
 
-    monkeypatch.setattr(cli, "EMBEDDED_RETRY_SECONDS", (0.0, 0.0))
-    monkeypatch.setattr("w2v.leftovers.mark_started", lambda: None)  # no Ray session was made
+    monkeypatch.setattr(cluster, "EMBEDDED_RETRY_SECONDS", (0.0, 0.0))
+    monkeypatch.setattr(cluster, "mark_started", lambda: None)  # no Ray session was made
     flaky = FlakyRay()
-    cli.start_embedded(flaky, {})
+    cluster.start_embedded(flaky, {})
     assert flaky.calls == ["local", "local"]
 
 

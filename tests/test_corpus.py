@@ -14,6 +14,7 @@ from gensim.test.utils import datapath
 
 from w2v import ConfigError, CorpusError, TrainConfig
 from w2v import corpus as corpus_module
+from w2v.spool import spool_chunks
 from w2v.storage import demo_text
 from w2v.corpus import ReadOptions, Shard, ShardSentences, assign_shards, iter_sentences, list_shards, split_shards
 
@@ -65,8 +66,8 @@ def test_simple_tokenizer_is_gensim_simple_preprocess_when_counting_and_spooling
         expected = [t for t in (simple_preprocess(line, deacc=deacc) for line in lines) if t]
         shard = list_shards([str(path)])[0]
         assert list(iter_sentences(shard, options)) == expected
-        spooled = corpus_module.spool([shard], options, str(tmp_path / "spool.txt"))
-        assert [line.split() for line in open(spooled.path, encoding="utf-8")] == expected
+        spooled = spool_chunks([shard], options, str(tmp_path), chunks=1, workers=1, expected_words=0)
+        assert [line.split() for line in open(spooled.chunks[0][0][0], encoding="utf-8")] == expected
         counted = count_shard(shard, options)
         assert dict(counted.counts) == Counter(w for t in expected for w in t)
     assert sentences_of(path)[0][:2] == ["Hello,", "World!"]  # whitespace stays the default
@@ -462,7 +463,7 @@ def test_a_new_spool_dir_removes_those_of_dead_processes_on_this_host_only(tmp_p
     import subprocess
     import sys
 
-    from w2v.corpus import new_spool_dir, stale_spool_dirs
+    from w2v.spool import new_spool_dir, stale_spool_dirs
 
     ended = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
     dead_pid = int(ended.stdout)
@@ -484,7 +485,7 @@ def test_the_spool_key_with_phrases_is_the_same_in_every_process():
     import subprocess
     import sys
 
-    script = ("from w2v.phrases import Phrasing; from w2v.corpus import spool_key, ReadOptions, Shard; "
+    script = ("from w2v.phrases import Phrasing; from w2v.spool import spool_key; from w2v.corpus import ReadOptions, Shard; "
               "ph = Phrasing(layers=({'new_york': (5, 20.0), 'of_the': (9, 11.0), 'a_b': (7, 12.0)},), connectors=True); "
               "print(spool_key([Shard('a', 1, 1.0)], ReadOptions(phrases=ph), 3, 1, 10))")
     keys = {subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True,
@@ -499,8 +500,8 @@ def test_a_finished_spool_of_a_dead_process_with_the_same_key_is_taken_over_and_
     import subprocess
     import sys
 
-    from w2v.corpus import (SPOOL_RECORD, adopt_spool, new_spool_dir, spool_chunks, spool_key, stale_spool_dirs,
-                            write_spool_record)
+    from w2v.spool import (SPOOL_RECORD, adopt_spool, new_spool_dir, spool_chunks, spool_key, stale_spool_dirs,
+                           write_spool_record)
 
     corpus = tmp_path / "c.txt"
     corpus.write_text("".join(f"w{i % 50} w{i % 7} w{i % 3} end\n" for i in range(2000)))
@@ -579,7 +580,7 @@ def test_a_corpus_path_that_is_no_regular_file_says_what_it_is(tmp_path, kind, s
 def test_a_file_appended_to_after_planning_is_read_only_up_to_its_listed_size(tmp_path, shape):
     import gzip
 
-    from w2v.corpus import spool
+    from w2v.spool import spool_chunks
     from w2v.vocab import count_shard
 
     path = tmp_path / ("grow.txt.gz" if shape == "gzip" else "grow.txt")
@@ -595,13 +596,13 @@ def test_a_file_appended_to_after_planning_is_read_only_up_to_its_listed_size(tm
         f.write(gzip.compress(appended) if shape == "gzip" else appended)  # gzip: a second member, valid
     read = len(first) + sum(len(s) for s in sentences) + sum(len(s) for sh in shards[1:] for s in iter_sentences(sh))
     counted = sum(count_shard(s, ReadOptions()).words for s in shards)
-    spooled = spool(shards, ReadOptions(), str(tmp_path / "spool.txt")).words
+    spooled = spool_chunks(shards, ReadOptions(), str(tmp_path), chunks=1, workers=1, expected_words=0).words
     assert read == counted == spooled == 300_002
 
 
 def test_spool_chunks_cut_an_actors_words_into_near_equal_chunks_one_file_per_worker(tmp_path):
     """Word pacing's unit: every chunk ends within one line of its share, and every line is spooled once."""
-    from w2v.corpus import chunk_bounds, spool_chunks
+    from w2v.spool import chunk_bounds, spool_chunks
 
     rng = random.Random(3)
     lines = [" ".join(f"w{rng.randrange(50)}" for _ in range(rng.randrange(1, 30))) for _ in range(2_000)]

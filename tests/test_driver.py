@@ -17,7 +17,8 @@ from w2v.pipeline import run
 
 from w2v.corpus import list_shards
 from w2v.exchange import ActorStatus
-from w2v.trainer import TrainerActor, read_options
+from w2v.corpus import ReadOptions
+from w2v.trainer import TrainerActor
 from w2v.vocab import Vocabulary, count_shard, merge_counts
 
 from .corpora import GROUPS, group_of, write_planted_corpus
@@ -133,7 +134,7 @@ def test_three_nodes_combined_model_beats_each_actors_local_model(ray_cluster, t
     combined = planted_precision(kv.index_to_key, kv.vectors)
 
     shards = list_shards(config.corpus)
-    options = read_options(config)
+    options = ReadOptions.of(config)
     counted = [count_shard(s, options) for s in shards]
     vocab = Vocabulary.from_counts(merge_counts(c.counts for c in counted), config.min_count)
     assert list(vocab.words) == kv.index_to_key  # the same vocabulary, deterministically

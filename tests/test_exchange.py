@@ -46,7 +46,8 @@ def two_trainers(ray_cluster, tmp_path):
     import ray
 
     from w2v.corpus import list_shards
-    from w2v.trainer import TrainerActor, read_options
+    from w2v.corpus import ReadOptions
+    from w2v.trainer import TrainerActor
     from w2v.vocab import Vocabulary, count_shard, merge_counts
 
     from .corpora import write_planted_corpus
@@ -55,7 +56,7 @@ def two_trainers(ray_cluster, tmp_path):
     config = TrainConfig(corpus=(str(tmp_path / "corpus"),), out=str(tmp_path / "art"), actors=2, vector_size=8,
                          epochs=1, min_count=1, eval=False, seed=5)
     shards = list_shards(config.corpus)
-    counted = [count_shard(s, read_options(config)) for s in shards]
+    counted = [count_shard(s, ReadOptions.of(config)) for s in shards]
     vocab = Vocabulary.from_counts(merge_counts(c.counts for c in counted), config.min_count)
     trainer = ray.remote(TrainerActor)
     actors = [trainer.options(num_cpus=0).remote(config, 1) for _ in shards]

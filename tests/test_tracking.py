@@ -80,7 +80,7 @@ def test_without_a_uri_the_tracker_does_nothing():
 
 
 def test_mlflow_missing_is_one_line_before_ray_starts(tmp_path, monkeypatch, capsys):
-    from w2v import cli
+    from w2v import cli, cluster
 
     monkeypatch.setitem(sys.modules, "mlflow", None)  # import mlflow raises ImportError
     monkeypatch.setitem(sys.modules, "mlflow.tracking", None)
@@ -90,7 +90,7 @@ def test_mlflow_missing_is_one_line_before_ray_starts(tmp_path, monkeypatch, cap
     def no_ray(*args, **kwargs):
         raise AssertionError("Ray was started")
 
-    monkeypatch.setattr(cli, "init_ray", no_ray)
+    monkeypatch.setattr(cluster, "init_ray", no_ray)
     (tmp_path / "c.txt").write_text("a b c\n")
     code = cli.main(["train", str(tmp_path / "c.txt"), "--out", str(tmp_path / "out"),
                      "--mlflow-uri", "sqlite:///m.db"])

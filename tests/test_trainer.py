@@ -4,7 +4,8 @@ import pytest
 
 import w2v
 from w2v import TrainConfig
-from w2v.trainer import epoch_schedule, gensim_fast_version, parse_fault_hook, read_options
+from w2v.corpus import ReadOptions
+from w2v.trainer import epoch_schedule, gensim_fast_version, parse_fault_hook
 
 
 def test_gensims_compiled_routines_are_in_use():
@@ -16,7 +17,7 @@ def test_read_options_carry_the_configs_reading_rules():
     config = TrainConfig(corpus=("c",), out="o", lowercase=True, tokenizer="simple", deaccent=True,
                          unicode_errors="replace", on_bad_shard="skip",
                          s3_endpoint_url="http://127.0.0.1:9000")
-    options = read_options(config)
+    options = ReadOptions.of(config)
     assert (options.lowercase, options.tokenizer, options.deaccent) == (True, "simple", True)
     assert (options.unicode_errors, options.on_bad_shard) == ("replace", "skip")
     assert options.s3 == config.s3_settings() and options.s3.endpoint_url == "http://127.0.0.1:9000"
@@ -49,7 +50,7 @@ def test_a_trainer_counts_its_training_and_its_other_work_in_cpu_seconds(planted
     config = TrainConfig(corpus=(str(root),), out=str(tmp_path / "art"), vector_size=32, epochs=3, eval=False,
                          spool_dir=str(tmp_path / "spool"))
     shards = list_shards(config.corpus)
-    counted = [count_shard(s, read_options(config)) for s in shards]
+    counted = [count_shard(s, ReadOptions.of(config)) for s in shards]
     vocab = Vocabulary.from_counts(merge_counts(c.counts for c in counted), config.min_count)
     actor = TrainerActor(config, workers=2)
     actor.spool(vocab, shards, 4, sum(c.words for c in counted))

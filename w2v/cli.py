@@ -22,7 +22,6 @@ import argparse
 import json
 import logging
 import os
-import random
 import shlex
 import signal
 import sys
@@ -30,9 +29,9 @@ import time
 from datetime import datetime, timezone
 from typing import Any, Sequence
 
+from . import cluster, procfs
 from .display import printable, redact
-from .errors import (EXIT_CODES, ClusterError, ConfigError, EvaluationFailedError, StoppedAtOnce, W2VError,
-                     one_line)
+from .errors import EXIT_CODES, ConfigError, EvaluationFailedError, StoppedAtOnce, W2VError
 from .extras import check, require
 
 logger = logging.getLogger("w2v")
@@ -43,7 +42,11 @@ COMMAND_FLAGS = ("config", "quiet", "log_format", "command", "func", "dry_run", 
 
 
 def add_train_arguments(parser: argparse.ArgumentParser) -> None:
-    """`w2v train` and `python -m jobs.train` share these flags; absent flags keep YAML/default values."""
+    """`w2v train` and `python -m jobs.train` share these flags; absent flags keep YAML/default values.
+
+    Help texts never restate a default: `HelpFormatter` appends TrainConfig's, and `choices_help` marks
+    the default choice.
+    """
     s = argparse.SUPPRESS
     parser.add_argument("corpus", nargs="*", default=s,
                         help="corpus files, directories (recursive), globs, s3://bucket/prefix (globs within a "
@@ -55,23 +58,23 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", default=None, help="YAML job config with the same keys; flags override it")
     # model (gensim 4 names and defaults)
     g = parser.add_argument_group("model (gensim 4 names and defaults)")
-    g.add_argument("--vector-size", type=int, default=s, help="dimensions per word (default 100)")
-    g.add_argument("--window", type=int, default=s, help="max distance between context and target word (default 5)")
-    g.add_argument("--min-count", type=int, default=s, help="drop words seen fewer times in the corpus (default 5)")
+    g.add_argument("--vector-size", type=int, default=s, help="dimensions per word")
+    g.add_argument("--window", type=int, default=s, help="max distance between context and target word")
+    g.add_argument("--min-count", type=int, default=s, help="drop words seen fewer times in the corpus")
     g.add_argument("--max-final-vocab", type=int, default=s,
                    help="keep at most this many words, raising min-count like gensim (default: no limit)")
     g.add_argument("--max-vocab-size", type=int, default=s,
                    help="bound of every word-count table while counting: prune rare words like gensim's "
                         "max_vocab_size (default: no bound, exact counts)")
-    g.add_argument("--epochs", type=int, default=s, help="passes over the corpus (default 5)")
+    g.add_argument("--epochs", type=int, default=s, help="passes over the corpus")
     g.add_argument("--sg", action=argparse.BooleanOptionalAction, default=s, help="skip-gram (default: CBOW)")
     g.add_argument("--hs", action=argparse.BooleanOptionalAction, default=s,
-                   help="hierarchical softmax (default: off)")
-    g.add_argument("--negative", type=int, default=s, help="negative samples per word, 0 = none (default 5)")
-    g.add_argument("--sample", type=float, default=s, help="downsampling threshold for frequent words (default 1e-3)")
-    g.add_argument("--alpha", type=float, default=s, help="initial learning rate (default 0.025)")
-    g.add_argument("--min-alpha", type=float, default=s, help="final learning rate (default 0.0001)")
-    g.add_argument("--seed", type=int, default=s, help="random seed of the weights (default 1)")
+                   help="hierarchical softmax")
+    g.add_argument("--negative", type=int, default=s, help="negative samples per word, 0 = none")
+    g.add_argument("--sample", type=float, default=s, help="downsampling threshold for frequent words")
+    g.add_argument("--alpha", type=float, default=s, help="initial learning rate")
+    g.add_argument("--min-alpha", type=float, default=s, help="final learning rate")
+    g.add_argument("--seed", type=int, default=s, help="random seed of the weights")
     # continuing from an artifact
     g = parser.add_argument_group("continuing from an artifact")
     g.add_argument("--init-from", default=s, metavar="ARTIFACT",
@@ -84,25 +87,29 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     g = parser.add_argument_group("corpus reading")
     g.add_argument("--lowercase", action=argparse.BooleanOptionalAction, default=s, help="lowercase all text")
     g.add_argument("--tokenizer", choices=("whitespace", "simple"), default=s,
-                   help="whitespace = split lines on whitespace, as gensim's LineSentence (default); simple = "
-                        "gensim's simple_preprocess: lowercase words of 2-15 letters, punctuation and digits dropped")
+                   help=choices_help("tokenizer", whitespace="split lines on whitespace, as gensim's LineSentence",
+                                     simple="gensim's simple_preprocess: lowercase words of 2-15 letters, punctuation "
+                                            "and digits dropped"))
     g.add_argument("--deaccent", action=argparse.BooleanOptionalAction, default=s,
-                   help="with --tokenizer simple: strip accents (cafe for café; default: off)")
+                   help="with --tokenizer simple: strip accents (cafe for café)")
     g.add_argument("--unicode-errors", choices=("strict", "replace", "ignore", "skip"), default=s,
-                   help="non-UTF-8 bytes: strict = fail naming the file and line (default), replace or ignore "
-                        "them, skip = drop the line; lines with bad bytes are counted in the manifest")
+                   help="non-UTF-8 bytes (lines with bad bytes are counted in the manifest): " + choices_help(
+                       "unicode_errors", strict="fail naming the file and line", replace="replace them",
+                       ignore="drop them", skip="drop the line"))
     g.add_argument("--on-bad-shard", choices=("fail", "skip"), default=s,
-                   help="a corrupt or truncated archive: fail naming it (default) or skip it (listed in the manifest)")
+                   help="a corrupt or truncated archive: " + choices_help("on_bad_shard", fail="fail naming it",
+                                                                          skip="skip it (listed in the manifest)"))
     g.add_argument("--text-field", default=s, metavar="NAME",
                    help="JSON Lines (.jsonl/.json/.ndjson, compressed too) or Parquet corpora: the field or column "
                         "holding the text, dotted for nested JSON objects (meta.text); refused for plain text (default: none, "
                         "plain text)")
     g.add_argument("--on-bad-line", choices=("fail", "skip"), default=s,
-                   help="a JSON line that is not JSON or lacks --text-field, a null Parquet text: fail naming the "
-                        "file and line (default) or skip it (counted in the manifest's bad_lines)")
+                   help="a JSON line that is not JSON or lacks --text-field, a null Parquet text: " + choices_help(
+                       "on_bad_line", fail="fail naming the file and line",
+                       skip="skip it (counted in the manifest's bad_lines)"))
     g.add_argument("--max-expansion", type=float, default=s, metavar="RATIO",
                    help="a compressed file or zip member may expand to at most RATIO times its compressed bytes "
-                        "(+16 MiB); more fails naming it (a zip bomb); real text is 3-4x (default: 100; 0 = no limit)")
+                        "(+16 MiB); more fails naming it (a zip bomb); real text is 3-4x; 0 = no limit")
     g.add_argument("--shard-bytes", type=int, default=s,
                    help="split uncompressed files into byte ranges of at most this many bytes "
                         "(default: automatic, only when whole files do not balance over the actors)")
@@ -110,13 +117,14 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     g = parser.add_argument_group("phrases (gensim Phrases' rules and defaults)")
     g.add_argument("--phrases", action=argparse.BooleanOptionalAction, default=s,
                    help="join frequent word pairs into one token (new_york) before counting and training")
-    g.add_argument("--phrase-min-count", type=int, default=s, help="gensim Phrases' min_count (default 5)")
+    g.add_argument("--phrase-min-count", type=int, default=s, help="gensim Phrases' min_count")
     g.add_argument("--phrase-threshold", type=float, default=s,
-                   help="a pair scoring above this is a phrase (default 10; npmi: in [-1, 1])")
+                   help="a pair scoring above this is a phrase (npmi: in [-1, 1])")
     g.add_argument("--phrase-scoring", choices=("default", "npmi"), default=s,
-                   help="default = Mikolov et al.'s score (default), npmi = normalized pointwise mutual information")
+                   help=choices_help("phrase_scoring", default="Mikolov et al.'s score",
+                                     npmi="normalized pointwise mutual information"))
     g.add_argument("--phrase-passes", type=int, default=s,
-                   help="phrase-finding passes: 2 joins phrases again, giving trigrams (default 1)")
+                   help="phrase-finding passes: 2 joins phrases again, giving trigrams")
     g.add_argument("--phrase-connector-words", action=argparse.BooleanOptionalAction, default=s,
                    help="gensim's English connector words (of, the, ...) may sit inside a phrase: bank_of_america")
     # S3
@@ -129,22 +137,23 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--actors", type=int, default=s, help="trainer actors, one per node (default: every node)")
     g.add_argument("--wait-for-nodes", type=float, default=s, metavar="SECONDS",
                    help="wait up to this long for --actors trainer nodes, asking the autoscaler for them, "
-                        "instead of failing at once when fewer are alive (default 0)")
+                        "instead of failing at once when fewer are alive")
     g.add_argument("--workers", type=int, default=s, help="gensim threads per actor (default: the node's CPUs)")
     g.add_argument("--address", default=s,
                    help="Ray cluster address (default: $RAY_ADDRESS when set, else start Ray embedded)")
     g.add_argument("--sync-words", type=int, default=s, metavar="N",
                    help="words each actor trains between two weight exchanges with 2+ actors, whatever the node's "
                         "speed; 0 = automatic, so that the words the other actors train between two exchanges are "
-                        "0.25%% of an epoch (default 0)"),
+                        "0.25%% of an epoch"),
     g.add_argument("--sync-combine", choices=("adaptive", "sum"), default=s,
                    help="with 2+ actors, how the changes the actors made to the same word's vector since the last "
-                        "exchange are merged: adaptive = averaged where the actors moved it the same way, added up "
-                        "where their changes are independent (default adaptive); sum = always added up")
+                        "exchange are merged: " + choices_help(
+                            "sync_combine", adaptive="averaged where the actors moved it the same way, added up where "
+                                                     "their changes are independent", sum="always added up"))
     g.add_argument("--sync-tiers", type=int, default=s, metavar="N",
                    help="with 2+ actors, how often rare words' vectors are exchanged: the most frequent half of the "
                         "vocabulary every exchange, each rarer half half as often, in N frequency tiers (the rarest "
-                        "every 2**(N-1)-th exchange); 1 = every word every exchange (default 7)")
+                        "every 2**(N-1)-th exchange); 1 = every word every exchange")
     g.add_argument("--spool-dir", default=s,
                    help="local directory where each actor spools its shards for gensim's corpus_file mode "
                         "(default: the system temp dir); needs the node's share of the corpus, uncompressed")
@@ -152,31 +161,31 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
                    help="how the actors exchange their changes: collective = gloo allreduces among the actors "
                         "(needs torch's CPU build on every node), the driver out of the rounds; object-store = "
                         "through Ray's object store, the driver running each round (~10x the CPU per exchange); "
-                        "auto = collective when torch is installed (default auto)")
+                        "auto = collective when torch is installed")
     # faults
     g = parser.add_argument_group("faults")
     g.add_argument("--checkpoint-interval", type=float, default=s,
-                   help="seconds between checkpoints of the global weights; 0 = none (default 60)")
+                   help="seconds between checkpoints of the global weights; 0 = none")
     g.add_argument("--checkpoint-dir", default=s, help="where checkpoints go (default: <out>.checkpoint)")
     g.add_argument("--resume", action=argparse.BooleanOptionalAction, default=s,
                    help="continue from the last checkpoint; refused if the parameters or the corpus changed")
     g.add_argument("--max-restarts", type=int, default=s,
-                   help="times Ray restarts a dead trainer actor before the job fails (default 3)")
+                   help="times Ray restarts a dead trainer actor before the job fails")
     g.add_argument("--exchange-timeout", type=float, default=s,
                    help="seconds a collective exchange waits for its slowest actor: a hung actor is found within "
-                        "this, a dead one at once (default 120)")
+                        "this, a dead one at once")
     # output
     g = parser.add_argument_group("output")
     g.add_argument("--overwrite", action=argparse.BooleanOptionalAction, default=s,
                    help="replace an artifact already at --out")
     g.add_argument("--eval", action=argparse.BooleanOptionalAction, default=s,
-                   help="run the TensorFlow evaluation task (default: on; --no-eval skips it)")
+                   help="run the TensorFlow evaluation task; --no-eval skips it")
     add_eval_task_arguments(g, defaults=False)
     g.add_argument("--text-vectors", action=argparse.BooleanOptionalAction, default=s,
-                   help="also write vectors.txt, the word2vec text format (large; default: off)")
+                   help="also write vectors.txt, the word2vec text format (large)")
     g.add_argument("--kv-pickle", action=argparse.BooleanOptionalAction, default=s,
                    help="also write vectors.kv, gensim's KeyedVectors.save: a pickle, which runs code when loaded, "
-                        "so only for consumers who trust the artifact (default: off)")
+                        "so only for consumers who trust the artifact")
     g.add_argument("--phrases-pickle", action=argparse.BooleanOptionalAction, default=s,
                    help="with --phrases: also write phrases-N.pkl, gensim FrozenPhrases of each pass (a PICKLE: "
                         "load only if you trust the artifact)")
@@ -196,7 +205,7 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
                         "http://HOST:5000 (needs pip install 'w2v[mlflow]')")
     g.add_argument("--save-training-state", action=argparse.BooleanOptionalAction, default=s,
                    help="also write syn1neg.npy (the output weights) and dropped_counts.tsv (the words below "
-                        "min-count), so that a later job can --init-from this artifact (default: off)")
+                        "min-count), so that a later job can --init-from this artifact")
     parser.add_argument("--dry-run", action="store_true",
                         help="check the config, the output location and the corpus (one counting pass on the "
                              "cluster) and print the plan; train nothing, write nothing")
@@ -205,6 +214,18 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
                              "YAML that --config reads back, and exit; the corpus is not read, nothing is started "
                              "or written (the address is left out: it may hold a token)")
     add_logging_arguments(parser)
+
+
+def choices_help(name: str, **meanings: str) -> str:
+    """A choice flag's help: each choice and what it means, TrainConfig's default marked.
+
+    >>> choices_help("on_bad_shard", fail="fail naming it", skip="skip it")
+    'fail = fail naming it (default); skip = skip it'
+    """
+    from .config import TrainConfig
+
+    chosen = getattr(TrainConfig, name)
+    return "; ".join(f"{key} = {text}" + (" (default)" if key == chosen else "") for key, text in meanings.items())
 
 
 def comma_list(text: str) -> tuple[str, ...]:
@@ -304,139 +325,6 @@ def redact_log_records() -> None:
     logging.setLogRecordFactory(record)
 
 
-def init_ray(address: str | None, quiet: bool = False, log_format: str = "text") -> bool:
-    """Join the cluster at `address` or $RAY_ADDRESS; with neither, start Ray embedded in this process.
-
-    Returns whether this call initialized Ray (False: the caller's Ray was up already), i.e. whether
-    the command shuts it down. Ray's driver-side log lines go through w2v's handler
-    (configure_logging): one format, text or JSON, and above the progress bars. Quiet, Ray logs
-    errors only while it starts: its start-up lines ("Started a local Ray instance", the token
-    notice) are not warnings about this job; its warnings later are.
-    """
-    ray = require("ray", "w2v on a Ray cluster")
-    target = address or os.environ.get("RAY_ADDRESS")
-    if target:
-        check_reachable(target)
-    if ray.is_initialized():
-        return False
-    ray_logger = logging.getLogger("ray")
-    ray_logger.handlers.clear()  # Ray's own stderr handler, with Ray's format
-    ray_logger.propagate = True
-    ray_logger.setLevel(logging.ERROR if quiet else logging.INFO)
-    options: dict[str, Any] = {"log_to_driver": True, "configure_logging": False}
-    if target:
-        try:
-            ray.init(address=address or None, **options)
-        except ConnectionError as exc:  # e.g. "auto" with no cluster on this machine
-            raise ClusterError(f"cannot reach the Ray cluster at {target}: {one_line(exc)}") from None
-    else:
-        start_embedded(ray, options)
-    ray_logger.setLevel(logging.WARNING if quiet else logging.INFO)
-    worker_output_as_log_records(log_format == "json")
-    return True
-
-
-WORKER_OUTPUT = "w2v.worker_output"  # the logger the workers' forwarded stdout/stderr lines go through with JSON logs
-
-
-def worker_output_as_log_records(enabled: bool = True) -> None:
-    """Ray prints what its workers write (a task's warning, a C++ library's message under load) straight to
-    this process's stdout/stderr, one prefixed line each. With --log-format json every line must be one
-    JSON object, so those lines become records of the logger WORKER_OUTPUT instead (INFO from stdout,
-    WARNING from stderr), with the task or actor and its pid in the message. Ray exposes no public hook
-    for this: the swap uses its stream dispatcher, and if that ever moves, the lines stay as Ray prints them
-    (one warning says so). `enabled` False puts Ray's own printing back (a later text-format command in the
-    same process)."""
-    try:
-        from ray._private.ray_logging import global_worker_stdstream_dispatcher as dispatcher
-    except ImportError as exc:
-        logger.warning("worker output is printed as Ray prints it, not as JSON (%s)", exc)
-        return
-    forwarded = logging.getLogger(WORKER_OUTPUT)
-
-    def emit(data: dict[str, Any]) -> None:
-        who = data.get("actor_name") or data.get("task_name") or "worker"
-        for line in data.get("lines", []):
-            if line.strip():
-                forwarded.log(logging.WARNING if data.get("is_err") else logging.INFO, "(%s pid=%s) %s", who,
-                              data.get("pid"), line)
-
-    dispatcher.remove_handler("w2v_json_logs")
-    if enabled:
-        dispatcher.remove_handler("ray_print_logs")
-        dispatcher.add_handler("w2v_json_logs", emit)
-
-
-EMBEDDED_RETRY_SECONDS = (1.0, 3.0)  # the random wait before the one retry of a failed embedded start
-RAY_TOKEN_LOGGER = "ray._private.authentication.authentication_token_setup"  # where Ray's token notices come from
-
-
-def _drop_token_notice(record: logging.LogRecord) -> bool:
-    """False for Ray's "token authentication is enabled" notice; its warning that auth is *disabled* still shows.
-
-    >>> _drop_token_notice(logging.makeLogRecord({"msg": "Token authentication is enabled for this Ray cluster."}))
-    False
-    """
-    return not record.getMessage().startswith("Token authentication is enabled for this Ray cluster")
-
-
-def start_embedded(ray: Any, options: dict[str, Any]) -> None:
-    """Start a new embedded Ray ("local": never a cluster someone else started on this machine).
-
-    A start that fails is retried once after a random wait (EMBEDDED_RETRY_SECONDS): two jobs started at
-    the same moment on one machine share Ray's temp dir and ~/.ray (a hostile run saw both crash in
-    ray.init; not reproduced here in 10 tries), and a random wait puts them apart. A second failure is
-    a ClusterError naming the cause (exit code 3), never a traceback: e.g. an unusable temp dir
-    ($RAY_TMPDIR). Before it starts, what a killed embedded job of this host left running is stopped
-    (`leftovers`), and the new session is marked as this process's.
-
-    Token authentication stays on, as Ray chooses for a new local cluster; its notice on every start
-    ("Token authentication is enabled for this Ray cluster. Set RAY_AUTH_MODE=disabled to opt out")
-    is dropped (`_drop_token_notice`): it says nothing a user of an embedded run can act on. Setting
-    RAY_AUTH_MODE=token here instead would silence it too, but Ray's driver caches its config before
-    it, and then connects without the token.
-    """
-    from ray._common.utils import get_default_ray_temp_dir
-
-    from . import leftovers
-
-    logging.getLogger(RAY_TOKEN_LOGGER).addFilter(_drop_token_notice)
-    leftovers.remove(get_default_ray_temp_dir())
-    for attempt in (1, 2):
-        try:
-            ray.init(address="local", include_dashboard=False, **options)
-        except Exception as exc:  # noqa: BLE001 - whatever Ray raised, the user gets one line
-            ray.shutdown()  # whatever the failed start left half made
-            if attempt == 2:
-                raise ClusterError(f"cannot start an embedded Ray on this machine (twice): {one_line(exc)} "
-                                   f"(temp dir: $RAY_TMPDIR or /tmp)") from None
-            wait = random.uniform(*EMBEDDED_RETRY_SECONDS)
-            logger.warning("starting an embedded Ray failed (%s); retrying in %.1f s",
-                           one_line(exc), wait)
-            time.sleep(wait)
-            continue
-        leftovers.mark_started()
-        return
-
-
-def check_reachable(address: str, seconds: float = 10.0) -> None:
-    """Raise ClusterError when nothing listens at a `host:port` or `ray://host:port` address.
-
-    ray.init retries an unreachable address for many minutes (over 8 measured here) before it
-    gives up; one TCP connection says it in seconds. Other forms ("auto", "local") are Ray's to resolve.
-    """
-    import socket
-
-    host, _, port = address.removeprefix("ray://").rpartition(":")
-    if not host or "://" in host or not port.isdigit():
-        return
-    try:
-        socket.create_connection((host.strip("[]"), int(port)), timeout=seconds).close()
-    except OSError as exc:
-        raise ClusterError(f"cannot reach the Ray cluster at {address}: {exc.strerror or exc} "
-                           f"(see --address and $RAY_ADDRESS)") from None
-
-
 def cmd_train(args: argparse.Namespace) -> int:
     entered = time.perf_counter()
     config = config_from_args(args)
@@ -462,13 +350,13 @@ def cmd_train(args: argparse.Namespace) -> int:
         watch.lap("start-up", until=entered)
     shards = pipeline.preflight(config)  # bad paths and occupied outputs fail before Ray starts
     watch.lap("preflight")  # imports, config, output and corpus checks
-    owns_ray = init_ray(config.address, quiet=args.quiet, log_format=args.log_format)
+    owns_ray = cluster.init_ray(config.address, quiet=args.quiet, log_format=args.log_format)
     watch.lap("ray-start")
     if args.dry_run:
         plan = pipeline.dry_run(config, shards)
         print("\n".join(plan.lines()))
         print(f"dry run: the config is valid, {plan.shards} corpus file(s) were read, and {config.out} can take "
-              f"the artifact; nothing was trained or written")
+              "the artifact; nothing was trained or written")
         return 0
     with progress.shown(show_progress(args)):  # bars on a terminal; a log line meanwhile goes above them
         result = pipeline.run(config, shards, timings)
@@ -513,14 +401,12 @@ def show_progress(args: argparse.Namespace) -> bool:
 def process_started() -> float | None:
     """When this process started, on `time.perf_counter`'s clock; None where /proc does not say (not Linux).
 
-    /proc/self/stat's 22nd field is the start in clock ticks after boot (proc(5)), on CLOCK_BOOTTIME's clock.
+    /proc gives the start in seconds after boot, on CLOCK_BOOTTIME's clock (`procfs.started_after_boot`).
     """
-    try:
-        with open("/proc/self/stat") as f:
-            fields = f.read().rsplit(")", 1)[1].split()  # after the command name, which may hold spaces
-        age = time.clock_gettime(time.CLOCK_BOOTTIME) - int(fields[19]) / os.sysconf("SC_CLK_TCK")
-    except (OSError, ValueError, IndexError, AttributeError):
+    started = procfs.started_after_boot()
+    if started is None or not hasattr(time, "CLOCK_BOOTTIME"):
         return None
+    age = time.clock_gettime(time.CLOCK_BOOTTIME) - started
     return time.perf_counter() - max(age, 0.0)  # ticks are 10 ms: never after now
 
 
@@ -672,7 +558,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
         import numpy as np
 
         require("ray", "w2v eval on a Ray cluster")
-        init_ray(args.address, quiet=args.quiet, log_format=args.log_format)
+        cluster.init_ray(args.address, quiet=args.quiet, log_format=args.log_format)
         # A plain array view of the memmap: Ray copies an ndarray's buffer zero-copy, a subclass it pickles.
         vectors = np.asarray(vectors)
     outcome = eval_stage.run_evaluation(vectors, words, settings, in_ray_task=on_cluster)
@@ -731,8 +617,9 @@ class HelpFormatter(argparse.HelpFormatter):
         if ("default" in text or not action.option_strings or default in (None, (), [])
                 or (action.nargs == 0 and not isinstance(action, argparse.BooleanOptionalAction))):
             return text
-        shown = ("on" if default else "off") if isinstance(default, bool) else default
-        return f"{text} (default: {shown})".replace("%", "%%")
+        shown = ("on" if default else "off") if isinstance(default, bool) else (
+            f"{default:g}" if isinstance(default, float) else str(default))
+        return f"{text} (default: {shown.replace('%', '%%')})"  # the text is argparse's already, % escaped
 
 
 TRAIN_USAGE = "%(prog)s [CORPUS ...] --out DIR [--config JOB.yaml] [options]"  # --out: a flag or `out:` in JOB.yaml

@@ -42,7 +42,6 @@ from __future__ import annotations
 
 import datetime
 import logging
-import os
 import threading
 import time
 from dataclasses import dataclass, field, replace
@@ -50,7 +49,7 @@ from typing import Callable
 
 import numpy as np
 
-from . import sync
+from . import procfs, sync
 from .errors import one_line
 
 logger = logging.getLogger(__name__)
@@ -252,7 +251,7 @@ class ThreadClock:
 
     Why not the whole process: its other threads (Ray's, idle) cost CPU per second, not per round, so on
     simulated nodes sharing two cores, where a round lasts 10-100x longer than on a real node, they would be
-    counted as exchange work (README "Scaling model"). Read from /proc/self/task/TID/schedstat (ns), from
+    counted as exchange work (README "Scaling model"). Read from each thread's schedstat (`procfs`), from
     when a thread is first watched; a thread that exits keeps what it was last seen to use.
     """
 
@@ -265,44 +264,21 @@ class ThreadClock:
     def watch(self, *tids: int) -> None:
         """Count these threads' CPU from now on."""
         for tid in tids:
-            seconds = _thread_cpu(tid)
+            seconds = procfs.thread_cpu_seconds(tid)
             if tid not in self.first and seconds is not None:
                 self.first[tid] = self.last[tid] = seconds
 
     def watch_gloo(self) -> None:
         """Count every gloo thread now in the process from now on (after a group was built)."""
-        self.watch(*(tid for tid in _task_ids() if _thread_name(tid).startswith(self.NAMES)))
+        self.watch(*(tid for tid in procfs.thread_ids() if procfs.thread_name(tid).startswith(self.NAMES)))
 
     def read(self) -> float:
         """CPU seconds the watched threads used since each was first watched (any thread may ask)."""
         for tid in list(self.first):
-            seconds = _thread_cpu(tid)
+            seconds = procfs.thread_cpu_seconds(tid)
             if seconds is not None:
                 self.last[tid] = seconds
         return sum(self.last[tid] - self.first[tid] for tid in list(self.first))
-
-
-def _task_ids() -> list[int]:
-    try:
-        return [int(t) for t in os.listdir("/proc/self/task")]
-    except OSError:  # not Linux
-        return []
-
-
-def _thread_name(tid: int) -> str:
-    try:
-        with open(f"/proc/self/task/{tid}/comm") as f:
-            return f.read().strip()
-    except OSError:
-        return ""
-
-
-def _thread_cpu(tid: int) -> float | None:
-    try:
-        with open(f"/proc/self/task/{tid}/schedstat") as f:
-            return int(f.read().split()[0]) / 1e9
-    except (OSError, ValueError, IndexError):  # gone, or not Linux
-        return None
 
 
 @dataclass

@@ -574,12 +574,12 @@ def load(uri: str, verify_checksums: bool = True, manifest_sha256: str | None = 
     >>> kv = load("artifacts/demo")                      # doctest: +SKIP
     >>> kv.most_similar("king", topn=3)                  # doctest: +SKIP
     """
-    from .corpus import read_options_of
+    from .corpus import ReadOptions
 
     manifest = read_manifest(uri, manifest_sha256)
     kv = keyed_vectors(*_read_arrays(uri, manifest, verify_checksums, mmap))
     kv.norms = row_norms(kv.vectors)  # what gensim's fill_norms would compute, in bounded memory
-    kv.w2v_read_options = read_options_of(Manifest.from_json(manifest).parameters)
+    kv.w2v_read_options = ReadOptions.of(Manifest.from_json(manifest).parameters)
     if phrases.PHRASES_TSV in manifest.get("files", {}):
         table = _read_verified(uri, phrases.PHRASES_TSV, manifest)
         phrasing = phrases.from_tsv(table, manifest.get("phrases") or {})

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import resource
 
+from . import procfs
+
 
 def peak_rss_bytes() -> int:
     """This process's peak resident memory in bytes (Linux reports kilobytes)."""
@@ -17,11 +19,4 @@ def peak_rss_bytes() -> int:
 
 def private_rss_bytes() -> int:
     """Resident memory private to this process now (RssAnon: no shared object-store or file pages); 0 off Linux."""
-    try:
-        with open("/proc/self/status") as f:
-            for line in f:
-                if line.startswith("RssAnon:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return 0
+    return (procfs.status_kib("RssAnon") or 0) * 1024

@@ -1,6 +1,6 @@
 """Scratch directories named after the process that made them, so a later process can clean up after a dead one.
 
-A spool (`corpus.new_spool_dir`) or a publishing stage (`storage.staging_dir`) is removed by the
+A spool (`spool.new_spool_dir`) or a publishing stage (`storage.staging_dir`) is removed by the
 process that made it when it finishes; one killed with `kill -9`, or with its node, cannot. So
 such a directory is named `PREFIX` + host + `-` + pid, and the next process that makes one with
 the same prefix first removes those of this host whose process no longer runs. A directory of
@@ -16,6 +16,8 @@ import os
 import re
 import shutil
 import socket
+
+from . import procfs
 
 logger = logging.getLogger(__name__)
 
@@ -38,11 +40,8 @@ def process_alive(pid: int) -> bool:
         return False
     except PermissionError:  # alive, another user's
         return True
-    try:
-        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as stat:
-            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except (OSError, IndexError):  # no /proc (macOS): kill's answer stands
-        return True
+    state = procfs.state(pid)
+    return state != "Z" if state else True  # no /proc (macOS): kill's answer stands
 
 
 def stale(root: str, prefix: str) -> list[str]:
@@ -67,7 +66,7 @@ def remove_stale(root: str, prefix: str, what: str) -> None:
 
     Each is claimed first by renaming it to a name of this process's: another process may be taking
     the same directory over at the same moment (a restarted trainer adopts its predecessor's spool,
-    `corpus.adopt_spool`, by the same kind of rename), and only one rename of a directory succeeds.
+    `spool.adopt_spool`, by the same kind of rename), and only one rename of a directory succeeds.
     Removing it in place could delete files from under the process that took it.
     """
     for path in stale(root, prefix):

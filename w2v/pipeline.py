@@ -18,6 +18,7 @@ from . import (checkpoint, corpus, counted, driver, export, lineage, manifest, p
                scalars, storage, tracking, trainer)
 from .evaluation import stage as eval_stage
 from .config import TrainConfig
+from .corpus import ReadOptions
 from .errors import ConfigError, StorageError, training_failures
 from .plan import ActorPlan, Plan, calibrate, estimate_memory, estimate_train_seconds
 from .vocab import Vocabulary, ShardCount, build_vocabulary
@@ -161,7 +162,7 @@ def prepare(config: TrainConfig, shards: list[corpus.Shard], timings: dict[str, 
                     "%s (written before training, for the same parameters and files)", config.checkpoint_location)
         vocab, dropped = kept.vocab, dict(kept.dropped) if kept.dropped is not None else None
         shard_counts = [sc for sc in kept.shard_counts if sc.skipped != EMPTY]
-        options = trainer.read_options(config, vocab.phrasing)
+        options = ReadOptions.of(config, vocab.phrasing)
     else:
         vocab, shard_counts, dropped, options = _count(config, shards, parent, watch)
     if parent:
@@ -206,12 +207,12 @@ def _count(config: TrainConfig, shards: list[corpus.Shard], parent: lineage.Pare
     summaries, the words left out when --save-training-state wants them, the reading options with phrases)."""
     logger.info("stage 2/5: counting %s (one task per shard, small shards batched, merged by a tree of tasks)",
                 f"phrases ({config.phrase_passes} pass(es)), then words" if config.phrases else "words")
-    options, phrasing = trainer.read_options(config), None
+    options, phrasing = ReadOptions.of(config), None
     if config.phrases:  # counted like the words, then the words are counted again over the phrased text
         phrasing = phrases.learn(shards, options, config.phrase_passes, config.phrase_min_count,
                                  config.phrase_threshold, config.phrase_scoring, config.phrase_connector_words,
                                  config.max_vocab_size)
-        options = trainer.read_options(config, phrasing)
+        options = ReadOptions.of(config, phrasing)
         watch.lap("phrases")
     dropped: dict[str, int] | None = {} if config.save_training_state else None  # filled by build_vocabulary
     vocab, shard_counts = build_vocabulary(shards, options, config.min_count, config.max_final_vocab,

@@ -1,6 +1,6 @@
 """What runs on each node: one `TrainerActor` per node trains gensim Word2Vec on that node's shards.
 
-It spools its shards to local chunk files (`corpus.spool_chunks`), builds a gensim model from the
+It spools its shards to local chunk files (`spool.spool_chunks`), builds a gensim model from the
 global vocabulary and seed (row i is the same word everywhere), and trains chunk after chunk on a
 background thread with gensim's compiled corpus_file routines (`ChunkTrainer`), the node's cores as
 gensim threads. After each chunk the driver (`driver`) calls `take`/`reduce`/`apply`/`advance` for
@@ -22,13 +22,14 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from . import retries, sync
+from . import procfs, retries, sync
 from .config import TrainConfig
-from .corpus import ReadOptions, Shard, adopt_spool, new_spool_dir, spool_chunks, spool_key, write_spool_record
+from .corpus import ReadOptions, Shard
 from .errors import ConfigError
 from .exchange import ActorInfo, ActorNotStarted, ActorStatus, Spooled
 from .memory import peak_rss_bytes, private_rss_bytes
 from .recovery import weights_digest
+from .spool import adopt_spool, new_spool_dir, spool_chunks, spool_key, write_spool_record
 from .vocab import Vocabulary
 
 logger = logging.getLogger(__name__)
@@ -108,14 +109,6 @@ def gensim_fast_version() -> int:
     except ImportError:
         return -1
     return int(FAST_VERSION)
-
-
-def read_options(config: TrainConfig, phrasing: Any = None) -> ReadOptions:
-    """The tokenization shared by the vocabulary pass and training (with `phrasing`: phrases joined)."""
-    return ReadOptions(lowercase=config.lowercase, tokenizer=config.tokenizer, deaccent=config.deaccent,
-                       unicode_errors=config.unicode_errors, max_expansion=config.max_expansion,
-                       on_bad_shard=config.on_bad_shard, text_field=config.text_field, on_bad_line=config.on_bad_line,
-                       s3=config.s3_settings(), phrases=phrasing)
 
 
 class _EpochRecorder:
@@ -215,27 +208,14 @@ class _CpuClock:
     """
 
     def __init__(self):
-        self.raylet = self._find_raylet()  # /proc/<pid>/stat of the raylet, or None
+        parent = os.getppid()  # not Linux, or not started by a raylet (tests build actors directly): None
+        self.raylet = parent if procfs.command_name(parent) == "raylet" else None  # the raylet's pid, or None
         self.began = self._now()
 
-    @staticmethod
-    def _find_raylet() -> str | None:
-        parent = f"/proc/{os.getppid()}"
-        try:
-            with open(f"{parent}/comm") as f:
-                return f"{parent}/stat" if f.read().strip() == "raylet" else None
-        except OSError:  # not Linux, or not started by a raylet (tests build actors directly)
-            return None
-
     def _now(self) -> tuple[float, float | None]:
-        raylet = None
-        if self.raylet is not None:
-            try:
-                with open(self.raylet) as f:  # utime and stime, in clock ticks: fields 14 and 15 after "(comm)"
-                    fields = f.read().rsplit(")", 1)[1].split()
-                raylet = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-            except (OSError, IndexError, ValueError):  # the raylet is gone: the node is going down
-                self.raylet = None
+        raylet = None if self.raylet is None else procfs.cpu_seconds(self.raylet)
+        if raylet is None:  # the raylet is gone: the node is going down
+            self.raylet = None
         return time.process_time(), raylet
 
     def reset(self) -> None:
@@ -381,7 +361,7 @@ class TrainerActor:
                 ) -> Spooled:
         """Build the model from the global vocabulary, then spool `shards` to local plain files for
         gensim's corpus_file routines: `chunks` chunks of about expected_words / chunks words, one
-        file per worker thread each (`corpus.spool_chunks`)."""
+        file per worker thread each (`spool.spool_chunks`)."""
         from gensim.models import Word2Vec
 
         self.recorder.at_start_up("spool", _node_id())
@@ -391,7 +371,7 @@ class TrainerActor:
             raise RuntimeError("gensim reordered the vocabulary; rows would not match across actors")
         self.shards = list(shards)
         started = time.perf_counter()
-        options = read_options(self.config, vocab.phrasing)  # phrases joined as the counting pass joined them
+        options = ReadOptions.of(self.config, vocab.phrasing)  # phrases joined as the counting pass joined them
         key = spool_key(self.shards, options, chunks, self.workers, expected_words)
         reused = self.spool_dir is None and self._adopt(key)  # a restart on this node: the dead process's spool
         if not reused:

@@ -1,4 +1,5 @@
-"""Leftovers of a killed embedded job: marked sessions of dead w2v processes, stopped by the next embedded start."""
+"""Ray for a command (`cluster`): the leftovers of a killed embedded job, marked sessions of dead w2v processes,
+stopped by the next embedded start."""
 
 import os
 import signal
@@ -9,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from w2v import leftovers
+from w2v import cluster
 
 from .corpora import write_planted_corpus
 
@@ -18,15 +19,15 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def test_only_sessions_marked_by_a_dead_process_of_this_host_are_found(tmp_path):
     dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
-    for name, text in [("dead", f"{leftovers.host_tag()} {dead.stdout.strip()}\n"),
-                       ("alive", f"{leftovers.host_tag()} {os.getpid()}\n"),
+    for name, text in [("dead", f"{cluster.host_tag()} {dead.stdout.strip()}\n"),
+                       ("alive", f"{cluster.host_tag()} {os.getpid()}\n"),
                        ("elsewhere", f"otherhost {dead.stdout.strip()}\n"), ("garbled", "x\n")]:
         (tmp_path / name).mkdir()
-        (tmp_path / name / leftovers.MARKER).write_text(text)
+        (tmp_path / name / cluster.MARKER).write_text(text)
     (tmp_path / "unmarked").mkdir()  # a `ray start` session
-    assert leftovers.dead_sessions(str(tmp_path)) == [str(tmp_path / "dead")]
-    leftovers.remove(str(tmp_path))
-    assert not (tmp_path / "dead" / leftovers.MARKER).exists() and leftovers.dead_sessions(str(tmp_path)) == []
+    assert cluster.dead_sessions(str(tmp_path)) == [str(tmp_path / "dead")]
+    cluster.remove_leftovers(str(tmp_path))
+    assert not (tmp_path / "dead" / cluster.MARKER).exists() and cluster.dead_sessions(str(tmp_path)) == []
 
 
 def _descendants(pid: int) -> set[int]:
@@ -67,12 +68,12 @@ def test_what_a_killed_embedded_job_left_running_is_gone_after_the_next_start(tm
     os.kill(job.pid, signal.SIGKILL)
     job.wait()
     time.sleep(3)  # GCS, raylet and workers end with the driver; the agents do not
-    left = {pid for pid in family if leftovers.process_alive(pid)}
+    left = {pid for pid in family if cluster.process_alive(pid)}
     assert left, "nothing was left running: the case this cleans up did not happen"
 
     done = _w2v("train", str(tmp_path / "corpus"), "--out", str(tmp_path / "b"), "--no-eval", "--epochs", "1",
                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     _, err = done.communicate(timeout=300)
     assert done.returncode == 0, err.decode()
-    assert not {pid for pid in left if leftovers.process_alive(pid)}
+    assert not {pid for pid in left if cluster.process_alive(pid)}
     assert b"left by a killed w2v job" in err
