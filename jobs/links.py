@@ -483,7 +483,7 @@ def tables(runs: list[dict]) -> str:
         link = nominal or math.inf  # the unshaped run already holds what the relay itself costs
         for s in r["slices"]:
             measured = _median(s["seconds"])
-            term = sync.round_bytes(r["nodes"], s["bytes"])["busiest_link"] / nominal if nominal else 0.0
+            term = sync.round_bytes(r["nodes"], s["bytes"]).busiest_link / nominal if nominal else 0.0
             base = unshaped.get((r["nodes"], s["rows"]))
             law = (base + sync.exchange_seconds(r["nodes"], s["bytes"], link, r["probe"]["rtt"])
                    if base is not None and (nominal or r["one_way_ms"]) else None)

@@ -10,7 +10,7 @@ in one process, trained chunk by chunk with the project's own pieces: the actor'
 (`TrainerActor.spool`: the global vocabulary, seed and chunk files), its chunk trainer
 (`trainer.ChunkTrainer`, gensim's compiled `train_epoch_cbow`), the pacing (`sync.default_sync_words`,
 `chunks_per_epoch`, `chunk_alphas`), the tiers (`sync.exchange_slices`), the actor's bookkeeping
-(`sync.DeltaTracker`) and the collective's sum with each row's |d_k|^2 (what `collective.take_packed` sends).
+(`sync.DeltaBook`) and the collective's sum with each row's |d_k|^2 (what `collective.take_packed` sends).
 Only the combining step is swapped (`COMBINERS`).
 
 The order is the protocol's bounded staleness at its bound (README "Distributed training", 3): round
@@ -198,7 +198,7 @@ def replay(prep: Prepared, params: dict, actors: int, seed: int, combine: str, w
     for m in members[1:]:
         for name, array in m.weights().items():
             np.copyto(array, initial[name])
-    trackers = [sync.DeltaTracker(m.weights()) for m in members]
+    books = [sync.DeltaBook(m.weights()) for m in members]
     trainers = [ChunkTrainer(m.model, 1) for m in members]
     vocab_rows = len(prep.vocab)
     combiner = make_combiner(combine, actors, vocab_rows)
@@ -216,12 +216,12 @@ def replay(prep: Prepared, params: dict, actors: int, seed: int, combine: str, w
             if actors == 1:
                 continue
             for rows, total in pending:  # the exchange of round r - 1 lands as chunk r ends
-                for m, tracker in zip(members, trackers):
-                    tracker.apply(m.weights(), rows, total)
+                for m, book in zip(members, books):
+                    book.apply(m.weights(), rows, total)
             pending = []
             for rows in sync.exchange_slices(vocab_rows, row_bytes, r, final=r == rounds - 1, tiers=tiers):
                 # What the collective's allreduce gives every member: the sum, and each row's sum of |d_k|^2.
-                deltas = [tracker.take(m.weights(), rows) for m, tracker in zip(members, trackers)]
+                deltas = [book.take(m.weights(), rows) for m, book in zip(members, books)]
                 summed = {n: np.sum([d[n] for d in deltas], axis=0, dtype=np.float32) for n in deltas[0]}
                 squares = {n: np.sum([np.einsum("ij,ij->i", d[n], d[n]) for d in deltas], axis=0) for n in deltas[0]}
                 total = combiner(r, rows, summed, squares)
@@ -230,12 +230,12 @@ def replay(prep: Prepared, params: dict, actors: int, seed: int, combine: str, w
                         raise FloatingPointError(f"round {r}: the combined '{name}' step is not finite")
                 pending.append((rows, total))
         for rows, total in pending:  # the last (full) round
-            for m, tracker in zip(members, trackers):
-                tracker.apply(m.weights(), rows, total)
+            for m, book in zip(members, books):
+                book.apply(m.weights(), rows, total)
     finally:
         for t in trainers:
             t.close()
-    final = trackers[0].reference if actors > 1 else members[0].weights()
+    final = books[0].reference if actors > 1 else members[0].weights()
     kv = KeyedVectors(vector_size=params["vector_size"])
     kv.add_vectors(list(prep.vocab.words), np.array(final["vectors"]))
     for m in members:

@@ -97,15 +97,15 @@ def make(tmp_path, **overrides) -> TrainConfig:
 def test_resume_refuses_other_parameters_or_another_corpus(tmp_path):
     config = make(tmp_path)
     shards = [Shard("/c/a.txt", 10, 1.0), Shard("/c/b.txt", 20, 2.0)]
-    state = {"identity": checkpoint.identity(config, shards)}
-    checkpoint.check_resumable(state, checkpoint.identity(config, shards), "loc")  # the same job
+    state = {"identity": checkpoint.fingerprint(config, shards)}
+    checkpoint.check_resumable(state, checkpoint.fingerprint(config, shards), "loc")  # the same job
     with pytest.raises(ConfigError, match=r"other parameters \(epochs: 5 in the checkpoint, 6 now"):
-        checkpoint.check_resumable(state, checkpoint.identity(make(tmp_path, epochs=6), shards), "loc")
+        checkpoint.check_resumable(state, checkpoint.fingerprint(make(tmp_path, epochs=6), shards), "loc")
     changed = [Shard("/c/a.txt", 10, 1.0), Shard("/c/b.txt", 21, 3.0)]
     with pytest.raises(ConfigError, match="the corpus changed since the checkpoint in loc"):
-        checkpoint.check_resumable(state, checkpoint.identity(config, changed), "loc")
+        checkpoint.check_resumable(state, checkpoint.fingerprint(config, changed), "loc")
     # Cluster and output settings may change between runs: fewer nodes, another sync interval.
-    checkpoint.check_resumable(state, checkpoint.identity(make(tmp_path, actors=1, sync_words=50_000), shards), "l")
+    checkpoint.check_resumable(state, checkpoint.fingerprint(make(tmp_path, actors=1, sync_words=50_000), shards), "l")
 
 
 def test_preflight_wants_a_checkpoint_for_resume_and_protects_one_without(tmp_path):
@@ -116,7 +116,7 @@ def test_preflight_wants_a_checkpoint_for_resume_and_protects_one_without(tmp_pa
     config = make(tmp_path)
     shards = preflight(config)
     checkpoint.write(config.checkpoint_location, 1, weights(1),
-                     {"identity": checkpoint.identity(config, shards), **position(1)})
+                     {"identity": checkpoint.fingerprint(config, shards), **position(1)})
     with pytest.raises(StorageError, match="holds a checkpoint of an unfinished job: pass --resume"):
         preflight(config)
     assert preflight(make(tmp_path, overwrite=True)) == shards
@@ -129,8 +129,8 @@ def test_preflight_wants_a_checkpoint_for_resume_and_protects_one_without(tmp_pa
 
 def test_resume_refuses_a_different_vocabulary(tmp_path):
     config, shards = make(tmp_path), [Shard("/c/a.txt", 10, 1.0)]
-    then = {**checkpoint.identity(config, shards), "vocabulary": checkpoint.vocabulary_fingerprint(["a"], [5])}
-    now = {**checkpoint.identity(config, shards), "vocabulary": checkpoint.vocabulary_fingerprint(["a"], [6])}
+    then = {**checkpoint.fingerprint(config, shards), "vocabulary": checkpoint.vocabulary_fingerprint(["a"], [5])}
+    now = {**checkpoint.fingerprint(config, shards), "vocabulary": checkpoint.vocabulary_fingerprint(["a"], [6])}
     with pytest.raises(ConfigError, match="the vocabulary differs"):
         checkpoint.check_resumable({"identity": then}, now, "loc")
     assert checkpoint.latest_state(str(tmp_path / "none")) is None
@@ -140,7 +140,7 @@ def test_a_checkpoint_that_cannot_be_written_is_one_warning_and_training_goes_on
     disk = tmp_path / "disk"
     disk.mkdir()
     full_disk(disk)
-    saver = checkpoint.Checkpointer(str(disk / "ckpt"), interval=60.0, identity={"parameters": {}})
+    saver = checkpoint.Checkpointer(str(disk / "ckpt"), interval=60.0, fingerprint={"parameters": {}})
     with caplog.at_level("WARNING", logger="w2v.checkpoint"):
         saver.save(weights(1), Position(epoch=2))  # the training loop calls this: it must not raise
     assert (saver.saved, saver.failed) == (0, 1) and not saver.due()  # the next try waits one interval

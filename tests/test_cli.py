@@ -428,16 +428,15 @@ def printed_timings(out: str) -> dict[str, float]:
 
 
 @pytest.mark.slow
-def test_quiet_on_a_terminal_shows_no_bar_nor_rays_start_up_and_the_stages_add_up_to_the_wall_time(
+def test_quiet_on_a_terminal_shows_no_bar_nor_rays_start_up_and_the_stages_add_up_to_the_total(
         planted_corpus, tmp_path):
     """An embedded Ray of its own: its "Started a local Ray instance" and token lines are not printed, and -q
     draws no progress bar, even on a terminal. The summary's stages run from the process's start-up to Ray's
-    shutdown, so they add up to the command's wall time as the caller measures it."""
+    shutdown, in order, and add up to the total it prints (how close that total comes to the caller's wall
+    time is a timing: tests do not assert timings)."""
     root, _ = planted_corpus
-    began = time.perf_counter()
     done, screen = w2v_in_terminal("train", str(root / "part-000.txt"), "--out", str(tmp_path / "art"), "--no-eval",
                                    "-q", "--epochs", "1", "--vector-size", "8", "--checkpoint-interval", "0")
-    wall = time.perf_counter() - began
     out = done.stdout.decode()
     assert done.returncode == 0, screen
     assert "Started a local Ray instance" not in screen and "Token authentication" not in screen, screen
@@ -446,8 +445,7 @@ def test_quiet_on_a_terminal_shows_no_bar_nor_rays_start_up_and_the_stages_add_u
     assert list(stages)[:4] == ["start-up", "preflight", "ray-start", "list"], out
     assert list(stages)[-3:] == ["export", "ray-shutdown", "total"], out
     assert abs(sum(v for k, v in stages.items() if k != "total") - stages["total"]) < 0.6, out  # 10 rounded stages
-    # Outside the stages: starting the process, the summary lines after the timings, the interpreter's exit.
-    assert -0.5 < wall - stages["total"] < 1.5 + 0.05 * wall, (wall, out)
+    assert stages["start-up"] > 0 and all(v >= 0 for v in stages.values()), out
     manifest = json.loads((tmp_path / "art" / "manifest.json").read_text())
     assert list(manifest["timings"])[:3] == ["start-up", "preflight", "ray-start"]  # written before Ray's shutdown
 

@@ -11,7 +11,7 @@ import time
 import numpy as np
 import pytest
 
-from w2v import sync
+from w2v import procfs, sync
 from w2v.collective import GroupSpec, PeerRounds, StoreHost, ThreadClock, apply_packed, take_packed, torch_missing, unpack
 
 pytestmark = pytest.mark.skipif(torch_missing() is not None, reason="the collective needs torch (w2v[collective])")
@@ -32,7 +32,7 @@ class Member:
         self.skip = timeout_rounds  # rounds this member never reaches (it "hangs" before them)
         self.rng = np.random.default_rng(rank)
         self.changes: list[sync.Weights] = []  # its change of every chunk, in order
-        self.peers = PeerRounds(lambda: self.live, sync.DeltaTracker(self.live), ROWS, rounds, tiers=3,
+        self.peers = PeerRounds(lambda: self.live, sync.DeltaBook(self.live), ROWS, rounds, tiers=3,
                                 combine="adaptive", chunk_done=self.chunk_done, applied=self.mark, lock=threading.Lock())
 
     def chunk_done(self, r: int) -> bool:
@@ -98,13 +98,17 @@ def test_the_rounds_own_cpu_time_is_read_per_thread_from_when_it_is_watched_and_
 
     def watched():
         busy(0.05)  # before it is watched: not counted
-        clock.watch(threading.get_native_id())
+        spent["tid"] = threading.get_native_id()
+        clock.watch(spent["tid"])
         busy(0.05)
         spent["cpu"] = clock.read()
 
     thread = threading.Thread(target=watched)
     thread.start()
-    thread.join()
+    thread.join()  # Python's join returns before the OS thread has quite finished: wait until /proc drops it
+    deadline = time.monotonic() + 10
+    while spent["tid"] in procfs.thread_ids() and time.monotonic() < deadline:
+        time.sleep(0.01)
     assert 0.05 <= spent["cpu"] < 0.09
     assert clock.read() == spent["cpu"]  # the thread is gone: what it used is kept
 
@@ -118,7 +122,7 @@ def test_every_member_ends_with_the_same_global_weights_the_combined_deltas_give
     _run(members, StoreHost(timeout=30))
     assert [m.peers.status.state for m in members] == ["done"] * 3, [m.peers.status.error for m in members]
     assert [m.peers.status.committed for m in members] == [rounds - 1] * 3
-    references = [m.peers.tracker.reference for m in members]
+    references = [m.peers.book.reference for m in members]
     for name in initial:
         assert np.allclose(references[0][name], references[1][name], atol=1e-5)
         assert np.allclose(references[0][name], references[2][name], atol=1e-5)
@@ -129,7 +133,7 @@ def test_every_member_ends_with_the_same_global_weights_the_combined_deltas_give
     _run(one, StoreHost(timeout=30))
     expected = sync.sum_deltas([m.changes[0] for m in one], "adaptive")
     for name in initial:
-        assert np.allclose(one[0].peers.tracker.reference[name], initial[name] + expected[name], atol=1e-5)
+        assert np.allclose(one[0].peers.book.reference[name], initial[name] + expected[name], atol=1e-5)
     assert one[0].peers.status.full_rounds == [0]
 
 
@@ -147,7 +151,7 @@ def test_a_member_that_never_arrives_breaks_the_round_and_it_is_taken_back_every
     assert "Timeout" in survivors[0].peers.status.error or "timed out" in survivors[0].peers.status.error.lower(), \
         survivors[0].peers.status.error
     def agree() -> bool:
-        return all(np.allclose(survivors[0].peers.tracker.reference[name], survivors[1].peers.tracker.reference[name],
+        return all(np.allclose(survivors[0].peers.book.reference[name], survivors[1].peers.book.reference[name],
                                atol=1e-5) for name in initial)
 
     assert agree()  # taking moved no reference: both are the global weights after round 2 already
@@ -158,7 +162,7 @@ def test_a_member_that_never_arrives_breaks_the_round_and_it_is_taken_back_every
     # (The hottest tier's rows move at every round, so for them that is round 3's change alone.)
     hottest = sync.tier_ranges(ROWS, 1, tiers=3)[0][1]
     for m in survivors:
-        kept = m.live["vectors"][:hottest] - m.peers.tracker.reference["vectors"][:hottest]
+        kept = m.live["vectors"][:hottest] - m.peers.book.reference["vectors"][:hottest]
         assert np.allclose(kept, m.changes[3]["vectors"][:hottest], atol=1e-6)
     assert [m.peers.status.state for m in survivors] == ["halted", "halted"]
 
@@ -193,7 +197,7 @@ def test_resolving_a_round_whose_sum_arrived_applies_it_as_a_commit_would():
     initial = _initial()
     done = [Member(k, initial, 2) for k in range(2)]
     _run(done, StoreHost(timeout=30))
-    committed = done[0].peers.tracker.reference
+    committed = done[0].peers.book.reference
     again = [Member(k, initial, 2) for k in range(2)]
     for m in again:  # the same changes, stopped after round 1's payload, before its commit
         m.peers.wanted[:] = 0
@@ -216,7 +220,7 @@ def test_resolving_a_round_whose_sum_arrived_applies_it_as_a_commit_would():
     assert [(m.peers.status.pending, m.peers.status.pending_complete) for m in again] == [(1, True), (1, True)]
     assert again[0].peers.resolve(apply=True) == 1
     for name in initial:
-        assert np.allclose(again[0].peers.tracker.reference[name], committed[name], atol=1e-5)
+        assert np.allclose(again[0].peers.book.reference[name], committed[name], atol=1e-5)
 
 
 def test_a_request_reaches_every_member_at_the_same_round():
@@ -236,7 +240,7 @@ def test_a_request_reaches_every_member_at_the_same_round():
     assert 0 < halted < 299 and members[1].peers.status.snapshot_round == halted
     assert all(halted in m.peers.status.full_rounds for m in members)
     round_, snapshot = members[1].peers.take_snapshot()
-    assert round_ == halted and np.allclose(snapshot["vectors"], members[0].peers.tracker.reference["vectors"], atol=1e-5)
+    assert round_ == halted and np.allclose(snapshot["vectors"], members[0].peers.book.reference["vectors"], atol=1e-5)
     assert members[1].peers.take_snapshot() == (-1, None)  # taken once
     # A new generation drops what was asked before it: no halt nobody asked for in it.
     members[0].peers.request(halt=True, snapshot=True)
@@ -270,7 +274,7 @@ def test_a_job_without_torch_exchanges_through_the_object_store_and_says_so(ray_
     config = TrainConfig(corpus=(str(root),), out=str(tmp_path / "art"), actors=2, vector_size=32, epochs=5, seed=3,
                          eval=False, checkpoint_interval=0)
     with caplog.at_level("INFO", logger="w2v.driver"):
-        manifest = run(config).manifest
+        manifest = run(config).manifest.to_json()
     lines = [r.getMessage() for r in caplog.records if "object store" in r.getMessage()]
     assert len(lines) == 1 and "torch is not installed" in lines[0] and "10x the CPU" in lines[0], lines
     assert manifest["training"]["transport"] == "object-store" and manifest["training"]["exchanges"] > 0
@@ -296,7 +300,7 @@ def test_the_driver_takes_no_part_in_the_rounds_and_both_transports_give_the_sam
     for transport in ("collective", "object-store"):
         config = TrainConfig(corpus=(str(root),), out=str(tmp_path / transport), actors=2, vector_size=32, epochs=10,
                              seed=3, eval=False, checkpoint_interval=0, transport=transport)
-        training = run(config).manifest["training"]
+        training = run(config).manifest.to_json()["training"]
         seen[transport] = training
         assert training["transport"] == transport
         assert training["driver_cpu_seconds_per_exchange"] is not None

@@ -160,10 +160,10 @@ def test_non_utf8_bytes_name_the_file_or_are_replaced(tmp_path):
 
 def test_shard_assignment_balances_bytes_largest_first():
     shards = [Shard(f"s{i}", size, 0) for i, size in enumerate([100, 90, 40, 30, 30, 10])]
-    plan = assign_shards(shards, 2)
-    loads = [sum(s.size for s in p) for p in plan]
+    assignment = assign_shards(shards, 2)
+    loads = [sum(s.size for s in p) for p in assignment]
     assert max(loads) <= 1.1 * sum(loads) / 2  # largest-first greedy: within 10% of an even split
-    assert sorted(s.uri for p in plan for s in p) == sorted(s.uri for s in shards)
+    assert sorted(s.uri for p in assignment for s in p) == sorted(s.uri for s in shards)
 
 
 def test_shard_sentences_is_reiterable(tmp_path):
@@ -360,12 +360,13 @@ def test_an_unbalanced_corpus_is_balanced_within_ten_percent(tmp_path):
         unsplit = assign_shards(shards, actors)
         loads = [sum(s.size for s in p) for p in unsplit]
         assert max(loads) > 1.5 * sum(loads) / actors  # whole files are far from balanced
-        plan = assign_shards(split_shards(shards, actors), actors)
-        loads = [sum(s.size for s in p) for p in plan]
+        assignment = assign_shards(split_shards(shards, actors), actors)
+        loads = [sum(s.size for s in p) for p in assignment]
         assert max(loads) <= 1.10 * sum(loads) / actors, (actors, loads)
         assert sum(loads) == sum(s.size for s in shards)
-        assert all(s.end is None for p in plan for s in p if s.uri.endswith(".gz"))
-        assert corpus_module.plan_summary(plan).startswith(f"plan: {sum(len(p) for p in plan)} shard(s)")
+        assert all(s.end is None for p in assignment for s in p if s.uri.endswith(".gz"))
+        shards_in = sum(len(p) for p in assignment)
+        assert corpus_module.assignment_summary(assignment).startswith(f"assignment: {shards_in} shard(s)")
 
 
 def test_byte_ranges_feed_k_actors_within_about_six_percent_on_real_sized_corpora():
@@ -387,14 +388,14 @@ def test_byte_ranges_feed_k_actors_within_about_six_percent_on_real_sized_corpor
         for actors in (2, 3, 4, 8, 16, 64):
             if sum(sizes) < actors * corpus_module.PIECES_PER_ACTOR * corpus_module.MIN_PIECE_BYTES:
                 continue
-            plan = assign_shards(split_shards(shards, actors), actors)
-            loads = [sum(s.size for s in p) for p in plan]
+            assignment = assign_shards(split_shards(shards, actors), actors)
+            loads = [sum(s.size for s in p) for p in assignment]
             assert sum(loads) == sum(sizes)
             share = max(loads) / (sum(loads) / actors) - 1
             assert share <= bound + 1e-9, (name, actors, share)
             worst = max(worst, share)
     print(f"busiest actor at most {100 * worst:.2f}% above an even split")
-    assert worst > 0.03  # the bound is met by the plan, not by corpora that balance anyway
+    assert worst > 0.03  # the bound is met by the assignment, not by corpora that balance anyway
 
 
 def test_every_cut_of_a_long_line_reads_each_word_once(tmp_path, monkeypatch):
@@ -586,7 +587,7 @@ def test_a_file_appended_to_after_planning_is_read_only_up_to_its_listed_size(tm
     path = tmp_path / ("grow.txt.gz" if shape == "gzip" else "grow.txt")
     text = b"alpha beta gamma\n" * 100_000 + b"last line"  # 1.7 MB, more than one read block; no final newline
     path.write_bytes(gzip.compress(text) if shape == "gzip" else text)
-    shards = list_shards([str(path)])  # the plan: sizes as listed
+    shards = list_shards([str(path)])  # the assignment: sizes as listed
     if shape == "byte ranges":
         shards = split_shards(shards, 2, piece_bytes=400_000)
     appended = b" continued\n" + b"late words\n" * 1000

@@ -93,3 +93,12 @@ def test_training_failures_become_training_errors_and_everything_else_keeps_its_
             with training_failures():
                 raise kept
         assert caught.value is kept  # bad input and the cluster keep their codes; a bug keeps its traceback
+
+
+def test_only_a_failure_that_left_a_checkpoint_offers_resume():
+    """The CLI prints `continue with: ... --resume` for these (`W2VError.resumable`), set by class, never patched on."""
+    from w2v.errors import ResumableTrainingError, TrainingStopped
+
+    assert issubclass(ResumableTrainingError, w2v.TrainingError) and ResumableTrainingError("x").resumable
+    assert not w2v.TrainingError("x").resumable and not w2v.ConfigError("x").resumable
+    assert TrainingStopped("stopped", 2).resumable

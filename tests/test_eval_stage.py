@@ -54,8 +54,9 @@ def test_only_alive_nodes_with_enough_cpus_and_gpus_fit_the_task():
 def test_a_failed_outcome_is_an_error_in_the_manifest_or_one_exception_with_its_family():
     failed = EvaluationOutcome(None, failure=ValueError("no GPU\nmore detail"))
     assert failed.error == "ValueError: no GPU"
-    assert failed.manifest_entry() == {"error": "ValueError: no GPU"}
-    assert failed.artifact_files({}, ["a"], None) == ({}, {"error": "ValueError: no GPU"})
+    assert failed.manifest_entry().to_json() == {"error": "ValueError: no GPU"}
+    files, entry = failed.artifact_files({}, ["a"], None)
+    assert files == {} and entry.to_json() == {"error": "ValueError: no GPU"}
     with pytest.raises(w2v.EvaluationFailedError, match="^the evaluation failed: ValueError: no GPU$") as caught:
         failed.raise_failure()
     assert caught.value.exit_code == EXIT_EVALUATION
@@ -85,8 +86,8 @@ def test_a_report_that_fails_to_draw_keeps_the_evaluation_and_says_why(monkeypat
     evaluation = {"runtime": {"seconds": 1.5}, "analogies": [], "pairs": []}
     files, entry = EvaluationOutcome(evaluation, {"metadata.tsv": b"a\n"}).artifact_files({}, ["a"], None)
     assert files == {"metadata.tsv": b"a\n"}  # the projector files still go out
-    assert entry == {"file": "eval.json", "seconds": 1.5, "analogies": {}, "pairs": {},
-                     "report_error": "RuntimeError: no fonts"}
+    assert entry.to_json() == {"file": "eval.json", "seconds": 1.5, "analogies": {}, "pairs": {},
+                               "report_error": "RuntimeError: no fonts"}
 
 
 # ---------------------------------------------------------------- on a real Ray cluster
@@ -97,7 +98,7 @@ def test_a_jobs_evaluation_ran_in_its_own_ray_task_with_its_cpus(trained_artifac
     runtime = trained_artifact.evaluation["runtime"]
     assert runtime["pid"] != os.getpid()  # a Ray worker, not the driver
     assert runtime["resources"] == {"CPU": w2v.TrainConfig.eval_cpus}  # --eval-cpus' default, as Ray gave it
-    assert trained_artifact.manifest["evaluation"] == EvaluationOutcome(trained_artifact.evaluation).manifest_entry()
+    assert trained_artifact.manifest.evaluation == EvaluationOutcome(trained_artifact.evaluation).manifest_entry()
 
 
 @pytest.mark.slow

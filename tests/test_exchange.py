@@ -20,7 +20,7 @@ def test_the_tally_adds_each_rounds_bytes_and_seconds():
     assert tally.moved == Moved(total=4200, busiest_link=1050, slice=600)
     assert first == Moved(total=2800, busiest_link=700, slice=400)  # added in, not aliased
     counted = sync.round_bytes(4, 400)
-    assert Moved(counted["total"], counted["busiest_link"], counted["slice"]) == first  # as exchange_round counts
+    assert Moved(counted.total, counted.busiest_link, counted.slice) == first  # as exchange_round counts
 
 
 def test_a_ring_moves_2_k_minus_1_over_k_of_the_slice_per_member_and_nothing_alone():
@@ -83,7 +83,7 @@ def test_one_round_leaves_every_actor_holding_the_global_weights(two_trainers):
     moved, lost = exchange_round(actors, slices, [0, 0], global_weights)
     assert lost == set()
     assert moved.slice == rows * row_bytes  # every row once, every matrix
-    assert moved.total == sum(sync.round_bytes(2, (s.stop - s.start) * row_bytes)["total"] for s in slices)
+    assert moved.total == sum(sync.round_bytes(2, (s.stop - s.start) * row_bytes).total for s in slices)
     assert not all(np.array_equal(global_weights[n], first[n]) for n in first)  # the trained changes landed
     for actor in actors:
         held = ray.get(actor.weights.remote())

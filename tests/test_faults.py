@@ -113,7 +113,7 @@ def test_manifest_counts_equal_a_direct_count_with_dirty_shards(ray_cluster, tmp
     (root / "zero.txt.gz").write_bytes(b"")  # not even a gzip header: left out, and listed as left out
     config = TrainConfig(corpus=(str(root),), out=str(tmp_path / "art"), vector_size=16, epochs=1, eval=False,
                          unicode_errors="skip", on_bad_shard="skip", checkpoint_interval=0)
-    manifest = run(config).manifest
+    manifest = run(config).manifest.to_json()
     c = manifest["corpus"]
     by_name = {s["uri"].rsplit("/", 1)[1]: s for s in c["shards"]}
     assert set(by_name) == {"part-000.txt", "part-001.txt.gz", "part-002.txt", "latin1.txt", "truncated.txt.gz",
@@ -184,7 +184,7 @@ def test_an_actor_process_that_dies_is_restarted_and_the_job_finishes(ray_cluste
     config = TrainConfig(corpus=(str(root),), out=str(tmp_path / "art"), actors=actors, vector_size=32, epochs=60,
                          seed=3, eval=False, checkpoint_interval=0.1, spool_dir=str(tmp_path / "spool"),
                          transport=transport)
-    manifest = run(config).manifest
+    manifest = run(config).manifest.to_json()
     assert manifest["training"]["transport"] == ("none" if actors == 1 else
                                                  "collective" if transport == "auto" else transport)
     # Ray warns (in C++, on stderr) when a restartable actor's constructor needs object-store arguments that
@@ -219,8 +219,10 @@ def test_an_actor_process_that_dies_is_restarted_and_the_job_finishes(ray_cluste
     # Exact to a chunk: the chunks it had trained since the round it restarts at, and the one in flight.
     assert faults["words_retrained"] == round((event["rounds_done_before"] + 1 - event["restart_round"]) * words_0
                                               / chunks), event
-    assert faults["words_lost"] == event["words_lost"] and (event["words_lost"] >= 0 if actors == 2 else
-                                                            event["words_lost"] == 0)
+    # Lost: at most every chunk it trained before the round it restarts at (each row's share of a chunk's words,
+    # for the chunks since that row was last exchanged); alone, nothing (the restart is from its own snapshot).
+    most = round(event["restart_round"] * words_0 / chunks) if actors == 2 else 0
+    assert faults["words_lost"] == event["words_lost"] and 0 <= event["words_lost"] <= most, event
     assert actors_out[0]["restarted"] is True
     # Restarted on its node, it took over its dead predecessor's finished spool instead of reading its shards again.
     assert event["spool_reused"] and actors_out[0]["spool_reused"], event
@@ -297,7 +299,7 @@ def _run_beside(config: TrainConfig, fault, seconds: float = 60.0) -> dict:
     thread = threading.Thread(target=fault, daemon=True)
     thread.start()
     try:
-        return run(config).manifest
+        return run(config).manifest.to_json()
     finally:
         thread.join(timeout=seconds)
 
@@ -599,7 +601,7 @@ def test_a_trainer_that_dies_while_the_job_starts_is_restarted_and_recorded(
     root, _ = planted_corpus
     monkeypatch.setenv(FAULT_ENV, f"0:0:{where}")
     config = _start_up_config(root, tmp_path)
-    manifest = run(config).manifest
+    manifest = run(config).manifest.to_json()
     event = _check_start_up_event(manifest, _STAGES[where])
     assert event["actor"] == 0 and event["node"] == event["old_node"]
     actor = manifest["training"]["actors"][0]
@@ -614,7 +616,7 @@ def test_a_trainer_that_dies_in_the_first_exchange_is_restarted_from_the_initial
     root, _ = planted_corpus
     monkeypatch.setenv(FAULT_ENV, "0:0:exchange")
     config = _start_up_config(root, tmp_path)
-    manifest = run(config).manifest
+    manifest = run(config).manifest.to_json()
     faults = manifest["training"]["faults"]
     assert faults["restarts"] == 1 and len(faults["events"]) == 1, faults
     event = faults["events"][0]
@@ -704,7 +706,7 @@ def test_a_counting_task_whose_worker_dies_is_run_again_and_recorded(ray_cluster
     monkeypatch.setenv(TASK_EXIT_ENV, f"{stage}:0")
     config = TrainConfig(corpus=(str(root),), out=str(tmp_path / "art"), vector_size=16, epochs=1, eval=False,
                          checkpoint_interval=0)
-    manifest = run(config).manifest
+    manifest = run(config).manifest.to_json()
     retried = manifest["faults"]["tasks"]
     assert [(t["stage"], t["task"], t["attempts"]) for t in retried] == [(stage, 0, 2)], retried
     assert manifest["corpus"]["words"] == sum(counts.values())
@@ -714,7 +716,7 @@ def test_a_counting_task_whose_worker_dies_is_run_again_and_recorded(ray_cluster
 
 @pytest.mark.slow
 def test_an_undisturbed_job_records_no_fault(trained_job):
-    manifest = trained_job[0].manifest
+    manifest = trained_job[0].manifest.to_json()
     assert manifest["faults"] == {"tasks": []}
     assert manifest["training"]["faults"]["events"] == []
 

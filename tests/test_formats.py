@@ -246,13 +246,13 @@ def test_a_job_on_a_multi_file_jsonl_zst_corpus(ray_cluster, tmp_path):
         write_jsonl(tmp_path / f"part-{part}.jsonl.zst", [{"id": i, "text": t, "meta": {"source": "c4"}}
                                                           for i, t in enumerate(texts[part::3])], "zst")
     result = run_job([str(tmp_path)], tmp_path.parent / f"{tmp_path.name}-art", text_field="text")
-    corpus = result.manifest["corpus"]
+    corpus = result.manifest.to_json()["corpus"]
     assert corpus["words"] == sum(len(t.split()) for t in texts)
     assert corpus["formats"] == {"jsonl": 3} and corpus["text_field"] == "text"
     assert sorted(s["records"] for s in corpus["shards"]) == [1000, 1000, 1000]
     assert {s["format"] for s in corpus["shards"]} == {"jsonl"}
-    assert result.manifest["parameters"]["text_field"] == "text"
-    assert len(result.manifest["training"]["actors"]) == 2
+    assert result.manifest.parameters["text_field"] == "text"
+    assert len(result.manifest.training.actors) == 2
 
 
 @pytest.mark.slow
@@ -263,9 +263,9 @@ def test_a_job_on_a_multi_row_group_parquet_file_on_s3(ray_cluster, s3_bucket, t
     storage.s3_client().put_object(Bucket=s3_bucket, Key="fineweb/train.parquet", Body=buffer.getvalue())
     result = run_job([f"s3://{s3_bucket}/fineweb/train.parquet"], tmp_path / "art", text_field="text",
                      shard_bytes=len(buffer.getvalue()) // 4)
-    corpus = result.manifest["corpus"]
+    corpus = result.manifest.to_json()["corpus"]
     assert corpus["words"] == sum(len(t.split()) for t in texts)
     assert len(corpus["shards"]) >= 4 and all("#row_groups=" in s["uri"] for s in corpus["shards"])
     assert sum(s["records"] for s in corpus["shards"]) == 4000 and corpus["formats"] == {"parquet": len(corpus["shards"])}
-    assert all(a["spool_words"] > 0 for a in result.manifest["training"]["actors"])
+    assert all(a["spool_words"] > 0 for a in result.manifest.training.actors)
     assert any(line.lstrip().startswith("shard s3://") and "record(s)" in line for line in result.plan.lines())

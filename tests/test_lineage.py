@@ -256,7 +256,7 @@ def test_a_continued_job_teaches_new_words_and_keeps_the_parents(ray_cluster, pl
 
     assert stayed(new) > 0.9 and abs(stayed(alone)) < 0.3  # measured: 0.999 and 0.015
 
-    manifest = result.manifest
+    manifest = result.manifest.to_json()
     assert manifest["parent"]["uri"] == parent_uri
     assert manifest["parent"]["manifest_sha256"] == manifest_sha256(parent_uri)
     assert (manifest["parent"]["inherited_words"], manifest["parent"]["new_words"]) == (n_old, len(added))

@@ -1,4 +1,4 @@
-"""The manifest's typed sections read what the job writes, old manifests too; the run's identity."""
+"""The manifest's typed sections read what the job writes, old manifests too; the run section."""
 
 import json
 import os
@@ -7,7 +7,7 @@ import subprocess
 
 import pytest
 
-from w2v.manifest import FORMAT_VERSION, Manifest, RunSection, git_commit, ray_job, run_identity
+from w2v.manifest import FORMAT_VERSION, Manifest, RunSection, git_commit, ray_job, run_section
 from w2v.report import describe
 
 # A manifest as format 1 wrote it before the `run` section existed (trimmed from a real job's).
@@ -112,8 +112,8 @@ def test_the_submission_id_comes_from_the_job_supervisors_environment(monkeypatc
     assert ray_job()[1] is None
 
 
-def test_run_identity_holds_the_users_name_and_tags():
-    run = run_identity("exp-1", ("a", "b"))
+def test_the_run_section_holds_the_users_name_and_tags():
+    run = run_section("exp-1", ("a", "b"))
     assert isinstance(run, RunSection) and run.name == "exp-1" and run.tags == ["a", "b"] and run.host
 
 

@@ -128,3 +128,82 @@ def test_the_checks_see_what_they_look_for(tmp_path):
     assert find_cycle(import_graph(tmp_path)) == ["a", "b", "a"]
     assert private_imports(tmp_path) == ["w2v/a.py:2 imports b._helper", "w2v/b.py:4 uses a._secret",
                                  "jobs/speed.py:1 imports b._helper"]
+
+
+# Not storage locations, so not storage's to read: a Ray address (`cluster`, `submit`), the S3 endpoint, a
+# server (`config`), and which advice a refused URI's credentials get (`display`, called by storage itself).
+SCHEME_READERS_ELSEWHERE = {"cluster", "config", "display", "submit"}
+TENSORFLOW = ("tensorflow", "keras", "tf_keras")
+
+
+def _strings(node: ast.AST) -> list[str]:
+    """The string constants of an expression, inside tuples too."""
+    return [n.value for n in ast.walk(node) if isinstance(n, ast.Constant) and isinstance(n.value, str)]
+
+
+def scheme_tests(root: Path = ROOT) -> list[str]:
+    """`file:line` of every place outside w2v/storage/ (and SCHEME_READERS_ELSEWHERE) that asks a URI's scheme:
+    `storage.scheme(...)` or any `.scheme`, `urlparse`/`urlsplit`, or a `...://` string compared, searched
+    for (`in`) or given to `startswith`/`endswith`."""
+    found = []
+    for name, path in package_modules(root).items():
+        if name == "storage" or name.startswith("storage.") or name in SCHEME_READERS_ELSEWHERE:
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            asks = ((isinstance(node, ast.Attribute) and node.attr == "scheme")
+                    or (isinstance(node, ast.Name) and node.id in ("scheme", "urlparse", "urlsplit"))
+                    or (isinstance(node, ast.Attribute) and node.attr in ("urlparse", "urlsplit"))
+                    or (isinstance(node, ast.Compare) and any("://" in s for s in _strings(node)))
+                    or (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+                        and node.func.attr in ("startswith", "endswith")
+                        and any("://" in s for a in node.args for s in _strings(a))))
+            if asks:
+                found.append(f"{path.relative_to(root)}:{node.lineno}")
+    return sorted(set(found))
+
+
+def tensorflow_imports(root: Path = ROOT) -> list[str]:
+    """`file:line` of every import of TensorFlow or Keras outside w2v/evaluation/: `import`, `from ... import`,
+    and `require(...)` / `importlib.import_module(...)` of them by name."""
+    found = []
+    for name, path in package_modules(root).items():
+        if name == "evaluation" or name.startswith("evaluation."):
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                modules = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                modules = [node.module or ""] if not node.level else []
+            elif isinstance(node, ast.Call) and getattr(node.func, "attr", getattr(node.func, "id", "")) in (
+                    "require", "import_module") and node.args and isinstance(node.args[0], ast.Constant):
+                modules = [str(node.args[0].value)]
+            else:
+                continue
+            if any(m.split(".")[0] in TENSORFLOW for m in modules):
+                found.append(f"{path.relative_to(root)}:{node.lineno}")
+    return found
+
+
+def test_only_storage_reads_a_uris_scheme():
+    """The rest of w2v asks storage (`storage.local_path(uri)`, `storage.open`), never "is this S3?"."""
+    assert scheme_tests() == []
+
+
+def test_only_the_evaluation_package_imports_tensorflow():
+    """TensorFlow lives in w2v/evaluation/, so the driver and the trainer actors never import it."""
+    assert tensorflow_imports() == []
+
+
+def test_the_folder_rules_see_what_they_look_for(tmp_path):
+    """A scheme test and a TensorFlow import planted outside their packages are found; inside, they are not."""
+    (tmp_path / "w2v" / "storage").mkdir(parents=True)
+    (tmp_path / "w2v" / "evaluation").mkdir()
+    (tmp_path / "w2v" / "corpus.py").write_text(
+        "from . import storage\nfrom urllib.parse import urlparse\n\ndef f(uri):\n"
+        "    if storage.scheme(uri) == 'file' or uri.startswith(('s3://', 'x')) or '://' in uri:\n"
+        "        return urlparse(uri).netloc\n")
+    (tmp_path / "w2v" / "driver.py").write_text("def f():\n    import tensorflow as tf\n    return require('keras', 'x')\n")
+    (tmp_path / "w2v" / "storage" / "s3.py").write_text("def f(uri):\n    return uri.startswith('s3://')\n")
+    (tmp_path / "w2v" / "evaluation" / "metrics.py").write_text("def f():\n    import tensorflow\n")
+    assert scheme_tests(tmp_path) == ["w2v/corpus.py:5", "w2v/corpus.py:6"]
+    assert tensorflow_imports(tmp_path) == ["w2v/driver.py:2", "w2v/driver.py:3"]

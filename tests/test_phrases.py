@@ -166,7 +166,7 @@ def test_bad_phrase_settings_are_refused_naming_the_key(values, key):
 
 
 def test_phrase_flags_reach_the_config_and_the_resume_keys():
-    from w2v.checkpoint import identity
+    from w2v.checkpoint import fingerprint
     from w2v.cli import _train_parser, config_from_args
 
     args = _train_parser().parse_args(["c.txt", "--out", "o", "--phrases", "--phrase-scoring", "npmi",
@@ -175,18 +175,18 @@ def test_phrase_flags_reach_the_config_and_the_resume_keys():
     config = config_from_args(args)
     assert (config.phrases, config.phrase_scoring, config.phrase_threshold, config.phrase_passes,
             config.phrase_connector_words, config.phrase_min_count) == (True, "npmi", 0.4, 2, True, 3)
-    assert identity(config, [])["parameters"]["phrase_threshold"] == 0.4
+    assert fingerprint(config, [])["parameters"]["phrase_threshold"] == 0.4
     assert TrainConfig.from_mapping(config.to_json()) == config  # the manifest's parameters are a config again
 
 
 def test_resume_refuses_a_checkpoint_with_other_phrase_settings():
-    from w2v.checkpoint import check_resumable, identity
+    from w2v.checkpoint import check_resumable, fingerprint
 
     then = TrainConfig(corpus=("c",), out="o", phrases=True)
     now = TrainConfig(corpus=("c",), out="o", phrases=True, phrase_threshold=20.0)
-    check_resumable({"identity": identity(then, [])}, identity(then, []), "ckpt")
+    check_resumable({"identity": fingerprint(then, [])}, fingerprint(then, []), "ckpt")
     with pytest.raises(ConfigError, match="phrase_threshold: 10.0 in the checkpoint, 20.0 now"):
-        check_resumable({"identity": identity(then, [])}, identity(now, []), "ckpt")
+        check_resumable({"identity": fingerprint(then, [])}, fingerprint(now, []), "ckpt")
 
 
 def _phrase_corpus(root, lines=3000, seed=5):
@@ -225,7 +225,7 @@ def test_on_ray_the_phrases_are_gensims_and_training_uses_them(ray_cluster, tmp_
     config = TrainConfig(corpus=(str(tmp_path / "corpus"),), out=str(tmp_path / "art"), vector_size=16, epochs=2,
                          eval=False, checkpoint_interval=0, phrases=True, phrases_pickle=True)
     result = run(config)
-    manifest = result.manifest
+    manifest = result.manifest.to_json()
     assert {"phrases.tsv", "phrases-1.pkl"} <= set(manifest["files"])
     assert manifest["phrases"]["phrases"] >= 2 and manifest["parameters"]["phrases"] is True
     kv = w2v.load(config.out)

@@ -38,16 +38,16 @@ def test_every_long_stage_shows_a_bar_fed_as_its_ray_tasks_end(trained_job):
     shown = {line.split(": ")[0]: line for line in final_lines(screen)}  # bar name -> its last drawing
     assert list(shown) == ["counting words", "merging counts", "spooling", "training", "evaluating (one Ray task)",
                            "writing the artifact", f"publishing to {result.out}"], screen
-    shards = len(m["corpus"]["shards"])
+    shards = len(m.corpus.shards)
     assert "100%|" in shown["counting words"] and f"| {shards} of {shards} shards [" in shown["counting words"]
-    assert f", {m['corpus']['words']:,} words, {m['corpus']['bytes'] / 1e6:,.1f} MB]" in shown["counting words"]
+    assert f", {m.corpus.words:,} words, {m.corpus.bytes / 1e6:,.1f} MB]" in shown["counting words"]
     assert re.search(r"100%\|.*\| (\d+) of \1 tasks \[", shown["merging counts"]), shown["merging counts"]
-    actors = len(m["training"]["actors"])
-    spooled = sum(a["spool_words"] for a in m["training"]["actors"])
+    actors = len(m.training.actors)
+    spooled = sum(a["spool_words"] for a in m.training.actors)
     assert f"| {actors} of {actors} actors [" in shown["spooling"] and f", {spooled:,} words, " in shown["spooling"]
     assert "| 5 of 5 epochs [" in shown["training"] and " words/s, sync " in shown["training"]
     assert shown["evaluating (one Ray task)"].endswith(", finished")
-    files = len(m["files"])  # every file but the manifest, staged and checksummed before it
+    files = len(m.files)  # every file but the manifest, staged and checksummed before it
     assert "100%|" in shown["writing the artifact"] and f"| {files} of {files} files [" in shown["writing the artifact"]
     assert "100%|" in shown[f"publishing to {result.out}"] and " MB [" in shown[f"publishing to {result.out}"]
 
@@ -80,9 +80,9 @@ def test_vocabulary_equals_a_direct_count(trained_artifact, planted_corpus):
     expected = sorted(((w, c) for w, c in counts.items() if c >= 5), key=lambda wc: (-wc[1], wc[0]))
     lines = open(f"{trained_artifact.out}/vocab.tsv", encoding="utf-8").read().splitlines()
     assert [tuple(line.split("\t")) for line in lines] == [(w, str(c)) for w, c in expected]
-    manifest = trained_artifact.manifest
-    assert manifest["corpus"]["words"] == sum(counts.values())
-    assert sum(s["words"] for s in manifest["corpus"]["shards"]) == sum(counts.values())
+    corpus = trained_artifact.manifest.corpus
+    assert corpus.words == sum(counts.values())
+    assert sum(s["words"] for s in corpus.shards) == sum(counts.values())
     assert not any(w.startswith("rare") for w, _ in expected)
 
 
@@ -100,10 +100,10 @@ def test_one_actor_reads_compressed_and_plain_shards(ray_cluster, planted_corpus
     config = TrainConfig(corpus=(str(root / "*.gz"), str(root / "part-000.txt")), out=str(tmp_path / "one"),
                          actors=1, vector_size=16, epochs=2, eval=False)
     result = run(config)
-    assert len(result.manifest["training"]["actors"]) == 1
-    assert result.manifest["training"]["exchanges"] == 0  # one actor: nothing to exchange
-    assert "eval.json" not in result.manifest["files"]
-    shard_words = Counter({s["uri"].rsplit("/", 1)[1]: s["words"] for s in result.manifest["corpus"]["shards"]})
+    assert len(result.manifest.training.actors) == 1
+    assert result.manifest.training.exchanges == 0  # one actor: nothing to exchange
+    assert "eval.json" not in result.manifest.files
+    shard_words = Counter({s["uri"].rsplit("/", 1)[1]: s["words"] for s in result.manifest.corpus.shards})
     assert sorted(shard_words) == ["part-000.txt", "part-001.txt.gz", "part-003.txt.gz"]
 
 
@@ -117,8 +117,8 @@ def test_a_simple_tokenizer_job_records_it_and_to_indices_applies_it(ray_cluster
     config = TrainConfig(corpus=(str(tmp_path / "corpus"),), out=str(tmp_path / "simple"), tokenizer="simple",
                          actors=1, vector_size=8, epochs=1, min_count=1, eval=False)
     result = run(config)
-    assert result.manifest["parameters"]["tokenizer"] == "simple"
-    assert not result.manifest["parameters"]["deaccent"]
+    assert result.manifest.parameters["tokenizer"] == "simple"
+    assert not result.manifest.parameters["deaccent"]
     kv = w2v.load(config.out)
     expected = Counter(w for line in lines for w in simple_preprocess(line))
     assert {w: kv.get_vecattr(w, "count") for w in kv.index_to_key} == expected

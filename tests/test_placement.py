@@ -58,7 +58,7 @@ def test_with_trainer_nodes_in_the_cluster_no_actor_runs_on_the_head(ray_cluster
         ray_cluster.wait_for_nodes()
         config = TrainConfig(corpus=(str(root),), out=str(tmp_path / "art"), vector_size=8, epochs=1, eval=False,
                              checkpoint_interval=0)
-        actors = run(config).manifest["training"]["actors"]
+        actors = run(config).manifest.training.actors
     finally:
         for node in added:
             ray_cluster.remove_node(node)
@@ -90,7 +90,7 @@ def test_a_job_waits_for_the_trainer_nodes_it_asks_for(ray_cluster, planted_corp
 
     def job():
         try:
-            done["manifest"] = run(config).manifest
+            done["manifest"] = run(config).manifest.to_json()
         except BaseException as exc:  # re-raised below, in the test's thread
             done["error"] = exc
 

@@ -83,7 +83,7 @@ def test_the_position_a_checkpoint_writes_reads_back_and_old_checkpoints_still_r
     assert list(position.to_json()) == ["epoch", "epochs", "round", "chunks", "actor_rounds", "actor_epochs",
                                         "actor_words_per_epoch", "words_done", "words_trained_past", "alpha"]
     location = str(tmp_path / "ckpt")
-    saver = checkpoint.Checkpointer(location, interval=0.0, identity={"parameters": {}})
+    saver = checkpoint.Checkpointer(location, interval=0.0, fingerprint={"parameters": {}})
     saver.save({"vectors": np.zeros((2, 3), np.float32)}, position)
     found = checkpoint.latest(location)
     assert found.position == position and found.round(4) == 6 and found.round(8) == 8

@@ -177,7 +177,7 @@ def test_job_reads_many_small_mixed_objects_from_s3_and_writes_its_artifact_ther
     assert planted_precision(kv.index_to_key, kv.vectors) >= 0.9
     assert storage.list_names(out) == sorted([*manifest["files"], "manifest.json"])  # every file, nothing else
     assert {"vectors.npy", "vocab.tsv", "vectors.bin"} <= set(manifest["files"])
-    assert FAKE_SECRET not in json.dumps(result.manifest) and FAKE_SECRET not in caplog.text
+    assert FAKE_SECRET not in json.dumps(result.manifest.to_json()) and FAKE_SECRET not in caplog.text
 
 
 @pytest.mark.slow
@@ -194,7 +194,7 @@ def test_credentials_never_reach_the_actors_logs(ray_cluster, s3_bucket, tmp_pat
         put(s3_bucket, f"corpus/{path.name}", path.read_bytes())
     config = TrainConfig(corpus=(f"s3://{s3_bucket}/corpus/",), out=f"s3://{s3_bucket}/art", actors=2, vector_size=8,
                          epochs=1, eval=False, checkpoint_interval=0)
-    actors = run(config).manifest["training"]["actors"]
+    actors = run(config).manifest.training.actors
     log_dirs = {Path(node.get_logs_dir_path()) for node in ray_cluster.list_all_nodes()}
     files = [f for d in log_dirs for f in d.rglob("*") if f.is_file()]
     for actor in actors:  # the actors' own output is among the files searched

@@ -13,18 +13,18 @@ def weights(value: float, shape=(6, 3)) -> sync.Weights:
 def test_exchange_applies_every_actors_change_to_everyone():
     start = weights(1.0)
     actors = [weights(1.0) for _ in range(3)]
-    trackers = [sync.DeltaTracker(a) for a in actors]
+    books = [sync.DeltaBook(a) for a in actors]
     global_weights = weights(1.0)
     # Local training: each actor changes its own copy.
     for k, a in enumerate(actors):
         a["vectors"] += 0.1 * (k + 1)
         a["syn1neg"][k] -= 1.0
     for rows in sync.row_slices(6, row_bytes=3 * 4 * 2, max_bytes=48):  # 2 rows per slice
-        deltas = [t.take(a, rows) for t, a in zip(trackers, actors)]
+        deltas = [t.take(a, rows) for t, a in zip(books, actors)]
         total = sync.sum_deltas(deltas)
         for name in total:
             global_weights[name][rows] += total[name]
-        for t, a in zip(trackers, actors):
+        for t, a in zip(books, actors):
             t.apply(a, rows, total)
     expected_vectors = start["vectors"] + 0.1 + 0.2 + 0.3
     for a in actors + [global_weights]:
@@ -36,17 +36,17 @@ def test_exchange_applies_every_actors_change_to_everyone():
 def test_training_during_an_exchange_is_not_lost():
     """Updates made between take and apply stay local and travel in the next exchange."""
     a, b = weights(0.0), weights(0.0)
-    ta, tb = sync.DeltaTracker(a), sync.DeltaTracker(b)
+    book_a, book_b = sync.DeltaBook(a), sync.DeltaBook(b)
     rows = slice(0, 6)
     a["vectors"] += 1.0
-    total = sync.sum_deltas([ta.take(a, rows), tb.take(b, rows)])
+    total = sync.sum_deltas([book_a.take(a, rows), book_b.take(b, rows)])
     a["vectors"] += 0.5  # gensim kept training on actor a
-    ta.apply(a, rows, total)
-    tb.apply(b, rows, total)
+    book_a.apply(a, rows, total)
+    book_b.apply(b, rows, total)
     np.testing.assert_allclose(b["vectors"], 1.0)
-    total = sync.sum_deltas([ta.take(a, rows), tb.take(b, rows)])
-    ta.apply(a, rows, total)
-    tb.apply(b, rows, total)
+    total = sync.sum_deltas([book_a.take(a, rows), book_b.take(b, rows)])
+    book_a.apply(a, rows, total)
+    book_b.apply(b, rows, total)
     np.testing.assert_allclose(a["vectors"], 1.5)
     np.testing.assert_allclose(b["vectors"], 1.5)
 
@@ -120,29 +120,29 @@ def test_applying_the_summed_pieces_equals_applying_the_whole_sum():
     rng = np.random.default_rng(1)
     start = {"vectors": rng.normal(size=(10, 3)).astype(np.float32)}
     actors = [{"vectors": start["vectors"].copy()} for _ in range(2)]
-    trackers = [sync.DeltaTracker(a) for a in actors]
+    books = [sync.DeltaBook(a) for a in actors]
     for k, a in enumerate(actors):
         a["vectors"][2:9] += k + 1.0
     rows = slice(2, 9)
-    deltas = [t.take(a, rows) for t, a in zip(trackers, actors)]
+    deltas = [t.take(a, rows) for t, a in zip(books, actors)]
     pieces = sync.split_rows(rows, 2)
     sums = [sync.sum_deltas([sync.cut(d, pieces, rows.start)[j] for d in deltas]) for j in range(2)]
     whole = sync.sum_deltas(deltas)  # before apply, which reuses the actor's own delta buffer
-    trackers[0].apply(actors[0], rows, *sums)  # in pieces
-    trackers[1].apply(actors[1], rows, whole)
+    books[0].apply(actors[0], rows, *sums)  # in pieces
+    books[1].apply(actors[1], rows, whole)
     for a in actors:
         np.testing.assert_allclose(a["vectors"][2:9], start["vectors"][2:9] + 3.0, rtol=1e-6)
         np.testing.assert_allclose(a["vectors"][[0, 1, 9]], start["vectors"][[0, 1, 9]])
     with pytest.raises(ValueError, match="cover 3 rows"):
-        trackers[0].take(actors[0], rows)
-        trackers[0].apply(actors[0], rows, sums[1])
+        books[0].take(actors[0], rows)
+        books[0].apply(actors[0], rows, sums[1])
 
 
 def test_reduce_scatter_keeps_the_busiest_link_flat_as_actors_grow():
     slice_bytes = 64 * 2**20
-    busiest = [sync.round_bytes(k, slice_bytes)["busiest_link"] for k in (2, 4, 16, 64)]
+    busiest = [sync.round_bytes(k, slice_bytes).busiest_link for k in (2, 4, 16, 64)]
     assert max(busiest) <= 2 * slice_bytes  # each way, whatever K is
-    star = [sync.round_bytes(k, slice_bytes)["star_busiest_link"] for k in (2, 4, 16, 64)]
+    star = [sync.round_bytes(k, slice_bytes).star_busiest_link for k in (2, 4, 16, 64)]
     assert star[-1] == 64 * slice_bytes  # the driver's link, through which every delta would pass
     assert sync.projected_efficiency(16, slice_bytes, 0.1, 0.05) > 2 * sync.projected_efficiency(
         16, slice_bytes, 0.1, 0.05, star=True)
@@ -150,7 +150,7 @@ def test_reduce_scatter_keeps_the_busiest_link_flat_as_actors_grow():
 
 def test_exchange_time_adds_bandwidth_latency_per_message_and_the_nodes_own_work():
     slice_bytes, bw = 24e6, 100e6 / 8
-    link = sync.round_bytes(4, int(slice_bytes))["busiest_link"] / bw
+    link = sync.round_bytes(4, int(slice_bytes)).busiest_link / bw
     assert sync.exchange_seconds(4, slice_bytes, bw, rtt_seconds=0.0) == pytest.approx(link)  # bandwidth alone
     # Latency counts once per message: a slice over MAX_SLICE_BYTES is several messages, one after the other.
     messages = -(-int(slice_bytes) // sync.MAX_SLICE_BYTES)

@@ -119,12 +119,12 @@ def test_a_job_is_one_run_and_its_artifact_has_its_identity_card_and_curves(ray_
     config = TrainConfig(corpus=(str(root),), out=str(tmp_path / "art"), vector_size=16, epochs=2, eval=False,
                          name="planted-1", tags=("planted", "ci"), license="mit", mlflow_uri=uri)
     result = run(config)
-    identity = result.manifest["run"]
-    assert (identity["name"], identity["tags"]) == ("planted-1", ["planted", "ci"])
-    assert identity["ray_job_id"] == ray.get_runtime_context().get_job_id()
+    run_section = result.manifest.run
+    assert (run_section.name, run_section.tags) == ("planted-1", ["planted", "ci"])
+    assert run_section.ray_job_id == ray.get_runtime_context().get_job_id()
     if shutil.which("git"):
         head = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip() or None
-        assert identity["git_commit"] == head
+        assert run_section.git_commit == head
     w2v.verify(config.out)  # README.md and the event file are checksummed like the rest
     card = (tmp_path / "art" / "README.md").read_text()
     front = parse_front_matter(card)
@@ -140,6 +140,6 @@ def test_a_job_is_one_run_and_its_artifact_has_its_identity_card_and_curves(ray_
     assert tracked.data.tags["w2v.artifact"] == str(tmp_path / "art")
     assert tracked.data.tags["w2v.manifest_sha256"] == w2v.export.manifest_sha256(config.out)
     assert tracked.data.params["epochs"] == "2" and tracked.data.params["tags"] == "planted,ci"
-    epochs = result.manifest["training"]["epochs"]
+    epochs = result.manifest.training.epochs
     assert sorted((m.step, m.value) for m in client.get_metric_history(tracked.info.run_id, "train/words_per_s")) == [
         (e["epoch"], e["words_per_s"]) for e in epochs]

@@ -59,6 +59,6 @@ def test_a_trainer_counts_its_training_and_its_other_work_in_cpu_seconds(planted
     status = actor.status()
     actor.close()
     assert status.done and status.error is None and status.words_trained > 0
-    assert 0 < status.train_cpu_seconds <= 2 * status.seconds + 0.05  # two threads: at most twice the wall time
-    assert status.exchange_cpu_seconds >= 0 and status.raylet_cpu_seconds is None  # never below the threads' own
+    assert status.train_cpu_seconds > 0 and status.raylet_cpu_seconds is None  # no raylet outside Ray
+    assert status.exchange_cpu_seconds >= 0  # the rest of the process: its CPU less the threads', never negative
     assert status.exchanges == 0 and status.exchanged_bytes == 0  # alone: nothing exchanged

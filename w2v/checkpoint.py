@@ -2,7 +2,7 @@
 
 A checkpoint is two files in the checkpoint location (`TrainConfig.checkpoint_location`, beside
 the artifact by default): `ckpt-000007.npz` (the global matrices) and `ckpt-000007.json` (the
-position, the job's identity and the npz's sha256). Both are staged locally and published through
+position, the job's fingerprint and the npz's sha256). Both are staged locally and published through
 `storage` with the JSON last, so a checkpoint is complete exactly when its JSON exists and the
 npz matches its checksum; anything else is ignored and the one before is used.
 
@@ -50,7 +50,7 @@ class Checkpoint:
 
     number: int  # 1, 2, ... in the order written
     weights: dict[str, np.ndarray]  # "vectors", "syn1neg" and/or "syn1": the global matrices
-    state: dict[str, Any]  # position ("epoch", "actor_epochs", ...) and identity ("parameters", "corpus")
+    state: dict[str, Any]  # position ("epoch", "actor_epochs", ...) and, under "identity", the job's fingerprint
 
     @property
     def position(self) -> Position:
@@ -91,7 +91,7 @@ def vocabulary_fingerprint(words: Sequence[str], counts: Sequence[int]) -> str:
     return digest.hexdigest()
 
 
-def identity(config: TrainConfig, shards: Sequence[Any]) -> dict[str, Any]:
+def fingerprint(config: TrainConfig, shards: Sequence[Any]) -> dict[str, Any]:
     """What a checkpoint must agree on to be resumed: the parameters that shape vectors, the corpus."""
     return {"parameters": {k: getattr(config, k) for k in RESUME_KEYS}, "corpus": corpus_fingerprint(shards),
             "shards": len(shards)}
@@ -115,8 +115,10 @@ def check_resumable(state: dict[str, Any], expected: dict[str, Any], location: s
 
 
 class NullCheckpointer:
-    """Checkpoints switched off: never due, saves nothing."""
+    """Checkpoints switched off: never due, saves nothing; `Checkpointer`'s interface, with no location."""
 
+    location: str | None = None  # no checkpoint directory
+    number = 1  # the number the next checkpoint would have
     saved = 0  # checkpoints written
     failed = 0  # checkpoints that could not be written
 
@@ -130,10 +132,10 @@ class NullCheckpointer:
 class Checkpointer:
     """Writes a checkpoint when `interval` seconds have passed since the last one (or the start)."""
 
-    def __init__(self, location: str, interval: float, identity: dict[str, Any], first_number: int = 1):
+    def __init__(self, location: str, interval: float, fingerprint: dict[str, Any], first_number: int = 1):
         self.location = location  # the checkpoint directory (local path or URI)
         self.interval = interval  # seconds between checkpoints
-        self.identity = identity  # parameters and corpus fingerprint, checked by --resume
+        self.fingerprint = fingerprint  # the job's parameters and corpus files, checked by --resume
         self.number = first_number  # the next checkpoint's number
         self.last = time.monotonic()  # when the last checkpoint was written (or the job started)
         self.saved = 0  # checkpoints written by this run
@@ -151,7 +153,7 @@ class Checkpointer:
         """
         began = time.perf_counter()
         try:
-            write(self.location, self.number, weights, {"identity": self.identity, "position": position.to_json()})
+            write(self.location, self.number, weights, {"identity": self.fingerprint, "position": position.to_json()})
         except (OSError, StorageError) as exc:
             self.failed += 1
             logger.warning("checkpoint %d could not be written to %s (%s); training goes on, next try in %.0f s",
@@ -237,7 +239,7 @@ def _weights(data: bytes) -> dict[str, np.ndarray]:
 
 
 def latest_state(location: str) -> dict[str, Any] | None:
-    """The newest checkpoint's JSON (position and identity) without reading its weights: a cheap check."""
+    """The newest checkpoint's JSON (position and fingerprint) without reading its weights: a cheap check."""
     for number in _numbers(location):
         try:
             with storage.open(storage.join(location, _names(number)[1]), "rb") as f:

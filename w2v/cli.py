@@ -367,7 +367,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         ray.shutdown()
         watch.lap("ray-shutdown")
     m = result.manifest
-    summary = report.summary_lines(m)
+    summary = report.summary_lines(m.to_json())
     print("\n" + "\n".join(summary[topic] for topic in ("vocabulary", "corpus", "training", "parent") if topic in summary))
     if result.plan.train_seconds:
         print(f"estimated before training: {result.plan.train_seconds:.1f} s of training")
@@ -379,7 +379,7 @@ def cmd_train(args: argparse.Namespace) -> int:
             print("  " + line)
     print(f"artifact: {artifact_uri(result.out)}")
     print(f"manifest sha256: {export.manifest_sha256(result.out)} (pin it: w2v.load(uri, manifest_sha256=...))")
-    failed = (m.get("evaluation") or {}).get("error")
+    failed = m.evaluation.error if m.evaluation else None
     if failed:
         print(f"w2v: error: the evaluation failed (the vectors are published): {failed}", file=sys.stderr)
         return EvaluationFailedError.exit_code
@@ -730,7 +730,7 @@ def main(argv: Sequence[str] | None = None, whole_process: bool | None = None) -
         cause = getattr(exc, "cause", None)  # raised in a Ray task or actor: the message without Ray's traceback
         error = cause if isinstance(cause, W2VError) else exc
         print(f"w2v: error: {printable(str(error))}", file=sys.stderr)
-        if getattr(error, "resumable", False) and argv[:1] == ["train"]:
+        if error.resumable and argv[:1] == ["train"]:
             print(f"w2v: continue with: {printable(redact(resume_command(argv)))}", file=sys.stderr)
         return error.exit_code
     except KeyboardInterrupt as exc:  # Ctrl-C before training, or a second stop signal during it: one line

@@ -301,16 +301,16 @@ class RoundState:
 class PeerRounds:
     """One member's round loop (the exchange thread of a `TrainerActor`), pure of Ray: tested with threads.
 
-    `weights()` gives the live matrices; `tracker` is the member's `sync.DeltaTracker`; `chunk_done(r)`
+    `weights()` gives the live matrices; `book` is the member's `sync.DeltaBook`; `chunk_done(r)`
     blocks until the member trained chunk r (False: training ended before it); `applied(r)` lets the
-    training thread start chunk r + LAG. `lock` guards the tracker against `reference()` readers.
+    training thread start chunk r + LAG. `lock` guards the book against `reference()` readers.
     """
 
-    def __init__(self, weights: Callable[[], sync.Weights], tracker: sync.DeltaTracker, vocab_size: int, rounds: int,
+    def __init__(self, weights: Callable[[], sync.Weights], book: sync.DeltaBook, vocab_size: int, rounds: int,
                  tiers: int, combine: str, chunk_done: Callable[[int], bool], applied: Callable[[int], None],
                  lock: threading.Lock, before_payload: Callable[[int], None] = lambda r: None):
         self.weights = weights
-        self.tracker = tracker
+        self.book = book
         self.vocab_size = vocab_size  # rows of every matrix
         self.rounds = rounds  # epochs x chunks: the last round is rounds - 1
         self.tiers = tiers  # sync.exchange_slices' frequency tiers
@@ -390,7 +390,7 @@ class PeerRounds:
         # The tier due is counted from the generation's first round (sync.tier_ranges' `exchange`).
         self.slices = sync.exchange_slices(self.vocab_size, row_bytes, r - self.generation_first, final=full, tiers=self.tiers)
         # No lock: only this thread moves the reference (in `_commit`), and taking leaves it as it is.
-        self.own = {rows.start: take_packed(live, self.tracker.reference, rows, self.buffers.get(packed_size(live, rows)))
+        self.own = {rows.start: take_packed(live, self.book.reference, rows, self.buffers.get(packed_size(live, rows)))
                     for rows in self.slices}
         self.status.exchanged_bytes += sum(rows.stop - rows.start for rows in self.slices) * row_bytes
         self.status.pending, self.status.pending_complete = r, False
@@ -419,11 +419,11 @@ class PeerRounds:
         with self.lock:
             for rows in self.slices:
                 own, total = self.own.pop(rows.start), self.totals.pop(rows.start)
-                apply_packed(live, self.tracker.reference, rows, own, total)
+                apply_packed(live, self.book.reference, rows, own, total)
                 self.buffers.give(own)
                 self.buffers.give(total)
             if r == self.snapshot_at:  # a full round: every row of the reference is the global weights
-                self.snapshot = (r, sync.copy_weights(self.tracker.reference))
+                self.snapshot = (r, sync.copy_weights(self.book.reference))
                 self.snapshot_at = None
                 self.status.snapshot_round = r
         self.status.committed, self.status.pending, self.status.pending_complete = r, None, False

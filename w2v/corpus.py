@@ -93,7 +93,7 @@ class Shard:
 
     @property
     def name(self) -> str:
-        """Unique within a plan: the URI, with `#bytes=start-end` for a range, `#member=NAME` for a zip member,
+        """Unique within an assignment: the URI, with `#bytes=start-end` for a range, `#member=NAME` for a zip member,
         `#row_groups=first-last` for row groups of a Parquet file.
 
         >>> Shard("s3://b/big.txt", 10, 0, 0, 10).name, Shard("https://h/text8.zip", 9, 0, member="text8").name
@@ -296,12 +296,12 @@ def assign_shards(shards: Sequence[Shard], actors: int) -> list[list[Shard]]:
     if actors < 1:
         raise ValueError("actors must be >= 1")
     loads = [0] * actors
-    plan: list[list[Shard]] = [[] for _ in range(actors)]
+    assignment: list[list[Shard]] = [[] for _ in range(actors)]
     for shard in sorted(shards, key=lambda s: (-s.size, s.uri)):
         i = min(range(actors), key=lambda j: (loads[j], j))
-        plan[i].append(shard)
+        assignment[i].append(shard)
         loads[i] += shard.size
-    return plan
+    return assignment
 
 
 def split_shards(shards: Sequence[Shard], actors: int, piece_bytes: int | None = None) -> list[Shard]:
@@ -386,25 +386,25 @@ def _row_group_pieces(shard: Shard, piece_bytes: int) -> list[Shard]:
     return pieces
 
 
-def _imbalance(plan: Sequence[Sequence[Shard]]) -> float:
+def _imbalance(assignment: Sequence[Sequence[Shard]]) -> float:
     """How far the busiest actor is above an even split by bytes: 0.0 is perfect, 0.1 is 10% above."""
-    loads = [sum(s.size for s in p) for p in plan]
+    loads = [sum(s.size for s in p) for p in assignment]
     mean = sum(loads) / len(loads)
     return max(loads) / mean - 1 if mean else 0.0
 
 
-def plan_summary(plan: Sequence[Sequence[Shard]]) -> str:
+def assignment_summary(assignment: Sequence[Sequence[Shard]]) -> str:
     """One log line: shards, byte ranges, bytes per actor and the imbalance.
 
-    >>> plan_summary([[Shard("a", 6, 0)], [Shard("b", 2, 0, 0, 2), Shard("b", 2, 0, 2, 4)]])
-    'plan: 3 shard(s) (2 byte range(s) of 1 file(s)), 10 bytes; actor 0: 1 shard(s) 6 bytes, actor 1: 2 shard(s) 4 bytes; busiest actor 20.0% above an even split'
+    >>> assignment_summary([[Shard("a", 6, 0)], [Shard("b", 2, 0, 0, 2), Shard("b", 2, 0, 2, 4)]])
+    'assignment: 3 shard(s) (2 byte range(s) of 1 file(s)), 10 bytes; actor 0: 1 shard(s) 6 bytes, actor 1: 2 shard(s) 4 bytes; busiest actor 20.0% above an even split'
     """
-    shards = [s for p in plan for s in p]
+    shards = [s for p in assignment for s in p]
     ranges = [s for s in shards if s.end is not None]
-    return (f"plan: {len(shards)} shard(s) ({len(ranges)} byte range(s) of {len({s.uri for s in ranges})} file(s)), "
+    return (f"assignment: {len(shards)} shard(s) ({len(ranges)} byte range(s) of {len({s.uri for s in ranges})} file(s)), "
             f"{sum(s.size for s in shards):,} bytes; "
-            + ", ".join(f"actor {k}: {len(p)} shard(s) {sum(s.size for s in p):,} bytes" for k, p in enumerate(plan))
-            + f"; busiest actor {100 * _imbalance(plan):.1f}% above an even split")
+            + ", ".join(f"actor {k}: {len(p)} shard(s) {sum(s.size for s in p):,} bytes" for k, p in enumerate(assignment))
+            + f"; busiest actor {100 * _imbalance(assignment):.1f}% above an even split")
 
 
 def _boundary(raw: IO, p: int, limit: int | None) -> int:

@@ -5,7 +5,7 @@ what it found, not the text: the vocabulary in row order (the checkpoint's rows)
 text was joined with, each shard's word count (it sizes each actor's epoch) and the words left
 out (`--save-training-state`). The job writes them once, before training, as `counted.json.gz` in
 the checkpoint location; `--resume` uses them when they were written for the same parameters and
-the same files (`checkpoint.identity`: names, sizes and times), and counts again otherwise.
+the same files (`checkpoint.fingerprint`: names, sizes and times), and counts again otherwise.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ FORMAT_VERSION = 1
 class Counted:
     """What the counting pass found, as a resumed job needs it."""
 
-    identity: Mapping[str, Any]  # `identity` of the job that counted: parameters, files, the parent's manifest
+    fingerprint: Mapping[str, Any]  # `fingerprint` of the job that counted: parameters, files, the parent's manifest
     vocab: Vocabulary  # row order, counts, totals and phrases
     shard_counts: tuple[ShardCount, ...]  # per shard: words, sentences, ... (no word tables)
     dropped: Mapping[str, int] | None = None  # word -> count of counted words left out (--save-training-state)
@@ -42,7 +42,7 @@ class Counted:
     def to_json(self) -> dict[str, Any]:
         vocab = {f.name: getattr(self.vocab, f.name) for f in dataclasses.fields(Vocabulary) if f.name != "phrasing"}
         phrasing = self.vocab.phrasing
-        return {"format_version": FORMAT_VERSION, "identity": dict(self.identity), "vocabulary": vocab,
+        return {"format_version": FORMAT_VERSION, "identity": dict(self.fingerprint), "vocabulary": vocab,
                 "phrases": {"settings": phrasing.settings(), "tsv": phrases.tsv_bytes(phrasing).decode("utf-8")}
                 if phrasing else None,
                 "shards": [{**dataclasses.asdict(sc), "counts": {}} for sc in self.shard_counts],
@@ -68,11 +68,11 @@ class Counted:
             shard_counts = tuple(ShardCount(**sc) for sc in data["shards"])
         except (KeyError, TypeError, AttributeError) as exc:
             raise ValueError(f"missing or unexpected field ({exc})") from None
-        return cls(identity=data["identity"], vocab=vocab, shard_counts=shard_counts, dropped=data.get("dropped"))
+        return cls(fingerprint=data["identity"], vocab=vocab, shard_counts=shard_counts, dropped=data.get("dropped"))
 
 
-def identity(job: Mapping[str, Any], parent_manifest_sha256: str | None) -> dict[str, Any]:
-    """What a record must have been written for: the job's `checkpoint.identity` (parameters and files) and,
+def fingerprint(job: Mapping[str, Any], parent_manifest_sha256: str | None) -> dict[str, Any]:
+    """What a record must have been written for: the job's `checkpoint.fingerprint` (parameters and files) and,
     with --init-from, the parent's manifest (a parent republished at the same URI holds other words)."""
     return {**job, "parent": parent_manifest_sha256}
 
@@ -94,8 +94,8 @@ def write(location: str, counted: Counted) -> None:
             shutil.rmtree(staging, ignore_errors=True)
 
 
-def read(location: str, identity: Mapping[str, Any]) -> Counted | None:
-    """The record in `location` when it was written for this `identity` (parameters and files), else None."""
+def read(location: str, fingerprint: Mapping[str, Any]) -> Counted | None:
+    """The record in `location` when it was written for this `fingerprint` (parameters and files), else None."""
     where = storage.join(location, FILE)
     if not storage.exists(where):
         return None
@@ -108,7 +108,7 @@ def read(location: str, identity: Mapping[str, Any]) -> Counted | None:
     except (OSError, StorageError, ValueError, EOFError, zlib.error) as exc:
         logger.warning("ignoring %s: %s; counting the corpus again", where, exc)
         return None
-    if counted.identity != json.loads(json.dumps(identity)):  # as JSON holds it (tuples are lists there)
+    if counted.fingerprint != json.loads(json.dumps(fingerprint)):  # as JSON holds it (tuples are lists there)
         logger.info("%s was written for other parameters or files: counting the corpus again", where)
         return None
     return counted

@@ -34,10 +34,10 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from . import collective, lineage, progress, sync
-from .checkpoint import Checkpoint, NullCheckpointer
+from .checkpoint import Checkpoint, Checkpointer, NullCheckpointer
 from .config import TrainConfig
 from .corpus import Shard
-from .errors import ConfigError, StoppedAtOnce, TrainingError, TrainingStopped
+from .errors import ConfigError, ResumableTrainingError, StoppedAtOnce, TrainingError, TrainingStopped
 from .exchange import ActorStatus, ExchangeTally, actor_gone, exchange_round, ring_bytes
 from .fleet import Fleet, actor_died, get_each
 from .recovery import FaultEvent, weights_digest
@@ -61,7 +61,7 @@ STATUS_TIMEOUT_SECONDS = 15.0
 MAX_REFORMS = 3  # group generations in a row that broke with no actor lost (a flaky network) before the job fails
 
 
-def expected_words(plan: Sequence[Sequence[Shard]], corpus_words: int, shard_words: Mapping[str, int] | None
+def expected_words(assignment: Sequence[Sequence[Shard]], corpus_words: int, shard_words: Mapping[str, int] | None
                    ) -> list[int]:
     """Words per epoch of each actor's shards: counted (`shard_words`), else the corpus's by bytes.
 
@@ -71,9 +71,9 @@ def expected_words(plan: Sequence[Sequence[Shard]], corpus_words: int, shard_wor
     [250, 150]
     """
     if shard_words is not None:
-        return [sum(shard_words.get(s.name, 0) for s in shards) for shards in plan]
-    total = sum(s.size for shards in plan for s in shards) or 1
-    return [round(corpus_words * sum(s.size for s in shards) / total) for shards in plan]
+        return [sum(shard_words.get(s.name, 0) for s in shards) for shards in assignment]
+    total = sum(s.size for shards in assignment for s in shards) or 1
+    return [round(corpus_words * sum(s.size for s in shards) / total) for shards in assignment]
 
 
 @dataclass
@@ -155,11 +155,11 @@ class _StopSignals:
         self.previous = {}
 
 
-def train(config: TrainConfig, vocab: Vocabulary, plan: Sequence[Sequence[Shard]],
+def train(config: TrainConfig, vocab: Vocabulary, assignment: Sequence[Sequence[Shard]],
           nodes: Sequence[dict[str, Any]], resume: Checkpoint | None = None,
-          checkpointer: Any = NullCheckpointer(), shard_words: Mapping[str, int] | None = None,
+          checkpointer: Checkpointer | NullCheckpointer = NullCheckpointer(), shard_words: Mapping[str, int] | None = None,
           parent: lineage.Parent | None = None) -> TrainResult:
-    """Train on one actor per planned node (`plan[k]` are actor k's shards, `nodes[k]` its node).
+    """Train on one actor per planned node (`assignment[k]` are actor k's shards, `nodes[k]` its node).
 
     `parent` (`--init-from`) gives the first weights of its rows (`lineage.initial_weights`); `resume`
     starts every actor at the checkpoint's position from its weights; `checkpointer` is asked
@@ -168,7 +168,7 @@ def train(config: TrainConfig, vocab: Vocabulary, plan: Sequence[Sequence[Shard]
     estimated from the shards' bytes.
     """
     with _StopSignals() as stop:
-        training = Training(config, vocab, plan, nodes, resume, checkpointer, shard_words, stop, parent)
+        training = Training(config, vocab, assignment, nodes, resume, checkpointer, shard_words, stop, parent)
         try:
             return training.run()
         finally:
@@ -193,9 +193,9 @@ class Training:
     `jobs/links.py` runs one, then times its actors' exchanges.
     """
 
-    def __init__(self, config: TrainConfig, vocab: Vocabulary, plan: Sequence[Sequence[Shard]],
-                 nodes: Sequence[dict[str, Any]], resume: Checkpoint | None, checkpointer: Any,
-                 shard_words: Mapping[str, int] | None = None, stop: _StopSignals | None = None,
+    def __init__(self, config: TrainConfig, vocab: Vocabulary, assignment: Sequence[Sequence[Shard]],
+                 nodes: Sequence[dict[str, Any]], resume: Checkpoint | None,
+                 checkpointer: Checkpointer | NullCheckpointer, shard_words: Mapping[str, int] | None = None, stop: _StopSignals | None = None,
                  parent: lineage.Parent | None = None):
         import ray
 
@@ -207,7 +207,7 @@ class Training:
         self.stop = stop or _StopSignals()  # a stop signal: checkpoint at the next round, then TrainingStopped
         actors = len(nodes)
         self.exchange = actors > 1  # one actor alone has nothing to exchange
-        words = expected_words(plan, vocab.raw_words, shard_words)  # per actor, per epoch
+        words = expected_words(assignment, vocab.raw_words, shard_words)  # per actor, per epoch
         self.sync_words = config.sync_words or sync.default_sync_words(sum(words), actors)
         chunks = sync.chunks_per_epoch(sum(words), actors, self.sync_words)
         # A --sync-words of the user's that leaves much of an epoch stale is warned about; the automatic pacing's
@@ -217,7 +217,7 @@ class Training:
             logger.warning(warning)
         start_round = resume.round(chunks) if resume else 0  # where every actor starts
         self.rounds = Rounds(actors, chunks, config.epochs, start_round, vocab.counts)  # where every actor stands
-        self.fleet = Fleet(config, ray.put(vocab), plan, nodes, words, chunks, start_round, self._give_up,
+        self.fleet = Fleet(config, ray.put(vocab), assignment, nodes, words, chunks, start_round, self._give_up,
                            parse_fault_hook(os.environ.get(FAULT_ENV)), parse_pause_hook(os.environ.get(PAUSE_ENV)))
         self.transport = self._transport()  # "collective", "object-store", or "none" (one actor)
         self.host: Any = None  # collective.StoreHost: the group's rendezvous (the collective transport)
@@ -702,10 +702,8 @@ class Training:
         """
         weights = self.global_weights if self.exchange else None
         where = self._save_on_the_way_out(weights) if weights else None
-        error = TrainingError(f"training failed: {reason}; "
-                              + (where if where else self._no_checkpoint_reason()))
-        error.resumable = bool(where) or bool(getattr(self.checkpointer, "saved", 0))
-        raise error
+        failed = ResumableTrainingError if where or self.checkpointer.saved else TrainingError
+        raise failed(f"training failed: {reason}; " + (where if where else self._no_checkpoint_reason()))
 
     # ------------------------------------------------------------------ checkpoints
     def _position(self) -> Position:
@@ -724,7 +722,7 @@ class Training:
 
     def _save_on_the_way_out(self, weights: sync.Weights | None) -> str | None:
         """Write a checkpoint now, whatever the interval; what it holds, or None when none could be written."""
-        if weights is None or not hasattr(self.checkpointer, "location"):
+        if weights is None or self.checkpointer.location is None:
             return None
         saved = self.checkpointer.saved
         position = self._position()
@@ -735,7 +733,7 @@ class Training:
                 f"(round {position.round}) written to {self.checkpointer.location}")
 
     def _no_checkpoint_reason(self) -> str:
-        if not hasattr(self.checkpointer, "location"):
+        if self.checkpointer.location is None:
             return "checkpoints are off (--checkpoint-interval 0): nothing to resume from"
         if self.checkpointer.saved:
             return f"no new checkpoint could be written; the last one is in {self.checkpointer.location}"

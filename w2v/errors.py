@@ -27,6 +27,7 @@ class W2VError(Exception):
     """
 
     exit_code = EXIT_BAD_INPUT
+    resumable = False  # True for the failures after which `--resume` continues: the CLI prints that command
 
     def __init__(self, *args, **kwargs):
         super().__init__(*(redact(a) if isinstance(a, str) else a for a in args), **kwargs)
@@ -85,7 +86,13 @@ class TrainingError(W2VError, RuntimeError):
     """
 
     exit_code = EXIT_TRAINING
-    resumable = False  # True when a checkpoint was written on the way out: `--resume` continues
+
+
+class ResumableTrainingError(TrainingError):
+    """Training failed, but a checkpoint of this job exists (written on the way out, or before): `--resume`
+    continues from it."""
+
+    resumable = True
 
 
 class TrainingStopped(W2VError):

@@ -152,6 +152,25 @@ def gather(refs: Sequence[Any]) -> list[Any]:
         return [get_or(ref, None) for ref in refs]  # which ones: each on its own
 
 
+@dataclass(frozen=True)
+class Handed:
+    """One member's `take` of a slice as the driver holds it: object refs, so that each piece goes from the
+    actor that cut it straight to the member that sums it, never through the driver. (`take` runs with
+    num_returns = members + 1: Ray gives one ref per item of a returned list, not per field of a record.)"""
+
+    took_part: Any  # ref of a bool: False when Ray restarted the actor and the driver has not started it again
+    pieces: list[Any]  # ref of piece j of its delta, for member j to reduce
+
+    @classmethod
+    def of(cls, refs: Sequence[Any]) -> "Handed":
+        """From `take`'s refs: whether it took part, then the pieces.
+
+        >>> Handed.of(["ok", "p0", "p1"])
+        Handed(took_part='ok', pieces=['p0', 'p1'])
+        """
+        return cls(took_part=refs[0], pieces=list(refs[1:]))
+
+
 def exchange_round(actors: Sequence[Any], slices: Sequence[slice], rounds: Sequence[int],
                    global_weights: sync.Weights) -> tuple[Moved, set[int]]:
     """One reduce-scatter exchange over `slices` (see `sync`): deltas go actor to actor, the driver
@@ -171,10 +190,10 @@ def exchange_round(actors: Sequence[Any], slices: Sequence[slice], rounds: Seque
         if not members:
             break
         n = len(members)
-        handed = [actors[k].take.options(num_returns=n + 1).remote(rows.start, rows.stop, n, rounds[k])
-                  for k in members]  # [member][0] = took part; [member][1 + j] = piece for member j
-        failed = {k for k, refs in zip(members, handed) if not get_or(refs[0], False)}
-        sums = [] if failed else [actors[owner].reduce.remote(*[refs[1 + j] for refs in handed])
+        handed = [Handed.of(actors[k].take.options(num_returns=n + 1).remote(rows.start, rows.stop, n, rounds[k]))
+                  for k in members]
+        failed = {k for k, took in zip(members, handed) if not get_or(took.took_part, False)}
+        sums = [] if failed else [actors[owner].reduce.remote(*[took.pieces[j] for took in handed])
                                   for j, owner in enumerate(members)]
         applied = [actors[k].apply.remote(rows.start, rows.stop, *sums) for k in members] if sums else []
         pieces = gather(sums)
@@ -193,7 +212,7 @@ def exchange_round(actors: Sequence[Any], slices: Sequence[slice], rounds: Seque
             offset, slice_bytes = offset + size, slice_bytes + sync.nbytes(piece)
         lost |= {k for k, ref in zip(members, applied) if not get_or(ref, False)}
         counted = sync.round_bytes(n, slice_bytes)
-        moved.add(Moved(counted["total"], counted["busiest_link"], counted["slice"]))
+        moved.add(Moved(counted.total, counted.busiest_link, counted.slice))
     return moved, lost
 
 

@@ -75,13 +75,13 @@ def actor_died(exc: BaseException) -> bool:
 
 
 class Fleet:
-    """One trainer actor per planned node (`plan[k]` are actor k's shards, `nodes[k]` its node), see the module.
+    """One trainer actor per planned node (`assignment[k]` are actor k's shards, `nodes[k]` its node), see the module.
 
     `give_up(reason)` fails the job (the driver's: it checkpoints first); `exit_after` and `pause` are the
     tests' fault hooks (`trainer.parse_fault_hook`, `parse_pause_hook`).
     """
 
-    def __init__(self, config: TrainConfig, vocab_ref: Any, plan: Sequence[Sequence[Shard]],
+    def __init__(self, config: TrainConfig, vocab_ref: Any, assignment: Sequence[Sequence[Shard]],
                  nodes: Sequence[dict[str, Any]], expected_words: Sequence[int], chunks: int, start_round: int,
                  give_up: Callable[[str], NoReturn], exit_after: dict[int, tuple[float, str]] | None = None,
                  pause: tuple[str, str] | None = None):
@@ -89,7 +89,7 @@ class Fleet:
 
         self.config = config  # the job's parameters (max_restarts, workers)
         self.vocab_ref = vocab_ref  # the vocabulary, shipped once to every actor, restarts included
-        self.plan = [list(p) for p in plan]  # actor k's shards
+        self.assignment = [list(p) for p in assignment]  # actor k's shards
         self.nodes = list(nodes)  # actor k's planned node
         self.expected_words = list(expected_words)  # per actor, per epoch: sets its chunk boundaries
         self.chunks = chunks  # chunks per epoch
@@ -164,7 +164,7 @@ class Fleet:
     def spool_all(self) -> float:
         """Every actor spools its shards into its chunks (in parallel); returns the wall seconds."""
         began = time.perf_counter()
-        refs = [a.spool.remote(self.vocab_ref, self.plan[k], self.chunks, self.expected_words[k])
+        refs = [a.spool.remote(self.vocab_ref, self.assignment[k], self.chunks, self.expected_words[k])
                 for k, a in enumerate(self.actors)]
         with progress.bar("spooling", total=len(refs), unit="actors") as bar:
             self.spooled, failures = get_each(refs, bar, lambda done: f"{sum(sp.words for sp in done):,} words, "
@@ -226,7 +226,7 @@ class Fleet:
         while True:
             self.start_up_fault(k, cause, stage)
             try:
-                self.spooled[k] = ray.get(self.actors[k].spool.remote(self.vocab_ref, self.plan[k], self.chunks,
+                self.spooled[k] = ray.get(self.actors[k].spool.remote(self.vocab_ref, self.assignment[k], self.chunks,
                                                                         self.expected_words[k]))
             except Exception as again:
                 if not actor_died(again):
@@ -305,7 +305,7 @@ class Fleet:
         self.infos[k] = info
         while True:
             try:
-                self.spooled[k] = ray.get(self.actors[k].spool.remote(self.vocab_ref, self.plan[k], self.chunks,
+                self.spooled[k] = ray.get(self.actors[k].spool.remote(self.vocab_ref, self.assignment[k], self.chunks,
                                                                         self.expected_words[k]))
                 ray.get(self.actors[k].start.remote(weights_ref, exchange, restart_round))
                 return info, ray.get(self.actors[k].status.remote())

@@ -209,6 +209,20 @@ class EvaluationSummary:
     report_error: str | None = None  # report.md could not be drawn
     extra: dict[str, Any] = field(default_factory=dict)  # other headline numbers of `summary`
 
+    @classmethod
+    def of(cls, evaluation: dict[str, Any] | None, error: str | None = None) -> "EvaluationSummary | None":
+        """The manifest's `evaluation` section of an evaluation's outcome (the one place it is built): its
+        headline numbers from eval.json's content, the error when it failed, None when none ran.
+
+        >>> EvaluationSummary.of({"runtime": {"seconds": 2.5}}).to_json()
+        {'file': 'eval.json', 'seconds': 2.5, 'analogies': {}, 'pairs': {}}
+        >>> EvaluationSummary.of(None, "ValueError: no GPU").to_json(), EvaluationSummary.of(None)
+        ({'error': 'ValueError: no GPU'}, None)
+        """
+        if error:
+            return cls(error=error)
+        return _from_json(cls, {"file": EVAL_JSON, **summary(evaluation)}) if evaluation else None
+
     def to_json(self) -> dict[str, Any]:
         if self.error:
             return {"error": self.error}
@@ -284,10 +298,10 @@ def now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
-# ---------------------------------------------------------------------- run identity
+# ---------------------------------------------------------------------- the run
 
 
-def run_identity(name: str | None, tags: tuple[str, ...] | list[str], cwd: str | None = None) -> RunSection:
+def run_section(name: str | None, tags: tuple[str, ...] | list[str], cwd: str | None = None) -> RunSection:
     """The `run` section of this process: the user's name and tags, what Ray and git say about the job.
 
     Never fails: outside Ray, outside a git repository or without git, those fields are None.
@@ -392,12 +406,6 @@ def build(config, shards, shard_counts, skipped, vocab, plan, result, resumed, e
 
     by_uri = {s.name: s for s in shards}
     read_as = lambda s: formats.read_as(s.member or s.uri, config.text_field)  # noqa: E731 - text, jsonl or parquet
-    if eval_error:
-        evaluated = EvaluationSummary(error=eval_error)
-    elif evaluation:
-        evaluated = _from_json(EvaluationSummary, {"file": EVAL_JSON, **summary(evaluation)})
-    else:
-        evaluated = None
     return Manifest(
         created=now(), run=run, parameters=config.to_json(),
         corpus=CorpusSection(
@@ -417,7 +425,7 @@ def build(config, shards, shard_counts, skipped, vocab, plan, result, resumed, e
             result.stats, result.actors, result.epochs,
             ResumedFrom(checkpoint=resumed.number, epoch=resumed.epoch, words_done=resumed.position.words_done,
                         words_retrained=resumed.position.words_trained_past) if resumed else None),
-        evaluation=evaluated,
+        evaluation=EvaluationSummary.of(evaluation, eval_error),
         versions={**versions(), **({"tensorflow": evaluation["runtime"]["tensorflow"]} if evaluation else {})},
         gensim_fast_version=gensim_fast_version(), plan=plan.to_json(),
         timings={**timings, "total_before_export": round(sum(timings.values()), 3)},

@@ -21,6 +21,7 @@ import json
 import os
 from typing import Any
 
+from . import storage
 from .display import printable
 from .manifest import Manifest
 from .report import percent
@@ -70,7 +71,8 @@ def corpus_names(manifest: Manifest, limit: int | None = 5) -> list[str]:
     names: list[str] = []
     for shard in (manifest.corpus.shards if manifest.corpus else []):
         uri = str(shard.get("uri", "")).split("#bytes=")[0]
-        name = uri.split("?")[0].split("#")[0] if "://" in uri else os.path.basename(uri.rstrip("/"))
+        local = storage.local_path(uri) if uri else None
+        name = os.path.basename(local.rstrip("/")) if local is not None else uri.split("?")[0].split("#")[0]
         if name and name not in names:
             names.append(name)
     if limit is None or len(names) <= limit:

@@ -48,7 +48,8 @@ class JobResult:
     """What a finished job wrote."""
 
     out: str  # the artifact's location
-    manifest: dict[str, Any]  # as written in manifest.json
+    manifest: manifest.Manifest  # as written in manifest.json (`files` included)
+    manifest_sha256: str  # of manifest.json's bytes: pins the artifact (`w2v.load(..., manifest_sha256=)`)
     evaluation: dict[str, Any] | None  # as written in eval.json, None with --no-eval or on error
     plan: Plan  # what the job announced before training
     timings: dict[str, float]  # seconds per stage, the export included (the manifest's stop before it)
@@ -98,11 +99,11 @@ def preflight(config: TrainConfig) -> list[corpus.Shard]:
         state = checkpoint.latest_state(location)
         if state is None:
             raise ConfigError(f"--resume: no readable checkpoint in {location}")
-        checkpoint.check_resumable(state, checkpoint.identity(config, shards), location)
+        checkpoint.check_resumable(state, checkpoint.fingerprint(config, shards), location)
     return shards
 
 
-def resume_point(config: TrainConfig, identity: dict[str, Any]) -> checkpoint.Checkpoint | None:
+def resume_point(config: TrainConfig, fingerprint: dict[str, Any]) -> checkpoint.Checkpoint | None:
     """The checkpoint `--resume` continues (checked against this job), or None for a fresh start.
 
     A fresh start with --overwrite drops the checkpoints of the job it replaces.
@@ -117,15 +118,15 @@ def resume_point(config: TrainConfig, identity: dict[str, Any]) -> checkpoint.Ch
     if found is None:
         raise ConfigError(f"--resume: no complete checkpoint in {location}"
                           + (f" (the newest: {skipped[0]})" if skipped else ""))
-    checkpoint.check_resumable(found.state, identity, location)
+    checkpoint.check_resumable(found.state, fingerprint, location)
     return found
 
 
-def checkpointer(config: TrainConfig, identity: dict[str, Any], resumed: checkpoint.Checkpoint | None):
+def checkpointer(config: TrainConfig, fingerprint: dict[str, Any], resumed: checkpoint.Checkpoint | None):
     """A Checkpointer at `checkpoint_interval`, or the do-nothing one when checkpoints are off."""
     if config.checkpoint_interval <= 0:
         return checkpoint.NullCheckpointer()
-    return checkpoint.Checkpointer(config.checkpoint_location, config.checkpoint_interval, identity,
+    return checkpoint.Checkpointer(config.checkpoint_location, config.checkpoint_interval, fingerprint,
                                    first_number=resumed.number + 1 if resumed else 1)
 
 
@@ -146,13 +147,13 @@ def prepare(config: TrainConfig, shards: list[corpus.Shard], timings: dict[str, 
     nodes = placement.wait_for_nodes(config)
     if config.eval:  # a task no node can hold would wait forever after training: refused before it
         eval_stage.check_cluster(config.eval_cpus, config.eval_gpus)
-    listed = shards  # what checkpoint.identity fingerprints
+    listed = shards  # what checkpoint.fingerprint covers
     empty = [s for s in shards if s.size == 0]  # nothing to read: left out, but listed as skipped
     shards = [s for s in shards if s.size > 0]
     shards = corpus.split_shards(shards, config.actors or len(nodes) or 1, config.shard_bytes)  # byte ranges
     placed = placement.place_actors(config, nodes, len(shards))
     assignment = corpus.assign_shards(shards, len(placed))
-    logger.info("%s; workers per actor: %s", corpus.plan_summary(assignment), [n["workers"] for n in placed])
+    logger.info("%s; workers per actor: %s", corpus.assignment_summary(assignment), [n["workers"] for n in placed])
     watch.lap("list")
 
     parent = lineage.load_parent(config) if config.init_from else None  # checksums verified
@@ -228,7 +229,7 @@ def _counted_for_resume(config: TrainConfig, listed: list[corpus.Shard], split: 
     the same counting bound, and the left-out words when --save-training-state wants them."""
     if not config.resume:
         return None
-    kept = counted.read(config.checkpoint_location, _counts_identity(checkpoint.identity(config, listed), parent))
+    kept = counted.read(config.checkpoint_location, _counts_fingerprint(checkpoint.fingerprint(config, listed), parent))
     if kept is None:
         return None
     if {sc.uri for sc in kept.shard_counts} != {s.name for s in split}:
@@ -241,9 +242,9 @@ def _counted_for_resume(config: TrainConfig, listed: list[corpus.Shard], split: 
     return kept
 
 
-def _counts_identity(job: dict[str, Any], parent: lineage.Parent | None) -> dict[str, Any]:
-    """What a `counted` record is written for and checked against: the job's `checkpoint.identity` and the parent."""
-    return counted.identity(job, parent.manifest_sha256 if parent else None)
+def _counts_fingerprint(job: dict[str, Any], parent: lineage.Parent | None) -> dict[str, Any]:
+    """What a `counted` record is written for and checked against: the job's `checkpoint.fingerprint` and the parent."""
+    return counted.fingerprint(job, parent.manifest_sha256 if parent else None)
 
 
 def dry_run(config: TrainConfig, shards: list[corpus.Shard] | None = None) -> Plan:
@@ -274,16 +275,16 @@ def run(config: TrainConfig, shards: list[corpus.Shard] | None = None,
         watch = Stopwatch(timings)
         shards = preflight(config)
         watch.lap("preflight")
-    identity = manifest.run_identity(config.name, config.tags)
-    tracker = tracking.tracker_for(config.mlflow_uri, config.to_json(), identity)
+    run_section = manifest.run_section(config.name, config.tags)
+    tracker = tracking.tracker_for(config.mlflow_uri, config.to_json(), run_section)
     try:
         with retries.recording(retries.Ledger()) as ledger:  # the tasks Ray ran again, stage by stage
-            done = _train_and_publish(config, shards, timings, identity, tracker, ledger)
+            done = _train_and_publish(config, shards, timings, run_section, tracker, ledger)
     except BaseException:
         tracker.finish(failed=True)
         raise
     tracker.finish(artifact=artifact_location(config.out),
-                   manifest_sha256=hashlib.sha256(export.json_bytes(done.manifest)).hexdigest())
+                   manifest_sha256=done.manifest_sha256)
     return done
 
 
@@ -302,18 +303,18 @@ def _train_and_publish(config: TrainConfig, shards: list[corpus.Shard], timings:
         vocab, shard_counts = p.vocab, p.shard_counts
         watch = Stopwatch(timings)  # continues after stages 1-2
 
-        job = checkpoint.identity(config, shards)
-        identity = {**job, "vocabulary": checkpoint.vocabulary_fingerprint(vocab.words, vocab.counts)}
-        resumed = resume_point(config, identity)
+        job = checkpoint.fingerprint(config, shards)
+        fingerprint = {**job, "vocabulary": checkpoint.vocabulary_fingerprint(vocab.words, vocab.counts)}
+        resumed = resume_point(config, fingerprint)
         if config.checkpoint_interval > 0 and not p.counts_reused:  # a --resume later need not count again
             counted.write(config.checkpoint_location, counted.Counted(
-                identity=_counts_identity(job, p.parent), vocab=vocab, shard_counts=tuple(shard_counts),
+                fingerprint=_counts_fingerprint(job, p.parent), vocab=vocab, shard_counts=tuple(shard_counts),
                 dropped=p.dropped))
 
         logger.info("stage 3/5: training %d epoch(s) on %d actor(s)", config.epochs, len(p.assignment))
         with training_failures():  # driver.py's failures: actors gone for good, divergence, Ray's errors
             result = driver.train(config, vocab, p.assignment, p.placement, resume=resumed,
-                                 checkpointer=checkpointer(config, identity, resumed),
+                                 checkpointer=checkpointer(config, fingerprint, resumed),
                                  shard_words={sc.uri: sc.words for sc in shard_counts}, parent=p.parent)
         watch.lap("train")
     finally:
@@ -342,9 +343,8 @@ def _train_and_publish(config: TrainConfig, shards: list[corpus.Shard], timings:
     tracker.log_training(m.training)
     extra_files = {scalars.EVENTS_FILE: scalars.event_file(m.training.epochs, m.training.shown_sync_share)}
     if evaluation:  # the report is drawn from the manifest; a report that fails is an error in it, not a lost job
-        files, entry = outcome.artifact_files(m.to_json(), vocab.words, result.vectors)
+        files, m.evaluation = outcome.artifact_files(m.to_json(), vocab.words, result.vectors)
         extra_files.update(files)
-        m.evaluation.report_error = entry.get("report_error")
     tracker.log_evaluation(m.evaluation)
     if vocab.phrasing:
         extra_files.update(phrases.artifact_files(vocab.phrasing, pickle=config.phrases_pickle))
@@ -359,5 +359,7 @@ def _train_and_publish(config: TrainConfig, shards: list[corpus.Shard], timings:
                                       arrays=lineage.state_arrays(config, result.syn1neg))
     checkpoint.remove_all(config.checkpoint_location)  # the artifact is published: the job is done
     watch.lap("export")
-    return JobResult(out=config.out, manifest=written, evaluation=evaluation, plan=p.plan, timings=timings)
+    return JobResult(out=config.out, manifest=manifest.Manifest.from_json(written),
+                     manifest_sha256=hashlib.sha256(export.json_bytes(written)).hexdigest(), evaluation=evaluation,
+                     plan=p.plan, timings=timings)
 

@@ -30,13 +30,14 @@ The design (chosen by measurement; see README "Distributed training"):
   its own words of all epochs; shards are balanced by bytes, so every actor is at the same point of
   the global schedule at the same share of the job.
 
-Everything here is pure numpy, tested without Ray: `DeltaTracker` is the actor's side,
+Everything here is pure numpy, tested without Ray: `DeltaBook` is the actor's side,
 `exchange_slices`, `split_rows` and `sum_deltas` the exchange's. `driver` owns the actors and the loop.
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Sequence
 
 import numpy as np
@@ -199,7 +200,17 @@ def cut(weights: Weights, pieces: Sequence[slice], offset: int) -> list[Weights]
     return [{name: a[p.start - offset : p.stop - offset] for name, a in weights.items()} for p in pieces]
 
 
-def round_bytes(actors: int, slice_bytes: int) -> dict[str, int]:
+@dataclass(frozen=True)
+class RoundBytes:
+    """Bytes one object-store exchange of a slice moves (`round_bytes`)."""
+
+    slice: int  # of the summed slice (the global weights' share)
+    total: int  # over every link
+    busiest_link: int  # over the busiest process's link (what sets an exchange's time)
+    star_busiest_link: int  # the driver's link, were every delta sent through it (star), for comparison
+
+
+def round_bytes(actors: int, slice_bytes: int) -> RoundBytes:
     """Bytes one exchange of a `slice_bytes` slice moves, in all and on the busiest process's link.
 
     Reduce-scatter through the object store: actor k sends piece j of its delta to actor j (K-1
@@ -208,7 +219,7 @@ def round_bytes(actors: int, slice_bytes: int) -> dict[str, int]:
     sum back to every actor) would put K*B each way on the driver's link.
 
     >>> round_bytes(4, 400)
-    {'slice': 400, 'total': 2800, 'busiest_link': 700, 'star_busiest_link': 1600}
+    RoundBytes(slice=400, total=2800, busiest_link=700, star_busiest_link=1600)
     """
     piece = slice_bytes // actors
     deltas = actors * (actors - 1) * piece  # pieces that leave their actor
@@ -216,8 +227,8 @@ def round_bytes(actors: int, slice_bytes: int) -> dict[str, int]:
     # Links are full duplex: an owner sends its K-1 foreign pieces and its sum to K-1 actors and the
     # driver (2K-1 pieces out) and receives 2(K-1) pieces. With a star the driver receives K slices.
     busiest = (2 * actors - 1) * piece
-    return {"slice": slice_bytes, "total": deltas + sums, "busiest_link": max(busiest, slice_bytes),
-            "star_busiest_link": actors * slice_bytes}
+    return RoundBytes(slice=slice_bytes, total=deltas + sums, busiest_link=max(busiest, slice_bytes),
+                      star_busiest_link=actors * slice_bytes)
 
 
 # An exchange's wall time on a real link (README "Scaling model"; measured by `jobs/links.py`: Ray
@@ -269,7 +280,7 @@ def exchange_seconds(nodes: int, slice_bytes: float, link_bytes_per_s: float, rt
         rtts = (messages + 1) * (nodes - 1)
         return rtts * rtt_seconds + slice_bytes / node_bytes_per_s + link / link_bytes_per_s
     moved = round_bytes(nodes, int(slice_bytes))
-    link = moved["star_busiest_link"] if star else moved["busiest_link"]
+    link = moved.star_busiest_link if star else moved.busiest_link
     return messages * exchange_round_trips(nodes) * rtt_seconds + slice_bytes / node_bytes_per_s + link / link_bytes_per_s
 
 
@@ -406,8 +417,9 @@ def combine_summed(summed: Weights, squares: dict[str, np.ndarray], actors: int,
     return summed
 
 
-class DeltaTracker:
-    """An actor's side of the exchange: its changes since the last exchange, and the others' changes.
+class DeltaBook:
+    """An actor's side of the exchange, kept like an account book: its changes since the last exchange, and
+    the others' changes. (Named so beside the MLflow `tracking` of a run: one name, one idea.)
 
     `reference` is what the weights would be without local training since the last exchange; the
     delta is `weights - reference`. After `take`, the actor keeps its own delta until `apply`

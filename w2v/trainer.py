@@ -317,7 +317,7 @@ class TrainerActor:
         self.shards: list[Shard] = []  # this actor's shards, spooled in this order (spool)
         self.spool_dir: str | None = None  # made by spool(); removed by close(), or by a later actor after a crash
         self.spooled: Any = None  # SpoolStats (with the chunk files) once spool() ran
-        self.tracker: sync.DeltaTracker | None = None  # exchange bookkeeping, from start()
+        self.book: sync.DeltaBook | None = None  # exchange bookkeeping, from start()
         self.thread: threading.Thread | None = None  # the chunk loop
         self.restarted = _was_restarted()  # Ray re-ran this constructor after the process died
         first = not self.restarted  # the test hooks act on a first incarnation only
@@ -343,7 +343,7 @@ class TrainerActor:
         self.loop_cpu = 0.0  # CPU seconds of the chunk loop's own thread (handing chunks to gensim's, between them)
         self.exchanges = 0  # exchanges this process took part in (each one's first slice starts at row 0)
         self.exchanged_bytes = 0  # bytes of the slices it took
-        self.lock = threading.Lock()  # guards the tracker between the collective's round thread and calls
+        self.lock = threading.Lock()  # guards the book between the collective's round thread and calls
         self.peers: Any = None  # collective.PeerRounds once `join` ran (the collective transport), else None
         _listen_for_sigterm(self)
 
@@ -404,7 +404,7 @@ class TrainerActor:
     def start(self, initial: sync.Weights | None, exchange: bool, start_round: int = 0) -> None:
         """Load the shared initial weights, then train rounds `start_round`.. on a background thread.
 
-        With `exchange`, a DeltaTracker keeps the reference copy deltas are measured against (one
+        With `exchange`, a DeltaBook keeps the reference copy deltas are measured against (one
         more copy of the matrices); a lone actor needs none and never waits.
         """
         self.recorder.at_start_up("start", _node_id())
@@ -421,7 +421,7 @@ class TrainerActor:
         self.start_digest = weights_digest(self.weights())  # the driver compares it with what it sent
         self.start_alpha = sync.chunk_alphas(self.config.alpha, self.config.min_alpha, max(self.rounds, 1),
                                              self.start_round)[0]
-        self.tracker = sync.DeltaTracker(self.weights()) if exchange else None
+        self.book = sync.DeltaBook(self.weights()) if exchange else None
         self.started = time.perf_counter()
         self.thread = threading.Thread(target=self._train, name="w2v-chunks", daemon=True)
         self.thread.start()
@@ -434,7 +434,7 @@ class TrainerActor:
         loop_began = time.thread_time()
         try:
             for r in range(self.start_round, self.rounds):
-                if self.tracker is not None:
+                if self.book is not None:
                     self._wait_for(lambda: self.applied >= r - self.LAG)
                 start_alpha, end_alpha = sync.chunk_alphas(c.alpha, c.min_alpha, self.rounds, r)
                 words = trainer.train(chunks[r % len(chunks)], start_alpha, end_alpha)
@@ -471,9 +471,9 @@ class TrainerActor:
 
         self.contact = time.monotonic()
         self._started()
-        if self.peers is None or self.peers.tracker is not self.tracker:  # a new start: a new round loop
+        if self.peers is None or self.peers.book is not self.book:  # a new start: a new round loop
             chunks = max(len(self.spooled.chunks), 1)
-            self.peers = PeerRounds(self.weights, self.tracker, len(self.model.wv), self.rounds,
+            self.peers = PeerRounds(self.weights, self.book, len(self.model.wv), self.rounds,
                                     self.config.sync_tiers, self.config.sync_combine, self._chunk_done,
                                     self.advance, self.lock,
                                     before_payload=lambda r: self.recorder.maybe_exit("exchange", r / chunks))
@@ -488,7 +488,7 @@ class TrainerActor:
 
     def _started(self) -> None:
         """The collective's calls need a started process: one Ray restarted since is the actor's death."""
-        if self.tracker is None:
+        if self.book is None:
             raise ActorNotStarted(f"trainer process {os.getpid()} was not started: it was restarted since")
 
     def _chunk_done(self, round_: int) -> bool:
@@ -522,11 +522,11 @@ class TrainerActor:
         self.contact = time.monotonic()
         self._started()
         with self.lock:
-            return sync.copy_weights(self.tracker.reference)
+            return sync.copy_weights(self.book.reference)
 
     def _joined(self) -> None:
         self._started()
-        if self.peers is None or self.peers.tracker is not self.tracker:
+        if self.peers is None or self.peers.book is not self.book:
             raise ActorNotStarted(f"trainer process {os.getpid()} has not joined the exchange group since it started")
 
     def take(self, start: int, stop: int, parts: int, round_: int | None = None) -> list:
@@ -534,9 +534,10 @@ class TrainerActor:
 
         With `round_`, first waits until chunk `round_` is trained (or training ended). Called with
         num_returns=parts+1: first whether this process could take part (False: Ray restarted it and
-        the driver has not started it again), then piece j for actor j to reduce.
+        the driver has not started it again), then piece j for actor j to reduce; the driver holds the
+        refs as an `exchange.Handed`.
         """
-        if self.tracker is None:
+        if self.book is None:
             return [False] + [None] * parts
         if round_ is not None:
             self._chunk_done(round_)
@@ -544,7 +545,7 @@ class TrainerActor:
         self.recorder.maybe_exit("exchange", self.rounds_done / max(len(self.spooled.chunks), 1))
         began = time.perf_counter()
         rows = slice(start, stop)
-        delta = self.tracker.take(self.weights(), rows)
+        delta = self.book.take(self.weights(), rows)
         self.exchanges += start == 0
         self.exchanged_bytes += sync.nbytes(delta)
         pieces = sync.cut(delta, sync.split_rows(rows, parts), start)
@@ -554,9 +555,9 @@ class TrainerActor:
 
     def untake(self, start: int) -> bool:
         """The exchange of the slice at `start` failed elsewhere: keep its delta for the next one."""
-        if self.tracker is None or start not in self.tracker.taken:
+        if self.book is None or start not in self.book.taken:
             return False
-        self.tracker.untake(start)
+        self.book.untake(start)
         return True
 
     def reduce(self, *pieces: sync.Weights) -> sync.Weights:
@@ -571,10 +572,10 @@ class TrainerActor:
 
         False when this process never took those rows (Ray restarted it in between).
         """
-        if self.tracker is None or start not in self.tracker.taken:
+        if self.book is None or start not in self.book.taken:
             return False
         began = time.perf_counter()
-        self.tracker.apply(self.weights(), slice(start, stop), *sums)
+        self.book.apply(self.weights(), slice(start, stop), *sums)
         self.sync_seconds += time.perf_counter() - began
         return True
 

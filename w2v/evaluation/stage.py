@@ -22,11 +22,11 @@ from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 
-from .. import export, progress, report, retries
+from .. import export, progress, report, retries, storage
 from . import sets
 from ..errors import ClusterError, ConfigError, EvaluationFailedError, W2VError, one_line
 from .metrics import evaluate
-from ..manifest import summary
+from ..manifest import EvaluationSummary
 from .projector import projector_files
 from .tf_common import import_tensorflow
 
@@ -67,14 +67,16 @@ class EvalSettings:
         URIs and bare names of gensim's bundled files stay as they are.
         """
         def where(path: str) -> str:
-            return os.path.abspath(path) if "://" not in path and os.path.exists(path) else path
+            local = storage.local_path(path)
+            return os.path.abspath(local) if local is not None and os.path.exists(local) else path
 
         return replace(self, analogies=tuple(map(where, self.analogies)), pairs=tuple(map(where, self.pairs)))
 
 
 @dataclass
 class EvaluationOutcome:
-    """What one evaluation gave: its eval.json and projector files, or what stopped it."""
+    """What one evaluation gave: its eval.json and projector files, or what stopped it. The evaluation's
+    Ray task returns one (its `failure` None); the driver reads it by name."""
 
     evaluation: dict[str, Any] | None  # eval.json's content; None when it failed
     projector: dict[str, bytes] = field(default_factory=dict)  # name -> bytes of the projector files
@@ -92,14 +94,12 @@ class EvaluationOutcome:
             with evaluation_failures():
                 raise self.failure
 
-    def manifest_entry(self) -> dict[str, Any]:
+    def manifest_entry(self) -> EvaluationSummary | None:
         """The manifest's `evaluation` section: the file and its headline numbers, or the error."""
-        if self.evaluation is None:
-            return {"error": self.error}
-        return {"file": export.EVAL_JSON, **summary(self.evaluation)}
+        return EvaluationSummary.of(self.evaluation, self.error)
 
     def artifact_files(self, manifest: dict[str, Any], words: Sequence[str], vectors: np.ndarray
-                       ) -> tuple[dict[str, bytes], dict[str, Any]]:
+                       ) -> tuple[dict[str, bytes], EvaluationSummary]:
         """(name -> bytes of report.md, its pictures and the projector files; the manifest's `evaluation` section).
 
         eval.json itself is not among the files: a training job's export writes it. A report that
@@ -112,8 +112,8 @@ class EvaluationOutcome:
         try:
             files.update(report.render(manifest, self.evaluation, words, vectors))
         except Exception as exc:  # the vectors and the numbers matter more than the pictures
-            entry["report_error"] = one_line(exc)
-            logger.error("report failed: %s", entry["report_error"])
+            entry.report_error = one_line(exc)
+            logger.error("report failed: %s", entry.report_error)
         return files, entry
 
 
@@ -126,7 +126,7 @@ def run_evaluation(vectors: np.ndarray, words: Sequence[str], settings: EvalSett
     """
     try:
         if not in_ray_task:
-            return EvaluationOutcome(*_evaluate_here(vectors, words, settings, threads=os.cpu_count() or 1, gpu=True))
+            return _evaluate_here(vectors, words, settings, threads=os.cpu_count() or 1, gpu=True)
         import ray
 
         check_cluster(settings.cpus, settings.gpus)
@@ -138,7 +138,7 @@ def run_evaluation(vectors: np.ndarray, words: Sequence[str], settings: EvalSett
             for _ in progress.as_done([ref], bar):
                 bar.set_postfix_str("finished")
         try:
-            return EvaluationOutcome(*ray.get(ref))
+            return ray.get(ref)
         finally:
             attempts.collect()
     except Exception as exc:
@@ -153,7 +153,7 @@ def publish(artifact: str, outcome: EvaluationOutcome, manifest: dict[str, Any],
     outcome.raise_failure()
     files, entry = outcome.artifact_files(manifest, words, vectors)
     files[export.EVAL_JSON] = export.json_bytes(outcome.evaluation)
-    export.update_artifact(artifact, files, {"evaluation": entry})
+    export.update_artifact(artifact, files, {"evaluation": entry.to_json()})
     return sorted(files)
 
 
@@ -199,18 +199,18 @@ def evaluation_failures():
 
 
 def _evaluate_here(vectors: np.ndarray, words: Sequence[str], settings: EvalSettings, threads: int,
-                   gpu: bool) -> tuple[dict[str, Any], dict[str, bytes]]:
-    """(eval.json's content, projector files) computed in this process."""
+                   gpu: bool) -> EvaluationOutcome:
+    """eval.json's content and the projector files, computed in this process."""
     import_tensorflow(threads, gpu=gpu)  # the first import fixes TensorFlow's threads and devices for the process
     evaluation = evaluate(vectors, words, settings.seed, threads, analogies=settings.analogies, pairs=settings.pairs,
                           restrict_vocab=settings.restrict_vocab)
     evaluation["runtime"]["resources"] = None  # not a Ray task
     projector = projector_files(vectors, words, settings.projector_top) if settings.projector_top else {}
-    return evaluation, projector
+    return EvaluationOutcome(evaluation, projector)
 
 
 def _evaluation_task(vectors: np.ndarray, words: Sequence[str], settings: EvalSettings,
-                     tag: retries.Tag | None = None) -> tuple[dict[str, Any], dict[str, bytes]]:
+                     tag: retries.Tag | None = None) -> EvaluationOutcome:
     """`_evaluate_here` inside the Ray task; eval.json records the resources Ray gave it.
 
     Without a GPU, CUDA is hidden so TensorFlow does not probe for one. The projector checkpoint is
@@ -220,7 +220,6 @@ def _evaluation_task(vectors: np.ndarray, words: Sequence[str], settings: EvalSe
 
     if tag is not None:
         tag.note()
-    evaluation, projector = _evaluate_here(vectors, words, settings, threads=max(1, int(settings.cpus)),
-                                           gpu=settings.gpus > 0)
-    evaluation["runtime"]["resources"] = ray.get_runtime_context().get_assigned_resources()  # e.g. {"CPU": 1.0}
-    return evaluation, projector
+    outcome = _evaluate_here(vectors, words, settings, threads=max(1, int(settings.cpus)), gpu=settings.gpus > 0)
+    outcome.evaluation["runtime"]["resources"] = ray.get_runtime_context().get_assigned_resources()  # {"CPU": 1.0}
+    return outcome
