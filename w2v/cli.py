@@ -44,8 +44,8 @@ COMMAND_FLAGS = ("config", "quiet", "log_format", "command", "func", "dry_run", 
 def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     """`w2v train` and `python -m jobs.train` share these flags; absent flags keep YAML/default values.
 
-    Help texts never restate a default: `HelpFormatter` appends TrainConfig's, and `choices_help` marks
-    the default choice.
+    Help texts never restate a default: `HelpFormatter` appends TrainConfig's (`choices_help` marks it where a
+    choice is itself named "default").
     """
     s = argparse.SUPPRESS
     parser.add_argument("corpus", nargs="*", default=s,
@@ -87,26 +87,22 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     g = parser.add_argument_group("corpus reading")
     g.add_argument("--lowercase", action=argparse.BooleanOptionalAction, default=s, help="lowercase all text")
     g.add_argument("--tokenizer", choices=("whitespace", "simple"), default=s,
-                   help=choices_help("tokenizer", whitespace="split lines on whitespace, as gensim's LineSentence",
-                                     simple="gensim's simple_preprocess: lowercase words of 2-15 letters, punctuation "
-                                            "and digits dropped"))
+                   help="whitespace = split lines on whitespace, as gensim's LineSentence; simple = gensim's "
+                        "simple_preprocess: lowercase words of 2-15 letters, punctuation and digits dropped")
     g.add_argument("--deaccent", action=argparse.BooleanOptionalAction, default=s,
                    help="with --tokenizer simple: strip accents (cafe for café)")
     g.add_argument("--unicode-errors", choices=("strict", "replace", "ignore", "skip"), default=s,
-                   help="non-UTF-8 bytes (lines with bad bytes are counted in the manifest): " + choices_help(
-                       "unicode_errors", strict="fail naming the file and line", replace="replace them",
-                       ignore="drop them", skip="drop the line"))
+                   help="non-UTF-8 bytes: strict = fail naming the file and line, replace or ignore them, skip = "
+                        "drop the line; lines with bad bytes are counted in the manifest")
     g.add_argument("--on-bad-shard", choices=("fail", "skip"), default=s,
-                   help="a corrupt or truncated archive: " + choices_help("on_bad_shard", fail="fail naming it",
-                                                                          skip="skip it (listed in the manifest)"))
+                   help="a corrupt or truncated archive: fail naming it, or skip it (listed in the manifest)")
     g.add_argument("--text-field", default=s, metavar="NAME",
                    help="JSON Lines (.jsonl/.json/.ndjson, compressed too) or Parquet corpora: the field or column "
                         "holding the text, dotted for nested JSON objects (meta.text); refused for plain text (default: none, "
                         "plain text)")
     g.add_argument("--on-bad-line", choices=("fail", "skip"), default=s,
-                   help="a JSON line that is not JSON or lacks --text-field, a null Parquet text: " + choices_help(
-                       "on_bad_line", fail="fail naming the file and line",
-                       skip="skip it (counted in the manifest's bad_lines)"))
+                   help="a JSON line that is not JSON or lacks --text-field, a null Parquet text: fail naming the "
+                        "file and line, or skip it (counted in the manifest's bad_lines)")
     g.add_argument("--max-expansion", type=float, default=s, metavar="RATIO",
                    help="a compressed file or zip member may expand to at most RATIO times its compressed bytes "
                         "(+16 MiB); more fails naming it (a zip bomb); real text is 3-4x; 0 = no limit")
@@ -147,9 +143,8 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
                         "0.25%% of an epoch"),
     g.add_argument("--sync-combine", choices=("adaptive", "sum"), default=s,
                    help="with 2+ actors, how the changes the actors made to the same word's vector since the last "
-                        "exchange are merged: " + choices_help(
-                            "sync_combine", adaptive="averaged where the actors moved it the same way, added up where "
-                                                     "their changes are independent", sum="always added up"))
+                        "exchange are merged: adaptive = averaged where the actors moved it the same way, added up "
+                        "where their changes are independent; sum = always added up")
     g.add_argument("--sync-tiers", type=int, default=s, metavar="N",
                    help="with 2+ actors, how often rare words' vectors are exchanged: the most frequent half of the "
                         "vocabulary every exchange, each rarer half half as often, in N frequency tiers (the rarest "
