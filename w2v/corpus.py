@@ -401,10 +401,11 @@ def assignment_summary(assignment: Sequence[Sequence[Shard]]) -> str:
     """
     shards = [s for p in assignment for s in p]
     ranges = [s for s in shards if s.end is not None]
-    return (f"assignment: {len(shards)} shard(s) ({len(ranges)} byte range(s) of {len({s.uri for s in ranges})} file(s)), "
-            f"{sum(s.size for s in shards):,} bytes; "
-            + ", ".join(f"actor {k}: {len(p)} shard(s) {sum(s.size for s in p):,} bytes" for k, p in enumerate(assignment))
-            + f"; busiest actor {100 * _imbalance(assignment):.1f}% above an even split")
+    files = len({s.uri for s in ranges})
+    each = ", ".join(f"actor {k}: {len(p)} shard(s) {sum(s.size for s in p):,} bytes" for k, p in enumerate(assignment))
+    return (f"assignment: {len(shards)} shard(s) ({len(ranges)} byte range(s) of {files} file(s)), "
+            f"{sum(s.size for s in shards):,} bytes; {each}; "
+            f"busiest actor {100 * _imbalance(assignment):.1f}% above an even split")
 
 
 def _boundary(raw: IO, p: int, limit: int | None) -> int:
