@@ -108,7 +108,7 @@ def trained_job(ray_cluster, planted_corpus, tmp_path_factory):
     root, _ = planted_corpus
     out = tmp_path_factory.mktemp("artifacts") / "planted"
     config = TrainConfig(corpus=(str(root),), out=str(out), vector_size=32, window=5, min_count=5, epochs=5,
-                         seed=3)
+                         seed=3, actors=2)
     screen = Terminal()
     with progress.shown(stream=screen):
         result = run(config)

@@ -57,7 +57,7 @@ def test_with_trainer_nodes_in_the_cluster_no_actor_runs_on_the_head(ray_cluster
     try:
         ray_cluster.wait_for_nodes()
         config = TrainConfig(corpus=(str(root),), out=str(tmp_path / "art"), vector_size=8, epochs=1, eval=False,
-                             checkpoint_interval=0)
+                             checkpoint_interval=0, actors=2)
         actors = run(config).manifest.training.actors
     finally:
         for node in added:
@@ -115,3 +115,31 @@ def test_a_job_waits_for_the_trainer_nodes_it_asks_for(ray_cluster, planted_corp
     messages = [r.getMessage() for r in caplog.records]
     assert "waiting up to 120 s for 3 trainer node(s); 2 alive" in messages
     assert "trainer nodes alive: 3 of 3" in messages
+
+
+@pytest.mark.slow
+def test_actors_auto_trains_on_fewer_nodes_when_the_forecast_says_so(ray_cluster, tmp_path, caplog):
+    """README "What a job will get": with no --actors, a small corpus (gensim's Lee corpus, ~60k words) is
+    forecast below 0.97 at K=2, so one of the two nodes trains it, and the plan says why; an explicit
+    --actors 2 is obeyed with the one-line warning naming what would reach 0.97."""
+    from gensim.test.utils import datapath
+
+    from w2v import forecast
+
+    corpus = datapath("lee_background.cor")
+    caplog.set_level(logging.INFO, logger="w2v")
+    auto = run(TrainConfig(corpus=(corpus,), out=str(tmp_path / "auto"), epochs=1, eval=False,
+                           checkpoint_interval=0))
+    plan = auto.manifest.plan["forecast"]
+    words, rows = auto.manifest.corpus.words, auto.manifest.vocabulary.size
+    assert forecast.forecast(words, rows, 2).ratio < forecast.TARGET_RATIO  # what the choice rests on
+    assert len(auto.manifest.training.actors) == 1 and plan["actors"] == 1
+    assert plan["predicted_analogy_ratio"] == 1.0
+    assert "actors: auto: 1 of 2 node(s)" in caplog.text
+    caplog.clear()
+    forced = run(TrainConfig(corpus=(corpus,), out=str(tmp_path / "two"), epochs=1, eval=False,
+                             checkpoint_interval=0, actors=2))
+    assert len(forced.manifest.training.actors) == 2
+    assert forced.manifest.plan["forecast"]["predicted_analogy_ratio"] < forecast.TARGET_RATIO
+    warned = [r.getMessage() for r in caplog.records if r.getMessage().startswith("forecast: 2 actors get about")]
+    assert len(warned) == 1 and "--actors 1" in warned[0]

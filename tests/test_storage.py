@@ -160,8 +160,8 @@ def test_job_reads_many_small_mixed_objects_from_s3_and_writes_its_artifact_ther
     put(s3_bucket, "corpus/", b"")  # a directory marker
     out = f"s3://{s3_bucket}/artifacts/planted"
     # shard_bytes: the plain objects (~10 KB) are also split into byte ranges, read by the actors' spools.
-    config = TrainConfig(corpus=(f"s3://{s3_bucket}/corpus/",), out=out, vector_size=32, min_count=5, epochs=5,
-                         seed=3, eval=False, shard_bytes=4096)
+    config = TrainConfig(corpus=(f"s3://{s3_bucket}/corpus/",), out=out, actors=2, vector_size=32, min_count=5,
+                         epochs=5, seed=3, eval=False, shard_bytes=4096)
     with caplog.at_level(logging.INFO, logger="w2v"):
         result = run(config)
     assert "41 object(s) in 3 page(s), 40 file(s) kept" in caplog.text

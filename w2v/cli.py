@@ -41,6 +41,16 @@ COMMAND_FLAGS = ("config", "quiet", "log_format", "command", "func", "dry_run", 
                  "whole_process")
 
 
+def _actors(value: str) -> int | None:
+    """--actors: a whole number, or auto (None: the forecast chooses, `forecast.choose_actors`)."""
+    if value == "auto":
+        return None
+    try:
+        return int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number or auto, got {value!r}") from None
+
+
 def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     """`w2v train` and `python -m jobs.train` share these flags; absent flags keep YAML/default values.
 
@@ -130,7 +140,10 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--s3-profile", default=s, help="profile of ~/.aws/config to use")
     # cluster
     g = parser.add_argument_group("cluster")
-    g.add_argument("--actors", type=int, default=s, help="trainer actors, one per node (default: every node)")
+    g.add_argument("--actors", type=_actors, default=s, metavar="K|auto",
+                   help="trainer actors, one per node (default auto: the most nodes whose forecast quality is at "
+                        "least 0.97 x one gensim process's, said in the plan; a number is obeyed, with a warning "
+                        "when its forecast is lower)")
     g.add_argument("--wait-for-nodes", type=float, default=s, metavar="SECONDS",
                    help="wait up to this long for --actors trainer nodes, asking the autoscaler for them, "
                         "instead of failing at once when fewer are alive")

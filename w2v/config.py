@@ -97,7 +97,7 @@ class TrainConfig:
     s3_region: str | None = None
     s3_profile: str | None = None  # a profile of ~/.aws/config; never credentials themselves
     # --- cluster ---
-    actors: int | None = None  # None: one per alive Ray node
+    actors: int | None = None  # None ("auto"): the most alive nodes whose forecast reaches forecast.TARGET_RATIO
     wait_for_nodes: float = 0.0  # seconds to wait (asking the autoscaler) for `actors` trainer nodes; 0 = none
     workers: int | None = None  # gensim threads per actor; None: the node's CPUs
     address: str | None = None  # None: $RAY_ADDRESS if set, else an embedded local Ray
@@ -334,6 +334,8 @@ def _coerce(key: str, value: Any, hint: Any, source: str) -> Any:
     """Check `value` against the field's type; the only conversions are list->tuple and int->float."""
     origin = typing.get_origin(hint)
     optional = origin in (typing.Union, types.UnionType) and type(None) in typing.get_args(hint)
+    if key == "actors" and value == "auto":  # as many as the forecast allows (the default)
+        return None
     if optional:
         if value is None:
             return None

@@ -14,13 +14,13 @@ import time
 from dataclasses import dataclass, replace
 from typing import Any
 
-from . import (checkpoint, corpus, counted, driver, export, lineage, manifest, phrases, placement, retries,
+from . import (checkpoint, corpus, counted, driver, export, forecast, lineage, manifest, phrases, placement, retries,
                scalars, storage, tracking, trainer)
 from .evaluation import stage as eval_stage
 from .config import TrainConfig
 from .corpus import ReadOptions
 from .errors import ConfigError, StorageError, training_failures
-from .plan import ActorPlan, Plan, calibrate, estimate_memory, estimate_train_seconds
+from .plan import ActorPlan, Plan, duration, calibrate, estimate_memory, estimate_train_seconds
 from .vocab import Vocabulary, ShardCount, build_vocabulary
 
 logger = logging.getLogger(__name__)
@@ -180,6 +180,16 @@ def prepare(config: TrainConfig, shards: list[corpus.Shard], timings: dict[str, 
     skipped = corrupt | {s.name for s in empty}
     watch.lap("vocabulary")
 
+    if config.actors is None and len(placed) > 1:  # --actors auto: as many as the forecast allows
+        chosen, every = forecast.choose_actors(vocab.raw_words, len(vocab), len(placed), config.sync_words)
+        logger.info("actors: auto: %d of %d node(s), the most whose forecast reaches %.2f x one gensim process "
+                    "(%s)", chosen, len(placed), forecast.TARGET_RATIO,
+                    ", ".join(f"K={f.actors}: {f.ratio:.2f}" for f in every[1:]) or "K=1: 1.00")
+        if chosen < len(placed):
+            placed = placed[:chosen]
+            assignment = corpus.assign_shards(good, chosen)
+    predicted = forecast.forecast(vocab.raw_words, len(vocab), len(placed), config.sync_words)
+
     size_of = {s.name: s.size for s in shards}  # shard name -> bytes on storage
     actor_memory, driver_memory = estimate_memory(config, len(vocab), vocab.raw_distinct, len(placed))
     rate = calibrate(config, good, options)
@@ -194,10 +204,16 @@ def prepare(config: TrainConfig, shards: list[corpus.Shard], timings: dict[str, 
         train_seconds=estimate_train_seconds(vocab.raw_words, config.epochs, rate, threads),
         shards_read=tuple((sc.uri, sc.records, size_of[sc.uri], sc.words) for sc in shard_counts
                           if not sc.skipped and sc.uri in size_of),
+        forecast=predicted, forecast_note=forecast.extrapolated(config),
     )
     watch.lap("plan")
     for line in plan.lines():
         logger.info("%s", line)
+    one_node = estimate_train_seconds(vocab.raw_words, config.epochs, rate, placed[0]["workers"])
+    every = [forecast.forecast(vocab.raw_words, len(vocab), k, config.sync_words) for k in range(1, len(placed) + 1)]
+    warning = forecast.shortfall(predicted, every, duration(one_node) if one_node else "")
+    if warning:
+        logger.warning("%s", warning)
     return Prepared(shards + empty, skipped, placed, assignment, vocab, shard_counts, plan, parent, dropped,
                     counts_reused=kept is not None)
 

