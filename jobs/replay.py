@@ -121,19 +121,17 @@ class TouchMean(Combiner):
 
 @dataclass
 class Saturation(Combiner):
-    """Each row's step from how many updates it can have had since its last exchange (`expected_updates`).
+    """Each row's step from how many updates it can have had since its last exchange (`sync.RowUpdates`).
 
     Why: summing is exact while a row's K moves add up (the single-process run would have made them one
     after the other); averaging is right once each member's updates have carried the row to the same
     place (saturation). `adaptive` reads agreement as saturation, so it shrinks a row whose K deltas
-    agree even when they agree because the row is moving steadily and far from done. Model: each update
-    moves a row a share `rho` of the way to its local target, so n updates move it 1 - (1 - rho)^n of
-    the way; K members with n updates each, one after the other, move it 1 - (1 - rho)^(Kn), while the
-    sum of their K moves is K (1 - (1 - rho)^n). The factor is their ratio, 1 for rare rows (n rho << 1)
-    and 1/K for saturated ones. n comes from the global vocabulary's counts (every member has them),
-    the pacing and the rounds since the row's last exchange: no extra bytes in the allreduce.
-    With `floor_adaptive` the step is max(adaptive, saturation): agreement shrinks a row only as far as
-    its update count says it can have saturated.
+    agree even when they agree because the row is moving steadily and far from done. Model
+    (`sync.saturation_factor`): each update moves a row a share `rho` of the way to its local target.
+    n comes from the global vocabulary's counts (every member has them), the pacing and the rounds since
+    the row's last exchange: no extra bytes in the allreduce. With `floor_adaptive` (`--sync-combine
+    saturation`) the step is max(adaptive, saturation): agreement shrinks a row only as far as its update
+    count says it can have saturated; without, the factor alone (README: the relaxation rule tried before).
     """
 
     rho: float = 0.05
@@ -141,16 +139,10 @@ class Saturation(Combiner):
     updates: dict[str, np.ndarray] = field(default_factory=dict)  # expected updates per member per round
     last: np.ndarray | None = None  # each row's last exchanged round
 
-    def factor(self, n: np.ndarray) -> np.ndarray:
-        """(1 - (1 - rho)^(K n)) / (K (1 - (1 - rho)^n)), 1 where n = 0."""
-        log_q = np.log1p(-self.rho)
-        moved_alone = -np.expm1(n * log_q)
-        together = -np.expm1(self.actors * n * log_q)
-        return np.where(n > 0, together / (self.actors * np.maximum(moved_alone, 1e-30)), 1.0)
-
     def __call__(self, round_, rows, summed, squares, touched=None):
         interval = round_ - self.last[rows] if self.last is not None else np.ones(rows.stop - rows.start)
-        factors = {name: self.factor(self.updates[name][rows] * interval) for name in summed}
+        factors = {name: sync.saturation_factor(self.updates[name][rows] * interval, self.actors, self.rho)
+                   for name in summed}
         if self.floor_adaptive:
             both = {name: np.einsum("ij,ij->i", t, t) for name, t in summed.items()}
             for name in summed:  # adaptive's factor, as sync.combine_summed computes it
@@ -164,19 +156,9 @@ class Saturation(Combiner):
 
 
 def expected_updates(vocab: Vocabulary, params: dict, sync_words: int) -> dict[str, np.ndarray]:
-    """Each row's expected updates in one member's round of `sync_words` corpus words, per matrix.
-
-    gensim's CBOW with negative sampling: a kept occurrence (gensim's down-sampling rule, `sample`) is a
-    context of window + 1 centres on average (the reduced window); each centre updates its own output row
-    once and `negative` rows drawn from the counts^0.75 table.
-    """
-    counts = np.asarray(vocab.counts, np.float64)
-    threshold = params["sample"] * counts.sum() if params["sample"] else counts.sum()
-    keep = np.minimum((np.sqrt(counts / threshold) + 1) * threshold / counts, 1.0) if params["sample"] else 1.0
-    kept = counts * keep / vocab.raw_words * sync_words  # kept occurrences per round
-    table = counts ** 0.75
-    return {"vectors": kept * (params["window"] + 1),
-            "syn1neg": kept + params["negative"] * kept.sum() * table / table.sum()}
+    """Each row's expected updates in one member's round of `sync_words` corpus words, per matrix (CBOW)."""
+    return sync.RowUpdates(vocab.counts, vocab.raw_words, sync_words, params["window"], params["negative"],
+                           params["sample"]).per_round
 
 
 def make_combiner(name: str, actors: int, vocab_rows: int, vocab: Vocabulary | None = None,

@@ -53,23 +53,6 @@ def test_adaptive_saturation_shrinks_agreeing_rows_only_as_far_as_their_counts_a
     assert out["vectors"].tolist() == [[1.5, 0.0], [1.0, 1.0]]  # adaptive says 1/2 and 1; saturation 3/4
 
 
-def test_the_replays_update_counts_are_the_real_paths():
-    vocab = replay.Vocabulary(words=("a", "b", "c"), counts=(600, 50, 5), effective_min_count=1, raw_words=700,
-                              raw_distinct=3)
-    params = {"sample": 1e-3, "window": 5, "negative": 5}
-    mine = replay.expected_updates(vocab, params, sync_words=70)
-    real = replay.sync.RowUpdates(vocab.counts, vocab.raw_words, 70, 5, 5, 1e-3).per_round
-    assert all(np.allclose(mine[n], real[n]) for n in ("vectors", "syn1neg"))
-
-
-def test_expected_updates_count_contexts_and_negatives():
-    vocab = replay.Vocabulary(words=("a", "b"), counts=(6, 2), effective_min_count=1, raw_words=10, raw_distinct=2)
-    found = replay.expected_updates(vocab, {"sample": 0, "window": 5, "negative": 5}, sync_words=5)
-    assert found["vectors"].tolist() == [18.0, 6.0]  # 3 and 1 occurrences a round, each a context of 6 centres
-    share = np.array([6.0, 2.0]) ** 0.75 / (6.0 ** 0.75 + 2.0 ** 0.75)
-    assert np.allclose(found["syn1neg"], [3.0, 1.0] + 5 * 4 * share)  # own positives + 5 negatives per centre
-
-
 def test_the_replay_trains_every_word_once_per_epoch_and_learns_the_planted_groups(tmp_path):
     counts = write_planted_corpus(tmp_path / "corpus", compress=("",))
     prep = replay.prepare([tmp_path / "corpus"], tmp_path / "work", PARAMS["min_count"])
