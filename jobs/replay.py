@@ -63,7 +63,8 @@ class Combiner:
     rule: str = "adaptive"
     rules: dict[str, str] = field(default_factory=dict)
 
-    def __call__(self, round_: int, rows: slice, summed: sync.Weights, squares: dict[str, np.ndarray]) -> sync.Weights:
+    def __call__(self, round_: int, rows: slice, summed: sync.Weights, squares: dict[str, np.ndarray],
+                 touched: dict[str, np.ndarray] | None = None) -> sync.Weights:
         out = {}
         for name in summed:
             rule = self.rules.get(name, self.rule)
@@ -87,8 +88,8 @@ class OuterNesterov(Combiner):
     vocab_rows: int = 0  # rows of every matrix (the buffer's size)
     momentum: dict[str, np.ndarray] = field(default_factory=dict)
 
-    def __call__(self, round_, rows, summed, squares):
-        combined = super().__call__(round_, rows, summed, squares)
+    def __call__(self, round_, rows, summed, squares, touched=None):
+        combined = super().__call__(round_, rows, summed, squares, touched)
         for name, c in combined.items():
             if name not in self.momentum:
                 self.momentum[name] = np.zeros((self.vocab_rows, c.shape[1]), np.float32)
@@ -100,12 +101,76 @@ class OuterNesterov(Combiner):
         return combined
 
 
-def make_combiner(name: str, actors: int, vocab_rows: int) -> Combiner:
+@dataclass
+class TouchMean(Combiner):
+    """Sparse model averaging: each row's sum divided by the number of members whose row moved.
+
+    The averaging of sparse allreduces (a row's sum over its contributors, divided by their count), with
+    the count as one more allreduced column: each member adds 1 for a row it changed (+1 byte a row and
+    matrix as uint8, +4 as float32 beside the 400-byte row of d=100). A row only one member touched keeps
+    that member's whole step (as `adaptive`); a row every member touched gets the mean, agreeing or not.
+    """
+
+    needs_touched: bool = True
+
+    def __call__(self, round_, rows, summed, squares, touched=None):
+        for name, total in summed.items():
+            total *= (1.0 / np.maximum(touched[name], 1)).astype(np.float32)[:, None]
+        return summed
+
+
+@dataclass
+class Saturation(Combiner):
+    """Each row's step from how many updates it can have had since its last exchange (`sync.RowUpdates`).
+
+    Why: summing is exact while a row's K moves add up (the single-process run would have made them one
+    after the other); averaging is right once each member's updates have carried the row to the same
+    place (saturation). `adaptive` reads agreement as saturation, so it shrinks a row whose K deltas
+    agree even when they agree because the row is moving steadily and far from done. Model
+    (`sync.saturation_factor`): each update moves a row a share `rho` of the way to its local target.
+    n comes from the global vocabulary's counts (every member has them), the pacing and the rounds since
+    the row's last exchange: no extra bytes in the allreduce. With `floor_adaptive` (`--sync-combine
+    saturation`) the step is max(adaptive, saturation): agreement shrinks a row only as far as its update
+    count says it can have saturated; without, the factor alone (README: the relaxation rule tried before).
+    """
+
+    rho: float = 0.05
+    floor_adaptive: bool = True
+    updates: dict[str, np.ndarray] = field(default_factory=dict)  # expected updates per member per round
+    last: np.ndarray | None = None  # each row's last exchanged round
+
+    def __call__(self, round_, rows, summed, squares, touched=None):
+        interval = round_ - self.last[rows] if self.last is not None else np.ones(rows.stop - rows.start)
+        factors = {name: sync.saturation_factor(self.updates[name][rows] * interval, self.actors, self.rho)
+                   for name in summed}
+        if self.floor_adaptive:
+            both = {name: np.einsum("ij,ij->i", t, t) for name, t in summed.items()}
+            for name in summed:  # adaptive's factor, as sync.combine_summed computes it
+                adaptive = np.clip(squares[name] / np.maximum(both[name], 1e-30), 1.0 / self.actors, 1.0)
+                factors[name] = np.maximum(factors[name], adaptive)
+        for name, total in summed.items():
+            total *= factors[name].astype(np.float32)[:, None]
+        if self.last is not None:
+            self.last[rows] = round_
+        return summed
+
+
+def expected_updates(vocab: Vocabulary, params: dict, sync_words: int) -> dict[str, np.ndarray]:
+    """Each row's expected updates in one member's round of `sync_words` corpus words, per matrix (CBOW)."""
+    return sync.RowUpdates(vocab.counts, vocab.raw_words, sync_words, params["window"], params["negative"],
+                           params["sample"]).per_round
+
+
+def make_combiner(name: str, actors: int, vocab_rows: int, vocab: Vocabulary | None = None,
+                  params: dict | None = None, sync_words: int = 0) -> Combiner:
     """The combiners compared (`--combine`): see COMBINERS."""
     builder = COMBINERS[name]
     combiner = builder(actors)
     if isinstance(combiner, OuterNesterov):
         combiner.vocab_rows = vocab_rows
+    if isinstance(combiner, Saturation) and vocab is not None:
+        combiner.updates = expected_updates(vocab, params, sync_words)
+        combiner.last = np.full(vocab_rows, -1, np.int64)
     return combiner
 
 
@@ -123,6 +188,13 @@ COMBINERS: dict[str, Callable[[int], Combiner]] = {
     # The output layer (every actor moves the same frequent rows as negatives) averaged; the input vectors adaptive.
     "adaptive+syn1neg-mean": lambda k: Combiner(k, "adaptive", {"syn1neg": "mean"}),
     "adaptive+syn1neg-sum": lambda k: Combiner(k, "adaptive", {"syn1neg": "sum"}),
+    # Per-row counts: the mean over the members that moved the row (sparse model averaging), +1 column.
+    "touch-mean": lambda k: TouchMean(k),
+    # Per-row step from each row's expected update count (no extra column), alone or as adaptive's floor.
+    "saturation0.02": lambda k: Saturation(k, rho=0.02, floor_adaptive=False),
+    "adaptive+saturation0.003": lambda k: Saturation(k, rho=0.003),
+    "adaptive+saturation0.01": lambda k: Saturation(k, rho=0.01),
+    "adaptive+saturation0.05": lambda k: Saturation(k, rho=0.05),
 }
 # Not a combiner: "hot rows twice a chunk" is the adaptive rule with half the sync words and one more
 # tier (`--hot-twice`): the hottest V/128 rows are exchanged twice per chunk, every other row as often as before.
@@ -201,7 +273,7 @@ def replay(prep: Prepared, params: dict, actors: int, seed: int, combine: str, w
     books = [sync.DeltaBook(m.weights()) for m in members]
     trainers = [ChunkTrainer(m.model, 1) for m in members]
     vocab_rows = len(prep.vocab)
-    combiner = make_combiner(combine, actors, vocab_rows)
+    combiner = make_combiner(combine, actors, vocab_rows, prep.vocab, params, sync_words)
     row_bytes = sum(a.shape[1] * 4 for a in initial.values())
     pending: list[tuple[slice, sync.Weights]] = []  # round r - 1's combined steps, applied at the end of chunk r
     words = 0
@@ -224,7 +296,10 @@ def replay(prep: Prepared, params: dict, actors: int, seed: int, combine: str, w
                 deltas = [book.take(m.weights(), rows) for m, book in zip(members, books)]
                 summed = {n: np.sum([d[n] for d in deltas], axis=0, dtype=np.float32) for n in deltas[0]}
                 squares = {n: np.sum([np.einsum("ij,ij->i", d[n], d[n]) for d in deltas], axis=0) for n in deltas[0]}
-                total = combiner(r, rows, summed, squares)
+                touched = None
+                if getattr(combiner, "needs_touched", False):  # the count column: members whose row moved
+                    touched = {n: np.sum([np.any(d[n] != 0, axis=1) for d in deltas], axis=0) for n in deltas[0]}
+                total = combiner(r, rows, summed, squares, touched)
                 for name, array in total.items():
                     if not np.isfinite(array).all():
                         raise FloatingPointError(f"round {r}: the combined '{name}' step is not finite")

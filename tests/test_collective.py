@@ -23,7 +23,8 @@ class Member:
     """A trainer actor's exchange side, without Ray or gensim: its own weights, trained by adding a seeded
     change per chunk; `train(r)` marks chunk r done."""
 
-    def __init__(self, rank: int, initial: sync.Weights, rounds: int, timeout_rounds: set[int] = frozenset()):
+    def __init__(self, rank: int, initial: sync.Weights, rounds: int, timeout_rounds: set[int] = frozenset(),
+                 combine: str = "adaptive", row_updates: sync.RowUpdates | None = None):
         self.rank = rank
         self.live = sync.copy_weights(initial)
         self.done = threading.Condition()
@@ -33,7 +34,8 @@ class Member:
         self.rng = np.random.default_rng(rank)
         self.changes: list[sync.Weights] = []  # its change of every chunk, in order
         self.peers = PeerRounds(lambda: self.live, sync.DeltaBook(self.live), ROWS, rounds, tiers=3,
-                                combine="adaptive", chunk_done=self.chunk_done, applied=self.mark, lock=threading.Lock())
+                                combine=combine, chunk_done=self.chunk_done, applied=self.mark, lock=threading.Lock(),
+                                row_updates=row_updates)
 
     def chunk_done(self, r: int) -> bool:
         if r in self.skip:  # hung: alive (its connections open) but silent, past the group's timeout
@@ -138,6 +140,23 @@ def test_every_member_ends_with_the_same_global_weights_the_combined_deltas_give
     for name in initial:
         assert np.allclose(one[0].peers.book.reference[name], initial[name] + expected[name], atol=1e-5)
     assert one[0].peers.status.full_rounds == [0]
+
+
+def test_the_saturation_combiner_floors_the_allreduced_sum_as_the_object_stores_reduce_does():
+    """`saturation` needs nothing more in the allreduce than adaptive: each member computes the floors from
+    the word counts and the tier schedule, and the global weights are those of `sync.sum_deltas`."""
+    initial = _initial()
+    updates = sync.RowUpdates(np.arange(ROWS, 0, -1) * 100, raw_words=ROWS * 2000, sync_words=500, window=5,
+                              negative=5, sample=1e-3)
+    one = [Member(k, initial, 1, combine="saturation", row_updates=updates) for k in range(3)]
+    _run(one, StoreHost(timeout=30))
+    assert [m.peers.status.state for m in one] == ["done"] * 3, [m.peers.status.error for m in one]
+    floors = updates.floors(slice(0, ROWS), 0, 3, tiers=3, final=True)
+    expected = sync.sum_deltas([m.changes[0] for m in one], "saturation", floors)
+    adaptive = sync.sum_deltas([m.changes[0] for m in one], "adaptive")
+    for name in initial:
+        assert np.allclose(one[0].peers.book.reference[name], initial[name] + expected[name], atol=1e-5)
+        assert not np.allclose(expected[name], adaptive[name], atol=1e-5)  # the floors changed something
 
 
 def test_a_member_that_never_arrives_breaks_the_round_and_it_is_taken_back_everywhere():
@@ -318,6 +337,24 @@ def test_the_driver_takes_no_part_in_the_rounds_and_both_transports_give_the_sam
     assert split["loop_cpu_seconds_per_round"] > 0 and split["background_cores"] > 0
     assert seen["object-store"]["round_cpu_seconds_per_exchange"] is None
     print({t: (s["driver_cpu_seconds_per_exchange"], s["exchange_cpu_seconds_per_exchange"]) for t, s in seen.items()})
+
+
+def test_a_job_combining_by_saturation_learns_the_planted_groups_on_both_transports(ray_cluster, planted_corpus,
+                                                                                  tmp_path):
+    """`--sync-combine saturation` end to end: every trainer builds its rows' expected updates when it spools,
+    the collective's members and the object store's owners floor adaptive with them, and the job says so."""
+    from w2v import TrainConfig
+    from w2v.pipeline import run
+
+    from .test_faults import precision_of
+
+    root, _ = planted_corpus
+    for transport in ("collective", "object-store"):
+        config = TrainConfig(corpus=(str(root),), out=str(tmp_path / transport), actors=2, vector_size=32, epochs=10,
+                             seed=3, eval=False, checkpoint_interval=0, transport=transport, sync_combine="saturation")
+        training = run(config).manifest["training"]
+        assert training["transport"] == transport and training["sync_combine"] == "saturation"
+        assert precision_of(config.out) >= 0.9, transport
 
 
 @pytest.mark.slow

@@ -27,6 +27,32 @@ def test_syn1neg_can_be_combined_by_another_rule():
     assert out["vectors"].tolist() == [[1.0, 0.0]] and out["syn1neg"].tolist() == [[2.0, 0.0]]
 
 
+def test_touch_mean_divides_each_row_by_the_members_that_moved_it():
+    summed = {"vectors": np.array([[3.0, 3.0], [2.0, 0.0]], np.float32)}
+    combine = replay.make_combiner("touch-mean", 3, 2)
+    out = combine(0, slice(0, 2), summed, {"vectors": np.array([6.0, 4.0])}, {"vectors": np.array([3, 1])})
+    assert out["vectors"].tolist() == [[1.0, 1.0], [2.0, 0.0]]  # all three moved row 0; one moved row 1
+
+
+def test_saturation_steps_a_row_by_its_update_count_since_its_last_exchange():
+    # K=2, rho=1/2: one update each moves a row 1/2 of the way, both one after the other 3/4: factor 3/4 / (2 x 1/2).
+    combine = replay.Saturation(2, rho=0.5, floor_adaptive=False, updates={"vectors": np.array([1.0, 0.0])},
+                                last=np.full(2, -1))
+    same = {"vectors": np.array([[2.0, 0.0], [2.0, 0.0]], np.float32)}  # two equal deltas, summed, per row
+    squares = {"vectors": np.array([2.0, 2.0])}
+    assert combine(0, slice(0, 2), same, squares)["vectors"].tolist() == [[1.5, 0.0], [2.0, 0.0]]  # no updates: sum
+    # Three rounds later: 3 updates each, 1 - 1/8 each, 1 - 1/64 together: (63/64) / (2 x 7/8) = 9/16.
+    later = {"vectors": np.array([[2.0, 0.0], [2.0, 0.0]], np.float32)}
+    assert combine(3, slice(0, 2), later, squares)["vectors"].tolist() == [[1.125, 0.0], [2.0, 0.0]]
+
+
+def test_adaptive_saturation_shrinks_agreeing_rows_only_as_far_as_their_counts_allow():
+    combine = replay.Saturation(2, rho=0.5, updates={"vectors": np.array([1.0, 1.0])}, last=np.full(2, -1))
+    summed = {"vectors": np.array([[2.0, 0.0], [1.0, 1.0]], np.float32)}  # row 0: d1 = d2; row 1: orthogonal
+    out = combine(0, slice(0, 2), summed, {"vectors": np.array([2.0, 2.0])})
+    assert out["vectors"].tolist() == [[1.5, 0.0], [1.0, 1.0]]  # adaptive says 1/2 and 1; saturation 3/4
+
+
 def test_the_replay_trains_every_word_once_per_epoch_and_learns_the_planted_groups(tmp_path):
     counts = write_planted_corpus(tmp_path / "corpus", compress=("",))
     prep = replay.prepare([tmp_path / "corpus"], tmp_path / "work", PARAMS["min_count"])

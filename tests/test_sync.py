@@ -216,6 +216,50 @@ def test_adaptive_combining_stays_between_the_mean_and_the_sum():
                        summed / np.linalg.norm(summed, axis=1, keepdims=True), atol=1e-5)  # direction: the sum's
 
 
+def test_saturation_averages_agreeing_moves_only_for_rows_with_enough_updates_to_have_saturated():
+    """Two rows every actor moved the same way: adaptive gives both the mean. With `saturation`, the hot row
+    (many updates since its turn: every actor got to the same place) keeps the mean; the row with one
+    expected update a round is summed nearly whole (one process would have made the K moves one after the
+    other); orthogonal moves are summed as by adaptive."""
+    same = np.array([1.0, 0.0], np.float32)
+    deltas = [{"vectors": np.array([same, same, [1.0 if k == 0 else 0.0, 1.0 if k == 1 else 0.0]], np.float32)}
+              for k in range(2)]
+    updates = sync.RowUpdates([1, 1, 1], raw_words=1, sync_words=1, window=0, negative=0, sample=0)
+    updates.per_round["vectors"] = np.array([1000.0, 1.0, 1.0])
+    floors = updates.floors(slice(0, 3), exchange=0, actors=2, tiers=1, rho=0.5)
+    assert floors["vectors"].tolist() == [0.5, 0.75, 0.75]  # 1 - 1/4 of the way together, 2 x 1/2 summed
+    combined = sync.sum_deltas(deltas, "saturation", floors)["vectors"]
+    adaptive = sync.sum_deltas(deltas, "adaptive")["vectors"]
+    assert combined.tolist() == [[1.0, 0.0], [1.5, 0.0], [1.0, 1.0]]
+    assert adaptive.tolist() == [[1.0, 0.0], [1.0, 0.0], [1.0, 1.0]]
+    assert sync.sum_deltas(deltas, "saturation")["vectors"].tolist() == adaptive.tolist()  # no floors: adaptive
+
+
+def test_a_rows_updates_count_from_its_last_turn_in_the_tier_schedule():
+    """Three tiers over 8 rows: rows 0-1 move every exchange, 2-3 every 2nd, 4-7 every 4th; at exchange 0 (all
+    rows) one round's updates, at a full round the rounds since the row's last turn."""
+    updates = sync.RowUpdates([1] * 8, raw_words=1, sync_words=1, window=0, negative=0, sample=0)
+    updates.per_round["vectors"] = np.ones(8)
+    rho, k = 0.5, 2
+    rounds = lambda n: sync.saturation_factor(np.array([float(n)]), k, rho)[0]  # noqa: E731
+    at = lambda e, full=False: updates.floors(slice(0, 8), e, k, tiers=3, final=full, rho=rho)["vectors"].tolist()  # noqa: E731
+    assert at(0) == [rounds(1)] * 8
+    assert at(4) == [rounds(1)] * 2 + [rounds(2)] * 2 + [rounds(4)] * 4
+    assert at(5, full=True) == [rounds(1)] * 2 + [rounds(1)] * 2 + [rounds(1)] * 4
+    assert at(6, full=True) == [rounds(1)] * 2 + [rounds(2)] * 2 + [rounds(2)] * 4
+
+
+def test_expected_updates_count_contexts_and_negatives_of_gensims_negative_sampling():
+    """Counts 6 and 2 in 10 words, 5 words a round, no down-sampling: 3 and 1 occurrences a round; each a
+    context of window + 1 = 6 centres (CBOW), each centre its own output row once and 5 negatives."""
+    found = sync.RowUpdates([6, 2], raw_words=10, sync_words=5, window=5, negative=5, sample=0).per_round
+    assert found["vectors"].tolist() == [18.0, 6.0]
+    share = np.array([6.0, 2.0]) ** 0.75 / (6.0**0.75 + 2.0**0.75)
+    assert np.allclose(found["syn1neg"], [3.0, 1.0] + 5 * 4 * share)
+    hs = sync.RowUpdates([6, 2], raw_words=10, sync_words=5, window=5, negative=0, sample=0).per_round
+    assert set(hs) == {"vectors"}  # hierarchical softmax's syn1 rows are tree nodes: no floor, adaptive
+
+
 def test_word_pacing_follows_the_stale_share_whatever_the_node_speed():
     """The default words per exchange are a share of the epoch over K-1, never finer than AUTO_MIN_SYNC_WORDS;
     chunks per epoch follow words / K / sync_words, and round r's learning rates continue one schedule."""

@@ -308,13 +308,15 @@ class PeerRounds:
 
     def __init__(self, weights: Callable[[], sync.Weights], book: sync.DeltaBook, vocab_size: int, rounds: int,
                  tiers: int, combine: str, chunk_done: Callable[[int], bool], applied: Callable[[int], None],
-                 lock: threading.Lock, before_payload: Callable[[int], None] = lambda r: None):
+                 lock: threading.Lock, before_payload: Callable[[int], None] = lambda r: None,
+                 row_updates: sync.RowUpdates | None = None):
         self.weights = weights
         self.book = book
         self.vocab_size = vocab_size  # rows of every matrix
         self.rounds = rounds  # epochs x chunks: the last round is rounds - 1
         self.tiers = tiers  # sync.exchange_slices' frequency tiers
-        self.combine = combine  # "adaptive" or "sum"
+        self.combine = combine  # "adaptive", "sum" or "saturation" (sync.COMBINES)
+        self.row_updates = row_updates  # each row's expected updates a round: `saturation`'s floors
         self.chunk_done = chunk_done
         self.applied = applied
         self.lock = lock
@@ -330,6 +332,7 @@ class PeerRounds:
         self.slices: list[slice] = []  # the pending round's slices
         self.seconds = 0.0  # wall time in the round loop's own work (taking, combining, applying), not waiting
         self.generation_first = 0  # the first round of the running generation: the tier schedule counts from it
+        self.exchange = 0  # the pending round's exchange number in the tier schedule (r - generation_first)
         self.pending_full = False  # the pending round moves every row
         self.clock = ThreadClock()  # the rounds' own CPU time (`status.cpu_seconds`)
         self.buffers = Buffers()  # the packed slices' buffers, kept from round to round
@@ -388,7 +391,8 @@ class PeerRounds:
         live = self.weights()
         row_bytes = sum(a.shape[1] * 4 for a in live.values())
         # The tier due is counted from the generation's first round (sync.tier_ranges' `exchange`).
-        self.slices = sync.exchange_slices(self.vocab_size, row_bytes, r - self.generation_first, final=full, tiers=self.tiers)
+        self.exchange = r - self.generation_first
+        self.slices = sync.exchange_slices(self.vocab_size, row_bytes, self.exchange, final=full, tiers=self.tiers)
         # No lock: only this thread moves the reference (in `_commit`), and taking leaves it as it is.
         self.own = {rows.start: take_packed(live, self.book.reference, rows, self.buffers.get(packed_size(live, rows)))
                     for rows in self.slices}
@@ -407,7 +411,10 @@ class PeerRounds:
             group.sum_(total)  # not counted in `seconds`: mostly waiting for the slowest member's chunk
             began = time.perf_counter()
             summed, squares = unpack(total, columns)
-            sync.combine_summed(summed, squares, size, self.combine)  # in place
+            floors = None
+            if self.combine == "saturation" and self.row_updates is not None:
+                floors = self.row_updates.floors(rows, self.exchange, size, self.tiers, final=self.pending_full)
+            sync.combine_summed(summed, squares, size, self.combine, floors)  # in place
             self.totals[rows.start] = total
             self.seconds += time.perf_counter() - began
         self.status.pending_complete = True

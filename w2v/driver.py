@@ -337,7 +337,7 @@ class Training:
                                       tiers=self.config.sync_tiers)
         began = time.perf_counter()
         rounds = list(self.rounds.next_round)
-        moved, lost = exchange_round(self.actors, slices, rounds, self.global_weights)
+        moved, lost = exchange_round(self.actors, slices, rounds, self.global_weights, tally.exchanges, full)
         tally.add(moved, time.perf_counter() - began)
         for k in sorted(lost):  # brought back at this round: the round is exchanged again with it
             self._recover(k, RuntimeError("died during an exchange"))

@@ -172,7 +172,7 @@ class Handed:
 
 
 def exchange_round(actors: Sequence[Any], slices: Sequence[slice], rounds: Sequence[int],
-                   global_weights: sync.Weights) -> tuple[Moved, set[int]]:
+                   global_weights: sync.Weights, exchange: int = 0, full: bool = False) -> tuple[Moved, set[int]]:
     """One reduce-scatter exchange over `slices` (see `sync`): deltas go actor to actor, the driver
     only passes references and fetches the summed pieces once, into `global_weights`.
 
@@ -181,7 +181,8 @@ def exchange_round(actors: Sequence[Any], slices: Sequence[slice], rounds: Seque
     slice is all or nothing: when an actor cannot hand over its delta or an owner dies before its
     sum exists, the others keep their delta for the next exchange (`untake`) and nothing reaches
     the global weights. An actor that dies after the sums exist is left out of the rest (what it
-    handed over counts); the driver brings it back.
+    handed over counts); the driver brings it back. `exchange` (the tier schedule's number) and `full`
+    tell each owner which rounds its rows' deltas span (the `saturation` combiner's floors).
     """
     moved = Moved()
     lost: set[int] = set()
@@ -193,7 +194,9 @@ def exchange_round(actors: Sequence[Any], slices: Sequence[slice], rounds: Seque
         handed = [Handed.of(actors[k].take.options(num_returns=n + 1).remote(rows.start, rows.stop, n, rounds[k]))
                   for k in members]
         failed = {k for k, took in zip(members, handed) if not get_or(took.took_part, False)}
-        sums = [] if failed else [actors[owner].reduce.remote(*[took.pieces[j] for took in handed])
+        owned = sync.split_rows(rows, n)  # owner j reduces piece j (as `take` cut them)
+        sums = [] if failed else [actors[owner].reduce.remote(*[took.pieces[j] for took in handed], rows=owned[j],
+                                                              exchange=exchange, full=full)
                                   for j, owner in enumerate(members)]
         applied = [actors[k].apply.remote(rows.start, rows.stop, *sums) for k in members] if sums else []
         pieces = gather(sums)

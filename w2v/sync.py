@@ -376,10 +376,16 @@ def nbytes(weights: Weights) -> int:
 # apart per row, from the deltas themselves: w = sum_k |d_k|^2 / |sum_k d_k|^2, clipped to
 # [1/K, 1], is 1 for orthogonal deltas (sum) and 1/K for identical ones (the mean), and the
 # combined delta is w x the sum. No constant: it reads how much the actors' changes repeat each other.
-COMBINES = ("adaptive", "sum")
+# `saturation` is `adaptive` floored by each row's update count (`RowUpdates`): agreeing deltas are
+# also what a row moving steadily and far from done gives, and the sum is right for it; only a row
+# with enough updates to have reached its target in every actor is shrunk towards the mean.
+COMBINES = ("adaptive", "sum", "saturation")
+# The share of the way to its local target one update moves a row (`saturation_factor`), chosen in the
+# one-process replay (jobs/replay.py; README "Combining at K >= 4"): smaller is closer to the sum.
+SATURATION_RHO = 0.01
 
 
-def sum_deltas(deltas: Sequence[Weights], combine: str = "sum") -> Weights:
+def sum_deltas(deltas: Sequence[Weights], combine: str = "sum", floors: dict[str, np.ndarray] | None = None) -> Weights:
     """The combined delta of every actor for one slice (arrays may be read-only, from the object store).
 
     `sum` adds them; `adaptive` scales each row of the sum by how little the actors' deltas repeat
@@ -394,11 +400,66 @@ def sum_deltas(deltas: Sequence[Weights], combine: str = "sum") -> Weights:
         for name, array in delta.items():
             total[name] += array
     squares = {name: sum(np.einsum("ij,ij->i", d[name], d[name], dtype=np.float64) for d in deltas)
-               for name in total} if combine == "adaptive" else {}
-    return combine_summed(total, squares, len(deltas), combine)
+               for name in total} if combine != "sum" else {}
+    return combine_summed(total, squares, len(deltas), combine, floors)
 
 
-def combine_summed(summed: Weights, squares: dict[str, np.ndarray], actors: int, combine: str = "sum") -> Weights:
+def saturation_factor(updates: np.ndarray, actors: int, rho: float = SATURATION_RHO) -> np.ndarray:
+    """The share of the K summed moves one process would have made, for rows with `updates` each.
+
+    An update moves a row `rho` of the way to its local target, so n updates move it 1 - (1 - rho)^n of
+    the way: K members one after the other 1 - (1 - rho)^(Kn), the sum of their K moves K (1 - (1 - rho)^n).
+    The ratio is 1 for few updates (summing is exact) and 1/K for many (every member got there).
+
+    >>> saturation_factor(np.array([0.0, 1.0, 1000.0]), 2, rho=0.5).tolist()
+    [1.0, 0.75, 0.5]
+    """
+    log_q = np.log1p(-rho)
+    alone = -np.expm1(updates * log_q)
+    together = -np.expm1(actors * updates * log_q)
+    return np.where(updates > 0, together / (actors * np.maximum(alone, 1e-30)), 1.0)
+
+
+class RowUpdates:
+    """Each row's expected updates in one member's round, per matrix, from the global vocabulary's counts:
+    what `saturation` needs, known to every member without an extra column in the allreduce.
+
+    gensim's negative sampling: a kept occurrence (gensim's down-sampling rule, `sample`) is a context of
+    window + 1 centres on average (the reduced window); each centre (CBOW) or pair (skip-gram) updates
+    the target's output row once and `negative` rows drawn from the counts^ns_exponent table. Rows of a
+    matrix it does not model (hierarchical softmax's `syn1`: tree nodes, not words) get no floor.
+    """
+
+    def __init__(self, counts: Sequence[int], raw_words: int, sync_words: float, window: int, negative: int,
+                 sample: float, sg: bool = False, ns_exponent: float = 0.75):
+        c = np.asarray(counts, np.float64)
+        keep = 1.0
+        if sample:
+            threshold = sample * c.sum()
+            keep = np.minimum((np.sqrt(c / threshold) + 1) * threshold / c, 1.0)
+        kept = c * keep / max(raw_words, 1) * sync_words  # kept occurrences per member's round
+        self.per_round: dict[str, np.ndarray] = {"vectors": kept * (window + 1)}
+        if negative:
+            table = c**ns_exponent
+            targets = kept * (window + 1) if sg else kept  # output-row updates as the positive target
+            self.per_round["syn1neg"] = targets + negative * targets.sum() * table / table.sum()
+
+    def floors(self, rows: slice, exchange: int, actors: int, tiers: int, final: bool = False,
+               rho: float = SATURATION_RHO) -> dict[str, np.ndarray]:
+        """`saturation_factor` of the rows' updates since their last exchange (`tier_ranges`' schedule:
+        a row of tier t moves every 2**t exchanges; every row at exchange 0, a full round covers what
+        accumulated since the row's last turn)."""
+        index = np.arange(rows.start, rows.stop)
+        vocab = len(next(iter(self.per_round.values())))
+        bounds = np.array([math.ceil(vocab / 2 ** (tiers - 1 - t)) for t in range(tiers)])
+        period = 2 ** np.searchsorted(bounds, index, side="right")
+        since = exchange % period
+        rounds = 1 if exchange == 0 else np.where(since == 0, period, since if final else period)
+        return {name: saturation_factor(n[rows] * rounds, actors, rho) for name, n in self.per_round.items()}
+
+
+def combine_summed(summed: Weights, squares: dict[str, np.ndarray], actors: int, combine: str = "sum",
+                   floors: dict[str, np.ndarray] | None = None) -> Weights:
     """The combined delta from the sum of the K deltas and, per row, the sum of their squared norms
     (what a collective's allreduce gives: `collective.take_packed`). Scales `summed` in place (see COMBINES).
 
@@ -411,8 +472,10 @@ def combine_summed(summed: Weights, squares: dict[str, np.ndarray], actors: int,
         both = np.einsum("ij,ij->i", total, total)  # float32: 4x faster than accumulating in float64, ample for a ratio
         if not np.isfinite(both).all():
             raise FloatingPointError(f"the summed '{name}' deltas are not finite: lower alpha or --sync-words")
-        if combine == "adaptive" and actors > 1:
+        if combine in ("adaptive", "saturation") and actors > 1:
             factor = np.clip(squares[name] / np.maximum(both, 1e-30), 1.0 / actors, 1.0)
+            if combine == "saturation" and floors is not None and name in floors:
+                factor = np.maximum(factor, floors[name])  # shrunk only as far as the row's updates allow
             total *= factor.astype(np.float32, copy=False)[:, None]
     return summed
 

@@ -327,6 +327,7 @@ class TrainerActor:
         self.rounds_done = 0  # rounds (chunks) trained, from round 0 of the job
         self.applied = -1  # the last round whose exchange the driver finished (`advance`)
         self.rounds = 0  # epochs x chunks per epoch
+        self.row_updates: sync.RowUpdates | None = None  # `saturation`'s expected updates per row (set by spool)
         self.words_trained = 0  # words this process trained
         self.started = 0.0  # perf_counter when training started
         self.finished: float | None = None  # perf_counter when the chunk loop returned
@@ -379,6 +380,10 @@ class TrainerActor:
                 self.spool_dir = new_spool_dir(self.config.spool_dir)
             self.spooled = spool_chunks(self.shards, options, self.spool_dir, chunks, self.workers, expected_words)
             write_spool_record(self.spooled, key)
+        if self.config.sync_combine == "saturation":  # each row's expected updates a round, from the global counts
+            c = self.config
+            self.row_updates = sync.RowUpdates(vocab.counts, vocab.raw_words, expected_words / max(chunks, 1), c.window,
+                                               0 if c.hs else c.negative, c.sample, sg=c.sg)
         return Spooled(shards=len(self.shards), words=self.spooled.words, sentences=self.spooled.sentences,
                        bytes=self.spooled.bytes, bad_lines=self.spooled.bad_lines, chunks=len(self.spooled.chunks),
                        seconds=round(time.perf_counter() - started, 3), reused=reused, pid=os.getpid())
@@ -476,7 +481,8 @@ class TrainerActor:
             self.peers = PeerRounds(self.weights, self.book, len(self.model.wv), self.rounds,
                                     self.config.sync_tiers, self.config.sync_combine, self._chunk_done,
                                     self.advance, self.lock,
-                                    before_payload=lambda r: self.recorder.maybe_exit("exchange", r / chunks))
+                                    before_payload=lambda r: self.recorder.maybe_exit("exchange", r / chunks),
+                                    row_updates=self.row_updates)
         self.peers.start(spec)
 
     def warm_up(self) -> str | None:
@@ -560,10 +566,15 @@ class TrainerActor:
         self.book.untake(start)
         return True
 
-    def reduce(self, *pieces: sync.Weights) -> sync.Weights:
-        """The combined delta of every actor for the piece this actor owns (`sync.sum_deltas`)."""
+    def reduce(self, *pieces: sync.Weights, rows: slice | None = None, exchange: int = 0, full: bool = False
+               ) -> sync.Weights:
+        """The combined delta of every actor for the piece this actor owns (`sync.sum_deltas`): `rows`, at
+        exchange number `exchange` of the tier schedule (`full`: every row), for `saturation`'s floors."""
         began = time.perf_counter()
-        total = sync.sum_deltas(pieces, self.config.sync_combine)
+        floors = None
+        if self.config.sync_combine == "saturation" and rows is not None and self.row_updates is not None:
+            floors = self.row_updates.floors(rows, exchange, len(pieces), self.config.sync_tiers, final=full)
+        total = sync.sum_deltas(pieces, self.config.sync_combine, floors)
         self.sync_seconds += time.perf_counter() - began
         return total
 
