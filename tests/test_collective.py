@@ -339,6 +339,7 @@ def test_the_driver_takes_no_part_in_the_rounds_and_both_transports_give_the_sam
     print({t: (s["driver_cpu_seconds_per_exchange"], s["exchange_cpu_seconds_per_exchange"]) for t, s in seen.items()})
 
 
+@pytest.mark.slow
 def test_a_job_combining_by_saturation_learns_the_planted_groups_on_both_transports(ray_cluster, planted_corpus,
                                                                                   tmp_path):
     """`--sync-combine saturation` end to end: every trainer builds its rows' expected updates when it spools,
@@ -352,8 +353,8 @@ def test_a_job_combining_by_saturation_learns_the_planted_groups_on_both_transpo
     for transport in ("collective", "object-store"):
         config = TrainConfig(corpus=(str(root),), out=str(tmp_path / transport), actors=2, vector_size=32, epochs=10,
                              seed=3, eval=False, checkpoint_interval=0, transport=transport, sync_combine="saturation")
-        training = run(config).manifest["training"]
-        assert training["transport"] == transport and training["sync_combine"] == "saturation"
+        training = run(config).manifest.training
+        assert training.transport == transport and training.sync_combine == "saturation"
         assert precision_of(config.out) >= 0.9, transport
 
 
