@@ -91,6 +91,7 @@ from pathlib import Path
 
 from jobs.peers import PEERS, RUNNERS, PeerMissing, run_peer
 from w2v.memory import peak_rss_bytes
+from w2v.sync import COMBINES
 
 logger = logging.getLogger("benchmark")  # not under "w2v", whose INFO lines the benchmark hides
 
@@ -509,8 +510,8 @@ def main(argv=None) -> int:
     parser.add_argument("--stale-share", type=float, nargs="+", default=[],
                         help="pace w2v by stale words as a share of an epoch instead (0.01 = 1%%): per K, "
                              "sync words = share x epoch words / (K-1); several values give one row each")
-    parser.add_argument("--sync-combine", nargs="+", default=["adaptive"], choices=("adaptive", "sum"),
-                        help="w2v's delta combining rules to compare (default adaptive)")
+    parser.add_argument("--sync-combine", nargs="+", default=["saturation"], choices=COMBINES,
+                        help="w2v's delta combining rules to compare (default saturation, the job's)")
     parser.add_argument("--workers-per-node", type=int, nargs="+", default=[0],
                         help="gensim threads per w2v actor; several values give one row each (default 0: cores/K)")
     parser.add_argument("--sync-tiers", type=int, nargs="+", default=[7],

@@ -1,16 +1,21 @@
 """Fit the forecast's law on replayed runs of two kinds of text, and check it across them.
 
-    python -m jobs.law /tmp/law/grid.jsonl              # fit, cross-check, print the tables
+    python -m jobs.law --runs /tmp/law/satgrid.jsonl --combine adaptive+saturation0.01 --save jobs/law_points.json
+    python -m jobs.law                     # fit and cross-check the saved points (jobs/law_points.json)
 
-The runs are `jobs.replay` result lines (one per corpus, K, seed and pacing; the grid this law was
-fitted on is listed in README "What a job will get"). Each corpus is measured once with
-`jobs.corpus_kind` for its words per epoch and vocabulary rows (min count 5), so the law's one
-corpus variable, words per vocabulary row, is what the job itself knows after its counting pass.
+The runs are `jobs.replay` result lines (one per corpus, K, seed and pacing). Each corpus is measured
+once with `jobs.corpus_kind` for its words per epoch and vocabulary rows (min count 5), so the law's
+one corpus variable, words per vocabulary row, is what the job itself knows after its counting pass.
+`--save` keeps the points (medians over seeds, with the seeds' ratios) in the repository, so the
+shipped coefficients can be refitted and checked without the corpora (tests/test_forecast.py).
 
-The law (`w2v.forecast`): 1 - ratio = a (K-1)^b (share/0.25%)^c (words per row/200)^-d, fitted by
-least squares on the analogy ratio's median over seeds of each (corpus, K, pacing) point. Each
-corpus is a *family* (the text's kind: documentation, reference works); the cross-check fits on one
-family and predicts the other's points, which is the spread the plan prints beside a forecast.
+The law (`w2v.forecast`): 1 - ratio = a (K-1)^b (share/0.25%)^c (words per row/200)^-d, where ratio
+is the analogy score of K actors over the score of the same trainer alone (K=1) with the same seed:
+what the exchange costs, with gensim's own seed-to-seed noise divided out. (How w2v alone compares
+with gensim is the other factor of a job's quality: `alone` in the saved points.) It is fitted by
+least squares on the median over seeds of each (corpus, K, pacing) point. Each corpus belongs to a
+*family* (the text's kind: documentation, reference works); the cross-check fits on one family and
+predicts the other's points: that error is the spread the plan prints beside a forecast.
 """
 
 from __future__ import annotations
@@ -20,10 +25,8 @@ import json
 import statistics
 import sys
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
-
-import numpy as np
 
 from jobs.corpus_kind import measure_file
 from w2v.forecast import Law, predicted_ratio
@@ -39,10 +42,15 @@ class Point:
     stale_share: float
     words_per_row: float
     epoch_words: int
-    ratio: float  # median analogy ratio over seeds
+    ratio: float  # median over seeds of the analogy score over K=1's (same seed)
     low: float
     high: float
     seeds: int
+    gensim: float  # median over seeds of the analogy score over gensim's (same seed)
+    alone: float  # median over seeds of K=1's analogy score over gensim's: what no exchange changes
+
+
+POINTS = Path(__file__).with_name("law_points.json")  # the points the shipped law was fitted on
 
 
 def family(corpus: str) -> str:
@@ -51,40 +59,41 @@ def family(corpus: str) -> str:
     return "docs" if name.startswith("docs") or "w2v-bench" == name or "combiner-5m" == name else "reference"
 
 
-def load(paths: list[Path]) -> list[Point]:
-    runs = defaultdict(list)
+def load(paths: list[Path], combine: str) -> list[Point]:
+    """The runs of `combine` in `paths`, one point per (corpus, K, stale share), each corpus measured once.
+
+    Every K > 1 run is divided by the K=1 run of its corpus and seed (any combination: one actor
+    exchanges nothing); a seed without one takes the median of its corpus's K=1 runs."""
+    runs, alone = defaultdict(list), defaultdict(dict)
     for path in paths:
         for line in path.read_text().splitlines():
             if not line.strip():
                 continue
             r = json.loads(line)
-            if r.get("combine", "adaptive") != "adaptive":
-                continue
-            runs[(r["corpus"], r["actors"], round(r["stale_share"], 5))].append(r["analogy_ratio"])
+            if r["actors"] == 1:
+                alone[r["corpus"]][r["seed"]] = r["analogy_ratio"]
+            elif r.get("combine") == combine:
+                runs[(r["corpus"], r["actors"], round(r["stale_share"], 5))].append((r["seed"], r["analogy_ratio"]))
     kinds = {}
     points = []
-    for (corpus, actors, share), ratios in sorted(runs.items()):
+    for (corpus, actors, share), seeded in sorted(runs.items()):
+        if not alone[corpus]:
+            print(f"jobs.law: no K=1 run of {corpus}: its points are left out", file=sys.stderr)
+            continue
         if corpus not in kinds:
             kinds[corpus] = measure_file(Path(corpus))
-        kind = kinds[corpus]
+        kind, one = kinds[corpus], statistics.median(alone[corpus].values())
+        relative = [ratio / alone[corpus].get(seed, one) for seed, ratio in seeded]
         points.append(Point(corpus, family(corpus), actors, share, kind.tokens / kind.vocabulary, kind.tokens,
-                            statistics.median(ratios), min(ratios), max(ratios), len(ratios)))
+                            statistics.median(relative), min(relative), max(relative), len(relative),
+                            statistics.median(r for _, r in seeded), one))
     return points
 
 
-# A third kind of text, measured by a reviewer on a corpus this project does not have (issue 23: 6.4M
-# words per epoch, 52,372 rows, real runs on simulated nodes, one trial each, two seeds at K=4): a check
-# nobody fitted on. (K, stale share, analogy ratio) at the default pacing unless said.
-UNSEEN_WORDS, UNSEEN_ROWS = 6_400_000, 52_372
-UNSEEN = [(2, 0.0025, 0.85), (4, 0.0025, 0.80), (4, 0.0025, 0.73), (8, 0.0025, 0.68), (8, 0.01, 0.57)]
-
-
-def unseen_points() -> list[Point]:
-    by_point = defaultdict(list)
-    for actors, share, ratio in UNSEEN:
-        by_point[(actors, share)].append(ratio)
-    return [Point("issue-23/corpus", "unseen", k, share, UNSEEN_WORDS / UNSEEN_ROWS, UNSEEN_WORDS,
-                  statistics.median(r), min(r), max(r), len(r)) for (k, share), r in by_point.items()]
+def read_points(path: Path = POINTS) -> tuple[str, list[Point]]:
+    """(the combination they were measured with, the saved points)."""
+    data = json.loads(path.read_text())
+    return data["combine"], [Point(**p) for p in data["points"]]
 
 
 def fit(points: list[Point]) -> Law:
@@ -100,14 +109,15 @@ def fit(points: list[Point]) -> Law:
 
 
 def table(points: list[Point], law: Law, title: str) -> tuple[str, float]:
-    lines = [f"### {title}", "", "| corpus | K | stale share | words/row | seeds | measured median [range] | law | error |",
-             "|---|---|---|---|---|---|---|---|"]
+    lines = [f"### {title}", "", "| corpus | K | stale share | words/row | seeds | x K=1, median [range] | law | error "
+             "| x gensim | K=1 x gensim |", "|---|---|---|---|---|---|---|---|---|---|"]
     errors = []
     for q in points:
         p = predicted_ratio(q.actors, q.stale_share, q.words_per_row, law)
         errors.append(p - q.ratio)
         lines.append(f"| {Path(q.corpus).parent.name or q.corpus} | {q.actors} | {q.stale_share:.2%} | {q.words_per_row:.0f} | "
-                     f"{q.seeds} | {q.ratio:.3f} [{q.low:.3f}-{q.high:.3f}] | {p:.3f} | {p - q.ratio:+.3f} |")
+                     f"{q.seeds} | {q.ratio:.3f} [{q.low:.3f}-{q.high:.3f}] | {p:.3f} | {p - q.ratio:+.3f} | "
+                     f"{q.gensim:.3f} | {q.alone:.3f} |")
     worst = max(abs(e) for e in errors) if errors else 0.0
     lines.append("")
     lines.append(f"max |error| {worst:.3f}, median |error| {statistics.median(abs(e) for e in errors):.3f}")
@@ -118,27 +128,37 @@ def describe(law: Law) -> str:
     return (f"Law(a={law.a:.4f}, b={law.b:.3f}, c={law.c:.3f}, d={law.d:.3f}, fitted_on={law.fitted_on!r})")
 
 
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("runs", type=Path, nargs="+", help="jobs.replay result lines (JSON Lines)")
-    args = parser.parse_args(argv)
-    points = [q for q in load(args.runs) if q.actors > 1]
-    families = sorted({q.family for q in points})
+def cross_checks(points: list[Point]) -> list[tuple[str, Law, str, float]]:
+    """For each family: the law fitted on the others, its table on this one, and its largest error."""
     out = []
-    for held_out in families:
+    for held_out in sorted({q.family for q in points}):
         train = [q for q in points if q.family != held_out]
         test = [q for q in points if q.family == held_out]
-        if not train or not test:
-            continue
-        law = fit(train)
-        text, worst = table(test, law, f"fitted on {law.fitted_on}, checked on {held_out}: {describe(law)}")
-        out.append(text)
+        if train and test:
+            law = fit(train)
+            text, worst = table(test, law, f"fitted on {law.fitted_on}, checked on {held_out}: {describe(law)}")
+            out.append((held_out, law, text, worst))
+    return out
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=Path, nargs="+", help="jobs.replay result lines (JSON Lines); "
+                                                             "default: the saved points")
+    parser.add_argument("--combine", default="saturation", help="the combination whose runs are fitted")
+    parser.add_argument("--save", type=Path, help="write the points here (JSON) for the repository")
+    args = parser.parse_args(argv)
+    if args.runs:
+        combine, points = args.combine, [q for q in load(args.runs, args.combine) if q.actors > 1]
+    else:
+        combine, points = read_points()
+    if args.save:
+        args.save.write_text(json.dumps({"combine": combine, "points": [asdict(q) for q in points]}, indent=1) + "\n")
+    out = [text for _, _, text, _ in cross_checks(points)]
     law = fit(points)
     text, _ = table(points, law, f"fitted on both: {describe(law)}")
     out.append(text)
-    text, _ = table(unseen_points(), law, "the same law on issue 23's corpus (a reviewer's real runs, not fitted on)")
-    out.append(text)
-    print("\n\n".join(out))
+    print(f"combination: {combine}\n\n" + "\n\n".join(out))
     return 0
 
 

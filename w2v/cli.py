@@ -154,12 +154,12 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
                    help="words each actor trains between two weight exchanges with 2+ actors, whatever the node's "
                         "speed; 0 = automatic, so that the words the other actors train between two exchanges are "
                         "0.25%% of an epoch"),
-    g.add_argument("--sync-combine", choices=("adaptive", "sum", "saturation"), default=s,
+    g.add_argument("--sync-combine", choices=("saturation", "adaptive", "sum"), default=s,
                    help="with 2+ actors, how the changes the actors made to the same word's vector since the last "
-                        "exchange are merged: adaptive = averaged where the actors moved it the same way, added up "
-                        "where their changes are independent; sum = always added up; saturation "
-                        "= adaptive, but averaged only as far as the word's expected updates since its last "
-                        "exchange could have brought every actor to the same place (from the word counts)")
+                        "exchange are merged: saturation = averaged only as far as the word's expected updates "
+                        "since its last exchange (from the word counts) could have brought every actor to the same "
+                        "place, else as adaptive; adaptive = averaged where the actors moved it the same way, added "
+                        "up where their changes are independent; sum = always added up")
     g.add_argument("--sync-tiers", type=int, default=s, metavar="N",
                    help="with 2+ actors, how often rare words' vectors are exchanged: the most frequent half of the "
                         "vocabulary every exchange, each rarer half half as often, in N frequency tiers (the rarest "

@@ -102,7 +102,7 @@ class TrainConfig:
     workers: int | None = None  # gensim threads per actor; None: the node's CPUs
     address: str | None = None  # None: $RAY_ADDRESS if set, else an embedded local Ray
     sync_words: int = 0  # words each actor trains between two exchanges (with 2+ actors); 0 = from the corpus size
-    sync_combine: str = "adaptive"  # how deltas combine: "adaptive" (sync.sum_deltas), "sum" or "saturation"
+    sync_combine: str = "saturation"  # how deltas combine: "saturation", "adaptive" or "sum" (sync.COMBINES)
     sync_tiers: int = 7  # frequency tiers: hot rows every exchange, the coldest every 2**(tiers-1)-th; 1 = all rows
     spool_dir: str | None = None  # where actors spool their shards for corpus_file mode; None: system temp
     transport: str = "auto"  # the exchange: "collective" (gloo among the actors), "object-store", "auto" (torch?)

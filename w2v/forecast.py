@@ -52,7 +52,7 @@ LAW = Law(a=0.10, b=0.5, c=0.5, d=1.0, fitted_on="placeholder")
 FORECAST_SPREAD = 0.05
 # The parameters the law was measured with: another value makes the forecast an extrapolation (said so).
 MEASURED_WITH = {"sg": False, "hs": False, "negative": 5, "window": 5, "vector_size": 100, "epochs": 5,
-                 "sync_combine": "adaptive", "sync_tiers": sync.TIERS}
+                 "sync_combine": "saturation", "sync_tiers": sync.TIERS}
 SHARE_UNIT = sync.DEFAULT_STALE_SHARE  # the law's stale share is in units of the default
 ROWS_UNIT = 200.0  # words per row: the law's unit (about a 5M-word corpus of documentation)
 
