@@ -63,7 +63,7 @@ def test_the_warning_names_what_reaches_the_target():
     every = [forecast.forecast(10_000_000, ROWS, k, law=law) for k in range(1, 5)]
     chosen = every[3]  # K=4: 0.94
     line = shortfall(chosen, every, one_node="2 h 10 min", law=law)
-    assert line.startswith("forecast: 4 actors get about 0.94 x one gensim process's analogy score (below 0.97)")
+    assert line.startswith("forecast: 4 actors get about 0.94 x one node's analogy score (below 0.97)")
     assert "--actors 2 (0.98)" in line  # the most actors that reach it
     assert "(one node: about 2 h 10 min of training)" in line
     share = forecast.finest_share(4, chosen.words_per_row, law=law)  # 0.03 / (0.02 x 3) of 0.25%
@@ -94,7 +94,7 @@ def test_the_plan_prints_and_records_the_forecast():
                 distinct_words=90_000, vocab_size=52_372, effective_min_count=5, vector_size=100, epochs=5,
                 actor_memory=1, driver_memory=1, words_per_s_per_thread=0, train_seconds=0, forecast=f)
     line = plan.lines()[-1]
-    assert line.startswith(f"quality (forecast): 4 actors: predicted analogy score {f.ratio:.2f} x one gensim process")
+    assert line.startswith(f"quality (forecast): 4 actors: predicted analogy score {f.ratio:.2f} x one node's")
     assert "122 words per vocabulary row" in line
     assert plan.to_json()["forecast"]["predicted_analogy_ratio"] == round(f.ratio, 3)
 

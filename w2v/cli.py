@@ -142,7 +142,7 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     g = parser.add_argument_group("cluster")
     g.add_argument("--actors", type=_actors, default=s, metavar="K|auto",
                    help="trainer actors, one per node (default auto: the most nodes whose forecast quality is at "
-                        "least 0.97 x one gensim process's, said in the plan; a number is obeyed, with a warning "
+                        "least 0.97 x one node's, said in the plan; a number is obeyed, with a warning "
                         "when its forecast is lower)")
     g.add_argument("--wait-for-nodes", type=float, default=s, metavar="SECONDS",
                    help="wait up to this long for --actors trainer nodes, asking the autoscaler for them, "

@@ -1,23 +1,25 @@
-"""What quality a job will get against one gensim process, said before training: the measured law.
+"""What quality a job will get against the same job on one node, said before training: the measured law.
 
 K actors train side by side, each without the others' last `sync_words` words (the stale words),
-and the combined vectors fall short of one process that read the whole corpus alone. How far was
-measured, not derived (`jobs.law` replays the exchange protocol on real corpora of two kinds and
-fits this law; README "What a job will get"). The loss in gensim's analogy score,
+and the combined vectors fall short of one actor that read the whole corpus alone. How far was
+measured, not derived (`jobs.law` fits it on replays of the exchange protocol on real corpora of
+two kinds, each run divided by the same trainer's run alone with the same seed; README "What a job
+will get"). The loss in the analogy score,
 
     1 - ratio = A x (K - 1)^B x (stale share / 0.25%)^C x (words per row / 200)^-D
 
 grows with the actors and with the stale share, and shrinks with the *words per vocabulary row*: an
 epoch's words over the rows the vocabulary keeps, how many times per epoch the trainer sees the
-average word it has to learn. That one number carries both the corpus's size and its kind: a bigger
-corpus of the same text has more words per row; a dictionary (a new word in every line) has fewer
-than software documentation at the same size, and did worse. Both are known after the counting
-pass, before any training, so the plan can print the forecast and `--actors auto` can choose K.
+average word it has to learn. Both are known after the counting pass, before any training, so the
+plan prints the forecast and `--actors auto` chooses K with it.
 
-The law was measured with the benchmark's parameters (CBOW, 100 dimensions, window 5, 5 negatives,
-min count 5, 5 epochs, the `adaptive` combination and the default tiers). Other parameters are
-forecast by the same law and the plan says so; its spread on a corpus it was not fitted on is
-FORECAST_SPREAD.
+One node is not one gensim process: the same trainer alone scored 0.90-1.10x gensim `corpus_file`'s
+analogies on the measured corpora (it reads one stream with one learning-rate schedule; gensim
+decays each thread over its part of the file), in either direction by corpus, so the forecast is
+against one node, where nothing is stale. The law was measured with the benchmark's parameters
+(CBOW, 100 dimensions, window 5, 5 negatives, min count 5, 5 epochs, the default combination and
+tiers); other parameters are forecast by the same law and the plan says so. Its error on the kind of
+text it was not fitted on is FORECAST_SPREAD.
 """
 
 from __future__ import annotations
@@ -59,7 +61,7 @@ ROWS_UNIT = 200.0  # words per row: the law's unit (about a 5M-word corpus of do
 
 @dataclass(frozen=True)
 class Forecast:
-    """The predicted analogy ratio (w2v's score over one gensim process's) of one job's shape."""
+    """The predicted analogy ratio (K actors' score over one node's) of one job's shape."""
 
     actors: int
     epoch_words: int
@@ -71,7 +73,7 @@ class Forecast:
     def line(self) -> str:
         if self.actors == 1:
             return "1 actor: one process's quality (nothing is exchanged)"
-        return (f"{self.actors} actors: predicted analogy score {self.ratio:.2f} x one gensim process "
+        return (f"{self.actors} actors: predicted analogy score {self.ratio:.2f} x one node's "
                 f"(+-{FORECAST_SPREAD:.2f}; {self.stale_share:.2%} of an epoch stale, "
                 f"{self.words_per_row:,.0f} words per vocabulary row)")
 
@@ -83,7 +85,7 @@ def extrapolated(config: "TrainConfig") -> str:
 
 
 def predicted_ratio(actors: int, stale_share: float, words_per_row: float, law: Law = LAW) -> float:
-    """The law: w2v's analogy score over one gensim process's, at most 1.
+    """The law: K actors' analogy score over one node's, at most 1.
 
     >>> predicted_ratio(1, 0.0, 100.0)
     1.0
@@ -145,5 +147,5 @@ def shortfall(chosen: Forecast, every: Sequence[Forecast], one_node: str = "", t
     if words >= sync.MIN_SYNC_WORDS:
         ways.append(f"--sync-words {words:,} ({share:.2%} of an epoch stale; more exchanges)")
     ways.append("--actors 1" + (f" (one node: about {one_node} of training)" if one_node else ""))
-    return (f"forecast: {chosen.actors} actors get about {chosen.ratio:.2f} x one gensim process's analogy score "
+    return (f"forecast: {chosen.actors} actors get about {chosen.ratio:.2f} x one node's analogy score "
             f"(below {target:.2f}); to reach it: " + ", or ".join(ways))

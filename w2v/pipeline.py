@@ -182,7 +182,7 @@ def prepare(config: TrainConfig, shards: list[corpus.Shard], timings: dict[str, 
 
     if config.actors is None and len(placed) > 1:  # --actors auto: as many as the forecast allows
         chosen, every = forecast.choose_actors(vocab.raw_words, len(vocab), len(placed), config.sync_words)
-        logger.info("actors: auto: %d of %d node(s), the most whose forecast reaches %.2f x one gensim process "
+        logger.info("actors: auto: %d of %d node(s), the most whose forecast reaches %.2f x one node's quality "
                     "(%s)", chosen, len(placed), forecast.TARGET_RATIO,
                     ", ".join(f"K={f.actors}: {f.ratio:.2f}" for f in every[1:]) or "K=1: 1.00")
         if chosen < len(placed):
