@@ -113,5 +113,19 @@ def test_actors_auto_on_the_command_line_and_in_yaml(tmp_path):
         TrainConfig.from_yaml(path)
 
 
-def test_the_shipped_law_is_a_fit():
-    assert LAW.fitted_on and LAW.a > 0 and LAW.b > 0 and LAW.d > 0
+def test_the_shipped_law_is_the_fit_of_the_saved_points_and_its_spread_their_cross_check():
+    """jobs/law_points.json holds the replayed runs the law was fitted on (medians over seeds, per corpus, K and
+    pacing): refitting them gives the shipped coefficients, and the spread the plan prints is the larger error
+    of the two cross-checks (fitted on one kind of text, checked on the other)."""
+    from jobs import law
+
+    combine, points = law.read_points()
+    # the replay's name for the job's default: saturation, as adaptive's floor, at the job's rho
+    assert TrainConfig(corpus=("c",), out="o").sync_combine == "saturation"
+    assert combine == f"adaptive+saturation{sync.SATURATION_RHO:g}"
+    assert {q.family for q in points} == {"docs", "reference"} and len(points) >= 10
+    fitted = law.fit(points)
+    for name in ("a", "b", "c", "d"):
+        assert getattr(fitted, name) == pytest.approx(getattr(LAW, name), rel=0.02, abs=1e-3), name
+    worst = max(error for _, _, _, error in law.cross_checks(points))
+    assert worst == pytest.approx(forecast.FORECAST_SPREAD, abs=0.005)

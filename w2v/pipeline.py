@@ -184,7 +184,7 @@ def prepare(config: TrainConfig, shards: list[corpus.Shard], timings: dict[str, 
         chosen, every = forecast.choose_actors(vocab.raw_words, len(vocab), len(placed), config.sync_words)
         logger.info("actors: auto: %d of %d node(s), the most whose forecast reaches %.2f x one node's quality "
                     "(%s)", chosen, len(placed), forecast.TARGET_RATIO,
-                    ", ".join(f"K={f.actors}: {f.ratio:.2f}" for f in every[1:]) or "K=1: 1.00")
+                    ", ".join(f"K={f.actors}: {f.ratio:.3f}" for f in every[1:]) or "K=1: 1")
         if chosen < len(placed):
             placed = placed[:chosen]
             assignment = corpus.assign_shards(good, chosen)
