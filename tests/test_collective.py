@@ -5,6 +5,7 @@ as a job's transport on a real Ray cluster with a member killed mid-allreduce an
 from __future__ import annotations
 
 import os
+import tempfile
 import threading
 import time
 
@@ -337,6 +338,32 @@ def test_the_driver_takes_no_part_in_the_rounds_and_both_transports_give_the_sam
     assert split["loop_cpu_seconds_per_round"] > 0 and split["background_cores"] > 0
     assert seen["object-store"]["round_cpu_seconds_per_exchange"] is None
     print({t: (s["driver_cpu_seconds_per_exchange"], s["exchange_cpu_seconds_per_exchange"]) for t, s in seen.items()})
+
+
+def test_every_member_derives_the_same_saturation_floors_whatever_its_own_share_of_words(tmp_path):
+    """Each member combines the allreduced sum itself, so its floors must not depend on its own shard: they
+    come from the global counts, the epoch's words and the chunk count, the same on every member."""
+    from w2v import TrainConfig
+    from w2v.corpus import ReadOptions, list_shards
+    from w2v.trainer import TrainerActor
+    from w2v.vocab import Vocabulary, count_shard, merge_counts
+
+    from .corpora import write_planted_corpus
+
+    write_planted_corpus(tmp_path / "corpus", files=2, sentences_per_file=300, compress=("",))
+    config = TrainConfig(corpus=(str(tmp_path / "corpus"),), out=str(tmp_path / "art"), actors=2, vector_size=8,
+                         min_count=1, eval=False, seed=5, sync_combine="saturation")
+    shards = list_shards(config.corpus)
+    counted = [count_shard(s, ReadOptions.of(config)) for s in shards]
+    vocab = Vocabulary.from_counts(merge_counts(c.counts for c in counted), config.min_count)
+    members = [TrainerActor(config, workers=1) for _ in shards]
+    for m, shard, c, extra in zip(members, shards, counted, (0, 500)):
+        m.spool_dir = tempfile.mkdtemp(dir=tmp_path)
+        m.spool(vocab, [shard], 3, c.words + extra)  # the members' own words differ
+    first, second = (m.row_updates(2).floors(slice(0, len(vocab)), 4, 2, config.sync_tiers) for m in members)
+    assert all(np.array_equal(first[name], second[name]) for name in ("vectors", "syn1neg"))
+    for m in members:
+        m.close()
 
 
 @pytest.mark.slow

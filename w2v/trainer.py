@@ -327,7 +327,8 @@ class TrainerActor:
         self.rounds_done = 0  # rounds (chunks) trained, from round 0 of the job
         self.applied = -1  # the last round whose exchange the driver finished (`advance`)
         self.rounds = 0  # epochs x chunks per epoch
-        self.row_updates: sync.RowUpdates | None = None  # `saturation`'s expected updates per row (set by spool)
+        self.counted: tuple[Sequence[int], int, int] | None = None  # `saturation`: (counts, words per epoch, chunks)
+        self.row_updates_of: dict[int, sync.RowUpdates] = {}  # `saturation`'s expected updates per row, by K
         self.words_trained = 0  # words this process trained
         self.started = 0.0  # perf_counter when training started
         self.finished: float | None = None  # perf_counter when the chunk loop returned
@@ -380,10 +381,8 @@ class TrainerActor:
                 self.spool_dir = new_spool_dir(self.config.spool_dir)
             self.spooled = spool_chunks(self.shards, options, self.spool_dir, chunks, self.workers, expected_words)
             write_spool_record(self.spooled, key)
-        if self.config.sync_combine == "saturation":  # each row's expected updates a round, from the global counts
-            c = self.config
-            self.row_updates = sync.RowUpdates(vocab.counts, vocab.raw_words, expected_words / max(chunks, 1), c.window,
-                                               0 if c.hs else c.negative, c.sample, sg=c.sg)
+        if self.config.sync_combine == "saturation":  # the global counts, for each row's expected updates a round
+            self.counted = (vocab.counts, vocab.raw_words, max(chunks, 1))
         return Spooled(shards=len(self.shards), words=self.spooled.words, sentences=self.spooled.sentences,
                        bytes=self.spooled.bytes, bad_lines=self.spooled.bad_lines, chunks=len(self.spooled.chunks),
                        seconds=round(time.perf_counter() - started, 3), reused=reused, pid=os.getpid())
@@ -482,7 +481,7 @@ class TrainerActor:
                                     self.config.sync_tiers, self.config.sync_combine, self._chunk_done,
                                     self.advance, self.lock,
                                     before_payload=lambda r: self.recorder.maybe_exit("exchange", r / chunks),
-                                    row_updates=self.row_updates)
+                                    row_updates=self.row_updates(spec.size))
         self.peers.start(spec)
 
     def warm_up(self) -> str | None:
@@ -566,14 +565,27 @@ class TrainerActor:
         self.book.untake(start)
         return True
 
+    def row_updates(self, actors: int) -> sync.RowUpdates | None:
+        """Each row's expected updates per member's round with `actors` members (`saturation`), the same on every
+        member: from the global counts and the epoch's words over all members' chunks, not this member's words."""
+        if self.counted is None:
+            return None
+        if actors not in self.row_updates_of:
+            counts, words, chunks = self.counted
+            c = self.config
+            self.row_updates_of[actors] = sync.RowUpdates(counts, words, words / (chunks * actors), c.window,
+                                                          0 if c.hs else c.negative, c.sample, sg=c.sg)
+        return self.row_updates_of[actors]
+
     def reduce(self, *pieces: sync.Weights, rows: slice | None = None, exchange: int = 0, full: bool = False
                ) -> sync.Weights:
         """The combined delta of every actor for the piece this actor owns (`sync.sum_deltas`): `rows`, at
         exchange number `exchange` of the tier schedule (`full`: every row), for `saturation`'s floors."""
         began = time.perf_counter()
         floors = None
-        if self.config.sync_combine == "saturation" and rows is not None and self.row_updates is not None:
-            floors = self.row_updates.floors(rows, exchange, len(pieces), self.config.sync_tiers, final=full)
+        updates = self.row_updates(len(pieces)) if rows is not None else None
+        if self.config.sync_combine == "saturation" and updates is not None:
+            floors = updates.floors(rows, exchange, len(pieces), self.config.sync_tiers, final=full)
         total = sync.sum_deltas(pieces, self.config.sync_combine, floors)
         self.sync_seconds += time.perf_counter() - began
         return total
