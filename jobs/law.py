@@ -62,18 +62,20 @@ def family(corpus: str) -> str:
 def load(paths: list[Path], combine: str) -> list[Point]:
     """The runs of `combine` in `paths`, one point per (corpus, K, stale share), each corpus measured once.
 
-    Every K > 1 run is divided by the K=1 run of its corpus and seed (any combination: one actor
-    exchanges nothing); a seed without one takes the median of its corpus's K=1 runs."""
+    Every K > 1 run's analogy score is divided by the K=1 run's of its corpus and seed (any combination:
+    one actor exchanges nothing), so no gensim run enters the ratio; a seed without one takes the median
+    of its corpus's K=1 runs."""
     runs, alone = defaultdict(list), defaultdict(dict)
     for path in paths:
         for line in path.read_text().splitlines():
             if not line.strip():
                 continue
             r = json.loads(line)
+            scores = (r["analogy"], r["analogy_ratio"])  # the score itself, and over gensim's of the same seed
             if r["actors"] == 1:
-                alone[r["corpus"]][r["seed"]] = r["analogy_ratio"]
+                alone[r["corpus"]][r["seed"]] = scores
             elif r.get("combine") == combine:
-                runs[(r["corpus"], r["actors"], round(r["stale_share"], 5))].append((r["seed"], r["analogy_ratio"]))
+                runs[(r["corpus"], r["actors"], round(r["stale_share"], 5))].append((r["seed"], scores))
     kinds = {}
     points = []
     for (corpus, actors, share), seeded in sorted(runs.items()):
@@ -82,11 +84,13 @@ def load(paths: list[Path], combine: str) -> list[Point]:
             continue
         if corpus not in kinds:
             kinds[corpus] = measure_file(Path(corpus))
-        kind, one = kinds[corpus], statistics.median(alone[corpus].values())
-        relative = [ratio / alone[corpus].get(seed, one) for seed, ratio in seeded]
+        kind = kinds[corpus]
+        one = statistics.median(score for score, _ in alone[corpus].values())
+        relative = [score / alone[corpus].get(seed, (one, None))[0] for seed, (score, _) in seeded]
         points.append(Point(corpus, family(corpus), actors, share, kind.tokens / kind.vocabulary, kind.tokens,
                             statistics.median(relative), min(relative), max(relative), len(relative),
-                            statistics.median(r for _, r in seeded), one))
+                            statistics.median(ratio for _, (_, ratio) in seeded),
+                            statistics.median(ratio for _, ratio in alone[corpus].values())))
     return points
 
 
