@@ -97,6 +97,11 @@ def test_the_plan_prints_and_records_the_forecast():
     assert line.startswith(f"quality (forecast): 4 actors: predicted analogy score {f.ratio:.2f} x one node's")
     assert "122 words per vocabulary row" in line
     assert plan.to_json()["forecast"]["predicted_analogy_ratio"] == round(f.ratio, 3)
+    skip_gram = dataclasses.replace(plan, forecast_note="measured with other parameters than sg=True: an extrapolation")
+    assert skip_gram.lines()[-1].endswith("; measured with other parameters than sg=True: an extrapolation")
+    alone = dataclasses.replace(skip_gram, forecast=forecast.forecast(6_400_000, 52_372, 1))
+    assert alone.lines()[-1] == "quality (forecast): 1 actor: one node's quality (nothing is exchanged)"
+    assert alone.to_json()["forecast"]["extrapolated"] is None
 
 
 def test_actors_auto_on_the_command_line_and_in_yaml(tmp_path):

@@ -91,7 +91,8 @@ class Plan:
                        f"{self.words_per_s_per_thread:,.0f} words/s per thread (1-thread calibration on the driver) "
                        f"x {sum(a.workers for a in self.actors)} thread(s), perfect scaling assumed")
         if self.forecast is not None:
-            out.append(f"quality (forecast): {self.forecast.line()}" + (f"; {self.forecast_note}" if self.forecast_note else ""))
+            note = self.forecast_note if self.forecast.actors > 1 else ""  # one actor's forecast is no law's
+            out.append(f"quality (forecast): {self.forecast.line()}" + (f"; {note}" if note else ""))
         return out
 
     def to_json(self) -> dict[str, Any]:
@@ -102,7 +103,8 @@ class Plan:
                 **({"forecast": {"actors": self.forecast.actors, "predicted_analogy_ratio": round(self.forecast.ratio, 3),
                                  "spread": FORECAST_SPREAD, "stale_share": self.forecast.stale_share,
                                  "words_per_row": round(self.forecast.words_per_row, 1),
-                                 "extrapolated": self.forecast_note or None}} if self.forecast else {})}
+                                 "extrapolated": (self.forecast_note or None) if self.forecast.actors > 1 else None}}
+                   if self.forecast else {})}
 
 
 def matrix_bytes(vocab_size: int, vector_size: int, hs: bool, negative: int) -> int:
