@@ -119,7 +119,8 @@ def table(points: list[Point], law: Law, title: str) -> tuple[str, float]:
     for q in points:
         p = predicted_ratio(q.actors, q.stale_share, q.words_per_row, law)
         errors.append(p - q.ratio)
-        lines.append(f"| {Path(q.corpus).parent.name or q.corpus} | {q.actors} | {q.stale_share:.2%} | {q.words_per_row:.0f} | "
+        name = Path(q.corpus).parent.name or q.corpus
+        lines.append(f"| {name} | {q.actors} | {q.stale_share:.2%} | {q.words_per_row:.0f} | "
                      f"{q.seeds} | {q.ratio:.3f} [{q.low:.3f}-{q.high:.3f}] | {p:.3f} | {p - q.ratio:+.3f} | "
                      f"{q.gensim:.3f} | {q.alone:.3f} |")
     worst = max(abs(e) for e in errors) if errors else 0.0

@@ -134,10 +134,11 @@ def test_output_under_a_file_is_refused_before_ray_starts(tmp_path, capsys, ray_
 def test_dry_run_prints_the_plan_and_writes_nothing(ray_cluster, planted_corpus, tmp_path, capsys):
     root, counts = planted_corpus
     out = tmp_path / "art"
-    assert main(["train", str(root), "--out", str(out), "--min-count", "5", "--dry-run"]) == 0
+    assert main(["train", str(root), "--out", str(out), "--min-count", "5", "--actors", "2", "--dry-run"]) == 0
     printed = capsys.readouterr().out
     vocab = sum(1 for c in counts.values() if c >= 5)
     assert "plan: 4 shard(s)" in printed and "on 2 actor(s)" in printed
+    assert "quality (forecast): 2 actors: predicted analogy score" in printed
     assert f"vocabulary: {vocab:,} words x 100 dims" in printed and f"{sum(counts.values()):,} words per epoch" in printed
     assert "memory (estimate):" in printed and "time (estimate):" in printed
     assert "dry run: the config is valid, 4 corpus file(s) were read" in printed

@@ -116,7 +116,7 @@ def test_a_job_is_one_run_and_its_artifact_has_its_identity_card_and_curves(ray_
 
     root, _ = planted_corpus
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    config = TrainConfig(corpus=(str(root),), out=str(tmp_path / "art"), vector_size=16, epochs=2, eval=False,
+    config = TrainConfig(corpus=(str(root),), out=str(tmp_path / "art"), actors=2, vector_size=16, epochs=2, eval=False,
                          name="planted-1", tags=("planted", "ci"), license="mit", mlflow_uri=uri)
     result = run(config)
     run_section = result.manifest.run

@@ -110,7 +110,8 @@ def forecast(epoch_words: int, vocab_rows: int, actors: int, sync_words: int = 0
         return Forecast(1, epoch_words, sync.SOLO_CHUNK_WORDS, 0.0, words_per_row, 1.0)
     paced = sync_words or sync.default_sync_words(epoch_words, actors)
     share = sync.stale_words(paced, actors) / max(epoch_words, 1)
-    return Forecast(actors, epoch_words, paced, share, words_per_row, predicted_ratio(actors, share, words_per_row, law))
+    ratio = predicted_ratio(actors, share, words_per_row, law)
+    return Forecast(actors, epoch_words, paced, share, words_per_row, ratio)
 
 
 def choose_actors(epoch_words: int, vocab_rows: int, nodes: int, sync_words: int = 0,

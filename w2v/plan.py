@@ -100,7 +100,8 @@ class Plan:
         return {"actor_memory": self.actor_memory, "driver_memory": self.driver_memory,
                 "words_per_s_per_thread": round(self.words_per_s_per_thread),
                 "train_seconds": round(self.train_seconds, 1),
-                **({"forecast": {"actors": self.forecast.actors, "predicted_analogy_ratio": round(self.forecast.ratio, 3),
+                **({"forecast": {"actors": self.forecast.actors,
+                                 "predicted_analogy_ratio": round(self.forecast.ratio, 3),
                                  "spread": FORECAST_SPREAD, "stale_share": self.forecast.stale_share,
                                  "words_per_row": round(self.forecast.words_per_row, 1),
                                  "extrapolated": (self.forecast_note or None) if self.forecast.actors > 1 else None}}
