@@ -249,6 +249,22 @@ def test_a_rows_updates_count_from_its_last_turn_in_the_tier_schedule():
     assert at(6, full=True) == [rounds(1)] * 2 + [rounds(2)] * 2 + [rounds(2)] * 4
 
 
+def test_a_slices_floors_are_computed_once_and_are_what_each_round_would_compute_afresh():
+    """The floors are kept per slice: every round of a 3-tier schedule (full rounds too) reads back exactly
+    what computing them for that round gives, and a later round of the same phase does not compute again."""
+    counts = [50, 30, 20, 9, 7, 5, 3, 2]
+    updates = sync.RowUpdates(counts, raw_words=sum(counts), sync_words=10, window=2, negative=3, sample=0)
+    fresh = sync.RowUpdates(counts, raw_words=sum(counts), sync_words=10, window=2, negative=3, sample=0)
+    for exchange in range(12):
+        for final in (False, True):
+            for rows in (slice(0, 8), slice(2, 6)):
+                kept = updates.floors(rows, exchange, 3, tiers=3, final=final)
+                again = fresh._floors(rows, exchange, 3, 3, final, sync.SATURATION_RHO)
+                assert all(np.array_equal(kept[name], again[name]) for name in again), (exchange, final, rows)
+    assert updates.floors(slice(0, 8), 9, 3, tiers=3) is updates.floors(slice(0, 8), 5, 3, tiers=3)
+    assert len(updates.computed) == 2 * (2 + 1 + 4)  # per slice: exchange 0 (twice: full or not), one, 4 phases
+
+
 def test_expected_updates_count_contexts_and_negatives_of_gensims_negative_sampling():
     """Counts 6 and 2 in 10 words, 5 words a round, no down-sampling: 3 and 1 occurrences a round; each a
     context of window + 1 = 6 centres (CBOW), each centre its own output row once and 5 negatives."""

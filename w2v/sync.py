@@ -443,12 +443,25 @@ class RowUpdates:
             table = c**ns_exponent
             targets = kept * (window + 1) if sg else kept  # output-row updates as the positive target
             self.per_round["syn1neg"] = targets + negative * targets.sum() * table / table.sum()
+        self.computed: dict[tuple, dict[str, np.ndarray]] = {}  # `floors`, by what they depend on (read-only)
 
     def floors(self, rows: slice, exchange: int, actors: int, tiers: int, final: bool = False,
                rho: float = SATURATION_RHO) -> dict[str, np.ndarray]:
         """`saturation_factor` of the rows' updates since their last exchange (`tier_ranges`' schedule:
         a row of tier t moves every 2**t exchanges; every row at exchange 0, a full round covers what
-        accumulated since the row's last turn)."""
+        accumulated since the row's last turn).
+
+        Computed once per slice and kept: they depend on the exchange only through exchange 0 and, in a
+        full round, its place in the longest tier period (2**(tiers-1), which every period divides), so
+        every other round of the job reads them back instead of passing over the slice's rows again."""
+        phase = exchange % 2 ** (tiers - 1) if final else None
+        key = (rows.start, rows.stop, exchange == 0, phase, actors, tiers, rho)
+        if key not in self.computed:
+            self.computed[key] = self._floors(rows, exchange, actors, tiers, final, rho)
+        return self.computed[key]
+
+    def _floors(self, rows: slice, exchange: int, actors: int, tiers: int, final: bool,
+                rho: float) -> dict[str, np.ndarray]:
         index = np.arange(rows.start, rows.stop)
         vocab = len(next(iter(self.per_round.values())))
         bounds = np.array([math.ceil(vocab / 2 ** (tiers - 1 - t)) for t in range(tiers)])
