@@ -56,7 +56,7 @@ POINTS = Path(__file__).with_name("law_points.json")  # the points the shipped l
 def family(corpus: str) -> str:
     """The kind of text: the grid's corpora are named docs* (documentation) or ref* (reference works)."""
     name = Path(corpus).parent.name
-    return "docs" if name.startswith("docs") or "w2v-bench" == name or "combiner-5m" == name else "reference"
+    return "docs" if name.startswith("docs") or name == "w2v-bench" else "reference"
 
 
 def load(paths: list[Path], combine: str) -> list[Point]:

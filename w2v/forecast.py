@@ -95,9 +95,13 @@ def predicted_ratio(actors: int, stale_share: float, words_per_row: float, law: 
     """
     if actors <= 1:
         return 1.0
-    loss = (law.a * (actors - 1) ** law.b * (max(stale_share, 1e-9) / SHARE_UNIT) ** law.c
-            * (max(words_per_row, 1e-9) / ROWS_UNIT) ** -law.d)
+    loss = _loss_at_unit_share(actors, words_per_row, law) * (max(stale_share, 1e-9) / SHARE_UNIT) ** law.c
     return max(0.0, 1.0 - loss)
+
+
+def _loss_at_unit_share(actors: int, words_per_row: float, law: Law) -> float:
+    """The law's loss at the default stale share: what the share's factor scales (`finest_share` inverts it)."""
+    return law.a * (actors - 1) ** law.b * (max(words_per_row, 1e-9) / ROWS_UNIT) ** -law.d
 
 
 def forecast(epoch_words: int, vocab_rows: int, actors: int, sync_words: int = 0, law: Law = LAW) -> Forecast:
@@ -129,7 +133,7 @@ def finest_share(actors: int, words_per_row: float, target: float = TARGET_RATIO
     """The stale share at which `actors` would reach `target` by the law (finer pacing), 0 when none does."""
     if actors <= 1 or law.c <= 0:
         return 0.0
-    allowed = (1.0 - target) / (law.a * (actors - 1) ** law.b * (words_per_row / ROWS_UNIT) ** -law.d)
+    allowed = (1.0 - target) / _loss_at_unit_share(actors, words_per_row, law)
     return SHARE_UNIT * allowed ** (1.0 / law.c)
 
 

@@ -180,15 +180,16 @@ def prepare(config: TrainConfig, shards: list[corpus.Shard], timings: dict[str, 
     skipped = corrupt | {s.name for s in empty}
     watch.lap("vocabulary")
 
+    # Every K up to the placed nodes, once: what --actors auto chooses from and the warning's advice names.
+    chosen, every = forecast.choose_actors(vocab.raw_words, len(vocab), len(placed), config.sync_words)
     if config.actors is None and len(placed) > 1:  # --actors auto: as many as the forecast allows
-        chosen, every = forecast.choose_actors(vocab.raw_words, len(vocab), len(placed), config.sync_words)
         logger.info("actors: auto: %d of %d node(s), the most whose forecast reaches %.2f x one node's quality "
                     "(%s)", chosen, len(placed), forecast.TARGET_RATIO,
-                    ", ".join(f"K={f.actors}: {f.ratio:.3f}" for f in every[1:]) or "K=1: 1")
+                    ", ".join(f"K={f.actors}: {f.ratio:.3f}" for f in every[1:]))
         if chosen < len(placed):
             placed = placed[:chosen]
             assignment = corpus.assign_shards(good, chosen)
-    predicted = forecast.forecast(vocab.raw_words, len(vocab), len(placed), config.sync_words)
+    predicted = every[len(placed) - 1]
 
     size_of = {s.name: s.size for s in shards}  # shard name -> bytes on storage
     actor_memory, driver_memory = estimate_memory(config, len(vocab), vocab.raw_distinct, len(placed))
@@ -210,7 +211,6 @@ def prepare(config: TrainConfig, shards: list[corpus.Shard], timings: dict[str, 
     for line in plan.lines():
         logger.info("%s", line)
     one_node = estimate_train_seconds(vocab.raw_words, config.epochs, rate, placed[0]["workers"])
-    every = [forecast.forecast(vocab.raw_words, len(vocab), k, config.sync_words) for k in range(1, len(placed) + 1)]
     warning = forecast.shortfall(predicted, every, duration(one_node) if one_node else "")
     if warning:
         logger.warning("%s", warning)

@@ -91,9 +91,13 @@ class Plan:
                        f"{self.words_per_s_per_thread:,.0f} words/s per thread (1-thread calibration on the driver) "
                        f"x {sum(a.workers for a in self.actors)} thread(s), perfect scaling assumed")
         if self.forecast is not None:
-            note = self.forecast_note if self.forecast.actors > 1 else ""  # one actor's forecast is no law's
+            note = self._extrapolated()
             out.append(f"quality (forecast): {self.forecast.line()}" + (f"; {note}" if note else ""))
         return out
+
+    def _extrapolated(self) -> str:
+        """`forecast_note` where a law was used: one actor's forecast is no law's, nothing to extrapolate."""
+        return self.forecast_note if self.forecast is not None and self.forecast.actors > 1 else ""
 
     def to_json(self) -> dict[str, Any]:
         """For the manifest: the plan next to what really happened."""
@@ -104,7 +108,7 @@ class Plan:
                                  "predicted_analogy_ratio": round(self.forecast.ratio, 3),
                                  "spread": FORECAST_SPREAD, "stale_share": self.forecast.stale_share,
                                  "words_per_row": round(self.forecast.words_per_row, 1),
-                                 "extrapolated": (self.forecast_note or None) if self.forecast.actors > 1 else None}}
+                                 "extrapolated": self._extrapolated() or None}}
                    if self.forecast else {})}
 
 
