@@ -136,12 +136,15 @@ class Saturation(Combiner):
 
     rho: float = 0.05
     floor_adaptive: bool = True
+    follow_alpha: bool = False  # rho = the round's learning rate (`sync.chunk_alphas`), not a constant
+    alphas: Callable[[int], float] | None = None
     updates: dict[str, np.ndarray] = field(default_factory=dict)  # expected updates per member per round
     last: np.ndarray | None = None  # each row's last exchanged round
 
     def __call__(self, round_, rows, summed, squares, touched=None):
         interval = round_ - self.last[rows] if self.last is not None else np.ones(rows.stop - rows.start)
-        factors = {name: sync.saturation_factor(self.updates[name][rows] * interval, self.actors, self.rho)
+        rho = self.alphas(round_) if self.follow_alpha else self.rho
+        factors = {name: sync.saturation_factor(self.updates[name][rows] * interval, self.actors, rho)
                    for name in summed}
         if self.floor_adaptive:
             both = {name: np.einsum("ij,ij->i", t, t) for name, t in summed.items()}
@@ -162,7 +165,7 @@ def expected_updates(vocab: Vocabulary, params: dict, sync_words: int) -> dict[s
 
 
 def make_combiner(name: str, actors: int, vocab_rows: int, vocab: Vocabulary | None = None,
-                  params: dict | None = None, sync_words: int = 0) -> Combiner:
+                  params: dict | None = None, sync_words: int = 0, rounds: int = 0) -> Combiner:
     """The combiners compared (`--combine`): see COMBINERS."""
     builder = COMBINERS[name]
     combiner = builder(actors)
@@ -171,6 +174,7 @@ def make_combiner(name: str, actors: int, vocab_rows: int, vocab: Vocabulary | N
     if isinstance(combiner, Saturation) and vocab is not None:
         combiner.updates = expected_updates(vocab, params, sync_words)
         combiner.last = np.full(vocab_rows, -1, np.int64)
+        combiner.alphas = lambda r: sum(sync.chunk_alphas(params["alpha"], 0.0001, rounds, r)) / 2
     return combiner
 
 
@@ -195,6 +199,10 @@ COMBINERS: dict[str, Callable[[int], Combiner]] = {
     "adaptive+saturation0.003": lambda k: Saturation(k, rho=0.003),
     "adaptive+saturation0.01": lambda k: Saturation(k, rho=0.01),
     "adaptive+saturation0.05": lambda k: Saturation(k, rho=0.05),
+    "adaptive+saturation0.02": lambda k: Saturation(k, rho=0.02),
+    "adaptive+saturation0.005": lambda k: Saturation(k, rho=0.005),
+    # rho = the round's learning rate: an update's share of the way to its target scales with the step size
+    "adaptive+saturation-alpha": lambda k: Saturation(k, follow_alpha=True),
 }
 # Not a combiner: "hot rows twice a chunk" is the adaptive rule with half the sync words and one more
 # tier (`--hot-twice`): the hottest V/128 rows are exchanged twice per chunk, every other row as often as before.
@@ -273,7 +281,7 @@ def replay(prep: Prepared, params: dict, actors: int, seed: int, combine: str, w
     books = [sync.DeltaBook(m.weights()) for m in members]
     trainers = [ChunkTrainer(m.model, 1) for m in members]
     vocab_rows = len(prep.vocab)
-    combiner = make_combiner(combine, actors, vocab_rows, prep.vocab, params, sync_words)
+    combiner = make_combiner(combine, actors, vocab_rows, prep.vocab, params, sync_words, rounds)
     row_bytes = sum(a.shape[1] * 4 for a in initial.values())
     pending: list[tuple[slice, sync.Weights]] = []  # round r - 1's combined steps, applied at the end of chunk r
     words = 0
@@ -327,15 +335,16 @@ def gensim_reference(prep: Prepared, params: dict, seed: int, work: Path, cores:
     from gensim.models import KeyedVectors
 
     found = {}
+    tag_alpha = "" if params["alpha"] == PARAMS["alpha"] else f"-alpha{params['alpha']:g}"
     for tag, s in (("ref", seed), ("floor", seed + 1000)):
-        path = work / f"gensim-seed{s}.kv"
+        path = work / f"gensim-seed{s}{tag_alpha}.kv"
         if not path.exists():
             tmp = work / f"gensim-tmp-{s}"
             tmp.mkdir(exist_ok=True)
             r = benchmark.run_gensim("corpus_file", prep.joined, params, cores, tmp, s)
             r["kv"].save(str(path))
         found[tag] = KeyedVectors.load(str(path))
-    cached = work / f"gensim-seed{seed}.json"  # its scores, computed once
+    cached = work / f"gensim-seed{seed}{tag_alpha}.json"  # its scores, computed once
     if cached.exists():
         scores = json.loads(cached.read_text())
     else:
@@ -365,13 +374,17 @@ def main(argv=None) -> int:
     parser.add_argument("--seeds", type=int, nargs="+", default=[1])
     parser.add_argument("--sync-words", type=int, default=0, help="0: the default pacing (0.25%% stale)")
     parser.add_argument("--epochs", type=int, default=PARAMS["epochs"])
+    parser.add_argument("--alpha", type=float, default=PARAMS["alpha"],
+                        help="the starting learning rate of both sides (gensim's models are kept per alpha)")
+    parser.add_argument("--tiers", type=int, nargs="+", default=[sync.TIERS],
+                        help="frequency tiers (1: every row at every exchange)")
     parser.add_argument("--baselines", action="store_true", help="only train and score gensim for the seeds")
     parser.add_argument("--out", help="append one JSON line per run to this file")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s", datefmt="%H:%M:%S")
     for noisy in ("gensim", "w2v", "smart_open"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
-    params = {**PARAMS, "epochs": args.epochs}
+    params = {**PARAMS, "epochs": args.epochs, "alpha": args.alpha}
     work = Path(args.work)
     prep = prepare([Path(c) for c in args.corpus], work, params["min_count"])
     logger.info("corpus: %s words per epoch, vocabulary %d", f"{prep.epoch_words:,}", len(prep.vocab))
@@ -384,8 +397,8 @@ def main(argv=None) -> int:
         for k in args.actors:
             for combine in args.combine:
                 variants = [True] if args.only_hot_twice else [False, True] if args.hot_twice else [False]
-                for hot in variants:
-                    r = replay(prep, params, k, seed, combine, work, args.sync_words, hot_twice=hot)
+                for hot, tiers in [(h, t) for h in variants for t in args.tiers]:
+                    r = replay(prep, params, k, seed, combine, work, args.sync_words, tiers=tiers, hot_twice=hot)
                     reference = gensim_reference(prep, params, seed, work)  # after: another run may have built it
                     row = {"actors": k, "combine": r.combine, "seed": seed, "sync_words": r.sync_words,
                            "tiers": r.tiers, "rounds": r.rounds, "stale_share": r.stale_share, "words": r.words,

@@ -417,3 +417,13 @@ def test_a_hung_member_is_found_killed_and_replaced_and_the_job_finishes(ray_clu
     print(f"\nhung trainer {noted['pid']}: replaced in {event['seconds']} s, restart round {event['restart_round']}, "
           f"{event['words_retrained']} words retrained, about {event['words_lost']} lost")
     assert precision_of(config.out) >= 0.9
+
+
+def test_the_round_cost_job_measures_each_members_rounds_and_gloos_share_of_them(capsys):
+    from jobs import round_cost
+
+    assert round_cost.main(["--actors", "2", "--trials", "1", "--rounds", "64", "--vocab", "640"]) == 0
+    row = capsys.readouterr().out.splitlines()[-1]
+    cells = [c.strip() for c in row.strip("|").split("|")]
+    own, gloo = float(cells[1].split()[0]), float(cells[2].split()[0])
+    assert cells[0] == "2" and 0 < gloo < own, row  # gloo's ring threads are part of the round's own CPU

@@ -46,6 +46,13 @@ def test_saturation_steps_a_row_by_its_update_count_since_its_last_exchange():
     assert combine(3, slice(0, 2), later, squares)["vectors"].tolist() == [[1.125, 0.0], [2.0, 0.0]]
 
 
+def test_saturation_can_take_each_rounds_learning_rate_as_its_rho():
+    follow = replay.Saturation(2, follow_alpha=True, alphas=lambda r: 0.5, floor_adaptive=False,
+                               updates={"vectors": np.array([1.0, 0.0])}, last=np.full(2, -1))
+    same = {"vectors": np.array([[2.0, 0.0], [2.0, 0.0]], np.float32)}
+    assert follow(0, slice(0, 2), same, {"vectors": np.array([2.0, 2.0])})["vectors"].tolist() == [[1.5, 0.0], [2.0, 0.0]]
+
+
 def test_adaptive_saturation_shrinks_agreeing_rows_only_as_far_as_their_counts_allow():
     combine = replay.Saturation(2, rho=0.5, updates={"vectors": np.array([1.0, 1.0])}, last=np.full(2, -1))
     summed = {"vectors": np.array([[2.0, 0.0], [1.0, 1.0]], np.float32)}  # row 0: d1 = d2; row 1: orthogonal

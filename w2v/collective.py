@@ -260,6 +260,7 @@ class ThreadClock:
     def __init__(self):
         self.first: dict[int, float] = {}  # tid -> its CPU seconds when first watched
         self.last: dict[int, float] = {}  # tid -> its CPU seconds when last read
+        self.gloo: set[int] = set()  # the watched tids that are gloo's (names vanish with the threads)
 
     def watch(self, *tids: int) -> None:
         """Count these threads' CPU from now on."""
@@ -270,7 +271,9 @@ class ThreadClock:
 
     def watch_gloo(self) -> None:
         """Count every gloo thread now in the process from now on (after a group was built)."""
-        self.watch(*(tid for tid in procfs.thread_ids() if procfs.thread_name(tid).startswith(self.NAMES)))
+        tids = [tid for tid in procfs.thread_ids() if procfs.thread_name(tid).startswith(self.NAMES)]
+        self.gloo.update(tids)
+        self.watch(*tids)
 
     def read(self) -> float:
         """CPU seconds the watched threads used since each was first watched (any thread may ask)."""
