@@ -34,7 +34,9 @@ DIMENSION = 100
 def member(rank: int, size: int, port: int, rounds: int, combine: str, vocab: int, queue) -> None:
     """One member: a random model, changed a little before every round, exchanged `rounds` times."""
     from w2v import sync
-    from w2v.collective import GroupSpec, PeerRounds
+    from w2v.collective import GroupSpec, PeerRounds, torch_missing
+
+    torch_missing()  # imports torch now (~1 s of CPU), as a trainer's `warm_up` does, not inside the clocked rounds
 
     rng = np.random.default_rng(rank)
     live = {n: rng.normal(0, 0.1, (vocab, DIMENSION)).astype(np.float32) for n in ("vectors", "syn1neg")}
@@ -54,6 +56,7 @@ def member(rank: int, size: int, port: int, rounds: int, combine: str, vocab: in
                "mb_per_exchange": status.exchanged_bytes / max(status.exchanges, 1) / 1e6,
                "round_cpu_ms": status.cpu_seconds / max(status.exchanges, 1) * 1e3,
                "gloo_cpu_ms": gloo / max(status.exchanges, 1) * 1e3,  # of which gloo's threads (the ring)
+               "numpy_wall_ms": peers.seconds / max(status.exchanges, 1) * 1e3,  # taking, combining, applying
                "process_cpu_ms": (time.process_time() - cpu) / max(status.exchanges, 1) * 1e3,
                "wall_ms": (time.perf_counter() - wall) / max(rounds, 1) * 1e3})
 

@@ -12,7 +12,7 @@ import time
 import numpy as np
 import pytest
 
-from w2v import procfs, sync
+from w2v import collective, procfs, sync
 from w2v.collective import GroupSpec, PeerRounds, StoreHost, ThreadClock, apply_packed, take_packed, torch_missing, unpack
 
 pytestmark = pytest.mark.skipif(torch_missing() is not None, reason="the collective needs torch (w2v[collective])")
@@ -417,6 +417,32 @@ def test_a_hung_member_is_found_killed_and_replaced_and_the_job_finishes(ray_clu
     print(f"\nhung trainer {noted['pid']}: replaced in {event['seconds']} s, restart round {event['restart_round']}, "
           f"{event['words_retrained']} words retrained, about {event['words_lost']} lost")
     assert precision_of(config.out) >= 0.9
+
+
+def test_forming_the_group_is_not_counted_as_the_rounds_cpu(monkeypatch):
+    """Joining (torch's import, ~1 s of CPU where nothing imported it before, and the rendezvous) is a cost of
+    the generation: counted per round it added ~4 ms to each of 256 rounds (jobs.round_cost, before)."""
+
+    class SlowToForm:
+        def __init__(self, spec):
+            end = time.thread_time() + 0.3
+            while time.thread_time() < end:
+                pass
+
+        def sum_(self, array):
+            pass
+
+        def max_(self, array):
+            pass
+
+    monkeypatch.setattr(collective, "Group", SlowToForm)
+    live = {"v": np.ones((64, 4), np.float32)}
+    peers = PeerRounds(lambda: live, sync.DeltaBook(live), 64, 4, 2, "saturation", lambda r: True, lambda r: None,
+                       threading.Lock())
+    peers.run(GroupSpec("127.0.0.1", 1, 0, 0, 1, 5.0, 0))
+    state = peers.report()
+    assert state.state == "done" and state.exchanges == 4
+    assert state.cpu_seconds < 0.1, state.cpu_seconds
 
 
 def test_the_round_cost_job_measures_each_members_rounds_and_gloos_share_of_them(capsys):

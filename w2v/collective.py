@@ -351,12 +351,14 @@ class PeerRounds:
     def run(self, spec: GroupSpec) -> None:
         """Join generation `spec` and exchange rounds spec.first_round.. until the last, a halt or a fault."""
         self.status.generation, self.status.error = spec.generation, None
-        self.clock.watch(threading.get_native_id())  # this round thread, from now on
         try:
             group = Group(spec)
         except Exception as exc:
             self.status.state, self.status.error = "broken", f"joining generation {spec.generation}: {one_line(exc)[:300]}"
             return
+        # Clocked from here: forming the group (and importing torch, if nothing did before) is a cost of the
+        # generation, not of its rounds, and at ~1 s of CPU for torch's import it would have added ms to each.
+        self.clock.watch(threading.get_native_id())
         self.clock.watch_gloo()
         self.status.state = "running"
         full_next = True  # a generation's first round moves every row: every member agrees from the start
