@@ -97,7 +97,8 @@ def main(argv=None) -> int:
         return 2
     mp.set_start_method("spawn", force=True)  # no forked copies of this process's threads or torch state
     results = {}
-    print("| K | round's own CPU per exchange, ms | of which gloo's threads | process CPU per exchange, ms | MB per exchange |")
+    print("| K | round's own CPU per exchange, ms | of which gloo's threads | process CPU per exchange, ms "
+          "| MB per exchange |")
     print("|---|---|---|---|---|")
     for size in args.actors:
         trials = [trial(size, args.rounds, args.combine, args.vocab) for _ in range(args.trials)]

@@ -86,6 +86,8 @@ def test_parameters_other_than_the_laws_make_it_an_extrapolation():
     assert extrapolated(config) == ""
     assert extrapolated(dataclasses.replace(config, sg=True, vector_size=300)) == (
         "measured with other parameters than sg=True, vector_size=300: an extrapolation")
+    assert extrapolated(dataclasses.replace(config, alpha=0.05)) == (
+        "measured with other parameters than alpha=0.05: an extrapolation")
 
 
 def test_the_plan_prints_and_records_the_forecast():
