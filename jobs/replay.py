@@ -137,7 +137,7 @@ class Saturation(Combiner):
     rho: float = 0.05
     floor_adaptive: bool = True
     follow_alpha: bool = False  # rho = the round's learning rate (`sync.chunk_alphas`), not a constant
-    alphas: Callable[[int], float] | None = None
+    alphas: Callable[[int], float] | None = None  # round -> its mean learning rate (`make_combiner` sets it)
     updates: dict[str, np.ndarray] = field(default_factory=dict)  # expected updates per member per round
     last: np.ndarray | None = None  # each row's last exchanged round
 
@@ -174,7 +174,10 @@ def make_combiner(name: str, actors: int, vocab_rows: int, vocab: Vocabulary | N
     if isinstance(combiner, Saturation) and vocab is not None:
         combiner.updates = expected_updates(vocab, params, sync_words)
         combiner.last = np.full(vocab_rows, -1, np.int64)
-        combiner.alphas = lambda r: sum(sync.chunk_alphas(params["alpha"], 0.0001, rounds, r)) / 2
+        if combiner.follow_alpha and rounds <= 0:
+            raise ValueError(f"--combine {name}: rho follows the learning rate, which needs the job's rounds")
+        min_alpha = TrainConfig.min_alpha  # the job's default, as every replayed actor has it
+        combiner.alphas = lambda r: sum(sync.chunk_alphas(params["alpha"], min_alpha, rounds, r)) / 2
     return combiner
 
 
@@ -335,7 +338,9 @@ def gensim_reference(prep: Prepared, params: dict, seed: int, work: Path, cores:
     from gensim.models import KeyedVectors
 
     found = {}
-    tag_alpha = "" if params["alpha"] == PARAMS["alpha"] else f"-alpha{params['alpha']:g}"
+    # Kept per parameters: a model of another alpha or epoch count is another reference (the defaults keep the
+    # plain names, so models trained before these keys existed are still found).
+    tag_alpha = "".join(f"-{key}{params[key]:g}" for key in ("alpha", "epochs") if params[key] != PARAMS[key])
     for tag, s in (("ref", seed), ("floor", seed + 1000)):
         path = work / f"gensim-seed{s}{tag_alpha}.kv"
         if not path.exists():
@@ -400,7 +405,8 @@ def main(argv=None) -> int:
                 for hot, tiers in [(h, t) for h in variants for t in args.tiers]:
                     r = replay(prep, params, k, seed, combine, work, args.sync_words, tiers=tiers, hot_twice=hot)
                     reference = gensim_reference(prep, params, seed, work)  # after: another run may have built it
-                    row = {"actors": k, "combine": r.combine, "seed": seed, "sync_words": r.sync_words,
+                    row = {"actors": k, "combine": r.combine, "seed": seed, "alpha": params["alpha"],
+                           "epochs": params["epochs"], "sync_words": r.sync_words,
                            "tiers": r.tiers, "rounds": r.rounds, "stale_share": r.stale_share, "words": r.words,
                            "seconds": round(r.seconds, 1), "corpus": ",".join(args.corpus), **score(r.kv, reference)}
                     logger.info("result %s", json.dumps(row))

@@ -53,6 +53,13 @@ def test_saturation_can_take_each_rounds_learning_rate_as_its_rho():
     assert follow(0, slice(0, 2), same, {"vectors": np.array([2.0, 2.0])})["vectors"].tolist() == [[1.5, 0.0], [2.0, 0.0]]
 
 
+def test_rho_following_alpha_is_each_rounds_mean_learning_rate():
+    vocab = replay.Vocabulary(words=("a", "b"), counts=(10, 5), effective_min_count=1, raw_words=15, raw_distinct=2)
+    combine = replay.make_combiner("adaptive+saturation-alpha", 2, 2, vocab, PARAMS, 100, rounds=10)
+    start, end = replay.sync.chunk_alphas(PARAMS["alpha"], replay.TrainConfig.min_alpha, 10, 3)
+    assert combine.alphas(3) == (start + end) / 2 and combine.alphas(0) > combine.alphas(9)
+
+
 def test_adaptive_saturation_shrinks_agreeing_rows_only_as_far_as_their_counts_allow():
     combine = replay.Saturation(2, rho=0.5, updates={"vectors": np.array([1.0, 1.0])}, last=np.full(2, -1))
     summed = {"vectors": np.array([[2.0, 0.0], [1.0, 1.0]], np.float32)}  # row 0: d1 = d2; row 1: orthogonal

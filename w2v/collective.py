@@ -272,8 +272,8 @@ class ThreadClock:
     def watch_gloo(self) -> None:
         """Count every gloo thread now in the process from now on (after a group was built)."""
         tids = [tid for tid in procfs.thread_ids() if procfs.thread_name(tid).startswith(self.NAMES)]
-        self.gloo.update(tids)
         self.watch(*tids)
+        self.gloo.update(tid for tid in tids if tid in self.first)  # one gone before it was read is not watched
 
     def read(self) -> float:
         """CPU seconds the watched threads used since each was first watched (any thread may ask)."""
@@ -282,6 +282,10 @@ class ThreadClock:
             if seconds is not None:
                 self.last[tid] = seconds
         return sum(self.last[tid] - self.first[tid] for tid in list(self.first))
+
+    def gloo_seconds(self) -> float:
+        """Of `read`'s seconds, those of gloo's threads (the ring's transfers and sums), as last read."""
+        return sum(self.last[tid] - self.first[tid] for tid in self.gloo)
 
 
 @dataclass
