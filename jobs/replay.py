@@ -3,6 +3,8 @@
     python -m jobs.replay --corpus /tmp/combiner-5m/corpus.txt --work /tmp/replay-5m --baselines --seeds 1 2 3
     python -m jobs.replay --corpus /tmp/combiner-5m/corpus.txt --work /tmp/replay-5m --actors 4 8 \
         --combine adaptive adaptive+nesterov --seeds 1 2 3 --out /tmp/replay.jsonl
+    python -m jobs.replay --corpus /tmp/combiner-5m/corpus.txt --work /tmp/replay-5m --alpha 0.05 --actors 1 4 8 \
+        --combine adaptive+saturation0.01 --seeds 1 2 3 --out /tmp/replay.jsonl   # both sides at another step
 
 Why: a real run (`jobs.benchmark`) puts K simulated nodes on this machine's cores, so a K=8 run is
 slow and its staleness depends on how the nodes' turns fall. Here the K actors are K gensim models
@@ -20,7 +22,9 @@ others' chunk r (and r + 1): what a real run sees when its exchange takes as lon
 
 Scoring is `jobs.benchmark`'s, side by side with gensim `corpus_file` (2 workers) of the same seed on
 the same lines: analogy ratio, wordsim353 difference, neighbour agreement over gensim's seed floor.
-gensim's runs (the reference and the floor, seed + 1000) are kept in `--work` and reused.
+gensim's runs (the reference and the floor, seed + 1000) are kept in `--work` and reused, one pair per
+seed, alpha and epoch count: `--alpha` sets both sides' starting learning rate, so a comparison at
+another step gives gensim that step too (README "Against gensim at its best learning rate").
 """
 
 from __future__ import annotations
