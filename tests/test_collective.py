@@ -489,5 +489,6 @@ def test_the_round_cost_job_measures_each_members_rounds_and_gloos_share_of_them
     assert capsys.readouterr().out.splitlines()[-1].startswith("| 2 | ")
     members = json.loads((tmp_path / "cost.json").read_text())["results"]["2"][0]
     assert [m["rank"] for m in members] == [0, 1] and all(m["exchanges"] == 70 - 1 - 64 for m in members)
-    for m in members:  # gloo's ring threads are part of the round's own CPU, and the process holds both
-        assert 0 < m["gloo_cpu_ms"] < m["round_cpu_ms"] <= m["process_cpu_ms"], m
+    for m in members:  # gloo's ring threads are part of the round's own CPU, and the process holds both (two
+        # clocks, per thread from the scheduler and per process, read one after the other: 0.1 ms of slack)
+        assert 0 < m["gloo_cpu_ms"] < m["round_cpu_ms"] <= m["process_cpu_ms"] + 0.1, m
