@@ -344,16 +344,16 @@ def gensim_reference(prep: Prepared, params: dict, seed: int, work: Path, cores:
     found = {}
     # Kept per parameters: a model of another alpha or epoch count is another reference (the defaults keep the
     # plain names, so models trained before these keys existed are still found).
-    tag_alpha = "".join(f"-{key}{params[key]:g}" for key in ("alpha", "epochs") if params[key] != PARAMS[key])
+    suffix = "".join(f"-{key}{params[key]:g}" for key in ("alpha", "epochs") if params[key] != PARAMS[key])
     for tag, s in (("ref", seed), ("floor", seed + 1000)):
-        path = work / f"gensim-seed{s}{tag_alpha}.kv"
+        path = work / f"gensim-seed{s}{suffix}.kv"
         if not path.exists():
             tmp = work / f"gensim-tmp-{s}"
             tmp.mkdir(exist_ok=True)
             r = benchmark.run_gensim("corpus_file", prep.joined, params, cores, tmp, s)
             r["kv"].save(str(path))
         found[tag] = KeyedVectors.load(str(path))
-    cached = work / f"gensim-seed{seed}{tag_alpha}.json"  # its scores, computed once
+    cached = work / f"gensim-seed{seed}{suffix}.json"  # its scores, computed once
     if cached.exists():
         scores = json.loads(cached.read_text())
     else:

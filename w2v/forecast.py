@@ -17,8 +17,8 @@ One node is not one gensim process: the same trainer alone scored 0.90-1.10x gen
 analogies on the measured corpora (it reads one stream with one learning-rate schedule; gensim
 decays each thread over its part of the file), in either direction by corpus, so the forecast is
 against one node, where nothing is stale. The law was measured with the benchmark's parameters
-(CBOW, 100 dimensions, window 5, 5 negatives, min count 5, 5 epochs, the default combination and
-tiers); other parameters are forecast by the same law and the plan says so. Its error on the kind of
+(CBOW, 100 dimensions, window 5, 5 negatives, min count 5, 5 epochs, alpha 0.025, the default
+combination and tiers); other parameters are forecast by the same law and the plan says so. Its error on the kind of
 text it was not fitted on is FORECAST_SPREAD.
 """
 

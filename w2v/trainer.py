@@ -583,8 +583,8 @@ class TrainerActor:
         exchange number `exchange` of the tier schedule (`full`: every row), for `saturation`'s floors."""
         began = time.perf_counter()
         floors = None
-        updates = self.row_updates(len(pieces)) if rows is not None else None
-        if self.config.sync_combine == "saturation" and updates is not None:
+        updates = self.row_updates(len(pieces)) if rows is not None else None  # None unless `saturation`
+        if updates is not None:
             floors = updates.floors(rows, exchange, len(pieces), self.config.sync_tiers, final=full)
         total = sync.sum_deltas(pieces, self.config.sync_combine, floors)
         self.sync_seconds += time.perf_counter() - began
