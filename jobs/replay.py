@@ -229,14 +229,18 @@ class Prepared:
 def prepare(corpus: list[Path], work: Path, min_count: int) -> Prepared:
     """Deal the corpus into part files once (kept in `work`), count it (in this process, no Ray)."""
     work.mkdir(parents=True, exist_ok=True)
-    parts, joined = work / "parts", work / "joined.txt"
-    if not joined.exists():
+    # gensim's file is the parts in w2v's order (`benchmark.deal_corpus`); a work directory of an earlier
+    # version holds the sources' order as joined.txt, and its gensim models, which this name leaves alone.
+    parts, joined = work / "parts", work / "joined-dealt.txt"
+    if not parts.exists():
         tmp = work / "dealing"
         tmp.mkdir(exist_ok=True)
         p, j, _ = benchmark.deal_corpus(corpus, tmp)
         p.rename(parts)
-        j.rename(joined)
+        j.unlink()
         tmp.rmdir()
+    if not joined.exists():
+        benchmark.joined_in_dealt_order(parts, joined.with_suffix(".tmp")).rename(joined)
     counted = [count_shard(s, ReadOptions()) for s in list_shards([str(parts)])]
     vocab = Vocabulary.from_counts(merge_counts(c.counts for c in counted), min_count)
     vocab = Vocabulary(words=vocab.words, counts=vocab.counts, effective_min_count=vocab.effective_min_count,
@@ -346,14 +350,14 @@ def gensim_reference(prep: Prepared, params: dict, seed: int, work: Path, cores:
     # plain names, so models trained before these keys existed are still found).
     suffix = "".join(f"-{key}{params[key]:g}" for key in ("alpha", "epochs") if params[key] != PARAMS[key])
     for tag, s in (("ref", seed), ("floor", seed + 1000)):
-        path = work / f"gensim-seed{s}{suffix}.kv"
+        path = work / f"gensim-dealt-seed{s}{suffix}.kv"  # "dealt": trained on the lines in w2v's order
         if not path.exists():
             tmp = work / f"gensim-tmp-{s}"
             tmp.mkdir(exist_ok=True)
             r = benchmark.run_gensim("corpus_file", prep.joined, params, cores, tmp, s)
             r["kv"].save(str(path))
         found[tag] = KeyedVectors.load(str(path))
-    cached = work / f"gensim-seed{seed}{suffix}.json"  # its scores, computed once
+    cached = work / f"gensim-dealt-seed{seed}{suffix}.json"  # its scores, computed once
     if cached.exists():
         scores = json.loads(cached.read_text())
     else:

@@ -4,7 +4,7 @@ neighbour agreement is 1 for the same vectors and falls as neighbours change."""
 import numpy as np
 from gensim.models import KeyedVectors
 
-from jobs.benchmark import agreement, exchange_cpu_growth, median_row, projection, shuffled, table, variant
+from jobs.benchmark import agreement, deal_corpus, exchange_cpu_growth, median_row, projection, shuffled, table, variant
 
 
 def row(name, words_per_s, **extra):
@@ -89,3 +89,20 @@ def test_exchange_cpu_is_carried_to_more_nodes_along_its_measured_growth_with_k(
     one_tier = variant("w2v K=8 (1 workers/node) sum, 0.25% stale, 1 tiers")
     assert one_tier == variant("w2v K=2 (1 workers/node) sum, 0.25% stale, 1 tiers") == "w2v sum, 0.25% stale, 1 tiers"
     assert one_tier != variant("w2v K=2 (1 workers/node) sum, 0.25% stale, 7 tiers")
+
+
+def test_gensim_reads_the_dealt_lines_in_the_order_the_actors_read_them(tmp_path):
+    # Two sources, one after the other: dealing mixes them line by line into the parts, and gensim's
+    # file is those parts one after the other, not the sources' order (README "Benchmark").
+    sources = []
+    for name in ("manual", "dictionary"):
+        path = tmp_path / f"{name}.txt"
+        path.write_text("".join(f"{name} line {i}\n" for i in range(40)))
+        sources.append(path)
+    work = tmp_path / "work"
+    work.mkdir()
+    parts, joined, words = deal_corpus(sources, work)
+    dealt = [line for part in sorted(parts.glob("part-*.txt")) for line in part.read_text().splitlines()]
+    assert joined.read_text().splitlines() == dealt and words == 80 * 3
+    first = joined.read_text().splitlines()[:10]
+    assert {line.split()[0] for line in first} == {"manual", "dictionary"}  # the sources' order would be all manual

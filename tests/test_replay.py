@@ -70,6 +70,9 @@ def test_adaptive_saturation_shrinks_agreeing_rows_only_as_far_as_their_counts_a
 def test_the_replay_trains_every_word_once_per_epoch_and_learns_the_planted_groups(tmp_path):
     counts = write_planted_corpus(tmp_path / "corpus", compress=("",))
     prep = replay.prepare([tmp_path / "corpus"], tmp_path / "work", PARAMS["min_count"])
+    # gensim's file holds the parts' lines in the order the actors read them, not the sources' order
+    dealt = [line for part in sorted(prep.parts.glob("part-*.txt")) for line in part.read_text().splitlines()]
+    assert prep.joined.read_text().splitlines() == dealt and len(dealt) > 100
     assert prep.epoch_words == sum(counts.values())
     result = replay.replay(prep, PARAMS, 4, 1, "adaptive+nesterov0.5", tmp_path / "work", sync_words=2_000)
     assert result.words == PARAMS["epochs"] * prep.epoch_words and result.rounds > 2
