@@ -116,12 +116,12 @@ def deal_corpus(sources: list[Path], workdir: Path) -> tuple[Path, Path, int]:
     Returns both and the words written (one epoch). Each line once: a benchmark corpus is never
     repeated (see the module docstring). `shuffled(joined)` gives the same lines in another order.
 
-    The joined file is the parts one after the other, the order w2v's actors read (`joined_in_dealt_order`),
-    not the sources' order: dealing mixes the sources line by line, and a corpus in its sources' order
-    (a manual's chapters, then a dictionary's entries, ...) trains gensim to worse vectors than the same
-    lines mixed. Measured: gensim on the sources' order scored 0.84-0.95 of its analogy score on the
-    dealt order on the 5.2M-word documentation corpus and 0.97-0.98 on the reference works (seeds 1-3),
-    so a comparison against gensim on the sources' order flattered w2v by as much (README "Benchmark").
+    The joined file is the parts one after the other (`joined_in_dealt_order`): the lines w2v's actors
+    read, each part mixing every source line by line, not the sources' order (a manual's chapters, then
+    a dictionary's entries, ...). The order alone moves gensim's score: on the sources' order gensim
+    scored 0.84-0.95 of its analogy score on the dealt order on the 5.2M-word documentation corpus,
+    0.98 on the 5.0M-word reference works and 0.98-1.06 on the 24.0M-word documentation corpus (seeds
+    1-3), so a comparison across orders measured the order too (README "Benchmark").
     """
     from w2v.corpus import ReadOptions, ShardSentences, list_shards
 

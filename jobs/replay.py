@@ -32,6 +32,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import shutil
 import sys
 import tempfile
 import time
@@ -229,17 +230,18 @@ class Prepared:
 def prepare(corpus: list[Path], work: Path, min_count: int) -> Prepared:
     """Deal the corpus into part files once (kept in `work`), count it (in this process, no Ray)."""
     work.mkdir(parents=True, exist_ok=True)
-    # gensim's file is the parts in w2v's order (`benchmark.deal_corpus`); a work directory of an earlier
-    # version holds the sources' order as joined.txt, and its gensim models, which this name leaves alone.
+    # gensim's file is the dealt parts one after the other (`benchmark.deal_corpus`); a work directory of an
+    # earlier version holds the sources' order as joined.txt, and its gensim models, which this name leaves alone.
     parts, joined = work / "parts", work / "joined-dealt.txt"
     if not parts.exists():
         tmp = work / "dealing"
-        tmp.mkdir(exist_ok=True)
+        shutil.rmtree(tmp, ignore_errors=True)  # what a dealing cut short left behind
+        tmp.mkdir()
         p, j, _ = benchmark.deal_corpus(corpus, tmp)
+        j.rename(joined)
         p.rename(parts)
-        j.unlink()
         tmp.rmdir()
-    if not joined.exists():
+    if not joined.exists():  # a work directory of an earlier version: its parts, joined anew
         benchmark.joined_in_dealt_order(parts, joined.with_suffix(".tmp")).rename(joined)
     counted = [count_shard(s, ReadOptions()) for s in list_shards([str(parts)])]
     vocab = Vocabulary.from_counts(merge_counts(c.counts for c in counted), min_count)
@@ -346,8 +348,8 @@ def gensim_reference(prep: Prepared, params: dict, seed: int, work: Path, cores:
     from gensim.models import KeyedVectors
 
     found = {}
-    # Kept per parameters: a model of another alpha or epoch count is another reference (the defaults keep the
-    # plain names, so models trained before these keys existed are still found).
+    # Kept per parameters: a model of another alpha or epoch count is another reference (the defaults add no
+    # suffix). "dealt" in the name: models of earlier versions, trained on the sources' order, are not reused.
     suffix = "".join(f"-{key}{params[key]:g}" for key in ("alpha", "epochs") if params[key] != PARAMS[key])
     for tag, s in (("ref", seed), ("floor", seed + 1000)):
         path = work / f"gensim-dealt-seed{s}{suffix}.kv"  # "dealt": trained on the lines in w2v's order
