@@ -13,10 +13,10 @@ epoch's words over the rows the vocabulary keeps, how many times per epoch the t
 average word it has to learn. Both are known after the counting pass, before any training, so the
 plan prints the forecast and `--actors auto` chooses K with it.
 
-One node is not one gensim process: the same trainer alone scored 0.90-1.10x gensim `corpus_file`'s
-analogies on the measured corpora (it reads one stream with one learning-rate schedule; gensim
-decays each thread over its part of the file), in either direction by corpus, so the forecast is
-against one node, where nothing is stale. The law was measured with the benchmark's parameters
+One node is not one gensim process: the same trainer alone scored 0.93-1.09x gensim `corpus_file`'s
+analogies (2 workers) on the measured corpora, read in the same order (it decays one learning-rate
+schedule linearly; gensim's threads decay theirs more slowly, README "Combining at K >= 4"), in either
+direction by corpus, so the forecast is against one node, where nothing is stale. The law was measured with the benchmark's parameters
 (CBOW, 100 dimensions, window 5, 5 negatives, min count 5, 5 epochs, alpha 0.025, the default
 combination and tiers); other parameters are forecast by the same law and the plan says so. Its error on the kind of
 text it was not fitted on is FORECAST_SPREAD.
