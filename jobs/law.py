@@ -46,8 +46,8 @@ class Point:
     low: float
     high: float
     seeds: int
-    gensim: float  # median over seeds of the analogy score over gensim's (same seed)
-    alone: float  # median over seeds of K=1's analogy score over gensim's: what no exchange changes
+    gensim: float | None  # median over seeds of the analogy score over gensim's (same seed), of those scored so
+    alone: float | None  # median over seeds of K=1's analogy score over gensim's: what no exchange changes
 
 
 POINTS = Path(__file__).with_name("law_points.json")  # the points the shipped law was fitted on
@@ -89,9 +89,15 @@ def load(paths: list[Path], combine: str) -> list[Point]:
         relative = [score / alone[corpus].get(seed, (one, None))[0] for seed, (score, _) in seeded]
         points.append(Point(corpus, family(corpus), actors, share, kind.tokens / kind.vocabulary, kind.tokens,
                             statistics.median(relative), min(relative), max(relative), len(relative),
-                            statistics.median(ratio for _, (_, ratio) in seeded),
-                            statistics.median(ratio for _, ratio in alone[corpus].values())))
+                            _median([ratio for _, (_, ratio) in seeded]),
+                            _median([ratio for _, ratio in alone[corpus].values()])))
     return points
+
+
+def _median(values: list[float | None]) -> float | None:
+    """The median of the values a run has (runs replayed with --no-gensim have no ratio to gensim)."""
+    known = [v for v in values if v is not None]
+    return statistics.median(known) if known else None
 
 
 def read_points(path: Path = POINTS) -> tuple[str, list[Point]]:
@@ -122,11 +128,15 @@ def table(points: list[Point], law: Law, title: str) -> tuple[str, float]:
         name = Path(q.corpus).parent.name or q.corpus
         lines.append(f"| {name} | {q.actors} | {q.stale_share:.2%} | {q.words_per_row:.0f} | "
                      f"{q.seeds} | {q.ratio:.3f} [{q.low:.3f}-{q.high:.3f}] | {p:.3f} | {p - q.ratio:+.3f} | "
-                     f"{q.gensim:.3f} | {q.alone:.3f} |")
+                     f"{_cell(q.gensim)} | {_cell(q.alone)} |")
     worst = max(abs(e) for e in errors) if errors else 0.0
     lines.append("")
     lines.append(f"max |error| {worst:.3f}, median |error| {statistics.median(abs(e) for e in errors):.3f}")
     return "\n".join(lines), worst
+
+
+def _cell(value: float | None) -> str:
+    return "–" if value is None else f"{value:.3f}"
 
 
 def describe(law: Law) -> str:

@@ -14,8 +14,9 @@ full sweeps the tier schedule makes every 64 rounds are. The model is changed on
 round; later rounds exchange zeros, which cost the same arithmetic as any other values.
 
     python -m jobs.round_cost --actors 2 4 8 --trials 3
+    python -m jobs.round_cost --actors 8 16 --trials 3 --commit-every-round both   # the two structures side by side
 
-prints one line per K: the members' median of the round's own CPU per exchange, of which gloo's
+prints one line per K (and structure): the members' median of the round's own CPU per exchange, of which gloo's
 threads, and the whole process's (median [range] over trials), and the megabytes per exchange.
 `--json` keeps every member's figures. The README's scaling model takes *w* from here (README
 "Scaling model").
@@ -71,15 +72,16 @@ class Window:
         return True
 
 
-def member(rank: int, size: int, port: int, rounds: int, combine: str, vocab: int, queue) -> None:
-    """One member: a random model exchanged `rounds` times; its steady-state costs go into `queue`."""
+def member(rank: int, size: int, port: int, rounds: int, combine: str, vocab: int, queue, every: bool = False) -> None:
+    """One member: a random model exchanged `rounds` times; its steady-state costs go into `queue`. `every`:
+    a commit allreduce after every round's payload (the round structure before ordinary rounds dropped it)."""
     try:
-        queue.put(_member(rank, size, port, rounds, combine, vocab))
+        queue.put(_member(rank, size, port, rounds, combine, vocab, every))
     except Exception as exc:  # the parent must hear of it, not wait for a row that never comes
         queue.put(MemberCost(rank, "failed", f"{type(exc).__name__}: {exc}", 0, 0.0, 0.0, 0.0, 0.0))
 
 
-def _member(rank: int, size: int, port: int, rounds: int, combine: str, vocab: int) -> MemberCost:
+def _member(rank: int, size: int, port: int, rounds: int, combine: str, vocab: int, every: bool) -> MemberCost:
     from w2v import sync
     from w2v.collective import GroupSpec, PeerRounds, torch_missing
 
@@ -93,7 +95,7 @@ def _member(rank: int, size: int, port: int, rounds: int, combine: str, vocab: i
         a += np.float32(1e-3)
     window = Window(WARM_ROUNDS, rounds - 1)
     peers = PeerRounds(lambda: live, book, vocab, rounds, sync.TIERS, combine, window.chunk_done, lambda r: None,
-                       threading.Lock(), row_updates=updates)
+                       threading.Lock(), row_updates=updates, commit_every_round=every)
     window.peers = peers
     peers.run(GroupSpec("127.0.0.1", port, 1, rank, size, 120.0, 0))
     status = peers.report()
@@ -105,7 +107,7 @@ def _member(rank: int, size: int, port: int, rounds: int, combine: str, vocab: i
                       (gloo1 - gloo0) / n * 1e3, (cpu1 - cpu0) / n * 1e3)
 
 
-def trial(size: int, rounds: int, combine: str, vocab: int) -> list[MemberCost]:
+def trial(size: int, rounds: int, combine: str, vocab: int, every: bool = False) -> list[MemberCost]:
     """K members exchanging `rounds` rounds; each member's figures."""
     import torch.distributed as dist
 
@@ -113,7 +115,7 @@ def trial(size: int, rounds: int, combine: str, vocab: int) -> list[MemberCost]:
                           timeout=datetime.timedelta(seconds=120))
     spawn = mp.get_context("spawn")  # fresh processes: no forked copies of this one's threads or torch state
     queue = spawn.Queue()
-    procs = [spawn.Process(target=member, args=(r, size, store.port, rounds, combine, vocab, queue))
+    procs = [spawn.Process(target=member, args=(r, size, store.port, rounds, combine, vocab, queue, every))
              for r in range(size)]
     for p in procs:
         p.start()
@@ -135,6 +137,9 @@ def main(argv=None) -> int:
     parser.add_argument("--combine", default="saturation", choices=("sum", "adaptive", "saturation"))
     parser.add_argument("--vocab", type=int, default=VOCAB, help="rows of each matrix (d=100)")
     parser.add_argument("--json", help="write every member's figures of every trial here")
+    parser.add_argument("--commit-every-round", choices=("no", "yes", "both"), default="no",
+                        help="a commit allreduce after every round (the structure before); both: side by side, "
+                             "the two alternating trial by trial")
     args = parser.parse_args(argv)
     from w2v.collective import torch_missing
 
@@ -146,18 +151,24 @@ def main(argv=None) -> int:
         print(f"round_cost: --rounds must be at least {WARM_ROUNDS + 2} (the first {WARM_ROUNDS} are not counted)",
               file=sys.stderr)
         return 2
+    structures = {"no": [False], "yes": [True], "both": [False, True]}[args.commit_every_round]
     results = {}
-    print("| K | round's own CPU per exchange, ms | of which gloo's threads | process CPU per exchange, ms "
+    print("| K | commit | round's own CPU per exchange, ms | of which gloo's threads | process CPU per exchange, ms "
           "| MB per exchange |")
-    print("|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|")
     for size in args.actors:
-        trials = [trial(size, args.rounds, args.combine, args.vocab) for _ in range(args.trials)]
-        results[size] = [[dataclasses.asdict(m) for m in t] for t in trials]
-        cells = []
-        for field in ("round_cpu_ms", "gloo_cpu_ms", "process_cpu_ms"):
-            medians = [statistics.median(getattr(m, field) for m in t) for t in trials]
-            cells.append(f"{statistics.median(medians):.1f} [{min(medians):.1f}-{max(medians):.1f}]")
-        print(f"| {size} | {' | '.join(cells)} | {trials[0][0].mb_per_exchange:.2f} |", flush=True)
+        trials = {every: [] for every in structures}
+        for _ in range(args.trials):  # alternating, so that a change in the machine's load falls on both
+            for every in structures:
+                trials[every].append(trial(size, args.rounds, args.combine, args.vocab, every))
+        for every, runs in trials.items():
+            results[f"{size}{'-every' if every else ''}"] = [[dataclasses.asdict(m) for m in t] for t in runs]
+            cells = []
+            for field in ("round_cpu_ms", "gloo_cpu_ms", "process_cpu_ms"):
+                medians = [statistics.median(getattr(m, field) for m in t) for t in runs]
+                cells.append(f"{statistics.median(medians):.1f} [{min(medians):.1f}-{max(medians):.1f}]")
+            commit = "every round" if every else "asked rounds"
+            print(f"| {size} | {commit} | {' | '.join(cells)} | {runs[0][0].mb_per_exchange:.2f} |", flush=True)
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"args": vars(args), "results": results}, f, indent=1)

@@ -163,7 +163,7 @@ def test_the_saturation_combiner_floors_the_allreduced_sum_as_the_object_stores_
 
 def test_a_member_that_never_arrives_breaks_the_round_and_it_is_taken_back_everywhere():
     """Member 2 hangs before round 3; the others' collective fails at the group's timeout with round 3 taken
-    but not committed. Resolving without it (no one committed round 3) takes round 3 back: every survivor's
+    but not applied. Resolving without it (no one holds round 3's sum) takes round 3 back: every survivor's
     global weights are those after round 2, and its change of round 3 waits for the next exchange."""
     initial = _initial()
     members = [Member(k, initial, 8, timeout_rounds={3} if k == 2 else set()) for k in range(3)]
@@ -179,7 +179,8 @@ def test_a_member_that_never_arrives_breaks_the_round_and_it_is_taken_back_every
                                atol=1e-5) for name in initial)
 
     assert agree()  # taking moved no reference: both are the global weights after round 2 already
-    assert [m.peers.resolve(apply=False) for m in survivors] == [2, 2]
+    assert collective.settled_round([m.peers.status for m in survivors]) == 2
+    assert [m.peers.resolve(2) for m in survivors] == [2, 2]
     assert all(not m.peers.own and not m.peers.totals for m in survivors)
     assert agree()  # round 3 landed nowhere
     # ...and each survivor's change of round 3 is still live - reference: it travels with the next exchange.
@@ -216,8 +217,8 @@ def test_a_member_that_dies_breaks_every_other_member_at_once_not_only_its_ring_
 
 
 def test_resolving_a_round_whose_sum_arrived_applies_it_as_a_commit_would():
-    """A member that holds round r's sum (its payload completed) applies it when the driver says a survivor
-    committed r: its global weights then equal what the commit would have given."""
+    """A member that holds round r's sum (its payload completed, it broke before applying it) applies it when
+    the survivors settle on r: its global weights then equal what applying it would have given."""
     initial = _initial()
     done = [Member(k, initial, 2) for k in range(2)]
     _run(done, StoreHost(timeout=30))
@@ -227,22 +228,23 @@ def test_resolving_a_round_whose_sum_arrived_applies_it_as_a_commit_would():
         m.peers.wanted[:] = 0
     host = StoreHost(timeout=30)  # kept: the store lives as long as its host object
     specs = host.next_generation(2, 0)
-    original = PeerRounds._commit
+    original = PeerRounds._apply_round
 
-    def stop_before_the_last_commit(self, r, full):
+    def stop_before_the_last_commit(self, r, full, **kwargs):
         if r == 1:
             raise ConnectionResetError("a peer left before the commit")
-        return original(self, r, full)
+        return original(self, r, full, **kwargs)
 
-    PeerRounds._commit = stop_before_the_last_commit
+    PeerRounds._apply_round = stop_before_the_last_commit
     try:
         threads = [m.peers.start(spec) for m, spec in zip(again, specs)]
         for thread in threads:
             thread.join(timeout=60)
     finally:
-        PeerRounds._commit = original
+        PeerRounds._apply_round = original
     assert [(m.peers.status.pending, m.peers.status.pending_complete) for m in again] == [(1, True), (1, True)]
-    assert again[0].peers.resolve(apply=True) == 1
+    assert collective.settled_round([m.peers.status for m in again]) == 1
+    assert again[0].peers.resolve(1) == 1
     for name in initial:
         assert np.allclose(again[0].peers.book.reference[name], committed[name], atol=1e-5)
 
@@ -270,6 +272,74 @@ def test_a_request_reaches_every_member_at_the_same_round():
     members[0].peers.request(halt=True, snapshot=True)
     _run(members, StoreHost(timeout=30), first_round=halted + 1)
     assert {m.peers.status.state for m in members} == {"done"}
+
+
+class Twice:
+    """A group of two members whose changes are equal: every sum is twice this member's slice. `fails_at`:
+    the sum (counted from 1) that raises, as a peer's connection reset would."""
+
+    def __init__(self, spec, fails_at: int = 0):
+        self.sums = self.maxes = 0
+        self.fails_at = fails_at
+
+    def sum_(self, array):
+        self.sums += 1
+        if self.sums == self.fails_at:
+            raise RuntimeError("Connection reset by peer")
+        array *= 2
+
+    def max_(self, array):
+        self.maxes += 1
+
+
+def _one_member(monkeypatch, rounds: int, fails_at: int = 0, **kwargs):
+    """A PeerRounds over a `Twice` group, trained by a known change per chunk; (peers, changes, group, references
+    after each applied round)."""
+    groups, changes, after = [], [], {}
+    monkeypatch.setattr(collective, "Group", lambda spec: groups.append(Twice(spec, fails_at)) or groups[-1])
+    live = {"v": np.ones((32, 4), np.float32)}
+    rng = np.random.default_rng(0)
+
+    def chunk_done(r):
+        change = rng.normal(0, 0.01, live["v"].shape).astype(np.float32)
+        live["v"] += change
+        changes.append(change)
+        return True
+
+    peers = PeerRounds(lambda: live, sync.DeltaBook(live), 32, rounds, 1, "sum", chunk_done,
+                       lambda r: after.__setitem__(r, peers.book.reference["v"].copy()), threading.Lock(), **kwargs)
+    return peers, live, changes, groups, after
+
+
+def test_only_a_round_the_driver_asked_for_has_a_commit(monkeypatch):
+    """An ordinary round is one allreduce per slice; the driver's wish rides on the round's last slice, and
+    the next round, which moves every row, is committed before it is applied (a snapshot or a halt is of a
+    round every member holds). The structure before, a commit every round, stays measurable."""
+    peers, _, _, groups, _ = _one_member(monkeypatch, 6)
+    peers.request(full=True)  # before round 0: round 1 moves every row and is committed
+    peers.run(GroupSpec("127.0.0.1", 1, 0, 0, 1, 5.0, 0))
+    assert peers.status.state == "done" and groups[0].sums == 6 and groups[0].maxes == 1
+    assert peers.status.full_rounds == [0, 1, 5]  # the generation's first, the asked one, the job's last
+    every, _, _, groups, _ = _one_member(monkeypatch, 6, commit_every_round=True)
+    every.run(GroupSpec("127.0.0.1", 1, 0, 0, 1, 5.0, 0))
+    assert every.status.state == "done" and groups[0].maxes == 6
+
+
+def test_an_ordinary_round_that_did_not_reach_every_survivor_is_taken_back(monkeypatch):
+    """This member applied round 3 as its sum arrived; round 4's first sum then fails, so whether every member
+    got round 3 is unknown here. When another survivor never got it (`settled_round` says 2), resolving takes
+    it back: the global weights are those after round 2 again, and this member's changes of chunks 3 and 4
+    are live - reference, for the next exchange."""
+    peers, live, changes, _, after = _one_member(monkeypatch, 8, fails_at=5)  # round 4's sum
+    peers.run(GroupSpec("127.0.0.1", 1, 0, 0, 1, 5.0, 0))
+    assert peers.status.state == "broken" and peers.status.committed == 3 and peers.status.pending == 4
+    lacking = collective.RoundState(committed=2, pending=3)  # a survivor whose sum of round 3 never came
+    assert collective.settled_round([peers.status, lacking]) == 2
+    assert peers.resolve(2) == 2 and peers.status.exchanges == 3 and peers.unsettled is None
+    assert np.allclose(peers.book.reference["v"], after[2], atol=1e-6)
+    assert np.allclose(live["v"] - peers.book.reference["v"], changes[3] + changes[4], atol=1e-6)
+    with pytest.raises(RuntimeError, match="cannot be taken back"):  # round 2 was settled by round 3's sum
+        peers._undo()
 
 
 def test_a_group_generation_joins_at_a_given_round_and_counts_tiers_from_it():
@@ -473,7 +543,7 @@ def test_every_generations_rounds_are_clocked_across_a_fault(monkeypatch):
     peers = PeerRounds(lambda: live, sync.DeltaBook(live), 64, 4, 1, "sum", chunk_done, lambda r: None,
                        threading.Lock())
     peers.start(GroupSpec("127.0.0.1", 1, 0, 0, 1, 5.0, 0)).join()
-    assert peers.status.state == "broken" and peers.resolve(apply=False) == 1
+    assert peers.status.state == "broken" and peers.resolve(1) == 1
     peers.start(GroupSpec("127.0.0.1", 1, 1, 0, 1, 5.0, 2)).join()
     state = peers.report()
     assert state.state == "done" and state.committed == 3

@@ -7,6 +7,7 @@ process, and the advice names only what reaches the target by the same law.
 
 import argparse
 import dataclasses
+import json
 
 import pytest
 
@@ -136,3 +137,27 @@ def test_the_shipped_law_is_the_fit_of_the_saved_points_and_its_spread_their_cro
         assert getattr(fitted, name) == pytest.approx(getattr(LAW, name), rel=0.02, abs=1e-3), name
     worst = max(error for _, _, _, error in law.cross_checks(points))
     assert worst == pytest.approx(forecast.FORECAST_SPREAD, abs=0.005)
+
+
+def test_the_law_divides_by_the_same_seeds_run_alone_and_needs_no_gensim_run(tmp_path):
+    """A replay scored without gensim (`jobs.replay --no-gensim`, what extra seeds of the law's points need)
+    has no ratio to gensim: its point's ratio to K=1 is measured all the same, the gensim column is what the
+    runs that had one say."""
+    from jobs import law
+
+    corpus = tmp_path / "docs-small" / "corpus.txt"
+    corpus.parent.mkdir()
+    corpus.write_text("the cat sat on the mat\n" * 50)
+    lines = [  # (K, seed, analogy, analogy over gensim's or None)
+        (1, 1, 0.10, 0.9), (1, 2, 0.12, None), (4, 1, 0.09, 0.8), (4, 2, 0.06, None), (4, 3, 0.11, None)]
+    runs = tmp_path / "runs.jsonl"
+    runs.write_text("".join(json.dumps({"corpus": str(corpus), "actors": k, "seed": s, "combine": "rule",
+                                        "stale_share": 0.0 if k == 1 else 0.0025, "analogy": a,
+                                        "analogy_ratio": g}) + "\n" for k, s, a, g in lines))
+    (point,) = law.load([runs], "rule")
+    # seed 3 has no K=1 run: it takes the median of the corpus's K=1 runs (0.11)
+    assert point.ratio == pytest.approx(0.9) and point.low == pytest.approx(0.5) and point.high == pytest.approx(1.0)
+    assert point.seeds == 3 and point.family == "docs" and point.actors == 4
+    assert point.gensim == pytest.approx(0.8) and point.alone == pytest.approx(0.9)
+    unscored = dataclasses.replace(point, gensim=None, alone=None)  # no run of it had gensim beside it
+    assert law.table([unscored], LAW, "t")[0].splitlines()[4].endswith("| – | – |")

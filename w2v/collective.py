@@ -13,25 +13,35 @@ rows are due:
 1. wait until this actor has trained chunk r;
 2. *payload*: for each slice of the due rows, take the delta (`take_packed`) and
    allreduce it (sum) together with each row's |d_k|^2, one extra column per matrix, so the
-   `adaptive` combiner sees what it saw before (`sync.combine_summed`);
-3. *commit*: a tiny allreduce (MAX) of [1, full wanted, halt wanted]: it completes on a member only
-   once every member has completed step 2, so a member that completed it knows that every member
-   holds the whole sum. It also carries the driver's requests (`request`) to every member at the
-   same round: the next round moves every row (a checkpoint, a stop, a notice), and with a halt the
-   group stops after that round (a notice: the driver moves an actor);
-4. apply it (`apply_packed`: all of it to the reference, the others' part to the live weights) and let the training thread go on (LAG rounds).
+   `adaptive` combiner sees what it saw before (`sync.combine_summed`). The round's last slice
+   carries the driver's requests (`request`) as two more numbers, summed like the rest: every member
+   learns them with the round, so every member acts on them at the same next round: it moves every
+   row (a checkpoint, a stop, a notice), and with a halt the group stops after it (a notice: the
+   driver moves an actor);
+3. apply it (`apply_packed`: all of it to the reference, the others' part to the live weights) and
+   let the training thread go on (LAG rounds).
+
+Only a round the driver asked for (the full round before a snapshot or a halt) has a *commit*
+between 2 and 3: a tiny allreduce that completes on a member only once every member completed its
+payload, so the snapshot and the halt are of a round every member holds. An ordinary round needs
+none: a member applies its sum as it arrives, and the round is settled everywhere once the next
+round's first sum arrives (every member entered the next round, so every member had applied this
+one). Dropping the per-round commit saved a ring of K - 1 round trips and its CPU per round
+(README "Scaling model").
 
 Faults. A member that dies shows as "Connection reset" in the others' collective within a fraction
 of a second; one that hangs (SIGSTOP, a stuck node) only at the group's timeout (`--exchange-timeout`,
 the documented bound: gloo's abort does not interrupt a pending allreduce), unless the driver finds it
 first: an actor whose status does not come within 15 s is killed, and Ray restarts it. Each survivor then stops
-its round and reports where it stood (`RoundState`): the last round it committed and whether its
-payload of the next one completed. All or nothing per round: if any survivor committed round r,
-every survivor holds the sum of r (step 3) and applies it; otherwise every survivor keeps its delta
-for the next exchange (`resolve`: taking never moved its reference). The driver then starts the dead one's successor
-from a survivor's reference weights (every member's reference is the global weights: initial +
-every committed sum), and every member joins the next *generation* of the group (a new store
-prefix), whose first round moves every row.
+its round and reports where it stood (`RoundState`): the last round it applied, whether its payload
+of the next one completed. All or nothing per round (`settled_round`): the survivors' last applied
+rounds differ by one at most; if every survivor applied round r or holds its sum, r lands everywhere,
+otherwise it is taken back where it landed (each member keeps an ordinary round's buffers until the
+next round's first sum: `resolve`) and every survivor keeps its delta for the next exchange (taking
+never moved its reference). The driver then starts the dead one's successor from a survivor's
+reference weights (every member's reference is the global weights: initial + every settled sum), and
+every member joins the next *generation* of the group (a new store prefix), whose first round moves
+every row.
 
 The store is a `TCPStore` the driver hosts (`StoreHost`); it only serves the rendezvous of each
 generation, never a round's data. torch is an optional extra (`w2v[collective]`, its CPU build):
@@ -169,13 +179,15 @@ def take_packed(live: sync.Weights, reference: sync.Weights, rows: slice, out: n
     does not move: it stays the global weights until a round's sum is applied (`apply_packed`), so a round
     that breaks needs no undoing, and a reader of the reference never sees half a round. Every part is a
     contiguous block, so `unpack` gives contiguous views (strided column views made the combining ~2x
-    slower). `out`: a float32 buffer of `packed_size` elements to write into (one kept from an earlier round).
+    slower). `out`: a float32 buffer of at least `packed_size` elements to write into (one kept from an earlier
+    round); the packed slice is its first `packed_size`.
 
     >>> live, reference = {"v": np.array([[1.0, 2.0]], np.float32)}, {"v": np.zeros((1, 2), np.float32)}
     >>> take_packed(live, reference, slice(0, 1)).tolist()
     [1.0, 2.0, 5.0]
     """
-    buffer = np.empty(packed_size(live, rows), dtype=np.float32) if out is None else out
+    size = packed_size(live, rows)
+    buffer = np.empty(size, dtype=np.float32) if out is None else out[:size]
     deltas, squares = unpack(buffer, widths(live))
     for name, array in live.items():
         np.subtract(array[rows], reference[name][rows], out=deltas[name])
@@ -293,16 +305,48 @@ class RoundState:
     """Where a member's rounds stand: read by the driver in `status`, the basis of `resolve` after a fault."""
 
     state: str = "idle"  # idle (no group yet), running, halted (by request or after a fault), done, broken
-    committed: int = -1  # the last round this member committed (every member holds its sum)
-    pending: int | None = None  # the round taken but not committed, or None
+    committed: int = -1  # the last round applied here (an ordinary one can still be taken back by `resolve`
+    # after a fault, until the next round's first sum arrives: see `settled_round`)
+    pending: int | None = None  # the round taken but not applied, or None
     pending_complete: bool = False  # its payload allreduce completed here (this member holds the sum)
     error: str | None = None  # why it broke (the collective's error), for the driver's log
     generation: int = 0  # the group generation it runs (or ran) in
-    exchanges: int = 0  # rounds committed by this process
+    exchanges: int = 0  # rounds applied by this process (less any taken back)
     exchanged_bytes: int = 0  # bytes of the slices it took in them
     cpu_seconds: float = 0.0  # CPU time of the rounds' own work: the round thread and gloo's threads (`ThreadClock`)
     snapshot_round: int = -1  # the round after which `snapshot` was copied (a full exchange), -1: none
     full_rounds: list[int] = field(default_factory=list)  # rounds that moved every row (for the driver's records)
+
+
+def settled_round(states: list[RoundState]) -> int:
+    """The last round that lands on every survivor after a fault (`resolve` it on each): the survivors' last
+    applied rounds differ by one at most (a member enters round r + 1 only after applying r, so a sum of r + 1
+    cannot arrive while a member still lacks r). The newest lands if every survivor applied it or holds its
+    sum; otherwise it is taken back where it landed.
+
+    >>> settled_round([RoundState(committed=4), RoundState(committed=3, pending=4, pending_complete=True)])
+    4
+    >>> settled_round([RoundState(committed=4), RoundState(committed=3, pending=4)])
+    3
+    >>> settled_round([RoundState(committed=3, pending=4, pending_complete=True)] * 2)  # no commit completed
+    4
+    """
+    newest = max(s.pending if s.pending is not None and s.pending_complete else s.committed for s in states)
+    held = all(s.committed == newest or (s.pending == newest and s.pending_complete) for s in states)
+    return newest if held else newest - 1
+
+
+@dataclass
+class Applied:
+    """An ordinary round applied on this member but not yet known to be applied everywhere: what taking it back
+    needs (`PeerRounds._undo`). Each slice's `others` is the others' part added to the live rows, `total` the
+    whole combined sum added to the reference."""
+
+    round: int
+    full: bool
+    slices: list[slice]
+    others: dict[int, np.ndarray]  # by slice start: packed, as `apply_packed` leaves `own`
+    totals: dict[int, np.ndarray]  # by slice start: packed
 
 
 class PeerRounds:
@@ -316,7 +360,7 @@ class PeerRounds:
     def __init__(self, weights: Callable[[], sync.Weights], book: sync.DeltaBook, vocab_size: int, rounds: int,
                  tiers: int, combine: str, chunk_done: Callable[[int], bool], applied: Callable[[int], None],
                  lock: threading.Lock, before_payload: Callable[[int], None] = lambda r: None,
-                 row_updates: sync.RowUpdates | None = None):
+                 row_updates: sync.RowUpdates | None = None, commit_every_round: bool = False):
         self.weights = weights
         self.book = book
         self.vocab_size = vocab_size  # rows of every matrix
@@ -328,10 +372,13 @@ class PeerRounds:
         self.applied = applied
         self.lock = lock
         self.before_payload = before_payload  # called with the round before its allreduces (the tests' fault hook)
+        # The round structure before ordinary rounds dropped their commit, kept to measure it side by side
+        # (`jobs.round_cost --commit-every-round`).
+        self.commit_every_round = commit_every_round
         self.status = RoundState()  # what the driver reads
-        self.wanted = np.zeros(3, dtype=np.int64)  # [commit, full next, halt after next]: the driver's requests
+        self.wanted = np.zeros(2, dtype=np.float32)  # [full next, halt after next]: the driver's requests, summed
         self.snapshot: tuple[int, sync.Weights] | None = None  # (round, the reference after it): a requested full round
-        self.snapshot_asked = False  # the driver asked this member for a snapshot; the next commit carries it
+        self.snapshot_asked = False  # the driver asked this member for a snapshot; the next round carries it
         self.snapshot_at: int | None = None  # the full round after which to copy the reference
         self.asking = threading.Lock()  # guards `wanted` and `snapshot_asked` (the driver's calls run on another thread)
         self.own: dict[int, np.ndarray] = {}  # the pending round's packed own changes, by slice start (`take_packed`)
@@ -341,15 +388,16 @@ class PeerRounds:
         self.generation_first = 0  # the first round of the running generation: the tier schedule counts from it
         self.exchange = 0  # the pending round's exchange number in the tier schedule (r - generation_first)
         self.pending_full = False  # the pending round moves every row
+        self.unsettled: Applied | None = None  # the last ordinary round applied here, until the next round's first sum
         self.clock = ThreadClock()  # the rounds' own CPU time (`status.cpu_seconds`)
         self.buffers = Buffers()  # the packed slices' buffers, kept from round to round
 
     def request(self, full: bool = False, halt: bool = False, snapshot: bool = False) -> None:
-        """The driver's wish, carried to every member by the next commit: the round after it moves every
-        row (`full`), the group halts after that round (`halt`); this member copies the reference then."""
+        """The driver's wish, carried to every member by the next round: the round after it moves every row and
+        is committed (`full`), the group halts after that round (`halt`); this member copies the reference then."""
         with self.asking:
-            self.wanted[1] |= int(full or halt or snapshot)
-            self.wanted[2] |= int(halt)
+            self.wanted[0] = max(self.wanted[0], float(full or halt or snapshot))
+            self.wanted[1] = max(self.wanted[1], float(halt))
             self.snapshot_asked |= snapshot
 
     def run(self, spec: GroupSpec) -> None:
@@ -366,28 +414,29 @@ class PeerRounds:
         self.clock.watch_gloo()
         self.status.state = "running"
         full_next = True  # a generation's first round moves every row: every member agrees from the start
-        halt_at = None  # the (full) round after which the group halts, once a commit carried a halt
+        commit_next = False  # the next round was asked for: a commit settles it before it is applied
+        halt_at = None  # the (full) round after which the group halts, once a round carried a halt
         try:
             for r in range(spec.first_round, self.rounds):
                 self.chunk_done(r)
-                full = full_next or r == self.rounds - 1
+                full, commit = full_next or r == self.rounds - 1, commit_next or self.commit_every_round
                 self._take(r, full)
                 self.before_payload(r)
-                self._payload(group, spec.size)
-                with self.asking:  # what the driver asked so far goes into this commit (lost with it if it fails)
-                    decided, asked = self.wanted.copy(), self.snapshot_asked
-                    self.wanted[1:], self.snapshot_asked = 0, False
-                decided[0] = 1
-                group.max_(decided)  # the commit: every member holds every sum of round r
-                self._commit(r, full)
+                with self.asking:  # what the driver asked so far goes with this round (lost with it if it fails)
+                    wishes, asked = self.wanted.copy(), self.snapshot_asked
+                    self.wanted[:], self.snapshot_asked = 0, False
+                decided = self._payload(group, spec.size, wishes)
+                if commit:  # every member holds every sum of round r once this completes
+                    group.max_(np.ones(1, dtype=np.int64))
+                self._apply_round(r, full, settled=commit)
                 if halt_at == r and r < self.rounds - 1:  # the full round the halt waited for is committed
                     self.status.state = "halted"
                     return
-                # Requests carried by this commit act on the next round, on every member at once: it moves
-                # every row, the asked member copies the global weights after it, the group halts after it.
-                full_next = bool(decided[1])
+                # Requests carried by this round act on the next, on every member at once: it moves every row and
+                # is committed, the asked member copies the global weights after it, the group halts after it.
+                full_next = commit_next = bool(decided[0] > 0)
                 self.snapshot_at = r + 1 if asked else self.snapshot_at
-                halt_at = r + 1 if decided[2] else halt_at
+                halt_at = r + 1 if decided[1] > 0 else halt_at
             self.status.state = "done"
         except Exception as exc:  # a member died (connection reset) or hung (the timeout): the driver resolves
             self.status.state, self.status.error = "broken", one_line(exc)[:300]
@@ -402,23 +451,35 @@ class PeerRounds:
         # The tier due is counted from the generation's first round (sync.tier_ranges' `exchange`).
         self.exchange = r - self.generation_first
         self.slices = sync.exchange_slices(self.vocab_size, row_bytes, self.exchange, final=full, tiers=self.tiers)
-        # No lock: only this thread moves the reference (in `_commit`), and taking leaves it as it is.
-        self.own = {rows.start: take_packed(live, self.book.reference, rows, self.buffers.get(packed_size(live, rows)))
+        # No lock: only this thread moves the reference (in `_apply_round`), and taking leaves it as it is.
+        # Every buffer has room for the wishes the last slice carries (`_payload`): buffers kept from one round
+        # then fit the next round's slices of the same size, whichever of the two roles they get.
+        self.own = {rows.start: take_packed(live, self.book.reference, rows,
+                                            self.buffers.get(packed_size(live, rows) + self.wanted.size))
                     for rows in self.slices}
         self.status.exchanged_bytes += sum(rows.stop - rows.start for rows in self.slices) * row_bytes
         self.status.pending, self.status.pending_complete = r, False
-        self.pending_full = full  # the round moves every row (what `_commit` records)
+        self.pending_full = full  # the round moves every row (what `_apply_round` records)
         self.totals = {}
         self.seconds += time.perf_counter() - began
 
-    def _payload(self, group: Group, size: int) -> None:
+    def _payload(self, group: Group, size: int, wishes: np.ndarray) -> np.ndarray:
+        """Allreduce and combine every slice of the pending round; returns the members' summed `wishes`, which
+        ride at the end of the last slice."""
         columns = widths(self.weights())
-        for rows in self.slices:
+        decided = wishes
+        for i, rows in enumerate(self.slices):
             own = self.own[rows.start]
-            total = self.buffers.get(own.size)
-            np.copyto(total, own)  # the allreduce sums in place; the own change is kept for `_commit`
-            group.sum_(total)  # not counted in `seconds`: mostly waiting for the slowest member's chunk
+            extra = wishes.size if i == len(self.slices) - 1 else 0
+            buffer = self.buffers.get(own.size + extra)
+            np.copyto(buffer[:own.size], own)  # the allreduce sums in place; the own change is kept for `_apply_round`
+            buffer[own.size:] = wishes[:extra]
+            group.sum_(buffer)  # not counted in `seconds`: mostly waiting for the slowest member's chunk
             began = time.perf_counter()
+            if i == 0:  # every member entered this round, so every member applied the last: it is settled
+                self._settle()
+            total = buffer[:own.size]
+            decided = buffer[own.size:].copy() if extra else decided
             summed, squares = unpack(total, columns)
             floors = None
             if self.combine == "saturation" and self.row_updates is not None:
@@ -427,21 +488,31 @@ class PeerRounds:
             self.totals[rows.start] = total
             self.seconds += time.perf_counter() - began
         self.status.pending_complete = True
+        return decided
 
-    def _commit(self, r: int, full: bool) -> None:
-        """Apply round r's combined sum of every slice; copy the reference when a snapshot is due."""
+    def _apply_round(self, r: int, full: bool, settled: bool = True) -> None:
+        """Apply round r's combined sum of every slice; copy the reference when a snapshot is due. `settled`:
+        every member holds the sum (a commit completed); otherwise the buffers are kept until the next round's
+        first sum says so (`_settle`), for `resolve` to take the round back after a fault."""
         began = time.perf_counter()
         live = self.weights()
         with self.lock:
+            others = {}
             for rows in self.slices:
-                own, total = self.own.pop(rows.start), self.totals.pop(rows.start)
-                apply_packed(live, self.book.reference, rows, own, total)
-                self.buffers.give(own)
-                self.buffers.give(total)
+                own = self.own.pop(rows.start)
+                apply_packed(live, self.book.reference, rows, own, self.totals[rows.start])
+                others[rows.start] = own  # now the others' part
+            applied = Applied(r, full, self.slices, others, self.totals)
             if r == self.snapshot_at:  # a full round: every row of the reference is the global weights
                 self.snapshot = (r, sync.copy_weights(self.book.reference))
                 self.snapshot_at = None
                 self.status.snapshot_round = r
+        self.totals = {}
+        self._settle()  # an earlier round is settled by now in any case (this one's first sum arrived)
+        if settled:
+            self._release(applied)
+        else:
+            self.unsettled = applied
         self.status.committed, self.status.pending, self.status.pending_complete = r, None, False
         self.status.exchanges += 1
         if full:
@@ -449,14 +520,52 @@ class PeerRounds:
         self.seconds += time.perf_counter() - began
         self.applied(r)
 
-    def resolve(self, apply: bool) -> int:
-        """After a fault: apply the pending round's sums (`apply`: a survivor committed it, so every survivor
-        holds them) or leave the changes where they are, for the next exchange. Returns the last round now applied."""
+    def _settle(self) -> None:
+        """The kept round is applied everywhere: its buffers go back to the pool."""
+        if self.unsettled is not None:
+            self._release(self.unsettled)
+            self.unsettled = None
+
+    def _release(self, applied: Applied) -> None:
+        for start in list(applied.others):
+            self.buffers.give(applied.others.pop(start))
+            self.buffers.give(applied.totals.pop(start))
+
+    def _undo(self) -> None:
+        """Take back the last ordinary round applied here (it did not land on every survivor): the reference
+        loses its sum, the live weights the others' part; this member's own change of it is live - reference
+        again, for the next exchange."""
+        kept = self.unsettled
+        if kept is None or kept.round != self.status.committed:
+            raise RuntimeError(f"round {self.status.committed} cannot be taken back here: it was settled")
+        live = self.weights()
+        columns = widths(live)
+        with self.lock:
+            for rows in kept.slices:
+                total, others = unpack(kept.totals[rows.start], columns)[0], unpack(kept.others[rows.start], columns)[0]
+                for name, array in live.items():
+                    self.book.reference[name][rows] -= total[name]
+                    array[rows] -= others[name]
+        self._settle()
+        self.status.committed -= 1
+        self.status.exchanges -= 1
+        if kept.full and self.status.full_rounds and self.status.full_rounds[-1] == kept.round:
+            self.status.full_rounds.pop()
+
+    def resolve(self, last: int) -> int:
+        """After a fault: make round `last` (`settled_round` of every survivor's state) the last applied here.
+        Apply the pending round's sums if it is `last` (this member holds them), take back an ordinary round
+        past it, or leave the changes where they are, for the next exchange. Returns the last round applied."""
         r = self.status.pending
-        if r is not None and apply and self.status.pending_complete:
-            self._commit(r, self.pending_full)  # as the commit allreduce would have
-        # Otherwise nothing to undo: taking left the reference as it was, so the changes of round r are still
-        # live - reference, and travel with the next exchange.
+        if r is not None and r == last and self.status.pending_complete:
+            self._apply_round(r, self.pending_full)  # as the commit would have
+        elif self.status.committed > last:
+            self._undo()
+        # Otherwise nothing to undo: taking left the reference as it was, so the changes of a round not applied
+        # are still live - reference, and travel with the next exchange.
+        for buffer in [*self.own.values(), *self.totals.values()]:
+            self.buffers.give(buffer)
+        self._settle()  # every survivor agrees on `last` now
         self.status.pending, self.status.pending_complete, self.own, self.totals = None, False, {}, {}
         self.status.state = "halted"
         return self.status.committed
@@ -478,7 +587,7 @@ class PeerRounds:
         generation are dropped: the driver asks again after a fault, and a halt nobody asked for now would
         stop the new group."""
         with self.asking:
-            self.wanted[1:], self.snapshot_asked = 0, False
+            self.wanted[:], self.snapshot_asked = 0, False
         self.snapshot_at = None
         self.generation_first = spec.first_round
         self.status.state = "joining"

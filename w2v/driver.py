@@ -573,7 +573,8 @@ class Training:
 
     def _recover_group(self, lost: dict[int, Exception], seen: Sequence[ActorStatus | None]) -> None:
         """A member is lost or the group broke: all or nothing for the round in flight (`resolve`: applied
-        everywhere if any survivor committed it, else taken back everywhere), the lost actors brought back
+        everywhere if every survivor applied it or holds its sum, else taken back everywhere:
+        `collective.settled_round`), the lost actors brought back
         from a survivor's global weights at the round after, and a new generation of the group for all."""
         import ray
 
@@ -590,14 +591,15 @@ class Training:
             lost = {k: RuntimeError(f"died during an exchange ({broken[0][:120]}): {str(cause).splitlines()[0]}")
                     for k, cause in lost.items()}
         if settled:
-            last = max(s.peer.committed for s in settled.values())
+            states = [s.peer for s in settled.values()]
+            last = collective.settled_round(states)
+            outcome = ("applied everywhere" if any(p.pending == last for p in states) else
+                       "taken back everywhere" if any(p.committed > last for p in states) else "taken back")
             applied = {k: ray.get(self.actors[k].resolve.remote(last)) for k in settled}
             if set(applied.values()) != {last}:
                 self._give_up(f"the actors disagree on the last exchanged round after a fault: {applied}")
             self.global_weights = self.fleet.first_answer("reference", sorted(settled))
             resume = self.rounds.resume_round(last)
-            outcome = "applied everywhere" if any(s.peer.pending is not None and s.peer.pending <= last
-                                                  for s in settled.values()) else "taken back"
             full_rounds = sorted({r for s in settled.values() for r in s.peer.full_rounds})
         else:  # every member lost: from the last snapshot the driver holds (the start's weights at least)
             resume = self.rounds.resume_round(None)

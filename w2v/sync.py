@@ -265,19 +265,19 @@ def exchange_seconds(nodes: int, slice_bytes: float, link_bytes_per_s: float, rt
     """Wall seconds of one exchange of a `slice_bytes` slice on K = `nodes` nodes (see EXCHANGE_RTTS above).
 
     `collective`: gloo's ring allreduce (`w2v.collective`): each message takes 2(K - 1) one-way hops
-    ((K - 1) round trips) and each member's link carries 2(K - 1)/K of the slice each way; the
-    commit after the payload is one more ring of tiny messages. A model, not yet checked on
-    shaped links.
+    ((K - 1) round trips) and each member's link carries 2(K - 1)/K of the slice each way. An
+    ordinary round has no commit (only the rare rounds the driver asks for do: one more ring of
+    tiny messages), so none is counted. A model, not yet checked on shaped links.
 
     >>> round(exchange_seconds(4, 24e6, 100e6 / 8, 4e-3), 2), round(exchange_seconds(4, 24e6, 100e6 / 8, 4e-3, 20e6), 2)
     (3.54, 4.74)
     >>> round(exchange_seconds(4, 24e6, 100e6 / 8, 4e-3, collective=True), 2)
-    2.93
+    2.92
     """
     messages = max(1, math.ceil(slice_bytes / max_bytes))
     if collective:
         link = 2 * (nodes - 1) / nodes * slice_bytes
-        rtts = (messages + 1) * (nodes - 1)
+        rtts = messages * (nodes - 1)
         return rtts * rtt_seconds + slice_bytes / node_bytes_per_s + link / link_bytes_per_s
     moved = round_bytes(nodes, int(slice_bytes))
     link = moved.star_busiest_link if star else moved.busiest_link

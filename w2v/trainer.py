@@ -509,12 +509,11 @@ class TrainerActor:
         self.peers.request(full=full, halt=halt, snapshot=snapshot)
 
     def resolve(self, last_round: int) -> int:
-        """After a fault: apply the pending round if it is `last_round` (a survivor committed it), else take it
-        back. Returns the last round applied here."""
+        """After a fault: make `last_round` (`collective.settled_round` of the survivors) the last round applied
+        here (`collective.PeerRounds.resolve`). Returns the last round applied here."""
         self.contact = time.monotonic()
         self._joined()
-        pending = self.peers.status.pending
-        return self.peers.resolve(apply=pending is not None and pending <= last_round)
+        return self.peers.resolve(last_round)
 
     def snapshot(self) -> tuple[int, sync.Weights]:
         """(round, the global weights after it): the reference copied after a requested full round."""
