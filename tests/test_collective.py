@@ -279,8 +279,10 @@ class Twice:
     the sum (counted from 1) that raises, as a peer's connection reset would."""
 
     def __init__(self, spec, fails_at: int = 0):
-        self.sums = self.maxes = 0
+        self.sums = 0
+        self.committed: list[int] = []  # the rounds a commit allreduce ran for (the member's pending round then)
         self.fails_at = fails_at
+        self.peers = None  # set by `_one_member`
 
     def sum_(self, array):
         self.sums += 1
@@ -289,15 +291,22 @@ class Twice:
         array *= 2
 
     def max_(self, array):
-        self.maxes += 1
+        assert self.peers.status.pending_complete  # after the round's payload, before it is applied
+        self.committed.append(self.peers.status.pending)
 
 
 def _one_member(monkeypatch, rounds: int, fails_at: int = 0, **kwargs):
     """A PeerRounds over a `Twice` group, trained by a known change per chunk; (peers, changes, group, references
     after each applied round)."""
     groups, changes, after = [], [], {}
-    monkeypatch.setattr(collective, "Group", lambda spec: groups.append(Twice(spec, fails_at)) or groups[-1])
-    live = {"v": np.ones((32, 4), np.float32)}
+
+    def group(spec):
+        groups.append(Twice(spec, fails_at))
+        groups[-1].peers = peers
+        return groups[-1]
+
+    monkeypatch.setattr(collective, "Group", group)
+    live = {"v": np.random.default_rng(1).normal(0, 0.1, (32, 4)).astype(np.float32)}  # the same for every call
     rng = np.random.default_rng(0)
 
     def chunk_done(r):
@@ -316,13 +325,15 @@ def test_only_a_round_the_driver_asked_for_has_a_commit(monkeypatch):
     the next round, which moves every row, is committed before it is applied (a snapshot or a halt is of a
     round every member holds). The structure before, a commit every round, stays measurable."""
     peers, _, _, groups, _ = _one_member(monkeypatch, 6)
-    peers.request(full=True)  # before round 0: round 1 moves every row and is committed
+    peers.request(full=True)  # before round 0: it rides on round 0, so round 1 moves every row and is committed
     peers.run(GroupSpec("127.0.0.1", 1, 0, 0, 1, 5.0, 0))
-    assert peers.status.state == "done" and groups[0].sums == 6 and groups[0].maxes == 1
+    assert peers.status.state == "done" and groups[0].sums == 6
+    assert groups[0].committed == [1, 5]  # the asked round, and the job's last (no round after it settles it)
     assert peers.status.full_rounds == [0, 1, 5]  # the generation's first, the asked one, the job's last
+    assert peers.unsettled is None  # the last round's buffers are not held past the end
     every, _, _, groups, _ = _one_member(monkeypatch, 6, commit_every_round=True)
     every.run(GroupSpec("127.0.0.1", 1, 0, 0, 1, 5.0, 0))
-    assert every.status.state == "done" and groups[0].maxes == 6
+    assert every.status.state == "done" and groups[0].committed == [0, 1, 2, 3, 4, 5]
 
 
 def test_an_ordinary_round_that_did_not_reach_every_survivor_is_taken_back(monkeypatch):
@@ -340,6 +351,36 @@ def test_an_ordinary_round_that_did_not_reach_every_survivor_is_taken_back(monke
     assert np.allclose(live["v"] - peers.book.reference["v"], changes[3] + changes[4], atol=1e-6)
     with pytest.raises(RuntimeError, match="cannot be taken back"):  # round 2 was settled by round 3's sum
         peers._undo()
+
+
+def test_survivors_that_took_a_round_back_end_with_the_same_global_weights_to_the_bit(monkeypatch):
+    """Two members with the same changes: round 3's sum reaches A (which applies it, then breaks in round 4) but
+    not B (its round 3 breaks). They settle on round 2; A takes round 3 back, which in float32 is exact only up
+    to rounding, then adopts B's global weights: both hold the same bits, and A's own changes are untouched."""
+    a, a_live, changes, _, _ = _one_member(monkeypatch, 8, fails_at=5)  # A: round 4's sum fails
+    a.run(GroupSpec("127.0.0.1", 1, 0, 0, 1, 5.0, 0))
+    b, _, _, _, _ = _one_member(monkeypatch, 8, fails_at=4)  # B: round 3's sum fails
+    b.run(GroupSpec("127.0.0.1", 1, 0, 0, 1, 5.0, 0))
+    assert (a.status.committed, b.status.committed, b.status.pending, b.status.pending_complete) == (3, 2, 3, False)
+    last = collective.settled_round([a.status, b.status])
+    assert last == 2 and a.resolve(last) == b.resolve(last) == 2
+    own = a_live["v"] - a.book.reference["v"]
+    assert not np.array_equal(a.book.reference["v"], b.book.reference["v"])  # (x + s) - s: off by rounding
+    assert np.allclose(a.book.reference["v"], b.book.reference["v"], atol=1e-6)
+    a.adopt(b.book.reference)
+    assert np.array_equal(a.book.reference["v"], b.book.reference["v"])
+    assert np.allclose(a_live["v"] - a.book.reference["v"], own, atol=1e-7)
+    assert np.allclose(own, changes[3] + changes[4], atol=1e-6)
+
+
+def test_a_successor_that_joined_and_applied_nothing_counts_as_holding_the_round_before(monkeypatch):
+    """A restarted actor's new round loop joins generation g at round 5 with the global weights of round 4; if g
+    breaks before its first round lands anywhere, every member is still at round 4 and nothing is taken back."""
+    fresh, _, _, _, _ = _one_member(monkeypatch, 8, fails_at=1)
+    fresh.start(GroupSpec("127.0.0.1", 1, 3, 0, 1, 5.0, 5)).join()
+    assert fresh.status.state == "broken" and fresh.status.committed == 4
+    survivor = collective.RoundState(committed=4, pending=5)
+    assert collective.settled_round([fresh.status, survivor]) == 4 and fresh.resolve(4) == 4
 
 
 def test_a_group_generation_joins_at_a_given_round_and_counts_tiers_from_it():

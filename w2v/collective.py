@@ -21,8 +21,8 @@ rows are due:
 3. apply it (`apply_packed`: all of it to the reference, the others' part to the live weights) and
    let the training thread go on (LAG rounds).
 
-Only a round the driver asked for (the full round before a snapshot or a halt) has a *commit*
-between 2 and 3: a tiny allreduce that completes on a member only once every member completed its
+Only a round the driver asked for (the full round before a snapshot or a halt), and the job's last
+(no round after it would settle it), has a *commit* between 2 and 3: a tiny allreduce that completes on a member only once every member completed its
 payload, so the snapshot and the halt are of a round every member holds. An ordinary round needs
 none: a member applies its sum as it arrives, and the round is settled everywhere once the next
 round's first sum arrives (every member entered the next round, so every member had applied this
@@ -37,8 +37,8 @@ its round and reports where it stood (`RoundState`): the last round it applied, 
 of the next one completed. All or nothing per round (`settled_round`): the survivors' last applied
 rounds differ by one at most; if every survivor applied round r or holds its sum, r lands everywhere,
 otherwise it is taken back where it landed (each member keeps an ordinary round's buffers until the
-next round's first sum: `resolve`) and every survivor keeps its delta for the next exchange (taking
-never moved its reference). The driver then starts the dead one's successor from a survivor's
+next round's first sum: `resolve`; those members then `adopt` the exact global weights of one that never
+applied it) and every survivor keeps its delta for the next exchange (taking never moved its reference). The driver then starts the dead one's successor from a survivor's
 reference weights (every member's reference is the global weights: initial + every settled sum), and
 every member joins the next *generation* of the group (a new store prefix), whose first round moves
 every row.
@@ -238,7 +238,7 @@ class Buffers:
     that moves every row uses more, once)."""
 
     def __init__(self, keep: int = 8):
-        self.keep = keep  # buffers kept at most: two per slice of an ordinary round, with room to spare
+        self.keep = keep  # buffers kept at most: two per slice of a round, and two of the last, until settled
         self.free: list[np.ndarray] = []  # kept, unused
 
     def get(self, size: int) -> np.ndarray:
@@ -419,7 +419,8 @@ class PeerRounds:
         try:
             for r in range(spec.first_round, self.rounds):
                 self.chunk_done(r)
-                full, commit = full_next or r == self.rounds - 1, commit_next or self.commit_every_round
+                last = r == self.rounds - 1  # committed too: no next round would settle it (and free its buffers)
+                full, commit = full_next or last, commit_next or last or self.commit_every_round
                 self._take(r, full)
                 self.before_payload(r)
                 with self.asking:  # what the driver asked so far goes with this round (lost with it if it fails)
@@ -547,6 +548,8 @@ class PeerRounds:
                     self.book.reference[name][rows] -= total[name]
                     array[rows] -= others[name]
         self._settle()
+        # The training thread was let go on when the round was applied (`applied`): it may have trained one chunk
+        # further than LAG allows, once; the bytes moved stay counted (they did cross the links).
         self.status.committed -= 1
         self.status.exchanges -= 1
         if kept.full and self.status.full_rounds and self.status.full_rounds[-1] == kept.round:
@@ -570,6 +573,19 @@ class PeerRounds:
         self.status.state = "halted"
         return self.status.committed
 
+    def adopt(self, reference: sync.Weights) -> None:
+        """Take `reference` (another survivor's global weights, after `resolve`) as this member's, moving the live
+        weights by the same difference, so that this member's own changes (live - reference) stay as they are.
+        Why: taking a round back subtracts its sum again, and in float32 (x + s) - s is x only up to rounding
+        (about 5% of the elements differ by an ulp), while the survivors that never applied it hold x exactly;
+        every member's reference must be the same global weights, bit for bit."""
+        live = self.weights()
+        with self.lock:
+            for name, array in self.book.reference.items():
+                difference = reference[name] - array
+                array += difference
+                live[name] += difference
+
     def report(self) -> RoundState:
         """A copy of `status` for the driver, with the rounds' CPU time read now (read here, on the caller's
         thread, not once per round on the round thread's path; and once more as each generation ends)."""
@@ -590,6 +606,9 @@ class PeerRounds:
             self.wanted[:], self.snapshot_asked = 0, False
         self.snapshot_at = None
         self.generation_first = spec.first_round
+        # Whoever joins holds the global weights of the round before the generation's first (a successor started
+        # from them has applied nothing itself): so `settled_round` sees every member at that round at least.
+        self.status.committed = max(self.status.committed, spec.first_round - 1)
         self.status.state = "joining"
         thread = threading.Thread(target=self.run, args=(spec,), name=f"w2v-exchange-{spec.generation}", daemon=True)
         thread.start()

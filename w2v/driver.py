@@ -37,7 +37,7 @@ from . import collective, lineage, progress, sync
 from .checkpoint import Checkpoint, Checkpointer, NullCheckpointer
 from .config import TrainConfig
 from .corpus import Shard
-from .errors import ConfigError, ResumableTrainingError, StoppedAtOnce, TrainingError, TrainingStopped
+from .errors import ConfigError, ResumableTrainingError, StoppedAtOnce, TrainingError, TrainingStopped, one_line
 from .exchange import ActorStatus, ExchangeTally, actor_gone, exchange_round, ring_bytes
 from .fleet import Fleet, actor_died, get_each
 from .recovery import FaultEvent, weights_digest
@@ -459,7 +459,7 @@ class Training:
                     continue
                 self.global_weights = weights
                 self.rounds.snapshot_after(round_)
-                last = round_ + 1 >= self.rounds.total  # every round is committed: finishing beats stopping or moving
+                last = round_ + 1 >= self.rounds.total  # every round is applied: finishing beats stopping or moving
                 if wanted == "stop" and not last:
                     self._stop_with_checkpoint(weights)
                 elif wanted == "checkpoint":
@@ -591,14 +591,25 @@ class Training:
             lost = {k: RuntimeError(f"died during an exchange ({broken[0][:120]}): {str(cause).splitlines()[0]}")
                     for k, cause in lost.items()}
         if settled:
-            states = [s.peer for s in settled.values()]
-            last = collective.settled_round(states)
-            outcome = ("applied everywhere" if any(p.pending == last for p in states) else
-                       "taken back everywhere" if any(p.committed > last for p in states) else "taken back")
-            applied = {k: ray.get(self.actors[k].resolve.remote(last)) for k in settled}
+            states = {k: s.peer for k, s in settled.items()}
+            last = collective.settled_round(list(states.values()))
+            undone = sorted(k for k, p in states.items() if p.committed > last)  # the round reached them only
+            outcome = ("applied everywhere" if any(p.pending == last for p in states.values()) else
+                       f"taken back where it had landed (actor(s) {undone})" if undone else
+                       "taken back" if any(p.pending is not None for p in states.values()) else "none")
+            try:
+                applied = {k: ray.get(self.actors[k].resolve.remote(last)) for k in settled}
+            except Exception as exc:
+                if actor_died(exc):
+                    raise  # the next look recovers it
+                self._give_up(f"resolving round {last} after a fault failed: {one_line(exc)[:300]}")
             if set(applied.values()) != {last}:
                 self._give_up(f"the actors disagree on the last exchanged round after a fault: {applied}")
-            self.global_weights = self.fleet.first_answer("reference", sorted(settled))
+            # The global weights from a survivor that took nothing back: it holds them exactly, and those that
+            # took a round back (up to float32 rounding) adopt them.
+            self.global_weights = self.fleet.first_answer("reference", [k for k in sorted(settled) if k not in undone])
+            for k in undone:
+                ray.get(self.actors[k].adopt_reference.remote(self.global_weights))
             resume = self.rounds.resume_round(last)
             full_rounds = sorted({r for s in settled.values() for r in s.peer.full_rounds})
         else:  # every member lost: from the last snapshot the driver holds (the start's weights at least)

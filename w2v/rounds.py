@@ -136,7 +136,7 @@ class Rounds:
         self.snapshot_rounds = [round_ + 1] * len(self.snapshot_rounds)
 
     def replay(self, until: int, full_rounds: Sequence[int], rows: int, row_bytes: int, tiers: int) -> None:
-        """RowSync of the rounds the collective committed since the last replay (the driver saw none of them):
+        """RowSync of the rounds the collective applied since the last replay (the driver saw none of them):
         which rows the global weights hold up to which round, from the tier schedule and the full rounds the
         members report; a round that moved every row is a consistent position."""
         full = set(full_rounds)
@@ -150,7 +150,8 @@ class Rounds:
 
     def resume_round(self, committed: int | None) -> int:
         """Where the collective trains again after a fault: the round after the last one the survivors
-        `committed` (a generation that committed nothing yet resumes at its first round: every member entered
+        `committed` (applied, `collective.settled_round`; a generation that applied nothing yet resumes at its
+        first round: every member entered
         it holding the global weights of the round before), or with no survivor (None) the last snapshot."""
         if committed is None:
             return self.snapshot_rounds[0] if self.snapshot_rounds else self.start_round

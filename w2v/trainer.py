@@ -521,8 +521,15 @@ class TrainerActor:
         self._joined()
         return self.peers.take_snapshot()
 
+    def adopt_reference(self, reference: sync.Weights) -> None:
+        """After a fault that took a round back here: another survivor's exact global weights
+        (`collective.PeerRounds.adopt`)."""
+        self.contact = time.monotonic()
+        self._joined()
+        self.peers.adopt(reference)
+
     def reference(self) -> sync.Weights:
-        """The global weights as this member holds them (initial + every committed sum): a copy."""
+        """The global weights as this member holds them (initial + every applied sum): a copy."""
         self.contact = time.monotonic()
         self._started()
         with self.lock:
