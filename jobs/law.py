@@ -1,7 +1,11 @@
 """Fit the forecast's law on replayed runs of two kinds of text, and check it across them.
 
-    python -m jobs.law --runs /tmp/law/satgrid.jsonl --combine adaptive+saturation0.01 --save jobs/law_points.json
+    python -m jobs.law --runs /tmp/law/runs.jsonl --combine adaptive+saturation0.01 --save jobs/law_points.json
     python -m jobs.law                     # fit and cross-check the saved points (jobs/law_points.json)
+
+A point's further seeds need no gensim run (`python -m jobs.replay ... --no-gensim --seeds 2 3`, with the
+K=1 runs of the same seeds); each run should appear once in the files given (one line per corpus, K,
+pacing and seed).
 
 The runs are `jobs.replay` result lines (one per corpus, K, seed and pacing). Each corpus is measured
 once with `jobs.corpus_kind` for its words per epoch and vocabulary rows (min count 5), so the law's
