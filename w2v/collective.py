@@ -231,6 +231,23 @@ def apply_packed(live: sync.Weights, reference: sync.Weights, rows: slice, own: 
         array[rows] += mine[name]
 
 
+def take_back_packed(live: sync.Weights, reference: sync.Weights, rows: slice, others: np.ndarray,
+                     total: np.ndarray) -> None:
+    """Undo `apply_packed` of `rows`: the reference loses the whole combined sum (`total`), the live weights the
+    others' part (`others`, as `apply_packed` leaves its `own`). In float32 the reference is then the one before
+    only up to rounding (`PeerRounds.adopt` makes it exact).
+
+    >>> live, reference = {"v": np.array([[6.0]], np.float32)}, {"v": np.array([[6.0]], np.float32)}
+    >>> take_back_packed(live, reference, slice(0, 1), np.array([3.0, 0.0], np.float32), np.array([5.0, 0.0], np.float32))
+    >>> live["v"].tolist(), reference["v"].tolist()
+    ([[3.0]], [[1.0]])
+    """
+    removed, theirs = unpack(total, widths(live))[0], unpack(others, widths(live))[0]
+    for name, array in live.items():
+        reference[name][rows] -= removed[name]
+        array[rows] -= theirs[name]
+
+
 class Buffers:
     """float32 buffers kept from round to round. Why: a fresh multi-MB array is fresh pages, and faulting
     them in cost as much as the arithmetic that fills them (measured: taking and copying a 3.3 MB slice
@@ -540,13 +557,9 @@ class PeerRounds:
         if kept is None or kept.round != self.status.committed:
             raise RuntimeError(f"round {self.status.committed} cannot be taken back here: it was settled")
         live = self.weights()
-        columns = widths(live)
         with self.lock:
             for rows in kept.slices:
-                total, others = unpack(kept.totals[rows.start], columns)[0], unpack(kept.others[rows.start], columns)[0]
-                for name, array in live.items():
-                    self.book.reference[name][rows] -= total[name]
-                    array[rows] -= others[name]
+                take_back_packed(live, self.book.reference, rows, kept.others[rows.start], kept.totals[rows.start])
         self._settle()
         # The training thread was let go on when the round was applied (`applied`): it may have trained one chunk
         # further than LAG allows, once; the bytes moved stay counted (they did cross the links).
