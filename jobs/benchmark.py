@@ -265,7 +265,7 @@ def run_w2v(actors: int, parts: Path, params: dict, cores: int, workdir: Path, s
             "round_cpu": t.round_cpu_seconds_per_exchange or 0,
             "loop_cpu": t.loop_cpu_seconds_per_round or 0,
             "background_cores": t.background_cores or 0,
-            "transport": t.transport or "object-store"}
+            "transport": t.transport or "object-store", "wire": t.wire}
 
 
 def quality(kv, restrict_vocab: int) -> dict:
@@ -427,7 +427,8 @@ def projection(rows: list[dict], nodes=(4, 16, 64), link_gbps: float = 10.0, big
             return node_work(r) + growth * (n - r["actors"])
 
         ring = "collective" in r["name"]  # the transport's own exchange model (`sync.exchange_seconds`)
-        extra = {"loop_cpu_seconds": r.get("loop_cpu") or 0.0, "background_cores": r.get("background_cores") or 0.0}
+        extra = {"loop_cpu_seconds": r.get("loop_cpu") or 0.0, "background_cores": r.get("background_cores") or 0.0,
+                 "value_bytes": 2 if r.get("wire") == "bfloat16" else 4}  # the ring's bytes per value
         own = f"{1e3 * r['round_cpu']:.1f}" if r.get("round_cpu") else "-"
         for epoch, cores in ((r["epoch_words"], cores_here), (r["epoch_words"], 16), (big_epoch, 16)):
             cells = [f"{node_efficiency(n, cores, default_sync_words(epoch, n, share), r['slice_bytes'], rate, work(n), link, collective=ring, **extra):.0%}"

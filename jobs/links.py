@@ -5,6 +5,7 @@
     .venv/bin/python -m jobs.links --nodes 2 4 --links 0:0 0:2 0:5 --slice-rows 100 1000 --reps 7   # latency alone
     .venv/bin/python -m jobs.links --nodes 2 --links 0:0 100:2 --vocab 5000 --words 100000 --reps 1  # a quick look
     .venv/bin/python -m jobs.links --nodes 2 4 --links 1000:0.5 100:2 --transport collective object-store --reps 0
+    .venv/bin/python -m jobs.links --nodes 2 4 --links 0:0 100:2 --transport collective --wire bfloat16 float32 --reps 0
 
 What it builds (root only; every name starts with `w2vl-<pid>`): one network namespace per Ray
 node (a head that runs the driver and holds no actor, and K trainer nodes with one CPU and the
@@ -372,11 +373,12 @@ def measure(config, prepared, reps: int, slice_rows: list[int] | None = None) ->
     stats = result.stats
     return {"nodes": k, "training": {key: getattr(stats, key) for key in (
         "exchanges", "exchange_seconds", "wait_seconds", "sync_share", "slice_bytes_per_exchange", "words_per_s",
-        "seconds", "transport", "exchange_cpu_seconds_per_exchange", "driver_cpu_seconds_per_exchange")},
+        "seconds", "transport", "wire", "exchange_cpu_seconds_per_exchange", "driver_cpu_seconds_per_exchange")},
         "slices": slices}
 
 
-def run_nodes(k: int, settings: list[tuple[float, float]], args, workdir: Path, transport: str = "auto") -> list[dict]:
+def run_nodes(k: int, settings: list[tuple[float, float]], args, workdir: Path, transport: str = "auto",
+              wire: str = "bfloat16") -> list[dict]:
     """Build K+1 hosts, start Ray on them, and measure every link setting; everything torn down after."""
     import ray
 
@@ -416,7 +418,7 @@ def run_nodes(k: int, settings: list[tuple[float, float]], args, workdir: Path, 
                              vector_size=args.vector_size,
                              epochs=1, actors=k, workers=1, eval=False, checkpoint_interval=0.0,
                              sync_tiers=args.tiers, sync_words=args.sync_words, seed=1, transport=transport,
-                             exchange_timeout=args.exchange_timeout)
+                             exchange_timeout=args.exchange_timeout, wire=wire)
         prepared = pipeline.prepare(config, pipeline.preflight(config), {})
         for mbit, ms in settings:
             links.shape(mbit, ms)
@@ -455,10 +457,10 @@ def tables(runs: list[dict]) -> str:
     """
     from w2v import sync
 
-    lines = ["| K | transport | link | probed RTT ms | probed Mb/s (one stream) | exchanges | training s | "
+    lines = ["| K | transport | wire | link | probed RTT ms | probed Mb/s (one stream) | exchanges | training s | "
              "training s/exchange | words/s | driver s/exchange | actor wait s | sync share | w ms/exchange | "
              "driver CPU ms/exchange |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in runs:
         t = r["training"]
 
@@ -468,7 +470,8 @@ def tables(runs: list[dict]) -> str:
             return "-" if value is None else format(value * scale if scale != 1.0 else value, fmt)
 
         per_round = "-" if t.get("seconds") is None else f"{t['seconds'] / max(t.get('exchanges') or 1, 1):.3f}"
-        lines.append(f"| {r['nodes']} | {t.get('transport', 'object-store')} | {_name(r['mbit_s'], r['one_way_ms'])} | "
+        lines.append(f"| {r['nodes']} | {t.get('transport', 'object-store')} | {t.get('wire') or '-'} | "
+                     f"{_name(r['mbit_s'], r['one_way_ms'])} | "
                      f"{r['probe']['rtt'] * 1e3:.2f} | {r['probe']['bytes_per_s'] * 8e-6:,.0f} | {cell('exchanges')} | "
                      f"{cell('seconds')} | {per_round} | {cell('words_per_s', ',')} | {cell('exchange_seconds')} | "
                      f"{cell('wait_seconds')} | {cell('sync_share', '.1%')} | "
@@ -515,6 +518,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="the training runs' exchange transports, one cluster each (default auto); the timed "
                         "slices after training are the object store's exchange and are skipped for the collective")
     p.add_argument("--exchange-timeout", type=float, default=120.0, help="the collective's timeout, seconds")
+    p.add_argument("--wire", nargs="+", default=["bfloat16"], choices=("bfloat16", "float32"),
+                   help="the collective's numbers on the wire, one cluster each (--wire of a job)")
     p.add_argument("--gloo-ifname", help="GLOO_SOCKET_IFNAME for the nodes (tun0: the hosts' link), default: unset")
     p.add_argument("--json", help="also write the raw measurements here")
     args = p.parse_args(argv)
@@ -545,8 +550,9 @@ def main(argv: list[str] | None = None) -> int:
         write_corpus(workdir / "corpus" / "part.txt", args.words, args.vocab)
         for k in args.nodes:
             for transport in args.transport:
-                args.done = runs
-                runs = runs + run_nodes(k, args.settings, args, workdir, transport)
+                for wire in args.wire if transport != "object-store" else ["bfloat16"]:  # ignored: float32 there
+                    args.done = runs
+                    runs = runs + run_nodes(k, args.settings, args, workdir, transport, wire)
     print(tables(runs))
     return 0
 

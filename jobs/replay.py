@@ -12,8 +12,9 @@ in one process, trained chunk by chunk with the project's own pieces: the actor'
 (`TrainerActor.spool`: the global vocabulary, seed and chunk files), its chunk trainer
 (`trainer.ChunkTrainer`, gensim's compiled `train_epoch_cbow`), the pacing (`sync.default_sync_words`,
 `chunks_per_epoch`, `chunk_alphas`), the tiers (`sync.exchange_slices`), the actor's bookkeeping
-(`sync.DeltaBook`) and the collective's sum with each row's |d_k|^2 (what `collective.take_packed` sends).
-Only the combining step is swapped (`COMBINERS`).
+(`sync.DeltaBook`) and the collective's sum with each row's |d_k|^2 (what `collective.take_packed` sends),
+rounded as the ring rounds it on a bfloat16 wire (`--wire`, `wire_sum`). Only the combining step is swapped
+(`COMBINERS`).
 
 The order is the protocol's bounded staleness at its bound (README "Distributed training", 3): round
 r is taken once every actor trained chunk r; its exchange runs beside chunk r + 1 and lands when
@@ -44,6 +45,7 @@ import numpy as np
 
 from jobs import benchmark
 from w2v import sync, trainer
+from w2v.collective import DEFAULT_WIRE, WIRES
 from w2v.config import TrainConfig
 from w2v.corpus import ReadOptions, assign_shards, list_shards, split_shards
 from w2v.trainer import ChunkTrainer, TrainerActor
@@ -252,6 +254,34 @@ def prepare(corpus: list[Path], work: Path, min_count: int) -> Prepared:
 
 # ---------------------------------------------------------------- the replay
 
+def to_bfloat16(array: np.ndarray) -> np.ndarray:
+    """float32 values rounded to bfloat16's 8-bit mantissa (round to nearest, ties to even), kept as float32:
+    what torch's conversion gives the collective's wire (`collective.Group.sum_`).
+
+    >>> to_bfloat16(np.array([1.0, 1.00390625, 1.01171875, 3.0e-3], np.float32)).tolist()
+    [1.0, 1.0, 1.015625, 0.0030059814453125]
+    """
+    values = np.ascontiguousarray(array, dtype=np.float32)
+    bits = values.view(np.uint32)
+    rounded = (bits + np.uint32(0x7FFF) + ((bits >> np.uint32(16)) & np.uint32(1))) & np.uint32(0xFFFF0000)
+    return np.where(np.isnan(values), np.float32(np.nan), rounded.view(np.float32))  # NaN stays NaN, as in torch
+
+
+def wire_sum(parts: list[np.ndarray], wire: str) -> np.ndarray:
+    """The members' arrays summed as the ring sums them: in float32, or (bfloat16) each member's array rounded
+    to bfloat16 and the running sum rounded again after every addition, member by member.
+
+    >>> wire_sum([np.array([1.0], np.float32), np.array([0.00390625], np.float32)], "bfloat16").tolist()
+    [1.0]
+    """
+    if wire == "float32":
+        return np.sum(parts, axis=0, dtype=np.float32)
+    total = to_bfloat16(parts[0])
+    for part in parts[1:]:
+        total = to_bfloat16(total + to_bfloat16(part))
+    return total
+
+
 @dataclass
 class ReplayResult:
     kv: object  # gensim KeyedVectors of the global weights after the last round
@@ -266,7 +296,8 @@ class ReplayResult:
 
 
 def replay(prep: Prepared, params: dict, actors: int, seed: int, combine: str, work: Path,
-           sync_words: int = 0, tiers: int = sync.TIERS, hot_twice: bool = False) -> ReplayResult:
+           sync_words: int = 0, tiers: int = sync.TIERS, hot_twice: bool = False, wire: str = DEFAULT_WIRE
+           ) -> ReplayResult:
     """Train K actors chunk by chunk in one process, in the protocol's order; return the global weights."""
     from gensim.models import KeyedVectors
 
@@ -315,8 +346,8 @@ def replay(prep: Prepared, params: dict, actors: int, seed: int, combine: str, w
             for rows in sync.exchange_slices(vocab_rows, row_bytes, r, final=r == rounds - 1, tiers=tiers):
                 # What the collective's allreduce gives every member: the sum, and each row's sum of |d_k|^2.
                 deltas = [book.take(m.weights(), rows) for m, book in zip(members, books)]
-                summed = {n: np.sum([d[n] for d in deltas], axis=0, dtype=np.float32) for n in deltas[0]}
-                squares = {n: np.sum([np.einsum("ij,ij->i", d[n], d[n]) for d in deltas], axis=0) for n in deltas[0]}
+                summed = {n: wire_sum([d[n] for d in deltas], wire) for n in deltas[0]}
+                squares = {n: wire_sum([np.einsum("ij,ij->i", d[n], d[n]) for d in deltas], wire) for n in deltas[0]}
                 touched = None
                 if getattr(combiner, "needs_touched", False):  # the count column: members whose row moved
                     touched = {n: np.sum([np.any(d[n] != 0, axis=1) for d in deltas], axis=0) for n in deltas[0]}
@@ -400,6 +431,10 @@ def main(argv=None) -> int:
     parser.add_argument("--baselines", action="store_true", help="only train and score gensim for the seeds")
     parser.add_argument("--no-gensim", action="store_true",
                         help="score the runs alone, no gensim reference (what the law's ratio to K=1 needs)")
+    parser.add_argument("--wire", nargs="+", default=[DEFAULT_WIRE], choices=WIRES,
+                        help=f"how the collective's ring sums, as a job's --wire (default {DEFAULT_WIRE}: each member's "
+                             "values and the running sum rounded to bfloat16; the shipped law's points were replayed "
+                             "with float32 sums, before the wire)")
     parser.add_argument("--out", help="append one JSON line per run to this file")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s", datefmt="%H:%M:%S")
@@ -418,13 +453,14 @@ def main(argv=None) -> int:
         for k in args.actors:
             for combine in args.combine:
                 variants = [True] if args.only_hot_twice else [False, True] if args.hot_twice else [False]
-                for hot, tiers in [(h, t) for h in variants for t in args.tiers]:
-                    r = replay(prep, params, k, seed, combine, work, args.sync_words, tiers=tiers, hot_twice=hot)
+                for hot, tiers, wire in [(h, t, w) for h in variants for t in args.tiers for w in args.wire]:
+                    r = replay(prep, params, k, seed, combine, work, args.sync_words, tiers=tiers, hot_twice=hot,
+                               wire=wire)
                     # After the run: another run may have built it. Without it, the scores alone (jobs.law divides
                     # by the K=1 run of the same seed, so no gensim run enters the law).
                     reference = None if args.no_gensim else gensim_reference(prep, params, seed, work)
                     row = {"actors": k, "combine": r.combine, "seed": seed, "alpha": params["alpha"],
-                           "epochs": params["epochs"], "sync_words": r.sync_words,
+                           "epochs": params["epochs"], "sync_words": r.sync_words, "wire": wire,
                            "tiers": r.tiers, "rounds": r.rounds, "stale_share": r.stale_share, "words": r.words,
                            "seconds": round(r.seconds, 1), "corpus": ",".join(args.corpus), **score(r.kv, reference)}
                     logger.info("result %s", json.dumps(row))

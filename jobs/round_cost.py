@@ -15,6 +15,7 @@ round; later rounds exchange zeros, which cost the same arithmetic as any other 
 
     python -m jobs.round_cost --actors 2 4 8 --trials 3
     python -m jobs.round_cost --actors 8 16 --trials 3 --commit-every-round both   # the two structures side by side
+    python -m jobs.round_cost --actors 2 4 8 16 --trials 3 --wire both              # bfloat16 and float32 on the wire
 
 prints one line per K (and structure): the members' median of the round's own CPU per exchange, of which gloo's
 threads, and the whole process's (median [range] over trials), and the megabytes per exchange.
@@ -72,16 +73,19 @@ class Window:
         return True
 
 
-def member(rank: int, size: int, port: int, rounds: int, combine: str, vocab: int, queue, every: bool = False) -> None:
+def member(rank: int, size: int, port: int, rounds: int, combine: str, vocab: int, queue, every: bool = False,
+           wire: str = "bfloat16") -> None:
     """One member: a random model exchanged `rounds` times; its steady-state costs go into `queue`. `every`:
-    a commit allreduce after every round's payload (the round structure before ordinary rounds dropped it)."""
+    a commit allreduce after every round's payload (the round structure before ordinary rounds dropped it);
+    `wire`: the numbers the ring carries (`collective.WIRES`)."""
     try:
-        queue.put(_member(rank, size, port, rounds, combine, vocab, every))
+        queue.put(_member(rank, size, port, rounds, combine, vocab, every, wire))
     except Exception as exc:  # the parent must hear of it, not wait for a row that never comes
         queue.put(MemberCost(rank, "failed", f"{type(exc).__name__}: {exc}", 0, 0.0, 0.0, 0.0, 0.0))
 
 
-def _member(rank: int, size: int, port: int, rounds: int, combine: str, vocab: int, every: bool) -> MemberCost:
+def _member(rank: int, size: int, port: int, rounds: int, combine: str, vocab: int, every: bool,
+            wire: str) -> MemberCost:
     from w2v import sync
     from w2v.collective import GroupSpec, PeerRounds, torch_missing
 
@@ -97,7 +101,7 @@ def _member(rank: int, size: int, port: int, rounds: int, combine: str, vocab: i
     peers = PeerRounds(lambda: live, book, vocab, rounds, sync.TIERS, combine, window.chunk_done, lambda r: None,
                        threading.Lock(), row_updates=updates, commit_every_round=every)
     window.peers = peers
-    peers.run(GroupSpec("127.0.0.1", port, 1, rank, size, 120.0, 0))
+    peers.run(GroupSpec("127.0.0.1", port, 1, rank, size, 120.0, 0, wire))
     status = peers.report()
     if status.state != "done":
         return MemberCost(rank, status.state, status.error, 0, 0.0, 0.0, 0.0, 0.0)
@@ -107,7 +111,8 @@ def _member(rank: int, size: int, port: int, rounds: int, combine: str, vocab: i
                       (gloo1 - gloo0) / n * 1e3, (cpu1 - cpu0) / n * 1e3)
 
 
-def trial(size: int, rounds: int, combine: str, vocab: int, every: bool = False) -> list[MemberCost]:
+def trial(size: int, rounds: int, combine: str, vocab: int, every: bool = False,
+          wire: str = "bfloat16") -> list[MemberCost]:
     """K members exchanging `rounds` rounds; each member's figures."""
     import torch.distributed as dist
 
@@ -115,7 +120,7 @@ def trial(size: int, rounds: int, combine: str, vocab: int, every: bool = False)
                           timeout=datetime.timedelta(seconds=120))
     spawn = mp.get_context("spawn")  # fresh processes: no forked copies of this one's threads or torch state
     queue = spawn.Queue()
-    procs = [spawn.Process(target=member, args=(r, size, store.port, rounds, combine, vocab, queue, every))
+    procs = [spawn.Process(target=member, args=(r, size, store.port, rounds, combine, vocab, queue, every, wire))
              for r in range(size)]
     for p in procs:
         p.start()
@@ -140,6 +145,8 @@ def main(argv=None) -> int:
     parser.add_argument("--commit-every-round", choices=("no", "yes", "both"), default="no",
                         help="a commit allreduce after every round (the structure before); both: side by side, "
                              "the two alternating trial by trial")
+    parser.add_argument("--wire", choices=("bfloat16", "float32", "both"), default="bfloat16",
+                        help="the numbers the ring carries (--wire of a job); both: side by side, alternating")
     args = parser.parse_args(argv)
     from w2v.collective import torch_missing
 
@@ -151,24 +158,26 @@ def main(argv=None) -> int:
         print(f"round_cost: --rounds must be at least {WARM_ROUNDS + 2} (the first {WARM_ROUNDS} are not counted)",
               file=sys.stderr)
         return 2
-    structures = {"no": [False], "yes": [True], "both": [False, True]}[args.commit_every_round]
+    commits = {"no": [False], "yes": [True], "both": [False, True]}[args.commit_every_round]
+    wires = ["bfloat16", "float32"] if args.wire == "both" else [args.wire]
+    variants = [(every, wire) for every in commits for wire in wires]
     results = {}
-    print("| K | commit | round's own CPU per exchange, ms | of which gloo's threads | process CPU per exchange, ms "
-          "| MB per exchange |")
-    print("|---|---|---|---|---|---|")
+    print("| K | commit | wire | round's own CPU per exchange, ms | of which gloo's threads "
+          "| process CPU per exchange, ms | float32 MB per exchange (the wire carries half with bfloat16) |")
+    print("|---|---|---|---|---|---|---|")
     for size in args.actors:
-        trials = {every: [] for every in structures}
-        for _ in range(args.trials):  # alternating, so that a change in the machine's load falls on both
-            for every in structures:
-                trials[every].append(trial(size, args.rounds, args.combine, args.vocab, every))
-        for every, runs in trials.items():
-            results[f"{size}{'-every' if every else ''}"] = [[dataclasses.asdict(m) for m in t] for t in runs]
+        trials = {variant: [] for variant in variants}
+        for _ in range(args.trials):  # alternating, so that a change in the machine's load falls on every variant
+            for every, wire in variants:
+                trials[every, wire].append(trial(size, args.rounds, args.combine, args.vocab, every, wire))
+        for (every, wire), runs in trials.items():
+            results[f"{size}{'-every' if every else ''}-{wire}"] = [[dataclasses.asdict(m) for m in t] for t in runs]
             cells = []
             for field in ("round_cpu_ms", "gloo_cpu_ms", "process_cpu_ms"):
                 medians = [statistics.median(getattr(m, field) for m in t) for t in runs]
                 cells.append(f"{statistics.median(medians):.1f} [{min(medians):.1f}-{max(medians):.1f}]")
             commit = "every round" if every else "asked rounds"
-            print(f"| {size} | {commit} | {' | '.join(cells)} | {runs[0][0].mb_per_exchange:.2f} |", flush=True)
+            print(f"| {size} | {commit} | {wire} | {' | '.join(cells)} | {runs[0][0].mb_per_exchange:.2f} |", flush=True)
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"args": vars(args), "results": results}, f, indent=1)

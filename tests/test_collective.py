@@ -1,11 +1,15 @@
 """The collective transport: members exchange rounds among themselves with gloo (torch's CPU build), all or
 nothing per round; tested first with threads in one process (real gloo groups over loopback, no Ray), then
-as a job's transport on a real Ray cluster with a member killed mid-allreduce and one hung (SIGSTOP)."""
+as a job's transport on a real Ray cluster with a member killed mid-allreduce and one hung (SIGSTOP).
+
+The protocol's arithmetic is checked to float32's precision on the float32 wire (`wire="float32"`); the
+default bfloat16 wire has its own test, and the Ray tests run on it."""
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import tempfile
 import threading
 import time
@@ -126,7 +130,7 @@ def test_every_member_ends_with_the_same_global_weights_the_combined_deltas_give
     store's reduce-scatter combined them (`sync.sum_deltas`)."""
     initial, rounds = _initial(), 6
     members = [Member(k, initial, rounds) for k in range(3)]
-    _run(members, StoreHost(timeout=30))
+    _run(members, StoreHost(timeout=30, wire="float32"))
     assert [m.peers.status.state for m in members] == ["done"] * 3, [m.peers.status.error for m in members]
     assert [m.peers.status.committed for m in members] == [rounds - 1] * 3
     references = [m.peers.book.reference for m in members]
@@ -137,11 +141,32 @@ def test_every_member_ends_with_the_same_global_weights_the_combined_deltas_give
     assert np.allclose(members[0].live["vectors"], references[0]["vectors"], atol=1e-5)
     # With one round only, the combination is exactly sync.sum_deltas of the members' changes.
     one = [Member(k, initial, 1) for k in range(3)]
-    _run(one, StoreHost(timeout=30))
+    _run(one, StoreHost(timeout=30, wire="float32"))
     expected = sync.sum_deltas([m.changes[0] for m in one], "adaptive")
     for name in initial:
         assert np.allclose(one[0].peers.book.reference[name], initial[name] + expected[name], atol=1e-5)
     assert one[0].peers.status.full_rounds == [0]
+
+
+def test_on_the_bfloat16_wire_every_member_holds_the_same_rounded_sum():
+    """The default wire carries bfloat16: the global weights are those of `sync.sum_deltas` to bfloat16's
+    rounding (not exactly: the wire did round), and every member's copy is the same to the bit, so nothing
+    drifts apart round after round."""
+    initial, rounds = _initial(), 4
+    members = [Member(k, initial, rounds) for k in range(3)]
+    _run(members, StoreHost(timeout=30))  # the default wire
+    assert [m.peers.status.state for m in members] == ["done"] * 3, [m.peers.status.error for m in members]
+    for name in initial:
+        assert all(np.array_equal(members[0].peers.book.reference[name], m.peers.book.reference[name])
+                   for m in members[1:])
+    one = [Member(k, initial, 1) for k in range(3)]
+    _run(one, StoreHost(timeout=30, wire="bfloat16"))
+    expected = sync.sum_deltas([m.changes[0] for m in one], "adaptive")
+    for name in initial:
+        moved = one[0].peers.book.reference[name] - initial[name]
+        error = np.abs(moved - expected[name])
+        assert error.max() <= 2e-2 * np.abs(expected[name]).max(), error.max()  # a few roundings of 2**-9
+        assert error.max() > 1e-7  # rounded: not the float32 sum
 
 
 def test_the_saturation_combiner_floors_the_allreduced_sum_as_the_object_stores_reduce_does():
@@ -151,7 +176,7 @@ def test_the_saturation_combiner_floors_the_allreduced_sum_as_the_object_stores_
     updates = sync.RowUpdates(np.arange(ROWS, 0, -1) * 100, raw_words=ROWS * 2000, sync_words=500, window=5,
                               negative=5, sample=1e-3)
     one = [Member(k, initial, 1, combine="saturation", row_updates=updates) for k in range(3)]
-    _run(one, StoreHost(timeout=30))
+    _run(one, StoreHost(timeout=30, wire="float32"))
     assert [m.peers.status.state for m in one] == ["done"] * 3, [m.peers.status.error for m in one]
     floors = updates.floors(slice(0, ROWS), 0, 3, tiers=3, final=True)
     expected = sync.sum_deltas([m.changes[0] for m in one], "saturation", floors)
@@ -167,7 +192,7 @@ def test_a_member_that_never_arrives_breaks_the_round_and_it_is_taken_back_every
     global weights are those after round 2, and its change of round 3 waits for the next exchange."""
     initial = _initial()
     members = [Member(k, initial, 8, timeout_rounds={3} if k == 2 else set()) for k in range(3)]
-    _run(members, StoreHost(timeout=3))
+    _run(members, StoreHost(timeout=3, wire="float32"))
     survivors = members[:2]
     assert [m.peers.status.state for m in survivors] == ["broken", "broken"]
     assert [m.peers.status.committed for m in survivors] == [2, 2]
@@ -206,7 +231,7 @@ def test_a_member_that_dies_breaks_every_other_member_at_once_not_only_its_ring_
         return original(r)
 
     members[2].peers.chunk_done = dies_before_round_3
-    host = StoreHost(timeout=30)
+    host = StoreHost(timeout=30, wire="float32")
     began = time.perf_counter()
     threads = [m.peers.start(spec) for m, spec in zip(members, host.next_generation(4, 0))]
     for thread in threads:
@@ -221,12 +246,12 @@ def test_resolving_a_round_whose_sum_arrived_applies_it_as_a_commit_would():
     the survivors settle on r: its global weights then equal what applying it would have given."""
     initial = _initial()
     done = [Member(k, initial, 2) for k in range(2)]
-    _run(done, StoreHost(timeout=30))
+    _run(done, StoreHost(timeout=30, wire="float32"))
     committed = done[0].peers.book.reference
     again = [Member(k, initial, 2) for k in range(2)]
     for m in again:  # the same changes, stopped after round 1's payload, before its commit
         m.peers.wanted[:] = 0
-    host = StoreHost(timeout=30)  # kept: the store lives as long as its host object
+    host = StoreHost(timeout=30, wire="float32")  # kept: the store lives as long as its host object
     specs = host.next_generation(2, 0)
     original = PeerRounds._apply_round
 
@@ -254,7 +279,7 @@ def test_a_request_reaches_every_member_at_the_same_round():
     after the same (full) round, and the asked member holds the global weights of that round."""
     initial = _initial()
     members = [Member(k, initial, 300) for k in range(3)]
-    host = StoreHost(timeout=30)
+    host = StoreHost(timeout=30, wire="float32")
     threads = [m.peers.start(spec) for m, spec in zip(members, host.next_generation(3, 0))]
     members[1].peers.request(halt=True, snapshot=True)  # while the rounds run
     for thread in threads:
@@ -270,7 +295,7 @@ def test_a_request_reaches_every_member_at_the_same_round():
     assert members[1].peers.take_snapshot() == (-1, None)  # taken once
     # A new generation drops what was asked before it: no halt nobody asked for in it.
     members[0].peers.request(halt=True, snapshot=True)
-    _run(members, StoreHost(timeout=30), first_round=halted + 1)
+    _run(members, StoreHost(timeout=30, wire="float32"), first_round=halted + 1)
     assert {m.peers.status.state for m in members} == {"done"}
 
 
@@ -384,7 +409,7 @@ def test_a_successor_that_joined_and_applied_nothing_counts_as_holding_the_round
 
 
 def test_a_group_generation_joins_at_a_given_round_and_counts_tiers_from_it():
-    host = StoreHost(timeout=30)
+    host = StoreHost(timeout=30, wire="float32")
     spec = host.next_generation(3, first_round=7)
     assert [s.rank for s in spec] == [0, 1, 2] and {s.generation for s in spec} == {1}
     assert {s.first_round for s in spec} == {7}
@@ -438,6 +463,7 @@ def test_the_driver_takes_no_part_in_the_rounds_and_both_transports_give_the_sam
         training = run(config).manifest.to_json()["training"]
         seen[transport] = training
         assert training["transport"] == transport
+        assert training.get("wire") == ("bfloat16" if transport == "collective" else None)  # the default wire
         assert training["driver_cpu_seconds_per_exchange"] is not None
         assert precision_of(config.out) >= 0.9, transport
     assert seen["collective"]["exchanges"] == seen["object-store"]["exchanges"] == 10 * seen["collective"][
@@ -501,7 +527,8 @@ def test_a_job_combining_by_saturation_learns_the_planted_groups_on_both_transpo
 def test_a_hung_member_is_found_killed_and_replaced_and_the_job_finishes(ray_cluster, planted_corpus, tmp_path,
                                                                        monkeypatch):
     """SIGSTOP to a trainer mid-training (a stuck node): its status stops coming, the driver kills it after
-    STATUS_TIMEOUT_SECONDS (here 3 s) so that Ray restarts it, the survivors' round in flight is resolved,
+    STATUS_TIMEOUT_SECONDS (here 3 s; up to JOIN_GRACE_SECONDS, here 10 s, after a generation formed) so that
+    Ray restarts it, the survivors' round in flight is resolved,
     and a new generation goes on; the manifest counts one restart whose cause says it hung."""
     import signal
 
@@ -510,6 +537,7 @@ def test_a_hung_member_is_found_killed_and_replaced_and_the_job_finishes(ray_clu
     from .test_faults import _run_with_a_fault_after_epoch_3, _trainer_pids, precision_of
 
     monkeypatch.setattr(driver, "STATUS_TIMEOUT_SECONDS", 3.0)
+    monkeypatch.setattr(driver, "JOIN_GRACE_SECONDS", 10.0)  # a restarted member's time to answer after joining
     root, _ = planted_corpus
     config = TrainConfig(corpus=(str(root),), out=str(tmp_path / "art"), actors=2, vector_size=32, epochs=60, seed=3,
                          eval=False, checkpoint_interval=0.2, exchange_timeout=20, transport="collective")
@@ -523,7 +551,7 @@ def test_a_hung_member_is_found_killed_and_replaced_and_the_job_finishes(ray_clu
     faults = manifest["training"]["faults"]
     assert faults["restarts"] + faults["replacements"] == 1, faults
     event = faults["events"][0]
-    assert "did not answer within 3 s (hung)" in event["cause"], event
+    assert re.search(r"did not answer within \d+ s \(hung\)", event["cause"]), event
     assert event["stage"] == "training" and event["start_digest"] == event["sent_digest"]
     assert noted["pid"] not in {a["pid"] for a in manifest["training"]["actors"]}
     print(f"\nhung trainer {noted['pid']}: replaced in {event['seconds']} s, restart round {event['restart_round']}, "
@@ -595,11 +623,14 @@ def test_every_generations_rounds_are_clocked_across_a_fault(monkeypatch):
 def test_the_round_cost_job_measures_each_members_rounds_and_gloos_share_of_them(tmp_path, capsys):
     from jobs import round_cost
 
-    assert round_cost.main(["--actors", "2", "--trials", "1", "--rounds", "70", "--vocab", "640",
+    assert round_cost.main(["--actors", "2", "--trials", "1", "--rounds", "70", "--vocab", "640", "--wire", "both",
                             "--json", str(tmp_path / "cost.json")]) == 0
-    assert capsys.readouterr().out.splitlines()[-1].startswith("| 2 | ")
-    members = json.loads((tmp_path / "cost.json").read_text())["results"]["2"][0]
-    assert [m["rank"] for m in members] == [0, 1] and all(m["exchanges"] == 70 - 1 - 64 for m in members)
+    rows = capsys.readouterr().out.splitlines()[-2:]
+    assert rows[0].startswith("| 2 | asked rounds | bfloat16 | ") and rows[1].startswith("| 2 | asked rounds | float32 | ")
+    results = json.loads((tmp_path / "cost.json").read_text())["results"]
+    assert sorted(results) == ["2-bfloat16", "2-float32"]
+    members = results["2-bfloat16"][0] + results["2-float32"][0]
+    assert [m["rank"] for m in members] == [0, 1, 0, 1] and all(m["exchanges"] == 70 - 1 - 64 for m in members)
     for m in members:  # gloo's ring threads are part of the round's own CPU, and the process holds both (two
         # clocks, per thread from the scheduler and per process, read one after the other: 0.1 ms of slack)
         assert 0 < m["gloo_cpu_ms"] < m["round_cpu_ms"] <= m["process_cpu_ms"] + 0.1, m

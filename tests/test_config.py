@@ -55,6 +55,7 @@ def test_unknown_key_is_named_with_the_closest_valid_key():
         ({"max_vocab_size": 10}, "max_vocab_size=10"),
         ({"shard_bytes": 100}, "shard_bytes=100"),
         ({"s3_endpoint_url": "127.0.0.1:9000"}, "s3_endpoint_url.*http://"),
+        ({"wire": "float16"}, "wire='float16': must be one of bfloat16, float32"),
     ],
 )
 def test_impossible_values_are_rejected_with_the_key(overrides, message):

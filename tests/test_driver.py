@@ -7,6 +7,7 @@ run with `-m "not slow"`.
 
 import json
 import logging
+import re
 
 import numpy as np
 import pytest
@@ -245,3 +246,40 @@ def test_a_second_stop_signal_stops_at_once_with_the_signals_exit_code(capsys, m
     assert w2v.cli.main(["info", "x"]) == 143
     assert capsys.readouterr().err == ("w2v: error: stopped at once by SIGTERM (sent twice): no new checkpoint; the "
                                        "checkpoints written so far are kept for --resume\n")
+
+
+def test_a_member_in_its_generations_first_seconds_gets_time_to_answer_before_it_is_taken_for_hung(monkeypatch):
+    """A status that does not come within STATUS_TIMEOUT_SECONDS kills the member (Ray restarts it), except in
+    the grace after its generation formed (JOIN_GRACE_SECONDS, at most --exchange-timeout): a slow answer
+    then is waited for; a member silent past the grace is killed, and the cause says how long it waited."""
+    import time
+    from types import SimpleNamespace
+
+    import ray
+
+    from w2v import driver
+
+    asked, killed = [], []
+
+    def get(ref, timeout):
+        asked.append(timeout)
+        if ref == "hung" or len(asked) == 1:  # "slow" answers the second time it is asked
+            raise ray.exceptions.GetTimeoutError("no answer yet")
+        return SimpleNamespace(pid=7, peer=object())
+
+    monkeypatch.setattr(ray, "get", get)
+    monkeypatch.setattr(ray, "kill", lambda actor, no_restart: killed.append(actor))
+    training = SimpleNamespace(actors=["actor 0"], fleet=SimpleNamespace(infos=[SimpleNamespace(pid=7)]),
+                               config=SimpleNamespace(exchange_timeout=120.0), joined_at=time.monotonic())
+    training._grace_left = lambda: driver.Training._grace_left(training)
+    assert driver.Training._peer_status(training, 0, "slow").pid == 7 and not killed  # in the grace: waited for
+    assert asked[0] == driver.STATUS_TIMEOUT_SECONDS and 0 < asked[1] <= driver.JOIN_GRACE_SECONDS
+    asked.clear()
+    lost = driver.Training._peer_status(training, 0, "hung")  # silent through the grace too
+    assert killed == ["actor 0"] and re.search(r"did not answer within (4[0-5]) s \(hung\)", str(lost)), lost
+    asked.clear(), killed.clear()
+    training.joined_at = time.monotonic() - driver.JOIN_GRACE_SECONDS - 1  # the grace is over
+    lost = driver.Training._peer_status(training, 0, "slow")
+    assert killed == ["actor 0"] and "did not answer within 15 s (hung)" in str(lost) and len(asked) == 1
+    training.config.exchange_timeout, training.joined_at = 10.0, time.monotonic()
+    assert 9.0 < driver.Training._grace_left(training) <= 10.0  # never past the collective's own timeout

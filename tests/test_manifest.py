@@ -143,7 +143,7 @@ def test_a_new_runs_training_section_writes_the_keys_it_always_wrote_in_their_or
     written = section.to_json()
     assert list(written) == [
         "words", "seconds", "words_per_s", "exchanges", "sync_share", "spool_seconds", "sync_words",
-        "chunks_per_epoch", "words_per_exchange", "stale_words", "stale_share", "transport", "exchange_seconds",
+        "chunks_per_epoch", "words_per_exchange", "stale_words", "stale_share", "transport", "wire", "exchange_seconds",
         "driver_cpu_seconds_per_exchange", "wait_seconds", "sync_tiers", "sync_combine", "sync_seconds",
         "bytes_exchanged", "bytes_per_word", "busiest_link_bytes", "slice_bytes_per_exchange", "train_cpu_seconds",
         "exchange_cpu_seconds", "raylet_cpu_seconds", "words_per_core_second", "exchange_cpu_seconds_per_exchange",

@@ -78,3 +78,25 @@ def test_the_replay_trains_every_word_once_per_epoch_and_learns_the_planted_grou
     assert result.words == PARAMS["epochs"] * prep.epoch_words and result.rounds > 2
     neighbours = [w for w, _ in result.kv.most_similar("g1w1", topn=5)]
     assert sum(group_of(w) == 1 for w in neighbours) >= 4, neighbours
+
+
+def test_the_replay_rounds_a_bfloat16_wire_as_torch_does_and_sums_as_the_ring_does():
+    """`to_bfloat16` gives torch's bfloat16 conversion bit for bit (ties to even, negatives, tiny values,
+    infinities; NaN stays NaN), and `wire_sum` rounds the running sum after every member's addition."""
+    import pytest
+
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(5)
+    values = np.concatenate([rng.normal(0, 1e-2, 20_000), -rng.lognormal(-10, 4, 20_000), [0.0, -0.0, 1e-30, 3e38,
+                             np.inf, -np.inf, 1.00390625, 1.01171875, -1.00390625]]).astype(np.float32)
+    ours = replay.to_bfloat16(values)
+    theirs = torch.from_numpy(values).to(torch.bfloat16).float().numpy()
+    assert np.array_equal(ours.view(np.uint32), theirs.view(np.uint32))
+    assert np.isnan(replay.to_bfloat16(np.array([np.nan, -np.nan], np.float32))).all()
+    parts = [rng.normal(0, 1e-2, 1_000).astype(np.float32) for _ in range(4)]
+    expected = torch.from_numpy(parts[0]).bfloat16()
+    for part in parts[1:]:
+        expected = expected + torch.from_numpy(part).bfloat16()  # bfloat16 + bfloat16: rounded after each addition
+    assert np.array_equal(replay.wire_sum(parts, "bfloat16"), expected.float().numpy())
+    assert np.array_equal(replay.wire_sum(parts, "float32"), np.sum(parts, axis=0, dtype=np.float32))
+    assert not np.array_equal(replay.wire_sum(parts, "bfloat16"), replay.wire_sum(parts, "float32"))

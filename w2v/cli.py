@@ -172,6 +172,10 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
                         "(needs torch's CPU build on every node), the driver out of the rounds; object-store = "
                         "through Ray's object store, the driver running each round (~10x the CPU per exchange); "
                         "auto = collective when torch is installed")
+    g.add_argument("--wire", choices=("bfloat16", "float32"), default=s,
+                   help="the numbers the collective's ring carries: bfloat16 (default) moves half the bytes over "
+                        "every link at the same CPU, each value and partial sum rounded to 8 bits of mantissa; "
+                        "float32 sums exactly")
     # faults
     g = parser.add_argument_group("faults")
     g.add_argument("--checkpoint-interval", type=float, default=s,

@@ -29,6 +29,13 @@ round's first sum arrives (every member entered the next round, so every member 
 one). Dropping the per-round commit saved a ring of K - 1 round trips and its CPU per round
 (README "Scaling model").
 
+The wire (`--wire`, `Group.sum_`): by default the ring carries a bfloat16 copy of each slice, so every
+link moves half the bytes; the member converts on its round thread (torch's intra-op pool held at one
+thread) and gets the sum back in float32. The sum is rounded at each of the ring's additions, the same
+on every member, so every member's reference stays the same to the bit; the member's own change, applied
+to its live weights in float32 already, is replaced by its rounded share of the sum (`apply_packed`: live
++= sum - own), so the live and global weights never drift apart.
+
 Faults. A member that dies shows as "Connection reset" in the others' collective within a fraction
 of a second; one that hangs (SIGSTOP, a stuck node) only at the group's timeout (`--exchange-timeout`,
 the documented bound: gloo's abort does not interrupt a pending allreduce), unless the driver finds it
@@ -55,7 +62,7 @@ import logging
 import threading
 import time
 from dataclasses import dataclass, field, replace
-from typing import Callable
+from typing import Any, Callable
 
 import numpy as np
 
@@ -65,6 +72,15 @@ from .errors import one_line
 logger = logging.getLogger(__name__)
 
 TRANSPORTS = ("auto", "collective", "object-store")
+# The numbers the ring carries (`--wire`). bfloat16 halves the bytes every link moves, at the same CPU per
+# member (the conversions cost what the ring's float32 arithmetic saves; README "Scaling model"), and keeps
+# float32's range, so the squared norms and non-finite checks survive. Each member's values and the running
+# sum at each of the ring's K - 1 additions are rounded to 8 bits of mantissa (2**-9 of the larger operand:
+# ~0.4% of a value at K = 8 in the median; where members' changes cancel, more of the small sum), the same
+# rounded sum on every member.
+WIRES = ("bfloat16", "float32")
+DEFAULT_WIRE = "bfloat16"
+VALUE_BYTES = {"bfloat16": 2, "float32": 4}  # bytes per value on the wire
 DEFAULT_TIMEOUT_SECONDS = 120.0  # a hung member is found within this (a member waits this long for the slowest one)
 INSTALL = ("pip install 'torch==2.13.0' --index-url https://download.pytorch.org/whl/cpu "
            "(the CPU build, ~0.7 GB installed; plain `torch` on Linux pulls CUDA wheels of several GB)")
@@ -93,12 +109,13 @@ class GroupSpec:
     size: int  # members (actors)
     timeout: float  # seconds a collective waits for the slowest member (the bound on finding a hang)
     first_round: int  # the round this generation's first exchange takes (it moves every row)
+    wire: str = DEFAULT_WIRE  # the numbers on the wire (WIRES): the same for every member of a generation
 
 
 class StoreHost:
     """The driver's TCPStore: the group's rendezvous, generation after generation."""
 
-    def __init__(self, timeout: float = DEFAULT_TIMEOUT_SECONDS):
+    def __init__(self, timeout: float = DEFAULT_TIMEOUT_SECONDS, wire: str = DEFAULT_WIRE):
         import torch.distributed as dist
 
         self.host = _reachable_address()  # the address the actors dial: this node's, not loopback
@@ -106,11 +123,12 @@ class StoreHost:
                                    timeout=datetime.timedelta(seconds=timeout))
         self.generation = 0  # the last generation handed out
         self.timeout = timeout  # seconds, for every generation's collectives
+        self.wire = wire  # the numbers on the wire, for every generation (WIRES)
 
     def next_generation(self, size: int, first_round: int) -> list[GroupSpec]:
         """Every member's spec of a new generation (rank k = actor k)."""
         self.generation += 1
-        return [GroupSpec(self.host, self.store.port, self.generation, k, size, self.timeout, first_round)
+        return [GroupSpec(self.host, self.store.port, self.generation, k, size, self.timeout, first_round, self.wire)
                 for k in range(size)]
 
 
@@ -130,7 +148,12 @@ class Group:
     """One generation of the gloo group, as one member sees it: sum and max allreduces of numpy arrays."""
 
     def __init__(self, spec: GroupSpec):
+        import torch
         import torch.distributed as dist
+
+        # The wire's conversions on the round thread alone: torch's intra-op pool would spread a copy over
+        # threads that spin between rounds beside gensim's workers and that the round's clock does not see.
+        torch.set_num_threads(1)
 
         self.spec = spec  # what the driver sent
         store = dist.TCPStore(spec.host, spec.port, is_master=False,
@@ -144,12 +167,24 @@ class Group:
         options._timeout = datetime.timedelta(seconds=spec.timeout)
         self.group = dist.ProcessGroupGloo(prefixed, spec.rank, spec.size, options)
         self.store = store  # kept alive with the group
+        self.wire_buffer: Any = None  # the bfloat16 copy the ring sums, kept from round to round (grown as needed)
 
     def sum_(self, array: np.ndarray) -> None:
-        """Sum `array` (C-contiguous, writable) over every member, in place."""
+        """Sum `array` (float32, C-contiguous, writable) over every member, in place; with the bfloat16 wire the
+        ring carries and sums a bfloat16 copy, and `array` gets the sum back in float32."""
         import torch
 
-        self.group.allreduce([torch.from_numpy(array)]).wait()
+        if array.dtype != np.float32:
+            raise TypeError(f"the exchange sums float32 arrays, not {array.dtype}")
+        if self.spec.wire == "float32":
+            self.group.allreduce([torch.from_numpy(array)]).wait()
+            return
+        if self.wire_buffer is None or self.wire_buffer.numel() < array.size:
+            self.wire_buffer = torch.empty(array.size, dtype=torch.bfloat16)
+        wire, values = self.wire_buffer[: array.size], torch.from_numpy(array).view(-1)
+        wire.copy_(values)  # round to nearest even, on this thread (torch's intra-op threads are held at 1)
+        self.group.allreduce([wire]).wait()
+        values.copy_(wire)
 
     def max_(self, array: np.ndarray) -> None:
         """Elementwise max of `array` (int64) over every member, in place."""

@@ -19,7 +19,7 @@ from typing import Any, Mapping
 
 from .display import credentials_refused, has_userinfo, shown
 from .errors import ConfigError
-from .collective import TRANSPORTS
+from .collective import TRANSPORTS, WIRES
 from .sync import COMBINES, DEFAULT_STALE_SHARE, MIN_SYNC_WORDS
 
 # A job config is a few hundred bytes; a long corpus list a few hundred KB. The bounds stop a hostile
@@ -106,6 +106,7 @@ class TrainConfig:
     sync_tiers: int = 7  # frequency tiers: hot rows every exchange, the coldest every 2**(tiers-1)-th; 1 = all rows
     spool_dir: str | None = None  # where actors spool their shards for corpus_file mode; None: system temp
     transport: str = "auto"  # the exchange: "collective" (gloo among the actors), "object-store", "auto" (torch?)
+    wire: str = "bfloat16"  # the numbers the collective's ring carries: "bfloat16" (half the bytes) or "float32"
     # --- faults ---
     checkpoint_interval: float = 60.0  # seconds between checkpoints of the global weights; 0 = none
     checkpoint_dir: str | None = None  # None: "<out>.checkpoint" beside the artifact
@@ -421,6 +422,7 @@ def _validate(c: TrainConfig) -> None:
     need(1 <= c.sync_tiers <= 12, "sync_tiers", "must be between 1 and 12")
     need(c.sync_combine in COMBINES, "sync_combine", f"must be one of {', '.join(COMBINES)}")
     need(c.transport in TRANSPORTS, "transport", f"must be one of {', '.join(TRANSPORTS)}")
+    need(c.wire in WIRES, "wire", f"must be one of {', '.join(WIRES)}")
     need(1.0 <= c.exchange_timeout <= 86_400, "exchange_timeout", "must be between 1 and 86400 seconds")
     need(c.eval_cpus > 0, "eval_cpus", "must be > 0")
     need(c.eval_gpus >= 0, "eval_gpus", "must be >= 0")

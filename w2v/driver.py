@@ -56,8 +56,14 @@ STATUS_POLL_SECONDS = 0.5  # how often the driver looks at progress: every actor
 # STATUS_TIMEOUT_SECONDS is taken for hung (SIGSTOP, a stuck node) and killed, so that Ray restarts it; its peers'
 # collective then fails at once instead of at --exchange-timeout. A hung member is so found within
 # EVERYONE_SECONDS + STATUS_TIMEOUT_SECONDS (20 s), a preemption notice seen within EVERYONE_SECONDS.
+# Right after a generation formed, a member has until JOIN_GRACE_SECONDS after it (at most --exchange-timeout)
+# to answer: in a test on a loaded machine a restarted member did not answer within a (3 s) status timeout in its
+# first seconds in the new generation and was killed again and again, until --max-restarts (which of its first
+# steps was slow was not found). A member that hangs then is found within JOIN_GRACE_SECONDS + EVERYONE_SECONDS
+# (35 s); the driver's look blocks that long at most.
 EVERYONE_SECONDS = 5.0
 STATUS_TIMEOUT_SECONDS = 15.0
+JOIN_GRACE_SECONDS = 30.0
 MAX_REFORMS = 3  # group generations in a row that broke with no actor lost (a flaky network) before the job fails
 
 
@@ -227,6 +233,7 @@ class Training:
         self.last_status: list[ActorStatus | None] = [None] * actors  # per actor, latest seen
         self.reforms = 0  # the collective: generations in a row that broke with no actor lost
         self.everyone_at = 0.0  # the collective: when the driver last looked at every member (monotonic)
+        self.joined_at = 0.0  # the collective: when the last generation was formed (monotonic; JOIN_GRACE_SECONDS)
 
     @property
     def actors(self) -> list[Any]:
@@ -419,7 +426,7 @@ class Training:
         checkpoint, a stop, a notice), whose global weights it then fetches from actor 0."""
         import ray
 
-        self.host = collective.StoreHost(self.config.exchange_timeout)
+        self.host = collective.StoreHost(self.config.exchange_timeout, self.config.wire)
         self.reforms = 0  # generations in a row that broke with no actor lost
         self._join_all(self.rounds.start_round)
         wanted: str | None = None  # what the requested full round is for: "checkpoint", "stop" or "notice"
@@ -470,7 +477,8 @@ class Training:
         # The last round moved every row: every member's reference is the global weights (any member's will do).
         self.global_weights = self.fleet.first_answer("reference")
         tally.exchanges = max(s.exchanges for s in statuses)
-        tally.moved = ring_bytes(len(self.actors), max(s.exchanged_bytes for s in statuses))
+        tally.moved = ring_bytes(len(self.actors), max(s.exchanged_bytes for s in statuses),
+                                 collective.VALUE_BYTES[self.config.wire])
         return statuses
 
     def _join_all(self, first_round: int) -> None:
@@ -479,6 +487,7 @@ class Training:
         look recovers it)."""
         specs = self.host.next_generation(len(self.actors), first_round)
         self.rounds.generation_first = first_round  # the tier schedule of this generation counts from here
+        self.joined_at = time.monotonic()
         for k, exc in get_each([actor.join.remote(spec) for actor, spec in zip(self.actors, specs)])[1].items():
             if not actor_died(exc):
                 raise exc
@@ -535,14 +544,23 @@ class Training:
 
     def _peer_status(self, k: int, ref: Any) -> ActorStatus | Exception:
         """Actor k's status from `ref` (its `status` call), or why it is lost: gone, restarted by Ray since it
-        joined, or hung past STATUS_TIMEOUT_SECONDS (then killed here, so that Ray restarts it)."""
+        joined, or hung past STATUS_TIMEOUT_SECONDS, or past the grace after its generation formed
+        (`_grace_left`; then killed here, so that Ray restarts it)."""
         import ray
 
+        waited = STATUS_TIMEOUT_SECONDS
         try:
-            status = ray.get(ref, timeout=STATUS_TIMEOUT_SECONDS)
+            try:
+                status = ray.get(ref, timeout=STATUS_TIMEOUT_SECONDS)
+            except ray.exceptions.GetTimeoutError:
+                grace = self._grace_left()
+                if grace <= 0:
+                    raise
+                waited += grace  # a member in its generation's first seconds is not taken for hung yet
+                status = ray.get(ref, timeout=grace)
         except ray.exceptions.GetTimeoutError:
             ray.kill(self.actors[k], no_restart=False)
-            return RuntimeError(f"trainer actor {k} did not answer within {STATUS_TIMEOUT_SECONDS:.0f} s (hung): "
+            return RuntimeError(f"trainer actor {k} did not answer within {waited:.0f} s (hung): "
                                 f"killed, for Ray to restart it")
         except actor_gone() as exc:
             return exc
@@ -552,10 +570,16 @@ class Training:
             return RuntimeError(f"trainer actor {k} runs in a process that never joined")
         return status
 
+    def _grace_left(self) -> float:
+        """Seconds left of the grace a member has to answer after its generation formed (JOIN_GRACE_SECONDS, at
+        most --exchange-timeout); 0 once it is over."""
+        grace = min(JOIN_GRACE_SECONDS, self.config.exchange_timeout)
+        return max(0.0, self.joined_at + grace - time.monotonic())
+
     def _settled(self, survivors: list[int], lost: dict[int, Exception]) -> dict[int, ActorStatus]:
         """The survivors' statuses once none is inside a collective any more (a death shows in a moment,
         a hang at --exchange-timeout); a survivor lost meanwhile moves to `lost`."""
-        deadline = time.monotonic() + self.config.exchange_timeout + 2 * STATUS_TIMEOUT_SECONDS
+        deadline = time.monotonic() + self.config.exchange_timeout + 2 * STATUS_TIMEOUT_SECONDS + self._grace_left()
         while True:
             settled: dict[int, ActorStatus] = {}
             for k in [k for k in survivors if k not in lost]:
@@ -756,7 +780,8 @@ class Training:
     def _result(self, final: list[ActorStatus], words_per_epoch: int, tally: ExchangeTally, spool_seconds: float,
                 seconds: float) -> TrainResult:
         stats = measure(final, words_per_epoch, tally, self.rounds, actors=len(self.actors), sync_words=self.sync_words,
-                        transport=self.transport, sync_tiers=self.config.sync_tiers,
+                        transport=self.transport, wire=self.config.wire if self.transport == "collective" else None,
+                        sync_tiers=self.config.sync_tiers,
                         sync_combine=self.config.sync_combine, spool_seconds=spool_seconds, seconds=seconds,
                         checkpoints=self.checkpointer.saved, events=self.fleet.events)
         actors_out = [{**asdict(info), "shards": sp.shards,

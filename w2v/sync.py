@@ -261,22 +261,27 @@ def exchange_round_trips(nodes: int) -> int:
 
 def exchange_seconds(nodes: int, slice_bytes: float, link_bytes_per_s: float, rtt_seconds: float = DATACENTER_RTT,
                      node_bytes_per_s: float = math.inf, star: bool = False, max_bytes: int = MAX_SLICE_BYTES,
-                     collective: bool = False) -> float:
+                     collective: bool = False, value_bytes: int = 4) -> float:
     """Wall seconds of one exchange of a `slice_bytes` slice on K = `nodes` nodes (see EXCHANGE_RTTS above).
 
     `collective`: gloo's ring allreduce (`w2v.collective`): each message takes 2(K - 1) one-way hops
     ((K - 1) round trips) and each member's link carries 2(K - 1)/K of the slice each way. An
     ordinary round has no commit (only the rare rounds the driver asks for do: one more ring of
-    tiny messages), so none is counted. A model, not yet checked on shaped links.
+    tiny messages), so none is counted. `value_bytes`: bytes per value on the ring's wire (2 with
+    `--wire bfloat16`: the links carry half of the float32 slice). On shaped links (`jobs.links`, 100 Mb/s)
+    halving the bytes saved what this says within 0.05 s, while both wires took 0.13-0.4 s more than
+    it over the unshaped run (a relay process, TCP's ramp-up: README "Scaling model").
 
     >>> round(exchange_seconds(4, 24e6, 100e6 / 8, 4e-3), 2), round(exchange_seconds(4, 24e6, 100e6 / 8, 4e-3, 20e6), 2)
     (3.54, 4.74)
     >>> round(exchange_seconds(4, 24e6, 100e6 / 8, 4e-3, collective=True), 2)
     2.92
+    >>> round(exchange_seconds(4, 24e6, 100e6 / 8, 4e-3, collective=True, value_bytes=2), 2)
+    1.48
     """
     messages = max(1, math.ceil(slice_bytes / max_bytes))
     if collective:
-        link = 2 * (nodes - 1) / nodes * slice_bytes
+        link = 2 * (nodes - 1) / nodes * slice_bytes * value_bytes / 4
         rtts = messages * (nodes - 1)
         return rtts * rtt_seconds + slice_bytes / node_bytes_per_s + link / link_bytes_per_s
     moved = round_bytes(nodes, int(slice_bytes))
@@ -286,7 +291,7 @@ def exchange_seconds(nodes: int, slice_bytes: float, link_bytes_per_s: float, rt
 
 def projected_efficiency(nodes: int, slice_bytes: float, chunk_seconds: float, sync_share: float,
                          link_bytes_per_s: float = 10e9 / 8, star: bool = False, rtt_seconds: float = DATACENTER_RTT,
-                         node_bytes_per_s: float = math.inf, collective: bool = False) -> float:
+                         node_bytes_per_s: float = math.inf, collective: bool = False, value_bytes: int = 4) -> float:
     """Parallel efficiency at `nodes` nodes, at the same words per exchange (the same quality).
 
     E(K) = min(1 - s, t / X(K)): s is the share of a node's time its exchange work takes
@@ -303,14 +308,14 @@ def projected_efficiency(nodes: int, slice_bytes: float, chunk_seconds: float, s
     (0.95, 0.71)
     """
     seconds = exchange_seconds(nodes, slice_bytes, link_bytes_per_s, rtt_seconds, node_bytes_per_s, star,
-                               collective=collective)
+                               collective=collective, value_bytes=value_bytes)
     return min(1.0 - sync_share, chunk_seconds / seconds)
 
 
 def node_efficiency(nodes: int, cores: int, sync_words: float, slice_bytes: float, words_per_core_second: float,
                     exchange_cpu_seconds: float, link_bytes_per_s: float = 10e9 / 8,
                     rtt_seconds: float = DATACENTER_RTT, collective: bool = False, loop_cpu_seconds: float = 0.0,
-                    background_cores: float = 0.0) -> float:
+                    background_cores: float = 0.0, value_bytes: int = 4) -> float:
     """`projected_efficiency` of `nodes` nodes of `cores` cores each, from CPU costs measured anywhere.
 
     A node trains one chunk (`sync_words` words) in t = sync_words / (cores x words per core-second):
@@ -339,14 +344,15 @@ def node_efficiency(nodes: int, cores: int, sync_words: float, slice_bytes: floa
     chunk = training + loop_cpu_seconds
     share = exchange_cpu_seconds / (exchange_cpu_seconds + cores * chunk)
     busy = projected_efficiency(nodes, slice_bytes, chunk, share, link_bytes_per_s, rtt_seconds=rtt_seconds,
-                                node_bytes_per_s=slice_bytes / max(exchange_cpu_seconds, 1e-12), collective=collective)
+                                node_bytes_per_s=slice_bytes / max(exchange_cpu_seconds, 1e-12), collective=collective,
+                                value_bytes=value_bytes)
     return busy * training / chunk * max(1.0 - background_cores / cores, 0.0)
 
 
 def most_cores(nodes: int, target: float, sync_words: float, slice_bytes: float, words_per_core_second: float,
                exchange_cpu_seconds: float, link_bytes_per_s: float = 10e9 / 8, rtt_seconds: float = DATACENTER_RTT,
                limit: int = 256, collective: bool = False, loop_cpu_seconds: float = 0.0,
-               background_cores: float = 0.0) -> int:
+               background_cores: float = 0.0, value_bytes: int = 4) -> int:
     """The most cores per node (up to `limit`) at which `node_efficiency` stays at `target` or above; 0 if none.
 
     >>> most_cores(16, 0.85, 1e6, 10e6, 1e6, 0.1)
@@ -354,7 +360,8 @@ def most_cores(nodes: int, target: float, sync_words: float, slice_bytes: float,
     """
     fits = [c for c in range(1, limit + 1)
             if node_efficiency(nodes, c, sync_words, slice_bytes, words_per_core_second, exchange_cpu_seconds,
-                               link_bytes_per_s, rtt_seconds, collective, loop_cpu_seconds, background_cores) >= target]
+                               link_bytes_per_s, rtt_seconds, collective, loop_cpu_seconds, background_cores,
+                               value_bytes) >= target]
     return max(fits, default=0)
 
 

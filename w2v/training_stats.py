@@ -57,6 +57,7 @@ class TrainingStats:
     stale_words: int | None = None
     stale_share: float | None = None
     transport: str | None = None  # "collective", "object-store", or "none" (one actor); None: an old manifest
+    wire: str | None = None  # the collective's numbers on the wire ("bfloat16", "float32"); None: not the collective
     exchange_seconds: float | None = None  # the driver's wall time per exchange (the object store's)
     # The driver's CPU per exchange (its part of the round: the object store's calls and gets; the collective's
     # status polls only), over the training stage.
@@ -150,7 +151,7 @@ def fault_summary(events: Sequence["FaultEvent"]) -> dict[str, Any]:
 
 
 def measure(final: Sequence["ActorStatus"], words_per_epoch: int, tally: "ExchangeTally", rounds: "Rounds",
-            *, actors: int, sync_words: int, transport: str, sync_tiers: int, sync_combine: str, spool_seconds: float,
+            *, actors: int, sync_words: int, transport: str, wire: str | None, sync_tiers: int, sync_combine: str, spool_seconds: float,
             seconds: float, checkpoints: int, events: Sequence["FaultEvent"]) -> TrainingStats:
     """A finished run's stats: `final` the actors' last statuses, `tally` the driver's exchange count, `rounds`
     its round record, `events` the actors' faults."""
@@ -170,7 +171,7 @@ def measure(final: Sequence["ActorStatus"], words_per_epoch: int, tally: "Exchan
         words_per_exchange=round(per_exchange) if exchange else None,
         stale_words=round(stale) if exchange else None,
         stale_share=round(stale / max(words_per_epoch, 1), 6) if exchange else None,
-        transport=transport,
+        transport=transport, wire=wire,
         exchange_seconds=round(tally.seconds / exchanges, 4) if exchanges and tally.seconds else None,
         driver_cpu_seconds_per_exchange=round(tally.driver_cpu_seconds / exchanges, 5) if exchanges else None,
         wait_seconds=round(sum(s.wait_seconds for s in final) / len(final), 3),
