@@ -269,7 +269,7 @@ def exchange_seconds(nodes: int, slice_bytes: float, link_bytes_per_s: float, rt
     ordinary round has no commit (only the rare rounds the driver asks for do: one more ring of
     tiny messages), so none is counted. `value_bytes`: bytes per value on the ring's wire (2 with
     `--wire bfloat16`: the links carry half of the float32 slice). On shaped links (`jobs.links`, 100 Mb/s)
-    halving the bytes saved what this says within 0.05 s, while both wires took 0.13-0.4 s more than
+    halving the bytes saved what this says within 0.05 s, while both wires took 0.11-0.33 s more than
     it over the unshaped run (a relay process, TCP's ramp-up: README "Scaling model").
 
     >>> round(exchange_seconds(4, 24e6, 100e6 / 8, 4e-3), 2), round(exchange_seconds(4, 24e6, 100e6 / 8, 4e-3, 20e6), 2)
