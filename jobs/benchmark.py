@@ -405,6 +405,7 @@ def projection(rows: list[dict], nodes=(4, 16, 64), link_gbps: float = 10.0, big
     share (the quality it measured): with N nodes an actor exchanges every share x epoch words /
     (N - 1) words. Rows: this machine's cores per node and 16-core nodes, on this corpus and on a
     `big_epoch`-word one (same model size)."""
+    from w2v.collective import VALUE_BYTES
     from w2v.sync import default_sync_words, most_cores, node_efficiency
 
     cores_here = os.cpu_count() or 1
@@ -428,7 +429,7 @@ def projection(rows: list[dict], nodes=(4, 16, 64), link_gbps: float = 10.0, big
 
         ring = "collective" in r["name"]  # the transport's own exchange model (`sync.exchange_seconds`)
         extra = {"loop_cpu_seconds": r.get("loop_cpu") or 0.0, "background_cores": r.get("background_cores") or 0.0,
-                 "value_bytes": 2 if r.get("wire") == "bfloat16" else 4}  # the ring's bytes per value
+                 "value_bytes": VALUE_BYTES[r.get("wire") or "float32"]}  # the ring's bytes per value (older rows: none)
         own = f"{1e3 * r['round_cpu']:.1f}" if r.get("round_cpu") else "-"
         for epoch, cores in ((r["epoch_words"], cores_here), (r["epoch_words"], 16), (big_epoch, 16)):
             cells = [f"{node_efficiency(n, cores, default_sync_words(epoch, n, share), r['slice_bytes'], rate, work(n), link, collective=ring, **extra):.0%}"

@@ -57,6 +57,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from w2v.collective import DEFAULT_WIRE, WIRES  # imports neither Ray nor torch
+
 logger = logging.getLogger("links")
 
 PREFIX = f"w2vl-{os.getpid()}"  # every namespace this run makes; unique per run
@@ -378,7 +380,7 @@ def measure(config, prepared, reps: int, slice_rows: list[int] | None = None) ->
 
 
 def run_nodes(k: int, settings: list[tuple[float, float]], args, workdir: Path, transport: str = "auto",
-              wire: str = "bfloat16") -> list[dict]:
+              wire: str = DEFAULT_WIRE) -> list[dict]:
     """Build K+1 hosts, start Ray on them, and measure every link setting; everything torn down after."""
     import ray
 
@@ -518,7 +520,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="the training runs' exchange transports, one cluster each (default auto); the timed "
                         "slices after training are the object store's exchange and are skipped for the collective")
     p.add_argument("--exchange-timeout", type=float, default=120.0, help="the collective's timeout, seconds")
-    p.add_argument("--wire", nargs="+", default=["bfloat16"], choices=("bfloat16", "float32"),
+    p.add_argument("--wire", nargs="+", default=[DEFAULT_WIRE], choices=WIRES,
                    help="the collective's numbers on the wire, one cluster each (--wire of a job)")
     p.add_argument("--gloo-ifname", help="GLOO_SOCKET_IFNAME for the nodes (tun0: the hosts' link), default: unset")
     p.add_argument("--json", help="also write the raw measurements here")
@@ -550,7 +552,7 @@ def main(argv: list[str] | None = None) -> int:
         write_corpus(workdir / "corpus" / "part.txt", args.words, args.vocab)
         for k in args.nodes:
             for transport in args.transport:
-                for wire in args.wire if transport != "object-store" else ["bfloat16"]:  # ignored: float32 there
+                for wire in args.wire if transport != "object-store" else [DEFAULT_WIRE]:  # ignored: float32 there
                     args.done = runs
                     runs = runs + run_nodes(k, args.settings, args, workdir, transport, wire)
     print(tables(runs))

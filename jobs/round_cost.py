@@ -38,6 +38,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from w2v.collective import DEFAULT_WIRE, WIRES
+
 VOCAB = 58_089  # the 24M-word benchmark corpus's vocabulary at min count 5: 3.29 MB per full slice, d=100
 DIMENSION = 100
 WARM_ROUNDS = 64  # the longest tier period (2**(TIERS-1)): every slice's floors are kept after it
@@ -74,7 +76,7 @@ class Window:
 
 
 def member(rank: int, size: int, port: int, rounds: int, combine: str, vocab: int, queue, every: bool = False,
-           wire: str = "bfloat16") -> None:
+           wire: str = DEFAULT_WIRE) -> None:
     """One member: a random model exchanged `rounds` times; its steady-state costs go into `queue`. `every`:
     a commit allreduce after every round's payload (the round structure before ordinary rounds dropped it);
     `wire`: the numbers the ring carries (`collective.WIRES`)."""
@@ -112,7 +114,7 @@ def _member(rank: int, size: int, port: int, rounds: int, combine: str, vocab: i
 
 
 def trial(size: int, rounds: int, combine: str, vocab: int, every: bool = False,
-          wire: str = "bfloat16") -> list[MemberCost]:
+          wire: str = DEFAULT_WIRE) -> list[MemberCost]:
     """K members exchanging `rounds` rounds; each member's figures."""
     import torch.distributed as dist
 
@@ -145,7 +147,7 @@ def main(argv=None) -> int:
     parser.add_argument("--commit-every-round", choices=("no", "yes", "both"), default="no",
                         help="a commit allreduce after every round (the structure before); both: side by side, "
                              "the two alternating trial by trial")
-    parser.add_argument("--wire", choices=("bfloat16", "float32", "both"), default="bfloat16",
+    parser.add_argument("--wire", choices=(*WIRES, "both"), default=DEFAULT_WIRE,
                         help="the numbers the ring carries (--wire of a job); both: side by side, alternating")
     args = parser.parse_args(argv)
     from w2v.collective import torch_missing
@@ -159,7 +161,7 @@ def main(argv=None) -> int:
               file=sys.stderr)
         return 2
     commits = {"no": [False], "yes": [True], "both": [False, True]}[args.commit_every_round]
-    wires = ["bfloat16", "float32"] if args.wire == "both" else [args.wire]
+    wires = list(WIRES) if args.wire == "both" else [args.wire]
     variants = [(every, wire) for every in commits for wire in wires]
     results = {}
     print("| K | commit | wire | round's own CPU per exchange, ms | of which gloo's threads "

@@ -30,6 +30,7 @@ from datetime import datetime, timezone
 from typing import Any, Sequence
 
 from . import cluster, procfs
+from .collective import TRANSPORTS, WIRES
 from .display import printable, redact
 from .errors import EXIT_CODES, ConfigError, EvaluationFailedError, StoppedAtOnce, W2VError
 from .extras import check, require
@@ -167,12 +168,12 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--spool-dir", default=s,
                    help="local directory where each actor spools its shards for gensim's corpus_file mode "
                         "(default: the system temp dir); needs the node's share of the corpus, uncompressed")
-    g.add_argument("--transport", choices=("auto", "collective", "object-store"), default=s,
+    g.add_argument("--transport", choices=TRANSPORTS, default=s,
                    help="how the actors exchange their changes: collective = gloo allreduces among the actors "
                         "(needs torch's CPU build on every node), the driver out of the rounds; object-store = "
                         "through Ray's object store, the driver running each round (~10x the CPU per exchange); "
                         "auto = collective when torch is installed")
-    g.add_argument("--wire", choices=("bfloat16", "float32"), default=s,
+    g.add_argument("--wire", choices=WIRES, default=s,
                    help="the numbers the collective's ring carries: bfloat16 (default) moves half the bytes over "
                         "every link at the same CPU, each value and partial sum rounded to 8 bits of mantissa; "
                         "float32 sums exactly")

@@ -151,8 +151,8 @@ def fault_summary(events: Sequence["FaultEvent"]) -> dict[str, Any]:
 
 
 def measure(final: Sequence["ActorStatus"], words_per_epoch: int, tally: "ExchangeTally", rounds: "Rounds",
-            *, actors: int, sync_words: int, transport: str, wire: str | None, sync_tiers: int, sync_combine: str, spool_seconds: float,
-            seconds: float, checkpoints: int, events: Sequence["FaultEvent"]) -> TrainingStats:
+            *, actors: int, sync_words: int, transport: str, wire: str | None, sync_tiers: int, sync_combine: str,
+            spool_seconds: float, seconds: float, checkpoints: int, events: Sequence["FaultEvent"]) -> TrainingStats:
     """A finished run's stats: `final` the actors' last statuses, `tally` the driver's exchange count, `rounds`
     its round record, `events` the actors' faults."""
     exchange = actors > 1
