@@ -20,6 +20,7 @@ The order is the protocol's bounded staleness at its bound (README "Distributed 
 r is taken once every actor trained chunk r; its exchange runs beside chunk r + 1 and lands when
 that chunk ends; chunk r + 2 starts only after it. So an actor trains chunk r + 1 without the
 others' chunk r (and r + 1): what a real run sees when its exchange takes as long as a chunk.
+`--lag 1` lands round r before chunk r + 1 starts instead (no overlap: README "Combining at K >= 4").
 
 Scoring is `jobs.benchmark`'s, side by side with gensim `corpus_file` (2 workers) of the same seed on
 the same lines: analogy ratio, wordsim353 difference, neighbour agreement over gensim's seed floor.
@@ -165,6 +166,34 @@ class Saturation(Combiner):
         return summed
 
 
+@dataclass
+class Outer(Combiner):
+    """Any combiner's step as a pseudo-gradient with an outer (SlowMo) momentum: m <- beta m + c; step = lr m.
+
+    Why a second outer rule: `OuterNesterov` wraps the plain rules only; this one wraps `saturation`
+    (the default), so the screen asks whether momentum on top of the best combiner still pays.
+    lr = 1 gives a persistent direction a steady-state gain of 1/(1 - beta): a larger step in that
+    direction, which issue 23's rule compares only against gensim at its own best step.
+    """
+
+    inner: Combiner | None = None
+    lr: float = 1.0
+    beta: float = 0.5
+    vocab_rows: int = 0
+    momentum: dict[str, np.ndarray] = field(default_factory=dict)
+
+    def __call__(self, round_, rows, summed, squares, touched=None):
+        combined = self.inner(round_, rows, summed, squares, touched)
+        for name, c in combined.items():
+            if name not in self.momentum:
+                self.momentum[name] = np.zeros((self.vocab_rows, c.shape[1]), np.float32)
+            m = self.momentum[name][rows]
+            m *= np.float32(self.beta)
+            m += c
+            np.multiply(m, np.float32(self.lr), out=c)
+        return combined
+
+
 def expected_updates(vocab: Vocabulary, params: dict, sync_words: int) -> dict[str, np.ndarray]:
     """Each row's expected updates in one member's round of `sync_words` corpus words, per matrix (CBOW)."""
     return sync.RowUpdates(vocab.counts, vocab.raw_words, sync_words, params["window"], params["negative"],
@@ -174,10 +203,18 @@ def expected_updates(vocab: Vocabulary, params: dict, sync_words: int) -> dict[s
 def make_combiner(name: str, actors: int, vocab_rows: int, vocab: Vocabulary | None = None,
                   params: dict | None = None, sync_words: int = 0, rounds: int = 0) -> Combiner:
     """The combiners compared (`--combine`): see COMBINERS."""
-    builder = COMBINERS[name]
-    combiner = builder(actors)
-    if isinstance(combiner, OuterNesterov):
+    combiner = COMBINERS[name](actors)
+    configure(combiner, vocab_rows, vocab, params, sync_words, rounds, name)
+    return combiner
+
+
+def configure(combiner: Combiner, vocab_rows: int, vocab: Vocabulary | None, params: dict | None,
+              sync_words: int, rounds: int, name: str) -> None:
+    """Give a combiner (and the one an `Outer` wraps) what it needs from the job: buffers, counts, rates."""
+    if isinstance(combiner, (OuterNesterov, Outer)):
         combiner.vocab_rows = vocab_rows
+    if isinstance(combiner, Outer):
+        configure(combiner.inner, vocab_rows, vocab, params, sync_words, rounds, name)
     if isinstance(combiner, Saturation) and vocab is not None:
         combiner.updates = expected_updates(vocab, params, sync_words)
         combiner.last = np.full(vocab_rows, -1, np.int64)
@@ -185,7 +222,6 @@ def make_combiner(name: str, actors: int, vocab_rows: int, vocab: Vocabulary | N
             raise ValueError(f"--combine {name}: rho follows the learning rate, which needs the job's rounds")
         min_alpha = TrainConfig.min_alpha  # the job's default, as every replayed actor has it
         combiner.alphas = lambda r: sum(sync.chunk_alphas(params["alpha"], min_alpha, rounds, r)) / 2
-    return combiner
 
 
 COMBINERS: dict[str, Callable[[int], Combiner]] = {
@@ -213,6 +249,9 @@ COMBINERS: dict[str, Callable[[int], Combiner]] = {
     "adaptive+saturation0.005": lambda k: Saturation(k, rho=0.005),
     # rho = the round's learning rate: an update's share of the way to its target scales with the step size
     "adaptive+saturation-alpha": lambda k: Saturation(k, follow_alpha=True),
+    # SlowMo's outer momentum on the default combiner: beta 0.5 (gain 2 on a persistent direction), 0.3 (1.43).
+    "saturation+slowmo0.5": lambda k: Outer(k, inner=Saturation(k, rho=0.01), lr=1.0, beta=0.5),
+    "saturation+slowmo0.3": lambda k: Outer(k, inner=Saturation(k, rho=0.01), lr=1.0, beta=0.3),
 }
 # Not a combiner: "hot rows twice a chunk" is the adaptive rule with half the sync words and one more
 # tier (`--hot-twice`): the hottest V/128 rows are exchanged twice per chunk, every other row as often as before.
@@ -296,8 +335,8 @@ class ReplayResult:
 
 
 def replay(prep: Prepared, params: dict, actors: int, seed: int, combine: str, work: Path,
-           sync_words: int = 0, tiers: int = sync.TIERS, hot_twice: bool = False, wire: str = DEFAULT_WIRE
-           ) -> ReplayResult:
+           sync_words: int = 0, tiers: int = sync.TIERS, hot_twice: bool = False, wire: str = DEFAULT_WIRE,
+           lag: int = 2) -> ReplayResult:
     """Train K actors chunk by chunk in one process, in the protocol's order; return the global weights."""
     from gensim.models import KeyedVectors
 
@@ -356,6 +395,11 @@ def replay(prep: Prepared, params: dict, actors: int, seed: int, combine: str, w
                     if not np.isfinite(array).all():
                         raise FloatingPointError(f"round {r}: the combined '{name}' step is not finite")
                 pending.append((rows, total))
+            if lag == 1:  # blocking: round r lands before chunk r + 1 starts
+                for rows, total in pending:
+                    for m, book in zip(members, books):
+                        book.apply(m.weights(), rows, total)
+                pending = []
         for rows, total in pending:  # the last (full) round
             for m, book in zip(members, books):
                 book.apply(m.weights(), rows, total)
@@ -435,6 +479,9 @@ def main(argv=None) -> int:
                         help=f"how the collective's ring sums, as a job's --wire (default {DEFAULT_WIRE}: each member's "
                              "values and the running sum rounded to bfloat16; the shipped law's points were replayed "
                              "with float32 sums, before the wire)")
+    parser.add_argument("--lag", type=int, nargs="+", default=[2], choices=(1, 2),
+                        help="2 (the job's overlap): round r lands as chunk r + 1 ends, the most a member can run ahead; "
+                             "1: round r lands before chunk r + 1 starts (no overlap)")
     parser.add_argument("--out", help="append one JSON line per run to this file")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s", datefmt="%H:%M:%S")
@@ -453,14 +500,15 @@ def main(argv=None) -> int:
         for k in args.actors:
             for combine in args.combine:
                 variants = [True] if args.only_hot_twice else [False, True] if args.hot_twice else [False]
-                for hot, tiers, wire in [(h, t, w) for h in variants for t in args.tiers for w in args.wire]:
+                for hot, tiers, wire, lag in [(h, t, w, g) for h in variants for t in args.tiers for w in args.wire
+                                              for g in args.lag]:
                     r = replay(prep, params, k, seed, combine, work, args.sync_words, tiers=tiers, hot_twice=hot,
-                               wire=wire)
+                               wire=wire, lag=lag)
                     # After the run: another run may have built it. Without it, the scores alone (jobs.law divides
                     # by the K=1 run of the same seed, so no gensim run enters the law).
                     reference = None if args.no_gensim else gensim_reference(prep, params, seed, work)
                     row = {"actors": k, "combine": r.combine, "seed": seed, "alpha": params["alpha"],
-                           "epochs": params["epochs"], "sync_words": r.sync_words, "wire": wire,
+                           "epochs": params["epochs"], "sync_words": r.sync_words, "wire": wire, "lag": lag,
                            "tiers": r.tiers, "rounds": r.rounds, "stale_share": r.stale_share, "words": r.words,
                            "seconds": round(r.seconds, 1), "corpus": ",".join(args.corpus), **score(r.kv, reference)}
                     logger.info("result %s", json.dumps(row))

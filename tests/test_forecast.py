@@ -161,3 +161,74 @@ def test_the_law_divides_by_the_same_seeds_run_alone_and_needs_no_gensim_run(tmp
     assert point.gensim == pytest.approx(0.8) and point.alone == pytest.approx(0.9)
     unscored = dataclasses.replace(point, gensim=None, alone=None)  # no run of it had gensim beside it
     assert law.table([unscored], LAW, "t")[0].splitlines()[4].endswith("| – | – |")
+
+
+def test_the_speed_projection_is_one_node_alone_and_grows_with_the_words_between_exchanges():
+    """README "What a job will get": a small corpus's chunks train in less time than an exchange takes,
+    so more nodes wait; a big corpus's chunks hide the exchange and K nodes approach K x one."""
+    rows = sync.mean_slice_bytes(58_089, 800)
+    assert forecast.projected_speed(1, 16, 1_000, rows, 500_000).speedup == 1.0
+    small = forecast.projected_speed(4, 16, sync.default_sync_words(5_000_000, 4), rows, 500_000)
+    big = forecast.projected_speed(4, 16, sync.default_sync_words(1_000_000_000, 4), rows, 500_000)
+    assert small.speedup < 1.0 < 3.5 < big.speedup <= 4.0
+    assert small.chunk_seconds < small.exchange_seconds and big.chunk_seconds > big.exchange_seconds
+    by_words = [forecast.projected_speed(8, 16, w, rows, 500_000).speedup for w in (2_000, 20_000, 200_000, 2_000_000)]
+    assert by_words == sorted(by_words)
+    assert forecast.projected_speed(8, 16, 20_000, rows, 500_000, value_bytes=4).speedup <= by_words[1]  # float32
+
+
+def test_auto_takes_the_fastest_k_that_reaches_the_target_and_one_node_when_more_would_be_slower():
+    everything = Law(a=0.0, b=0.0, c=0.0, d=0.0, fitted_on="test")
+    speedups = {1: 1.0, 2: 1.6, 3: 2.4, 4: 2.1, 5: 0.9, 6: 0.5}
+    speed = lambda f: forecast.Speed(f.actors, speedups[f.actors], 0.01, 0.01)  # noqa: E731
+    assert choose_actors(10_000_000, ROWS, nodes=6, law=everything, speed=speed)[0] == 3
+    slow = lambda f: forecast.Speed(f.actors, 1.0 if f.actors == 1 else 0.4, 0.001, 0.004)  # noqa: E731
+    assert choose_actors(10_000_000, ROWS, nodes=6, law=everything, speed=slow)[0] == 1
+    two_reach = Law(a=0.02, b=1.0, c=0.0, d=0.0, fitted_on="test")  # K=2 0.98, K=3 0.96: K=3 is fast but worse
+    assert choose_actors(10_000_000, ROWS, nodes=6, law=two_reach, speed=speed)[0] == 2
+    assert choose_actors(10_000_000, ROWS, nodes=6, law=everything)[0] == 6  # no projection: the most
+
+
+def test_an_explicit_k_projected_slower_than_one_node_gets_one_line():
+    slow = forecast.Speed(4, 0.44, 0.00041, 0.0037)
+    line = forecast.slower(slow, one_node="3 s")
+    assert line == ("speed (projection): 4 actors train at about 0.44 x one node's speed on this corpus: a chunk "
+                    "trains in 0.41 ms and each exchange takes 3.70 ms, so the nodes mostly wait; --actors 1 would be "
+                    "faster (about 3 s of training)")
+    assert forecast.slower(forecast.Speed(4, 3.1, 0.2, 0.01)) is None
+    assert forecast.slower(forecast.Speed(1, 1.0, 0.2, 0.0)) is None
+
+
+def test_the_plan_prints_and_records_the_speed_projection():
+    f = forecast.forecast(5_200_000, 28_196, 4)
+    speed = forecast.projected_speed(4, 16, f.sync_words, sync.mean_slice_bytes(28_196, 800), 600_000)
+    plan = Plan(shards=4, bytes=2**20, actors=(ActorPlan("a" * 32, 16, 1, 2**20),) * 4, corpus_words=5_200_000,
+                distinct_words=90_000, vocab_size=28_196, effective_min_count=5, vector_size=100, epochs=5,
+                actor_memory=1, driver_memory=1, words_per_s_per_thread=600_000, train_seconds=7.0, forecast=f,
+                speed=speed)
+    lines = plan.lines()
+    assert lines[-1] == f"speed (projection): {speed.line()}"
+    assert lines[-1].startswith(f"speed (projection): 4 actors: about {speed.speedup:.2f} x one node's training speed")
+    assert "x 16 thread(s) per node, at the projected speed below" in next(x for x in lines if x.startswith("time"))
+    assert plan.to_json()["speed"]["projected_speedup"] == round(speed.speedup, 3)
+    alone = dataclasses.replace(plan, speed=forecast.projected_speed(1, 16, 1_000_000, 0, 600_000))
+    assert not any(x.startswith("speed") for x in alone.lines())
+    assert "perfect scaling assumed" in next(x for x in alone.lines() if x.startswith("time"))
+
+
+def test_a_tie_in_speed_goes_to_fewer_actors():
+    everything = Law(a=0.0, b=0.0, c=0.0, d=0.0, fitted_on="test")
+    level = lambda f: forecast.Speed(f.actors, 1.0 if f.actors < 3 else 0.996, 0.01, 0.01)  # noqa: E731
+    assert choose_actors(10_000_000, ROWS, nodes=4, law=everything, speed=level)[0] == 1
+
+
+def test_the_finer_pacing_advice_says_what_it_would_cost_in_speed():
+    law = Law(a=0.02, b=1.0, c=1.0, d=0.0, fitted_on="test")
+    every = [forecast.forecast(10_000_000, ROWS, k, law=law) for k in range(1, 5)]
+    rows = sync.mean_slice_bytes(ROWS, 800)
+    speed = lambda f: forecast.projected_speed(f.actors, 16, f.sync_words, rows, 500_000)  # noqa: E731
+    line = shortfall(every[3], every, law=law, speed=speed)
+    words = round(forecast.finest_share(4, every[3].words_per_row, law=law) * 10_000_000 / 3)
+    finer = forecast.projected_speed(4, 16, words, rows, 500_000).speedup
+    assert f"--sync-words {words:,} (0.13% of an epoch stale; more exchanges, about {finer:.2f} x one node's speed)" in line
+    assert finer < speed(every[3]).speedup  # finer pacing: more exchanges, slower

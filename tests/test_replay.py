@@ -19,6 +19,17 @@ def test_outer_nesterov_moves_a_persistent_step_as_far_as_the_rule_alone():
     assert moved[0] == 0.75 and abs(moved[-1] - 1.0) < 1e-6  # a look-ahead first, then the same step
 
 
+def test_slowmo_on_saturation_gives_a_persistent_step_twice_its_size_at_beta_one_half():
+    vocab = replay.Vocabulary(words=("a", "b"), counts=(10, 5), effective_min_count=1, raw_words=15, raw_distinct=2)
+    combine = replay.make_combiner("saturation+slowmo0.5", 2, 2, vocab, PARAMS, 100, rounds=10)
+    assert isinstance(combine.inner, replay.Saturation) and combine.inner.updates  # the inner rule is configured
+    rows, moved = slice(0, 1), []
+    for r in range(30):  # the same orthogonal deltas every round: saturation keeps their sum, the momentum grows it
+        summed = {"vectors": np.array([[1.0, 1.0]], np.float32)}
+        moved.append(combine(r, rows, summed, {"vectors": np.array([2.0])})["vectors"][0, 0])
+    assert moved[0] == 1.0 and moved[1] == 1.5 and abs(moved[-1] - 2.0) < 1e-6
+
+
 def test_syn1neg_can_be_combined_by_another_rule():
     same = np.array([[2.0, 0.0]], np.float32)  # two actors' identical deltas, summed
     combine = replay.make_combiner("adaptive+syn1neg-sum", 2, 1)
@@ -78,6 +89,9 @@ def test_the_replay_trains_every_word_once_per_epoch_and_learns_the_planted_grou
     assert result.words == PARAMS["epochs"] * prep.epoch_words and result.rounds > 2
     neighbours = [w for w, _ in result.kv.most_similar("g1w1", topn=5)]
     assert sum(group_of(w) == 1 for w in neighbours) >= 4, neighbours
+    blocking = replay.replay(prep, PARAMS, 4, 1, "adaptive+nesterov0.5", tmp_path / "work", sync_words=2_000, lag=1)
+    assert blocking.words == result.words and blocking.rounds == result.rounds  # the same words, rounds landing earlier
+    assert not np.array_equal(blocking.kv.vectors, result.kv.vectors)
 
 
 def test_the_replay_rounds_a_bfloat16_wire_as_torch_does_and_sums_as_the_ring_does():

@@ -11,7 +11,8 @@ will get"). The loss in the analogy score,
 grows with the actors and with the stale share, and shrinks with the *words per vocabulary row*: an
 epoch's words over the rows the vocabulary keeps, how many times per epoch the trainer sees the
 average word it has to learn. Both are known after the counting pass, before any training, so the
-plan prints the forecast and `--actors auto` chooses K with it.
+plan prints the forecast and `--actors auto` chooses K with it, together with K's projected speed against
+one node (`projected_speed`, README "What a job will get: the speed"): on a small corpus more nodes wait.
 
 One node is not one gensim process: the same trainer alone scored 0.93-1.09x gensim `corpus_file`'s
 analogies (2 workers) on the measured corpora, read in the same order (it decays one learning-rate
@@ -24,8 +25,8 @@ text it was not fitted on is FORECAST_SPREAD.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Sequence
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Callable, Sequence
 
 from . import sync
 
@@ -123,15 +124,82 @@ def forecast(epoch_words: int, vocab_rows: int, actors: int, sync_words: int = 0
     return Forecast(actors, epoch_words, paced, share, words_per_row, ratio)
 
 
+@dataclass(frozen=True)
+class Speed:
+    """How fast K actors train against one node of the same cores (projected before training).
+
+    Why: the stale share fixes the words between exchanges, so on a small corpus a chunk trains in well
+    under a millisecond on a many-core node while an exchange costs milliseconds: the nodes wait, and
+    K of them can train slower than one. The projection is `sync.node_efficiency` with the job's
+    calibrated words per second per thread, its node's threads, its vocabulary's bytes per exchange, the
+    round's CPU as `jobs.round_cost` measured it (`sync.round_cpu_seconds`) and LINK_BYTES_PER_S links.
+    """
+
+    actors: int
+    speedup: float  # K actors' words per second over one node's (1.0 for one)
+    chunk_seconds: float  # one node's training of one chunk (sync_words words)
+    exchange_seconds: float  # one exchange's wall time: the busiest link, round trips and the node's own CPU
+
+    def line(self) -> str:
+        if self.actors == 1:
+            return "1 actor: one node's speed (nothing is exchanged)"
+        return (f"{self.actors} actors: about {self.speedup:.2f} x one node's training speed (a chunk trains in "
+                f"{_ms(self.chunk_seconds)}, an exchange takes {_ms(self.exchange_seconds)}; "
+                f"{LINK_BYTES_PER_S * 8 / 1e9:.0f} Gb/s links and the collective's measured round cost assumed)")
+
+
+LINK_BYTES_PER_S = 10e9 / 8  # the projection's links (the README's scaling model's)
+
+
+def _ms(seconds: float) -> str:
+    return f"{seconds * 1e3:.2f} ms" if seconds < 0.01 else f"{seconds * 1e3:.0f} ms"
+
+
+def projected_speed(actors: int, cores: int, sync_words: int, slice_bytes: float, words_per_thread_second: float,
+                    value_bytes: int = 2, link_bytes_per_s: float = LINK_BYTES_PER_S) -> Speed:
+    """`Speed` of `actors` nodes of `cores` threads each, exchanging `slice_bytes` every `sync_words` words.
+
+    >>> round(projected_speed(4, 16, 4_342, 1.41e6, 662_288).speedup, 2)  # 5.2M words: slower than one node
+    0.37
+    >>> round(projected_speed(16, 16, 166_667, 2.9e6, 662_288).speedup, 1)  # a 1B-word epoch on 16 nodes
+    15.3
+    """
+    chunk = sync_words / max(cores * words_per_thread_second, 1e-9)
+    if actors <= 1:
+        return Speed(1, 1.0, chunk, 0.0)
+    cpu = sync.round_cpu_seconds(actors, slice_bytes)
+    efficiency = sync.node_efficiency(actors, cores, sync_words, slice_bytes, words_per_thread_second, cpu,
+                                      link_bytes_per_s, collective=True, value_bytes=value_bytes)
+    wall = sync.exchange_seconds(actors, slice_bytes, link_bytes_per_s, node_bytes_per_s=slice_bytes / max(cpu, 1e-12),
+                                 collective=True, value_bytes=value_bytes)
+    return Speed(actors, actors * efficiency, chunk, wall)
+
+
 def choose_actors(epoch_words: int, vocab_rows: int, nodes: int, sync_words: int = 0,
-                  target: float = TARGET_RATIO, law: Law = LAW) -> tuple[int, list[Forecast]]:
-    """`--actors auto`: the most actors, at most `nodes`, whose forecast reaches `target` (else 1).
+                  target: float = TARGET_RATIO, law: Law = LAW,
+                  speed: Callable[[Forecast], Speed] | None = None) -> tuple[int, list[Forecast]]:
+    """`--actors auto`: of the K (at most `nodes`) whose forecast reaches `target`, the one projected to train
+    fastest (`speed`: a K's projection, to 0.01; a tie goes to fewer actors, which lose less quality; with no
+    projection, the most actors). One node always qualifies, so a corpus on which more nodes would be slower
+    than one stays on one.
 
     Returns the choice and the forecast of every K from 1 to `nodes` (what the choice was made from).
     """
     every = [forecast(epoch_words, vocab_rows, k, sync_words, law) for k in range(1, max(nodes, 1) + 1)]
-    chosen = max((f.actors for f in every if f.ratio >= target), default=1)
-    return chosen, every
+    reaching = [f for f in every if f.ratio >= target] or every[:1]
+    if speed is None:
+        return reaching[-1].actors, every
+    return max(reaching, key=lambda f: (round(speed(f).speedup, 2), -f.actors)).actors, every
+
+
+def slower(chosen: Speed, one_node: str = "") -> str | None:
+    """The one warning line when `chosen` (an explicit --actors) is projected slower than one node, else None."""
+    if chosen.actors <= 1 or chosen.speedup >= 1.0:
+        return None
+    return (f"speed (projection): {chosen.actors} actors train at about {chosen.speedup:.2f} x one node's speed on "
+            f"this corpus: a chunk trains in {_ms(chosen.chunk_seconds)} and each exchange takes "
+            f"{_ms(chosen.exchange_seconds)}, so the nodes mostly wait; --actors 1 would be faster"
+            + (f" (about {one_node} of training)" if one_node else ""))
 
 
 def finest_share(actors: int, words_per_row: float, target: float = TARGET_RATIO, law: Law = LAW) -> float:
@@ -143,10 +211,11 @@ def finest_share(actors: int, words_per_row: float, target: float = TARGET_RATIO
 
 
 def shortfall(chosen: Forecast, every: Sequence[Forecast], one_node: str = "", target: float = TARGET_RATIO,
-              law: Law = LAW) -> str | None:
+              law: Law = LAW, speed: Callable[[Forecast], Speed] | None = None) -> str | None:
     """The one warning line when `chosen` is forecast below `target`, naming what would reach it: fewer
-    actors, finer pacing (while it stays above the finest `--sync-words`), or one node (`one_node`: how
-    long one node would train, as the plan says it; empty when not estimated)."""
+    actors, finer pacing (while it stays above the finest `--sync-words`; with `speed`, at what projected
+    speed: more exchanges cost time), or one node (`one_node`: how long one node would train, as the plan
+    says it; empty when not estimated)."""
     if chosen.ratio >= target:
         return None
     ways = []
@@ -156,7 +225,9 @@ def shortfall(chosen: Forecast, every: Sequence[Forecast], one_node: str = "", t
     share = finest_share(chosen.actors, chosen.words_per_row, target, law)
     words = round(share * chosen.epoch_words / max(chosen.actors - 1, 1))
     if words >= sync.MIN_SYNC_WORDS:
-        ways.append(f"--sync-words {words:,} ({share:.2%} of an epoch stale; more exchanges)")
+        finer = replace(chosen, sync_words=words, stale_share=share)
+        cost = f", about {speed(finer).speedup:.2f} x one node's speed" if speed else ""
+        ways.append(f"--sync-words {words:,} ({share:.2%} of an epoch stale; more exchanges{cost})")
     ways.append("--actors 1" + (f" (one node: about {one_node} of training)" if one_node else ""))
     return (f"forecast: {chosen.actors} actors get about {chosen.ratio:.2f} x one node's analogy score "
             f"(below {target:.2f}); to reach it: " + ", or ".join(ways))

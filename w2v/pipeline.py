@@ -12,15 +12,15 @@ import logging
 import os
 import time
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, Callable
 
-from . import (checkpoint, corpus, counted, driver, export, forecast, lineage, manifest, phrases, placement, retries,
-               scalars, storage, tracking, trainer)
+from . import (checkpoint, collective, corpus, counted, driver, export, forecast, lineage, manifest, phrases,
+               placement, retries, scalars, storage, sync, tracking, trainer)
 from .evaluation import stage as eval_stage
 from .config import TrainConfig
 from .corpus import ReadOptions
 from .errors import ConfigError, StorageError, training_failures
-from .plan import ActorPlan, Plan, duration, calibrate, estimate_memory, estimate_train_seconds
+from .plan import ActorPlan, Plan, duration, calibrate, estimate_memory, estimate_train_seconds, matrix_bytes
 from .vocab import Vocabulary, ShardCount, build_vocabulary
 
 logger = logging.getLogger(__name__)
@@ -180,20 +180,24 @@ def prepare(config: TrainConfig, shards: list[corpus.Shard], timings: dict[str, 
     skipped = corrupt | {s.name for s in empty}
     watch.lap("vocabulary")
 
-    # Every K up to the placed nodes, once: what --actors auto chooses from and the warning's advice names.
-    chosen, every = forecast.choose_actors(vocab.raw_words, len(vocab), len(placed), config.sync_words)
-    if config.actors is None and len(placed) > 1:  # --actors auto: as many as the forecast allows
-        logger.info("actors: auto: %d of %d node(s), the most whose forecast reaches %.2f x one node's quality "
-                    "(%s)", chosen, len(placed), forecast.TARGET_RATIO,
-                    ", ".join(f"K={f.actors}: {f.ratio:.3f}" for f in every[1:]))
+    # Every K up to the placed nodes, once: what --actors auto chooses from and the warnings' advice names.
+    rate = calibrate(config, good, options)
+    speed = _speed_model(config, len(vocab), placed, rate)
+    chosen, every = forecast.choose_actors(vocab.raw_words, len(vocab), len(placed), config.sync_words, speed=speed)
+    if config.actors is None and len(placed) > 1:  # --actors auto: the fastest K the forecast allows
+        logger.info("actors: auto: %d of %d node(s), the %s whose forecast reaches %.2f x one node's quality "
+                    "(%s)", chosen, len(placed), "fastest (projected)" if speed else "most",
+                    forecast.TARGET_RATIO, ("; " if speed else ", ").join(
+                        f"K={f.actors}: {f.ratio:.3f}" + (f" at {speed(f).speedup:.2f}x the speed" if speed else "")
+                        for f in every[1:]))
         if chosen < len(placed):
             placed = placed[:chosen]
             assignment = corpus.assign_shards(good, chosen)
     predicted = every[len(placed) - 1]
+    projected = speed(predicted) if speed else None
 
     size_of = {s.name: s.size for s in shards}  # shard name -> bytes on storage
     actor_memory, driver_memory = estimate_memory(config, len(vocab), vocab.raw_distinct, len(placed))
-    rate = calibrate(config, good, options)
     threads = sum(n["workers"] for n in placed)
     plan = Plan(
         shards=len(shards), bytes=sum(s.size for s in shards),
@@ -202,20 +206,42 @@ def prepare(config: TrainConfig, shards: list[corpus.Shard], timings: dict[str, 
         corpus_words=vocab.raw_words, distinct_words=vocab.raw_distinct, vocab_size=len(vocab),
         effective_min_count=vocab.effective_min_count, vector_size=config.vector_size, epochs=config.epochs,
         actor_memory=actor_memory, driver_memory=driver_memory, words_per_s_per_thread=rate,
-        train_seconds=estimate_train_seconds(vocab.raw_words, config.epochs, rate, threads),
+        train_seconds=(estimate_train_seconds(vocab.raw_words, config.epochs, rate, placed[0]["workers"])
+                       / projected.speedup if projected and projected.actors > 1
+                       else estimate_train_seconds(vocab.raw_words, config.epochs, rate, threads)),
         shards_read=tuple((sc.uri, sc.records, size_of[sc.uri], sc.words) for sc in shard_counts
                           if not sc.skipped and sc.uri in size_of),
-        forecast=predicted, forecast_note=forecast.extrapolated(config),
+        forecast=predicted, forecast_note=forecast.extrapolated(config), speed=projected,
     )
     watch.lap("plan")
     for line in plan.lines():
         logger.info("%s", line)
     one_node = estimate_train_seconds(vocab.raw_words, config.epochs, rate, placed[0]["workers"])
-    warning = forecast.shortfall(predicted, every, duration(one_node) if one_node else "")
+    warning = forecast.shortfall(predicted, every, duration(one_node) if one_node else "", speed=speed)
     if warning:
         logger.warning("%s", warning)
+    slow = forecast.slower(projected, duration(one_node) if one_node else "") if projected else None
+    if slow:
+        logger.warning("%s", slow)
     return Prepared(shards + empty, skipped, placed, assignment, vocab, shard_counts, plan, parent, dropped,
                     counts_reused=kept is not None)
+
+
+def _speed_model(config: TrainConfig, vocab_rows: int, placed: list[dict], rate: float
+                 ) -> Callable[[forecast.Forecast], forecast.Speed] | None:
+    """K's projected speed over one node (`forecast.projected_speed`) for this job, or None when it cannot be
+    projected: no calibrated rate, or exchanges through the object store (its round cost is not modelled)."""
+    if rate <= 0 or config.transport == "object-store" or collective.torch_missing() is not None:
+        return None
+    row_bytes = matrix_bytes(1, config.vector_size, config.hs, config.negative)
+    slice_bytes = sync.mean_slice_bytes(vocab_rows, row_bytes, config.sync_tiers)
+    value_bytes = collective.VALUE_BYTES[config.wire]
+
+    def speed(f: forecast.Forecast) -> forecast.Speed:
+        cores = min(n["workers"] for n in placed[: f.actors])
+        return forecast.projected_speed(f.actors, cores, f.sync_words, slice_bytes, rate, value_bytes)
+
+    return speed
 
 
 def _count(config: TrainConfig, shards: list[corpus.Shard], parent: lineage.Parent | None,

@@ -21,7 +21,7 @@ from typing import Any, Sequence
 from .config import TrainConfig
 from .corpus import ReadOptions, Shard, iter_sentences
 from .errors import W2VError
-from .forecast import FORECAST_SPREAD, Forecast
+from .forecast import FORECAST_SPREAD, Forecast, Speed
 
 logger = logging.getLogger(__name__)
 
@@ -69,6 +69,7 @@ class Plan:
     shards_read: tuple[tuple[str, int, int, int], ...] = ()
     forecast: Forecast | None = None  # the predicted quality of this many actors on this corpus (`forecast`)
     forecast_note: str = ""  # why the forecast is an extrapolation (parameters other than the law's), or ""
+    speed: Speed | None = None  # the projected speed of this many actors against one node (`forecast.Speed`)
 
     def lines(self) -> list[str]:
         """The plan as a person reads it, one fact per line (log- and terminal-friendly)."""
@@ -87,12 +88,16 @@ class Plan:
         out.append(f"memory (estimate): {_size(self.actor_memory)} per actor, {_size(self.driver_memory)} on the driver "
                    f"(each includes {_size(PROCESS_BASELINE_BYTES)} for the Python/Ray/gensim process itself)")
         if self.train_seconds:
+            scaled = self.speed is not None and self.speed.actors > 1
             out.append(f"time (estimate): {duration(self.train_seconds)} of training for {self.epochs} epoch(s), at "
                        f"{self.words_per_s_per_thread:,.0f} words/s per thread (1-thread calibration on the driver) "
-                       f"x {sum(a.workers for a in self.actors)} thread(s), perfect scaling assumed")
+                       + (f"x {self.actors[0].workers} thread(s) per node, at the projected speed below" if scaled
+                          else f"x {sum(a.workers for a in self.actors)} thread(s), perfect scaling assumed"))
         if self.forecast is not None:
             note = self._extrapolated()
             out.append(f"quality (forecast): {self.forecast.line()}" + (f"; {note}" if note else ""))
+        if self.speed is not None and self.speed.actors > 1:
+            out.append(f"speed (projection): {self.speed.line()}")
         return out
 
     def _extrapolated(self) -> str:
@@ -109,7 +114,11 @@ class Plan:
                                  "spread": FORECAST_SPREAD, "stale_share": self.forecast.stale_share,
                                  "words_per_row": round(self.forecast.words_per_row, 1),
                                  "extrapolated": self._extrapolated() or None}}
-                   if self.forecast else {})}
+                   if self.forecast else {}),
+                **({"speed": {"actors": self.speed.actors, "projected_speedup": round(self.speed.speedup, 3),
+                              "chunk_seconds": self.speed.chunk_seconds,
+                              "exchange_seconds": self.speed.exchange_seconds}}
+                   if self.speed else {})}
 
 
 def matrix_bytes(vocab_size: int, vector_size: int, hs: bool, negative: int) -> int:

@@ -365,6 +365,38 @@ def most_cores(nodes: int, target: float, sync_words: float, slice_bytes: float,
     return max(fits, default=0)
 
 
+# A node's own CPU per exchange with the collective (`jobs.round_cost --actors 2 4 8 --trials 3`: the round
+# thread and gloo's, bfloat16 wire, `saturation`; medians on this project's 2-core machines, one session):
+# 3.9, 5.3 and 6.8 ms at K = 2, 4, 8 for the 24M-word benchmark corpus's 58,089 rows (2.9 MB of float32 rows
+# per exchange on average, `mean_slice_bytes`), 2.0, 3.5 and 5.5 ms for the 5.2M-word corpus's 28,196 rows
+# (1.4 MB). Least squares over the six: w = 1.115 ms per MB + 0.52 ms per member after the first + 0.19 ms,
+# within 0.35 ms of each. Past K = 8 it overstates: stop 33 measured 8.8 ms at K = 16 (58,089 rows), the
+# line says 11.2. The plan's speed projection (`w2v.forecast.projected_speed`) takes w from it.
+ROUND_CPU_PER_BYTE = 1.115e-9
+ROUND_CPU_PER_MEMBER = 0.52e-3
+ROUND_CPU_FIXED = 0.19e-3
+
+
+def round_cpu_seconds(actors: int, slice_bytes: float) -> float:
+    """A node's CPU per exchange of a `slice_bytes` slice among `actors` members (the measured line above).
+
+    >>> round(round_cpu_seconds(4, 2.9e6) * 1e3, 1), round(round_cpu_seconds(8, 1.41e6) * 1e3, 1)
+    (5.0, 5.4)
+    """
+    return ROUND_CPU_PER_BYTE * slice_bytes + ROUND_CPU_PER_MEMBER * max(actors - 1, 0) + ROUND_CPU_FIXED
+
+
+def mean_slice_bytes(vocab_size: int, row_bytes: int, tiers: int = TIERS) -> float:
+    """Bytes of rows one exchange moves on average over the tier schedule's period (`tier_ranges`).
+
+    >>> mean_slice_bytes(6400, 800) == 6400 * 800 / 16  # 7 tiers: 1/16 of the rows on average
+    True
+    """
+    period = 2 ** (tiers - 1)
+    rows = sum(stop - start for e in range(1, period + 1) for start, stop in tier_ranges(vocab_size, e, tiers))
+    return rows * row_bytes / period
+
+
 def copy_weights(weights: Weights) -> Weights:
     """A writable copy of every matrix (arrays from the object store are read-only; live ones keep changing)."""
     return {name: np.array(array, copy=True) for name, array in weights.items()}
