@@ -84,32 +84,6 @@ class Combiner:
 
 
 @dataclass
-class OuterNesterov(Combiner):
-    """The combined delta as a pseudo-gradient with an outer Nesterov momentum (DiLoCo; SlowMo).
-
-    m <- beta m + c; step = lr (c + beta m), per row, at the row's own exchanges (a row's momentum moves
-    only when its tier is due). The buffer is one more copy of the matrices, identical on every member.
-    """
-
-    lr: float = 1.0
-    beta: float = 0.0
-    vocab_rows: int = 0  # rows of every matrix (the buffer's size)
-    momentum: dict[str, np.ndarray] = field(default_factory=dict)
-
-    def __call__(self, round_, rows, summed, squares, touched=None):
-        combined = super().__call__(round_, rows, summed, squares, touched)
-        for name, c in combined.items():
-            if name not in self.momentum:
-                self.momentum[name] = np.zeros((self.vocab_rows, c.shape[1]), np.float32)
-            m = self.momentum[name][rows]
-            m *= np.float32(self.beta)
-            m += c
-            c += np.float32(self.beta) * m
-            c *= np.float32(self.lr)
-        return combined
-
-
-@dataclass
 class TouchMean(Combiner):
     """Sparse model averaging: each row's sum divided by the number of members whose row moved.
 
@@ -168,17 +142,20 @@ class Saturation(Combiner):
 
 @dataclass
 class Outer(Combiner):
-    """Any combiner's step as a pseudo-gradient with an outer (SlowMo) momentum: m <- beta m + c; step = lr m.
+    """Another combiner's step as a pseudo-gradient with an outer momentum (DiLoCo; SlowMo), per row, at the
+    row's own exchanges (a row's momentum moves only when its tier is due).
 
-    Why a second outer rule: `OuterNesterov` wraps the plain rules only; this one wraps `saturation`
-    (the default), so the screen asks whether momentum on top of the best combiner still pays.
-    lr = 1 gives a persistent direction a steady-state gain of 1/(1 - beta): a larger step in that
-    direction, which issue 23's rule compares only against gensim at its own best step.
+    m <- beta m + c; the step is lr m (SlowMo), or with `nesterov` lr (c + beta m) (DiLoCo's Nesterov). The
+    buffer is one more copy of the matrices, identical on every member (every member computes it from the
+    same sums). lr = 1 - beta gives a persistent direction a steady-state gain of 1 (only the timing changes);
+    lr = 1 a gain of 1/(1 - beta): a larger step in that direction, which issue 23's rule compares only
+    against gensim at its own best step.
     """
 
     inner: Combiner | None = None
     lr: float = 1.0
     beta: float = 0.5
+    nesterov: bool = False
     vocab_rows: int = 0
     momentum: dict[str, np.ndarray] = field(default_factory=dict)
 
@@ -190,7 +167,11 @@ class Outer(Combiner):
             m = self.momentum[name][rows]
             m *= np.float32(self.beta)
             m += c
-            np.multiply(m, np.float32(self.lr), out=c)
+            if self.nesterov:
+                c += np.float32(self.beta) * m
+                c *= np.float32(self.lr)
+            else:
+                np.multiply(m, np.float32(self.lr), out=c)
         return combined
 
 
@@ -211,7 +192,7 @@ def make_combiner(name: str, actors: int, vocab_rows: int, vocab: Vocabulary | N
 def configure(combiner: Combiner, vocab_rows: int, vocab: Vocabulary | None, params: dict | None,
               sync_words: int, rounds: int, name: str) -> None:
     """Give a combiner (and the one an `Outer` wraps) what it needs from the job: buffers, counts, rates."""
-    if isinstance(combiner, (OuterNesterov, Outer)):
+    if isinstance(combiner, Outer):
         combiner.vocab_rows = vocab_rows
     if isinstance(combiner, Outer):
         configure(combiner.inner, vocab_rows, vocab, params, sync_words, rounds, name)
@@ -230,11 +211,11 @@ COMBINERS: dict[str, Callable[[int], Combiner]] = {
     "mean": lambda k: Combiner(k, "mean"),
     # Outer Nesterov on the adaptive step with unit steady-state gain (lr = 1 - beta): a persistent direction
     # moves as far as without momentum (no hidden change of alpha); only the timing changes (look-ahead).
-    "adaptive+nesterov0.5": lambda k: OuterNesterov(k, "adaptive", lr=0.5, beta=0.5),
+    "adaptive+nesterov0.5": lambda k: Outer(k, inner=Combiner(k, "adaptive"), lr=0.5, beta=0.5, nesterov=True),
     # DiLoCo's published outer optimizer (Douillard et al. 2023): Nesterov, lr 0.7, momentum 0.9, on the mean.
-    "mean+diloco": lambda k: OuterNesterov(k, "mean", lr=0.7, beta=0.9),
+    "mean+diloco": lambda k: Outer(k, inner=Combiner(k, "mean"), lr=0.7, beta=0.9, nesterov=True),
     # SlowMo (Wang et al. 2020) with its base step (slow lr 1) and a moderate momentum, on the adaptive step.
-    "adaptive+slowmo0.5": lambda k: OuterNesterov(k, "adaptive", lr=1.0, beta=0.5),
+    "adaptive+slowmo0.5": lambda k: Outer(k, inner=Combiner(k, "adaptive"), lr=1.0, beta=0.5, nesterov=True),
     # The output layer (every actor moves the same frequent rows as negatives) averaged; the input vectors adaptive.
     "adaptive+syn1neg-mean": lambda k: Combiner(k, "adaptive", {"syn1neg": "mean"}),
     "adaptive+syn1neg-sum": lambda k: Combiner(k, "adaptive", {"syn1neg": "sum"}),

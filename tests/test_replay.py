@@ -12,9 +12,9 @@ PARAMS = {**replay.PARAMS, "vector_size": 32, "epochs": 5, "min_count": 5}
 def test_outer_nesterov_moves_a_persistent_step_as_far_as_the_rule_alone():
     rows = slice(0, 1)
     step = {"vectors": np.array([[1.0, 0.0]], np.float32)}
-    plain = replay.OuterNesterov(2, "sum", lr=1.0, beta=0.0, vocab_rows=1)
+    plain = replay.Outer(2, inner=replay.Combiner(2, "sum"), lr=1.0, beta=0.0, nesterov=True, vocab_rows=1)
     assert plain(0, rows, {"vectors": step["vectors"].copy()}, {})["vectors"].tolist() == [[1.0, 0.0]]
-    unit = replay.OuterNesterov(2, "sum", lr=0.5, beta=0.5, vocab_rows=1)
+    unit = replay.Outer(2, inner=replay.Combiner(2, "sum"), lr=0.5, beta=0.5, nesterov=True, vocab_rows=1)
     moved = [unit(r, rows, {"vectors": step["vectors"].copy()}, {})["vectors"][0, 0] for r in range(30)]
     assert moved[0] == 0.75 and abs(moved[-1] - 1.0) < 1e-6  # a look-ahead first, then the same step
 
