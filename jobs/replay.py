@@ -152,12 +152,12 @@ class Outer(Combiner):
     against gensim at its own best step.
     """
 
-    inner: Combiner | None = None
-    lr: float = 1.0
-    beta: float = 0.5
-    nesterov: bool = False
-    vocab_rows: int = 0
-    momentum: dict[str, np.ndarray] = field(default_factory=dict)
+    inner: Combiner | None = None  # the rule whose step is the pseudo-gradient
+    lr: float = 1.0  # the outer step on the momentum
+    beta: float = 0.5  # the momentum's decay per exchange of the row
+    nesterov: bool = False  # step lr (c + beta m) instead of lr m
+    vocab_rows: int = 0  # rows of every matrix (the buffer's size; `configure` sets it)
+    momentum: dict[str, np.ndarray] = field(default_factory=dict)  # per matrix, identical on every member
 
     def __call__(self, round_, rows, summed, squares, touched=None):
         combined = self.inner(round_, rows, summed, squares, touched)

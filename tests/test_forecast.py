@@ -218,8 +218,9 @@ def test_the_plan_prints_and_records_the_speed_projection():
 
 def test_a_tie_in_speed_goes_to_fewer_actors():
     everything = Law(a=0.0, b=0.0, c=0.0, d=0.0, fitted_on="test")
-    level = lambda f: forecast.Speed(f.actors, 1.0 if f.actors < 3 else 0.996, 0.01, 0.01)  # noqa: E731
-    assert choose_actors(10_000_000, ROWS, nodes=4, law=everything, speed=level)[0] == 1
+    level = lambda f: forecast.Speed(f.actors, {1: 1.0, 2: 0.995, 3: 1.004, 4: 1.02}[f.actors], 0.01, 0.01)  # noqa: E731
+    assert choose_actors(10_000_000, ROWS, nodes=3, law=everything, speed=level)[0] == 1  # within 0.01 of K=3's
+    assert choose_actors(10_000_000, ROWS, nodes=4, law=everything, speed=level)[0] == 4  # 0.02 faster: a real gain
 
 
 def test_the_finer_pacing_advice_says_what_it_would_cost_in_speed():
@@ -232,3 +233,22 @@ def test_the_finer_pacing_advice_says_what_it_would_cost_in_speed():
     finer = forecast.projected_speed(4, 16, words, rows, 500_000).speedup
     assert f"--sync-words {words:,} (0.13% of an epoch stale; more exchanges, about {finer:.2f} x one node's speed)" in line
     assert finer < speed(every[3]).speedup  # finer pacing: more exchanges, slower
+
+
+def test_the_jobs_speed_model_compares_every_k_with_one_actor_on_the_first_node():
+    """Unequal nodes: K nodes train at the pace of the one with the fewest threads, against one actor on the
+    first node (what K=1 would use); none is projected for one node, without a rate or through the object store."""
+    from w2v.pipeline import _speed_model
+
+    config = TrainConfig(corpus=("c",), out="o")
+    placed = [{"node_id": "a", "workers": 32}, {"node_id": "b", "workers": 8}]
+    speed = _speed_model(config, 30_000, placed, 500_000.0)
+    if speed is None:  # the collective cannot run here: nothing is projected
+        pytest.skip("torch is not installed")
+    pair = forecast.forecast(50_000_000, 30_000, 2)
+    alone = forecast.projected_speed(2, 8, pair.sync_words, sync.mean_slice_bytes(30_000, 800), 500_000.0)
+    assert speed(pair).speedup == pytest.approx(alone.speedup * 8 / 32) and speed(pair).speedup < 1.0
+    assert speed(forecast.forecast(50_000_000, 30_000, 1)).speedup == 1.0
+    assert _speed_model(config, 30_000, placed[:1], 500_000.0) is None
+    assert _speed_model(config, 30_000, placed, 0.0) is None
+    assert _speed_model(dataclasses.replace(config, transport="object-store"), 30_000, placed, 500_000.0) is None

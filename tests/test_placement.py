@@ -124,7 +124,7 @@ def test_actors_auto_trains_on_fewer_nodes_when_the_forecast_says_so(ray_cluster
     --actors 2 is obeyed with the one-line warning naming what would reach 0.97."""
     from gensim.test.utils import datapath
 
-    from w2v import forecast
+    from w2v import collective, forecast
 
     corpus = datapath("lee_background.cor")
     caplog.set_level(logging.INFO, logger="w2v")
@@ -135,8 +135,10 @@ def test_actors_auto_trains_on_fewer_nodes_when_the_forecast_says_so(ray_cluster
     assert forecast.forecast(words, rows, 2).ratio < forecast.TARGET_RATIO  # what the choice rests on
     assert len(auto.manifest.training.actors) == 1 and plan["actors"] == 1
     assert plan["predicted_analogy_ratio"] == 1.0
-    assert "actors: auto: 1 of 2 node(s), the fastest (projected) whose forecast reaches" in caplog.text
-    assert auto.manifest.plan["speed"]["projected_speedup"] == 1.0  # one actor: one node's speed
+    projected = collective.torch_missing() is None  # the speed is projected for the collective's rounds
+    assert "actors: auto: 1 of 2 node(s), the " + ("fastest (projected)" if projected else "most") in caplog.text
+    if projected:
+        assert auto.manifest.plan["speed"]["projected_speedup"] == 1.0  # one actor: one node's speed
     caplog.clear()
     forced = run(TrainConfig(corpus=(corpus,), out=str(tmp_path / "two"), epochs=1, eval=False,
                              checkpoint_interval=0, actors=2))
@@ -144,5 +146,6 @@ def test_actors_auto_trains_on_fewer_nodes_when_the_forecast_says_so(ray_cluster
     assert forced.manifest.plan["forecast"]["predicted_analogy_ratio"] < forecast.TARGET_RATIO
     warned = [r.getMessage() for r in caplog.records if r.getMessage().startswith("forecast: 2 actors get about")]
     assert len(warned) == 1 and "--actors 1" in warned[0]
-    speed = forced.manifest.plan["speed"]  # the projection for two 1-CPU nodes, from the driver's calibration
-    assert speed["actors"] == 2 and 0 < speed["projected_speedup"] <= 2 and speed["exchange_seconds"] > 0
+    if projected:  # the projection for two 1-CPU nodes, from the driver's calibration
+        speed = forced.manifest.plan["speed"]
+        assert speed["actors"] == 2 and 0 < speed["projected_speedup"] <= 2 and speed["exchange_seconds"] > 0

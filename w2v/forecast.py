@@ -124,6 +124,9 @@ def forecast(epoch_words: int, vocab_rows: int, actors: int, sync_words: int = 0
     return Forecast(actors, epoch_words, paced, share, words_per_row, ratio)
 
 
+LINK_BYTES_PER_S = 10e9 / 8  # the projection's links (the README's scaling model's)
+
+
 @dataclass(frozen=True)
 class Speed:
     """How fast K actors train against one node of the same cores (projected before training).
@@ -139,16 +142,14 @@ class Speed:
     speedup: float  # K actors' words per second over one node's (1.0 for one)
     chunk_seconds: float  # one node's training of one chunk (sync_words words)
     exchange_seconds: float  # one exchange's wall time: the busiest link, round trips and the node's own CPU
+    link_bytes_per_s: float = LINK_BYTES_PER_S  # the links assumed
 
     def line(self) -> str:
         if self.actors == 1:
             return "1 actor: one node's speed (nothing is exchanged)"
         return (f"{self.actors} actors: about {self.speedup:.2f} x one node's training speed (a chunk trains in "
                 f"{_ms(self.chunk_seconds)}, an exchange takes {_ms(self.exchange_seconds)}; "
-                f"{LINK_BYTES_PER_S * 8 / 1e9:.0f} Gb/s links and the collective's measured round cost assumed)")
-
-
-LINK_BYTES_PER_S = 10e9 / 8  # the projection's links (the README's scaling model's)
+                f"{self.link_bytes_per_s * 8 / 1e9:g} Gb/s links and the collective's measured round cost assumed)")
 
 
 def _ms(seconds: float) -> str:
@@ -166,22 +167,25 @@ def projected_speed(actors: int, cores: int, sync_words: int, slice_bytes: float
     """
     chunk = sync_words / max(cores * words_per_thread_second, 1e-9)
     if actors <= 1:
-        return Speed(1, 1.0, chunk, 0.0)
+        return Speed(1, 1.0, chunk, 0.0, link_bytes_per_s)
     cpu = sync.round_cpu_seconds(actors, slice_bytes)
     efficiency = sync.node_efficiency(actors, cores, sync_words, slice_bytes, words_per_thread_second, cpu,
                                       link_bytes_per_s, collective=True, value_bytes=value_bytes)
     wall = sync.exchange_seconds(actors, slice_bytes, link_bytes_per_s, node_bytes_per_s=slice_bytes / max(cpu, 1e-12),
                                  collective=True, value_bytes=value_bytes)
-    return Speed(actors, actors * efficiency, chunk, wall)
+    return Speed(actors, actors * efficiency, chunk, wall, link_bytes_per_s)
+
+
+SPEED_SLACK = 0.01  # x one node's speed: projections this close count as a tie (`choose_actors`)
 
 
 def choose_actors(epoch_words: int, vocab_rows: int, nodes: int, sync_words: int = 0,
                   target: float = TARGET_RATIO, law: Law = LAW,
                   speed: Callable[[Forecast], Speed] | None = None) -> tuple[int, list[Forecast]]:
     """`--actors auto`: of the K (at most `nodes`) whose forecast reaches `target`, the one projected to train
-    fastest (`speed`: a K's projection, to 0.01; a tie goes to fewer actors, which lose less quality; with no
-    projection, the most actors). One node always qualifies, so a corpus on which more nodes would be slower
-    than one stays on one.
+    fastest (`speed`: a K's projection; the fewest actors within SPEED_SLACK of the fastest, as fewer lose
+    less quality; with no projection, the most actors). One node always qualifies, so a corpus on which more
+    nodes would be slower than one stays on one.
 
     Returns the choice and the forecast of every K from 1 to `nodes` (what the choice was made from).
     """
@@ -189,7 +193,9 @@ def choose_actors(epoch_words: int, vocab_rows: int, nodes: int, sync_words: int
     reaching = [f for f in every if f.ratio >= target] or every[:1]
     if speed is None:
         return reaching[-1].actors, every
-    return max(reaching, key=lambda f: (round(speed(f).speedup, 2), -f.actors)).actors, every
+    speedups = {f.actors: speed(f).speedup for f in reaching}
+    best = max(speedups.values())
+    return min(k for k, v in speedups.items() if v >= best - SPEED_SLACK), every
 
 
 def slower(chosen: Speed, one_node: str = "") -> str | None:

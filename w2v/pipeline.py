@@ -229,17 +229,26 @@ def prepare(config: TrainConfig, shards: list[corpus.Shard], timings: dict[str, 
 
 def _speed_model(config: TrainConfig, vocab_rows: int, placed: list[dict], rate: float
                  ) -> Callable[[forecast.Forecast], forecast.Speed] | None:
-    """K's projected speed over one node (`forecast.projected_speed`) for this job, or None when it cannot be
-    projected: no calibrated rate, or exchanges through the object store (its round cost is not modelled)."""
-    if rate <= 0 or config.transport == "object-store" or collective.torch_missing() is not None:
+    """K's projected speed over one node (`forecast.projected_speed`) for this job, or None when there is
+    nothing to project or it cannot be: one node, no calibrated rate, or a driver that will exchange
+    through the object store (`--transport object-store`, no torch here, a Ray Client driver: that round's
+    cost is not modelled). An actor node without torch is only found when the actors start.
+
+    The baseline is one actor on the first placed node (what K=1 would use); K nodes are projected at the
+    fewest threads among them and scaled to that baseline, so unequal nodes are not flattered."""
+    if len(placed) <= 1 or rate <= 0 or config.transport == "object-store":
+        return None
+    if collective.torch_missing() is not None or driver._ray_client():
         return None
     row_bytes = matrix_bytes(1, config.vector_size, config.hs, config.negative)
     slice_bytes = sync.mean_slice_bytes(vocab_rows, row_bytes, config.sync_tiers)
     value_bytes = collective.VALUE_BYTES[config.wire]
+    baseline = placed[0]["workers"]
 
     def speed(f: forecast.Forecast) -> forecast.Speed:
         cores = min(n["workers"] for n in placed[: f.actors])
-        return forecast.projected_speed(f.actors, cores, f.sync_words, slice_bytes, rate, value_bytes)
+        projected = forecast.projected_speed(f.actors, cores, f.sync_words, slice_bytes, rate, value_bytes)
+        return replace(projected, speedup=projected.speedup * cores / baseline)
 
     return speed
 
