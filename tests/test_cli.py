@@ -451,17 +451,8 @@ def test_quiet_on_a_terminal_shows_no_bar_nor_rays_start_up_and_the_stages_add_u
     assert list(manifest["timings"])[:3] == ["start-up", "preflight", "ray-start"]  # written before Ray's shutdown
 
 
-@pytest.mark.slow
-def test_an_embedded_run_shows_rays_start_but_no_token_notice(planted_corpus, tmp_path, monkeypatch):
-    """Ray's "Token authentication is enabled ... Set RAY_AUTH_MODE=disabled to opt out" on every embedded
-    start is nothing a user can act on: w2v asks for token mode by name, which Ray takes without the notice."""
-    root, _ = planted_corpus
-    monkeypatch.delenv("RAY_AUTH_MODE", raising=False)
-    done = w2v_process("train", str(root / "part-000.txt"), "--out", str(tmp_path / "art"), "--no-eval",
-                       "--epochs", "1", "--vector-size", "8", "--checkpoint-interval", "0")
-    err = done.stderr.decode()
-    assert done.returncode == 0, err
-    assert "Started a local Ray instance" in err and "Token authentication" not in err, err
+# An embedded run (not -q) shows Ray's start but not its token notice: checked on the README's quick start
+# (tests/test_readme.py: the same embedded start, $RAY_AUTH_MODE unset), not on an embedded Ray of its own here.
 
 
 @pytest.mark.slow

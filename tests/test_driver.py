@@ -71,17 +71,23 @@ def test_tensorflow_evaluation_was_stored_and_agrees(trained_artifact):
 
 
 @pytest.mark.slow
-def test_exchanges_are_paced_by_words_trained(ray_cluster, planted_corpus, tmp_path):
+def test_exchanges_are_paced_by_words_trained_and_move_the_rows_their_sync_tiers_name(ray_cluster, planted_corpus,
+                                                                                     tmp_path):
     """--sync-words N: each actor's share of an epoch is cut into round(words / K / N) chunks, one exchange
-    after each, whatever the node's speed: the exchange count follows words / N."""
-    from w2v.sync import chunks_per_epoch
+    after each, whatever the node's speed: the exchange count follows words / N. --sync-tiers reaches the
+    exchange: the bytes each exchange combined are the rows its tiers name; one tier moves every row at every
+    exchange, and the default (7) follows the tier schedule. Two jobs: N=4,000 with one tier, N=12,000 with 7."""
+    from w2v.sync import chunks_per_epoch, tier_ranges
 
     root, counts = planted_corpus
     words = sum(counts.values())
-    for sync_words in (4_000, 12_000):
+    moved = {}
+    assert TrainConfig.sync_tiers == 7  # the default
+    for sync_words, tiers in ((4_000, 1), (12_000, 7)):
         config = TrainConfig(corpus=(str(root),), out=str(tmp_path / f"paced-{sync_words}"), actors=2, vector_size=16,
-                             epochs=2, eval=False, sync_words=sync_words)
-        training = run(config).manifest.to_json()["training"]
+                             epochs=2, eval=False, checkpoint_interval=0, sync_words=sync_words, sync_tiers=tiers)
+        result = run(config)
+        training = result.manifest.to_json()["training"]
         chunks = chunks_per_epoch(words, 2, sync_words)
         assert training["chunks_per_epoch"] == chunks and training["sync_words"] == sync_words
         assert training["exchanges"] == 2 * chunks  # one per round, the last one moving every row
@@ -93,22 +99,9 @@ def test_exchanges_are_paced_by_words_trained(ray_cluster, planted_corpus, tmp_p
         assert 0 < training["train_cpu_seconds"] <= max(a["train_seconds"] for a in training["actors"]) + 0.05
         assert training["words_per_core_second"] > 0 and training["exchange_cpu_seconds_per_mb"] > 0
         assert training["raylet_cpu_seconds"] is not None  # read (objects this small travel inside Ray's replies)
-
-
-@pytest.mark.slow
-def test_one_sync_tier_moves_every_row_at_every_exchange_and_the_default_follows_the_tier_schedule(
-        ray_cluster, planted_corpus, tmp_path):
-    """--sync-tiers reaches the exchange: the bytes each exchange combined are the rows its tiers name."""
-    from w2v.sync import tier_ranges
-
-    root, _ = planted_corpus
-    moved = {}
-    for tiers in (1, 7):
-        config = TrainConfig(corpus=(str(root),), out=str(tmp_path / f"tiers-{tiers}"), actors=2, vector_size=8,
-                             epochs=1, eval=False, checkpoint_interval=0, sync_words=3_000, sync_tiers=tiers)
-        result = run(config)
-        training, rows = result.manifest.to_json()["training"], result.manifest.to_json()["vocabulary"]["size"]
-        row_bytes = 2 * 8 * 4  # vectors and syn1neg (negative sampling), float32
+        # The tiers: the rows each exchange moved, as the tier schedule names them.
+        rows = result.manifest.to_json()["vocabulary"]["size"]
+        row_bytes = 2 * 16 * 4  # vectors and syn1neg (negative sampling), float32
         exchanges = training["exchanges"]
         assert training["sync_tiers"] == tiers and exchanges >= 4
         expected = [sum(b - a for a, b in tier_ranges(rows, n, tiers=tiers, final=n == exchanges - 1)) * row_bytes

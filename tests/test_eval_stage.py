@@ -5,10 +5,7 @@ import json
 import os
 import re
 import shutil
-import subprocess
-import sys
 import time
-from pathlib import Path
 
 import pytest
 
@@ -17,8 +14,6 @@ from w2v.evaluation import stage as eval_stage
 from w2v.cli import main
 from w2v.errors import EXIT_CLUSTER, EXIT_EVALUATION
 from w2v.evaluation.stage import EvalSettings, EvaluationOutcome, evaluation_failures, fitting_nodes
-
-ROOT = Path(__file__).resolve().parent.parent
 
 
 def settings(**changes):
@@ -134,30 +129,22 @@ def test_eval_gpus_on_a_cluster_without_gpus_is_one_line_not_a_hang(trained_arti
     assert time.monotonic() - started < 120
 
 
-GPU_EVAL = """
-import json, sys
-import ray
-ray.init("local", num_cpus=2, num_gpus=1, include_dashboard=False, log_to_driver=False)
-from w2v.cli import main
-code = main(["eval", sys.argv[1], "--address", ray.get_runtime_context().gcs_address, "--eval-gpus", "1",
-             "--eval-cpus", "1", "--pairs", "wordsim353.tsv", "--projector-top", "0", "-q"])
-print(json.dumps({"code": code, "driver": __import__("os").getpid()}))
-"""
-
-
 @pytest.mark.slow
-def test_eval_gpus_reach_the_task_on_a_cluster_that_has_one(trained_artifact, tmp_path):
-    """A Ray instance of its own, in a subprocess, whose node declares one GPU: the task holds it."""
+def test_eval_gpus_reach_the_task_on_a_cluster_that_has_one(trained_artifact, ray_cluster, tmp_path, capsys):
+    """A node that declares one GPU joins the session's cluster for this test: `w2v eval --eval-gpus 1`
+    passes the cluster check, and its task runs there holding the GPU."""
     copy = tmp_path / "copy"
     shutil.copytree(trained_artifact.out, copy)
-    env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}
-    done = subprocess.run([sys.executable, "-c", GPU_EVAL, str(copy)], cwd=ROOT, env=env, capture_output=True,
-                          text=True, timeout=300)
-    assert done.returncode == 0, done.stderr
-    result = json.loads(done.stdout.strip().splitlines()[-1])
-    assert result["code"] == 0, done.stderr
+    gpu_node = ray_cluster.add_node(num_cpus=1, num_gpus=1, object_store_memory=256 * 2**20)
+    ray_cluster.wait_for_nodes()
+    try:
+        code = main(["eval", str(copy), "--address", ray_cluster.address, "--eval-gpus", "1", "--eval-cpus", "1",
+                     "--pairs", "wordsim353.tsv", "--projector-top", "0", "-q"])
+    finally:
+        ray_cluster.remove_node(gpu_node)
+    assert code == 0, capsys.readouterr().err
     runtime = json.loads((copy / "eval.json").read_text())["runtime"]
-    assert runtime["resources"] == {"CPU": 1.0, "GPU": 1.0} and runtime["pid"] != result["driver"]
+    assert runtime["resources"] == {"CPU": 1.0, "GPU": 1.0} and runtime["pid"] != os.getpid()  # the GPU node's
     w2v.verify(str(copy))
 
 
