@@ -370,7 +370,7 @@ def most_cores(nodes: int, target: float, sync_words: float, slice_bytes: float,
 # 3.9, 5.3 and 6.8 ms at K = 2, 4, 8 for the 24M-word benchmark corpus's 58,089 rows (2.9 MB of float32 rows
 # per exchange on average, `mean_slice_bytes`), 2.0, 3.5 and 5.5 ms for the 5.2M-word corpus's 28,196 rows
 # (1.4 MB). Least squares over the six: w = 1.115 ms per MB + 0.52 ms per member after the first + 0.19 ms,
-# within 0.35 ms of each. Past K = 8 it overstates: stop 33 measured 8.8 ms at K = 16 (58,089 rows), the
+# within 0.31 ms of each. Past K = 8 it overstates: stop 33 measured 8.8 ms at K = 16 (58,089 rows), the
 # line says 11.2. The plan's speed projection (`w2v.forecast.projected_speed`) takes w from it.
 ROUND_CPU_PER_BYTE = 1.115e-9
 ROUND_CPU_PER_MEMBER = 0.52e-3
