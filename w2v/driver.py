@@ -181,7 +181,7 @@ def train(config: TrainConfig, vocab: Vocabulary, assignment: Sequence[Sequence[
             training.close()
 
 
-def _ray_client() -> bool:
+def ray_client() -> bool:
     """True when this driver reaches its cluster through Ray Client (`ray://`)."""
     try:
         from ray.util.client import ray as client
@@ -248,7 +248,7 @@ class Training:
         if self.config.transport == "object-store":
             return "object-store"
         missing = collective.torch_missing()
-        if missing is None and _ray_client():
+        if missing is None and ray_client():
             missing = ("the driver is a Ray Client (ray://): the actors cannot reach a rendezvous it hosts; "
                        "run the driver on the cluster (w2v submit)")
         return "collective" if missing is None else self._without_the_collective(missing)

@@ -238,7 +238,7 @@ def _speed_model(config: TrainConfig, vocab_rows: int, placed: list[dict], rate:
     fewest threads among them and scaled to that baseline, so unequal nodes are not flattered."""
     if len(placed) <= 1 or rate <= 0 or config.transport == "object-store":
         return None
-    if collective.torch_missing() is not None or driver._ray_client():
+    if collective.torch_missing() is not None or driver.ray_client():
         return None
     row_bytes = matrix_bytes(1, config.vector_size, config.hs, config.negative)
     slice_bytes = sync.mean_slice_bytes(vocab_rows, row_bytes, config.sync_tiers)
